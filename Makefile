@@ -1,0 +1,25 @@
+# The two commands of the README: `make serve` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+$(BIN)/tkroom: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(BIN)/tkroom
+
+.PHONY: install serve test lint bench
+install: $(BIN)/tkroom
+
+serve: install
+	$(BIN)/tkroom serve $(ARGS)
+
+test: install
+	$(BIN)/pytest -q $(ARGS)
+
+lint: install
+	$(BIN)/ruff check src tests bench
+
+bench: install
+	$(BIN)/python -m bench $(ARGS)

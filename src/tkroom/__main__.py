@@ -1,0 +1,3 @@
+from tkroom.cli import main
+
+raise SystemExit(main())
