@@ -1,0 +1,60 @@
+"""What the signalling plane needs to know from the store, as an interface.
+
+The signalling plane never opens the database itself: the node hands it an object with these
+methods (implemented over SQLAlchemy in ``tkroom.store``), so the room rules can be tested
+with any implementation and the WebAPI owns the schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tkroom.tickets import Identity
+
+
+@dataclass(frozen=True, slots=True)
+class RoomInfo:
+    """A room's settings as the signalling and media planes see them."""
+
+    serial: str
+    companyid: int
+    roomname: str = ""
+    roomtype: int = 3
+    starttime: int = 0
+    endtime: int = 0
+    maxusers: int = 0          # students; 0 = no limit
+    maxsidelineusers: int = 0  # live viewers; 0 = none allowed unless allowsidelineuser
+    allowsidelineuser: bool = False
+    maxvideo: int = 6
+    maxaudio: int = 0          # 0 = no limit
+    videotype: int = 2
+    videoframerate: int = 15
+    singlelogin: bool = False  # True: a second login with the same user id is refused (5208)
+    bigroomthreshold: int = 100
+    keepstate: bool = False    # True: saved messages survive the room emptying
+    deleted: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def public(self) -> dict[str, Any]:
+        """The settings a client may see (no passwords ever live here)."""
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "extra"}
+        d.update(self.extra)
+        return d
+
+
+class RoomDirectory(Protocol):
+    async def room(self, serial: str) -> RoomInfo | None:
+        """The room, or None when it does not exist."""
+
+    async def verify_login_key(self, serial: str, loginkey: str, now: float) -> Identity:
+        """The identity behind a 40-character login key; raises CodeError 5300/5301/3003."""
+
+    async def group_exists(self, serial: str, groupid: str) -> bool:
+        """Whether the room has this group (groups are created through the Web API)."""
+
+    async def save_chat(self, serial: str, message: dict[str, Any]) -> None:
+        """Keep one chat message for ``getroomchat``."""
+
+    async def class_state(self, serial: str, classstate: int, ts: float) -> None:
+        """Class began (0) or ended (1): record it and notify the enterprise's callback URLs."""
