@@ -118,7 +118,8 @@ async def getconfig(call: Call) -> dict[str, Any]:
     url = signal_url(call)
     host = call.request.url.hostname or ""
     port = call.request.url.port or 80
-    sig_port = urlsplit(url).port or 80
+    parsed_port = urlsplit(url).port
+    sig_port = 80 if parsed_port is None else parsed_port
     return {
         "signal": {"url": url},
         "mediaservers": servers,
