@@ -43,12 +43,13 @@ class JoinOutcome:
 @dataclass(frozen=True, slots=True)
 class LeaveOutcome:
     """The member that left (None: it was not there / another session), the saved messages
-    its leaving removed (``associatedUserID`` cascade, in ``seq`` order), and whether the
-    room is now empty."""
+    its leaving removed (``associatedUserID`` cascade, in ``seq`` order), whether the room is
+    now empty, and the saved messages cleared because it emptied (``seq`` order)."""
 
     member: Member | None
     removed: list[dict[str, Any]] = field(default_factory=list)
     empty: bool = False
+    cleared: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +125,11 @@ def remove_member(room: RoomData, userid: str, session: str, keepstate: bool) ->
         removed.extend(delete_message(room, mid))
     removed.sort(key=lambda v: v["seq"])
     empty = not room.members
+    cleared: list[dict[str, Any]] = []
     if empty and not keepstate:
+        cleared = sorted(room.messages.values(), key=lambda v: v["seq"])
         room.messages.clear()
-    return LeaveOutcome(m, removed, empty)
+    return LeaveOutcome(m, removed, empty, cleared)
 
 
 def update_properties(room: RoomData, userid: str, props: dict[str, Any]) -> Member | None:
