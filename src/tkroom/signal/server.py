@@ -68,6 +68,8 @@ class SignalServer:
         }
         self._server: Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Future[None]] = set()
+        self.max_pending = 10_000
 
     # life cycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -325,12 +327,25 @@ class SignalServer:
         mine = [e for e in missed if e.ev != "_takeover"
                 and e.target.matches(me.userid, me.role, me.group, sid)]
         upto = missed[-1].s if missed else last
-        conn.after_ack = lambda: self._replay_then_flush(conn, mine, upto)
+        conn.after_ack = lambda: self._spawn(self._replay_then_flush(conn, mine, upto))
         return {"s": upto}
 
-    def _replay_then_flush(self, conn: Conn, events: list[Event], upto: int) -> None:
-        for e in events:
-            conn.write(dumps(e.frame()))
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _replay_then_flush(self, conn: Conn, events: list[Event], upto: int) -> None:
+        """Send the missed events with back-pressure (a burst may be large), then go live;
+        events published meanwhile wait in ``conn.pending``."""
+        try:
+            for e in events:
+                await conn.ws.send(dumps(e.frame()))
+                if len(conn.pending or ()) > self.max_pending:
+                    conn.ws.transport.abort()
+                    return
+        except ConnectionClosed:
+            return
         conn.flush_pending(upto)
 
     # leaving -----------------------------------------------------------------------------
