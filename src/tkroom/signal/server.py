@@ -87,9 +87,15 @@ class SignalServer:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
+        notice = dumps({"ev": "forceReconnect", "data": {"reason": "node stopping"}})
+        for room in self.rooms.values():
+            for conn in room.conns.values():
+                conn.write(notice)
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        for task in list(self._tasks):
+            task.cancel()
         for room in list(self.rooms.values()):
             self.state.unsubscribe(room.serial, room.on_event)
         self.rooms.clear()
