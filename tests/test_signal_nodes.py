@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from signal_helpers import SECRET, Client, MemoryDirectory, ticket
+from signal_helpers import SECRET, Client, MemoryDirectory, no_server_errors, ticket  # noqa: F401
 from tkroom.directory import RoomInfo
 from tkroom.signal.server import SignalServer
 from tkroom.state.memory import MemoryState

@@ -9,7 +9,7 @@ import time
 import pytest
 import websockets
 
-from signal_helpers import Client, MemoryDirectory, start_server, ticket
+from signal_helpers import Client, MemoryDirectory, no_server_errors, start_server, ticket  # noqa: F401
 from tkroom.directory import RoomInfo
 
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from signal_helpers import SECRET, Client, MemoryDirectory, start_server, ticket
+from signal_helpers import SECRET, Client, MemoryDirectory, no_server_errors, start_server, ticket  # noqa: F401
 from tkroom.directory import RoomInfo
 from tkroom.tickets import Identity
 
