@@ -187,3 +187,30 @@ def test_wrong_passwords_are_slowed_down(tmp_path):
         assert time.monotonic() - t0 < 0.8 + times[0], "another room is not slowed down"
     finally:
         n.stop()
+
+
+def test_secrets_are_hashed_and_never_logged(api, node, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    serial = api.room()
+    path = api.http.get(f"/WebAPI/getloginkey/key/{api.key}/serial/{serial}/usertype/2/username/Z").json()
+    lk = path["loginkey"]
+    assert check(api, serial, loginkey=lk)["result"] == 0
+    assert check(api, serial, password="wrongpw9")["result"] == 4008
+    assert api("companycreate", companyname="Dup", companydomain=api.company["domain"], account="a",
+               userpassword="adminpw7")["result"] == 5206
+    # the node's log (the test's own HTTP client logs the URLs it calls)
+    text = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore")))
+    for secret in (api.key, lk, "teach1", "stud1", "wrongpw9", "adminpw7"):
+        assert secret not in text
+
+    async def stored():
+        from tkroom.store.models import Room
+
+        async with node.node.sessions() as s:
+            return await s.get(Room, serial)
+
+    room = node.run(stored())
+    assert room.chairmanpwd.startswith("scrypt$") and "teach1" not in room.chairmanpwd
+    assert room.confuserpwd != node.run(stored()).confuserpwd or room.confuserpwd.count("$") == 5

@@ -28,6 +28,8 @@ from tkroom.webapi.app import ApiState, build_app
 from tkroom.webapi.throttle import Throttle
 
 log = logging.getLogger("tkroom.node")
+# aiosqlite logs every statement with its parameters (keys, hashes) at DEBUG: never let it.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 class Service(Protocol):
