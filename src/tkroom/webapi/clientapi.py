@@ -57,7 +57,7 @@ ENTER_CODES = (
 )
 async def checkroom(call: Call) -> dict[str, Any]:
     p = call.p
-    room, company = await enterable_room(call.s, p.get("serial"), call.now)
+    room, company = await enterable_room(call.s, p.get("serial"), call.now, call.state.rooms)
     nickname = p.get("nickname")
     asked = parse_role(p.get("userrole"))
     loginkey = p.get("loginkey")
