@@ -26,7 +26,7 @@ from tkroom.errors import CodeError
 from tkroom.rooms import rules
 from tkroom.rooms.model import ALL, Event, Member, Target, new_member
 from tkroom.rooms.rules import fail
-from tkroom.rooms.transitions import JoinPolicy
+from tkroom.rooms.transitions import JoinOutcome, JoinPolicy
 from tkroom.signal.fanout import CLOSE_REPLACED, Conn, LocalRoom, dumps, schedule_close
 from tkroom.state.base import RoomState, Session
 
@@ -264,6 +264,19 @@ class SignalServer:
         if out.code:
             raise fail(out.code, _JOIN_DETAIL.get(out.code, ""))
         await self.state.open_session(Session(sid, token, serial, ident.userid))
+        try:
+            return await self._announce_join(conn, ident, info, member, out, token)
+        except BaseException:
+            # nobody must stay in the room without a socket or a session to expire
+            self._unregister(conn)
+            conn.pending = None
+            await self.state.remove_member(serial, ident.userid, sid, info.keepstate)
+            await self.state.close_session(sid)
+            raise
+
+    async def _announce_join(self, conn: Conn, ident: tickets.Identity, info: RoomInfo,
+                             member: Member, out: JoinOutcome, token: str) -> dict[str, Any]:
+        serial, sid, now_ms = ident.serial, member.session, member.joined_ms
         if out.replaced is not None:
             old = out.replaced
             await self.state.publish(serial, Event(
