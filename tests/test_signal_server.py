@@ -293,11 +293,12 @@ async def test_saved_messages(world):
 
 
 async def test_room_empties_clears_unless_keepstate(world):
-    d, _, connect, member = world
+    d, server, connect, member = world
     for serial, kept in (("r", []), ("keep", ["K"])):
         t = await member(serial, "t", 0)
         await t.ok("pubMsg", {"name": "K", "toID": "__all", "save": True})
         await t.ok("leaveRoom")
+        assert (serial in server.state.rooms) == bool(kept)    # an empty room is freed
         again = await member(serial, "t2", 0)
         ack = await again.req("getRoomUserNum")
         assert ack["code"] == 0

@@ -70,13 +70,16 @@ def left(out: LeaveOutcome, big: bool, now_ms: int) -> tuple[list[Event], int | 
     it, and whether that ended the class (``CLASS_ENDED``, else None)."""
     if out.member is None:
         return [], None
+    ended = any(m["id"] == CLASS_BEGIN_ID for m in out.removed + out.cleared)
+    classstate = CLASS_ENDED if ended else None
+    if out.empty:
+        return [], classstate            # nobody is left to tell
     events = []
     if visible(out.member, big):
         events.append(Event("participantLeft", {"id": out.member.userid},
                             Target("except_sender", out.member.userid)))
     events += [Event("delMsg", server_delmsg(m, now_ms), ALL) for m in out.removed]
-    ended = any(m["id"] == CLASS_BEGIN_ID for m in out.removed + out.cleared)
-    return events, CLASS_ENDED if ended else None
+    return events, classstate
 
 
 def evicted(victim: Member, reason: Any, by: str) -> Event:
