@@ -427,6 +427,13 @@ async def test_bad_frames_answered_with_103(world):
         assert frame["code"] == 103, (raw[:40], frame)
         assert frame["ack"] == (3 if raw == '{"id": 3}' else None)
     assert (await c.ok("getRoomUserNum"))["num"] == 1
+    deep = '{"id": 5, "ev": "sendMessage", "data": {"message": ' + "[" * 20000 + "]" * 20000 + "}}"
+    assert len(deep) < 65536
+    for raw, rid in ((deep, None), ('{"id": 6, "ev": "sendMessage", "data": {"message": "\\ud800"}}', None)):
+        await c.send_raw(raw)
+        frame = await asyncio.wait_for(c.null_acks.get(), 5)
+        assert frame["code"] == 103 and frame["ack"] == rid, frame
+    assert (await c.ok("sendMessage", {"message": "still here \u00e9\u4e2d"}))["ts"] > 0
 
 
 def test_secret_is_bytes():

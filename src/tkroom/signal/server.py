@@ -133,8 +133,11 @@ class SignalServer:
                 raise fail(103, f"frame larger than {MAX_FRAME} bytes")
             try:
                 req = json.loads(raw)
-            except ValueError as exc:
-                raise fail(103, "the frame is not JSON") from exc
+                if "\\u" in raw:       # escapes may smuggle in lone surrogates: not UTF-8
+                    dumps(req).encode()
+            except (ValueError, RecursionError) as exc:
+                raise fail(103, "the frame is not JSON text we can relay (UTF-8, "
+                                "nested at most a few hundred levels)") from exc
             if not isinstance(req, dict):
                 raise fail(103, "a request is a JSON object")
             rid = req.get("id")
