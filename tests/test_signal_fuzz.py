@@ -112,7 +112,7 @@ def test_bad_frames_get_codes_and_change_nothing(live, batch):
         assert ack["code"] == 0 or codes.lookup(ack["code"]), ack
         try:
             req = json.loads(frame) if isinstance(frame, str) and len(frame) <= 65536 else None
-        except ValueError:
+        except (ValueError, RecursionError):
             req = None
         ok_id = isinstance(req, dict) and isinstance(req.get("id"), int | str) \
             and not isinstance(req.get("id"), bool)

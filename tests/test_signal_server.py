@@ -429,7 +429,7 @@ async def test_bad_frames_answered_with_103(world):
     assert (await c.ok("getRoomUserNum"))["num"] == 1
     deep = '{"id": 5, "ev": "sendMessage", "data": {"message": ' + "[" * 20000 + "]" * 20000 + "}}"
     assert len(deep) < 65536
-    for raw, rid in ((deep, None), ('{"id": 6, "ev": "sendMessage", "data": {"message": "\\ud800"}}', None)):
+    for raw, rid in ((deep, None), ('{"id": 6, "ev": "sendMessage", "data": {"message": "\\ud800"}}', 6)):
         await c.send_raw(raw)
         frame = await asyncio.wait_for(c.null_acks.get(), 5)
         assert frame["code"] == 103 and frame["ack"] == rid, frame

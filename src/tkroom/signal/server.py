@@ -133,17 +133,20 @@ class SignalServer:
                 raise fail(103, f"frame larger than {MAX_FRAME} bytes")
             try:
                 req = json.loads(raw)
-                if "\\u" in raw:       # escapes may smuggle in lone surrogates: not UTF-8
-                    dumps(req).encode()
             except (ValueError, RecursionError) as exc:
-                raise fail(103, "the frame is not JSON text we can relay (UTF-8, "
-                                "nested at most a few hundred levels)") from exc
+                raise fail(103, "the frame is not JSON (or nested too deeply)") from exc
             if not isinstance(req, dict):
                 raise fail(103, "a request is a JSON object")
             rid = req.get("id")
             if rid is not None and (isinstance(rid, bool) or not isinstance(rid, int | str)):
                 rid = None
                 raise fail(103, "id must be an integer or a string")
+            if "\\u" in raw:       # escapes may smuggle in lone surrogates, which are not UTF-8
+                try:
+                    dumps(req).encode()
+                except UnicodeEncodeError as exc:
+                    rid = rid if isinstance(rid, int) or dumps(rid).isascii() else None
+                    raise fail(103, "a string holds a lone surrogate (not UTF-8)") from exc
             ev = req.get("ev")
             if not isinstance(ev, str):
                 raise fail(103, "ev is missing")
