@@ -72,8 +72,6 @@ def left(out: LeaveOutcome, big: bool, now_ms: int) -> tuple[list[Event], int | 
         return [], None
     ended = any(m["id"] == CLASS_BEGIN_ID for m in out.removed + out.cleared)
     classstate = CLASS_ENDED if ended else None
-    if out.empty:
-        return [], classstate            # nobody is left to tell
     events = []
     if visible(out.member, big):
         events.append(Event("participantLeft", {"id": out.member.userid},

@@ -73,6 +73,8 @@ class MemoryState:
         return t.chat_gate(self._room(serial), userid, now_ms, min_gap_ms)
 
     async def publish(self, serial: str, event: Event) -> Event:
+        if serial not in self.rooms and serial not in self.subscribers:
+            return event                    # a freed room with nobody listening
         stamped = t.append_event(self._room(serial), event, self.window)
         for cb in list(self.subscribers.get(serial, ())):
             cb(stamped)
