@@ -34,7 +34,7 @@ class Conn:
     """One client socket; once joined it carries the member's routing facts."""
 
     __slots__ = ("ws", "cid", "serial", "userid", "role", "group", "sid", "pending", "ended",
-                 "out_limit", "after_ack")
+                 "out_limit", "after_ack", "floor")
 
     def __init__(self, ws: ServerConnection, cid: str, out_limit: int) -> None:
         self.ws = ws
@@ -48,6 +48,7 @@ class Conn:
         self.ended = False          # True: the session ended on purpose (no grace period)
         self.out_limit = out_limit
         self.after_ack: Callable[[], None] | None = None  # runs right after the next ack
+        self.floor = 0     # the last ``s`` a join snapshot or resume replay already covered
 
     @property
     def joined(self) -> bool:
@@ -68,6 +69,7 @@ class Conn:
     def flush_pending(self, after: int) -> None:
         """Send the events held while joining, those after ``after`` only, and go live."""
         held, self.pending = self.pending or [], None
+        self.floor = after
         for s, text in held:
             if s > after:
                 self.write(text)
@@ -80,6 +82,7 @@ class LocalRoom:
         self.serial = serial
         self.conns: dict[str, Conn] = {}     # by session id
         self.on_close = on_close
+        self.ready: asyncio.Future[None]     # done when the state delivers the room's events
 
     def on_event(self, event: Event) -> None:
         """The state's subscriber: route one stamped event to the local connections."""
@@ -105,11 +108,13 @@ class LocalRoom:
             return
         text = dumps(event.frame())
         live = []
+        s = event.s
         for c in chosen:
             if c.pending is None:
-                live.append(c.ws)
+                if s > c.floor:      # a clustered state may deliver after the snapshot
+                    live.append(c.ws)
             else:
-                c.pending.append((event.s, text))
+                c.pending.append((s, text))
         broadcast(live, text)
         for c in chosen:
             c.check_output()
