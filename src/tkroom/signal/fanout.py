@@ -46,7 +46,7 @@ class Conn:
     """One client socket; once joined it carries the member's routing facts."""
 
     __slots__ = ("ws", "cid", "serial", "userid", "role", "group", "sid", "pending", "ended",
-                 "out_limit", "after_ack")
+                 "out_limit", "after_ack", "floor")
 
     def __init__(self, ws: ServerConnection, cid: str, out_limit: int) -> None:
         self.ws = ws
@@ -60,6 +60,7 @@ class Conn:
         self.ended = False          # True: the session ended on purpose (no grace period)
         self.out_limit = out_limit
         self.after_ack: Callable[[], None] | None = None  # runs right after the next ack
+        self.floor = 0     # the last ``s`` a join snapshot or resume replay already covered
 
     @property
     def joined(self) -> bool:
@@ -86,6 +87,7 @@ class Conn:
     def flush_pending(self, after: int) -> None:
         """Send the events held while joining, those after ``after`` only, and go live."""
         held, self.pending = self.pending or [], None
+        self.floor = after
         for s, frame in held:
             if s > after:
                 self.write_frame(frame)
@@ -98,6 +100,7 @@ class LocalRoom:
         self.serial = serial
         self.conns: dict[str, Conn] = {}     # by session id
         self.on_close = on_close
+        self.ready: asyncio.Future[None]     # done when the state delivers the room's events
 
     def on_event(self, event: Event) -> None:
         """The state's subscriber: route one stamped event to the local connections."""
@@ -122,15 +125,17 @@ class LocalRoom:
         if not chosen:
             return
         frame = text_frame(dumps(event.frame()))
+        s = event.s
         for c in chosen:
             if c.pending is None:
                 ws = c.ws
-                if ws.protocol.state is OPEN:
+                # a clustered state may deliver an event after the snapshot that covered it
+                if s > c.floor and ws.protocol.state is OPEN:
                     ws.transport.write(frame)
                     if ws.paused:
                         c.check_output()
             else:
-                c.pending.append((event.s, frame))
+                c.pending.append((s, frame))
         if event.ev == "participantEvicted" and kind == "session":
             for sid in target.ids:
                 conn = self.conns.get(sid)

@@ -187,12 +187,20 @@ class SignalServer:
         return await handler(conn, members[0], data)
 
     # local registry --------------------------------------------------------------------
-    def _register(self, conn: Conn) -> None:
+    async def _register(self, conn: Conn) -> None:
+        """Add the connection to its local room; returns once the room's events reach this
+        node (a clustered state subscribes asynchronously), so a snapshot taken after it
+        misses nothing."""
         room = self.rooms.get(conn.serial)
         if room is None:
             room = self.rooms[conn.serial] = LocalRoom(conn.serial, self._close_conn)
-            self.state.subscribe(conn.serial, room.on_event)
+            room.ready = asyncio.ensure_future(self.state.subscribe(conn.serial, room.on_event))
         room.conns[conn.sid] = conn
+        try:
+            await asyncio.shield(room.ready)
+        except Exception:
+            self._unregister(conn)
+            raise
 
     def _unregister(self, conn: Conn) -> None:
         room = self.rooms.get(conn.serial)
@@ -295,7 +303,7 @@ class SignalServer:
             await self.state.close_session(out.replaced.session)
         conn.serial, conn.userid, conn.role, conn.sid = serial, ident.userid, ident.role, sid
         conn.group, conn.pending = None, []
-        self._register(conn)
+        await self._register(conn)
         snap = await self.state.snapshot(serial, big)
         conn.after_ack = lambda: conn.flush_pending(snap.s)
         return decisions.join_answer(member, info.public(), snap, big, sid, token)
@@ -319,7 +327,7 @@ class SignalServer:
             self._close_conn(old, CLOSE_REPLACED, "session resumed on another socket")
         conn.serial, conn.userid, conn.role, conn.sid = session.serial, me.userid, me.role, sid
         conn.group, conn.pending = me.group, []
-        self._register(conn)
+        await self._register(conn)
         missed = await self.state.replay(session.serial, last)
         if missed is None:
             self._unregister(conn)

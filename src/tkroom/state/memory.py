@@ -83,7 +83,7 @@ class MemoryState:
     async def replay(self, serial: str, after: int) -> list[Event] | None:
         return t.replay(self._room(serial), after)
 
-    def subscribe(self, serial: str, callback: Subscriber) -> None:
+    async def subscribe(self, serial: str, callback: Subscriber) -> None:
         self.subscribers.setdefault(serial, []).append(callback)
 
     def unsubscribe(self, serial: str, callback: Subscriber) -> None:
