@@ -293,11 +293,12 @@ async def test_saved_messages(world):
 
 
 async def test_room_empties_clears_unless_keepstate(world):
-    d, _, connect, member = world
+    d, server, connect, member = world
     for serial, kept in (("r", []), ("keep", ["K"])):
         t = await member(serial, "t", 0)
         await t.ok("pubMsg", {"name": "K", "toID": "__all", "save": True})
         await t.ok("leaveRoom")
+        assert (serial in server.state.rooms) == bool(kept)    # an empty room is freed
         again = await member(serial, "t2", 0)
         ack = await again.req("getRoomUserNum")
         assert ack["code"] == 0
@@ -426,6 +427,13 @@ async def test_bad_frames_answered_with_103(world):
         assert frame["code"] == 103, (raw[:40], frame)
         assert frame["ack"] == (3 if raw == '{"id": 3}' else None)
     assert (await c.ok("getRoomUserNum"))["num"] == 1
+    deep = '{"id": 5, "ev": "sendMessage", "data": {"message": ' + "[" * 20000 + "]" * 20000 + "}}"
+    assert len(deep) < 65536
+    for raw, rid in ((deep, None), ('{"id": 6, "ev": "sendMessage", "data": {"message": "\\ud800"}}', 6)):
+        await c.send_raw(raw)
+        frame = await asyncio.wait_for(c.null_acks.get(), 5)
+        assert frame["code"] == 103 and frame["ack"] == rid, frame
+    assert (await c.ok("sendMessage", {"message": "still here \u00e9\u4e2d"}))["ts"] > 0
 
 
 def test_secret_is_bytes():
