@@ -37,16 +37,20 @@ def namespace_of(code: int) -> str:
 
 
 class ClientError(CodeError):
-    """Raised by every SDK call that fails; ``code`` is the specification's number."""
+    """Raised by every SDK call that fails; ``code`` is the specification's number.
 
-    def __init__(self, code: int, message: str = "", **extra: object):
+    ``message`` is the specification's description of the code, then what happened.
+    """
+
+    def __init__(self, code: int, detail: str = "", **extra: object):
         ns = namespace_of(int(code))
-        if not message:
-            try:
-                message = codes.describe(ns, int(code))
-            except KeyError:
-                message = f"status {code}"
+        try:
+            described = codes.describe(ns, int(code))
+        except KeyError:
+            described = f"status {code}"
+        message = f"{described}: {detail}" if detail and detail != described else described
         super().__init__(code, message, namespace=ns, **extra)
+        self.detail = detail
 
 
 class JoinGroupError(ClientError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,7 +74,7 @@ class EventBus:
 
     def __init__(self) -> None:
         self._callbacks: dict[str, list[Callback]] = {}
-        self._queues: list[tuple[asyncio.Queue[Event | None], frozenset[str] | None]] = []
+        self._queues: list[tuple[asyncio.Queue[Event], frozenset[str] | None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def on(self, name: str, callback: Callback) -> None:
@@ -110,19 +110,43 @@ class EventBus:
         if not task.cancelled() and task.exception() is not None:
             log.error("async callback failed", exc_info=task.exception())
 
-    async def iterate(self, names: frozenset[str] | None) -> AsyncIterator[Event]:
-        """Yield events (only ``names`` when given) until the room is left or disconnected."""
-        q: asyncio.Queue[Event | None] = asyncio.Queue()
-        entry = (q, names)
-        self._queues.append(entry)
-        try:
-            while True:
-                ev = await q.get()
-                if ev is None:
-                    return
-                if names is None or ev.type in names:
-                    yield ev
-                if ev.type in TERMINAL:
-                    return
-        finally:
-            self._queues.remove(entry)
+    def iterate(self, names: frozenset[str] | None) -> Subscription:
+        """An iterator over events (only ``names`` when given), subscribed from this call on."""
+        return Subscription(self, names)
+
+
+class Subscription:
+    """``async for ev in room.events()``: queued from creation, ends when the room is left.
+
+    It subscribes when created, not when first awaited, so ``it = room.events()`` before
+    ``joinroom`` sees ``room-connected``.
+    """
+
+    def __init__(self, bus: EventBus, names: frozenset[str] | None) -> None:
+        self._bus = bus
+        self._names = names
+        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._entry = (self._queue, names)
+        self._ended = False
+        bus._queues.append(self._entry)
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Event:
+        while not self._ended:
+            ev = await self._queue.get()
+            if ev.type in TERMINAL:
+                self.close()
+                if self._names is None or ev.type in self._names:
+                    return ev
+                break
+            if self._names is None or ev.type in self._names:
+                return ev
+        raise StopAsyncIteration
+
+    def close(self) -> None:
+        """Stop receiving (also done after the terminal event)."""
+        self._ended = True
+        if self._entry in self._bus._queues:
+            self._bus._queues.remove(self._entry)

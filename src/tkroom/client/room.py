@@ -15,7 +15,7 @@ import copy
 import enum
 import logging
 import random
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,7 @@ from tkroom.client.errors import (
     ClientError,
     JoinGroupError,
 )
-from tkroom.client.events import Callback, Event, EventBus
+from tkroom.client.events import Callback, EventBus, Subscription
 from tkroom.client.http import ClientAPI
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ class Room:
     def off(self, name: str, callback: Callback | None = None) -> None:
         self._bus.off(name, callback)
 
-    def events(self, *names: str) -> AsyncIterator[Event]:
+    def events(self, *names: str) -> Subscription:
         """Async iterator over events (only ``names`` when given); ends after the room is left.
 
         Subscribe before the events happen: ``it = room.events()`` then ``joinroom``.
