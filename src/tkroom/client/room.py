@@ -15,7 +15,7 @@ import copy
 import enum
 import logging
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,8 +170,34 @@ class Room:
             "userrole": params.get("userrole"),
             "properties": dict(properties or {}),
         }
-        self._state = State.CONNECTING
         self._api = ClientAPI(base, timeout=self._opts.http_timeout)
+        return await self._enter()
+
+    async def joinroomEx(
+        self,
+        url: str,
+        ticket: str | Callable[[], Awaitable[str]],
+        properties: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Join with a ticket the application got elsewhere (its own backend called
+        ``checkroom``), straight on the signalling socket ``url``; no HTTP.
+
+        ``ticket`` may be a coroutine function: it is called again whenever the SDK has to
+        join afresh after a lost session (a ticket is short-lived).
+        """
+        self._require_init()
+        if self._state is not State.IDLE:
+            raise ClientError(INVALID_STATUS, f"joinroomEx while {self._state.value}")
+        if not isinstance(url, str) or not url.startswith(("ws://", "wss://")):
+            raise ClientError(BAD_PARAMETERS, "joinroomEx needs a ws:// or wss:// url")
+        if not (callable(ticket) or (isinstance(ticket, str) and ticket)):
+            raise ClientError(BAD_PARAMETERS, "joinroomEx needs a ticket")
+        self._join_args = {"ticket": ticket, "properties": dict(properties or {})}
+        self._signal_url = url
+        return await self._enter()
+
+    async def _enter(self) -> dict[str, Any]:
+        self._state = State.CONNECTING
         try:
             answer = await self._join_fresh()
         except ClientError as exc:
@@ -185,14 +211,19 @@ class Room:
         self._connected.set()
         self._bus.emit(
             E.ROOM_CONNECTED,
-            {"message": list(self._msgs.values()), "userlist": self.getUsers(), "self": self.getMySelf()},
+            {"message": list(self._msgs.values()), "userlist": self.getUsers(),
+             "self": self.getMySelf()},
         )
         return answer
 
-    async def _join_fresh(self) -> dict[str, Any]:
-        """checkroom + getconfig + socket + joinRoom; replaces the local state."""
+    async def _credentials(self) -> tuple[str, dict[str, Any]]:
+        """Where to connect and the joinRoom proof: checkroom + getconfig, or the given ticket."""
         a, api = self._join_args, self._api
-        assert api is not None
+        join: dict[str, Any] = {"properties": a["properties"]}
+        if api is None:
+            tk = a["ticket"]
+            join["ticket"] = tk if isinstance(tk, str) else await tk()
+            return self._signal_url, join
         checked = await api.checkroom(
             a["serial"], a["nickname"], password=a["password"], loginkey=a["loginkey"],
             userid=a["userid"], userrole=a["userrole"],
@@ -201,14 +232,18 @@ class Room:
         url = (config.get("signal") or {}).get("url")
         if not isinstance(url, str) or not url:
             raise ClientError(INVALID_STATUS, "getconfig gave no signal url")
-        self._signal_url = url
-        join: dict[str, Any] = {"properties": a["properties"]}
         if checked.get("ticket"):
             join["ticket"] = checked["ticket"]
         elif a["loginkey"]:
             join.update(serial=a["serial"], loginkey=a["loginkey"])
         else:
             raise ClientError(INVALID_STATUS, "checkroom gave no join ticket")
+        return url, join
+
+    async def _join_fresh(self) -> dict[str, Any]:
+        """Socket + joinRoom with fresh credentials; replaces the local state."""
+        url, join = await self._credentials()
+        self._signal_url = url
         conn = await self._open_socket(url)
         try:
             answer = await conn.request("joinRoom", join, self._opts.request_timeout)
