@@ -178,8 +178,8 @@ async def amain(args: argparse.Namespace) -> int:
     rows = []
     for size in args.sizes:
         for target in targets:
-            target.start(server_cpu)
             try:
+                target.start(server_cpu)
                 print(f"{target.name}: {size} members ...", file=sys.stderr, flush=True)
                 rows.append(await run_one(target, size, args))
             finally:
