@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from bench.signal.targets import PYTHON, Target, _wait_line, pin_prefix, python_env
+
 from tkroom import tickets
 
 
