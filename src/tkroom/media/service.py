@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -179,7 +180,7 @@ class MediaService:
             body = {k: v for k, v in body.items() if v is not None}
             if room.recording is not None:
                 pub.record_base = room.recording.base_for(key.stream_id)
-                body.update(record=True, filename=pub.record_base)
+                body.update(record=True, filename=self._rec_name(pub.record_base))
             _, answer = await handle.message(body, jsep, within=self.publish_timeout)
         except TimeoutError:
             await self._drop_pub(room, pub, announce=False)
@@ -456,8 +457,12 @@ class MediaService:
             pub.record_base = job.base_for(pub.key.stream_id)
             with contextlib.suppress(JanusError, TimeoutError):
                 await pub.handle.message({"request": "configure", "record": True,
-                                          "filename": pub.record_base})
+                                          "filename": self._rec_name(pub.record_base)})
         return job
+
+    def _rec_name(self, base: str) -> str:
+        """Janus wants the file name relative to the room's ``rec_dir``."""
+        return os.path.relpath(base, self.record_dir)
 
     async def stop_recording(self, room: MediaRoom) -> RecordingJob:
         """Stop Janus's recorders; turn the .mjr files into playable files in the background."""
