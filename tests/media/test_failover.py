@@ -33,6 +33,7 @@ async def test_embedded_janus_restarts_and_media_resumes(in_netns, tmp_path) -> 
         node.registry.start()
         alice, bob = node.user("r1", "alice"), node.user("r1", "bob")
         await alice.publishVideo()
+        await bob.waitForStream("alice")
         v = await bob.playVideo("alice")
         await until(lambda: v.frames_received > 10, what="frames before the crash")
 
@@ -65,6 +66,7 @@ async def test_room_moves_to_another_server(in_netns, netns, tmp_path) -> None:
         assert listing["current"] == "j1"  # least loaded by share of capacity
         assert {s["serverName"] for s in listing["servers"]} == {"j1", "j2"}
         assert all("url" not in s for s in listing["servers"])  # clients never see Janus
+        await teacher.waitForStream("alice")
         v = await teacher.playVideo("alice")
         await until(lambda: v.frames_received > 10, what="frames on j1")
 

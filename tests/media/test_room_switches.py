@@ -33,6 +33,8 @@ async def test_audio_only_room_withdraws_and_restores_video(node: Node) -> None:
     alice = node.user("r1", "alice")
     await alice.publishVideo(deviceId="cam1")
     await alice.publishAudio()
+    await teacher.waitForStream("alice", "video", "cam1")
+    await teacher.waitForStream("alice", "audio")
     v = await teacher.playVideo("alice", "cam1")
     a = await teacher.playAudio("alice")
     await until(lambda: v.frames_received > 10 and a.frames_received > 10, what="media")

@@ -32,6 +32,7 @@ async def test_publish_to_two_subscribers_counts_frames(node: Node) -> None:
     sid = await alice.publishVideo()
     assert sid == "alice:video:default"
     await until(lambda: sid in bob.available, what="onAddStream")
+    await carol.waitForStream("alice")
     b = await bob.playVideo("alice")
     c = await carol.playVideo("alice")
     await until(lambda: b.frames_received >= 30 and c.frames_received >= 30, 20, "30 frames each")

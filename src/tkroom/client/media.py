@@ -29,6 +29,7 @@ from av import AudioFrame, VideoFrame
 
 from tkroom import codes
 from tkroom.client.sources import (
+    AudioProfile,
     PatternTrack,
     ToneTrack,
     VideoProfile,
@@ -185,6 +186,7 @@ class MediaClient:
         self.subscribe_timeout = subscribe_timeout
         self.retry_delay = retry_delay
         self.profile = VideoProfile()
+        self.audio_profile = AudioProfile()
         self.local: dict[tuple[str, str], LocalStream] = {}
         self.remote: dict[str, RemoteStream] = {}
         self.available: dict[str, dict[str, Any]] = {}
@@ -280,6 +282,12 @@ class MediaClient:
         profile.check()
         self.profile = profile
 
+    def setAudioProfile(self, sample_rate: int = 48000, channels: int = 1) -> None:
+        """The rate and channels of the next microphone publication (2007 / 2005)."""
+        profile = AudioProfile(sample_rate, channels)
+        profile.check()
+        self.audio_profile = profile
+
     async def publishVideo(self, source: str | MediaStreamTrack | None = None,
                            deviceId: str = "default", fmt: str | None = None) -> str:
         """Publish a camera: a device or file path (``fmt`` e.g. 'v4l2'), a track, or generated
@@ -296,7 +304,7 @@ class MediaClient:
         if isinstance(source, str):
             player = open_player("audio", source, fmt)
             return await self._publish("audio", "default", [player.audio], player)
-        return await self._publish("audio", "default", [source or ToneTrack()])
+        return await self._publish("audio", "default", [source or ToneTrack(self.audio_profile)])
 
     async def startShareScreen(self, source: str | MediaStreamTrack | None = None) -> str:
         """Share the screen (x11grab of ``$DISPLAY``), or a track standing for it (2103 when the
@@ -570,6 +578,18 @@ class MediaClient:
 
     async def unplayAudio(self, userid: str) -> None:
         await self._unplay(f"{userid}:audio:default")
+
+    async def waitForStream(self, userid: str, type: str = "video", deviceId: str = "default",
+                            within: float = 10.0) -> dict[str, Any]:
+        """Wait until the server announces the stream (``onAddStream``); TimeoutError if not."""
+        stream_id = f"{userid}:{type}:{deviceId}"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while stream_id not in self.available:
+            if loop.time() > deadline:
+                raise TimeoutError(f"{stream_id} was not published within {within:g} s")
+            await asyncio.sleep(0.02)
+        return self.available[stream_id]
 
     async def getStreams(self) -> list[dict[str, Any]]:
         """The streams being published now (late joiners learn them here)."""
