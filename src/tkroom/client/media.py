@@ -494,13 +494,15 @@ class MediaClient:
     async def _subscribe_loop(self, rs: RemoteStream, *, initial: bool = False,
                               failed: bool = False) -> None:
         attempts = 1 if failed else 0
+        last = int(E.ERR_SUBSCRIBE_FAILED)
         while rs.active:
             if attempts:
                 if self.max_reconnect is not None and attempts > self.max_reconnect:
                     await rs._close_pc()
                     if initial:
                         raise CodeError(SUBSCRIBE_FAILED, "gave up after "
-                                        f"{self.max_reconnect} reconnects", namespace="sdk")
+                                        f"{self.max_reconnect} reconnects", namespace="sdk",
+                                        reason=last)
                     return
                 await asyncio.sleep(self.retry_delay)
             try:
@@ -509,6 +511,7 @@ class MediaClient:
                 return
             except Retry as r:
                 attempts += 1
+                last = r.code
                 if initial:
                     self._emit("error", r.code, str(r), userId=rs.userid, type=rs.type,
                                deviceId=rs.device_id)
