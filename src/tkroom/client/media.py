@@ -227,6 +227,10 @@ class MediaClient:
                 self._background(self._subscribe_loop(rs), rs)
         elif ev == "onRemoveStream":
             self.available.pop(data.get("streamId", ""), None)
+            if data.get("reason") == "publishstate" and data.get("userId") == self.userid:
+                ls = self.local.get((data.get("type", ""), data.get("deviceId", "default")))
+                if ls is not None:
+                    await self._unpublish(ls, quiet=True)
             rs = self.remote.get(data.get("streamId", ""))
             if rs is not None:
                 await rs._close_pc()
@@ -636,3 +640,34 @@ class MediaClient:
         for t in list(self._tasks):
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+MEDIA_SERVER_EVENTS = frozenset(("onAddStream", "onRemoveStream", "notice", "mediaServerChanged"))
+
+
+def attach(room: Any, **options: Any) -> MediaClient:
+    """The media side of a ``tkroom.client.Room`` (before or after ``joinroom``).
+
+    Media requests go through the room's signalling connection; the room's media events reach
+    the returned ``MediaClient`` (the room keeps emitting its own notice events too).
+    ``options``: ``max_reconnect`` (the room's ``maxReconnectCount``), timeouts.
+    """
+
+    async def request(ev: str, data: dict[str, Any]) -> Any:
+        client.userid = room._self_id or client.userid
+        return await room._request(ev, data)
+
+    client = MediaClient(request, getattr(room, "_self_id", ""), **options)
+    original = room._on_event
+
+    def on_event(ev: str, data: Any, s: int | None) -> None:
+        original(ev, data, s)
+        if ev in MEDIA_SERVER_EVENTS and isinstance(data, dict):
+            client.userid = room._self_id or client.userid
+            client._spawn(client.dispatch(ev, data))
+
+    room._on_event = on_event
+    conn = getattr(room, "_conn", None)
+    if conn is not None:
+        conn._on_event = on_event
+    return client
