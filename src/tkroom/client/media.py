@@ -49,6 +49,7 @@ Frame = VideoFrame | AudioFrame
 PUBLISH_FAILED, UNPUBLISH_FAILED, SUBSCRIBE_FAILED, UNSUBSCRIBE_FAILED = 2526, 2527, 2528, 2529
 RETRY_PUBLISH = frozenset((131, 132))
 RETRY_SUBSCRIBE = frozenset((141, 142))
+NO_MEDIA_SERVER = 151
 E, W = codes.ErrorNotice, codes.WarningNotice
 
 
@@ -371,6 +372,9 @@ class MediaClient:
                 if initial:
                     self._emit("error", e.code, e.message, **ls.fields(self.userid))
                     raise _fail(PUBLISH_FAILED, e) from None
+                if e.code == NO_MEDIA_SERVER:  # failing over: a server comes back or is found
+                    attempts += 1
+                    continue
                 ls.active = False
                 self._emit("error", e.code, e.message, **ls.fields(self.userid))
                 return
