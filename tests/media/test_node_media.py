@@ -7,15 +7,21 @@ import asyncio
 
 import pytest
 
-from client_node import PASSWORDS, running_node
+from client_node import PASSWORDS, NodeEnv, free_port, running_node
+from conftest import need_binary
 from media.rtc import until
 from tkroom.client import Room
 from tkroom.client.media import MediaClient, attach
+from tkroom.config import Settings
 from tkroom.errors import CodeError
 from tkroom.media.bridge import StateSink, attach_media
 from tkroom.media.janus_process import JanusSettings
-from tkroom.media.plane import MediaPlane, MediaSettings
+from tkroom.media.plane import MediaPlane, MediaSettings, install_media
 from tkroom.media.recording import tools_available
+from tkroom.node import Node
+from tkroom.signal.server import SignalServer
+from tkroom.state.memory import MemoryState
+from tkroom.store.companies import create_company
 from tkroom.store.records import RecordRepo
 
 pytestmark = pytest.mark.media
@@ -79,3 +85,43 @@ async def test_classroom_media_through_a_node(in_netns, janus: JanusSettings, tm
             await tmedia.close()
             await smedia.close()
             await plane.stop()
+
+
+async def test_serve_wiring_embedded_janus_and_registered_servers(in_netns, janus: JanusSettings,
+                                                                  tmp_path, monkeypatch) -> None:
+    """``install_media`` as ``tkroom serve`` uses it: the node's own Janus, plus a server the
+    Web API registers (``serveradd`` with a url), picked up by the registry sync."""
+    need_binary("janus")
+    monkeypatch.setenv("TKROOM_JANUS_ICE", "v0")
+    monkeypatch.setenv("TKROOM_RTP_PORTS", "45000-49999")
+    sp = free_port()
+    node = Node(Settings(host="127.0.0.1", port=0, signal_port=sp, data_dir=tmp_path,
+                         throttle_base_s=0.001, throttle_max_s=0.01))
+    sig = SignalServer("127.0.0.1", sp, node.directory, MemoryState(), node.secret)
+    node.services.append(sig)
+    plane = install_media(node, sig)
+    plane.sync_every = 0.2
+    await node.start()
+    try:
+        assert plane.janus is not None and plane.janus.proc.returncode is None
+        async with node.sessions() as s:
+            c = await create_company(s, "School")
+            await s.commit()
+        env = NodeEnv(node, sig, c.authkey)
+        env.serial = await env.create_room(maxusers=5)
+        await env.webapi("serveradd", ip="127.0.0.1", name="second", maxusers=50,
+                         url=janus.url)
+        teacher, tmedia = await join(env, "t1", PASSWORDS["chairmanpwd"])
+        await until(lambda: "second" in plane.registry.servers and
+                    plane.registry.servers["second"].healthy, 10, "registered server")
+        await tmedia.publishVideo()
+        listing = await tmedia.requestServerList()
+        assert {s["serverName"] for s in listing["servers"]} == {"embedded", "second"}
+        assert listing["current"] == "embedded"  # both idle: the one with more free capacity
+        await tmedia.switchServerByName("second")
+        assert (await tmedia.requestServerList())["current"] == "second"
+        await until(lambda: "t1:video:default" in tmedia.available, 15, "republished on second")
+        await tmedia.close()
+        await teacher.leaveroom()
+    finally:
+        await node.stop()

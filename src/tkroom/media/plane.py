@@ -115,3 +115,27 @@ class MediaPlane:
         await self.registry.close()
         if self.janus is not None:
             await self.janus.stop()
+
+
+def install_media(node: Any, signal: Any) -> MediaPlane:
+    """Add the media plane to a ``tkroom.node.Node`` whose ``SignalServer`` is ``signal``:
+    media requests on the signal sockets, Janus (embedded or ``--janus``), the Web API's
+    media-server registry, recordings into the records table. Call before ``node.start()``."""
+    from sqlalchemy import select
+
+    from tkroom.media.bridge import StateSink, attach_media
+    from tkroom.store.models import MediaServer as ServerRow
+    from tkroom.store.records import RecordRepo
+    from tkroom.webapi.servers import server_dict
+
+    async def rows() -> list[dict[str, Any]]:
+        async with node.sessions() as s:
+            found = (await s.execute(select(ServerRow).order_by(ServerRow.id))).scalars().all()
+        return [server_dict(m) for m in found]
+
+    plane = MediaPlane(MediaSettings.from_settings(node.settings), node.directory,
+                       StateSink(signal.state), records=RecordRepo(node.sessions),
+                       server_rows=rows)
+    attach_media(signal, plane.service)
+    node.services.append(plane)
+    return plane
