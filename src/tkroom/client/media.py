@@ -224,8 +224,8 @@ class MediaClient:
         if ev == "onAddStream":
             self.available[data["streamId"]] = data
             rs = self.remote.get(data["streamId"])
-            if rs is not None and rs.active and rs.pc is None:
-                self._background(self._subscribe_loop(rs), rs)
+            if rs is not None and rs.active and rs.pc is None and not rs.lock.locked():
+                self._background(self._subscribe_loop(rs, resume=True), rs)
         elif ev == "onRemoveStream":
             self.available.pop(data.get("streamId", ""), None)
             if data.get("reason") == "publishstate" and data.get("userId") == self.userid:
@@ -500,10 +500,13 @@ class MediaClient:
         return rs
 
     async def _subscribe_loop(self, rs: RemoteStream, *, initial: bool = False,
-                              failed: bool = False) -> None:
+                              failed: bool = False, resume: bool = False) -> None:
+        """Subscribe, retrying; ``resume``: only if no subscription was made meanwhile."""
         attempts = 1 if failed else 0
         last = int(E.ERR_SUBSCRIBE_FAILED)
         while rs.active:
+            if resume and rs.pc is not None:
+                return
             if attempts:
                 if self.max_reconnect is not None and attempts > self.max_reconnect:
                     await rs._close_pc()
@@ -515,6 +518,8 @@ class MediaClient:
                 await asyncio.sleep(self.retry_delay)
             try:
                 async with rs.lock:
+                    if resume and rs.pc is not None:
+                        return
                     await self._subscribe_once(rs)
                 return
             except Retry as r:
@@ -592,8 +597,11 @@ class MediaClient:
 
     async def waitForStream(self, userid: str, type: str = "video", deviceId: str = "default",
                             within: float = 10.0) -> dict[str, Any]:
-        """Wait until the server announces the stream (``onAddStream``); TimeoutError if not."""
+        """Wait until the stream is published (asks ``getStreams`` once, for late joiners,
+        then waits for ``onAddStream``); TimeoutError if it does not come."""
         stream_id = f"{userid}:{type}:{deviceId}"
+        if stream_id not in self.available:
+            await self.getStreams()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while stream_id not in self.available:
