@@ -992,6 +992,10 @@ var Room = class extends Emitter {
       this._notice("error", code, err.message, { browserError: e && e.name, source: "sdk" });
       throw err;
     }
+    if (!this.conn || !this.conn.connected) {
+      for (const t of stream.getTracks()) t.stop();
+      throw new TKError(2508);
+    }
     this.screenStream = stream;
     for (const t of stream.getTracks()) t.onended = () => this.stopShareScreen();
     await this._queue(() => this._publish("screen", stream));
