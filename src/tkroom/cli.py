@@ -7,11 +7,19 @@ its own without touching the others.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import datetime as dt
 import json
+import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from sqlalchemy import select
 
 from tkroom import codes
+from tkroom.config import Settings
+from tkroom.errors import CodeError
 
 
 def _cmd_codes(args: argparse.Namespace) -> int:
@@ -35,10 +43,136 @@ def add_codes_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_codes)
 
 
+def _store_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", help="data folder (default $TKROOM_DATA or ./tkroom-data)")
+    p.add_argument("--database", help="SQLAlchemy URL, e.g. postgresql+asyncpg://user@host/db "
+                   "(default $TKROOM_DATABASE_URL or SQLite under the data folder)")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        data_dir=args.data,
+        database_url=args.database,
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        signal_port=getattr(args, "signal_port", None),
+        redis_url=getattr(args, "redis", None),
+        janus_urls=getattr(args, "janus", None),
+    )
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from tkroom.node import Node
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    Node(_settings(args)).run()
+    return 0
+
+
+def add_serve_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="start a node")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="HTTP port (default 8080; 0 = any free port)")
+    p.add_argument("--signal-port", type=int, help="signalling WebSocket port (default port + 1)")
+    p.add_argument("--redis", help="Redis URL for cluster mode (default $TKROOM_REDIS_URL)")
+    p.add_argument("--janus", action="append", help="Janus WebSocket URL (repeatable)")
+    p.add_argument("--log-level", default="info")
+    _store_flags(p)
+    p.set_defaults(func=_cmd_serve)
+
+
+def _admin(op: Callable[[Any], Awaitable[object]]) -> Callable[[argparse.Namespace], int]:
+    """Run ``op(session)`` on the store chosen like ``serve`` does, print its JSON answer."""
+
+    def run(args: argparse.Namespace) -> int:
+        from tkroom.store.engine import make_engine, migrate, sessionmaker
+
+        async def main() -> object:
+            engine = make_engine(_settings(args).db_url)
+            try:
+                await migrate(engine)
+                async with sessionmaker(engine)() as s:
+                    out = await op((s, args))
+                    await s.commit()
+                    return out
+            finally:
+                await engine.dispose()
+
+        _settings(args).data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            out = asyncio.run(main())
+        except CodeError as e:
+            print(json.dumps({"result": e.code, "msg": e.message}), file=sys.stderr)
+            return 1
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+
+    return run
+
+
+async def _enterprise_create(sa: Any) -> object:
+    from tkroom.store.companies import company_dict, create_company
+
+    s, args = sa
+    expires = None
+    if args.expires:
+        day = dt.date.fromisoformat(args.expires)
+        expires = int(dt.datetime.combine(day, dt.time.max, dt.UTC).timestamp())
+    c = await create_company(s, args.name, args.domain, max_rooms=args.max_rooms, expires=expires)
+    return company_dict(c, with_key=True)
+
+
+async def _enterprise_freeze(sa: Any, frozen: bool = True) -> object:
+    from tkroom.store.companies import by_domain, company_dict
+
+    s, args = sa
+    c = await by_domain(s, args.domain)
+    if c is None:
+        raise CodeError(4001, f"No enterprise with domain {args.domain}")
+    c.frozen = frozen
+    return company_dict(c)
+
+
+async def _enterprise_unfreeze(sa: Any) -> object:
+    return await _enterprise_freeze(sa, frozen=False)
+
+
+async def _enterprise_list(sa: Any) -> object:
+    from tkroom.store.companies import company_dict
+    from tkroom.store.models import Company
+
+    s, _ = sa
+    return [company_dict(c) for c in (await s.execute(select(Company).order_by(Company.id))).scalars()]
+
+
+def add_admin_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("admin", help="operate the platform: enterprises")
+    asub = p.add_subparsers(dest="admin_command", required=True)
+    ent = asub.add_parser("enterprise", help="create, freeze, unfreeze, list enterprises")
+    esub = ent.add_subparsers(dest="enterprise_command", required=True)
+    c = esub.add_parser("create", help="create an enterprise; prints companyid, domain and authkey")
+    c.add_argument("name")
+    c.add_argument("--domain", help="unique domain (default: a random one)")
+    c.add_argument("--max-rooms", type=int, default=0, help="room quota (0 = no limit)")
+    c.add_argument("--expires", help="last day of service, YYYY-MM-DD (UTC)")
+    c.set_defaults(func=_admin(_enterprise_create))
+    for name, fn, what in (("freeze", _enterprise_freeze, "freeze"), ("unfreeze", _enterprise_unfreeze, "unfreeze")):
+        f = esub.add_parser(name, help=f"{what} an enterprise by domain")
+        f.add_argument("domain")
+        f.set_defaults(func=_admin(fn))
+        _store_flags(f)
+    lst = esub.add_parser("list", help="list enterprises (without keys)")
+    lst.set_defaults(func=_admin(_enterprise_list))
+    for q in (c, lst):
+        _store_flags(q)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tkroom", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     add_codes_parser(sub)
+    add_serve_parser(sub)
+    add_admin_parser(sub)
     return parser
 
 

@@ -1,0 +1,109 @@
+"""Settings of a node: flags over environment variables over defaults.
+
+One object carries every knob so that ``serve``, ``admin``, the tests and the benchmark build a
+node the same way. The server secret is generated once and kept in the data folder, because
+join tickets and login keys signed before a restart must stay valid after it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_PORT = 8080
+CALLBACK_DELAYS_S = (15.0, 60.0, 300.0, 1800.0)
+
+
+def _env_list(name: str) -> list[str]:
+    raw = os.environ.get(name, "")
+    return [p.strip() for p in raw.split(",") if p.strip()]
+
+
+@dataclass
+class Settings:
+    """Everything a node needs to know to start."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    signal_port: int | None = None  # None: port + 1 (or chosen by the signalling plane if port is 0)
+    data_dir: Path = field(default_factory=lambda: Path("tkroom-data"))
+    database_url: str | None = None  # None: SQLite under data_dir
+    redis_url: str | None = None
+    janus_urls: list[str] = field(default_factory=list)
+    secret_hex: str | None = None  # None: read or create data_dir/secret
+    ticket_ttl_s: float = 120.0
+    loginkey_ttl_s: float = 3600.0
+    entry_window_s: float = 300.0
+    room_file_limit: int = 100
+    max_upload_bytes: int = 200 * 1024 * 1024
+    callback_delays_s: tuple[float, ...] = CALLBACK_DELAYS_S
+    callback_timeout_s: float = 10.0
+    throttle_base_s: float = 0.05
+    throttle_max_s: float = 5.0
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Defaults, then TKROOM_* variables, then the explicit overrides (flags) that are not None."""
+        s = cls()
+        env = os.environ
+        if "TKROOM_HOST" in env:
+            s.host = env["TKROOM_HOST"]
+        if "TKROOM_PORT" in env:
+            s.port = int(env["TKROOM_PORT"])
+        if "TKROOM_SIGNAL_PORT" in env:
+            s.signal_port = int(env["TKROOM_SIGNAL_PORT"])
+        if "TKROOM_DATA" in env:
+            s.data_dir = Path(env["TKROOM_DATA"])
+        s.database_url = env.get("TKROOM_DATABASE_URL") or None
+        s.redis_url = env.get("TKROOM_REDIS_URL") or None
+        s.janus_urls = _env_list("TKROOM_JANUS")
+        s.secret_hex = env.get("TKROOM_SECRET") or None
+        if "TKROOM_TICKET_TTL" in env:
+            s.ticket_ttl_s = float(env["TKROOM_TICKET_TTL"])
+        if "TKROOM_CALLBACK_DELAYS" in env:
+            s.callback_delays_s = tuple(float(x) for x in _env_list("TKROOM_CALLBACK_DELAYS"))
+        for key, value in overrides.items():
+            if value is None or (isinstance(value, list) and not value):
+                continue
+            if not hasattr(s, key):
+                raise TypeError(f"unknown setting {key}")
+            setattr(s, key, Path(value) if key == "data_dir" else value)
+        return s
+
+    @property
+    def effective_signal_port(self) -> int:
+        if self.signal_port is not None:
+            return self.signal_port
+        return self.port + 1 if self.port else 0
+
+    @property
+    def db_url(self) -> str:
+        """The SQLAlchemy URL: the configured one, or a SQLite file under the data folder."""
+        if self.database_url:
+            url = self.database_url
+            if url.startswith(("postgresql://", "postgres://")):
+                url = "postgresql+asyncpg://" + url.split("://", 1)[1]
+            return url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'tkroom.db').resolve()}"
+
+    def secret(self) -> bytes:
+        """The server secret: from TKROOM_SECRET, else read (or created once) in the data folder."""
+        if self.secret_hex:
+            return bytes.fromhex(self.secret_hex)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.data_dir / "secret"
+        if not path.exists():
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+            try:
+                os.link(tmp, path)  # atomic: the first node to start wins, the others read its secret
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return bytes.fromhex(path.read_text().strip())

@@ -1,0 +1,115 @@
+"""A tkroom node: the store, the HTTP app under uvicorn, and the services of the other planes.
+
+Other planes plug in without touching this file: they append objects with async
+``start()``/``stop()`` to ``node.services`` (started after HTTP is up, stopped before it goes
+down, in reverse order) and Starlette routes to ``node.routes`` before ``start()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any, Protocol
+
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from tkroom.config import Settings
+from tkroom.passwords import PasswordChecker
+from tkroom.store.directory import SqlRoomDirectory
+from tkroom.store.engine import make_engine, migrate, sessionmaker
+from tkroom.store.webhooks import WebhookWorker
+from tkroom.webapi.app import ApiState, build_app
+from tkroom.webapi.throttle import Throttle
+
+log = logging.getLogger("tkroom.node")
+
+
+class Service(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+class Node:
+    """One tkroom process. ``await start()``, then ``node.port`` is the bound HTTP port."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.secret: bytes = settings.secret()
+        self.engine: AsyncEngine = make_engine(settings.db_url)
+        self.sessions = sessionmaker(self.engine)
+        self.webhooks = WebhookWorker(self.sessions, settings.callback_delays_s, settings.callback_timeout_s)
+        self.directory = SqlRoomDirectory(self.sessions, self.webhooks)
+        self.api = ApiState(
+            settings=settings,
+            secret=self.secret,
+            sessions=self.sessions,
+            checker=PasswordChecker(self.secret),
+            throttle=Throttle(settings.throttle_base_s, settings.throttle_max_s),
+        )
+        self.services: list[Service] = []
+        self.routes: list[BaseRoute] = []
+        self.app: Starlette | None = None
+        self.port: int = settings.port
+        self._server: uvicorn.Server | None = None
+        self._serve_task: asyncio.Task[Any] | None = None
+        self._started: list[Service] = []
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.settings.host}:{self.port}"
+
+    async def start(self) -> None:
+        """Migrate the store, serve HTTP, then start the webhook worker and every service."""
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await migrate(self.engine)
+        self.app = build_app(self.api, self.routes)
+        config = uvicorn.Config(
+            self.app, host=self.settings.host, port=self.settings.port, lifespan="off",
+            log_level="warning", access_log=False, timeout_graceful_shutdown=5,
+        )
+        self._server = uvicorn.Server(config)
+        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._serve_task = asyncio.create_task(self._server.serve(), name="http")
+        while not self._server.started:
+            if self._serve_task.done():
+                self._serve_task.result()
+                raise RuntimeError("the HTTP server stopped while starting")
+            await asyncio.sleep(0.01)
+        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        for svc in (self.webhooks, *self.services):
+            await svc.start()
+            self._started.append(svc)
+        log.info("tkroom node on %s (store %s)", self.base_url, self.engine.url.render_as_string())
+
+    async def stop(self) -> None:
+        for svc in reversed(self._started):
+            try:
+                await svc.stop()
+            except Exception:
+                log.exception("stopping %r", svc)
+        self._started.clear()
+        if self._server is not None and self._serve_task is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(Exception):
+                await self._serve_task
+        await self.engine.dispose()
+
+    async def serve_forever(self) -> None:
+        """Start, wait for SIGINT/SIGTERM, stop."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()
+
+    def run(self) -> None:
+        asyncio.run(self.serve_forever())

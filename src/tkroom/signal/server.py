@@ -1,0 +1,511 @@
+"""The signalling server: WebSocket connections, the request loop, joining and resuming.
+
+Each request is checked by the pure rules of ``tkroom.rooms.rules``, applied through the
+atomic operations of a ``tkroom.state.RoomState`` and announced with ``state.publish``; the
+state delivers every event to ``LocalRoom.on_event`` on each node, which fans it out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import json
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from tkroom import tickets
+from tkroom.directory import RoomDirectory, RoomInfo
+from tkroom.errors import CodeError
+from tkroom.rooms import rules
+from tkroom.rooms.model import ALL, Event, Member, Target, new_member
+from tkroom.rooms.rules import fail
+from tkroom.rooms.transitions import JoinPolicy
+from tkroom.signal.fanout import CLOSE_REPLACED, Conn, LocalRoom, dumps, schedule_close
+from tkroom.state.base import RoomState, Session
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME = 64 * 1024        # larger frames are answered with 103
+HARD_FRAME = 1024 * 1024     # larger frames close the connection (1009)
+BIG_ROOM_ID = "BigRoom"
+CLASS_BEGIN_ID = "ClassBegin"
+
+Handler = Callable[[Conn, Member, Any], Awaitable[dict[str, Any]]]
+
+
+class SignalServer:
+    """The WebSocket endpoint of one node (``ws://host:port/``, any path).
+
+    ``directory`` reads rooms from the store, ``state`` holds room runtime state (memory or
+    Redis), ``secret`` verifies join tickets. ``grace`` is how long a session outlives its
+    socket; ``out_limit`` how many unsent bytes a socket may hold before it is dropped.
+    Other planes add requests (e.g. media) with ``register``.
+    """
+
+    def __init__(self, host: str, port: int, directory: RoomDirectory, state: RoomState,
+                 secret: bytes, *, grace: float = 15.0, out_limit: int = 4 * 1024 * 1024,
+                 sweep_interval: float = 1.0, group_timeout: float = 5.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.host, self.port = host, port
+        self.directory, self.state, self.secret = directory, state, secret
+        self.grace, self.out_limit = grace, out_limit
+        self.sweep_interval, self.group_timeout = sweep_interval, group_timeout
+        self.clock = clock
+        self.rooms: dict[str, LocalRoom] = {}
+        self.handlers: dict[str, Handler] = {
+            "leaveRoom": self._leave_room, "setProperty": self._set_property,
+            "sendMessage": self._send_message, "pubMsg": self._pub_msg, "delMsg": self._del_msg,
+            "evictParticipant": self._evict, "getUser": self._get_user,
+            "getRoomUsers": self._get_room_users, "getRoomUserNum": self._get_room_user_num,
+            "joinGroup": self._join_group, "leaveGroup": self._leave_group,
+        }
+        self._server: Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # life cycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        """Listen; ``port`` 0 picks a free port (read it back from ``self.port``)."""
+        self._server = await serve(self._serve, self.host, self.port, max_size=HARD_FRAME,
+                                   compression=None, max_queue=64)
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+        gc.collect()
+        gc.freeze()
+
+    async def stop(self) -> None:
+        """Stop listening and close every socket (sessions stay for other nodes to resume)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for room in list(self.rooms.values()):
+            self.state.unsubscribe(room.serial, room.on_event)
+        self.rooms.clear()
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}/"
+
+    def register(self, ev: str, handler: Handler) -> None:
+        """Answer requests named ``ev`` (for joined clients) with ``handler``."""
+        self.handlers[ev] = handler
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    # the request loop ------------------------------------------------------------------
+    async def _serve(self, ws: ServerConnection) -> None:
+        conn = Conn(ws, secrets.token_hex(8), self.out_limit)
+        try:
+            async for raw in ws:
+                await self._on_frame(conn, raw)
+        except ConnectionClosed:
+            pass
+        finally:
+            await self._on_socket_gone(conn)
+
+    async def _on_frame(self, conn: Conn, raw: str | bytes) -> None:
+        rid: Any = None
+        try:
+            if isinstance(raw, bytes):
+                raise fail(103, "binary frames are not part of the protocol")
+            if len(raw) > MAX_FRAME:
+                raise fail(103, f"frame larger than {MAX_FRAME} bytes")
+            try:
+                req = json.loads(raw)
+            except ValueError as exc:
+                raise fail(103, "the frame is not JSON") from exc
+            if not isinstance(req, dict):
+                raise fail(103, "a request is a JSON object")
+            rid = req.get("id")
+            if rid is not None and (isinstance(rid, bool) or not isinstance(rid, int | str)):
+                rid = None
+                raise fail(103, "id must be an integer or a string")
+            ev = req.get("ev")
+            if not isinstance(ev, str):
+                raise fail(103, "ev is missing")
+            data = req.get("data", {})
+            result = await self._dispatch(conn, ev, data)
+            conn.write(dumps({"ack": rid, "code": 0, "data": result}))
+            after, conn.after_ack = conn.after_ack, None
+            if after is not None:
+                after()
+        except CodeError as exc:
+            if conn.pending is not None:     # a join or resume failed half-way
+                conn.pending = None
+            conn.write(dumps({"ack": rid, "code": exc.code, "msg": exc.message}))
+        except Exception:
+            log.exception("request failed")
+            if conn.pending is not None:
+                conn.pending = None
+            conn.write(dumps({"ack": rid, "code": 2510, "msg": "Server exception"}))
+
+    async def _dispatch(self, conn: Conn, ev: str, data: Any) -> dict[str, Any]:
+        if ev == "joinRoom":
+            if conn.joined:
+                raise fail(102, "already in a room")
+            return await self._join_room(conn, data)
+        if ev == "resume":
+            if conn.joined:
+                raise fail(102, "already in a room")
+            return await self._resume(conn, data)
+        handler = self.handlers.get(ev)
+        if handler is None:
+            raise fail(103, f"unknown request {ev[:64]!r}")
+        if not conn.joined:
+            raise fail(2508)
+        members = await self.state.get_members(conn.serial, [conn.userid])
+        if not members or members[0].session != conn.sid:
+            self._unregister(conn)
+            raise fail(2508, "no longer in the room")
+        return await handler(conn, members[0], data)
+
+    # local registry --------------------------------------------------------------------
+    def _register(self, conn: Conn) -> None:
+        room = self.rooms.get(conn.serial)
+        if room is None:
+            room = self.rooms[conn.serial] = LocalRoom(conn.serial, self._close_conn)
+            self.state.subscribe(conn.serial, room.on_event)
+        room.conns[conn.sid] = conn
+
+    def _unregister(self, conn: Conn) -> None:
+        room = self.rooms.get(conn.serial)
+        if room is not None and room.conns.get(conn.sid) is conn:
+            del room.conns[conn.sid]
+            if not room.conns:
+                self.state.unsubscribe(room.serial, room.on_event)
+                del self.rooms[room.serial]
+        conn.sid = ""
+
+    def _close_conn(self, conn: Conn, code: int, reason: str) -> None:
+        self._unregister(conn)
+        schedule_close(conn, code, reason)
+
+    async def _on_socket_gone(self, conn: Conn) -> None:
+        """A socket closed: its session waits ``grace`` seconds for a resume."""
+        if not conn.joined or conn.ended:
+            return
+        sid = conn.sid
+        self._unregister(conn)
+        await self.state.detach_session(sid, self.clock() + self.grace)
+
+    async def _sweep(self) -> None:
+        """Sessions whose grace period ran out leave their rooms (on whichever node)."""
+        while True:
+            await asyncio.sleep(self.sweep_interval)
+            try:
+                now = self.clock()
+                for sid in await self.state.expired_sessions(now):
+                    session = await self.state.expire_session(sid, now)
+                    if session is not None:
+                        await self._leave(session.serial, session.userid, sid)
+            except Exception:
+                log.exception("session sweep failed")
+
+    # joining -----------------------------------------------------------------------------
+    async def _room_info(self, serial: str) -> RoomInfo:
+        info = await self.directory.room(serial)
+        if info is None:
+            raise fail(4007)
+        if info.deleted or (info.endtime and self.clock() > info.endtime):
+            raise fail(3003)
+        return info
+
+    async def _identify(self, data: Any) -> tickets.Identity:
+        if not isinstance(data, dict):
+            raise fail(63, "joinRoom data must be an object")
+        now = self.clock()
+        if "ticket" in data:
+            if not isinstance(data["ticket"], str):
+                raise fail(63, "ticket must be a string")
+            ident = tickets.verify(self.secret, data["ticket"], now)
+        elif isinstance(data.get("serial"), str) and isinstance(data.get("loginkey"), str):
+            ident = await self.directory.verify_login_key(data["serial"], data["loginkey"], now)
+        else:
+            raise fail(63, "joinRoom needs a ticket, or a serial and a loginkey")
+        if data.get("userId") is not None and data["userId"] != ident.userid:
+            raise fail(63, "userId differs from the one the proof was issued for")
+        return ident
+
+    async def _is_big(self, serial: str) -> bool:
+        return await self.state.has_message(serial, BIG_ROOM_ID)
+
+    async def _join_room(self, conn: Conn, data: Any) -> dict[str, Any]:
+        ident = await self._identify(data)
+        custom = rules.custom_properties(data.get("properties"))
+        info = await self._room_info(ident.serial)
+        serial, now_ms = ident.serial, self.now_ms()
+        sid, token = secrets.token_urlsafe(12), secrets.token_urlsafe(18)
+        member = new_member(ident.userid, ident.role, ident.nickname, sid, custom, now_ms)
+        if info.maxsidelineusers > 0:
+            maxviewers: int | None = info.maxsidelineusers
+        else:
+            maxviewers = None if info.allowsidelineuser else 0
+        policy = JoinPolicy(info.maxusers, maxviewers, info.singlelogin)
+        out = await self.state.add_member(serial, member, policy)
+        if out.code:
+            raise fail(out.code, _JOIN_DETAIL.get(out.code, ""))
+        await self.state.open_session(Session(sid, token, serial, ident.userid))
+        if out.replaced is not None:
+            old = out.replaced
+            await self.state.publish(serial, Event(
+                "participantEvicted",
+                {"id": old.userid, "reason": {"code": 5208}, "fromID": rules.SERVER_ID},
+                Target("session", ids=(old.session,))))
+            await self.state.close_session(old.session)
+        big = await self._is_big(serial)
+        if not big and out.count > info.bigroomthreshold > 0:
+            big = await self._enter_big_room(serial, now_ms)
+        if rules.visible(member, big):
+            await self.state.publish(serial, Event("participantJoined", member.public(),
+                                                   Target("except_sender", ident.userid)))
+        conn.serial, conn.userid, conn.role, conn.sid = serial, ident.userid, ident.role, sid
+        conn.group, conn.pending = None, []
+        self._register(conn)
+        snap = await self.state.snapshot(serial, big)
+        ack = {
+            "self": member.public(),
+            "room": {**info.public(), "mode": "bigRoom" if big else "normalRoom"},
+            "userlist": [m.public() for m in snap.members if m.role != 4],
+            "msglist": snap.messages,
+            "mode": "bigRoom" if big else "normalRoom",
+            "session": {"id": sid, "token": token},
+            "s": snap.s,
+        }
+        conn.after_ack = lambda: conn.flush_pending(snap.s)
+        return ack
+
+    async def _enter_big_room(self, serial: str, now_ms: int) -> bool:
+        """Switch the room to big-room mode for good (once, even with racing nodes)."""
+        msg = {"name": BIG_ROOM_ID, "id": BIG_ROOM_ID, "toID": "__all", "data": {},
+               "fromID": rules.SERVER_ID, "ts": now_ms, "save": True}
+        out = await self.state.save_message(serial, msg)
+        if out.replaced is None:
+            await self.state.publish(serial, Event("pubMsg", out.message, ALL))
+            await self.state.publish(serial, Event("roomModeChanged", {"mode": "bigRoom"}, ALL))
+        return True
+
+    async def _resume(self, conn: Conn, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise fail(103, "resume data must be an object")
+        sid, token, last = data.get("session"), data.get("token"), data.get("last")
+        if not (isinstance(sid, str) and isinstance(token, str) and isinstance(last, int)):
+            raise fail(103, "resume needs session, token and last")
+        session = await self.state.attach_session(sid, token)
+        if session is None:
+            raise fail(102, "the session is gone: join again")
+        members = await self.state.get_members(session.serial, [session.userid])
+        if not members or members[0].session != sid:
+            raise fail(102, "the session is gone: join again")
+        me = members[0]
+        room = self.rooms.get(session.serial)
+        old = room.conns.get(sid) if room is not None else None
+        if old is not None:
+            self._close_conn(old, CLOSE_REPLACED, "session resumed on another socket")
+        conn.serial, conn.userid, conn.role, conn.sid = session.serial, me.userid, me.role, sid
+        conn.group, conn.pending = me.group, []
+        self._register(conn)
+        missed = await self.state.replay(session.serial, last)
+        if missed is None:
+            self._unregister(conn)
+            await self.state.detach_session(sid, self.clock() + self.grace)
+            raise fail(102, "missed events are no longer kept: join again")
+        await self.state.publish(session.serial, Event("_takeover", {"sid": sid, "cid": conn.cid},
+                                                       Target("none")))
+        mine = [e for e in missed if e.ev != "_takeover"
+                and e.target.matches(me.userid, me.role, me.group, sid)]
+        upto = missed[-1].s if missed else last
+        conn.after_ack = lambda: self._replay_then_flush(conn, mine, upto)
+        return {"s": upto}
+
+    def _replay_then_flush(self, conn: Conn, events: list[Event], upto: int) -> None:
+        for e in events:
+            conn.write(dumps(e.frame()))
+        conn.flush_pending(upto)
+
+    # leaving -----------------------------------------------------------------------------
+    async def _leave(self, serial: str, userid: str, sid: str) -> None:
+        """Take a member out (leave, eviction, expiry) and announce what that changes."""
+        info = await self.directory.room(serial)
+        keep = bool(info and info.keepstate)
+        big = await self._is_big(serial)
+        out = await self.state.remove_member(serial, userid, sid, keep)
+        await self.state.close_session(sid)
+        if out.member is None:
+            return
+        if rules.visible(out.member, big):
+            await self.state.publish(serial, Event("participantLeft", {"id": userid},
+                                                   Target("except_sender", userid)))
+        now_ms = self.now_ms()
+        for saved in out.removed:
+            await self.state.publish(serial, Event("delMsg", rules.server_delmsg(saved, now_ms),
+                                                   ALL))
+        gone = out.removed + out.cleared
+        if any(m["id"] == CLASS_BEGIN_ID for m in gone):
+            await self._class_state(serial, 1)
+
+    async def _class_state(self, serial: str, state: int) -> None:
+        try:
+            await self.directory.class_state(serial, state, self.clock())
+        except Exception:
+            log.exception("class_state callback failed for %s", serial)
+
+    async def _leave_room(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
+        sid = conn.sid
+        self._unregister(conn)
+        await self._leave(conn.serial, me.userid, sid)
+        return {}
+
+    # requests of joined clients ----------------------------------------------------------
+    async def _set_property(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise fail(103, "setProperty data must be an object")
+        kind, subject = rules.parse_property_subject(data.get("id"))
+        target = rules.parse_target(data.get("toID", "__all"), me.userid)
+        if kind == "id":
+            members = await self.state.get_members(conn.serial, [subject])
+        elif kind == "ids":
+            members = await self.state.get_members(conn.serial, subject)
+        else:
+            if not rules.is_super(me):
+                raise fail(4108, "only the teacher and assistants change properties by role")
+            members = [m for m in await self.state.get_members(conn.serial)
+                       if m.role in subject]
+        members = [m for m in members if m.role != 4 or m.userid == me.userid]
+        if not members and kind != "roles":
+            raise fail(104)
+        props = data.get("properties")
+        for m in members:
+            rules.check_properties(me, m, props)
+        big = await self._is_big(conn.serial)
+        for m in members:
+            was_on_stage = m.on_stage
+            updated = await self.state.update_properties(conn.serial, m.userid, props)
+            if updated is None:
+                continue
+            await self.state.publish(conn.serial, Event(
+                "setProperty", {"id": m.userid, "properties": props, "fromID": me.userid},
+                target))
+            if big and not was_on_stage and updated.on_stage and updated.role > 1:
+                await self.state.publish(conn.serial, Event("participantPublished",
+                                                            updated.public(), ALL))
+        return {}
+
+    async def _send_message(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
+        now_ms = self.now_ms()
+        banned = await self.state.has_message(conn.serial, "EveryoneBanChat")
+        chat = rules.check_chat(me, data, banned, now_ms)
+        if chat.gated and not await self.state.chat_gate(conn.serial, me.userid, now_ms,
+                                                         rules.CHAT_MIN_GAP_MS):
+            raise fail(62)
+        await self.state.publish(conn.serial, Event("sendMessage", chat.data, chat.target))
+        try:
+            await self.directory.save_chat(conn.serial, chat.data)
+        except Exception:
+            log.exception("could not keep a chat message of %s", conn.serial)
+        return {"ts": now_ms}
+
+    async def _pub_msg(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
+        msg, target = rules.check_pubmsg(me, data, self.now_ms())
+        seq = 0
+        if msg["save"]:
+            out = await self.state.save_message(conn.serial, msg)
+            msg, seq = out.message, out.message["seq"]
+            if msg["id"] == CLASS_BEGIN_ID and out.replaced is None:
+                await self._class_state(conn.serial, 0)
+        await self.state.publish(conn.serial, Event("pubMsg", msg, target))
+        return {"seq": seq}
+
+    async def _del_msg(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
+        now_ms = self.now_ms()
+        msg, target = rules.check_delmsg(me, data, now_ms)
+        saved = next((m for m in await self.state.messages(conn.serial)
+                      if m["id"] == msg["id"]), None)
+        if not rules.may_delete_saved(me, saved):
+            raise fail(4108, "a student may only delete its own saved messages")
+        removed = await self.state.delete_message(conn.serial, msg["id"])
+        await self.state.publish(conn.serial, Event("delMsg", msg, target))
+        for r in removed:
+            if r["id"] != msg["id"]:
+                await self.state.publish(conn.serial, Event(
+                    "delMsg", rules.server_delmsg(r, now_ms), ALL))
+        if any(r["id"] == CLASS_BEGIN_ID for r in removed):
+            await self._class_state(conn.serial, 1)
+        return {}
+
+    async def _evict(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            raise fail(103, "evictParticipant needs the id of the user")
+        found = await self.state.get_members(conn.serial, [data["id"]])
+        victim = found[0] if found else None
+        rules.check_evict(me, victim)
+        assert victim is not None
+        await self.state.publish(conn.serial, Event(
+            "participantEvicted",
+            {"id": victim.userid, "reason": data.get("reason"), "fromID": me.userid},
+            Target("session", ids=(victim.session,))))
+        await self._leave(conn.serial, victim.userid, victim.session)
+        return {}
+
+    async def _get_user(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
+        ids = data.get("ids") if isinstance(data, dict) else None
+        if not isinstance(ids, list) or not ids or len(ids) > rules.PAGE_MAX \
+                or not all(isinstance(u, str) for u in ids):
+            raise fail(103, "getUser needs ids: a list of user ids")
+        found = [m.public() for m in await self.state.get_members(conn.serial, ids)
+                 if m.role != 4 or m.userid == me.userid]
+        if not found:
+            raise fail(104)
+        return {"users": found}
+
+    async def _get_room_users(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
+        users, total = rules.page_users(await self.state.get_members(conn.serial), data)
+        return {"userlist": users, "total": total}
+
+    async def _get_room_user_num(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
+        return {"num": rules.count_users(await self.state.get_members(conn.serial), data)}
+
+    async def _join_group(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
+        gid = rules.check_join_group(me, data)
+        try:
+            exists = await asyncio.wait_for(self.directory.group_exists(conn.serial, gid),
+                                            self.group_timeout)
+        except TimeoutError as exc:
+            raise fail(155) from exc
+        if not exists:
+            raise fail(156, f"the room has no group {gid!r}")
+        await self._set_group(conn, me, gid)
+        members = await self.state.get_members(conn.serial)
+        return {"group": gid, "userlist": [m.public() for m in members
+                                           if m.group == gid and m.role != 4]}
+
+    async def _leave_group(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
+        if me.group is None:
+            raise fail(102, "not in a group")
+        await self._set_group(conn, me, None)
+        return {}
+
+    async def _set_group(self, conn: Conn, me: Member, gid: str | None) -> None:
+        await self.state.update_properties(conn.serial, me.userid, {"group": gid})
+        conn.group = gid
+        await self.state.publish(conn.serial, Event(
+            "setProperty", {"id": me.userid, "properties": {"group": gid}, "fromID": me.userid},
+            ALL))
+
+
+_JOIN_DETAIL = {
+    63: "the room already has a teacher",
+    64: "the room is full",
+    5011: "no more live viewers may join",
+    5208: "this room refuses a second login with the same user id",
+}

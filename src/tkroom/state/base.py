@@ -1,0 +1,146 @@
+"""The one interface the signalling plane keeps room state behind.
+
+Contract for implementers (memory now, Redis for clusters):
+
+* **Every method is atomic.** Limits must hold exactly under concurrent joins on many nodes,
+  so the interface offers whole operations ("admit this member if the limits allow", "save
+  this message with the next ``seq``, replacing the same id") and never read-then-write pairs.
+  The reference semantics of each operation are the pure functions of
+  ``tkroom.rooms.transitions`` over ``RoomData``; the memory backend calls them directly, a
+  Redis backend implements each as one Lua script (or MULTI/EXEC) with identical results.
+  ``tests/test_state_contract.py`` runs against any backend and is the acceptance test.
+* **Room event sequence ``s``** comes from the state: ``publish`` stamps the event with the
+  room's next ``s`` (one counter per room, shared by every node), stores it in the room's
+  replay window (the last ``window`` events) and delivers it to every local subscriber of the
+  room on every node, in ``s`` order. One publish per event per room (Redis: one PUBLISH;
+  each node fans out to its own connections).
+* **Delivery** happens through ``subscribe(serial, callback)``: the callback is a plain
+  (non-async) function called with each stamped ``Event``, in ``s`` order, on the node's
+  event loop. The memory backend calls it synchronously inside ``publish``.
+* **Sessions** outlive sockets: ``open_session`` at join, ``detach_session`` when the socket
+  drops (with the grace deadline), ``attach_session`` on resume (only with the right token
+  and while the member is still in the room), ``expire_session`` when the grace deadline
+  passes (only if still detached), ``close_session`` on leave.
+* Members, messages and events are the dataclasses/dicts of ``tkroom.rooms.model``;
+  ``Member.to_dict``/``from_dict`` and ``Event.to_dict``/``from_dict`` give JSON forms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tkroom.rooms.model import Event, Member
+from tkroom.rooms.transitions import (
+    JoinOutcome,
+    JoinPolicy,
+    LeaveOutcome,
+    SaveOutcome,
+    Snapshot,
+)
+
+Subscriber = Callable[[Event], None]
+
+__all__ = [
+    "Event", "JoinOutcome", "JoinPolicy", "LeaveOutcome", "Member", "RoomState",
+    "SaveOutcome", "Session", "Snapshot", "Subscriber",
+]
+
+
+@dataclass(slots=True)
+class Session:
+    """A member's session: what ``resume`` needs to find it again from any node."""
+
+    sid: str
+    token: str
+    serial: str
+    userid: str
+    deadline: float | None = None   # set while detached (no socket): when the grace ends
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sid": self.sid, "token": self.token, "serial": self.serial,
+                "userid": self.userid, "deadline": self.deadline}
+
+
+class RoomState(Protocol):
+    """Room runtime state; see the module docstring for the contract."""
+
+    async def start(self) -> None:
+        """Connect (Redis) or nothing (memory)."""
+
+    async def stop(self) -> None:
+        """Release connections and subscriptions."""
+
+    # members -------------------------------------------------------------------------
+    async def add_member(self, serial: str, member: Member, policy: JoinPolicy) -> JoinOutcome:
+        """``transitions.add_member``: admit within the limits, replacing a same-id member
+        unless ``policy.singlelogin`` (then 5208); 63 second teacher, 64 students, 5011."""
+
+    async def remove_member(self, serial: str, userid: str, session: str,
+                            keepstate: bool) -> LeaveOutcome:
+        """``transitions.remove_member``: only if the member still lives in ``session``
+        ("" = any); cascades ``associatedUserID`` messages; clears messages when the room
+        empties unless ``keepstate``."""
+
+    async def update_properties(self, serial: str, userid: str,
+                                props: dict[str, Any]) -> Member | None:
+        """Merge properties into one member (None when it is not in the room)."""
+
+    async def get_members(self, serial: str, userids: list[str] | None = None) -> list[Member]:
+        """The members with these ids (all members when None), in join order."""
+
+    async def count_members(self, serial: str) -> int:
+        """How many members the room has."""
+
+    async def snapshot(self, serial: str, bigroom: bool) -> Snapshot:
+        """``transitions.snapshot``: members, saved messages in ``seq`` order, current ``s``."""
+
+    # saved messages ------------------------------------------------------------------
+    async def save_message(self, serial: str, msg: dict[str, Any]) -> SaveOutcome:
+        """``transitions.save_message``: next ``seq``, replacing the same ``id``."""
+
+    async def delete_message(self, serial: str, msgid: str) -> list[dict[str, Any]]:
+        """``transitions.delete_message``: the message and its ``associatedMsgID`` cascade."""
+
+    async def messages(self, serial: str) -> list[dict[str, Any]]:
+        """The saved messages in ``seq`` order."""
+
+    async def has_message(self, serial: str, msgid: str) -> bool:
+        """Whether a saved message with this id exists (e.g. ``EveryoneBanChat``)."""
+
+    # chat ----------------------------------------------------------------------------
+    async def chat_gate(self, serial: str, userid: str, now_ms: int, min_gap_ms: int) -> bool:
+        """``transitions.chat_gate``: record this chat unless the last was too recent."""
+
+    # events ----------------------------------------------------------------------------
+    async def publish(self, serial: str, event: Event) -> Event:
+        """``transitions.append_event`` then deliver to subscribers on every node."""
+
+    async def replay(self, serial: str, after: int) -> list[Event] | None:
+        """``transitions.replay``: events after ``after`` or None when beyond the window."""
+
+    def subscribe(self, serial: str, callback: Subscriber) -> None:
+        """Deliver the room's events to ``callback`` on this node (one per room per node)."""
+
+    def unsubscribe(self, serial: str, callback: Subscriber) -> None:
+        """Stop delivering the room's events to ``callback``."""
+
+    # sessions --------------------------------------------------------------------------
+    async def open_session(self, session: Session) -> None:
+        """Record a new, attached session."""
+
+    async def detach_session(self, sid: str, deadline: float) -> bool:
+        """Mark the session socket-less until ``deadline``; False when it does not exist."""
+
+    async def attach_session(self, sid: str, token: str) -> Session | None:
+        """Reattach a session whose token matches and whose member is still in the room."""
+
+    async def expire_session(self, sid: str, now: float) -> Session | None:
+        """Remove and return the session if it is detached and its deadline has passed."""
+
+    async def close_session(self, sid: str) -> None:
+        """Forget the session (the member left)."""
+
+    async def expired_sessions(self, now: float) -> list[str]:
+        """Ids of detached sessions whose deadline has passed (a sweeper expires them)."""

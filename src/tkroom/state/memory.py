@@ -1,0 +1,121 @@
+"""Room state in this process: the embedded default, and the reference for other backends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tkroom.rooms import transitions as t
+from tkroom.rooms.model import Event, Member
+from tkroom.state.base import Session, Subscriber
+
+
+class MemoryState:
+    """``RoomState`` over plain dicts; atomic because no method awaits in the middle."""
+
+    def __init__(self, window: int = 4096) -> None:
+        self.window = window
+        self.rooms: dict[str, t.RoomData] = {}
+        self.sessions: dict[str, Session] = {}
+        self.subscribers: dict[str, list[Subscriber]] = {}
+
+    def _room(self, serial: str) -> t.RoomData:
+        room = self.rooms.get(serial)
+        if room is None:
+            room = self.rooms[serial] = t.RoomData()
+        return room
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        self.subscribers.clear()
+
+    async def add_member(self, serial: str, member: Member, policy: t.JoinPolicy) -> t.JoinOutcome:
+        return t.add_member(self._room(serial), member, policy)
+
+    async def remove_member(self, serial: str, userid: str, session: str,
+                            keepstate: bool) -> t.LeaveOutcome:
+        return t.remove_member(self._room(serial), userid, session, keepstate)
+
+    async def update_properties(self, serial: str, userid: str,
+                                props: dict[str, Any]) -> Member | None:
+        return t.update_properties(self._room(serial), userid, props)
+
+    async def get_members(self, serial: str, userids: list[str] | None = None) -> list[Member]:
+        members = self._room(serial).members
+        if userids is None:
+            return list(members.values())
+        return [members[u] for u in userids if u in members]
+
+    async def count_members(self, serial: str) -> int:
+        return len(self._room(serial).members)
+
+    async def snapshot(self, serial: str, bigroom: bool) -> t.Snapshot:
+        return t.snapshot(self._room(serial), bigroom)
+
+    async def save_message(self, serial: str, msg: dict[str, Any]) -> t.SaveOutcome:
+        return t.save_message(self._room(serial), msg)
+
+    async def delete_message(self, serial: str, msgid: str) -> list[dict[str, Any]]:
+        return t.delete_message(self._room(serial), msgid)
+
+    async def messages(self, serial: str) -> list[dict[str, Any]]:
+        return t.snapshot(self._room(serial), False).messages
+
+    async def has_message(self, serial: str, msgid: str) -> bool:
+        return msgid in self._room(serial).messages
+
+    async def chat_gate(self, serial: str, userid: str, now_ms: int, min_gap_ms: int) -> bool:
+        return t.chat_gate(self._room(serial), userid, now_ms, min_gap_ms)
+
+    async def publish(self, serial: str, event: Event) -> Event:
+        stamped = t.append_event(self._room(serial), event, self.window)
+        for cb in list(self.subscribers.get(serial, ())):
+            cb(stamped)
+        return stamped
+
+    async def replay(self, serial: str, after: int) -> list[Event] | None:
+        return t.replay(self._room(serial), after)
+
+    def subscribe(self, serial: str, callback: Subscriber) -> None:
+        self.subscribers.setdefault(serial, []).append(callback)
+
+    def unsubscribe(self, serial: str, callback: Subscriber) -> None:
+        subs = self.subscribers.get(serial, [])
+        if callback in subs:
+            subs.remove(callback)
+        if not subs:
+            self.subscribers.pop(serial, None)
+
+    async def open_session(self, session: Session) -> None:
+        self.sessions[session.sid] = session
+
+    async def detach_session(self, sid: str, deadline: float) -> bool:
+        s = self.sessions.get(sid)
+        if s is None:
+            return False
+        s.deadline = deadline
+        return True
+
+    async def attach_session(self, sid: str, token: str) -> Session | None:
+        s = self.sessions.get(sid)
+        if s is None or s.token != token:
+            return None
+        m = self._room(s.serial).members.get(s.userid)
+        if m is None or m.session != sid:
+            return None
+        s.deadline = None
+        return s
+
+    async def expire_session(self, sid: str, now: float) -> Session | None:
+        s = self.sessions.get(sid)
+        if s is None or s.deadline is None or s.deadline > now:
+            return None
+        return self.sessions.pop(sid)
+
+    async def close_session(self, sid: str) -> None:
+        self.sessions.pop(sid, None)
+
+    async def expired_sessions(self, now: float) -> list[str]:
+        return [sid for sid, s in self.sessions.items()
+                if s.deadline is not None and s.deadline <= now]

@@ -1,0 +1,1 @@
+"""Persistent storage: SQLAlchemy 2 async models, repositories and Alembic migrations."""

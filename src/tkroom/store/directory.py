@@ -1,0 +1,92 @@
+"""``SqlRoomDirectory``: the signalling plane's view of the store (tkroom.directory.RoomDirectory).
+
+It also records class begin/end and queues the enterprise's class-state callbacks, and gives
+the media plane ``add_record`` to register recordings.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from tkroom.directory import RoomInfo
+from tkroom.errors import CodeError
+from tkroom.store.loginkeys import check_login_key
+from tkroom.store.models import ChatMessage, ClassEvent, Company, Group, Room
+from tkroom.store.records import RecordRepo
+from tkroom.store.rooms import room_info
+from tkroom.store.webhooks import WebhookWorker
+from tkroom.tickets import Identity
+
+
+class SqlRoomDirectory:
+    def __init__(self, sessions: async_sessionmaker, webhooks: WebhookWorker):
+        self.sessions = sessions
+        self.webhooks = webhooks
+        self.records = RecordRepo(sessions)
+
+    async def room(self, serial: str) -> RoomInfo | None:
+        async with self.sessions() as s:
+            r = await s.get(Room, serial)
+            return room_info(r) if r is not None else None
+
+    async def verify_login_key(self, serial: str, loginkey: str, now: float) -> Identity:
+        """The identity behind a login key: 5300 absent, 5301 bad, 4007 no room, 3003 room over."""
+        async with self.sessions() as s:
+            room = await s.get(Room, serial)
+            if room is None:
+                raise CodeError(4007)
+            if room.deleted or room.endtime < now:
+                raise CodeError(3003)
+            row = await check_login_key(s, serial, loginkey, now)
+            return Identity(serial=serial, userid=row.userid, role=row.usertype, nickname=row.username,
+                            companyid=room.companyid)
+
+    async def group_exists(self, serial: str, groupid: str) -> bool:
+        if not str(groupid).isdigit() or len(str(groupid)) > 18:
+            return False
+        async with self.sessions() as s:
+            g = await s.get(Group, int(groupid))
+            return g is not None and g.serial == serial
+
+    async def save_chat(self, serial: str, message: dict[str, Any]) -> None:
+        """Keep a chat message: ``fromID``, ``nickname``, ``toID`` (``__all`` = public), ``message``, ``ts``."""
+        to = str(message.get("toID", "__all"))
+        text = message.get("message", "")
+        async with self.sessions() as s:
+            s.add(ChatMessage(serial=serial, chattype=0 if to.startswith("__") else 2,
+                              fromid=str(message.get("fromID", "")), nickname=str(message.get("nickname", "")),
+                              toid=to, message=text if isinstance(text, str) else str(text),
+                              ts=float(message.get("ts", 0))))
+            await s.commit()
+
+    async def class_state(self, serial: str, classstate: int, ts: float, overclasstype: int = 0) -> None:
+        """Record class begin (0) / end (1) and queue the POST to the enterprise's callback URL."""
+        async with self.sessions() as s:
+            s.add(ClassEvent(serial=serial, classstate=int(classstate), ts=ts))
+            room = await s.get(Room, serial)
+            company = await s.get(Company, room.companyid) if room else None
+            await s.commit()
+        if company is None:
+            return
+        attr = "roomstartcallbackurl" if classstate == 0 else "roomendcallbackurl"
+        url = (company.attributes or {}).get(attr)
+        if not url:
+            return
+        body: dict[str, Any] = {"serial": serial, "time": int(ts), "classstate": int(classstate),
+                                "identify": secrets.token_hex(8)}
+        if classstate == 1:
+            body["overclasstype"] = int(overclasstype)
+        await self.webhooks.enqueue(company.id, url, body)
+
+    async def class_events(self, serial: str) -> list[tuple[int, float]]:
+        async with self.sessions() as s:
+            q = select(ClassEvent).where(ClassEvent.serial == serial).order_by(ClassEvent.id)
+            return [(e.classstate, e.ts) for e in (await s.execute(q)).scalars()]
+
+    async def add_record(self, **kw: Any) -> str:
+        """See RecordRepo.add: the media plane registers a finished recording."""
+        return await self.records.add(**kw)

@@ -1,0 +1,1 @@
+"""The management WebAPI and the ClientAPI that SDKs call before they connect."""

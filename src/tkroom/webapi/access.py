@@ -1,0 +1,104 @@
+"""Who may enter a room with which proof: the role comes from the password that matched.
+
+Shared by ``checkroom`` and ``entry``. Wrong passwords feed the per-address throttle; correct
+ones are remembered by the password checker so a class joining at once costs one scrypt run
+per distinct password, not one per student.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tkroom.errors import CodeError
+from tkroom.store.models import Company, EnterpriseUser, Room
+from tkroom.store.rooms import ASSISTANT, LIVE, PATROL, ROLE_PASSWORD, STUDENT, TEACHER
+from tkroom.webapi.registry import Call, check_company
+from tkroom.webapi.roomparams import password_ok
+
+# Which code a wrong password answers when the caller asked for a given role.
+WRONG_FOR_ROLE = {TEACHER: 5200, STUDENT: 5203, LIVE: 5201}
+TRY_ORDER = (TEACHER, ASSISTANT, PATROL, STUDENT, LIVE)
+
+
+async def enterable_room(s: AsyncSession, serial: str | None, now: float) -> tuple[Room, Company]:
+    """The room and its enterprise if it may be entered now: 5100, 4007, 3003, 3002, 3001."""
+    if not serial:
+        raise CodeError(5100)
+    room = await s.get(Room, serial)
+    if room is None:
+        raise CodeError(4007, f"No room {serial}")
+    if room.deleted or room.endtime < now:
+        raise CodeError(3003)
+    company = await s.get(Company, room.companyid)
+    if company is None or company.deleted:
+        raise CodeError(4001)
+    check_company(company, now)
+    return room, company
+
+
+def parse_role(value: str | None) -> int | None:
+    """``userrole``/``usertype`` 0-4, or None when not given (5207 otherwise)."""
+    if value is None:
+        return None
+    if value not in ("0", "1", "2", "3", "4"):
+        raise CodeError(5207)
+    return int(value)
+
+
+async def role_by_password(
+    call: Call, room: Room, password: str | None, asked: int | None, *, wrong_live: int = 5201
+) -> int:
+    """The role whose password matched (or the student role where none is needed)."""
+    state = call.state
+    scope = f"room:{room.serial}"
+    await state.throttle.wait(call.addr, scope)
+    if asked == LIVE and not room.allowsidelineuser:
+        raise CodeError(4008, "This room admits no live viewers")
+    if not password:
+        if asked in (None, STUDENT):
+            if room.passwordrequired:
+                raise CodeError(4110)
+            return STUDENT
+        raise CodeError(5204, "This role needs its password")
+    if asked == STUDENT and not room.passwordrequired:
+        return STUDENT
+    if not password_ok(password):
+        state.throttle.failed(call.addr, scope)
+        raise CodeError(5006)
+    roles = (asked,) if asked is not None else TRY_ORDER
+    hashes = {r: getattr(room, ROLE_PASSWORD[r]) for r in roles if getattr(room, ROLE_PASSWORD[r])}
+    memo = (room.serial, str(asked), password, *hashes.values())
+    role = state.checker.recall(*memo)
+    if role is None:
+        results = await asyncio.gather(
+            *(state.checker.check(ROLE_PASSWORD[r], password, h) for r, h in hashes.items())
+        )
+        matched = [r for r, ok in zip(hashes, results, strict=True) if ok]
+        if not matched:
+            state.throttle.failed(call.addr, scope)
+            code = WRONG_FOR_ROLE.get(asked, 4008) if asked is not None else 4008
+            raise CodeError(wrong_live if code == 5201 else code)
+        role = matched[0]
+        state.checker.remember(role, *memo)
+    return role
+
+
+async def registered_user(call: Call, room: Room, account: str | None, password: str | None) -> str:
+    """For a registered-users-only room: the account of a valid enterprise user (4111, 4002)."""
+    if not account or not password:
+        raise CodeError(4111)
+    q = select(EnterpriseUser).where(
+        EnterpriseUser.companyid == room.companyid, EnterpriseUser.account == account
+    )
+    user = (await call.s.execute(q)).scalar_one_or_none()
+    if user is None:
+        raise CodeError(4111)
+    scope = f"user:{room.companyid}"
+    await call.state.throttle.wait(call.addr, scope)
+    if not await call.state.checker.check("user", password, user.pwhash):
+        call.state.throttle.failed(call.addr, scope)
+        raise CodeError(4002)
+    return user.account

@@ -1,0 +1,141 @@
+"""The ClientAPI that SDKs call before they connect: checkroom, getconfig, getroomfile."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from tkroom import tickets
+from tkroom.errors import CodeError
+from tkroom.store.loginkeys import check_login_key
+from tkroom.store.models import MediaServer, Room
+from tkroom.store.rooms import room_dict
+from tkroom.webapi.access import enterable_room, parse_role, registered_user, role_by_password
+from tkroom.webapi.files import room_files
+from tkroom.webapi.registry import Call, Param, method
+
+ENTER_CODES = (
+    (5100, "serial missing"),
+    (4007, "no such room"),
+    (3003, "the room was deleted or its endtime has passed"),
+    (3002, "the room's enterprise is frozen"),
+    (3001, "the room's enterprise's service period has ended"),
+)
+
+
+@method(
+    "ClientAPI", "checkroom",
+    "Check a room password (or login key) and get the room's settings, the role and a join ticket.",
+    (
+        Param("serial", required=True, doc="room number"),
+        Param("nickname", required=True, doc="the name shown to others"),
+        Param("password", doc="a role password of the room; the role is the one it matches"),
+        Param("loginkey", doc="a 40-character login key from getloginkey, instead of a password"),
+        Param("userrole", "integer", doc="the role asked for, 0-4 (optional)"),
+        Param("userid", doc="the caller's user id (default: a random one)"),
+        Param("account", doc="enterprise user account (registered-users-only rooms)"),
+        Param("userpassword", doc="enterprise user password (registered-users-only rooms)"),
+    ),
+    ENTER_CODES + (
+        (5205, "nickname missing"),
+        (5207, "userrole outside 0-4"),
+        (5006, "password of a wrong format"),
+        (4110, "no password for a room whose students need one"),
+        (5204, "no password for a role that always needs one"),
+        (5200, "wrong password with userrole 0"),
+        (5203, "wrong password with userrole 2"),
+        (5201, "wrong password with userrole 3"),
+        (4008, "a password that matches no role (or the asked role 1/4), or live viewers not admitted"),
+        (5301, "login key malformed, unknown, expired, for another room or another role"),
+        (4111, "registered-users-only room without a valid enterprise user"),
+        (4002, "wrong enterprise user password"),
+    ),
+    key=False,
+)
+async def checkroom(call: Call) -> dict[str, Any]:
+    p = call.p
+    room, company = await enterable_room(call.s, p.get("serial"), call.now)
+    nickname = p.get("nickname")
+    asked = parse_role(p.get("userrole"))
+    loginkey = p.get("loginkey")
+    userid = p.get("userid") or ""
+    if loginkey:
+        row = await check_login_key(call.s, room.serial, loginkey, call.now)
+        if asked is not None and asked != row.usertype:
+            raise CodeError(5301, "This login key is for another role")
+        role, userid, nickname = row.usertype, row.userid, nickname or row.username
+    else:
+        if not nickname:
+            raise CodeError(5205)
+        role = await role_by_password(call, room, p.raw("password"), asked)
+    if not nickname:
+        raise CodeError(5205)
+    if room.registeredonly and not loginkey:
+        userid = await registered_user(call, room, p.get("account"), p.raw("userpassword"))
+    thirdid = userid
+    if not userid:
+        userid = secrets.token_hex(8)
+    ident = tickets.Identity(serial=room.serial, userid=userid, role=role, nickname=nickname,
+                             companyid=company.id)
+    ticket = tickets.issue(call.state.secret, ident, call.now, call.state.settings.ticket_ttl_s)
+    return {"room": room_dict(room), "roomrole": role, "nickname": nickname, "thirdid": thirdid,
+            "userid": userid, "ticket": ticket}
+
+
+def signal_url(call: Call) -> str:
+    """Where to open the signalling WebSocket: the address the client reached us by."""
+    if call.state.signal_url:
+        return call.state.signal_url
+    host = call.request.url.hostname or call.state.settings.host
+    return f"ws://{host}:{call.state.settings.effective_signal_port}/signal"
+
+
+@method(
+    "ClientAPI", "getconfig", "Where to connect for signalling and which media servers serve the room.",
+    (Param("serial", required=True, doc="room number"),
+     Param("userrole", "integer", doc="the caller's role (ignored)"),
+     Param("selfip", doc="the caller's address as it sees it (ignored)")),
+    ((5100, "serial missing"), (4007, "no such room")),
+    key=False,
+)
+async def getconfig(call: Call) -> dict[str, Any]:
+    serial = call.p.get("serial")
+    if not serial:
+        raise CodeError(5100)
+    room = await call.s.get(Room, serial)
+    if room is None:
+        raise CodeError(4007, f"No room {serial}")
+    q = select(MediaServer).where(MediaServer.companyid == room.companyid).order_by(MediaServer.id)
+    servers = [
+        {"serverid": m.id, "name": m.name, "ip": m.ip, "url": m.url, "maxusers": m.maxusers,
+         "maxsidelineusers": m.maxsidelineusers}
+        for m in (await call.s.execute(q)).scalars()
+    ]
+    servers += [{"serverid": 0, "name": "default", "ip": "", "url": u} for u in call.state.settings.janus_urls]
+    url = signal_url(call)
+    host = call.request.url.hostname or ""
+    port = call.request.url.port or 80
+    sig_port = urlsplit(url).port or 80
+    return {
+        "signal": {"url": url},
+        "mediaservers": servers,
+        "courseserver": host,
+        "courseserverport": sig_port,
+        "ClassDocServerAddr": f"{host}:{port}",
+        "newcourseaddr": [{"name": "default", "signaladdr": host, "signalport": sig_port,
+                           "webaddr": f"{host}:{port}", "docaddr": [f"{host}:{port}"], "change": 0}],
+    }
+
+
+@method(
+    "ClientAPI", "getroomfile", "The courseware files bound to a room (an empty list when none).",
+    (Param("serial", required=True, doc="room number"),),
+    ENTER_CODES,
+    key=False,
+)
+async def client_getroomfile(call: Call) -> dict[str, Any]:
+    room, _ = await enterable_room(call.s, call.p.get("serial"), call.now)
+    return {"roomfile": await room_files(call, room.serial)}

@@ -1,0 +1,76 @@
+"""What happened in a room: getroomchat (kept by the signalling plane) and getrecordlist
+(recordings registered by the media plane)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from tkroom.errors import CodeError
+from tkroom.store.models import ChatMessage, Record, Room
+from tkroom.webapi.registry import Call, Param, method
+from tkroom.webapi.rooms import SERIAL, SERIAL_CODES
+
+TIME_PARAMS = (Param("starttime", "integer", doc="from, Unix seconds"),
+               Param("endtime", "integer", doc="to, Unix seconds"))
+
+
+def _window(call: Call) -> tuple[int, int]:
+    start = call.p.int("starttime", default=0, bad=4004, lo=0, hi=2**40)
+    end = call.p.int("endtime", default=2**40, bad=4004, lo=0, hi=2**40)
+    if end < start:  # type: ignore[operator]
+        raise CodeError(4005, "endtime before starttime")
+    return start, end  # type: ignore[return-value]
+
+
+@method("WebAPI", "getroomchat", "The chat of a room: chattype 0 public, 2 private.",
+        (SERIAL, Param("chattype", "integer", doc="0 public (default), 2 private"), *TIME_PARAMS),
+        SERIAL_CODES + ((4004, "a time or chattype malformed"), (4005, "endtime before starttime"),
+                        (4105, "no message")))
+async def getroomchat(call: Call) -> dict[str, Any]:
+    room = await call.own_room()
+    chattype = call.p.int("chattype", default=0, bad=4004)
+    if chattype not in (0, 2):
+        raise CodeError(4004, "chattype is 0 (public) or 2 (private)")
+    start, end = _window(call)
+    q = (select(ChatMessage).where(ChatMessage.serial == room.serial, ChatMessage.chattype == chattype,
+                                   ChatMessage.ts >= start, ChatMessage.ts <= end)
+         .order_by(ChatMessage.ts, ChatMessage.id).limit(10000))
+    rows = (await call.s.execute(q)).scalars().all()
+    if not rows:
+        raise CodeError(4105, "No message")
+    return {"chatlist": [{"fromid": m.fromid, "nickname": m.nickname, "toid": m.toid,
+                          "message": m.message, "ts": m.ts, "chattype": m.chattype} for m in rows]}
+
+
+@method("WebAPI", "getrecordlist", "A room's recordings, with download URLs served by the node.",
+        (Param("serial", doc="room number (or thirdroomid)"), Param("thirdroomid"), *TIME_PARAMS,
+         Param("recordtype", "integer", doc="0/1 all, 8 merged (mixed) recordings only")),
+        SERIAL_CODES + ((4004, "a time malformed"), (4005, "endtime before starttime"), (4105, "no recording")))
+async def getrecordlist(call: Call) -> dict[str, Any]:
+    c = await call.company()
+    if not call.p.get("serial") and call.p.get("thirdroomid"):
+        q = select(Room).where(Room.companyid == c.id, Room.thirdroomid == call.p.get("thirdroomid"))
+        room = (await call.s.execute(q)).scalars().first()
+        if room is None:
+            raise CodeError(4007)
+    else:
+        room = await call.own_room()
+    start, end = _window(call)
+    rtype = call.p.int("recordtype", default=0, bad=4004)
+    q = select(Record).where(Record.serial == room.serial, Record.starttime >= start, Record.starttime <= end)
+    if rtype == 8:
+        q = q.where(Record.kind == "mixed")
+    rows = (await call.s.execute(q.order_by(Record.starttime))).scalars().all()
+    if not rows:
+        raise CodeError(4105, "No recording")
+    base = str(call.request.base_url).rstrip("/")
+    out = []
+    for r in rows:
+        path = f"/download/record/{r.recordid}/{r.token}"
+        out.append({"recordid": r.recordid, "serial": r.serial, "recordtitle": r.title,
+                    "starttime": r.starttime, "duration_ms": r.duration_ms, "duration": r.duration_ms // 1000,
+                    "size": r.size, "kind": r.kind, "userid": r.userid, "webhost": base,
+                    "recordpath": path, "playpath": base + path, "https_playpath": base + path})
+    return {"recordlist": out}

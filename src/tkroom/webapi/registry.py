@@ -1,0 +1,126 @@
+"""Every WebAPI/ClientAPI method declared once: parameters, codes and handler.
+
+The dispatcher, the OpenAPI document and ``docs/webapi.md`` are all generated from these
+declarations, so the three cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+
+from tkroom.errors import CodeError
+from tkroom.store.models import Company, Room
+from tkroom.webapi.params import Params
+
+if TYPE_CHECKING:
+    from tkroom.webapi.app import ApiState
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    kind: str = "string"  # string | integer | array | file
+    required: bool = False
+    doc: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    api: str  # "WebAPI" or "ClientAPI"
+    name: str
+    summary: str
+    params: tuple[Param, ...]
+    codes: tuple[tuple[int, str], ...]
+    handler: Callable[[Call], Awaitable[dict[str, Any]]]
+    key: bool = True
+    multipart: bool = False
+
+
+METHODS: dict[tuple[str, str], Method] = {}
+
+KEY = Param("key", required=True, doc="the enterprise's authkey")
+KEY_CODES: tuple[tuple[int, str], ...] = (
+    (4109, "key missing or unknown"),
+    (3002, "the enterprise is frozen"),
+    (3001, "the enterprise's service period has ended"),
+    (4107, "the database failed"),
+)
+
+
+def method(
+    api: str,
+    name: str,
+    summary: str,
+    params: tuple[Param, ...] = (),
+    codes: tuple[tuple[int, str], ...] = (),
+    *,
+    key: bool = True,
+    multipart: bool = False,
+) -> Callable[[Callable[[Call], Awaitable[dict[str, Any]]]], Callable[[Call], Awaitable[dict[str, Any]]]]:
+    """Register a handler under ``/<api>/<name>``."""
+
+    def deco(fn: Callable[[Call], Awaitable[dict[str, Any]]]) -> Callable[[Call], Awaitable[dict[str, Any]]]:
+        all_params = ((KEY,) if key else ()) + params
+        all_codes = (KEY_CODES if key else ((4107, "the database failed"),)) + codes
+        METHODS[(api, name)] = Method(api, name, summary, all_params, all_codes, fn, key, multipart)
+        return fn
+
+    return deco
+
+
+@dataclass
+class Call:
+    """One request: its parameters, the node's shared state and a database session."""
+
+    p: Params
+    state: ApiState
+    s: AsyncSession
+    request: Request
+    now: float = field(default_factory=time.time)
+    _company: Company | None = None
+
+    @property
+    def addr(self) -> str:
+        return self.request.client.host if self.request.client else "?"
+
+    async def company(self) -> Company:
+        """The enterprise whose ``key`` is given: 4109 unknown, 3002 frozen, 3001 expired."""
+        if self._company is not None:
+            return self._company
+        key = self.p.get("key")
+        if not key:
+            raise CodeError(4109, "key is required")
+        c = (await self.s.execute(select(Company).where(Company.authkey == key))).scalar_one_or_none()
+        if c is None or c.deleted:
+            raise CodeError(4109, "The key is not correct")
+        check_company(c, self.now)
+        self._company = c
+        return c
+
+    async def own_room(self, *, serial_param: str = "serial") -> Room:
+        """The room named by ``serial`` that belongs to the key's enterprise (5100, 4007, 4108)."""
+        c = await self.company()
+        serial = self.p.get(serial_param)
+        if not serial:
+            raise CodeError(5100, "serial is required")
+        room = await self.s.get(Room, serial)
+        if room is None or room.deleted:
+            raise CodeError(4007, f"No room {serial}")
+        if room.companyid != c.id:
+            raise CodeError(4108, "This room belongs to another enterprise")
+        return room
+
+
+def check_company(c: Company, now: float) -> None:
+    """3002 when frozen, 3001 when the service period has ended."""
+    if c.frozen:
+        raise CodeError(3002)
+    if c.expires is not None and c.expires < now:
+        raise CodeError(3001, "The enterprise's service period has ended")

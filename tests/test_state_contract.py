@@ -1,0 +1,116 @@
+"""The acceptance test of a ``RoomState`` backend: each atomic operation's observable result.
+
+A new backend (Redis) adds itself to the ``state`` fixture's params and must pass unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tkroom.rooms.model import ALL, Event, Target, new_member
+from tkroom.rooms.transitions import JoinPolicy
+from tkroom.state.base import Session
+from tkroom.state.memory import MemoryState
+
+
+@pytest.fixture(params=["memory"])
+async def state(request):
+    st = MemoryState(window=8)
+    await st.start()
+    yield st
+    await st.stop()
+
+
+def member(uid: str, role: int = 2, session: str = ""):
+    return new_member(uid, role, uid.upper(), session or f"s-{uid}", {}, 0)
+
+
+async def test_limits_hold_under_concurrent_joins(state):
+    policy = JoinPolicy(maxusers=5, maxviewers=2)
+    joins = [state.add_member("r", member(f"st{i}"), policy) for i in range(20)]
+    joins += [state.add_member("r", member(f"v{i}", 3), policy) for i in range(6)]
+    joins += [state.add_member("r", member(f"t{i}", 0), policy) for i in range(3)]
+    out = await asyncio.gather(*joins)
+    codes = [o.code for o in out]
+    assert codes[:20].count(0) == 5 and codes[:20].count(64) == 15
+    assert codes[20:26].count(0) == 2 and codes[20:26].count(5011) == 4
+    assert codes[26:].count(0) == 1 and codes[26:].count(63) == 2
+    assert await state.count_members("r") == 8
+
+
+async def test_second_login_replaces_or_is_refused(state):
+    first = member("u", session="a")
+    assert (await state.add_member("r", first, JoinPolicy())).code == 0
+    out = await state.add_member("r", member("u", session="b"), JoinPolicy())
+    assert out.code == 0 and out.replaced.session == "a"
+    out = await state.add_member("r", member("u", session="c"), JoinPolicy(singlelogin=True))
+    assert out.code == 5208
+    # the replaced session can no longer remove the member
+    assert (await state.remove_member("r", "u", "a", False)).member is None
+    assert (await state.remove_member("r", "u", "b", False)).member.session == "b"
+
+
+async def test_saved_messages_replace_cascade_and_clear(state):
+    await state.add_member("r", member("t", 0), JoinPolicy())
+    await state.add_member("r", member("s"), JoinPolicy())
+    a = await state.save_message("r", {"id": "A", "name": "A"})
+    await state.save_message("r", {"id": "B", "name": "B", "associatedMsgID": "A"})
+    await state.save_message("r", {"id": "C", "name": "C", "associatedMsgID": "B"})
+    await state.save_message("r", {"id": "D", "name": "D", "associatedUserID": "s"})
+    again = await state.save_message("r", {"id": "A", "name": "A2"})
+    assert again.replaced == a.message and again.message["seq"] > a.message["seq"]
+    assert [m["id"] for m in await state.messages("r")] == ["B", "C", "D", "A"]
+    removed = await state.delete_message("r", "A")
+    assert [m["id"] for m in removed] == ["B", "C", "A"]
+    left = await state.remove_member("r", "s", "", False)
+    assert [m["id"] for m in left.removed] == ["D"] and not left.empty
+    await state.save_message("r", {"id": "E", "name": "E"})
+    assert (await state.remove_member("r", "t", "", False)).empty
+    assert await state.messages("r") == []
+
+
+async def test_keepstate_keeps_messages(state):
+    await state.add_member("r", member("t", 0), JoinPolicy())
+    await state.save_message("r", {"id": "A", "name": "A"})
+    assert (await state.remove_member("r", "t", "", True)).empty
+    assert [m["id"] for m in await state.messages("r")] == ["A"]
+
+
+async def test_publish_stamps_delivers_and_replays(state):
+    got = []
+    state.subscribe("r", got.append)
+    for i in range(12):
+        await state.publish("r", Event("x", {"i": i}, ALL))
+    assert [e.s for e in got] == list(range(1, 13))
+    assert [e.data["i"] for e in await state.replay("r", 9)] == [9, 10, 11]
+    assert await state.replay("r", 12) == []
+    assert await state.replay("r", 2) is None      # window of 8 no longer holds s=3
+    state.unsubscribe("r", got.append)
+    await state.publish("r", Event("x", {}, Target("none")))
+    assert len(got) == 12
+
+
+async def test_sessions_detach_attach_expire(state):
+    await state.add_member("r", member("u", session="S"), JoinPolicy())
+    await state.open_session(Session("S", "tok", "r", "u"))
+    assert await state.attach_session("S", "bad") is None
+    assert await state.detach_session("S", 100.0)
+    assert await state.expired_sessions(99.0) == []
+    assert await state.expire_session("S", 99.0) is None
+    assert (await state.attach_session("S", "tok")).deadline is None
+    assert await state.detach_session("S", 100.0)
+    assert await state.expired_sessions(100.0) == ["S"]
+    assert (await state.expire_session("S", 100.0)).userid == "u"
+    assert await state.attach_session("S", "tok") is None
+
+
+async def test_chat_gate_and_properties(state):
+    await state.add_member("r", member("u"), JoinPolicy())
+    assert await state.chat_gate("r", "u", 1000, 1000)
+    assert not await state.chat_gate("r", "u", 2000, 1000)
+    assert await state.chat_gate("r", "u", 2001, 1000)
+    m = await state.update_properties("r", "u", {"raisehand": True, "role": 0})
+    assert m.properties["raisehand"] is True and m.role == 2 and m.properties["role"] == 2
+    assert await state.update_properties("r", "nobody", {"x": 1}) is None
