@@ -1,0 +1,159 @@
+"""SDK codes a user meets before any server is involved: wrong order of calls, bad input,
+an unreachable node. No mocks: the "unreachable" node is a real closed port, and the broken
+one a real HTTP server that answers HTML."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tkroom.client import ClientError, Room, State
+from tkroom.client.events import EventBus
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 with nothing listening (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_every_call_before_init_is_101() -> None:
+    room = Room()
+    with pytest.raises(ClientError) as e:
+        await room.joinroom("127.0.0.1", 8080, "a", "u1", {"serial": "1", "password": "p"})
+    assert e.value.code == 101
+    for call in (room.sendMessage("hi"), room.pubMsg(name="a", id="a"), room.leaveroom(),
+                 room.getRoomUserNum()):
+        with pytest.raises(ClientError) as e:
+            await call
+        assert e.value.code == 101
+    for sync_call in (room.getUsers, room.getMySelf, room.getRoomProperties):
+        with pytest.raises(ClientError) as e:
+            sync_call()
+        assert e.value.code == 101
+    assert e.value.message.startswith("Not initialized: ")
+
+
+async def test_room_calls_before_joining_are_2508() -> None:
+    room = Room()
+    room.init("key")
+    for call in (room.sendMessage("hi"), room.pubMsg(name="a", id="a"), room.leaveroom(),
+                 room.changeUserProperty("u2", "__all", {"raisehand": True}),
+                 room.evictUser("u2"), room.joinGroup("g1"), room.getRoomUsers()):
+        with pytest.raises(ClientError) as e:
+            await call
+        assert e.value.code == 2508
+    assert e.value.message.startswith("No successful connection to the room")
+
+
+async def test_bad_parameters_are_103() -> None:
+    room = Room()
+    with pytest.raises(ClientError) as e:
+        room.init("key", no_such_option=1)
+    assert e.value.code == 103
+    room.init("key")
+    bad_joins = [
+        ("", 80, "n", "u", {"serial": "1", "password": "p"}),
+        ("h", 0, "n", "u", {"serial": "1", "password": "p"}),
+        ("h", 80, "n", "u", {"password": "p"}),
+        ("h", 80, "n", "u", {"serial": "1"}),
+        ("h", 80, "n", "u", {"serial": "1", "password": "p", "loginkey": "k" * 40}),
+        ("h", 80, "", "u", {"serial": "1", "password": "p"}),
+    ]
+    for args in bad_joins:
+        with pytest.raises(ClientError) as e:
+            await room.joinroom(*args)
+        assert e.value.code == 103, args
+    for call in (room.pubMsg(name="", id="x"), room.delMsg(id="x"),
+                 room.sendMessage("hi", toID={"nope": 1}),
+                 room.changeUserPropertyByRole([9], "__all", {"a": 1}),
+                 room.batchChangeUserProperty([], "__all", {"a": 1}),
+                 room.changeUserPublish("u1", 7), room.joinGroup(""),
+                 room.getRoomUsers(start=-1)):
+        with pytest.raises(ClientError) as e:
+            await call
+        assert e.value.code == 103
+    assert room.state is State.IDLE
+
+
+async def test_unknown_local_user_is_104() -> None:
+    room = Room()
+    room.init()
+    with pytest.raises(ClientError) as e:
+        room.getUser("nobody")
+    assert e.value.code == 104
+    assert e.value.message.startswith("There is no such user: ")
+
+
+async def test_unreachable_node_is_111_and_connect_fail_event() -> None:
+    room = Room()
+    room.init(http_timeout=5)
+    fails = []
+    room.on("room-connect-fail", fails.append)
+    with pytest.raises(ClientError) as e:
+        await room.joinroom("127.0.0.1", closed_port(), "a", "u1", {"serial": "1", "password": "p"})
+    assert e.value.code == 111
+    assert fails and fails[0]["code"] == 111
+    assert room.state is State.IDLE  # a failed join leaves the room usable
+
+
+class _HtmlHandler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        body = b"<html>Bad Gateway</html>"
+        self.send_response(502)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+async def test_http_error_page_is_111() -> None:
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _HtmlHandler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        room = Room()
+        room.init()
+        with pytest.raises(ClientError) as e:
+            await room.joinroom("127.0.0.1", srv.server_address[1], "a", "u1",
+                                {"serial": "1", "password": "p"})
+        assert e.value.code == 111
+        assert "502" in e.value.message
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+async def test_events_reach_callbacks_and_iterators_in_order() -> None:
+    bus = EventBus()
+    seen: list[str] = []
+    got_async: list[str] = []
+
+    async def slow(ev: object) -> None:
+        await asyncio.sleep(0)
+        got_async.append("async")
+
+    bus.on("room-pubmsg", lambda ev: seen.append(ev["id"]))
+    bus.on("room-pubmsg", lambda ev: 1 / 0)  # a broken callback does not stop the others
+    bus.on("*", slow)
+    everything = bus.iterate(None)
+    only_chat = bus.iterate(frozenset({"room-text-message"}))
+    bus.emit("room-pubmsg", {"id": "a"})
+    bus.emit("room-text-message", {"message": "hi"})
+    bus.emit("room-pubmsg", {"id": "b"})
+    bus.emit("room-leaveroom", {})
+    bus.emit("room-pubmsg", {"id": "after"})
+    assert seen == ["a", "b", "after"]
+    assert [ev.type for ev in [e async for e in everything]] == [
+        "room-pubmsg", "room-text-message", "room-pubmsg", "room-leaveroom"]
+    assert [ev["message"] for ev in [e async for e in only_chat]] == ["hi"]
+    await asyncio.sleep(0.01)
+    assert len(got_async) == 5

@@ -1,0 +1,227 @@
+"""The SDK against a real signalling node (in this process, memory state): every call, its
+events on the other members' side, and the server's codes surfacing as ClientError."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from client_helpers import Watched, join
+from signal_helpers import MemoryDirectory, start_server, ticket
+from tkroom.client import ClientError, JoinGroupError, Room, State
+from tkroom.directory import RoomInfo
+
+
+@pytest.fixture
+async def env():
+    d = MemoryDirectory(rooms={"r1": RoomInfo("r1", 1, "Room 1", maxusers=3)},
+                        groups={"r1": {"g1"}})
+    server = await start_server(d, grace=5.0, sweep_interval=0.05, group_timeout=1.0)
+    rooms: list[Watched] = []
+
+    async def member(uid: str, role: int = 2, **opts) -> Watched:
+        w = await join(server.url, "r1", uid, role, **opts)
+        rooms.append(w)
+        return w
+
+    yield d, server, member
+    for w in rooms:
+        if w.room.state is not State.IDLE:
+            await w.room.leaveroom()
+    await server.stop()
+
+
+async def test_join_users_and_local_state(env):
+    _, _, member = env
+    t = await member("teach", 0)
+    assert t.named("room-connected")[0]["self"]["id"] == "teach"
+    s = await member("stu", 2, )
+    ev = await t.wait("room-participant_join")
+    assert ev["user"]["id"] == "stu" and ev["user"]["properties"]["role"] == 2
+    assert set(s.room.getUsers()) == {"teach", "stu"}
+    assert s.room.getMySelf()["id"] == "stu"
+    assert s.room.getUser("teach")["properties"]["role"] == 0
+    assert s.room.getRoomProperties()["serial"] == "r1"
+    assert await t.room.getRoomUserNum() == 2
+    users, total = await t.room.getRoomUsers(0, 10, roles=[2])
+    assert total == 1 and users[0]["id"] == "stu"
+    with pytest.raises(ClientError) as e:
+        await s.room.joinroomEx("ws://127.0.0.1:1/", "x")
+    assert e.value.code == 102
+    await s.room.leaveroom()
+    left = await t.wait("room-participant_leave")
+    assert left["user"]["id"] == "stu"
+    assert "stu" not in t.room.getUsers()
+    assert s.named("room-leaveroom")
+
+
+async def test_chat_and_chat_codes(env):
+    _, _, member = env
+    t = await member("teach", 0)
+    s = await member("stu")
+    await s.room.sendMessage("hello", "__all", {"type": 0})
+    got = await t.wait("room-text-message")
+    assert got["userid"] == "stu" and got["message"] == {"msg": "hello", "type": 0}
+    with pytest.raises(ClientError) as e:
+        await s.room.sendMessage("again")
+    assert e.value.code == 62
+    assert e.value.message.startswith("The interval between sending text messages")
+    await asyncio.sleep(1.05)
+    with pytest.raises(ClientError) as e:
+        await s.room.sendMessage("x" * 1024)
+    assert e.value.code == 61
+    for i in range(3):  # the teacher is not rate limited
+        await t.room.sendMessage(f"t{i}")
+    await s.wait("room-text-message", lambda ev: ev["message"] == "t2")
+
+
+async def test_saved_messages_and_late_joiner(env):
+    _, _, member = env
+    t = await member("teach", 0)
+    s = await member("stu")
+    seq = (await t.room.pubMsg(name="ClassBegin", id="ClassBegin", toID="__all", save=True,
+                               data={"recordtype": 0}))["seq"]
+    got = await s.wait("room-pubmsg", lambda ev: ev["id"] == "ClassBegin")
+    assert got["seq"] == seq and got["fromID"] == "teach"
+    await t.room.pubMsg({"name": "timer", "id": "timer", "save": True, "data": {"t": 1}})
+    late = await member("late")
+    ids = [m["id"] for m in late.named("room-connected")[0]["message"]]
+    assert ids == ["ClassBegin", "timer"]
+    assert [m["id"] for m in late.room.getMsgList()] == ["ClassBegin", "timer"]
+    await t.room.delMsg(name="timer", id="timer")
+    await late.wait("room-delmsg", lambda ev: ev["id"] == "timer")
+    assert [m["id"] for m in late.room.getMsgList()] == ["ClassBegin"]
+    with pytest.raises(ClientError) as e:  # a student may not steer the class
+        await s.room.pubMsg(name="ClassBegin", id="ClassBegin", toID="__all", save=True)
+    assert e.value.code == 4108
+
+
+async def test_properties(env):
+    _, _, member = env
+    t = await member("teach", 0)
+    s = await member("stu")
+    s2 = await member("stu2")
+    await s.room.changeUserProperty("stu", "__all", {"raisehand": True})
+    ev = await t.wait("room-userproperty-changed")
+    assert ev["user"]["id"] == "stu" and ev["message"] == {"raisehand": True}
+    assert ev["fromID"] == "stu"
+    assert t.room.getUser("stu")["properties"]["raisehand"] is True
+    with pytest.raises(ClientError) as e:
+        await s.room.changeUserProperty("stu2", "__all", {"raisehand": True})
+    assert e.value.code == 4108
+    with pytest.raises(ClientError) as e:
+        await t.room.changeUserProperty("ghost", "__all", {"candraw": True})
+    assert e.value.code == 104
+    await t.room.changeUserPublish("stu", 3)
+    await s.wait("room-userproperty-changed", lambda ev: ev["message"].get("publishstate") == 3)
+    assert s.room.getMySelf()["properties"]["publishstate"] == 3
+    await t.room.changeUserPropertyByRole([2], "__all", {"candraw": True})
+    await s2.wait("room-userproperty-changed", lambda ev: ev["message"].get("candraw") is True)
+    await t.room.batchChangeUserProperty(["stu", "stu2"], "__all", {"disablechat": True})
+    await s2.wait("room-userproperty-changed",
+                  lambda ev: ev["user"]["id"] == "stu" and ev["message"].get("disablechat"))
+    with pytest.raises(ClientError) as e:
+        await s2.room.sendMessage("muted")
+    assert e.value.code == 4108
+    with pytest.raises(ClientError) as e:
+        await s.room.fetchUser("ghost")
+    assert e.value.code == 104
+    assert (await s.room.fetchUser("teach"))["properties"]["role"] == 0
+
+
+async def test_evict(env):
+    _, _, member = env
+    t = await member("teach", 0)
+    s = await member("stu")
+    s2 = await member("stu2")
+    with pytest.raises(ClientError) as e:
+        await s2.room.evictUser("stu")
+    assert e.value.code == 4108
+    ended = s.room.events()
+    await t.room.evictUser("stu", {"why": "noise"})
+    ev = await s.wait("room-participant_evicted")
+    assert ev["reason"] == {"why": "noise"} and ev["fromID"] == "teach"
+    await s.wait("room-leaveroom")
+    assert [e.type async for e in ended][-2:] == ["room-participant_evicted", "room-leaveroom"]
+    assert s.room.state is State.IDLE
+    await s2.wait("room-participant_leave", lambda ev: ev["id"] == "stu")
+    with pytest.raises(ClientError) as e:
+        await s.room.sendMessage("still here?")
+    assert e.value.code == 2508
+
+
+async def test_groups_and_group_codes(env):
+    d, _, member = env
+    s = await member("stu")
+    users = await s.room.joinGroup("g1")
+    assert [u["id"] for u in users] == ["stu"]
+    assert s.room.getMySelf()["properties"]["group"] == "g1"
+    await s.room.leaveGroup()
+    with pytest.raises(ClientError) as e:
+        await s.room.leaveGroup()
+    assert e.value.code == 102
+    with pytest.raises(JoinGroupError) as e:
+        await s.room.joinGroup("nope")
+    assert e.value.code == 2511 and e.value.server_code == 156
+    assert (await s.wait("room-error-notice"))["code"] == 156
+    d.group_delay = 2.0  # the store is slower than the node's group timeout (1 s)
+    with pytest.raises(JoinGroupError) as e:
+        await s.room.joinGroup("g1")
+    assert e.value.server_code == 155
+
+
+async def test_slow_server_is_2510(env):
+    d, _, member = env
+    s = await member("stu", request_timeout=0.3)
+    d.group_delay = 0.8  # slower than the SDK waits, faster than the node gives up
+    with pytest.raises(ClientError) as e:
+        await s.room.joinGroup("g1")
+    assert e.value.code == 2510
+    assert e.value.message.startswith("Server exception")
+    assert s.room.state is State.CONNECTED
+
+
+async def test_server_refusals_keep_their_codes(env):
+    _, server, member = env
+    room = Room()
+    room.init()
+    with pytest.raises(ClientError) as e:
+        await room.joinroomEx(server.url, "forged.ticket")
+    assert e.value.code == 5301
+    for i in range(3):
+        await member(f"s{i}")
+    with pytest.raises(ClientError) as e:
+        await room.joinroomEx(server.url, ticket("r1", "s3"))
+    assert e.value.code == 64
+    assert room.state is State.IDLE
+
+
+async def test_unreachable_signal_node_is_2600():
+    room = Room()
+    room.init(connect_timeout=3)
+    fails = []
+    room.on("room-connect-fail", fails.append)
+    from test_client_local import closed_port
+
+    with pytest.raises(ClientError) as e:
+        await room.joinroomEx(f"ws://127.0.0.1:{closed_port()}/", ticket("r1", "u"))
+    assert e.value.code == 2600
+    assert e.value.message.startswith("Room link failed")
+    assert fails[0]["code"] == 2600
+
+
+async def test_async_iterator_with_real_events(env):
+    _, _, member = env
+    t = await member("teach", 0)
+    chats = t.room.events("room-text-message")
+    s = await member("stu")
+    await s.room.sendMessage("one")
+    await asyncio.sleep(1.05)
+    await s.room.sendMessage("two")
+    got = []
+    async for ev in chats:
+        got.append(ev["message"])
+        if len(got) == 2:
+            break
+    assert got == ["one", "two"]
