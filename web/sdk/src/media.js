@@ -80,11 +80,10 @@ export class Publisher {
     const local = this.pc.localDescription;
     const ack = await this.conn.request("publish", {
       type: this.type,
-      audio: this.stream.getAudioTracks().length > 0,
-      video: this.stream.getVideoTracks().length > 0,
-      offer: { type: local.type, sdp: local.sdp },
+      deviceId: "default",
+      jsep: { type: local.type, sdp: local.sdp },
     });
-    this.streamId = ack.streamId || ack.id || null;
+    this.streamId = ack.streamId || null;
     const answer = description(ack);
     if (!answer) throw new TKError(2526, "The server answered publish without an SDP answer");
     await this.pc.setRemoteDescription(answer);
@@ -108,7 +107,8 @@ export class Publisher {
 export class Subscriber {
   constructor(conn, info, iceServers) {
     this.conn = conn;
-    this.info = info; // {streamId, userId, type, audio, video}
+    this.info = info; // {streamId, userId, type, deviceId, audio, video}
+    this.subscriptionId = null;
     this.pc = newPeerConnection(iceServers);
     this.stream = new MediaStream();
     this.onfailed = null;
@@ -124,6 +124,7 @@ export class Subscriber {
 
   async start() {
     const ack = await this.conn.request("subscribe", { streamId: this.streamId });
+    this.subscriptionId = ack.subscriptionId || null;
     const offer = description(ack);
     if (!offer) throw new TKError(2528, "The server answered subscribe without an SDP offer");
     await this.pc.setRemoteDescription(offer);
@@ -132,8 +133,9 @@ export class Subscriber {
     await gathered(this.pc);
     const local = this.pc.localDescription;
     await this.conn.request("signaling_message", {
+      subscriptionId: this.subscriptionId,
       streamId: this.streamId,
-      msg: { type: local.type, sdp: local.sdp },
+      jsep: { type: local.type, sdp: local.sdp },
     });
     return this;
   }
@@ -162,8 +164,8 @@ export class Subscriber {
 
   async stop(tellServer = true) {
     this.onfailed = null;
-    if (tellServer && this.conn.connected) {
-      await this.conn.request("unsubscribe", { streamId: this.streamId }).catch(() => {});
+    if (tellServer && this.subscriptionId && this.conn.connected) {
+      await this.conn.request("unsubscribe", { subscriptionId: this.subscriptionId }).catch(() => {});
     }
     this.pc.close();
   }

@@ -158,9 +158,19 @@ export class Room extends Emitter {
     const msglist = [...this.msgs.values()].sort((a, b) => (a.seq || 0) - (b.seq || 0));
     this.dispatchEvent("room-connected", { message: msglist, userlist: [...this.users.values()], isReconnect });
     if (isReconnect) this.dispatchEvent("room-reconnected", { rejoined: true });
-    for (const info of ack.streams || []) this._onAddStream(info);
     this._syncPublishing();
+    this._loadStreams();
     return ack;
+  }
+
+  /** The streams already flowing in the room (a late joiner subscribes to them). */
+  async _loadStreams() {
+    try {
+      const res = await this._req("getStreams", {});
+      for (const info of res.streams || []) if (!this.remote.has(info.streamId)) this._onAddStream(info);
+    } catch (err) {
+      if (err.code !== 103) this._notice("error", err.code, err.message);
+    }
   }
 
   _applyJoinAck(ack) {
@@ -175,7 +185,8 @@ export class Room extends Emitter {
   }
 
   async _rejoin() {
-    // The session expired while we were away: start over with a fresh ticket.
+    // The session expired while we were away: start over with a fresh ticket, same user id.
+    if (this.self) this._join.userId = this.self.id;
     this._dropAllMedia(false);
     this.remote.clear();
     for (let attempt = 1; ; attempt++) {
@@ -360,19 +371,45 @@ export class Room extends Emitter {
     return this.delMsg({ name: "OnlyAudioRoom", id: "OnlyAudioRoom", toID: "__all" });
   }
 
-  /** Starts server recording: the saved ClassBegin message carries the recording settings. */
+  /**
+   * Starts server recording. As in the original, the saved ClassBegin message carries the
+   * recording settings (so it also begins the class); the class start time is kept.
+   */
   startServerRecord(opts = {}) {
+    const begun = this.msgs.get("ClassBegin");
     const data = {
+      ...((begun && begun.data) || {}),
       recordtype: String(opts.recordType ?? opts.recordtype ?? "0"),
       convert: opts.convert ?? 0,
       layout: opts.layout ?? 0,
-      recordchat: opts.recordChat ?? opts.recordchat ?? false,
       record: true,
     };
+    if (opts.recordChat || opts.recordchat) data.recordchat = true;
+    if (!data.started) data.started = Date.now();
     return this.pubMsg({ name: "ClassBegin", id: "ClassBegin", toID: "__all", save: true, data });
   }
 
-  stopServerRecord() {
+  /**
+   * Stops server recording and keeps the class going (the original deleted ClassBegin, which
+   * also ended the class; endClass() does that here).
+   */
+  async stopServerRecord() {
+    await this._req("stopServerRecord", {});
+    const begun = this.msgs.get("ClassBegin");
+    if (begun) {
+      const data = { ...(begun.data || {}) };
+      for (const k of ["record", "recordtype", "convert", "layout", "recordchat"]) delete data[k];
+      await this.pubMsg({ name: "ClassBegin", id: "ClassBegin", toID: "__all", save: true, data });
+    }
+  }
+
+  /** Begins the class: the saved ClassBegin message; its data.started is the shared start time. */
+  beginClass(data = {}) {
+    return this.pubMsg({ name: "ClassBegin", id: "ClassBegin", toID: "__all", save: true, data: { started: Date.now(), ...data } });
+  }
+
+  /** Ends the class (and any recording): ClassBegin goes away. */
+  endClass() {
     return this.delMsg({ name: "ClassBegin", id: "ClassBegin", toID: "__all" });
   }
 
@@ -439,19 +476,32 @@ export class Room extends Emitter {
     return this._queue(() => this._applyPublishState());
   }
 
+  /**
+   * Makes the camera ("video") and microphone ("audio") publications match the own
+   * publishstate: the media server takes them as two streams.
+   */
   async _applyPublishState() {
     if (!this.conn || !this.self) return;
     const role = this.self.properties.role;
     const state = this._myState();
-    const audio = wantsAudio(state) && role !== 3 && role !== 4;
-    const video = wantsVideo(state) && role !== 3 && role !== 4 && !this.isOnlyAudioRoom();
-    for (const [kind, want] of [["audio", audio], ["video", video]]) {
-      if (!want && this.localTracks[kind]) {
-        this.localTracks[kind].onended = null;
-        this.localTracks[kind].stop();
-        this.localTracks[kind] = null;
+    const may = role !== 3 && role !== 4;
+    const want = {
+      audio: may && wantsAudio(state),
+      video: may && wantsVideo(state) && !this.isOnlyAudioRoom(),
+    };
+    for (const kind of ["audio", "video"]) {
+      if (!want[kind]) {
+        const pub = this.pubs.get(kind);
+        this.pubs.delete(kind);
+        if (pub) await pub.stop(true);
+        if (this.localTracks[kind]) {
+          this.localTracks[kind].onended = null;
+          this.localTracks[kind].stop();
+          this.localTracks[kind] = null;
+        }
+        continue;
       }
-      if (want && !this.localTracks[kind]) {
+      if (!this.localTracks[kind]) {
         try {
           const constraints = kind === "video" ? this._videoConstraints() : true;
           const track = await acquireTrack(kind, constraints);
@@ -460,21 +510,17 @@ export class Room extends Emitter {
           this.dispatchEvent("device-success", { kind });
         } catch (err) {
           this._deviceFailure(err, kind);
+          continue;
         }
       }
+      const pub = this.pubs.get(kind);
+      if (pub && pub.stream.getTracks()[0] === this.localTracks[kind]) continue;
+      if (pub) {
+        this.pubs.delete(kind);
+        await pub.stop(true);
+      }
+      await this._publish(kind, new MediaStream([this.localTracks[kind]]));
     }
-    const tracks = [this.localTracks.audio, this.localTracks.video].filter(Boolean);
-    const current = this.pubs.get("video");
-    const same =
-      current &&
-      current.stream.getTracks().length === tracks.length &&
-      tracks.every((t) => current.stream.getTracks().includes(t));
-    if (same) return;
-    if (current) {
-      this.pubs.delete("video");
-      await current.stop(true);
-    }
-    if (tracks.length) await this._publish("video", new MediaStream(tracks));
     this._refreshLocalPlayers();
   }
 
@@ -495,14 +541,23 @@ export class Room extends Emitter {
     try {
       await pub.start();
       this.failCounts.delete(`pub:${type}`);
-      this._notice("info", 2001, "Publication succeeded", { type, streamId: pub.streamId });
     } catch (err) {
       if (this.pubs.get(type) === pub) this.pubs.delete(type);
       pub.stop(false);
       const code = err.code && err.code !== 2510 && err.code !== 2508 ? err.code : 131;
       this._notice("error", code, err.message, { type });
-      if (code === 131 || code === 132) this._retryLater(`pub:${type}`, () => this._syncPublishing());
+      if (code === 131 || code === 132) this._retryPublish(type);
     }
+  }
+
+  _retryPublish(type) {
+    this._retryLater(`pub:${type}`, () => {
+      if (type === "screen") {
+        if (this.screenStream && !this.pubs.has("screen")) this._queue(() => this._publish("screen", this.screenStream));
+      } else {
+        this._syncPublishing();
+      }
+    });
   }
 
   _retryLater(key, fn) {
@@ -512,9 +567,12 @@ export class Room extends Emitter {
     if (max > 0 && n > max) {
       if (key.startsWith("pub:")) {
         this._notice("error", 134, undefined);
-        this._notice("warn", 1013, "Video unpublished: too many publication reconnection attempts");
-        this._notice("warn", 1014, "Audio unpublished: too many publication reconnection attempts");
-        if (this.self) this._setMyState(0).catch(() => {});
+        this._notice("warn", key === "pub:audio" ? 1014 : 1013, undefined);
+        if (this.self && key !== "pub:screen") {
+          const s = this._myState();
+          const next = key === "pub:audio" ? (wantsVideo(s) ? 2 : 0) : wantsAudio(s) ? 1 : 0;
+          this._setMyState(next).catch(() => {});
+        }
       }
       return;
     }
@@ -526,8 +584,7 @@ export class Room extends Emitter {
     this.pubs.delete(pub.type);
     pub.stop(true);
     this._notice("error", 131, "Publication failed (the SDK will automatically reconnect)", { type: pub.type });
-    if (pub.type === "video") this._retryLater("pub:video", () => this._syncPublishing());
-    else if (pub.type === "screen" && this.screenStream) this._retryLater("pub:screen", () => this._publish("screen", this.screenStream));
+    this._retryPublish(pub.type);
   }
 
   _onTrackLost(kind, track) {
@@ -536,14 +593,17 @@ export class Room extends Emitter {
     const code = trackLostCode(kind);
     this.dispatchEvent("device-failure", { code, kind, message: MESSAGES[code] });
     this._notice("error", code, MESSAGES[code], { kind, source: "sdk" });
-    this._syncPublishing();
+    const pub = this.pubs.get(kind);
+    this.pubs.delete(kind);
+    if (pub) pub.stop(true);
+    this._refreshLocalPlayers();
   }
 
   _deviceFailure(err, kind) {
     const code = err.code || (kind === "audio" ? 2001 : 2002);
     this.dispatchEvent("device-failure", { code, kind, message: err.message, browserError: err.browserError });
     this._notice("error", code, err.message, { kind, browserError: err.browserError, source: "sdk" });
-    this._notice("warn", kind === "video" ? 1015 : 1016, `Failed to obtain the ${kind} device stream`, { kind });
+    this._notice("warn", kind === "video" ? 1015 : 1016, undefined, { kind });
   }
 
   /** Shares the screen (getDisplayMedia); 2509 when the browser cannot, 2103 when refused. */
@@ -569,7 +629,8 @@ export class Room extends Emitter {
     }
     this.screenStream = stream;
     for (const t of stream.getTracks()) t.onended = () => this.stopShareScreen();
-    await this._queue(() => this._publish("screen", stream));
+    await this._queue(() => this._publish("screen", new MediaStream(stream.getVideoTracks())));
+    this._refreshLocalPlayers();
     return stream;
   }
 
@@ -579,6 +640,7 @@ export class Room extends Emitter {
     if (this.screenStream) for (const t of this.screenStream.getTracks()) t.stop();
     this.screenStream = null;
     if (pub) await pub.stop(true);
+    this._refreshLocalPlayers();
   }
 
   // ---- playing -----------------------------------------------------------------------------
@@ -599,25 +661,25 @@ export class Room extends Emitter {
       if (onFail) onFail(err);
       return Promise.reject(err);
     }
-    let video = host.tagName === "VIDEO" ? host : host.querySelector("video[data-tk]");
+    const type = options.type || "video";
+    let video = host.tagName === "VIDEO" ? host : host.querySelector(`video[data-tk="${type}"]`);
     if (!video) {
       video = document.createElement("video");
-      video.setAttribute("data-tk", "");
+      video.setAttribute("data-tk", type);
       video.autoplay = true;
       video.playsInline = true;
       host.appendChild(video);
     }
     video.muted = true; // sound goes through playAudio's element
     if (options.mode) video.style.objectFit = options.mode;
-    const type = options.type || "video";
     video.dataset.userid = userId;
-    this.players.set(`${userId}:${type}:video`, video);
+    this.players.set(`${userId}:${type}`, video);
     this._attach(userId, type);
     return Promise.resolve(video);
   }
 
   unplayVideo(userId, options = {}) {
-    const key = `${userId}:${options.type || "video"}:video`;
+    const key = `${userId}:${options.type || "video"}`;
     const video = this.players.get(key);
     if (video) {
       video.srcObject = null;
@@ -626,25 +688,24 @@ export class Room extends Emitter {
     this.players.delete(key);
   }
 
-  /** Plays a user's sound through a hidden <audio> (or the given element). */
-  playAudio(userId, element, options = {}) {
+  /** Plays a user's microphone through a hidden <audio> (or the given element). */
+  playAudio(userId, element) {
     if (this.self && userId === this.self.id) return Promise.resolve(null);
-    const type = options.type || "video";
     let audio = element ? this._element(element) : null;
     if (!audio) {
       audio = document.createElement("audio");
       audio.autoplay = true;
       audio.hidden = true;
-      audio.dataset.userid = userId;
       document.body.appendChild(audio);
     }
-    this.players.set(`${userId}:${type}:audio`, audio);
-    this._attach(userId, type);
+    audio.dataset.userid = userId;
+    this.players.set(`${userId}:audio`, audio);
+    this._attach(userId, "audio");
     return Promise.resolve(audio);
   }
 
-  unplayAudio(userId, options = {}) {
-    const key = `${userId}:${options.type || "video"}:audio`;
+  unplayAudio(userId) {
+    const key = `${userId}:audio`;
     const audio = this.players.get(key);
     if (audio) {
       audio.srcObject = null;
@@ -654,38 +715,35 @@ export class Room extends Emitter {
   }
 
   _refreshLocalPlayers() {
-    if (this.self) this._attach(this.self.id, "video");
+    if (!this.self) return;
+    this._attach(this.self.id, "video");
+    this._attach(this.self.id, "screen");
   }
 
   _streamFor(userId, type) {
     if (this.self && userId === this.self.id) {
       if (type === "screen") return this.screenStream;
-      return this.localTracks.video ? new MediaStream([this.localTracks.video]) : null;
+      if (type === "video") return this.localTracks.video ? new MediaStream([this.localTracks.video]) : null;
+      return null;
     }
     for (const sub of this.subs.values()) {
-      if (sub.info.userId === userId && (sub.info.type || "video") === type) return sub.stream;
+      if (sub.info.userId === userId && sub.info.type === type) return sub.stream;
     }
     return null;
   }
 
   _attach(userId, type) {
+    const el = this.players.get(`${userId}:${type}`);
+    if (!el) return;
     const stream = this._streamFor(userId, type);
-    for (const kind of ["video", "audio"]) {
-      const el = this.players.get(`${userId}:${type}:${kind}`);
-      if (!el) continue;
-      if (!stream) {
-        el.srcObject = null;
-        continue;
-      }
-      const tracks = kind === "video" ? stream.getVideoTracks() : stream.getAudioTracks();
-      const ids = tracks.map((t) => t.id).join(",");
-      if (el.dataset.tracks === ids && el.srcObject) continue;
-      el.dataset.tracks = ids;
-      el.srcObject = tracks.length ? new MediaStream(tracks) : null;
-      if (!tracks.length) continue;
-      if (kind === "video") this._watchFirstFrame(el, userId, type);
-      this._play(el, kind, userId);
-    }
+    const tracks = !stream ? [] : type === "audio" ? stream.getAudioTracks() : stream.getVideoTracks();
+    const ids = tracks.map((t) => t.id).join(",");
+    if (el.dataset.tracks === ids && (el.srcObject || !tracks.length)) return;
+    el.dataset.tracks = ids;
+    el.srcObject = tracks.length ? new MediaStream(tracks) : null;
+    if (!tracks.length) return;
+    if (type !== "audio") this._watchFirstFrame(el, userId, type);
+    this._play(el, type === "audio" ? "audio" : "video", userId);
   }
 
   _watchFirstFrame(video, userId, type) {
@@ -729,15 +787,15 @@ export class Room extends Emitter {
     ).then(() => this.pendingPlay.size === 0);
   }
 
-  /** Decoding counters of a subscribed stream (for diagnostics and tests). */
+  /** Decoding counters of a subscribed stream, "video" | "audio" | "screen" (diagnostics, tests). */
   async getRemoteStats(userId, type = "video") {
     for (const sub of this.subs.values()) {
-      if (sub.info.userId === userId && (sub.info.type || "video") === type) return sub.stats();
+      if (sub.info.userId === userId && sub.info.type === type) return sub.stats();
     }
     return null;
   }
 
-  /** Whether a local publication is connected to the media server. */
+  /** The connection state of a local publication ("video" | "audio" | "screen"), or "none". */
   getPublishState(type = "video") {
     const pub = this.pubs.get(type);
     return pub ? pub.pc.connectionState : "none";
@@ -746,25 +804,29 @@ export class Room extends Emitter {
   // ---- subscribing -------------------------------------------------------------------------
 
   _onAddStream(info) {
-    const streamId = info.streamId || info.id;
+    const streamId = info.streamId;
     if (!streamId) return;
-    const entry = { ...info, streamId, userId: info.userId || info.userid || info.extensionId, type: info.type || "video" };
+    const entry = { ...info, userId: info.userId || info.userid, type: info.type || "video" };
     this.remote.set(streamId, entry);
-    this.dispatchEvent("room-remote-stream-added", { stream: entry, userId: entry.userId });
     if (this.self && entry.userId === this.self.id) return;
+    this.dispatchEvent("room-remote-stream-added", { stream: entry, userId: entry.userId });
     if (this.options.autoSubscribeAV) this._subscribe(entry);
   }
 
   _onRemoveStream(info) {
-    const streamId = info.streamId || info.id;
+    const streamId = info.streamId;
     const entry = this.remote.get(streamId);
     this.remote.delete(streamId);
-    const sub = this.subs.get(streamId);
-    this.subs.delete(streamId);
-    if (sub) sub.stop(false);
+    for (const [key, sub] of [...this.subs]) {
+      if (sub.streamId !== streamId) continue;
+      this.subs.delete(key);
+      sub.stop(false);
+    }
     if (entry) {
       this._attach(entry.userId, entry.type);
-      this.dispatchEvent("room-remote-stream-removed", { stream: entry, userId: entry.userId });
+      if (!this.self || entry.userId !== this.self.id) {
+        this.dispatchEvent("room-remote-stream-removed", { stream: entry, userId: entry.userId });
+      }
     }
   }
 
@@ -776,7 +838,7 @@ export class Room extends Emitter {
   }
 
   async _subscribe(entry) {
-    if (this.subs.has(entry.streamId)) return;
+    if (this.subs.has(entry.streamId) || !this.conn) return;
     const sub = new Subscriber(this.conn, entry, this.options.iceServers);
     sub.onfailed = (s) => this._restartSubscriber(s);
     this.subs.set(entry.streamId, sub);
@@ -785,18 +847,20 @@ export class Room extends Emitter {
       await sub.start();
       this.failCounts.delete(`sub:${entry.streamId}`);
       this._attach(entry.userId, entry.type);
-      this._notice("info", 2002, "Subscription succeeded", { userId: entry.userId, streamId: entry.streamId });
     } catch (err) {
       if (this.subs.get(entry.streamId) === sub) this.subs.delete(entry.streamId);
       sub.stop(false);
       const code = err.code === 143 ? 143 : err.code && err.code < 2500 && err.code !== 102 ? err.code : 141;
       this._notice("error", code, err.message, { userId: entry.userId, streamId: entry.streamId });
-      if (code !== 143 && this.remote.has(entry.streamId)) {
-        this._retryLater(`sub:${entry.streamId}`, () => {
-          if (this.remote.has(entry.streamId)) this._subscribe(this.remote.get(entry.streamId));
-        });
-      }
+      if (code !== 143 && this.remote.has(entry.streamId)) this._retrySubscribe(entry.streamId);
     }
+  }
+
+  _retrySubscribe(streamId) {
+    this._retryLater(`sub:${streamId}`, () => {
+      const entry = this.remote.get(streamId);
+      if (entry && !this.subs.has(streamId)) this._subscribe(entry);
+    });
   }
 
   _restartSubscriber(sub) {
@@ -804,10 +868,29 @@ export class Room extends Emitter {
     this.subs.delete(sub.streamId);
     sub.stop(true);
     this._notice("error", 141, "Subscription failed (the SDK will automatically reconnect)", { streamId: sub.streamId });
-    this._retryLater(`sub:${sub.streamId}`, () => {
-      const entry = this.remote.get(sub.streamId);
-      if (entry) this._subscribe(entry);
-    });
+    this._retrySubscribe(sub.streamId);
+  }
+
+  /** The media server's own notices about our streams: retry what it gave up on. */
+  _onMediaNotice(data) {
+    const { kind, code } = data;
+    if (kind === "error" && (code === 131 || code === 132) && this.self && data.userId === this.self.id) {
+      const pub = this.pubs.get(data.type);
+      if (pub) {
+        this.pubs.delete(data.type);
+        pub.stop(false);
+        this._retryPublish(data.type);
+      }
+    } else if (kind === "error" && (code === 141 || code === 142)) {
+      const sub = [...this.subs.values()].find((s) => s.subscriptionId === data.subscriptionId);
+      if (sub) {
+        this.subs.delete(sub.streamId);
+        sub.stop(false);
+        this._retrySubscribe(sub.streamId);
+      }
+    } else if (code === 1012) {
+      this._syncPublishing();
+    }
   }
 
   // ---- events from the server -----------------------------------------------------------------
@@ -910,6 +993,7 @@ Room.prototype._handlers = {
   notice(data) {
     const { kind, code, msg, ...rest } = data;
     this._notice(kind, code, msg, rest);
+    this._onMediaNotice(data);
   },
   forceReconnect() {
     if (this.conn) this.conn.reconnectNow();
@@ -921,8 +1005,10 @@ Room.prototype._handlers = {
     this._onRemoveStream(data);
   },
   signaling_message_mediaserver(data) {
-    const id = data.streamId || data.peerId;
-    const target = this.subs.get(id) || [...this.pubs.values()].find((p) => p.streamId === id);
-    if (target) target.onServerMessage(data.msg || data.mess);
+    const id = data.subscriptionId || data.streamId;
+    const target =
+      [...this.subs.values()].find((x) => x.subscriptionId === id || x.streamId === id) ||
+      [...this.pubs.values()].find((p) => p.streamId === id);
+    if (target) target.onServerMessage(data.candidate || data.msg);
   },
 };

@@ -201,18 +201,14 @@ function renderControls() {
   if (isSuper()) {
     items.push(
       begun
-        ? button("ctl.end", () => room.delMsg("ClassBegin", "ClassBegin", "__all"), { action: "class-end" })
-        : button(
-            "ctl.begin",
-            () => room.pubMsg({ name: "ClassBegin", id: "ClassBegin", toID: "__all", save: true, data: { started: Date.now() } }),
-            { action: "class-begin", class: "primary" },
-          ),
+        ? button("ctl.end", () => room.endClass(), { action: "class-end" })
+        : button("ctl.begin", () => room.beginClass(), { action: "class-begin", class: "primary" }),
     );
     const recording = Boolean(begun && begun.data && begun.data.record);
     items.push(
       recording
-        ? button("ctl.recordStop", () => republishClassBegin({ record: false }), { action: "record-stop" })
-        : button("ctl.recordStart", () => startRecording(begun), { action: "record-start" }),
+        ? button("ctl.recordStop", () => room.stopServerRecord(), { action: "record-stop" })
+        : button("ctl.recordStart", () => room.startServerRecord({ recordType: "0" }), { action: "record-start" }),
     );
     items.push(
       button("ctl.audioOnly", () => room.switchOnlyAudioRoom(!room.isOnlyAudioRoom()), {
@@ -269,18 +265,6 @@ function renderControls() {
   box.replaceChildren(...items);
 }
 
-function startRecording(begun) {
-  if (!begun) return room.startServerRecord({ recordType: "0" });
-  return republishClassBegin({ record: true, recordtype: "0", convert: 0, layout: 0, recordchat: false });
-}
-
-function republishClassBegin(changes) {
-  const begun = msg("ClassBegin");
-  const data = { ...((begun && begun.data) || {}), ...changes };
-  if (!data.started) data.started = Date.now();
-  return room.pubMsg({ name: "ClassBegin", id: "ClassBegin", toID: "__all", save: true, data });
-}
-
 async function openGroups() {
   const answer = window.prompt(t("ctl.groupsPrompt"), "1,2");
   if (!answer) return;
@@ -324,7 +308,7 @@ function renderStage() {
   const stage = $("stage");
   const users = stageUsers();
   const keep = new Set(users.map((u) => u.id));
-  for (const tile of [...stage.children]) {
+  for (const tile of [...stage.querySelectorAll(".tile:not([data-screen])")]) {
     if (!keep.has(tile.dataset.userid)) {
       room.unplayVideo(tile.dataset.userid);
       room.unplayAudio(tile.dataset.userid);
@@ -347,6 +331,13 @@ function renderStage() {
     if (video) video.setAttribute("aria-label", name);
   }
   // A screen share shows as its own tile.
+  const screens = new Set([...room.remote.values()].filter((e) => e.type === "screen").map((e) => `${e.userId}:screen`));
+  for (const tile of [...stage.querySelectorAll("[data-screen]")]) {
+    if (!screens.has(tile.dataset.screen)) {
+      room.unplayVideo(tile.dataset.userid, { type: "screen" });
+      tile.remove();
+    }
+  }
   for (const [, entry] of room.remote) {
     if (entry.type !== "screen") continue;
     const key = `${entry.userId}:screen`;
