@@ -666,7 +666,6 @@ export class Room extends Emitter {
     if (!video) {
       video = document.createElement("video");
       video.setAttribute("data-tk", type);
-      video.autoplay = true;
       video.playsInline = true;
       host.appendChild(video);
     }
@@ -694,7 +693,6 @@ export class Room extends Emitter {
     let audio = element ? this._element(element) : null;
     if (!audio) {
       audio = document.createElement("audio");
-      audio.autoplay = true;
       audio.hidden = true;
       document.body.appendChild(audio);
     }

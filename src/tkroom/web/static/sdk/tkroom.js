@@ -1092,7 +1092,6 @@ var Room = class extends Emitter {
     if (!video) {
       video = document.createElement("video");
       video.setAttribute("data-tk", type);
-      video.autoplay = true;
       video.playsInline = true;
       host.appendChild(video);
     }
@@ -1118,7 +1117,6 @@ var Room = class extends Emitter {
     let audio = element ? this._element(element) : null;
     if (!audio) {
       audio = document.createElement("audio");
-      audio.autoplay = true;
       audio.hidden = true;
       document.body.appendChild(audio);
     }
