@@ -350,3 +350,116 @@ def test_reconnects_after_the_socket_drops(class_node: ClassNode, browser_ns):
     finally:
         teacher.close()
         student.close()
+
+
+def test_teacher_controls_and_roles(class_node: ClassNode, browser_ns, request):
+    """Audio-only, recording, chat bans, muting, groups, screen sharing, a lost camera, an
+    inspector nobody sees and a live viewer who watches and chats, on a phone screen too."""
+    node = class_node
+    serial = node.create_room("Chemistry", allowsidelineuser=1, sidelineuserpwd="watch1234")
+    groups = [node.webapi("groupcreate", {"serial": serial, "groupname": n})["groupid"] for n in ("Red", "Blue")]
+    url = f"{node.url}/room/{serial}"
+    teacher = Person(browser_ns, url)
+    sue = Person(browser_ns, url, bypass_csp=True)
+    people = [teacher, sue]
+    try:
+        t_id = teacher.join("Mr Mole", PASSWORDS["chairmanpwd"])
+        s_id = sue.join("Sue", PASSWORDS["confuserpwd"])
+        teacher.click("class-begin")
+        teacher.click("av-on")
+        sue.decodes(t_id)
+        sue.hears(t_id)
+
+        # Audio only: the teacher's camera is withdrawn (warning 1011), the sound goes on;
+        # switching back brings the camera back (1012) and Sue decodes it again.
+        teacher.click("audio-only")
+        wait_until(lambda: "1011" in teacher.notices(), 15, "warning 1011")
+        wait_until(lambda: not sue.stats(t_id), 15, "camera withdrawn")
+        sue.hears(t_id)
+        teacher.click("audio-only")
+        sue.decodes(t_id, frames=5)
+
+        # Recording: on and off again, with no error; the media service records in between.
+        teacher.click("record-start")
+        teacher.page.wait_for_selector('#controls [data-action="record-stop"]', timeout=15000)
+        wait_until(lambda: node.media.rooms[serial].recording is not None, 15, "recording started")
+        teacher.click("record-stop")
+        teacher.page.wait_for_selector('#controls [data-action="record-start"]', timeout=15000)
+        wait_until(lambda: node.media.rooms[serial].recording is None, 15, "recording stopped")
+        assert not [c for c in teacher.notices() if c not in ("1011", "1012", "0")]
+
+        # Chat bans: for everyone, then for Sue alone; the server refuses with 4108.
+        teacher.click("ban-all")
+        wait_until(lambda: sue.page.is_disabled("#chat-input"), 15, "chat closed for all")
+        code = sue.eval("tkroomPage.room.sendMessage('psst').then(() => 0, (e) => e.code)")
+        assert code == 4108
+        teacher.click("ban-all")
+        wait_until(lambda: sue.page.is_enabled("#chat-input"), 15, "chat open again")
+        teacher.click("chat-ban", s_id)
+        wait_until(lambda: sue.page.is_disabled("#chat-input"), 15, "Sue's chat closed")
+        teacher.click("chat-allow", s_id)
+        wait_until(lambda: sue.page.is_enabled("#chat-input"), 15, "Sue's chat open")
+
+        # On stage, muted, then off stage.
+        teacher.click("stage-on", s_id)
+        teacher.decodes(s_id)
+        teacher.hears(s_id)
+        teacher.click("mute", s_id)
+        wait_until(lambda: not teacher.stats(s_id, "audio"), 15, "Sue muted")
+        assert sue.eval("tkroomPage.room.getMySelf().properties.publishstate") == 2
+
+        # Sue's camera dies while in use: she is told 2009 and it is withdrawn.
+        sue.eval("tkroomPage.room.localTracks.video.dispatchEvent(new Event('ended'))")
+        wait_until(lambda: "2009" in sue.notices(), 10, "code 2009")
+        assert "camera stopped working" in sue.page.inner_text('.notice[data-code="2009"]')
+        wait_until(lambda: not teacher.stats(s_id), 15, "lost camera withdrawn")
+        teacher.click("stage-off", s_id)
+        wait_until(lambda: sue.eval("tkroomPage.room.getMySelf().properties.publishstate") == 0, 15, "off stage")
+
+        # Groups: the teacher sends the students to the room's groups.
+        teacher.page.once("dialog", lambda d: d.accept(",".join(groups)))
+        teacher.click("groups-open")
+        wait_until(lambda: sue.eval("tkroomPage.room.getMySelf().properties.group") == groups[0], 15, "Sue in a group")
+        wait_until(lambda: f"group {groups[0]}" in teacher.page.inner_text(f'#people li[data-userid="{s_id}"]'),
+                   15, "group shown to the teacher")
+        teacher.click("groups-close")
+        wait_until(lambda: not sue.eval("tkroomPage.room.getMySelf().properties.group"), 15, "groups closed")
+
+        # Screen sharing: Sue sees the teacher's screen as a tile of its own.
+        teacher.click("share")
+        sue.page.wait_for_selector(f'[data-screen="{t_id}:screen"] video', timeout=15000)
+        wait_until(lambda: (sue.stats(t_id, "screen") or {}).get("framesDecoded", 0) > 3, 20, "screen frames")
+        teacher.click("share-stop")
+        wait_until(lambda: sue.page.locator("[data-screen]").count() == 0, 15, "screen tile gone")
+
+        # An inspector watches unseen; a live viewer watches and chats but never publishes.
+        inspector = Person(browser_ns, url)
+        people.append(inspector)
+        i_id = inspector.join("Inspector Gadget", PASSWORDS["patrolpwd"])
+        inspector.decodes(t_id)
+        assert inspector.page.is_hidden("#chat-panel")
+        assert inspector.page.locator("#controls button").all_inner_texts() == ["Leave class"]
+        assert teacher.page.locator(f'#people li[data-userid="{i_id}"]').count() == 0
+        live = Person(browser_ns, f"{url}?userrole=3")
+        people.append(live)
+        live.join("Viewer", "watch1234")
+        assert live.eval("tkroomPage.room.getMySelf().properties.role") == 3
+        live.decodes(t_id)
+        assert live.page.locator('#controls [data-action="hand"]').count() == 0
+        live.page.fill("#chat-input", "watching from home")
+        live.page.click("#chat-form button")
+        wait_until(lambda: "watching from home" in teacher.page.inner_text("#chat-log"), 15, "live viewer's chat")
+
+        # The student's page on a phone: no sideways scrolling, everything reachable.
+        sue.page.set_viewport_size({"width": 390, "height": 844})
+        assert sue.eval("document.documentElement.scrollWidth <= window.innerWidth")
+        out = OUTPUT / request.node.name
+        out.mkdir(parents=True, exist_ok=True)
+        sue.page.screenshot(path=str(out / "student-phone.png"), full_page=True)
+        need_node_modules()
+        assert run_axe(sue.page) == []
+        for p in people:
+            assert p.errors == [], p.errors
+    finally:
+        for p in people:
+            p.close()

@@ -89,6 +89,8 @@ async function join(nickname, password, loginkey) {
   try {
     await room.init("", undefined, undefined, false, { autoSubscribeAV: true });
     const params = loginkey ? { serial, loginkey } : { serial, password };
+    // A link may name the role (e.g. ?userrole=3 for the live audience); the password decides.
+    if (query.get("userrole") !== null) params.userrole = query.get("userrole");
     await room.joinroom(null, null, nickname, undefined, params, {});
     $("join-status").textContent = "";
   } catch (err) {
