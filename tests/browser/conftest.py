@@ -90,7 +90,9 @@ def chromium_path() -> str:
     return need_binary("chromium")
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: sync Playwright keeps an event loop running in the main thread
+# while it is open, which would break every asyncio test collected after the browser tests.
+@pytest.fixture(scope="module")
 def playwright_instance():
     from playwright.sync_api import sync_playwright
 
@@ -105,7 +107,7 @@ def launch(playwright, chromium_path: str, extra: list[str] | None = None):
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_instance, chromium_path):
     b = launch(playwright_instance, chromium_path, FAKE_MEDIA)
     yield b
