@@ -51,8 +51,8 @@ class StateSink:
 class ClassNode:
     """Start with ``with ClassNode(ns, janus_url, workdir) as node:``; ``node.url`` is HTTP."""
 
-    def __init__(self, ns: NetNamespace, janus_url: str, workdir: Path) -> None:
-        self.ns, self.janus_url, self.workdir = ns, janus_url, workdir
+    def __init__(self, ns: NetNamespace, janus_url: str, workdir: Path, grace: float = 15.0) -> None:
+        self.ns, self.janus_url, self.workdir, self.grace = ns, janus_url, workdir, grace
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._run, daemon=True, name="classnode")
         self.ready = threading.Event()
@@ -98,7 +98,7 @@ class ClassNode:
         self.node.routes.extend(web_routes())
         self.state = MemoryState()
         self.signal = SignalServer("127.0.0.1", 0, self.node.directory, self.state, self.node.secret,
-                                   grace=15.0)
+                                   grace=self.grace, sweep_interval=0.2)
         await self.signal.start()
         self.node.api.signal_url = self.signal.url
         self.registry = ServerRegistry(check_every=0.5, check_within=2.0)

@@ -67,11 +67,16 @@ def netns() -> Iterator[NetNamespace]:
 
 
 @pytest.fixture(scope="module")
-def class_node(netns, tmp_path_factory) -> Iterator[ClassNode]:
+def class_node(netns, janus_url, tmp_path_factory) -> Iterator[ClassNode]:
+    with ClassNode(netns, janus_url, tmp_path_factory.mktemp("node")) as node:
+        yield node
+
+
+@pytest.fixture(scope="module")
+def janus_url(netns, tmp_path_factory) -> Iterator[str]:
     proc, janus = start_janus(netns, tmp_path_factory.mktemp("janus"))
     try:
-        with ClassNode(netns, janus.url, tmp_path_factory.mktemp("node")) as node:
-            yield node
+        yield janus.url
     finally:
         stop_process(proc)
 
@@ -463,3 +468,55 @@ def test_teacher_controls_and_roles(class_node: ClassNode, browser_ns, request):
     finally:
         for p in people:
             p.close()
+
+
+def test_login_key_link_joins_without_the_form(class_node: ClassNode, browser_ns):
+    serial = class_node.create_room("Keys")
+    key = class_node.webapi("getloginkey", {"serial": serial, "usertype": 2, "username": "Kim", "userid": "kim-1"})
+    kim = Person(browser_ns, f"{class_node.url}/room/{serial}?loginkey={key['loginkey']}")
+    bad = Person(browser_ns, f"{class_node.url}/room/{serial}?loginkey={'0' * 40}")
+    try:
+        kim.page.wait_for_selector("#class-view:not([hidden])", timeout=20000)
+        assert kim.page.is_hidden("#join-form")
+        me = kim.eval("tkroomPage.room.getMySelf()")
+        assert (me["id"], me["properties"]["nickname"], me["properties"]["role"]) == ("kim-1", "Kim", 2)
+        notice = bad.page.locator(".notice.error").first
+        notice.wait_for(timeout=15000)
+        assert notice.get_attribute("data-code") in ("5300", "5301")
+        assert bad.page.is_hidden("#class-view")
+    finally:
+        kim.close()
+        bad.close()
+
+
+def test_rejoins_when_the_session_expired(netns, janus_url, browser_ns, tmp_path_factory):
+    """Offline longer than the grace period: the server forgot the session (102), so the SDK
+    joins again with a fresh ticket, as the same user, and gets the class back."""
+    with ClassNode(netns, janus_url, tmp_path_factory.mktemp("shortgrace"), grace=1.0) as node:
+        serial = node.create_room("Short grace")
+        url = f"{node.url}/room/{serial}"
+        teacher, student = Person(browser_ns, url), Person(browser_ns, url)
+        try:
+            t_id = teacher.join("Ms Grace", PASSWORDS["chairmanpwd"])
+            s_id = student.join("Otto", PASSWORDS["confuserpwd"])
+            teacher.click("class-begin")
+            teacher.click("av-on")
+            student.decodes(t_id)
+            student.eval("""() => { window.__events = [];
+                tkroomPage.room.on('*', (e) => window.__events.push([e.type, e.isReconnect || false])); }""")
+            student.context.set_offline(True)
+            student.eval("tkroomPage.room.conn.ws.close()")
+            wait_until(lambda: teacher.page.locator(f'#people li[data-userid="{s_id}"]').count() == 0, 20,
+                       "the session to expire")
+            student.context.set_offline(False)
+            wait_until(lambda: ["room-connected", True] in student.eval("window.__events"), 30, "rejoined")
+            assert student.eval("tkroomPage.room.getMySelf().id") == s_id
+            wait_until(lambda: teacher.page.locator(f'#people li[data-userid="{s_id}"]').count() == 1, 15,
+                       "back in the teacher's list")
+            assert "In class" in student.page.inner_text("#class-timer")
+            before = (student.stats(t_id) or {}).get("framesDecoded", 0)
+            wait_until(lambda: (student.stats(t_id) or {}).get("framesDecoded", 0) > before + 10, 30,
+                       "the teacher's video again")
+        finally:
+            teacher.close()
+            student.close()
