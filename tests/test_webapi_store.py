@@ -155,21 +155,26 @@ class Receiver:
         self.server.server_close()
 
 
-def _deliveries(n: NodeThread):
+def _deliveries(n: NodeThread, url: str | None = None):
     async def rows():
         from sqlalchemy import select
 
         from tkroom.store.models import WebhookDelivery
 
+        q = select(WebhookDelivery).order_by(WebhookDelivery.id)
+        if url:
+            q = q.where(WebhookDelivery.url == url)
         async with n.node.sessions() as s:
-            return [(r.attempts, r.done, r.failed) for r in (await s.execute(select(WebhookDelivery))).scalars()]
+            return [(r.attempts, r.done, r.failed) for r in (await s.execute(q)).scalars()]
 
     return n.run(rows())
 
 
-def test_class_state_callbacks_are_retried_until_success(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_class_state_callbacks_are_retried_until_success(tmp_path, request, backend):
     rx = Receiver(failures=2)
-    n = NodeThread(node_settings(tmp_path, callback_delays_s=(0.3, 0.6, 5.0, 5.0)))
+    db = request.getfixturevalue("pg_url") if backend == "postgres" else None
+    n = NodeThread(node_settings(tmp_path, db, callback_delays_s=(0.3, 0.6, 5.0, 5.0)))
     try:
         api = Api(n, n.enterprise())
         assert api("companyattribute", roomstartcallbackurl=rx.url, roomendcallbackurl=rx.url)["result"] == 0
@@ -179,7 +184,7 @@ def test_class_state_callbacks_are_retried_until_success(tmp_path):
         wait_for(lambda: len(rx.bodies) >= 3, 30, what="three attempts")
         elapsed = time.monotonic() - t0
         assert elapsed >= 0.9, "retries wait the configured delays (0.3 s then 0.6 s)"
-        wait_for(lambda: _deliveries(n) == [(3, True, False)], 10, what="the delivery to be done")
+        wait_for(lambda: _deliveries(n, rx.url) == [(3, True, False)], 10, what="the delivery to be done")
         b = rx.bodies[0]
         assert b["serial"] == serial and b["time"] == "1700000000" and b["classstate"] == "0" and b["identify"]
         assert rx.bodies[1] == b, "a retry sends the same body"
