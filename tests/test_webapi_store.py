@@ -173,7 +173,7 @@ def _deliveries(n: NodeThread, url: str | None = None):
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_class_state_callbacks_are_retried_until_success(tmp_path, request, backend):
     rx = Receiver(failures=2)
-    db = request.getfixturevalue("pg_url") if backend == "postgres" else None
+    db = request.getfixturevalue("own_pg_url") if backend == "postgres" else None
     n = NodeThread(node_settings(tmp_path, db, callback_delays_s=(0.3, 0.6, 5.0, 5.0)))
     try:
         api = Api(n, n.enterprise())
