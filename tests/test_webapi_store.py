@@ -291,3 +291,26 @@ def test_concurrent_writes_all_succeed(api):
 
     assert asyncio.run(main()) == Counter({0: 90})
     assert len(api("getgrouplist", serial=serial)["grouplist"]) == 30
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_nodes_starting_together_migrate_once(tmp_path, request, backend):
+    import asyncio
+
+    from sqlalchemy import text
+
+    from tkroom.store.engine import make_engine, migrate
+
+    url = request.getfixturevalue("own_pg_url") if backend == "postgres" else f"sqlite+aiosqlite:///{tmp_path}/t.db"
+
+    async def main() -> str:
+        engines = [make_engine(url) for _ in range(4)]
+        try:
+            await asyncio.gather(*(migrate(e) for e in engines))
+            async with engines[0].connect() as c:
+                return (await c.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
+        finally:
+            for e in engines:
+                await e.dispose()
+
+    assert asyncio.run(main()) == "0001"
