@@ -55,7 +55,7 @@ class Served:
 def test_restart_loses_nothing(tmp_path, request, backend):
     args = ["--data", str(tmp_path)]
     if backend == "postgres":
-        args += ["--database", request.getfixturevalue("pg_url")]
+        args += ["--database", request.getfixturevalue("own_pg_url")]
     created = tkroom("admin", "enterprise", "create", "Restart School", "--max-rooms", "5", *args)
     assert created.returncode == 0, created.stderr
     ent = json.loads(created.stdout)
@@ -313,4 +313,23 @@ def test_nodes_starting_together_migrate_once(tmp_path, request, backend):
             for e in engines:
                 await e.dispose()
 
-    assert asyncio.run(main()) == "0001"
+    assert asyncio.run(main()) == "0002"
+
+
+@pytest.mark.postgres
+def test_nodes_sharing_postgresql_share_the_secret(tmp_path, own_pg_url):
+    a = NodeThread(node_settings(tmp_path / "a", own_pg_url))
+    b = NodeThread(node_settings(tmp_path / "b", own_pg_url))
+    try:
+        assert (tmp_path / "a" / "secret").read_text() != (tmp_path / "b" / "secret").read_text()
+        assert a.node.secret == b.node.secret
+        api = Api(a, a.enterprise())
+        serial = api.room()
+        ticket = api.client("checkroom", serial=serial, password="teach1", nickname="T")["ticket"]
+        assert tickets.verify(b.node.secret, ticket, time.time()).role == 0
+        on_b = httpx.post(f"{b.url}/ClientAPI/checkroom", data={"serial": serial, "password": "teach1",
+                                                                "nickname": "T"}).json()
+        assert tickets.verify(a.node.secret, on_b["ticket"], time.time()).serial == serial
+    finally:
+        a.stop()
+        b.stop()
