@@ -78,7 +78,9 @@ async def role_by_password(
     if not password_ok(password):
         state.throttle.failed(call.addr, scope)
         raise CodeError(5006)
-    roles = (asked,) if asked is not None else TRY_ORDER
+    roles = (asked,) if asked is not None else tuple(
+        r for r in TRY_ORDER if r != LIVE or room.allowsidelineuser
+    )
     hashes = {r: getattr(room, ROLE_PASSWORD[r]) for r in roles if getattr(room, ROLE_PASSWORD[r])}
     memo = (room.serial, str(asked), password, *hashes.values())
     role = state.checker.recall(*memo)
