@@ -58,7 +58,7 @@ ENTER_CODES = (
 )
 async def checkroom(call: Call) -> dict[str, Any]:
     p = call.p
-    room, company = await enterable_room(call.s, p.get("serial"), call.now, call.state.rooms)
+    room, company = await enterable_room(call, p.get("serial"))
     nickname = p.get("nickname")
     asked = parse_role(p.get("userrole"))
     loginkey = p.get("loginkey")
@@ -141,5 +141,5 @@ async def getconfig(call: Call) -> dict[str, Any]:
     key=False,
 )
 async def client_getroomfile(call: Call) -> dict[str, Any]:
-    room, _ = await enterable_room(call.s, call.p.get("serial"), call.now)
+    room, _ = await enterable_room(call, call.p.get("serial"))
     return {"roomfile": await room_files(call, room.serial)}
