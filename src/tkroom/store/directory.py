@@ -35,8 +35,14 @@ class SqlRoomDirectory:
         if hit is not None:
             return room_info(hit[0])
         async with self.sessions() as s:
-            r = await s.get(Room, serial)
-            return room_info(r) if r is not None else None
+            row = (await s.execute(
+                select(Room, Company).join(Company, Company.id == Room.companyid).where(Room.serial == serial)
+            )).first()
+        if row is None:
+            return None
+        if self.cache is not None:
+            self.cache.put(row[0], row[1])
+        return room_info(row[0])
 
     async def verify_login_key(self, serial: str, loginkey: str, now: float) -> Identity:
         """The identity behind a login key: 5300 absent, 5301 bad, 4007 no room, 3003 room over."""
