@@ -108,6 +108,14 @@ def test_login_key(api, node):
     with pytest.raises(CodeError) as e:
         node.run(node.node.directory.verify_login_key(serial, key, time.time() + 120))
     assert e.value.code == 5301, "expired"
+    from test_webapi_rooms import _set
+
+    node.run(_set(node, api.company["companyid"], frozen=True))
+    with pytest.raises(CodeError) as e:
+        node.run(node.node.directory.verify_login_key(serial, key, time.time()))
+    assert e.value.code == 3002
+    assert check(api, serial, loginkey=key)["result"] == 3002
+    node.run(_set(node, api.company["companyid"], frozen=False))
     assert api("roomdelete", serial=serial)["result"] == 0
     with pytest.raises(CodeError) as e:
         node.run(node.node.directory.verify_login_key(serial, key, time.time()))
