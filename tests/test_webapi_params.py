@@ -51,3 +51,19 @@ def test_php_arrays_and_precedence() -> None:
     assert p.list("fileidarr") == ["1", "2"] and p.list("ids") == ["7"]
     assert p.get("serial") == "form", "form over query over path"
     assert asyncio.run(parse(_request("GET", "/x", "a=%00b%00", b"", ""), "")).get("a") == "b"
+
+
+def test_json_body() -> None:
+    body = b'{"serial": "123", "fileidarr": [1, 2], "flag": true, "nested": {"x": 1}}'
+    p = asyncio.run(parse(_request("POST", "/x", "", body, "application/json"), ""))
+    assert p.get("serial") == "123" and p.list("fileidarr") == ["1", "2"] and p.get("flag") == "1"
+    assert p.get("nested") is None
+    from tkroom.errors import CodeError
+
+    for bad in (b"{not json", b"[1, 2]"):
+        try:
+            asyncio.run(parse(_request("POST", "/x", "", bad, "application/json"), ""))
+        except CodeError as e:
+            assert e.code == 4105
+        else:
+            raise AssertionError("malformed JSON accepted")

@@ -23,9 +23,10 @@ OpenAPI document every node serves at `/openapi.json`.
 
 - `POST` or `GET` `http://<host>:<port>/WebAPI/<method>` (management, needs the enterprise
   `key`) and `/ClientAPI/<method>` (what SDKs call before they connect; no key).
-- Parameters as form fields (`application/x-www-form-urlencoded` or `multipart/form-data`), as
-  a query string, or as path segments: `/WebAPI/roomcreate/key/K/roomname/Math/...`. When a
-  name is given twice the form wins over the query string, which wins over the path.
+- Parameters as form fields (`application/x-www-form-urlencoded` or `multipart/form-data`), a
+  JSON object body (`application/json`; scalars and lists of scalars), a query string, or path
+  segments: `/WebAPI/roomcreate/key/K/roomname/Math/...`. When a name is given twice the body
+  wins over the query string, which wins over the path.
 - Arrays PHP-style: `fileidarr[]=1&fileidarr[]=2` (also `fileidarr[0]=1`, repeated names, or
   `fileidarr=1,2`).
 - Every answer is HTTP 200 with JSON `{"result": <code>, ...}`; `0` is success, anything else a
