@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 import websockets
 
 from tkroom import tickets
@@ -157,3 +159,12 @@ async def start_server(directory: MemoryDirectory, **kw: Any) -> SignalServer:
                           SECRET, **kw)
     await server.start()
     return server
+
+
+@pytest.fixture(autouse=True)
+def no_server_errors(caplog: pytest.LogCaptureFixture):
+    """A test importing this fails when the server logged an error (a failure a user hits)."""
+    yield
+    errors = [r for r in caplog.get_records("call") + caplog.get_records("teardown")
+              if r.levelno >= logging.ERROR and r.name.startswith("tkroom")]
+    assert not errors, [r.getMessage() for r in errors]

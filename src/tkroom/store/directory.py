@@ -17,18 +17,23 @@ from tkroom.errors import CodeError
 from tkroom.store.loginkeys import check_login_key
 from tkroom.store.models import ChatMessage, ClassEvent, Company, Group, Room
 from tkroom.store.records import RecordRepo
+from tkroom.store.roomcache import RoomCache
 from tkroom.store.rooms import room_info
 from tkroom.store.webhooks import WebhookWorker
 from tkroom.tickets import Identity
 
 
 class SqlRoomDirectory:
-    def __init__(self, sessions: async_sessionmaker, webhooks: WebhookWorker):
+    def __init__(self, sessions: async_sessionmaker, webhooks: WebhookWorker, cache: RoomCache | None = None):
         self.sessions = sessions
+        self.cache = cache
         self.webhooks = webhooks
         self.records = RecordRepo(sessions)
 
     async def room(self, serial: str) -> RoomInfo | None:
+        hit = self.cache.get(serial) if self.cache is not None else None
+        if hit is not None:
+            return room_info(hit[0])
         async with self.sessions() as s:
             r = await s.get(Room, serial)
             return room_info(r) if r is not None else None

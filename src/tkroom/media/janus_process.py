@@ -1,0 +1,213 @@
+"""Embedded mode: the node writes a minimal Janus configuration and supervises a Janus child.
+
+Only the core, the VideoRoom plugin and the WebSocket transport are loaded (the plugin and
+transport folders the node writes hold symlinks to just those two libraries), so Janus logs
+no errors about MQTT, SIP or event handlers. The WebSocket API listens on loopback only; the
+admin secret and the ICE interface list come from the node's settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+JANUS_LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
+
+
+def free_tcp_port(host: str = "127.0.0.1") -> int:
+    """A TCP port the kernel says is free now (bind to 0, read it, close)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class JanusSettings:
+    """What the node decides about its own Janus."""
+
+    workdir: Path
+    ws_port: int = 0
+    ice_enforce_list: str = ""
+    rtp_port_range: str = "20000-40000"
+    admin_secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    recordings_dir: Path | None = None
+    debug_level: int = 4
+    library_dir: Path = JANUS_LIB
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.ws_port}"
+
+
+def write_config(s: JanusSettings) -> Path:
+    """Write the configuration folder for ``janus -F`` and return it."""
+    if not s.ws_port:
+        s.ws_port = free_tcp_port()
+    cfg = s.workdir / "etc"
+    plugins = s.workdir / "plugins"
+    transports = s.workdir / "transports"
+    empty = s.workdir / "none"
+    for d in (cfg, plugins, transports, empty):
+        d.mkdir(parents=True, exist_ok=True)
+    for folder, lib in ((plugins, "plugins/libjanus_videoroom.so"),
+                        (transports, "transports/libjanus_websockets.so")):
+        link = folder / Path(lib).name
+        if not link.exists():
+            link.symlink_to(s.library_dir / lib)
+    nat = f'\tice_enforce_list = "{s.ice_enforce_list}"\n' if s.ice_enforce_list else ""
+    (cfg / "janus.jcfg").write_text(
+        "general: {\n"
+        f'\tconfigs_folder = "{cfg}"\n'
+        f'\tplugins_folder = "{plugins}"\n'
+        f'\ttransports_folder = "{transports}"\n'
+        f'\tevents_folder = "{empty}"\n'
+        f'\tloggers_folder = "{empty}"\n'
+        f"\tdebug_level = {s.debug_level}\n"
+        f'\tadmin_secret = "{s.admin_secret}"\n'
+        "\tsession_timeout = 60\n"
+        '\tserver_name = "tkroom-janus"\n'
+        "}\n"
+        "media: {\n"
+        f'\trtp_port_range = "{s.rtp_port_range}"\n'
+        "}\n"
+        "nat: {\n"
+        f"{nat}"
+        "\tnice_debug = false\n"
+        '\tice_nomination = "aggressive"\n'
+        "\tignore_mdns = true\n"
+        "}\n"
+        "events: {\n\tbroadcast = false\n}\n"
+    )
+    (cfg / "janus.plugin.videoroom.jcfg").write_text(
+        "general: {\n\tstring_ids = true\n}\n"
+    )
+    (cfg / "janus.transport.websockets.jcfg").write_text(
+        "general: {\n"
+        '\tjson = "compact"\n'
+        "\tws = true\n"
+        f"\tws_port = {s.ws_port}\n"
+        '\tws_ip = "127.0.0.1"\n'
+        "\twss = false\n"
+        "}\n"
+        "admin: {\n\tadmin_ws = false\n\tadmin_wss = false\n}\n"
+    )
+    return cfg
+
+
+def janus_argv(s: JanusSettings, binary: str = "janus") -> list[str]:
+    """The command line for a Janus using the folder ``write_config`` wrote."""
+    cfg = s.workdir / "etc"
+    return [binary, "-F", str(cfg), "-C", str(cfg / "janus.jcfg"), "-L",
+            str(s.workdir / "janus.log"), "-N"]
+
+
+async def wait_listening(port: int, within: float = 15.0, host: str = "127.0.0.1") -> None:
+    """Poll until something accepts TCP connections on ``host:port``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        try:
+            _, w = await asyncio.open_connection(host, port)
+            w.close()
+            return
+        except OSError:
+            if loop.time() > deadline:
+                raise TimeoutError(f"Janus did not listen on {host}:{port} in {within} s") from None
+            await asyncio.sleep(0.05)
+
+
+class JanusProcess:
+    """A Janus child process that is restarted when it dies.
+
+    ``on_restart`` is awaited after every restart, so the owner can recreate its rooms and
+    tell clients to publish and subscribe again.
+    """
+
+    def __init__(self, settings: JanusSettings, binary: str | None = None,
+                 on_restart: Callable[[], Awaitable[None]] | None = None) -> None:
+        self.settings = settings
+        self.binary = binary or shutil.which("janus") or "/usr/bin/janus"
+        self.on_restart = on_restart
+        self.proc: asyncio.subprocess.Process | None = None
+        self.restarts = 0
+        self._supervisor: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    @property
+    def url(self) -> str:
+        return self.settings.url
+
+    async def start(self) -> None:
+        """Write the configuration, start Janus, wait until its API listens, and supervise it."""
+        write_config(self.settings)
+        await self._spawn()
+        self._supervisor = asyncio.create_task(self._supervise())
+
+    async def _spawn(self) -> None:
+        log_path = self.settings.workdir / "janus.out"
+        out = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                *janus_argv(self.settings, self.binary), stdin=subprocess.DEVNULL,
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            os.close(out)
+        await wait_listening(self.settings.ws_port)
+
+    async def _supervise(self) -> None:
+        while not self._stopping:
+            assert self.proc is not None
+            rc = await self.proc.wait()
+            if self._stopping:
+                return
+            log.warning("Janus exited with %s; restarting it", rc)
+            await asyncio.sleep(0.2)
+            try:
+                await self._spawn()
+            except (OSError, TimeoutError):
+                log.exception("Janus failed to restart; retrying")
+                await asyncio.sleep(1.0)
+                continue
+            self.restarts += 1
+            if self.on_restart is not None:
+                try:
+                    await self.on_restart()
+                except Exception:
+                    log.exception("on_restart hook failed")
+
+    def kill(self) -> None:
+        """Kill Janus abruptly (what a crash looks like); the supervisor restarts it."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+
+    async def stop(self) -> None:
+        """Stop supervising and terminate Janus."""
+        self._stopping = True
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 10)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+
+
+def janus_available() -> bool:
+    """Whether the embedded mode can run here."""
+    return (shutil.which("janus") is not None or os.path.exists("/usr/bin/janus")) and \
+        (JANUS_LIB / "plugins/libjanus_videoroom.so").exists()

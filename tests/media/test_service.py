@@ -1,0 +1,110 @@
+"""MediaService + the SDK's media side through a real Janus, with real frames."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from media.harness import Node
+from media.rtc import until
+from tkroom.directory import RoomInfo
+from tkroom.errors import CodeError
+from tkroom.media.janus_process import JanusSettings
+
+pytestmark = pytest.mark.media
+
+
+@pytest.fixture
+async def node(in_netns, janus: JanusSettings, tmp_path):
+    n = Node(tmp_path / "rec", RoomInfo("r1", 1, maxvideo=2, maxaudio=0),
+             RoomInfo("r2", 1, maxvideo=6), RoomInfo("r3", 1, maxvideo=6, maxaudio=1))
+    await n.add_server("j1", janus.url)
+    n.registry.start()
+    yield n
+    await n.close()
+
+
+async def test_publish_to_two_subscribers_counts_frames(node: Node) -> None:
+    alice = node.user("r1", "alice")
+    bob = node.user("r1", "bob")
+    carol = node.user("r1", "carol", role=3)  # live viewers play, never publish
+    sid = await alice.publishVideo()
+    assert sid == "alice:video:default"
+    await until(lambda: sid in bob.available, what="onAddStream")
+    await carol.waitForStream("alice")
+    b = await bob.playVideo("alice")
+    c = await carol.playVideo("alice")
+    await until(lambda: b.frames_received >= 30 and c.frames_received >= 30, 20, "30 frames each")
+    frame = await anext(b.frames())
+    assert (frame.width, frame.height) == (640, 480)
+    await until(lambda: 2001 in node.codes(alice, "info"), what="2001 at the publisher")
+    await until(lambda: 2002 in node.codes(bob, "info") and 2002 in node.codes(carol, "info"),
+                what="2002 at the subscribers")
+    n2001 = next(n for n in alice.notices if n["code"] == 2001)
+    assert (n2001["userId"], n2001["type"], n2001["deviceId"]) == ("alice", "video", "default")
+
+    with pytest.raises(CodeError) as e:
+        await carol.publishVideo()
+    assert (e.value.code, e.value.extra["reason"]) == (2526, 4108)
+
+    await alice.unpublishVideo()
+    await until(lambda: any(ev == "onRemoveStream" for ev, _ in node.sink.events["bob"]),
+                what="onRemoveStream")
+    before = b.frames_received
+    await asyncio.sleep(0.5)
+    assert b.frames_received - before <= 2
+    await bob.unplayVideo("alice")
+
+
+async def test_audio_and_several_cameras(node: Node) -> None:
+    alice = node.user("r2", "alice")
+    bob = node.user("r2", "bob")
+    await alice.publishAudio()
+    await alice.publishVideo(deviceId="cam1")
+    await alice.publishVideo(deviceId="cam2")
+    streams = await bob.getStreams()
+    await until(lambda: len(bob.available) == 3, what="three streams")
+    assert {s["streamId"] for s in bob.available.values()} == {
+        "alice:audio:default", "alice:video:cam1", "alice:video:cam2"}, streams
+    a = await bob.playAudio("alice")
+    v2 = await bob.playVideo("alice", "cam2")
+    await until(lambda: a.frames_received >= 25 and v2.frames_received >= 20, 20, "audio+video")
+    frame = await anext(a.frames())
+    assert frame.sample_rate == 48000
+
+
+async def test_limits(node: Node) -> None:
+    a, b, c = node.user("r1", "a"), node.user("r1", "b"), node.user("r1", "c")
+    await a.publishVideo()
+    with pytest.raises(CodeError) as e:  # same camera twice: too many publications
+        await node.service.handle("publish", "r1", "a", 2,
+                                  {"type": "video", "jsep": {"type": "offer", "sdp": "v=0"}})
+    assert e.value.code == 2601
+    await b.publishVideo()
+    with pytest.raises(CodeError) as e:  # maxvideo = 2
+        await c.publishVideo()
+    assert (e.value.code, e.value.extra["reason"]) == (2526, 133)
+    assert 133 in node.codes(c, "error")
+    await c.publishAudio()  # audio is not limited by maxvideo
+    with pytest.raises(CodeError) as e:
+        await node.service.handle("subscribe", "r1", "c", 2, {"streamId": "nobody:video:default"})
+    assert e.value.code == 143
+    with pytest.raises(CodeError) as e:
+        await c.playVideo("nobody")
+    assert (e.value.code, e.value.extra["reason"]) == (2528, 143)
+    with pytest.raises(CodeError) as e:
+        await node.service.handle("publish", "r1", "i", 4,
+                                  {"type": "audio", "jsep": {"type": "offer", "sdp": "v=0"}})
+    assert e.value.code == 4108
+
+
+async def test_maxaudio(node: Node) -> None:
+    a, b = node.user("r3", "a"), node.user("r3", "b")
+    await a.publishAudio()
+    with pytest.raises(CodeError) as e:
+        await b.publishAudio()
+    assert e.value.extra["reason"] == 133
+    await b.publishVideo()  # video is not limited by maxaudio
+    await a.unpublishAudio()
+    await b.publishAudio()  # the seat is free again
