@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from tkroom import tickets
 from tkroom.directory import RoomInfo
 from tkroom.errors import CodeError
 from tkroom.signal.server import SignalServer
+from tkroom.state import open_state
 from tkroom.state.memory import MemoryState
 from tkroom.tickets import Identity
 
@@ -154,11 +156,24 @@ class Client:
         await self.reader
 
 
-async def start_server(directory: MemoryDirectory, **kw: Any) -> SignalServer:
-    server = SignalServer("127.0.0.1", 0, directory, MemoryState(window=kw.pop("window", 4096)),
-                          SECRET, **kw)
+async def start_server(directory: MemoryDirectory, *, state_url: str | None = None,
+                       **kw: Any) -> SignalServer:
+    """A server on a free port over memory state, or over Redis at ``state_url``."""
+    window = kw.pop("window", 4096)
+    if state_url is None:
+        state = MemoryState(window=window)
+    else:
+        state = open_state(state_url, window=window, prefix=f"t{secrets.token_hex(4)}",
+                           grace=kw.get("grace", 15.0))
+    await state.start()
+    server = SignalServer("127.0.0.1", 0, directory, state, SECRET, **kw)
     await server.start()
     return server
+
+
+async def stop_server(server: SignalServer) -> None:
+    await server.stop()
+    await server.state.stop()
 
 
 @pytest.fixture(autouse=True)
