@@ -261,3 +261,28 @@ def test_admin_cli(tmp_path):
     finally:
         n.stop()
     assert tkroom("admin", "enterprise", "freeze", "nobody", env=env).returncode == 1
+
+
+def test_concurrent_writes_all_succeed(api):
+    """Many writers at once (SQLite's single writer, PostgreSQL's pool) never answer 4107/5206."""
+    import asyncio
+    from collections import Counter
+
+    serial = api.room()
+
+    async def main() -> Counter[int]:
+        async with httpx.AsyncClient(base_url=api.node.url, timeout=60) as c:
+            async def one(i: int) -> int:
+                data = {"key": api.key, "serial": serial}
+                if i % 3 == 0:
+                    r = await c.post("/WebAPI/groupcreate", data={**data, "groupname": f"g{i}"})
+                elif i % 3 == 1:
+                    r = await c.post("/WebAPI/roommodify", data={**data, "roomname": f"n{i}"})
+                else:
+                    r = await c.post("/WebAPI/getloginkey", data={**data, "usertype": 2, "username": "x"})
+                return r.json()["result"]
+
+            return Counter(await asyncio.gather(*(one(i) for i in range(90))))
+
+    assert asyncio.run(main()) == Counter({0: 90})
+    assert len(api("getgrouplist", serial=serial)["grouplist"]) == 30

@@ -51,7 +51,7 @@ class SqlRoomDirectory:
                             companyid=room.companyid)
 
     async def group_exists(self, serial: str, groupid: str) -> bool:
-        if not str(groupid).isdigit() or len(str(groupid)) > 18:
+        if not str(groupid).isdigit() or int(groupid) > 2**31 - 1:
             return False
         async with self.sessions() as s:
             g = await s.get(Group, int(groupid))
@@ -62,9 +62,10 @@ class SqlRoomDirectory:
         to = str(message.get("toID", "__all"))
         text = message.get("message", "")
         async with self.sessions() as s:
-            s.add(ChatMessage(serial=serial, chattype=0 if to.startswith("__") else 2,
-                              fromid=str(message.get("fromID", "")), nickname=str(message.get("nickname", "")),
-                              toid=to, message=text if isinstance(text, str) else str(text),
+            s.add(ChatMessage(serial=serial[:20], chattype=0 if to.startswith("__") else 2,
+                              fromid=str(message.get("fromID", ""))[:100],
+                              nickname=str(message.get("nickname", ""))[:200], toid=to[:100],
+                              message=(text if isinstance(text, str) else str(text)).replace("\x00", ""),
                               ts=float(message.get("ts", 0))))
             await s.commit()
 

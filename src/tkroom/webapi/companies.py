@@ -23,8 +23,8 @@ def _account(call: Call) -> tuple[str, str]:
         raise CodeError(5000)
     if not account:
         raise CodeError(5101)
-    if len(account) > 100 or len(pw) > 100:
-        raise CodeError(5101, "account and userpassword are at most 100 characters")
+    if len(account) > 100 or len(pw) > 100 or len(call.p.get("username") or "") > 200:
+        raise CodeError(5101, "account and userpassword are at most 100 characters, username 200")
     return account, pw
 
 
