@@ -256,3 +256,22 @@ async def test_users_of_a_stopped_node_resume_on_another():
         await t.room.leaveroom()
     finally:
         await b.stop()
+
+
+async def test_second_login_evicts_the_first_or_is_refused_with_5208(env):
+    d, server, member = env
+    first = await member("stu")
+    second = await member("stu")
+    ev = await first.wait("room-participant_evicted")
+    assert ev["reason"] == {"code": 5208}
+    await first.wait("room-leaveroom")
+    assert first.room.state is State.IDLE
+    assert second.room.state is State.CONNECTED
+    d.rooms["solo"] = RoomInfo("solo", 1, "Solo", singlelogin=True)
+    holder = await join(server.url, "solo", "u1")
+    room = Room()
+    room.init()
+    with pytest.raises(ClientError) as e:
+        await room.joinroomEx(server.url, ticket("solo", "u1"))
+    assert e.value.code == 5208
+    await holder.room.leaveroom()

@@ -313,6 +313,7 @@ class Room:
         if api is not None:
             await api.aclose()
         self._session = {}
+        self._alternates = []
 
     # ---- requests ----------------------------------------------------------------------------
 
