@@ -275,3 +275,29 @@ async def test_second_login_evicts_the_first_or_is_refused_with_5208(env):
         await room.joinroomEx(server.url, ticket("solo", "u1"))
     assert e.value.code == 5208
     await holder.room.leaveroom()
+
+
+async def test_big_room_mode_and_paged_users(env):
+    d, server, _ = env
+    d.rooms["big"] = RoomInfo("big", 1, "Big", bigroomthreshold=3)
+    t = await join(server.url, "big", "teach", 0)
+    members = [await join(server.url, "big", f"s{i}") for i in range(4)]
+    try:
+        ev = await t.wait("room-mode-changed")
+        assert ev["mode"] == "bigRoom" and t.room.mode == "bigRoom"
+        late = members[-1]
+        assert late.room.mode == "bigRoom"
+        assert set(late.room.getUsers()) == {"teach", "s3"}, "only super users are pushed"
+        assert await late.room.getRoomUserNum() == 5
+        assert await late.room.getRoomUserNum(roles=[2]) == 4
+        page, total = await late.room.getRoomUsers(0, 2, roles=[2])
+        assert total == 4 and len(page) == 2
+        found, total = await late.room.getRoomUsers(0, 10, search="s2")
+        assert [u["id"] for u in found] == ["s2"] and total == 1
+        with pytest.raises(ClientError) as e:
+            late.room.getUser("s0")
+        assert e.value.code == 104  # not in the local copy of a big room...
+        assert (await late.room.fetchUser("s0"))["id"] == "s0"  # ...but the server has it
+    finally:
+        for w in (t, *members):
+            await w.room.leaveroom()
