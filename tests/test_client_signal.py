@@ -36,9 +36,10 @@ async def test_join_users_and_local_state(env):
     _, _, member = env
     t = await member("teach", 0)
     assert t.named("room-connected")[0]["self"]["id"] == "teach"
-    s = await member("stu", 2, )
+    s = await member("stu", 2, properties={"avatar": "cat.png", "hasvideo": False})
     ev = await t.wait("room-participant_join")
     assert ev["user"]["id"] == "stu" and ev["user"]["properties"]["role"] == 2
+    assert ev["user"]["properties"]["avatar"] == "cat.png"
     assert set(s.room.getUsers()) == {"teach", "stu"}
     assert s.room.getMySelf()["id"] == "stu"
     assert s.room.getUser("teach")["properties"]["role"] == 0
