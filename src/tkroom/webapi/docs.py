@@ -87,6 +87,9 @@ OpenAPI document every node serves at `/openapi.json`.
 - The database failing (connection refused, timeout, ...): 4107; a write refused by a
   constraint: 5206; anything unexpected: logged with its stack trace and answered 2510 (the
   SDK's "server exception") — never HTTP 500.
+- 5208 (a user id already logged in to a room with `singlelogin=1`) is answered by the
+  signalling plane's `joinRoom`, which alone knows who is in the room; `checkroom` does not
+  refuse a second login.
 - Changes made through a node's WebAPI take effect on that node at once; a room or enterprise
   changed elsewhere (another node, `tkroom admin`) is seen by `checkroom` within 2 seconds (the
   entry hot path keeps rows that long).

@@ -97,7 +97,7 @@ class Params:
 async def parse(request: Request, rest: str) -> Params:
     """Merge path segments, query string and form body of ``request``."""
     p = Params()
-    segs = [unquote(s) for s in rest.split("/") if s]
+    segs = [unquote(s) for s in rest.strip("/").split("/")] if rest.strip("/") else []  # keep empty values
     for i in range(0, len(segs) - 1, 2):
         p.add(segs[i], segs[i + 1])
     for k, v in request.query_params.multi_items():
