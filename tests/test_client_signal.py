@@ -302,3 +302,27 @@ async def test_big_room_mode_and_paged_users(env):
     finally:
         for w in (t, *members):
             await w.room.leaveroom()
+
+
+async def test_join_limits_surface_with_the_servers_codes(env):
+    d, server, member = env
+    await member("teach", 0)
+    d.rooms["live"] = RoomInfo("live", 1, "Live", allowsidelineuser=True, maxsidelineusers=1)
+    d.rooms["gone"] = RoomInfo("gone", 1, "Gone", deleted=True)
+    viewer = await join(server.url, "live", "v1", 3)
+    cases = [(ticket("r1", "teach2", 0), 63),   # a second teacher
+             (ticket("live", "v2", 3), 5011),   # live viewers beyond maxsidelineusers
+             (ticket("gone", "u", 2), 3003),    # the room was deleted
+             (ticket("nowhere", "u", 2), 4007)]
+    try:
+        for tk, code in cases:
+            room = Room()
+            room.init()
+            with pytest.raises(ClientError) as e:
+                await room.joinroomEx(server.url, tk)
+            assert e.value.code == code
+        with pytest.raises(ClientError) as e:  # a live viewer only watches
+            await viewer.room.pubMsg(name="x", id="x", toID="__none")
+        assert e.value.code == 4108
+    finally:
+        await viewer.room.leaveroom()
