@@ -29,7 +29,7 @@ async def test_embedded_janus_restarts_and_media_resumes(in_netns, tmp_path) -> 
     await proc.start()
     node = Node(tmp_path / "rec", RoomInfo("r1", 1))
     try:
-        await node.add_server("embedded", proc.url)
+        await node.add_server("embedded", proc.url, secret=proc.api_secret)
         node.registry.start()
         alice, bob = node.user("r1", "alice"), node.user("r1", "bob")
         await alice.publishVideo()
