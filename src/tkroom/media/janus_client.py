@@ -112,6 +112,11 @@ class JanusConnection:
         with contextlib.suppress(asyncio.CancelledError):
             await self._reader
 
+    def abort(self) -> None:
+        """Drop the connection at once (a server that stopped answering gets no handshake);
+        every waiting request fails with ``JanusConnectionLost``."""
+        self.ws.transport.abort()
+
     async def _read(self) -> None:
         try:
             async for raw in self.ws:

@@ -143,6 +143,8 @@ class ServerRegistry:
             return
         log.warning("media server %s is down", server.id)
         server.healthy = False
+        if server.conn is not None:
+            server.conn.abort()
         if self.on_down is not None:
             try:
                 await self.on_down(server)
