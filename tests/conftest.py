@@ -19,3 +19,6 @@ def need_binary(name: str) -> str:
     if REQUIRE_ALL:
         pytest.fail(msg)
     pytest.skip(msg)
+
+
+pytest_plugins = ["webapi_nodes"]

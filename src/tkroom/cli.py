@@ -15,8 +15,6 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from sqlalchemy import select
-
 from tkroom import codes
 from tkroom.config import Settings
 from tkroom.errors import CodeError
@@ -138,6 +136,8 @@ async def _enterprise_unfreeze(sa: Any) -> object:
 
 
 async def _enterprise_list(sa: Any) -> object:
+    from sqlalchemy import select
+
     from tkroom.store.companies import company_dict
     from tkroom.store.models import Company
 

@@ -22,11 +22,14 @@ from tkroom.config import Settings
 from tkroom.passwords import PasswordChecker
 from tkroom.store.directory import SqlRoomDirectory
 from tkroom.store.engine import make_engine, migrate, sessionmaker
+from tkroom.store.roomcache import RoomCache
 from tkroom.store.webhooks import WebhookWorker
 from tkroom.webapi.app import ApiState, build_app
 from tkroom.webapi.throttle import Throttle
 
 log = logging.getLogger("tkroom.node")
+# aiosqlite logs every statement with its parameters (keys, hashes) at DEBUG: never let it.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 class Service(Protocol):
@@ -43,13 +46,15 @@ class Node:
         self.engine: AsyncEngine = make_engine(settings.db_url)
         self.sessions = sessionmaker(self.engine)
         self.webhooks = WebhookWorker(self.sessions, settings.callback_delays_s, settings.callback_timeout_s)
-        self.directory = SqlRoomDirectory(self.sessions, self.webhooks)
+        self.rooms = RoomCache(settings.room_cache_ttl_s)
+        self.directory = SqlRoomDirectory(self.sessions, self.webhooks, self.rooms)
         self.api = ApiState(
             settings=settings,
             secret=self.secret,
             sessions=self.sessions,
             checker=PasswordChecker(self.secret),
             throttle=Throttle(settings.throttle_base_s, settings.throttle_max_s),
+            rooms=self.rooms,
         )
         self.services: list[Service] = []
         self.routes: list[BaseRoute] = []

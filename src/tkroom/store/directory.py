@@ -17,18 +17,23 @@ from tkroom.errors import CodeError
 from tkroom.store.loginkeys import check_login_key
 from tkroom.store.models import ChatMessage, ClassEvent, Company, Group, Room
 from tkroom.store.records import RecordRepo
+from tkroom.store.roomcache import RoomCache
 from tkroom.store.rooms import room_info
 from tkroom.store.webhooks import WebhookWorker
 from tkroom.tickets import Identity
 
 
 class SqlRoomDirectory:
-    def __init__(self, sessions: async_sessionmaker, webhooks: WebhookWorker):
+    def __init__(self, sessions: async_sessionmaker, webhooks: WebhookWorker, cache: RoomCache | None = None):
         self.sessions = sessions
+        self.cache = cache
         self.webhooks = webhooks
         self.records = RecordRepo(sessions)
 
     async def room(self, serial: str) -> RoomInfo | None:
+        hit = self.cache.get(serial) if self.cache is not None else None
+        if hit is not None:
+            return room_info(hit[0])
         async with self.sessions() as s:
             r = await s.get(Room, serial)
             return room_info(r) if r is not None else None
@@ -46,7 +51,7 @@ class SqlRoomDirectory:
                             companyid=room.companyid)
 
     async def group_exists(self, serial: str, groupid: str) -> bool:
-        if not str(groupid).isdigit() or len(str(groupid)) > 18:
+        if not str(groupid).isdigit() or int(groupid) > 2**31 - 1:
             return False
         async with self.sessions() as s:
             g = await s.get(Group, int(groupid))
@@ -57,9 +62,10 @@ class SqlRoomDirectory:
         to = str(message.get("toID", "__all"))
         text = message.get("message", "")
         async with self.sessions() as s:
-            s.add(ChatMessage(serial=serial, chattype=0 if to.startswith("__") else 2,
-                              fromid=str(message.get("fromID", "")), nickname=str(message.get("nickname", "")),
-                              toid=to, message=text if isinstance(text, str) else str(text),
+            s.add(ChatMessage(serial=serial[:20], chattype=0 if to.startswith("__") else 2,
+                              fromid=str(message.get("fromID", ""))[:100],
+                              nickname=str(message.get("nickname", ""))[:200], toid=to[:100],
+                              message=(text if isinstance(text, str) else str(text)).replace("\x00", ""),
                               ts=float(message.get("ts", 0))))
             await s.commit()
 

@@ -18,7 +18,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 def make_engine(url: str) -> AsyncEngine:
     """An async engine; connection failures surface quickly so callers can answer 4107."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 15})
+        engine = create_async_engine(url, connect_args={"timeout": 15}, hide_parameters=True)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -35,6 +35,7 @@ def make_engine(url: str) -> AsyncEngine:
         max_overflow=20,
         pool_pre_ping=True,
         pool_timeout=10,
+        hide_parameters=True,  # errors are logged: their SQL parameters may hold keys
         connect_args={"timeout": 5, "command_timeout": 15},
     )
 

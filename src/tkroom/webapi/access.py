@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tkroom.errors import CodeError
 from tkroom.store.models import Company, EnterpriseUser, Room
+from tkroom.store.roomcache import RoomCache
 from tkroom.store.rooms import ASSISTANT, LIVE, PATROL, ROLE_PASSWORD, STUDENT, TEACHER
 from tkroom.webapi.registry import Call, check_company
 from tkroom.webapi.roomparams import password_ok
@@ -23,17 +24,26 @@ WRONG_FOR_ROLE = {TEACHER: 5200, STUDENT: 5203, LIVE: 5201}
 TRY_ORDER = (TEACHER, ASSISTANT, PATROL, STUDENT, LIVE)
 
 
-async def enterable_room(s: AsyncSession, serial: str | None, now: float) -> tuple[Room, Company]:
+async def enterable_room(
+    s: AsyncSession, serial: str | None, now: float, cache: RoomCache | None = None
+) -> tuple[Room, Company]:
     """The room and its enterprise if it may be entered now: 5100, 4007, 3003, 3002, 3001."""
     if not serial:
         raise CodeError(5100)
-    room = await s.get(Room, serial)
-    if room is None:
-        raise CodeError(4007, f"No room {serial}")
+    hit = cache.get(serial) if cache is not None else None
+    if hit is None:
+        row = (await s.execute(
+            select(Room, Company).join(Company, Company.id == Room.companyid).where(Room.serial == serial)
+        )).first()
+        if row is None:
+            raise CodeError(4007, f"No room {serial}")
+        hit = (row[0], row[1])
+        if cache is not None:
+            cache.put(*hit)
+    room, company = hit
     if room.deleted or room.endtime < now:
         raise CodeError(3003)
-    company = await s.get(Company, room.companyid)
-    if company is None or company.deleted:
+    if company.deleted:
         raise CodeError(4001)
     check_company(company, now)
     return room, company

@@ -26,6 +26,7 @@ from tkroom.config import Settings
 from tkroom.errors import CodeError
 from tkroom.passwords import PasswordChecker
 from tkroom.store.models import File, Record
+from tkroom.store.roomcache import RoomCache
 from tkroom.webapi import clientapi, companies, files, groups, history, login, rooms, servers  # noqa: F401
 from tkroom.webapi.openapi import openapi_document
 from tkroom.webapi.params import parse
@@ -50,6 +51,7 @@ class ApiState:
     sessions: async_sessionmaker
     checker: PasswordChecker
     throttle: Throttle
+    rooms: RoomCache = field(default_factory=RoomCache)
     signal_url: str | None = None  # set by the signalling plane when it knows its own address
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -57,7 +57,7 @@ ENTER_CODES = (
 )
 async def checkroom(call: Call) -> dict[str, Any]:
     p = call.p
-    room, company = await enterable_room(call.s, p.get("serial"), call.now)
+    room, company = await enterable_room(call.s, p.get("serial"), call.now, call.state.rooms)
     nickname = p.get("nickname")
     asked = parse_role(p.get("userrole"))
     loginkey = p.get("loginkey")
@@ -118,7 +118,8 @@ async def getconfig(call: Call) -> dict[str, Any]:
     url = signal_url(call)
     host = call.request.url.hostname or ""
     port = call.request.url.port or 80
-    sig_port = urlsplit(url).port or 80
+    parsed_port = urlsplit(url).port
+    sig_port = 80 if parsed_port is None else parsed_port
     return {
         "signal": {"url": url},
         "mediaservers": servers,

@@ -18,6 +18,7 @@ from tkroom.errors import CodeError
 
 _ARRAY = re.compile(r"^([^\[\]]+)\[[^\[\]]*\]$")
 MAX_FIELDS = 1000
+MAX_ID = 2**31 - 1  # ids are 32-bit integer columns
 
 
 class Params:
@@ -33,7 +34,8 @@ class Params:
         if isinstance(value, UploadFile):
             self.files[bare] = value
             return
-        self.values.setdefault(bare, []).append(value)
+        # NUL never belongs in a parameter and PostgreSQL refuses it in text: drop it
+        self.values.setdefault(bare, []).append(value.replace("\x00", ""))
 
     def get(self, name: str) -> str | None:
         """The last value given for ``name``, stripped; None when absent or blank."""

@@ -50,7 +50,7 @@ async def validate(
     create = room is None
     v: dict[str, Any] = {}
     name = p.get("roomname")
-    if name is not None or create:
+    if p.raw("roomname") is not None or create:
         if not name:
             raise CodeError(4003)
         if len(name) > 200:

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from tkroom.errors import CodeError
-from tkroom.store.models import Room
+from tkroom.store.models import Company, Room
 from tkroom.store.rooms import count_active, new_serial, room_dict
 from tkroom.webapi.registry import Call, Param, method
 from tkroom.webapi.roomparams import validate
@@ -75,6 +75,8 @@ async def _hash_all(call: Call, plain: dict[str, str]) -> dict[str, str]:
 async def roomcreate(call: Call) -> dict[str, Any]:
     c = await call.company()
     values, plain = await validate(call.p, c, call.now, call.state.checker)
+    if c.max_rooms:  # lock the enterprise row (PostgreSQL) so concurrent creates cannot overshoot
+        await call.s.execute(select(Company.id).where(Company.id == c.id).with_for_update())
     if c.max_rooms and await count_active(call.s, c.id, call.now) >= c.max_rooms:
         raise CodeError(4103, f"The enterprise may have {c.max_rooms} rooms")
     hashes = await _hash_all(call, plain)
@@ -95,6 +97,7 @@ async def roommodify(call: Call) -> dict[str, Any]:
     for k, v in {**values, **await _hash_all(call, plain)}.items():
         setattr(room, k, v)
     room.modified = int(call.now)
+    call.state.rooms.invalidate(room.serial)
     return {"serial": room.serial}
 
 
@@ -103,6 +106,7 @@ async def roomdelete(call: Call) -> dict[str, Any]:
     room = await call.own_room()
     room.deleted = True
     room.modified = int(call.now)
+    call.state.rooms.invalidate(room.serial)
     return {"serial": room.serial}
 
 

@@ -1,0 +1,263 @@
+"""The store under the node: restarts, a database that goes away, migrations, webhooks, admin CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from tkroom import tickets
+from webapi_nodes import Api, NodeThread, PgServer, free_port, node_settings, port_open, wait_for
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def tkroom(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.CompletedProcess[str]:
+    e = {**os.environ, "PYTHONPATH": SRC, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "tkroom", *args], env=e, capture_output=True, text=True,
+                          timeout=120, **kw)
+
+
+class Served:
+    """``tkroom serve`` as a subprocess."""
+
+    def __init__(self, *args: str):
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tkroom", "serve", "--port", str(self.port), *args],
+            env={**os.environ, "PYTHONPATH": SRC}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        wait_for(lambda: port_open("127.0.0.1", self.port) or self.proc.poll() is not None, 60, what="serve")
+        assert self.proc.poll() is None, self.proc.stderr.read().decode() if self.proc.stderr else ""
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_restart_loses_nothing(tmp_path, request, backend):
+    args = ["--data", str(tmp_path)]
+    if backend == "postgres":
+        args += ["--database", request.getfixturevalue("pg_url")]
+    created = tkroom("admin", "enterprise", "create", "Restart School", "--max-rooms", "5", *args)
+    assert created.returncode == 0, created.stderr
+    ent = json.loads(created.stdout)
+    assert {"companyid", "domain", "authkey"} <= ent.keys()
+    key = ent["authkey"]
+    now = int(time.time())
+    first = Served(*args)
+    try:
+        r = httpx.post(f"{first.url}/WebAPI/roomcreate", data=dict(
+            key=key, roomname="Kept", roomtype=3, starttime=now, endtime=now + 3600, passwordrequired=0,
+            chairmanpwd="teach1", assistantpwd="assist1", patrolpwd="patrol1")).json()
+        serial = r["serial"]
+        lk = httpx.post(f"{first.url}/WebAPI/getloginkey",
+                        data=dict(key=key, serial=serial, usertype=2, username="S")).json()["loginkey"]
+        ticket = httpx.post(f"{first.url}/ClientAPI/checkroom",
+                            data=dict(serial=serial, password="teach1", nickname="T")).json()["ticket"]
+    finally:
+        first.stop()
+    second = Served(*args)
+    try:
+        room = httpx.post(f"{second.url}/WebAPI/getroom", data=dict(key=key, serial=serial)).json()["room"]
+        assert room["roomname"] == "Kept"
+        again = httpx.post(f"{second.url}/ClientAPI/checkroom",
+                           data=dict(serial=serial, password="teach1", nickname="T")).json()
+        assert again["roomrole"] == 0
+        assert httpx.post(f"{second.url}/ClientAPI/checkroom",
+                          data=dict(serial=serial, loginkey=lk, nickname="S")).json()["roomrole"] == 2
+    finally:
+        second.stop()
+    secret = bytes.fromhex((tmp_path / "secret").read_text())
+    assert tickets.verify(secret, ticket, time.time()).serial == serial, "the secret survives restarts"
+
+
+def test_database_stopped_under_the_node_answers_4107(tmp_path):
+    pg = PgServer()
+    pg.start()
+    n = None
+    try:
+        n = NodeThread(node_settings(tmp_path, pg.url()))
+        api = Api(n, n.enterprise())
+        serial = api.room()
+        assert api("getroom", serial=serial)["result"] == 0
+        pg.stop()
+        assert api("getroom", serial=serial)["result"] == 4107
+        assert api.client("checkroom", serial=serial, password="teach1", nickname="T")["result"] == 4107
+        assert api("roomcreate", roomname="x")["result"] == 4107
+        pg.start()
+        wait_for(lambda: api("getroom", serial=serial)["result"] == 0, 30, 0.5, "the node to reconnect")
+    finally:
+        if n:
+            n.stop()
+        pg.cleanup()
+
+
+def test_migrations_create_exactly_the_models(tmp_path):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    from tkroom.store.models import Base
+
+    n = NodeThread(node_settings(tmp_path))
+    n.stop()
+    engine = create_engine(f"sqlite:///{tmp_path / 'tkroom.db'}")
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+class Receiver:
+    """A little HTTP receiver on 127.0.0.1 that answers ``fail`` a given number of times first."""
+
+    def __init__(self, failures: int):
+        self.bodies: list[dict[str, str]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+                outer.bodies.append({k: v[0] for k, v in parse_qs(body).items()})
+                answer = b"fail" if len(outer.bodies) <= failures else b"success"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *a: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _deliveries(n: NodeThread):
+    async def rows():
+        from sqlalchemy import select
+
+        from tkroom.store.models import WebhookDelivery
+
+        async with n.node.sessions() as s:
+            return [(r.attempts, r.done, r.failed) for r in (await s.execute(select(WebhookDelivery))).scalars()]
+
+    return n.run(rows())
+
+
+def test_class_state_callbacks_are_retried_until_success(tmp_path):
+    rx = Receiver(failures=2)
+    n = NodeThread(node_settings(tmp_path, callback_delays_s=(0.3, 0.6, 5.0, 5.0)))
+    try:
+        api = Api(n, n.enterprise())
+        assert api("companyattribute", roomstartcallbackurl=rx.url, roomendcallbackurl=rx.url)["result"] == 0
+        serial = api.room()
+        t0 = time.monotonic()
+        n.run(n.node.directory.class_state(serial, 0, 1700000000.0))
+        wait_for(lambda: len(rx.bodies) >= 3, 30, what="three attempts")
+        elapsed = time.monotonic() - t0
+        assert elapsed >= 0.9, "retries wait the configured delays (0.3 s then 0.6 s)"
+        wait_for(lambda: _deliveries(n) == [(3, True, False)], 10, what="the delivery to be done")
+        b = rx.bodies[0]
+        assert b["serial"] == serial and b["time"] == "1700000000" and b["classstate"] == "0" and b["identify"]
+        assert rx.bodies[1] == b, "a retry sends the same body"
+        n.run(n.node.directory.class_state(serial, 1, 1700000100.0))
+        wait_for(lambda: len(rx.bodies) == 4, 30, what="the end callback")
+        assert rx.bodies[3]["classstate"] == "1" and rx.bodies[3]["overclasstype"] == "0"
+    finally:
+        n.stop()
+        rx.close()
+
+
+def test_callbacks_give_up_after_the_last_delay_and_survive_restarts(tmp_path):
+    rx = Receiver(failures=10**6)
+    settings = node_settings(tmp_path, callback_delays_s=(0.2, 0.2))
+    n = NodeThread(settings)
+    try:
+        api = Api(n, n.enterprise())
+        api("companyattribute", roomendcallbackurl=rx.url)
+        serial = api.room()
+        n.run(n.node.directory.class_state(serial, 1, time.time()))
+        wait_for(lambda: _deliveries(n) == [(3, False, True)], 30, what="the delivery to be given up")
+        assert len(rx.bodies) == 3
+    finally:
+        n.stop()
+    # a delivery pending at shutdown is sent by the next start
+    rx2 = Receiver(failures=0)
+    n = NodeThread(node_settings(tmp_path, callback_delays_s=(30.0,)))
+    try:
+        api = Api(n, n.enterprise())
+        api("companyattribute", roomstartcallbackurl=rx2.url)
+        serial = api.room()
+        rx2.server.shutdown()  # the receiver is down: the first attempt fails
+        rx2.server.server_close()
+        n.run(n.node.directory.class_state(serial, 0, time.time()))
+        wait_for(lambda: any(r[0] == 1 for r in _deliveries(n)), 30, what="a failed first attempt")
+    finally:
+        n.stop()
+    rx3 = Receiver(failures=0)
+
+    async def point_to(url: str) -> None:
+        from sqlalchemy import update
+
+        from tkroom.store.models import WebhookDelivery
+
+        async with n.node.sessions() as s:
+            await s.execute(update(WebhookDelivery).where(WebhookDelivery.done.is_(False),
+                                                          WebhookDelivery.failed.is_(False))
+                            .values(url=url, next_at=0))
+            await s.commit()
+
+    n = NodeThread(node_settings(tmp_path, callback_delays_s=(30.0,)))
+    try:
+        n.run(point_to(rx3.url))
+        n.run(n.node.webhooks.deliver_due())
+        wait_for(lambda: len(rx3.bodies) == 1, 30, what="the resumed delivery")
+    finally:
+        n.stop()
+        rx.close()
+        rx3.close()
+
+
+def test_admin_cli(tmp_path):
+    env = {"TKROOM_DATA": str(tmp_path)}
+    c = tkroom("admin", "enterprise", "create", "Alpha", "--domain", "alpha", "--expires", "2099-12-31", env=env)
+    assert c.returncode == 0, c.stderr
+    ent = json.loads(c.stdout)
+    assert ent["domain"] == "alpha" and len(ent["authkey"]) == 16
+    assert tkroom("admin", "enterprise", "create", "Again", "--domain", "alpha", env=env).returncode == 1
+    assert json.loads(tkroom("admin", "enterprise", "freeze", "alpha", env=env).stdout)["frozen"] is True
+    listed = json.loads(tkroom("admin", "enterprise", "list", "--data", str(tmp_path)).stdout)
+    assert [(e["domain"], e["frozen"]) for e in listed][:1] == [("alpha", True)]
+    assert all("authkey" not in e for e in listed)
+    n = NodeThread(node_settings(tmp_path))  # the same data folder
+    try:
+        api = Api(n, ent)
+        assert api("getroomlist")["result"] == 3002
+        assert tkroom("admin", "enterprise", "unfreeze", "alpha", env=env).returncode == 0
+        assert api("getroomlist")["result"] == 4105
+    finally:
+        n.stop()
+    assert tkroom("admin", "enterprise", "freeze", "nobody", env=env).returncode == 1
