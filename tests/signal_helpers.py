@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 import websockets
 
 from tkroom import tickets
 from tkroom.directory import RoomInfo
 from tkroom.errors import CodeError
 from tkroom.signal.server import SignalServer
+from tkroom.state import open_state
 from tkroom.state.memory import MemoryState
 from tkroom.tickets import Identity
 
@@ -152,8 +156,30 @@ class Client:
         await self.reader
 
 
-async def start_server(directory: MemoryDirectory, **kw: Any) -> SignalServer:
-    server = SignalServer("127.0.0.1", 0, directory, MemoryState(window=kw.pop("window", 4096)),
-                          SECRET, **kw)
+async def start_server(directory: MemoryDirectory, *, state_url: str | None = None,
+                       **kw: Any) -> SignalServer:
+    """A server on a free port over memory state, or over Redis at ``state_url``."""
+    window = kw.pop("window", 4096)
+    if state_url is None:
+        state = MemoryState(window=window)
+    else:
+        state = open_state(state_url, window=window, prefix=f"t{secrets.token_hex(4)}",
+                           grace=kw.get("grace", 15.0))
+    await state.start()
+    server = SignalServer("127.0.0.1", 0, directory, state, SECRET, **kw)
     await server.start()
     return server
+
+
+async def stop_server(server: SignalServer) -> None:
+    await server.stop()
+    await server.state.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_server_errors(caplog: pytest.LogCaptureFixture):
+    """A test importing this fails when the server logged an error (a failure a user hits)."""
+    yield
+    errors = [r for r in caplog.get_records("call") + caplog.get_records("teardown")
+              if r.levelno >= logging.ERROR and r.name.startswith("tkroom")]
+    assert not errors, [r.getMessage() for r in errors]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from signal_helpers import Client, MemoryDirectory, start_server, ticket
+from signal_helpers import Client, MemoryDirectory, no_server_errors, start_server, ticket  # noqa: F401
 from tkroom.directory import RoomInfo
 
 
