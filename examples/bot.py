@@ -31,10 +31,9 @@ async def answer(room: Room, ev: Event) -> bool:
             await room.sendMessage(f"{await room.getRoomUserNum()} in class")
         elif cmd == "!bye":
             await room.sendMessage("Bye!")
-            return False
     except ClientError as exc:  # e.g. 62: answering too fast as a student
-        print(f"could not answer {cmd!r}: {exc.code} {exc.message}")
-    return True
+        print(f"could not answer {cmd!r}: {exc.code} {exc.message}", flush=True)
+    return cmd != "!bye"
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -49,7 +48,7 @@ async def run(args: argparse.Namespace) -> int:
     except ClientError as exc:
         print(f"cannot join: {exc.code} {exc.message}")
         return 1
-    print(f"in class {args.serial} as {room.getMySelf()}")
+    print(f"in class {args.serial} as {room.getMySelf()}", flush=True)
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(args.lifetime):
             async for ev in events:

@@ -225,3 +225,34 @@ async def test_async_iterator_with_real_events(env):
         if len(got) == 2:
             break
     assert got == ["one", "two"]
+
+
+async def test_users_of_a_stopped_node_resume_on_another():
+    """Two nodes over one room state (as a cluster shares Redis): stopping one moves its
+    users to the other by reconnection; nobody sees them leave and the room keeps its state."""
+    from signal_helpers import SECRET
+    from tkroom.signal.server import SignalServer
+    from tkroom.state.memory import MemoryState
+
+    d = MemoryDirectory(rooms={"r1": RoomInfo("r1", 1, "Room 1")})
+    state = MemoryState()
+    a = SignalServer("127.0.0.1", 0, d, state, SECRET, grace=10.0, sweep_interval=0.05)
+    b = SignalServer("127.0.0.1", 0, d, state, SECRET, grace=10.0, sweep_interval=0.05)
+    await a.start()
+    await b.start()
+    try:
+        t = await join(b.url, "r1", "teach", 0)
+        s = await join(a.url, "r1", "stu", 2, signal_urls=(b.url,), backoff_initial=0.05)
+        await t.room.pubMsg(name="ClassBegin", id="ClassBegin", save=True)
+        await s.wait("room-pubmsg")
+        await a.stop()
+        ev = await s.wait("room-reconnected", wait=20)
+        assert ev["resumed"] is True
+        await s.room.sendMessage("on node b now")
+        await t.wait("room-text-message", lambda ev: ev["message"] == "on node b now")
+        assert not t.named("room-participant_leave")
+        assert [m["id"] for m in s.room.getMsgList()] == ["ClassBegin"]
+        await s.room.leaveroom()
+        await t.room.leaveroom()
+    finally:
+        await b.stop()

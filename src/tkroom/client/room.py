@@ -67,6 +67,7 @@ class Options:
     backoff_initial: float = 0.2
     backoff_max: float = 5.0
     secure: bool = False
+    signal_urls: tuple[str, ...] = ()  # other nodes to try when ours is gone (a cluster)
 
 
 class Room:
@@ -81,6 +82,7 @@ class Room:
         self._api: ClientAPI | None = None
         self._join_args: dict[str, Any] = {}
         self._signal_url = ""
+        self._alternates: list[str] = []  # every node's signalling URL we have been told of
         self._session: dict[str, str] = {}
         self._last_s = -1
         self._self_id = ""
@@ -229,8 +231,8 @@ class Room:
             userid=a["userid"], userrole=a["userrole"],
         )
         config = await api.getconfig(a["serial"], checked.get("roomrole"))
-        url = (config.get("signal") or {}).get("url")
-        if not isinstance(url, str) or not url:
+        url = self._learn_urls(config)
+        if not url:
             raise ClientError(INVALID_STATUS, "getconfig gave no signal url")
         if checked.get("ticket"):
             join["ticket"] = checked["ticket"]
@@ -239,6 +241,17 @@ class Room:
         else:
             raise ClientError(INVALID_STATUS, "checkroom gave no join ticket")
         return url, join
+
+    def _learn_urls(self, config: Mapping[str, Any]) -> str:
+        """The signalling URL of a getconfig answer; its ``signal.urls`` (other nodes of a
+        cluster) are kept to fall back on."""
+        sig = config.get("signal") or {}
+        url = sig.get("url") if isinstance(sig, Mapping) else None
+        others = sig.get("urls") if isinstance(sig, Mapping) else None
+        for u in [url, *(others if isinstance(others, list) else [])]:
+            if isinstance(u, str) and u and u not in self._alternates:
+                self._alternates.append(u)
+        return url if isinstance(url, str) else ""
 
     async def _join_fresh(self) -> dict[str, Any]:
         """Socket + joinRoom with fresh credentials; replaces the local state."""
@@ -627,7 +640,7 @@ class Room:
                 return
             self._bus.emit(E.ROOM_RECONNECTING, {"number": attempt, "reason": last_error})
             try:
-                resumed = await self._reconnect_once()
+                resumed = await self._reconnect_once(attempt)
             except ClientError as exc:
                 last_error = f"{exc.code}: {exc.message}"
                 log.info("reconnect attempt %d failed: %s", attempt, last_error)
@@ -644,19 +657,24 @@ class Room:
             )
             return
 
-    async def _reconnect_once(self) -> bool:
-        """One attempt: True when the session resumed, False when it had to join afresh."""
+    async def _reconnect_once(self, attempt: int) -> bool:
+        """One attempt: True when the session resumed, False when it had to join afresh.
+
+        The URL: what getconfig says now (or the node we were on) first, then the other nodes
+        we know of in turn, so that the users of a stopped node move to another one.
+        """
         old = self._conn
         self._conn = None
         if old is not None:
             await old.close()
-        url = self._signal_url
-        api = self._api
-        if api is not None:
-            with contextlib.suppress(ClientError):  # the node may have moved: ask again
-                config = await api.getconfig(self._join_args["serial"])
-                url = (config.get("signal") or {}).get("url") or url
-                self._signal_url = url
+        first = self._signal_url
+        if self._api is not None:
+            with contextlib.suppress(ClientError):
+                first = self._learn_urls(await self._api.getconfig(self._join_args["serial"]))
+                first = first or self._signal_url
+        known = [first] + [u for u in (*self._alternates, *self._opts.signal_urls) if u != first]
+        url = known[(attempt - 1) % len(known)]
+        self._signal_url = url
         conn = await self._open_socket(url)
         try:
             if self._session:

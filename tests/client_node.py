@@ -1,0 +1,81 @@
+"""A whole tkroom node in the test's event loop: HTTP (WebAPI/ClientAPI on a SQL store) and the
+signalling server, wired as ``tkroom serve`` wires them, plus an enterprise and a room."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tkroom.config import Settings
+from tkroom.node import Node
+from tkroom.signal.server import SignalServer
+from tkroom.state.memory import MemoryState
+from tkroom.store.companies import create_company
+
+PASSWORDS = {"chairmanpwd": "teach1", "assistantpwd": "assist1", "patrolpwd": "patrol1",
+             "confuserpwd": "stud1"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class NodeEnv:
+    node: Node
+    signal: SignalServer | None
+    key: str
+    serial: str = ""
+
+    @property
+    def port(self) -> int:
+        return self.node.port
+
+    async def webapi(self, method: str, **params: Any) -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=self.node.base_url, timeout=30) as http:
+            r = await http.post(f"/WebAPI/{method}", data={"key": self.key, **params})
+        body = r.json()
+        assert body["result"] == 0, body
+        return body
+
+    async def create_room(self, **over: Any) -> str:
+        now = int(time.time())
+        params = dict(roomname="Math", roomtype=3, starttime=now, endtime=now + 3600,
+                      passwordrequired=1, **PASSWORDS)
+        params.update(over)
+        return (await self.webapi("roomcreate", **params))["serial"]
+
+
+@contextlib.asynccontextmanager
+async def running_node(tmp: Path, *, signal: bool = True, state: MemoryState | None = None,
+                       signal_port: int | None = None, grace: float = 5.0) -> AsyncIterator[NodeEnv]:
+    """A node on free ports. ``signal=False``: HTTP only (getconfig still points at a port)."""
+    sp = signal_port or free_port()
+    settings = Settings(host="127.0.0.1", port=0, signal_port=sp, data_dir=tmp,
+                        throttle_base_s=0.001, throttle_max_s=0.01)
+    node = Node(settings)
+    sig = None
+    if signal:
+        sig = SignalServer("127.0.0.1", sp, node.directory, state or MemoryState(), node.secret,
+                           grace=grace, sweep_interval=0.05)
+        node.services.append(sig)
+    await node.start()
+    try:
+        async with node.sessions() as s:
+            c = await create_company(s, "School")
+            await s.commit()
+            key = c.authkey
+        env = NodeEnv(node, sig, key)
+        env.serial = await env.create_room(maxusers=50)
+        yield env
+    finally:
+        await node.stop()
