@@ -19,6 +19,15 @@ from tkroom.media.servers import MediaServer, ServerRegistry
 from tkroom.media.service import MEDIA_EVENTS, MediaService
 
 
+def _strip_candidates(data: dict[str, Any]) -> dict[str, Any]:
+    jsep = data.get("jsep")
+    if not isinstance(jsep, dict):
+        return data
+    lines = [ln for ln in jsep["sdp"].split("\r\n")
+             if not ln.startswith(("a=candidate", "a=end-of-candidates"))]
+    return {**data, "jsep": {**jsep, "sdp": "\r\n".join(lines)}}
+
+
 class Directory:
     def __init__(self, *rooms: RoomInfo) -> None:
         self.rooms = {r.serial: r for r in rooms}
@@ -67,10 +76,17 @@ class Node:
     async def add_server(self, sid: str, url: str, capacity: int = 500) -> MediaServer:
         return await self.registry.add(MediaServer(sid, url, capacity))
 
-    def user(self, serial: str, userid: str, role: int = 2, **kw: Any) -> MediaClient:
+    def user(self, serial: str, userid: str, role: int = 2, *, block_media: bool = False,
+             **kw: Any) -> MediaClient:
+        """A user's SDK media client; ``block_media``: a firewall drops its ICE candidates
+        both ways (signalling works, media can never connect)."""
+
         async def request(ev: str, data: dict[str, Any]) -> Any:
             if ev in MEDIA_EVENTS:
-                return await self.service.handle(ev, serial, userid, role, data)
+                if block_media:
+                    data = _strip_candidates(data)
+                ack = await self.service.handle(ev, serial, userid, role, data)
+                return _strip_candidates(ack) if block_media else ack
             if ev == "pubMsg":
                 await self.service.on_saved_message(serial, data)
                 return {"seq": 1}

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.media
 @pytest.fixture
 async def node(in_netns, janus: JanusSettings, tmp_path):
     n = Node(tmp_path / "rec", RoomInfo("r1", 1, maxvideo=2, maxaudio=0),
-             RoomInfo("r2", 1, maxvideo=6))
+             RoomInfo("r2", 1, maxvideo=6), RoomInfo("r3", 1, maxvideo=6, maxaudio=1))
     await n.add_server("j1", janus.url)
     n.registry.start()
     yield n
@@ -32,6 +32,7 @@ async def test_publish_to_two_subscribers_counts_frames(node: Node) -> None:
     sid = await alice.publishVideo()
     assert sid == "alice:video:default"
     await until(lambda: sid in bob.available, what="onAddStream")
+    await carol.waitForStream("alice")
     b = await bob.playVideo("alice")
     c = await carol.playVideo("alice")
     await until(lambda: b.frames_received >= 30 and c.frames_received >= 30, 20, "30 frames each")
@@ -96,3 +97,14 @@ async def test_limits(node: Node) -> None:
         await node.service.handle("publish", "r1", "i", 4,
                                   {"type": "audio", "jsep": {"type": "offer", "sdp": "v=0"}})
     assert e.value.code == 4108
+
+
+async def test_maxaudio(node: Node) -> None:
+    a, b = node.user("r3", "a"), node.user("r3", "b")
+    await a.publishAudio()
+    with pytest.raises(CodeError) as e:
+        await b.publishAudio()
+    assert e.value.extra["reason"] == 133
+    await b.publishVideo()  # video is not limited by maxaudio
+    await a.unpublishAudio()
+    await b.publishAudio()  # the seat is free again

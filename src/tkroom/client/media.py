@@ -29,6 +29,7 @@ from av import AudioFrame, VideoFrame
 
 from tkroom import codes
 from tkroom.client.sources import (
+    AudioProfile,
     PatternTrack,
     ToneTrack,
     VideoProfile,
@@ -48,6 +49,7 @@ Frame = VideoFrame | AudioFrame
 PUBLISH_FAILED, UNPUBLISH_FAILED, SUBSCRIBE_FAILED, UNSUBSCRIBE_FAILED = 2526, 2527, 2528, 2529
 RETRY_PUBLISH = frozenset((131, 132))
 RETRY_SUBSCRIBE = frozenset((141, 142))
+NO_MEDIA_SERVER = 151
 E, W = codes.ErrorNotice, codes.WarningNotice
 
 
@@ -185,6 +187,7 @@ class MediaClient:
         self.subscribe_timeout = subscribe_timeout
         self.retry_delay = retry_delay
         self.profile = VideoProfile()
+        self.audio_profile = AudioProfile()
         self.local: dict[tuple[str, str], LocalStream] = {}
         self.remote: dict[str, RemoteStream] = {}
         self.available: dict[str, dict[str, Any]] = {}
@@ -221,10 +224,14 @@ class MediaClient:
         if ev == "onAddStream":
             self.available[data["streamId"]] = data
             rs = self.remote.get(data["streamId"])
-            if rs is not None and rs.active and rs.pc is None:
-                self._background(self._subscribe_loop(rs), rs)
+            if rs is not None and rs.active and rs.pc is None and not rs.lock.locked():
+                self._background(self._subscribe_loop(rs, resume=True), rs)
         elif ev == "onRemoveStream":
             self.available.pop(data.get("streamId", ""), None)
+            if data.get("reason") == "publishstate" and data.get("userId") == self.userid:
+                ls = self.local.get((data.get("type", ""), data.get("deviceId", "default")))
+                if ls is not None:
+                    await self._unpublish(ls, quiet=True)
             rs = self.remote.get(data.get("streamId", ""))
             if rs is not None:
                 await rs._close_pc()
@@ -280,6 +287,12 @@ class MediaClient:
         profile.check()
         self.profile = profile
 
+    def setAudioProfile(self, sample_rate: int = 48000, channels: int = 1) -> None:
+        """The rate and channels of the next microphone publication (2007 / 2005)."""
+        profile = AudioProfile(sample_rate, channels)
+        profile.check()
+        self.audio_profile = profile
+
     async def publishVideo(self, source: str | MediaStreamTrack | None = None,
                            deviceId: str = "default", fmt: str | None = None) -> str:
         """Publish a camera: a device or file path (``fmt`` e.g. 'v4l2'), a track, or generated
@@ -296,7 +309,7 @@ class MediaClient:
         if isinstance(source, str):
             player = open_player("audio", source, fmt)
             return await self._publish("audio", "default", [player.audio], player)
-        return await self._publish("audio", "default", [source or ToneTrack()])
+        return await self._publish("audio", "default", [source or ToneTrack(self.audio_profile)])
 
     async def startShareScreen(self, source: str | MediaStreamTrack | None = None) -> str:
         """Share the screen (x11grab of ``$DISPLAY``), or a track standing for it (2103 when the
@@ -359,6 +372,9 @@ class MediaClient:
                 if initial:
                     self._emit("error", e.code, e.message, **ls.fields(self.userid))
                     raise _fail(PUBLISH_FAILED, e) from None
+                if e.code == NO_MEDIA_SERVER:  # failing over: a server comes back or is found
+                    attempts += 1
+                    continue
                 ls.active = False
                 self._emit("error", e.code, e.message, **ls.fields(self.userid))
                 return
@@ -484,23 +500,31 @@ class MediaClient:
         return rs
 
     async def _subscribe_loop(self, rs: RemoteStream, *, initial: bool = False,
-                              failed: bool = False) -> None:
+                              failed: bool = False, resume: bool = False) -> None:
+        """Subscribe, retrying; ``resume``: only if no subscription was made meanwhile."""
         attempts = 1 if failed else 0
+        last = int(E.ERR_SUBSCRIBE_FAILED)
         while rs.active:
+            if resume and rs.pc is not None:
+                return
             if attempts:
                 if self.max_reconnect is not None and attempts > self.max_reconnect:
                     await rs._close_pc()
                     if initial:
                         raise CodeError(SUBSCRIBE_FAILED, "gave up after "
-                                        f"{self.max_reconnect} reconnects", namespace="sdk")
+                                        f"{self.max_reconnect} reconnects", namespace="sdk",
+                                        reason=last)
                     return
                 await asyncio.sleep(self.retry_delay)
             try:
                 async with rs.lock:
+                    if resume and rs.pc is not None:
+                        return
                     await self._subscribe_once(rs)
                 return
             except Retry as r:
                 attempts += 1
+                last = r.code
                 if initial:
                     self._emit("error", r.code, str(r), userId=rs.userid, type=rs.type,
                                deviceId=rs.device_id)
@@ -571,6 +595,21 @@ class MediaClient:
     async def unplayAudio(self, userid: str) -> None:
         await self._unplay(f"{userid}:audio:default")
 
+    async def waitForStream(self, userid: str, type: str = "video", deviceId: str = "default",
+                            within: float = 10.0) -> dict[str, Any]:
+        """Wait until the stream is published (asks ``getStreams`` once, for late joiners,
+        then waits for ``onAddStream``); TimeoutError if it does not come."""
+        stream_id = f"{userid}:{type}:{deviceId}"
+        if stream_id not in self.available:
+            await self.getStreams()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while stream_id not in self.available:
+            if loop.time() > deadline:
+                raise TimeoutError(f"{stream_id} was not published within {within:g} s")
+            await asyncio.sleep(0.02)
+        return self.available[stream_id]
+
     async def getStreams(self) -> list[dict[str, Any]]:
         """The streams being published now (late joiners learn them here)."""
         ack = await self.request("getStreams", {})
@@ -613,3 +652,34 @@ class MediaClient:
         for t in list(self._tasks):
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+MEDIA_SERVER_EVENTS = frozenset(("onAddStream", "onRemoveStream", "notice", "mediaServerChanged"))
+
+
+def attach(room: Any, **options: Any) -> MediaClient:
+    """The media side of a ``tkroom.client.Room`` (before or after ``joinroom``).
+
+    Media requests go through the room's signalling connection; the room's media events reach
+    the returned ``MediaClient`` (the room keeps emitting its own notice events too).
+    ``options``: ``max_reconnect`` (the room's ``maxReconnectCount``), timeouts.
+    """
+
+    async def request(ev: str, data: dict[str, Any]) -> Any:
+        client.userid = room._self_id or client.userid
+        return await room._request(ev, data)
+
+    client = MediaClient(request, getattr(room, "_self_id", ""), **options)
+    original = room._on_event
+
+    def on_event(ev: str, data: Any, s: int | None) -> None:
+        original(ev, data, s)
+        if ev in MEDIA_SERVER_EVENTS and isinstance(data, dict):
+            client.userid = room._self_id or client.userid
+            client._spawn(client.dispatch(ev, data))
+
+    room._on_event = on_event
+    conn = getattr(room, "_conn", None)
+    if conn is not None:
+        conn._on_event = on_event
+    return client

@@ -60,6 +60,24 @@ class VideoProfile:
                                f"captured (at most {MAX_WIDTH}x{MAX_HEIGHT}@{MAX_FPS})")
 
 
+@dataclass(frozen=True, slots=True)
+class AudioProfile:
+    """What ``setAudioProfile`` sets for the next microphone publication."""
+
+    sample_rate: int = 48000
+    channels: int = 1
+
+    def check(self) -> None:
+        """2007 for values that are not constraints, 2005 for ones no source meets (Opus)."""
+        for name in ("sample_rate", "channels"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                raise device_error("audio", "type", f"{name} must be a positive integer, not {v!r}")
+        if self.sample_rate not in (8000, 12000, 16000, 24000, 48000) or self.channels > 2:
+            raise device_error("audio", "over", f"{self.sample_rate} Hz x {self.channels} cannot "
+                               "be captured for Opus")
+
+
 class PatternTrack(MediaStreamTrack):
     """Generated video: a moving bar on black, at the profile's size and rate."""
 
@@ -96,13 +114,15 @@ class PatternTrack(MediaStreamTrack):
 
 
 class ToneTrack(MediaStreamTrack):
-    """Generated audio: a 440 Hz tone, 48 kHz mono, 20 ms frames."""
+    """Generated audio: a 440 Hz tone, mono, 20 ms frames, at the profile's rate."""
 
     kind = "audio"
-    RATE, SAMPLES = 48000, 960
 
-    def __init__(self, hz: float = 440.0) -> None:
+    def __init__(self, profile: AudioProfile = AudioProfile(), hz: float = 440.0) -> None:
         super().__init__()
+        profile.check()
+        self.RATE = profile.sample_rate
+        self.SAMPLES = profile.sample_rate // 50
         self._n = 0
         self._start: float | None = None
         step = 2 * math.pi * hz / self.RATE
@@ -143,10 +163,12 @@ def _classify(exc: BaseException) -> str:
 def open_player(kind: str, path: str, fmt: str | None = None,
                 options: dict[str, str] | None = None) -> MediaPlayer:
     """A MediaPlayer over a device or file, with open failures mapped to device codes."""
-    if not os.path.exists(path) and fmt in (None, "v4l2", "alsa"):
+    if fmt in (None, "v4l2") and not os.path.exists(path):
         raise device_error(kind, "notfound", f"no {kind} device or file at {path}")
     try:
         player = MediaPlayer(path, format=fmt, options=options or {})
+    except ValueError as e:  # ffmpeg has no such input format: no such device here
+        raise device_error(kind, "notfound", f"cannot open {path}: {e}") from e
     except (OSError, av.FFmpegError) as e:
         raise device_error(kind, _classify(e), f"cannot open {path}: {e}") from e
     track = player.video if kind == "video" else player.audio

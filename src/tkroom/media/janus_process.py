@@ -84,6 +84,7 @@ def write_config(s: JanusSettings) -> Path:
         "nat: {\n"
         f"{nat}"
         "\tnice_debug = false\n"
+        '\tice_nomination = "aggressive"\n'
         "\tignore_mdns = true\n"
         "}\n"
         "events: {\n\tbroadcast = false\n}\n"

@@ -26,7 +26,7 @@ class RecordSink(Protocol):
     """Where finished recordings are registered (the Web API's records table)."""
 
     async def add_record(self, serial: str, record: dict[str, Any]) -> None:
-        """``record``: recordid, name, path, kind ('publisher' | 'mixed'), streamId,
+        """``record``: recordid, name, path, kind ('publisher' | 'mixed'), userid,
         starttime (ms), duration (s), size (bytes)."""
 
 
@@ -96,7 +96,7 @@ class RecordingJob:
         """A publication stopped recording (nothing to do: its files are complete)."""
 
     async def process(self, sink: RecordSink | None) -> list[Path]:
-        """Turn the .mjr files into one file per publisher and one mixed file."""
+        """Turn the .mjr files into one file per publishing user and one mixed file."""
         try:
             await self._process(sink)
         except Exception:
@@ -106,16 +106,16 @@ class RecordingJob:
         return self.outputs
 
     async def _process(self, sink: RecordSink | None) -> None:
-        per_stream: dict[str, list[Path]] = {}
+        per_user: dict[str, list[Path]] = {}
         for t in self.tracks:
             for mjr in sorted(Path(t.base).parent.glob(Path(t.base).name + "*.mjr")):
                 media = await mjr_to_media(mjr)
                 if media is not None:
-                    per_stream.setdefault(t.stream_id, []).append(media)
+                    per_user.setdefault(t.stream_id.split(":")[0], []).append(media)
         videos: list[Path] = []
         audios: list[Path] = []
-        for stream_id, files in per_stream.items():
-            safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in stream_id)
+        for userid, files in per_user.items():
+            safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in userid)
             out = self.folder / f"{self.id}-{safe}.mkv"
             argv = ["ffmpeg", "-y", "-v", "error"]
             for f in files:
@@ -123,18 +123,18 @@ class RecordingJob:
             argv += [a for i in range(len(files)) for a in ("-map", str(i))]
             rc, text = await _run([*argv, "-c", "copy", str(out)])
             if rc != 0:
-                log.warning("ffmpeg mux failed for %s: %s", stream_id, text[-300:])
+                log.warning("ffmpeg mux failed for %s: %s", userid, text[-300:])
                 continue
             videos += [f for f in files if f.suffix == ".webm"]
             audios += [f for f in files if f.suffix == ".opus"]
-            await self._register(sink, out, "publisher", stream_id)
+            await self._register(sink, out, "publisher", userid)
         if videos or audios:
             mixed = self.folder / f"{self.id}-mixed.mkv"
             if await mix(videos, audios, mixed):
                 await self._register(sink, mixed, "mixed", "")
 
     async def _register(self, sink: RecordSink | None, path: Path, kind: str,
-                        stream_id: str) -> None:
+                        userid: str) -> None:
         self.outputs.append(path)
         try:
             fmt = (await probe(path)).get("format", {})
@@ -142,7 +142,7 @@ class RecordingJob:
         except (RuntimeError, ValueError):
             duration, size = 0.0, 0
         record = {"recordid": f"{self.id}-{len(self.outputs)}", "name": path.name,
-                  "path": str(path), "kind": kind, "streamId": stream_id,
+                  "path": str(path), "kind": kind, "userid": userid,
                   "starttime": int(self.started * 1000), "duration": round(duration, 3),
                   "size": size}
         if sink is not None:

@@ -46,14 +46,34 @@ class StreamKey:
         return f"{self.userid}:{self.type}:{self.device_id}"
 
 
+STUDENT = 2
+
+
+def stage_allows(role: int, publishstate: int | None, key: StreamKey) -> bool:
+    """Whether a user's ``publishstate`` (0 none, 1 audio, 2 video, 3 both, 4 muted) lets it
+    send ``key``. Teachers and assistants are always on stage; ``None`` means unknown (not
+    gated)."""
+    if role != STUDENT or publishstate is None:
+        return True
+    if publishstate == 1:
+        return key.has_audio and not key.has_video
+    if publishstate == 2:
+        return key.has_video and not key.has_audio
+    return publishstate in (3, 4)
+
+
 def check_publish(room: RoomInfo, role: int, key: StreamKey, existing: Iterable[StreamKey],
-                  *, audio_only: bool, max_cameras: int = 3) -> None:
+                  *, audio_only: bool, max_cameras: int = 3,
+                  publishstate: int | None = None) -> None:
     """Raise the code the specification gives when ``key`` may not be published now."""
     if key.type not in TYPES:
         raise CodeError(ERR_BAD_PARAMETERS, f"unknown stream type {key.type!r}",
                         namespace="error_notice")
     if role in (VIEWER, INSPECTOR):
         raise CodeError(ERR_NO_PERMISSION, "live viewers and inspectors never publish")
+    if not stage_allows(role, publishstate, key):
+        raise CodeError(ERR_NO_PERMISSION, f"publishstate {publishstate} does not allow "
+                        f"publishing {key.type} (the teacher puts students on stage)")
     if audio_only and key.has_video:
         raise CodeError(ERR_NO_PERMISSION, "the room is audio-only (OnlyAudioRoom)")
     existing = list(existing)

@@ -49,11 +49,13 @@ class MediaServer:
 
 
 def from_row(row: dict[str, Any]) -> MediaServer:
-    """A server from a Web API registry row (``serverid``/``id``, ``ip``, ``port``, ``capacity``)."""
-    sid = str(row.get("serverid") or row.get("id") or row.get("servername"))
+    """A server from a Web API registry row (``serverid``, ``name``, ``ip``, ``url``,
+    ``maxusers`` as capacity); its name is what ``switchServerByName`` takes."""
+    sid = str(row.get("name") or row.get("serverid") or row.get("id"))
     url = row.get("url") or f"ws://{row['ip']}:{int(row.get('port') or 8188)}"
-    return MediaServer(id=sid, url=str(url), capacity=int(row.get("capacity") or 500),
-                       region=str(row.get("region") or ""))
+    capacity = row.get("capacity") or row.get("maxusers") or 500
+    return MediaServer(id=sid, url=str(url), capacity=int(capacity),
+                       region=str(row.get("region") or row.get("name") or ""))
 
 
 ServerCallback = Callable[[MediaServer], Awaitable[None]]

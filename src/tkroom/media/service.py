@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -24,7 +25,13 @@ from tkroom.directory import RoomDirectory, RoomInfo
 from tkroom.errors import CodeError
 from tkroom.media.janus_client import JanusError, JanusHandle, JanusSession, Json
 from tkroom.media.recording import RecordingJob, RecordSink
-from tkroom.media.rules import SUPER_ROLES, StreamKey, check_publish, room_bitrate
+from tkroom.media.rules import (
+    SUPER_ROLES,
+    StreamKey,
+    check_publish,
+    room_bitrate,
+    stage_allows,
+)
 from tkroom.media.servers import MediaServer, ServerRegistry
 
 log = logging.getLogger(__name__)
@@ -114,13 +121,19 @@ class MediaService:
     # ---- dispatch -------------------------------------------------------------------------
 
     async def handle(self, ev: str, serial: str, userid: str, role: int,
-                     data: dict[str, Any]) -> dict[str, Any]:
-        """Answer one media request (ack data), or raise ``CodeError``."""
+                     data: dict[str, Any], publishstate: int | None = None) -> dict[str, Any]:
+        """Answer one media request (ack data), or raise ``CodeError``.
+
+        ``publishstate`` is the caller's property (students publish only what it allows);
+        ``None`` skips that check.
+        """
         fn = getattr(self, f"_ev_{ev}", None)
         if ev not in MEDIA_EVENTS or fn is None:
             raise CodeError(103, f"unknown media request {ev!r}", namespace="error_notice")
         if not isinstance(data, dict):
             raise CodeError(103, "data must be an object", namespace="error_notice")
+        if ev == "publish":
+            data = {**data, "_publishstate": publishstate}
         return await fn(serial, userid, role, data)
 
     async def _room(self, serial: str) -> MediaRoom:
@@ -165,7 +178,8 @@ class MediaService:
         room = await self._room(serial)
         async with room.lock:
             check_publish(room.info, role, key, [p.key for p in room.pubs.values()],
-                          audio_only=room.audio_only, max_cameras=self.max_cameras)
+                          audio_only=room.audio_only, max_cameras=self.max_cameras,
+                          publishstate=d.get("_publishstate"))
             handle = await self._attach(room)
             pub = Publication(key, handle, janus_id=secrets.token_hex(8))
             room.pubs[key.stream_id] = pub
@@ -179,7 +193,7 @@ class MediaService:
             body = {k: v for k, v in body.items() if v is not None}
             if room.recording is not None:
                 pub.record_base = room.recording.base_for(key.stream_id)
-                body.update(record=True, filename=pub.record_base)
+                body.update(record=True, filename=self._rec_name(pub.record_base))
             _, answer = await handle.message(body, jsep, within=self.publish_timeout)
         except TimeoutError:
             await self._drop_pub(room, pub, announce=False)
@@ -417,6 +431,20 @@ class MediaService:
                     await self._notice(serial, key.userid, "warn",
                                        W.WAR_PUBLISHVIDEO_BY_SWITCHAUDIOVIDEOROOM, **self._fields(key))
 
+    async def stage_changed(self, serial: str, userid: str, role: int, publishstate: int) -> None:
+        """The teacher changed a user's ``publishstate``: withdraw what it no longer allows
+        (the owner sees ``onRemoveStream`` with ``reason: "publishstate"`` and stops it)."""
+        room = self.rooms.get(serial)
+        if room is None:
+            return
+        for pub in [p for p in room.pubs.values() if p.key.userid == userid]:
+            if not stage_allows(role, publishstate, pub.key):
+                await self._drop_pub(room, pub, announce=True)
+                if not pub.flowing:
+                    continue
+                await self.sink.to_user(serial, userid, "onRemoveStream",
+                                        {**pub.describe(), "reason": "publishstate"})
+
     async def user_left(self, serial: str, userid: str) -> None:
         """Close everything a departed user published or subscribed to."""
         room = self.rooms.get(serial)
@@ -456,8 +484,12 @@ class MediaService:
             pub.record_base = job.base_for(pub.key.stream_id)
             with contextlib.suppress(JanusError, TimeoutError):
                 await pub.handle.message({"request": "configure", "record": True,
-                                          "filename": pub.record_base})
+                                          "filename": self._rec_name(pub.record_base)})
         return job
+
+    def _rec_name(self, base: str) -> str:
+        """Janus wants the file name relative to the room's ``rec_dir``."""
+        return os.path.relpath(base, self.record_dir)
 
     async def stop_recording(self, room: MediaRoom) -> RecordingJob:
         """Stop Janus's recorders; turn the .mjr files into playable files in the background."""

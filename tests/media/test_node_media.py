@@ -1,0 +1,127 @@
+"""The whole path: a node (HTTP + signalling + media plane), SDK rooms joined over WebSocket,
+media through Janus, recordings listed by getrecordlist."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from client_node import PASSWORDS, NodeEnv, free_port, running_node
+from conftest import need_binary
+from media.rtc import until
+from tkroom.client import Room
+from tkroom.client.media import MediaClient, attach
+from tkroom.config import Settings
+from tkroom.errors import CodeError
+from tkroom.media.bridge import StateSink, attach_media
+from tkroom.media.janus_process import JanusSettings
+from tkroom.media.plane import MediaPlane, MediaSettings, install_media
+from tkroom.media.recording import tools_available
+from tkroom.node import Node
+from tkroom.signal.server import SignalServer
+from tkroom.state.memory import MemoryState
+from tkroom.store.companies import create_company
+from tkroom.store.records import RecordRepo
+
+pytestmark = pytest.mark.media
+
+
+async def join(env, userid: str, password: str) -> tuple[Room, MediaClient]:
+    room = Room()
+    room.init("app")
+    media = attach(room)
+    await room.joinroom("127.0.0.1", env.port, userid, userid,
+                        {"serial": env.serial, "password": password})
+    return room, media
+
+
+@pytest.mark.skipif(not tools_available(), reason="janus-pp-rec / ffmpeg missing")
+async def test_classroom_media_through_a_node(in_netns, janus: JanusSettings, tmp_path) -> None:
+    async with running_node(tmp_path) as env:
+        plane = MediaPlane(MediaSettings([janus.url], tmp_path / "media", embedded=False),
+                           env.node.directory, StateSink(env.signal.state),
+                           records=RecordRepo(env.node.sessions))
+        attach_media(env.signal, plane.service)
+        await plane.start()
+        try:
+            teacher, tmedia = await join(env, "t1", PASSWORDS["chairmanpwd"])
+            student, smedia = await join(env, "s1", PASSWORDS["confuserpwd"])
+
+            with pytest.raises(CodeError) as e:  # not on stage yet
+                await smedia.publishVideo()
+            assert e.value.extra["reason"] == 4108
+            await teacher.changeUserPublish("s1", 3)
+            await until(lambda: student.getUser("s1") is not None and
+                        student.getUser("s1")["properties"]["publishstate"] == 3,
+                        what="on stage")
+            await smedia.publishVideo()
+            await smedia.publishAudio()
+            await tmedia.waitForStream("s1", "video")
+            v = await tmedia.playVideo("s1")
+            await until(lambda: v.frames_received > 30, 20, "frames at the teacher")
+            await until(lambda: 2001 in [n["code"] for n in smedia.notices], what="2001")
+            await until(lambda: 2002 in [n["code"] for n in tmedia.notices], what="2002")
+
+            rec = await tmedia.startServerRecord()
+            await asyncio.sleep(2.5)
+            await tmedia.stopServerRecord()
+            await asyncio.wait_for(asyncio.gather(*plane.service.postprocessing), 120)
+            records = (await env.webapi("getrecordlist", serial=env.serial))["recordlist"]
+            assert {(r["kind"], r["userid"]) for r in records} == {("publisher", "s1"),
+                                                                  ("mixed", "")}
+            assert all(r["size"] > 0 and 1500 < r["duration_ms"] < 6000 for r in records)
+            assert all(r["starttime"] == rec["starttime"] // 1000 for r in records)
+
+            await teacher.changeUserPublish("s1", 1)  # audio only: the camera goes
+            await until(lambda: "s1:video:default" not in tmedia.available, 10, "video off")
+            await until(lambda: ("video", "default") not in smedia.local, 10, "SDK stopped it")
+            assert "s1:audio:default" in tmedia.available
+
+            await student.leaveroom()
+            await until(lambda: "s1:audio:default" not in tmedia.available, 10, "gone on leave")
+            await teacher.leaveroom()
+        finally:
+            await tmedia.close()
+            await smedia.close()
+            await plane.stop()
+
+
+async def test_serve_wiring_embedded_janus_and_registered_servers(in_netns, janus: JanusSettings,
+                                                                  tmp_path, monkeypatch) -> None:
+    """``install_media`` as ``tkroom serve`` uses it: the node's own Janus, plus a server the
+    Web API registers (``serveradd`` with a url), picked up by the registry sync."""
+    need_binary("janus")
+    monkeypatch.setenv("TKROOM_JANUS_ICE", "v0")
+    monkeypatch.setenv("TKROOM_RTP_PORTS", "45000-49999")
+    sp = free_port()
+    node = Node(Settings(host="127.0.0.1", port=0, signal_port=sp, data_dir=tmp_path,
+                         throttle_base_s=0.001, throttle_max_s=0.01))
+    sig = SignalServer("127.0.0.1", sp, node.directory, MemoryState(), node.secret)
+    node.services.append(sig)
+    plane = install_media(node, sig)
+    plane.sync_every = 0.2
+    await node.start()
+    try:
+        assert plane.janus is not None and plane.janus.proc.returncode is None
+        async with node.sessions() as s:
+            c = await create_company(s, "School")
+            await s.commit()
+        env = NodeEnv(node, sig, c.authkey)
+        env.serial = await env.create_room(maxusers=5)
+        await env.webapi("serveradd", ip="127.0.0.1", name="second", maxusers=50,
+                         url=janus.url)
+        teacher, tmedia = await join(env, "t1", PASSWORDS["chairmanpwd"])
+        await until(lambda: "second" in plane.registry.servers and
+                    plane.registry.servers["second"].healthy, 10, "registered server")
+        await tmedia.publishVideo()
+        listing = await tmedia.requestServerList()
+        assert {s["serverName"] for s in listing["servers"]} == {"embedded", "second"}
+        assert listing["current"] == "embedded"  # both idle: the one with more free capacity
+        await tmedia.switchServerByName("second")
+        assert (await tmedia.requestServerList())["current"] == "second"
+        await until(lambda: "t1:video:default" in tmedia.available, 15, "republished on second")
+        await tmedia.close()
+        await teacher.leaveroom()
+    finally:
+        await node.stop()
