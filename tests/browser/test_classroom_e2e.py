@@ -8,7 +8,6 @@ context, so getUserMedia works with Chromium's fake camera and microphone.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import struct
 import time
@@ -24,7 +23,7 @@ from conftest import REQUIRE_ALL, need_binary
 from media.conftest import start_janus, stop_process
 from tkroom import tickets
 from tkroom.client import Room as PyRoom
-from tkroom.client.media import MediaClient
+from tkroom.client.media import attach as attach_media
 from tkroom.media.netns import NetNamespace
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
@@ -159,15 +158,7 @@ def py_sdk_join(node: ClassNode, serial: str, userid: str):
     async def go():
         room = PyRoom()
         room.init("test")
-        media = MediaClient(room._request, userid)
-        forward = room._on_event
-
-        def on_event(ev, data, s):
-            forward(ev, data, s)
-            if ev in ("onAddStream", "onRemoveStream", "notice"):
-                asyncio.get_running_loop().create_task(media.dispatch(ev, data))
-
-        room._on_event = on_event
+        media = attach_media(room)
         ident = tickets.Identity(serial, userid, 2, "Py Bot")
         await room.joinroomEx(node.signal.url, tickets.issue(node.node.secret, ident, time.time()))
         return room, media
