@@ -51,6 +51,22 @@ def png_bytes(width: int = 64, height: int = 48) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
+def pdf_bytes(pages: int = 2) -> bytes:
+    """A minimal valid PDF with ``pages`` empty pages (objects and xref offsets computed)."""
+    kids = " ".join(f"{3 + i} 0 R" for i in range(pages))
+    objs = ["<< /Type /Catalog /Pages 2 0 R >>", f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>"]
+    objs += ["<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>"] * pages
+    out, offsets = b"%PDF-1.4\n", []
+    for i, body in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += f"{i} 0 obj {body} endobj\n".encode()
+    xref = len(out)
+    out += f"xref\n0 {len(objs) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
+    out += f"trailer << /Size {len(objs) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return out
+
+
 @pytest.fixture(scope="module")
 def netns() -> Iterator[NetNamespace]:
     need_binary("ip")
@@ -413,6 +429,21 @@ def test_teacher_controls_and_roles(class_node: ClassNode, browser_ns, request):
         wait_until(lambda: not teacher.stats(s_id), 15, "lost camera withdrawn")
         teacher.click("stage-off", s_id)
         wait_until(lambda: sue.eval("tkroomPage.room.getMySelf().properties.publishstate") == 0, 15, "off stage")
+
+        # A PDF of the room's courseware, shown to the class at its first page.
+        up = node.webapi("uploadfile", {"conversion": "0"},
+                         files={"filedata": ("lesson.pdf", pdf_bytes(), "application/pdf")})
+        node.webapi("roombindfile", {"serial": serial, "fileidarr[]": str(up["fileid"])})
+        teacher.eval("tkroomPage.room.pubMsg({name: 'DocumentChange', id: 'DocumentChange', toID: '__all', data: {}})")
+        teacher.page.click(f'#files li[data-fileid="{up["fileid"]}"] button', timeout=15000)
+        frame = sue.page.locator("#doc-frame iframe")
+        frame.wait_for(timeout=15000)
+        src = frame.get_attribute("src")
+        assert src.endswith("#page=1") and "/download/file/" in src
+        r = sue.page.request.get(src.split("#")[0])
+        assert r.status == 200 and r.headers["content-type"] == "application/pdf"
+        assert r.headers["content-disposition"].startswith("inline")
+        assert r.body().startswith(b"%PDF")
 
         # Groups: the teacher sends the students to the room's groups.
         teacher.page.once("dialog", lambda d: d.accept(",".join(groups)))
