@@ -210,6 +210,7 @@ def test_a_class_in_the_browser(class_node: ClassNode, browser_ns, request):
         wait_until(lambda: "In class" in bob.page.inner_text("#class-timer"), 15, "Bob's timer")
 
         # The teacher publishes; both students decode her video and hear her.
+        bob.eval("tkroomPage.room.on('room-first-video-frame', (e) => { window.__first = window.__first || e; })")
         teacher.click("av-on")
         for student in (ann, bob):
             s = student.decodes(t_id)
@@ -217,6 +218,8 @@ def test_a_class_in_the_browser(class_node: ClassNode, browser_ns, request):
             student.hears(t_id)
         wait_until(lambda: bob.eval(
             f"document.querySelector('.tile[data-userid=\"{t_id}\"] video').videoWidth") > 0, 15, "video size")
+        first = wait_until(lambda: bob.eval("window.__first || null"), 15, "room-first-video-frame")
+        assert first["userId"] == t_id and first["width"] > 0
 
         # Courseware: listed for everyone; the teacher shows the image to the class.
         wait_until(lambda: bob.page.locator("#files li").count() == 1, 15, "file list")
@@ -352,12 +355,19 @@ def test_reconnects_after_the_socket_drops(class_node: ClassNode, browser_ns):
         student.eval("""() => { window.__events = [];
             for (const t of ['room-reconnecting', 'room-reconnected', 'room-connected'])
               tkroomPage.room.on(t, (e) => window.__events.push(t)); }""")
+        # Offline for a moment: what is said meanwhile arrives after the resume, exactly once.
+        student.context.set_offline(True)
         student.eval("tkroomPage.room.conn.ws.close()")
-        wait_until(lambda: "room-reconnected" in student.eval("window.__events"), 20, "resume")
-        assert "room-connected" not in student.eval("window.__events")  # resumed, not rejoined
         teacher.page.fill("#chat-input", "still there?")
         teacher.page.click("#chat-form button")
+        wait_until(lambda: "still there?" in teacher.page.inner_text("#chat-log"), 15, "teacher's own chat")
+        assert "still there?" not in student.page.inner_text("#chat-log")
+        student.context.set_offline(False)
+        wait_until(lambda: "room-reconnected" in student.eval("window.__events"), 20, "resume")
+        assert "room-connected" not in student.eval("window.__events")  # resumed, not rejoined
         wait_until(lambda: "still there?" in student.page.inner_text("#chat-log"), 15, "chat after resume")
+        time.sleep(1)
+        assert student.page.inner_text("#chat-log").count("still there?") == 1
         before = student.stats(t_id)["framesDecoded"]
         wait_until(lambda: student.stats(t_id)["framesDecoded"] > before + 10, 20, "video after resume")
     finally:
