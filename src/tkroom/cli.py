@@ -60,10 +60,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from tkroom.node import Node
+    from tkroom.planes import build_node
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    Node(_settings(args)).run()
+    build_node(_settings(args)).run()
     return 0
 
 

@@ -57,6 +57,8 @@ class Node:
             rooms=self.rooms,
         )
         self.services: list[Service] = []
+        self.signal: Any = None  # the signalling server, when tkroom.planes wired one
+        self.media: Any = None   # the media plane, likewise
         self.routes: list[BaseRoute] = []
         self.app: Starlette | None = None
         self.port: int = settings.port
