@@ -41,6 +41,8 @@ def test_wrong_and_missing_passwords(api):
     assert check(api, serial, userrole=0)["result"] == 5204
     assert check(api, serial, password="x")["result"] == 5006
     assert check(api, serial, password="teach1", nickname="")["result"] == 5205
+    assert check(api, serial, password="teach1", nickname="n" * 201)["result"] == 5205
+    assert check(api, serial, password="teach1", userid="u" * 101)["result"] == 5101
     assert api.client("checkroom", nickname="Ann", password="teach1")["result"] == 5100
     assert check(api, "0000000002", password="teach1")["result"] == 4007
 
@@ -50,6 +52,10 @@ def test_open_room_students_need_no_password(api):
     assert check(api, serial)["roomrole"] == 2
     assert check(api, serial, userrole=2, password="whatever")["roomrole"] == 2
     assert check(api, serial, userrole=3)["result"] == 4008, "no live viewers admitted"
+    assert api("roommodify", serial=serial, allowsidelineuser=1, sidelineuserpwd="live1")["result"] == 0
+    assert check(api, serial, password="live1")["roomrole"] == 3
+    assert api("roommodify", serial=serial, allowsidelineuser=0)["result"] == 0
+    assert check(api, serial, password="live1")["result"] == 4008, "live viewers no longer admitted"
 
 
 def test_deleted_ended_and_frozen_rooms(api, node):
@@ -102,6 +108,14 @@ def test_login_key(api, node):
     with pytest.raises(CodeError) as e:
         node.run(node.node.directory.verify_login_key(serial, key, time.time() + 120))
     assert e.value.code == 5301, "expired"
+    from test_webapi_rooms import _set
+
+    node.run(_set(node, api.company["companyid"], frozen=True))
+    with pytest.raises(CodeError) as e:
+        node.run(node.node.directory.verify_login_key(serial, key, time.time()))
+    assert e.value.code == 3002
+    assert check(api, serial, loginkey=key)["result"] == 3002
+    node.run(_set(node, api.company["companyid"], frozen=False))
     assert api("roomdelete", serial=serial)["result"] == 0
     with pytest.raises(CodeError) as e:
         node.run(node.node.directory.verify_login_key(serial, key, time.time()))

@@ -55,7 +55,7 @@ class Served:
 def test_restart_loses_nothing(tmp_path, request, backend):
     args = ["--data", str(tmp_path)]
     if backend == "postgres":
-        args += ["--database", request.getfixturevalue("pg_url")]
+        args += ["--database", request.getfixturevalue("own_pg_url")]
     created = tkroom("admin", "enterprise", "create", "Restart School", "--max-rooms", "5", *args)
     assert created.returncode == 0, created.stderr
     ent = json.loads(created.stdout)
@@ -155,21 +155,26 @@ class Receiver:
         self.server.server_close()
 
 
-def _deliveries(n: NodeThread):
+def _deliveries(n: NodeThread, url: str | None = None):
     async def rows():
         from sqlalchemy import select
 
         from tkroom.store.models import WebhookDelivery
 
+        q = select(WebhookDelivery).order_by(WebhookDelivery.id)
+        if url:
+            q = q.where(WebhookDelivery.url == url)
         async with n.node.sessions() as s:
-            return [(r.attempts, r.done, r.failed) for r in (await s.execute(select(WebhookDelivery))).scalars()]
+            return [(r.attempts, r.done, r.failed) for r in (await s.execute(q)).scalars()]
 
     return n.run(rows())
 
 
-def test_class_state_callbacks_are_retried_until_success(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_class_state_callbacks_are_retried_until_success(tmp_path, request, backend):
     rx = Receiver(failures=2)
-    n = NodeThread(node_settings(tmp_path, callback_delays_s=(0.3, 0.6, 5.0, 5.0)))
+    db = request.getfixturevalue("own_pg_url") if backend == "postgres" else None
+    n = NodeThread(node_settings(tmp_path, db, callback_delays_s=(0.3, 0.6, 5.0, 5.0)))
     try:
         api = Api(n, n.enterprise())
         assert api("companyattribute", roomstartcallbackurl=rx.url, roomendcallbackurl=rx.url)["result"] == 0
@@ -179,7 +184,7 @@ def test_class_state_callbacks_are_retried_until_success(tmp_path):
         wait_for(lambda: len(rx.bodies) >= 3, 30, what="three attempts")
         elapsed = time.monotonic() - t0
         assert elapsed >= 0.9, "retries wait the configured delays (0.3 s then 0.6 s)"
-        wait_for(lambda: _deliveries(n) == [(3, True, False)], 10, what="the delivery to be done")
+        wait_for(lambda: _deliveries(n, rx.url) == [(3, True, False)], 10, what="the delivery to be done")
         b = rx.bodies[0]
         assert b["serial"] == serial and b["time"] == "1700000000" and b["classstate"] == "0" and b["identify"]
         assert rx.bodies[1] == b, "a retry sends the same body"
@@ -261,3 +266,70 @@ def test_admin_cli(tmp_path):
     finally:
         n.stop()
     assert tkroom("admin", "enterprise", "freeze", "nobody", env=env).returncode == 1
+
+
+def test_concurrent_writes_all_succeed(api):
+    """Many writers at once (SQLite's single writer, PostgreSQL's pool) never answer 4107/5206."""
+    import asyncio
+    from collections import Counter
+
+    serial = api.room()
+
+    async def main() -> Counter[int]:
+        async with httpx.AsyncClient(base_url=api.node.url, timeout=60) as c:
+            async def one(i: int) -> int:
+                data = {"key": api.key, "serial": serial}
+                if i % 3 == 0:
+                    r = await c.post("/WebAPI/groupcreate", data={**data, "groupname": f"g{i}"})
+                elif i % 3 == 1:
+                    r = await c.post("/WebAPI/roommodify", data={**data, "roomname": f"n{i}"})
+                else:
+                    r = await c.post("/WebAPI/getloginkey", data={**data, "usertype": 2, "username": "x"})
+                return r.json()["result"]
+
+            return Counter(await asyncio.gather(*(one(i) for i in range(90))))
+
+    assert asyncio.run(main()) == Counter({0: 90})
+    assert len(api("getgrouplist", serial=serial)["grouplist"]) == 30
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_nodes_starting_together_migrate_once(tmp_path, request, backend):
+    import asyncio
+
+    from sqlalchemy import text
+
+    from tkroom.store.engine import make_engine, migrate
+
+    url = request.getfixturevalue("own_pg_url") if backend == "postgres" else f"sqlite+aiosqlite:///{tmp_path}/t.db"
+
+    async def main() -> str:
+        engines = [make_engine(url) for _ in range(4)]
+        try:
+            await asyncio.gather(*(migrate(e) for e in engines))
+            async with engines[0].connect() as c:
+                return (await c.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
+        finally:
+            for e in engines:
+                await e.dispose()
+
+    assert asyncio.run(main()) == "0002"
+
+
+@pytest.mark.postgres
+def test_nodes_sharing_postgresql_share_the_secret(tmp_path, own_pg_url):
+    a = NodeThread(node_settings(tmp_path / "a", own_pg_url))
+    b = NodeThread(node_settings(tmp_path / "b", own_pg_url))
+    try:
+        assert (tmp_path / "a" / "secret").read_text() != (tmp_path / "b" / "secret").read_text()
+        assert a.node.secret == b.node.secret
+        api = Api(a, a.enterprise())
+        serial = api.room()
+        ticket = api.client("checkroom", serial=serial, password="teach1", nickname="T")["ticket"]
+        assert tickets.verify(b.node.secret, ticket, time.time()).role == 0
+        on_b = httpx.post(f"{b.url}/ClientAPI/checkroom", data={"serial": serial, "password": "teach1",
+                                                                "nickname": "T"}).json()
+        assert tickets.verify(a.node.secret, on_b["ticket"], time.time()).serial == serial
+    finally:
+        a.stop()
+        b.stop()

@@ -145,7 +145,7 @@ def main() -> None:
     for r in rows:
         for name in ("bare", "checkroom", "roomcreate"):
             m = r[name]
-            ratio = f"{m['ratio_to_bare']:.2f}" if "ratio_to_bare" in m else "1.00"
+            ratio = f"{m['ratio_to_bare']:.3f}" if "ratio_to_bare" in m else "1.000"
             print(f"{r['store']:<9} {name:<11} {m['rps']:>9.1f} {ratio:>7} {m['errors']:>7}")
     floor = all(r["checkroom"]["ratio_to_bare"] >= 0.40 for r in rows)
     print(f"checkroom floor (>= 40% of bare): {'met' if floor else 'NOT met'}")

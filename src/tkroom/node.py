@@ -23,6 +23,7 @@ from tkroom.passwords import PasswordChecker
 from tkroom.store.directory import SqlRoomDirectory
 from tkroom.store.engine import make_engine, migrate, sessionmaker
 from tkroom.store.roomcache import RoomCache
+from tkroom.store.secret import shared_secret
 from tkroom.store.webhooks import WebhookWorker
 from tkroom.webapi.app import ApiState, build_app
 from tkroom.webapi.throttle import Throttle
@@ -38,7 +39,11 @@ class Service(Protocol):
 
 
 class Node:
-    """One tkroom process. ``await start()``, then ``node.port`` is the bound HTTP port."""
+    """One tkroom process. ``await start()``, then ``node.port`` is the bound HTTP port.
+
+    ``node.secret`` is final once ``start()`` returns: nodes sharing a PostgreSQL database adopt
+    the cluster's secret from it.
+    """
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -74,6 +79,10 @@ class Node:
         """Migrate the store, serve HTTP, then start the webhook worker and every service."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await migrate(self.engine)
+        if self.engine.dialect.name != "sqlite" and not self.settings.secret_hex:
+            self.secret = await shared_secret(self.sessions, self.secret)  # one secret per cluster
+            self.api.secret = self.secret
+            self.api.checker = PasswordChecker(self.secret)
         self.app = build_app(self.api, self.routes)
         config = uvicorn.Config(
             self.app, host=self.settings.host, port=self.settings.port, lifespan="off",

@@ -35,17 +35,31 @@ class SqlRoomDirectory:
         if hit is not None:
             return room_info(hit[0])
         async with self.sessions() as s:
-            r = await s.get(Room, serial)
-            return room_info(r) if r is not None else None
+            row = (await s.execute(
+                select(Room, Company).join(Company, Company.id == Room.companyid).where(Room.serial == serial)
+            )).first()
+        if row is None:
+            return None
+        if self.cache is not None:
+            self.cache.put(row[0], row[1])
+        return room_info(row[0])
 
     async def verify_login_key(self, serial: str, loginkey: str, now: float) -> Identity:
-        """The identity behind a login key: 5300 absent, 5301 bad, 4007 no room, 3003 room over."""
+        """The identity behind a login key: 5300 absent, 5301 bad, 4007 no room, 3003 room over,
+        3002/3001 enterprise frozen or past its service period."""
         async with self.sessions() as s:
             room = await s.get(Room, serial)
             if room is None:
                 raise CodeError(4007)
             if room.deleted or room.endtime < now:
                 raise CodeError(3003)
+            company = await s.get(Company, room.companyid)
+            if company is None or company.deleted:
+                raise CodeError(4001)
+            if company.frozen:
+                raise CodeError(3002)
+            if company.expires is not None and company.expires < now:
+                raise CodeError(3001)
             row = await check_login_key(s, serial, loginkey, now)
             return Identity(serial=serial, userid=row.userid, role=row.usertype, nickname=row.username,
                             companyid=room.companyid)

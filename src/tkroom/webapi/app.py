@@ -76,10 +76,13 @@ async def _dispatch(request: Request, api: str) -> Response:
         return JSONResponse({"result": 4105, "msg": f"No method {api}/{name}"}, status_code=404)
     try:
         p = await parse(request, request.path_params.get("rest", ""))
-        async with state.sessions() as s:
-            result = await m.handler(Call(p, state, s, request))
-            if s.in_transaction():
-                await s.commit()
+        call = Call(p, state, request)
+        try:
+            result = await m.handler(call)
+        except BaseException:
+            await call.finish(ok=False)
+            raise
+        await call.finish(ok=True)
         return JSONResponse({"result": 0, **result})
     except CodeError as e:
         return answer(e.code, e.message, **e.extra)

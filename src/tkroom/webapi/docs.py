@@ -23,9 +23,10 @@ OpenAPI document every node serves at `/openapi.json`.
 
 - `POST` or `GET` `http://<host>:<port>/WebAPI/<method>` (management, needs the enterprise
   `key`) and `/ClientAPI/<method>` (what SDKs call before they connect; no key).
-- Parameters as form fields (`application/x-www-form-urlencoded` or `multipart/form-data`), as
-  a query string, or as path segments: `/WebAPI/roomcreate/key/K/roomname/Math/...`. When a
-  name is given twice the form wins over the query string, which wins over the path.
+- Parameters as form fields (`application/x-www-form-urlencoded` or `multipart/form-data`), a
+  JSON object body (`application/json`; scalars and lists of scalars), a query string, or path
+  segments: `/WebAPI/roomcreate/key/K/roomname/Math/...`. When a name is given twice the body
+  wins over the query string, which wins over the path.
 - Arrays PHP-style: `fileidarr[]=1&fileidarr[]=2` (also `fileidarr[0]=1`, repeated names, or
   `fileidarr=1,2`).
 - Every answer is HTTP 200 with JSON `{"result": <code>, ...}`; `0` is success, anything else a
@@ -87,6 +88,9 @@ OpenAPI document every node serves at `/openapi.json`.
 - The database failing (connection refused, timeout, ...): 4107; a write refused by a
   constraint: 5206; anything unexpected: logged with its stack trace and answered 2510 (the
   SDK's "server exception") — never HTTP 500.
+- 5208 (a user id already logged in to a room with `singlelogin=1`) is answered by the
+  signalling plane's `joinRoom`, which alone knows who is in the room; `checkroom` does not
+  refuse a second login.
 - Changes made through a node's WebAPI take effect on that node at once; a room or enterprise
   changed elsewhere (another node, `tkroom admin`) is seen by `checkroom` within 2 seconds (the
   entry hot path keeps rows that long).

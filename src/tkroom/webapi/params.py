@@ -1,13 +1,14 @@
 """Parameters of a WebAPI call, from every place the original platform accepted them.
 
-Form fields (urlencoded or multipart), the query string and path segments
-(``/WebAPI/roomcreate/key/K/roomname/N``) are merged; PHP-style arrays (``fileidarr[]=1`` or
+Form fields (urlencoded or multipart, or a JSON object body), the query string and path
+segments (``/WebAPI/roomcreate/key/K/roomname/N``) are merged; PHP-style arrays (``fileidarr[]=1`` or
 ``fileidarr[0]=1``) become lists under the bare name. Later sources win for scalars: path,
 then query, then form.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import unquote
 
@@ -97,7 +98,7 @@ class Params:
 async def parse(request: Request, rest: str) -> Params:
     """Merge path segments, query string and form body of ``request``."""
     p = Params()
-    segs = [unquote(s) for s in rest.split("/") if s]
+    segs = [unquote(s) for s in rest.strip("/").split("/")] if rest.strip("/") else []  # keep empty values
     for i in range(0, len(segs) - 1, 2):
         p.add(segs[i], segs[i + 1])
     for k, v in request.query_params.multi_items():
@@ -111,4 +112,22 @@ async def parse(request: Request, rest: str) -> Params:
                 raise CodeError(4105, "The request body cannot be parsed") from exc
             for k, v in form.multi_items():
                 p.add(k, v)
+        elif ctype.startswith("application/json"):
+            _add_json(p, await request.body())
     return p
+
+
+def _add_json(p: Params, body: bytes) -> None:
+    """A JSON object body (as integrators of the newer REST API send): scalars and lists of them."""
+    try:
+        data = json.loads(body) if body.strip() else {}
+    except ValueError as exc:
+        raise CodeError(4105, "The request body is not JSON") from exc
+    if not isinstance(data, dict):
+        raise CodeError(4105, "The request body must be a JSON object")
+    for k, v in list(data.items())[:MAX_FIELDS]:
+        for item in v if isinstance(v, list) else [v]:
+            if isinstance(item, bool):
+                p.add(str(k), "1" if item else "0")
+            elif isinstance(item, str | int | float):
+                p.add(str(k), str(item))

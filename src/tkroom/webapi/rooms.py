@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import select
@@ -67,7 +68,9 @@ SERIAL_CODES = ((5100, "serial missing"), (4007, "no such room, or deleted"), (4
 
 
 async def _hash_all(call: Call, plain: dict[str, str]) -> dict[str, str]:
-    return {k: await call.state.checker.hash(v) for k, v in plain.items()}
+    """Hash the role passwords in parallel threads (scrypt releases the GIL)."""
+    hashes = await asyncio.gather(*(call.state.checker.hash(v) for v in plain.values()))
+    return dict(zip(plain, hashes, strict=True))
 
 
 @method("WebAPI", "roomcreate", "Create a room; answers its serial.", ROOM_PARAMS,
