@@ -217,10 +217,10 @@ async def fanout_relay(n: int, seconds: float) -> dict[str, Any]:
             await proc.wait()
 
 
-async def control_bare(url: str, n: int) -> float:
+async def control_bare(url: str, secret: str, n: int) -> float:
     """Publish and set up n subscriptions straight on Janus; seconds until all have a frame."""
     loop = asyncio.get_running_loop()
-    conn = await JanusConnection.connect(url)
+    conn = await JanusConnection.connect(url, apisecret=secret)
     session = await conn.create_session()
     admin = await session.attach()
     room = f"bare-{os.getpid()}-{n}-{time.monotonic_ns()}"
@@ -293,7 +293,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     sink = Sink()
     service = MediaService(registry, Directory(), sink, record_dir=work / "rec")
     local = Local(service, sink)
-    await registry.add(MediaServer("embedded", janus.url))
+    await registry.add(MediaServer("embedded", janus.url, secret=janus.api_secret))
     out: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                        "platform": platform.platform()}}
     try:
@@ -309,7 +309,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         out["control_plane"] = []
         for n in args.control:
             print(f"control plane with {n} ...", file=sys.stderr)
-            bare = [await control_bare(janus.url, n) for _ in range(args.control_tries)]
+            bare = [await control_bare(janus.url, janus.api_secret, n)
+                    for _ in range(args.control_tries)]
             tk = [await control_tkroom(local, n, k) for k in range(args.control_tries)]
             out["control_plane"].append({
                 "subscribers": n, "bare_janus_s": statistics.median(bare),

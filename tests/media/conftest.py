@@ -57,7 +57,8 @@ def wait_port(port: int, within: float = 15.0) -> None:
 def start_janus(ns: NetNamespace, workdir: Path) -> tuple[subprocess.Popen[bytes], JanusSettings]:
     """Start a Janus inside ``ns`` with the node's own minimal configuration."""
     janus = need_binary("janus")
-    s = JanusSettings(workdir=workdir, ice_enforce_list="v0", rtp_port_range="30000-39999")
+    s = JanusSettings(workdir=workdir, ice_enforce_list="v0", rtp_port_range="30000-39999",
+                      api_secret="")  # like a server registered without a secret
     write_config(s)
     with ns.entered():
         out = open(workdir / "janus.out", "wb")  # noqa: SIM115 - kept open for the child's life

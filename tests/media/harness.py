@@ -73,8 +73,9 @@ class Node:
         self.service = MediaService(self.registry, self.directory, self.sink,
                                     record_dir=record_dir, records=self.records, **service_kw)
 
-    async def add_server(self, sid: str, url: str, capacity: int = 500) -> MediaServer:
-        return await self.registry.add(MediaServer(sid, url, capacity))
+    async def add_server(self, sid: str, url: str, capacity: int = 500,
+                         secret: str = "") -> MediaServer:
+        return await self.registry.add(MediaServer(sid, url, capacity, secret=secret))
 
     def user(self, serial: str, userid: str, role: int = 2, *, block_media: bool = False,
              **kw: Any) -> MediaClient:

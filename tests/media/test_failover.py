@@ -29,7 +29,7 @@ async def test_embedded_janus_restarts_and_media_resumes(in_netns, tmp_path) -> 
     await proc.start()
     node = Node(tmp_path / "rec", RoomInfo("r1", 1))
     try:
-        await node.add_server("embedded", proc.url)
+        await node.add_server("embedded", proc.url, secret=proc.api_secret)
         node.registry.start()
         alice, bob = node.user("r1", "alice"), node.user("r1", "bob")
         await alice.publishVideo()
@@ -88,6 +88,41 @@ async def test_room_moves_to_another_server(in_netns, netns, tmp_path) -> None:
         await until(lambda: v.frames_received > before + 30, 30, "frames on j1 again")
         assert (await teacher.requestServerList())["current"] == "j1"
     finally:
+        await node.close()
+        stop_process(p1)
+        stop_process(p2)
+
+
+async def test_hung_server_is_noticed_by_the_health_check(in_netns, netns, tmp_path) -> None:
+    """A Janus that stops answering (SIGSTOP) keeps its socket open: only the periodic
+    ``info`` notices it. The room moves within seconds and media resumes."""
+    import os
+    import signal
+
+    p1, s1 = start_janus(netns, tmp_path / "j1")
+    p2, s2 = start_janus(netns, tmp_path / "j2")
+    node = Node(tmp_path / "rec", RoomInfo("r1", 1))
+    try:
+        await node.add_server("j1", s1.url, capacity=100)
+        await node.add_server("j2", s2.url, capacity=10)
+        node.registry.start()
+        alice, bob = node.user("r1", "alice"), node.user("r1", "bob")
+        await alice.publishVideo()
+        await bob.waitForStream("alice")
+        v = await bob.playVideo("alice")
+        await until(lambda: v.frames_received > 10, what="frames on j1")
+        assert node.service.rooms["r1"].server.id == "j1"
+
+        os.kill(p1.pid, signal.SIGSTOP)
+        hung = time.monotonic()
+        await until(lambda: not node.registry.servers["j1"].healthy, 10, "hang noticed")
+        assert time.monotonic() - hung < 4.0
+        await until(lambda: node.service.rooms["r1"].server is not None and
+                    node.service.rooms["r1"].server.id == "j2", 10, "moved to j2")
+        before = v.frames_received
+        await until(lambda: v.frames_received > before + 30, 30, "frames on j2")
+    finally:
+        os.kill(p1.pid, signal.SIGCONT)
         await node.close()
         stop_process(p1)
         stop_process(p2)

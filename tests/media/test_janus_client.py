@@ -72,3 +72,23 @@ async def test_publish_and_subscribe_real_frames(in_netns, janus: JanusSettings)
     await admin.message({"request": "destroy", "room": "t-client"})
     await session.destroy()
     await conn.close()
+
+
+async def test_api_secret_is_required_when_set(in_netns, tmp_path) -> None:
+    from tkroom.media.janus_process import JanusProcess
+
+    proc = JanusProcess(JanusSettings(workdir=tmp_path / "j", ice_enforce_list="v0",
+                                      rtp_port_range="45000-45999"))
+    await proc.start()
+    try:
+        anonymous = await JanusConnection.connect(proc.url)
+        with pytest.raises(JanusError) as e:
+            await anonymous.create_session()
+        assert e.value.code == 403  # JANUS_ERROR_UNAUTHORIZED
+        await anonymous.close()
+        conn = await JanusConnection.connect(proc.url, apisecret=proc.api_secret)
+        session = await conn.create_session()
+        await session.destroy()
+        await conn.close()
+    finally:
+        await proc.stop()

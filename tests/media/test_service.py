@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 
 import pytest
 
 from media.harness import Node
 from media.rtc import until
+from tkroom.client.sources import PatternTrack, VideoProfile
 from tkroom.directory import RoomInfo
 from tkroom.errors import CodeError
 from tkroom.media.janus_process import JanusSettings
@@ -108,3 +110,42 @@ async def test_maxaudio(node: Node) -> None:
     await b.publishVideo()  # video is not limited by maxaudio
     await a.unpublishAudio()
     await b.publishAudio()  # the seat is free again
+
+
+@pytest.fixture
+def clip(tmp_path):
+    """A 20 s media file with VP8 video and Opus audio."""
+    path = tmp_path / "clip.webm"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=15",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "20",
+                    "-c:v", "libvpx", "-deadline", "realtime", "-c:a", "libopus", "-y",
+                    str(path)], check=True, timeout=120)
+    return path
+
+
+async def test_screen_share_and_shared_media_file(node: Node, clip) -> None:
+    alice, bob = node.user("r2", "alice"), node.user("r2", "bob")
+    await alice.startShareScreen(PatternTrack(VideoProfile(1280, 720, 15)))
+    await alice.publishMedia(str(clip))
+    await bob.waitForStream("alice", "screen")
+    await bob.waitForStream("alice", "media")
+    desc = bob.available["alice:media:default"]
+    assert desc["audio"] and desc["video"]
+    screen = await bob.playVideo("alice", type="screen")
+    media = await bob.playVideo("alice", type="media")
+    await until(lambda: screen.frames_received > 10, 20, "screen frames")
+    kinds: set[str] = set()
+
+    async def collect() -> None:
+        async for frame in media.frames():
+            kinds.add(type(frame).__name__)
+            if len(kinds) == 2:
+                return
+
+    await asyncio.wait_for(collect(), 20)
+    assert kinds == {"VideoFrame", "AudioFrame"}
+    frame = await anext(screen.frames())
+    assert (frame.width, frame.height) == (1280, 720)
+    await alice.stopShareScreen()
+    await alice.unpublishMedia()
+    await until(lambda: not bob.available, 10, "both withdrawn")

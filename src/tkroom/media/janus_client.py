@@ -46,10 +46,12 @@ class JanusConnectionLost(JanusError):
 class JanusConnection:
     """One WebSocket to one Janus server; many sessions may share it."""
 
-    def __init__(self, ws: ClientConnection, url: str, timeout: float) -> None:
+    def __init__(self, ws: ClientConnection, url: str, timeout: float,
+                 apisecret: str = "") -> None:
         self.ws = ws
         self.url = url
         self.timeout = timeout
+        self.apisecret = apisecret
         self._pending: dict[str, tuple[asyncio.Future[Json], bool]] = {}
         self._sessions: dict[int, JanusSession] = {}
         self._counter = itertools.count(1)
@@ -58,13 +60,15 @@ class JanusConnection:
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
-    async def connect(cls, url: str, within: float = 10.0) -> JanusConnection:
-        """Open the WebSocket (sub-protocol ``janus-protocol``)."""
+    async def connect(cls, url: str, within: float = 10.0,
+                      apisecret: str = "") -> JanusConnection:
+        """Open the WebSocket (sub-protocol ``janus-protocol``); ``apisecret`` is sent with
+        every request when the server requires one."""
         ws = await asyncio.wait_for(
             websockets.connect(url, subprotocols=["janus-protocol"], max_size=None,
                                ping_interval=10, ping_timeout=10, open_timeout=within),
             within)
-        return cls(ws, url, within)
+        return cls(ws, url, within, apisecret)
 
     @property
     def is_open(self) -> bool:
@@ -81,6 +85,8 @@ class JanusConnection:
         tx = f"{self._prefix}-{next(self._counter)}"
         fut: asyncio.Future[Json] = asyncio.get_running_loop().create_future()
         self._pending[tx] = (fut, wait_event)
+        if self.apisecret:
+            msg = {**msg, "apisecret": self.apisecret}
         try:
             await self.ws.send(json.dumps({**msg, "transaction": tx}))
             return await asyncio.wait_for(fut, within or self.timeout)
@@ -105,6 +111,11 @@ class JanusConnection:
         await self.ws.close()
         with contextlib.suppress(asyncio.CancelledError):
             await self._reader
+
+    def abort(self) -> None:
+        """Drop the connection at once (a server that stopped answering gets no handshake);
+        every waiting request fails with ``JanusConnectionLost``."""
+        self.ws.transport.abort()
 
     async def _read(self) -> None:
         try:

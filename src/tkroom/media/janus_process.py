@@ -41,6 +41,7 @@ class JanusSettings:
     ice_enforce_list: str = ""
     rtp_port_range: str = "20000-40000"
     admin_secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    api_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     recordings_dir: Path | None = None
     debug_level: int = 4
     library_dir: Path = JANUS_LIB
@@ -75,6 +76,7 @@ def write_config(s: JanusSettings) -> Path:
         f'\tloggers_folder = "{empty}"\n'
         f"\tdebug_level = {s.debug_level}\n"
         f'\tadmin_secret = "{s.admin_secret}"\n'
+        + (f'\tapi_secret = "{s.api_secret}"\n' if s.api_secret else "") +
         "\tsession_timeout = 60\n"
         '\tserver_name = "tkroom-janus"\n'
         "}\n"
@@ -147,6 +149,10 @@ class JanusProcess:
     @property
     def url(self) -> str:
         return self.settings.url
+
+    @property
+    def api_secret(self) -> str:
+        return self.settings.api_secret
 
     async def start(self) -> None:
         """Write the configuration, start Janus, wait until its API listens, and supervise it."""

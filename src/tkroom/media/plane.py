@@ -6,7 +6,9 @@ those servers, plus every server registered through the Web API (``serveradd`` w
 which it re-reads every ``sync_every`` seconds. Without any server, media requests answer 151.
 
 Settings beyond ``Settings`` come from the environment: ``TKROOM_JANUS_ICE`` (Janus's
-``ice_enforce_list``, e.g. the public interface), ``TKROOM_RTP_PORTS`` (``20000-40000``).
+``ice_enforce_list``, e.g. the public interface), ``TKROOM_RTP_PORTS`` (``20000-40000``),
+``TKROOM_JANUS_SECRET`` (the API secret of the ``--janus`` servers), ``TKROOM_EMBEDDED_JANUS=0``
+(never start an own Janus).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class MediaSettings:
     ice_enforce_list: str = ""
     rtp_port_range: str = "20000-40000"
     embedded: bool = True
+    janus_secret: str = ""
 
     @classmethod
     def from_settings(cls, s: Settings) -> MediaSettings:
@@ -47,7 +50,8 @@ class MediaSettings:
         return cls(janus_urls=list(s.janus_urls), workdir=s.data_dir / "media",
                    ice_enforce_list=env.get("TKROOM_JANUS_ICE", ""),
                    rtp_port_range=env.get("TKROOM_RTP_PORTS", "20000-40000"),
-                   embedded=env.get("TKROOM_EMBEDDED_JANUS", "1") != "0")
+                   embedded=env.get("TKROOM_EMBEDDED_JANUS", "1") != "0",
+                   janus_secret=env.get("TKROOM_JANUS_SECRET", ""))
 
 
 class RecordRepoSink:
@@ -84,13 +88,14 @@ class MediaPlane:
         s = self.settings
         (s.workdir / "records").mkdir(parents=True, exist_ok=True)
         for i, url in enumerate(s.janus_urls, 1):
-            await self.registry.add(MediaServer(f"janus-{i}", url))
+            await self.registry.add(MediaServer(f"janus-{i}", url, secret=s.janus_secret))
         if not s.janus_urls and s.embedded and janus_available():
             self.janus = JanusProcess(JanusSettings(
                 workdir=s.workdir / "janus", ice_enforce_list=s.ice_enforce_list,
                 rtp_port_range=s.rtp_port_range))
             await self.janus.start()
-            await self.registry.add(MediaServer("embedded", self.janus.url, embedded=True))
+            await self.registry.add(MediaServer("embedded", self.janus.url, embedded=True,
+                                                secret=self.janus.api_secret))
         elif not s.janus_urls:
             log.warning("no Janus: media requests will answer 151")
         self.registry.start()

@@ -32,6 +32,7 @@ class MediaServer:
     capacity: int = 500
     embedded: bool = False
     region: str = ""
+    secret: str = field(default="", repr=False)
     load: int = 0
     healthy: bool = False
     conn: JanusConnection | None = field(default=None, repr=False)
@@ -55,7 +56,8 @@ def from_row(row: dict[str, Any]) -> MediaServer:
     url = row.get("url") or f"ws://{row['ip']}:{int(row.get('port') or 8188)}"
     capacity = row.get("capacity") or row.get("maxusers") or 500
     return MediaServer(id=sid, url=str(url), capacity=int(capacity),
-                       region=str(row.get("region") or row.get("name") or ""))
+                       region=str(row.get("region") or row.get("name") or ""),
+                       secret=str(row.get("apisecret") or ""))
 
 
 ServerCallback = Callable[[MediaServer], Awaitable[None]]
@@ -91,7 +93,7 @@ class ServerRegistry:
             await self.remove(sid)
         for sid, s in wanted.items():
             cur = self.servers.get(sid)
-            if cur is None or cur.url != s.url or cur.capacity != s.capacity:
+            if cur is None or (cur.url, cur.capacity, cur.secret) != (s.url, s.capacity, s.secret):
                 await self.add(s)
 
     async def remove(self, server_id: str) -> None:
@@ -103,7 +105,8 @@ class ServerRegistry:
         """(Re)open the control connection; True when the server answered."""
         await self._disconnect(server)
         try:
-            server.conn = await JanusConnection.connect(server.url, within=self.check_within)
+            server.conn = await JanusConnection.connect(server.url, within=self.check_within,
+                                                        apisecret=server.secret)
             server.session = await server.conn.create_session()
             server.control = await server.session.attach()
         except (OSError, TimeoutError, JanusError) as e:
@@ -140,6 +143,8 @@ class ServerRegistry:
             return
         log.warning("media server %s is down", server.id)
         server.healthy = False
+        if server.conn is not None:
+            server.conn.abort()
         if self.on_down is not None:
             try:
                 await self.on_down(server)
