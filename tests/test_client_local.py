@@ -157,3 +157,19 @@ async def test_events_reach_callbacks_and_iterators_in_order() -> None:
     assert [ev["message"] for ev in [e async for e in only_chat]] == ["hi"]
     await asyncio.sleep(0.01)
     assert len(got_async) == 5
+
+
+async def test_replayed_events_are_dropped_by_s() -> None:
+    """A resume replays events after ``last``; any that overlap what was processed (same ``s``)
+    must not reach the application twice. Fed through the SDK's own event entry point."""
+    room = Room()
+    room.init()
+    raw: list[int | None] = []
+    room.on_server_event(lambda ev, data, s: raw.append(s))
+    room._apply_join({"self": {"id": "me", "properties": {"role": 2}}, "userlist": [],
+                      "msglist": [], "s": 4, "session": {"id": "x", "token": "y"}})
+    for s in (3, 4, 5, 6, 6, 5, 7):
+        room._on_event("pubMsg", {"name": "n", "id": f"m{s}", "seq": s, "save": True}, s)
+    room._on_event("notice", {"kind": "warn", "code": 1011, "msg": "audio only"}, None)
+    assert [m["id"] for m in room.getMsgList()] == ["m5", "m6", "m7"]
+    assert raw == [5, 6, 7, None]

@@ -230,7 +230,7 @@ def main() -> int:
     p.add_argument("--only", choices=["tkroom", "socket.io"])
     p.add_argument("--profile", action="store_true",
                    help="run the tkroom node under cProfile (slower) and summarise it")
-    return asyncio.run(amain(p.parse_args()))
+    return worker.run(amain(p.parse_args()))
 
 
 if __name__ == "__main__":

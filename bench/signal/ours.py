@@ -1,7 +1,9 @@
 """The tkroom side of the benchmark: a node (store, HTTP, signalling) in its own process.
 
-``python -m bench.signal.ours --data DIR --signal-port P`` runs what ``tkroom serve`` runs —
-the Node with the signalling server as one of its services and memory room state — and prints
+``python -m bench.signal.ours --data DIR --signal-port P`` builds the node exactly as
+``tkroom serve`` does (``tkroom.planes.build_node``: store, HTTP, memory room state,
+signalling) but without the media plane and the classroom pages, which are not on the
+signalling path (and would start a Janus on the server's core), and prints
 ``listening <http port> <signal port>``. With ``--profile FILE`` it runs under cProfile and
 writes the statistics when stopped (SIGTERM), for the note on where the time goes.
 
@@ -86,21 +88,17 @@ class TkroomNode(Target):
 
 async def serve(args: argparse.Namespace) -> None:
     from tkroom.config import Settings
-    from tkroom.node import Node
-    from tkroom.signal.server import SignalServer
-    from tkroom.state.memory import MemoryState
+    from tkroom.planes import build_node
 
-    settings = Settings.from_env(data_dir=args.data, port=0, signal_port=args.signal_port)
-    node = Node(settings)
-    sig = SignalServer("127.0.0.1", args.signal_port, node.directory, MemoryState(), node.secret)
-    node.services.append(sig)
+    settings = Settings.from_env(data_dir=args.data, port=0, signal_port=args.signal_port,
+                                 log_level="warning")
+    node = build_node(settings, media=False, web=False)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for s in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(s, stop.set)
     await node.start()
-    node.api.signal_url = sig.url
-    print(f"listening {node.port} {sig.port}", flush=True)
+    print(f"listening {node.port} {settings.signal_port}", flush=True)
     await stop.wait()
     await node.stop()
 

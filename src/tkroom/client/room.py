@@ -93,6 +93,7 @@ class Room:
         self._group: str | None = None
         self._connected = asyncio.Event()
         self._reconnector: asyncio.Task[None] | None = None
+        self._raw_listeners: list[Callable[[str, dict[str, Any], int | None], None]] = []
 
     # ---- setup -------------------------------------------------------------------------------
 
@@ -313,6 +314,7 @@ class Room:
         if api is not None:
             await api.aclose()
         self._session = {}
+        self._alternates = []
 
     # ---- requests ----------------------------------------------------------------------------
 
@@ -333,6 +335,18 @@ class Room:
         if self._conn is None:
             raise ClientError(ROOM_NOT_CONNECT, f"{ev}: not in a room")
         return await self._conn.request(ev, data, self._opts.request_timeout)
+
+    async def request(self, ev: str, data: dict[str, Any]) -> Any:
+        """Send any request of the protocol (e.g. the media plane's ``publish``) and return
+        its ack data; the same codes as every call (2508 when not in a room, the ack's code)."""
+        if not isinstance(ev, str) or not ev or not isinstance(data, dict):
+            raise ClientError(BAD_PARAMETERS, "request needs an event name and a dict")
+        return await self._request(ev, data)
+
+    def on_server_event(self, listener: Callable[[str, dict[str, Any], int | None], None]) -> None:
+        """Also hand every server event (name, data, s) to ``listener``, after the SDK has
+        applied it and dropped replays: the hook for planes built on the SDK (media)."""
+        self._raw_listeners.append(listener)
 
     async def sendMessage(
         self,
@@ -515,11 +529,15 @@ class Room:
             if s <= self._last_s:
                 return  # already processed (replayed by a resume)
             self._last_s = s
+        body = data if isinstance(data, dict) else {}
         handler = _HANDLERS.get(ev)
-        if handler is None:
-            log.debug("ignoring event %s", ev)
-            return
-        handler(self, data if isinstance(data, dict) else {})
+        if handler is not None:
+            handler(self, body)
+        for listener in self._raw_listeners:
+            try:
+                listener(ev, body, s)
+            except Exception:
+                log.exception("listener for %s failed", ev)
 
     def _ev_joined(self, d: dict[str, Any]) -> None:
         if "id" not in d:
