@@ -1,10 +1,8 @@
 """A whole tkroom node for browser tests, inside the test's network namespace.
 
-HTTP (WebAPI, ClientAPI, the classroom page), the signalling server and the media service on
-a real Janus, wired the way a node wires them: media requests go to ``MediaService.handle``
-with the caller's room and role, saved ``ClassBegin``/``OnlyAudioRoom`` messages and departures
-reach the service, and its events reach the users through the room state. Everything runs
-on one asyncio loop in a thread of its own that has entered the namespace.
+HTTP (WebAPI, ClientAPI, the classroom page), the signalling server and the media plane on a
+real Janus, wired as ``tkroom serve`` wires them (``install_media``). Everything runs on one
+asyncio loop in a thread of its own that has entered the namespace.
 """
 
 from __future__ import annotations
@@ -22,10 +20,8 @@ import httpx
 
 from tkroom.config import Settings
 from tkroom.media.netns import NetNamespace
-from tkroom.media.servers import MediaServer, ServerRegistry
-from tkroom.media.service import MEDIA_EVENTS, MediaService
+from tkroom.media.plane import install_media
 from tkroom.node import Node
-from tkroom.rooms.model import ALL, Event, Target
 from tkroom.signal.server import SignalServer
 from tkroom.state.memory import MemoryState
 from tkroom.store.companies import create_company
@@ -33,19 +29,6 @@ from tkroom.web import web_routes
 
 PASSWORDS = {"chairmanpwd": "teach1234", "assistantpwd": "assist1234", "patrolpwd": "patrol1234",
              "confuserpwd": "learn1234"}
-
-
-class StateSink:
-    """The media service's way to users: events published through the room state."""
-
-    def __init__(self, state: MemoryState) -> None:
-        self.state = state
-
-    async def to_user(self, serial: str, userid: str, ev: str, data: dict[str, Any]) -> None:
-        await self.state.publish(serial, Event(ev, data, Target("user", ids=(userid,))))
-
-    async def to_room(self, serial: str, ev: str, data: dict[str, Any]) -> None:
-        await self.state.publish(serial, Event(ev, data, ALL))
 
 
 class ClassNode:
@@ -93,20 +76,17 @@ class ClassNode:
 
     async def _start(self) -> None:
         settings = Settings(host="127.0.0.1", port=0, data_dir=self.workdir / "data",
-                            secret_hex=secrets.token_hex(32))
+                            secret_hex=secrets.token_hex(32), janus_urls=[self.janus_url])
         self.node = Node(settings)
         self.node.routes.extend(web_routes())
-        self.state = MemoryState()
-        self.signal = SignalServer("127.0.0.1", 0, self.node.directory, self.state, self.node.secret,
-                                   grace=self.grace, sweep_interval=0.2)
+        self.signal = SignalServer("127.0.0.1", 0, self.node.directory, MemoryState(),
+                                   self.node.secret, grace=self.grace, sweep_interval=0.2)
         await self.signal.start()
         self.node.api.signal_url = self.signal.url
-        self.registry = ServerRegistry(check_every=0.5, check_within=2.0)
-        self.media = MediaService(self.registry, self.node.directory, StateSink(self.state),
-                                  record_dir=self.workdir / "records")
-        await self.registry.add(MediaServer("janus-1", self.janus_url, 500))
-        for ev in MEDIA_EVENTS:
-            self.signal.register(ev, self._media_handler(ev))
+        self.plane = install_media(self.node, self.signal)
+        # Only the --janus server: the Web API registry sync would drop it (it is not a row).
+        self.plane.server_rows = None
+        self.media = self.plane.service
         await self.node.start()
         self.port = self.node.port
         async with self.node.sessions() as s:
@@ -114,31 +94,9 @@ class ClassNode:
             await s.commit()
             self.authkey = company.authkey
 
-    def _media_handler(self, ev: str):
-        async def handle(conn: Any, me: Any, data: Any) -> dict[str, Any]:
-            return await self.media.handle(ev, conn.serial, me.userid, me.role, data or {})
-        return handle
-
-    def _watch(self, serial: str) -> None:
-        """Tell the media service about saved class-state messages and departures."""
-        def on_event(event: Event) -> None:
-            d = event.data
-            if event.ev == "pubMsg" and d.get("save"):
-                coro = self.media.on_saved_message(serial, d)
-            elif event.ev == "delMsg":
-                coro = self.media.on_deleted_message(serial, d)
-            elif event.ev in ("participantLeft", "participantEvicted"):
-                coro = self.media.user_left(serial, d["id"])
-            else:
-                return
-            self.loop.create_task(coro)
-        self.state.subscribe(serial, on_event)
-
     async def _stop(self) -> None:
-        await self.media.close()
-        await self.registry.close()
-        await self.signal.stop()
         await self.node.stop()
+        await self.signal.stop()
 
     # ---- the Web API, as a school's backend would call it ----------------------------------
 
@@ -158,9 +116,4 @@ class ClassNode:
         out = self.webapi("roomcreate", {
             "roomname": name, "roomtype": 3, "starttime": now - 60, "endtime": now + 3 * 3600,
             "passwordrequired": 1, "maxvideo": 6, **PASSWORDS, **extra})
-        serial = str(out["serial"])
-        self.call(self._watch_async(serial))
-        return serial
-
-    async def _watch_async(self, serial: str) -> None:
-        self._watch(serial)
+        return str(out["serial"])

@@ -8,7 +8,6 @@ context, so getUserMedia works with Chromium's fake camera and microphone.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import struct
 import time
@@ -24,7 +23,7 @@ from conftest import REQUIRE_ALL, need_binary
 from media.conftest import start_janus, stop_process
 from tkroom import tickets
 from tkroom.client import Room as PyRoom
-from tkroom.client.media import MediaClient
+from tkroom.client.media import attach as attach_media
 from tkroom.media.netns import NetNamespace
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
@@ -50,6 +49,22 @@ def png_bytes(width: int = 64, height: int = 48) -> bytes:
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def pdf_bytes(pages: int = 2) -> bytes:
+    """A minimal valid PDF with ``pages`` empty pages (objects and xref offsets computed)."""
+    kids = " ".join(f"{3 + i} 0 R" for i in range(pages))
+    objs = ["<< /Type /Catalog /Pages 2 0 R >>", f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>"]
+    objs += ["<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>"] * pages
+    out, offsets = b"%PDF-1.4\n", []
+    for i, body in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += f"{i} 0 obj {body} endobj\n".encode()
+    xref = len(out)
+    out += f"xref\n0 {len(objs) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
+    out += f"trailer << /Size {len(objs) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -159,15 +174,7 @@ def py_sdk_join(node: ClassNode, serial: str, userid: str):
     async def go():
         room = PyRoom()
         room.init("test")
-        media = MediaClient(room._request, userid)
-        forward = room._on_event
-
-        def on_event(ev, data, s):
-            forward(ev, data, s)
-            if ev in ("onAddStream", "onRemoveStream", "notice"):
-                asyncio.get_running_loop().create_task(media.dispatch(ev, data))
-
-        room._on_event = on_event
+        media = attach_media(room)
         ident = tickets.Identity(serial, userid, 2, "Py Bot")
         await room.joinroomEx(node.signal.url, tickets.issue(node.node.secret, ident, time.time()))
         return room, media
@@ -185,7 +192,7 @@ def test_a_class_in_the_browser(class_node: ClassNode, browser_ns, request):
     out.mkdir(parents=True, exist_ok=True)
 
     teacher = Person(browser_ns, url, bypass_csp=True)
-    ann = Person(browser_ns, url, locale="zh-CN")
+    ann = Person(browser_ns, url, locale="zh-CN", bypass_csp=True)
     bob = Person(browser_ns, url)
     people = [teacher, ann, bob]
     bot = None
@@ -203,6 +210,7 @@ def test_a_class_in_the_browser(class_node: ClassNode, browser_ns, request):
         wait_until(lambda: "In class" in bob.page.inner_text("#class-timer"), 15, "Bob's timer")
 
         # The teacher publishes; both students decode her video and hear her.
+        bob.eval("tkroomPage.room.on('room-first-video-frame', (e) => { window.__first = window.__first || e; })")
         teacher.click("av-on")
         for student in (ann, bob):
             s = student.decodes(t_id)
@@ -210,6 +218,8 @@ def test_a_class_in_the_browser(class_node: ClassNode, browser_ns, request):
             student.hears(t_id)
         wait_until(lambda: bob.eval(
             f"document.querySelector('.tile[data-userid=\"{t_id}\"] video').videoWidth") > 0, 15, "video size")
+        first = wait_until(lambda: bob.eval("window.__first || null"), 15, "room-first-video-frame")
+        assert first["userId"] == t_id and first["width"] > 0
 
         # Courseware: listed for everyone; the teacher shows the image to the class.
         wait_until(lambda: bob.page.locator("#files li").count() == 1, 15, "file list")
@@ -245,9 +255,10 @@ def test_a_class_in_the_browser(class_node: ClassNode, browser_ns, request):
         rs = node.call(bot_media.playAudio(t_id))
         wait_until(lambda: rs.frames_received >= 10, 30, "Python SDK audio of the teacher")
 
-        # The teacher's in-class page passes the accessibility check.
+        # The teacher's and a student's (Chinese) in-class pages pass the accessibility check.
         need_node_modules()
         assert run_axe(teacher.page) == []
+        assert run_axe(ann.page) == []
 
         # Screenshots of the class as the teacher and a student see it.
         teacher.page.screenshot(path=str(out / "teacher.png"), full_page=True)
@@ -344,12 +355,19 @@ def test_reconnects_after_the_socket_drops(class_node: ClassNode, browser_ns):
         student.eval("""() => { window.__events = [];
             for (const t of ['room-reconnecting', 'room-reconnected', 'room-connected'])
               tkroomPage.room.on(t, (e) => window.__events.push(t)); }""")
+        # Offline for a moment: what is said meanwhile arrives after the resume, exactly once.
+        student.context.set_offline(True)
         student.eval("tkroomPage.room.conn.ws.close()")
-        wait_until(lambda: "room-reconnected" in student.eval("window.__events"), 20, "resume")
-        assert "room-connected" not in student.eval("window.__events")  # resumed, not rejoined
         teacher.page.fill("#chat-input", "still there?")
         teacher.page.click("#chat-form button")
+        wait_until(lambda: "still there?" in teacher.page.inner_text("#chat-log"), 15, "teacher's own chat")
+        assert "still there?" not in student.page.inner_text("#chat-log")
+        student.context.set_offline(False)
+        wait_until(lambda: "room-reconnected" in student.eval("window.__events"), 20, "resume")
+        assert "room-connected" not in student.eval("window.__events")  # resumed, not rejoined
         wait_until(lambda: "still there?" in student.page.inner_text("#chat-log"), 15, "chat after resume")
+        time.sleep(1)
+        assert student.page.inner_text("#chat-log").count("still there?") == 1
         before = student.stats(t_id)["framesDecoded"]
         wait_until(lambda: student.stats(t_id)["framesDecoded"] > before + 10, 20, "video after resume")
     finally:
@@ -388,6 +406,7 @@ def test_teacher_controls_and_roles(class_node: ClassNode, browser_ns, request):
         teacher.click("record-start")
         teacher.page.wait_for_selector('#controls [data-action="record-stop"]', timeout=15000)
         wait_until(lambda: node.media.rooms[serial].recording is not None, 15, "recording started")
+        wait_until(lambda: any(node.workdir.rglob("*.mjr")), 15, "Janus recording files")
         teacher.click("record-stop")
         teacher.page.wait_for_selector('#controls [data-action="record-start"]', timeout=15000)
         wait_until(lambda: node.media.rooms[serial].recording is None, 15, "recording stopped")
@@ -420,6 +439,21 @@ def test_teacher_controls_and_roles(class_node: ClassNode, browser_ns, request):
         wait_until(lambda: not teacher.stats(s_id), 15, "lost camera withdrawn")
         teacher.click("stage-off", s_id)
         wait_until(lambda: sue.eval("tkroomPage.room.getMySelf().properties.publishstate") == 0, 15, "off stage")
+
+        # A PDF of the room's courseware, shown to the class at its first page.
+        up = node.webapi("uploadfile", {"conversion": "0"},
+                         files={"filedata": ("lesson.pdf", pdf_bytes(), "application/pdf")})
+        node.webapi("roombindfile", {"serial": serial, "fileidarr[]": str(up["fileid"])})
+        teacher.eval("tkroomPage.room.pubMsg({name: 'DocumentChange', id: 'DocumentChange', toID: '__all', data: {}})")
+        teacher.page.click(f'#files li[data-fileid="{up["fileid"]}"] button', timeout=15000)
+        frame = sue.page.locator("#doc-frame iframe")
+        frame.wait_for(timeout=15000)
+        src = frame.get_attribute("src")
+        assert src.endswith("#page=1") and "/download/file/" in src
+        r = sue.page.request.get(src.split("#")[0])
+        assert r.status == 200 and r.headers["content-type"] == "application/pdf"
+        assert r.headers["content-disposition"].startswith("inline")
+        assert r.body().startswith(b"%PDF")
 
         # Groups: the teacher sends the students to the room's groups.
         teacher.page.once("dialog", lambda d: d.accept(",".join(groups)))

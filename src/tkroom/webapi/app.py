@@ -107,14 +107,16 @@ async def clientapi_endpoint(request: Request) -> Response:
 
 async def download_file(request: Request) -> Response:
     """A courseware file; the random token in the path is what grants access."""
-    return await _download(request, File, "id", int)
+    return await _download(request, File, "id", int, inline=True)
 
 
 async def download_record(request: Request) -> Response:
     return await _download(request, Record, "recordid", str)
 
 
-async def _download(request: Request, model: type, key: str, conv: type) -> Response:
+async def _download(request: Request, model: type, key: str, conv: type, *,
+                    inline: bool = False) -> Response:
+    """``inline``: the browser shows it (courseware in the classroom page's viewer)."""
     state: ApiState = request.app.state.api
     try:
         ident = conv(request.path_params["ident"])
@@ -129,7 +131,8 @@ async def _download(request: Request, model: type, key: str, conv: type) -> Resp
     if not exists or not hmac.compare_digest(row.token, request.path_params["token"]):
         return JSONResponse({"result": 4105, "msg": "No such file"}, status_code=404)
     name = getattr(row, "filename", None) or os.path.basename(row.path)
-    return FileResponse(row.path, filename=name)
+    return FileResponse(row.path, filename=name,
+                        content_disposition_type="inline" if inline else "attachment")
 
 
 async def openapi_json(request: Request) -> Response:

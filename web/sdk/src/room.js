@@ -996,6 +996,22 @@ Room.prototype._handlers = {
   forceReconnect() {
     if (this.conn) this.conn.reconnectNow();
   },
+  participantPublished(user) {
+    // Big-room mode: someone was brought on stage (others' joins are not announced there).
+    const known = this.users.has(user.id);
+    this.users.set(user.id, user);
+    if (!known) this.dispatchEvent("room-participant_join", { user, published: true });
+    this.dispatchEvent("room-userproperty-changed", { user, message: { publishstate: user.properties.publishstate }, fromID: null });
+  },
+  mediaServerChanged(data) {
+    // The room's media moved: its streams were removed first; publish again where it now is.
+    this.dispatchEvent("room-serveraddress-update", { serverName: data.serverName, reason: data.reason });
+    if (!data.serverName) return;
+    for (const pub of this.pubs.values()) pub.stop(false);
+    this.pubs.clear();
+    this._syncPublishing();
+    if (this.screenStream) this._queue(() => this._publish("screen", new MediaStream(this.screenStream.getVideoTracks())));
+  },
   onAddStream(data) {
     this._onAddStream(data);
   },

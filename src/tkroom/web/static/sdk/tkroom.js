@@ -1397,6 +1397,20 @@ Room.prototype._handlers = {
   forceReconnect() {
     if (this.conn) this.conn.reconnectNow();
   },
+  participantPublished(user) {
+    const known = this.users.has(user.id);
+    this.users.set(user.id, user);
+    if (!known) this.dispatchEvent("room-participant_join", { user, published: true });
+    this.dispatchEvent("room-userproperty-changed", { user, message: { publishstate: user.properties.publishstate }, fromID: null });
+  },
+  mediaServerChanged(data) {
+    this.dispatchEvent("room-serveraddress-update", { serverName: data.serverName, reason: data.reason });
+    if (!data.serverName) return;
+    for (const pub of this.pubs.values()) pub.stop(false);
+    this.pubs.clear();
+    this._syncPublishing();
+    if (this.screenStream) this._queue(() => this._publish("screen", new MediaStream(this.screenStream.getVideoTracks())));
+  },
   onAddStream(data) {
     this._onAddStream(data);
   },
