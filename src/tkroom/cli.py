@@ -63,7 +63,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from tkroom.planes import build_node
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    build_node(_settings(args)).run()
+    try:
+        build_node(_settings(args)).run()
+    except OSError as exc:  # a port in use, an unreachable database or Redis: say so in one line
+        print(f"tkroom serve: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
