@@ -326,3 +326,14 @@ async def test_join_limits_surface_with_the_servers_codes(env):
         assert e.value.code == 4108
     finally:
         await viewer.room.leaveroom()
+
+
+async def test_async_with_leaves_the_class(env):
+    _, server, member = env
+    t = await member("teach", 0)
+    async with Room() as room:
+        room.init()
+        await room.joinroomEx(server.url, ticket("r1", "stu"))
+        await t.wait("room-participant_join", lambda ev: ev["user"]["id"] == "stu")
+    assert room.state is State.IDLE
+    await t.wait("room-participant_leave", lambda ev: ev["id"] == "stu")

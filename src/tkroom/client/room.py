@@ -108,6 +108,14 @@ class Room:
         self.appkey = appkey
         self._state = State.IDLE
 
+    async def __aenter__(self) -> Room:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """``async with Room() as room:`` leaves the class on the way out, whatever happened."""
+        if self._state not in (State.UNINITIALIZED, State.IDLE):
+            await self.leaveroom()
+
     def checkInit(self) -> bool:
         return self._state is not State.UNINITIALIZED
 
