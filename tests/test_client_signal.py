@@ -299,6 +299,13 @@ async def test_big_room_mode_and_paged_users(env):
             late.room.getUser("s0")
         assert e.value.code == 104  # not in the local copy of a big room...
         assert (await late.room.fetchUser("s0"))["id"] == "s0"  # ...but the server has it
+        await t.room.changeUserPublish("s0", 3)  # on stage: pushed to everyone
+        await late.wait("room-userproperty-changed", lambda ev: ev["user"]["id"] == "s0")
+        assert late.room.getUser("s0")["properties"]["publishstate"] == 3
+        await t.room.changeUserPublish("s0", 0)
+        await late.wait("room-userproperty-changed",
+                        lambda ev: ev["message"].get("publishstate") == 0)
+        assert "s0" not in late.room.getUsers()
     finally:
         for w in (t, *members):
             await w.room.leaveroom()

@@ -94,6 +94,7 @@ class Room:
         self._connected = asyncio.Event()
         self._reconnector: asyncio.Task[None] | None = None
         self._raw_listeners: list[Callable[[str, dict[str, Any], int | None], None]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     # ---- setup -------------------------------------------------------------------------------
 
@@ -566,7 +567,13 @@ class Room:
         self._bus.emit(E.PARTICIPANT_EVICTED, {"reason": d.get("reason"), "fromID": d.get("fromID")})
         self._state = State.IDLE
         self._connected.clear()
-        asyncio.ensure_future(self._finish_evicted())
+        self._spawn(self._finish_evicted())
+
+    def _spawn(self, coro: Any) -> None:
+        """Run ``coro`` in the background, keeping a reference until it ends."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _finish_evicted(self) -> None:
         await self._teardown()
@@ -576,12 +583,16 @@ class Room:
         uid, props = d.get("id"), d.get("properties")
         if not isinstance(props, dict):
             return
+        on_stage = isinstance(props.get("publishstate"), int) and props["publishstate"] > 0
         user = self._users.get(uid)
-        if user is None:  # big room: someone we do not track
+        if user is None:  # big room: someone we do not track, pushed because of the stage
             user = {"id": uid, "properties": {}}
-            if props.get("publishstate", 0) > 0:
+            if on_stage:
                 self._users[uid] = user
         user["properties"].update(props)
+        if (self._mode == "bigRoom" and uid != self._self_id and props.get("publishstate") == 0
+                and user["properties"].get("role") not in (ROLE_TEACHER, ROLE_ASSISTANT)):
+            self._users.pop(uid, None)  # off stage in a big room: no longer pushed to us
         if uid == self._self_id and "group" in props:
             self._group = props["group"]
         self._bus.emit(
@@ -603,7 +614,7 @@ class Room:
         )
 
     def _ev_pubmsg(self, d: dict[str, Any]) -> None:
-        if d.get("save") and "id" in d:
+        if d.get("save") and isinstance(d.get("id"), str):
             self._msgs.pop(d["id"], None)
             self._msgs[d["id"]] = d
         if d.get("name") == "BigRoom" or d.get("id") == "BigRoom":
@@ -640,7 +651,7 @@ class Room:
         self._connected.clear()
         if not self._opts.reconnect:
             self._conn = None
-            asyncio.ensure_future(self._give_up(ROOM_NOT_CONNECT, reason))
+            self._spawn(self._give_up(ROOM_NOT_CONNECT, reason))
             return
         self._state = State.RECONNECTING
         self._reconnector = asyncio.create_task(self._reconnect(reason), name="tkroom-reconnect")
