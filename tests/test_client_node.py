@@ -66,7 +66,7 @@ async def test_wrong_password_keeps_the_servers_code(tmp_path):
             await room.joinroom("127.0.0.1", env.port, "X", "x", {"serial": env.serial,
                                                                    "password": "wrong1"})
         assert e.value.code == 4008
-        assert fails[0]["code"] == 4008
+        assert fails[0]["code"] == 4008 and fails[0]["source"] == 3  # checkroom
         with pytest.raises(ClientError) as e:
             await room.joinroom("127.0.0.1", env.port, "X", "x", {"serial": "999", "password": "a"})
         assert e.value.code == 4007

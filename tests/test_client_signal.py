@@ -209,7 +209,7 @@ async def test_unreachable_signal_node_is_2600():
         await room.joinroomEx(f"ws://127.0.0.1:{closed_port()}/", ticket("r1", "u"))
     assert e.value.code == 2600
     assert e.value.message.startswith("Room link failed")
-    assert fails[0]["code"] == 2600
+    assert fails[0]["code"] == 2600 and fails[0]["source"] == 0  # the socket
 
 
 async def test_async_iterator_with_real_events(env):

@@ -46,6 +46,9 @@ ROLE_TEACHER, ROLE_ASSISTANT, ROLE_STUDENT, ROLE_AUDIT, ROLE_PATROL = range(5)
 
 RESUMABLE_GONE = 102  # the server no longer knows the session: join again
 
+# room-connect-fail's ``source``, as in the original SDK: which step of joining failed
+SOURCE_SOCKET, SOURCE_GETCONFIG, SOURCE_CHECKROOM = 0, 1, 3
+
 
 class State(enum.Enum):
     UNINITIALIZED = "uninitialized"
@@ -214,7 +217,8 @@ class Room:
             answer = await self._join_fresh()
         except ClientError as exc:
             await self._teardown()
-            self._bus.emit(E.ROOM_CONNECT_FAIL, {"code": exc.code, "error": exc.message})
+            self._bus.emit(E.ROOM_CONNECT_FAIL, {"code": exc.code, "error": exc.message,
+                                                 "source": exc.extra.get("source", SOURCE_SOCKET)})
             raise
         except BaseException:
             await self._teardown()
@@ -236,11 +240,19 @@ class Room:
             tk = a["ticket"]
             join["ticket"] = tk if isinstance(tk, str) else await tk()
             return self._signal_url, join
-        checked = await api.checkroom(
-            a["serial"], a["nickname"], password=a["password"], loginkey=a["loginkey"],
-            userid=a["userid"], userrole=a["userrole"],
-        )
-        config = await api.getconfig(a["serial"], checked.get("roomrole"))
+        try:
+            checked = await api.checkroom(
+                a["serial"], a["nickname"], password=a["password"], loginkey=a["loginkey"],
+                userid=a["userid"], userrole=a["userrole"],
+            )
+        except ClientError as exc:
+            exc.extra.setdefault("source", SOURCE_CHECKROOM)
+            raise
+        try:
+            config = await api.getconfig(a["serial"], checked.get("roomrole"))
+        except ClientError as exc:
+            exc.extra.setdefault("source", SOURCE_GETCONFIG)
+            raise
         url = self._learn_urls(config)
         if not url:
             raise ClientError(INVALID_STATUS, "getconfig gave no signal url")
