@@ -741,8 +741,16 @@ class Room:
                         raise
                     self._conn = None
             await conn.close()
-            before = self._users
+            before, group = self._users, self._group
             await self._join_fresh()
+            if group and self._conn is not None:  # a fresh session starts in no group
+                with contextlib.suppress(ClientError):
+                    await self._conn.request("joinGroup", {"groupid": group},
+                                             self._opts.request_timeout)
+                    self._group = group
+                    me = self._users.get(self._self_id)
+                    if me is not None:
+                        me["properties"]["group"] = group
             self._announce_diff(before)
             return False
         except BaseException:
