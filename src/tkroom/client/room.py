@@ -360,6 +360,7 @@ class Room:
     async def request(self, ev: str, data: dict[str, Any]) -> Any:
         """Send any request of the protocol (e.g. the media plane's ``publish``) and return
         its ack data; the same codes as every call (2508 when not in a room, the ack's code)."""
+        self._require_init()
         if not isinstance(ev, str) or not ev or not isinstance(data, dict):
             raise ClientError(BAD_PARAMETERS, "request needs an event name and a dict")
         return await self._request(ev, data)
@@ -379,6 +380,7 @@ class Room:
 
         Raises 61 (1024 characters or more), 62 (too fast), 4108 (chat banned).
         """
+        self._require_init()
         if not isinstance(message, str | Mapping):
             raise ClientError(BAD_PARAMETERS, "message must be text or a mapping")
         _check_to(toID)
@@ -390,8 +392,8 @@ class Room:
     async def pubMsg(self, params: Mapping[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
         """Publish a room message: ``name``, ``id``, ``toID``, ``data``, ``save``,
         ``associatedMsgID``, ``associatedUserID``, ``expires``. Answers ``{"seq": n}``."""
-        msg = {**dict(params or {}), **kw}
-        _check_msg(msg)
+        self._require_init()
+        msg = _message(params, kw)
         msg.setdefault("toID", MSG_TO_ALLUSER)
         msg.setdefault("data", {})
         msg["save"] = bool(msg.get("save", False))
@@ -399,8 +401,8 @@ class Room:
 
     async def delMsg(self, params: Mapping[str, Any] | None = None, **kw: Any) -> None:
         """Delete a (saved) room message by ``name``/``id``, telling ``toID``."""
-        msg = {**dict(params or {}), **kw}
-        _check_msg(msg)
+        self._require_init()
+        msg = _message(params, kw)
         msg.setdefault("toID", MSG_TO_ALLUSER)
         await self._request("delMsg", msg)
 
@@ -408,6 +410,7 @@ class Room:
         self, id: str, tellWhom: Any, properties: Mapping[str, Any]
     ) -> None:
         """Set ``properties`` of user ``id`` and tell ``tellWhom`` (a toID)."""
+        self._require_init()
         if not isinstance(id, str) or not id:
             raise ClientError(BAD_PARAMETERS, "changeUserProperty needs a user id")
         await self._set_property(id, tellWhom, properties)
@@ -416,22 +419,22 @@ class Room:
         self, roles: Iterable[int], tellWhom: Any, properties: Mapping[str, Any]
     ) -> None:
         """Set ``properties`` of every user having one of ``roles``."""
-        rl = list(roles) if not isinstance(roles, str | bytes) else None
-        if not rl or not all(isinstance(r, int) and 0 <= r <= 4 for r in rl):
-            raise ClientError(BAD_PARAMETERS, "roles must be a non-empty list of roles 0..4")
-        await self._set_property({"roles": rl}, tellWhom, properties)
+        self._require_init()
+        await self._set_property({"roles": _roles(roles)}, tellWhom, properties)
 
     async def batchChangeUserProperty(
         self, ids: Iterable[str], tellWhom: Any, properties: Mapping[str, Any]
     ) -> None:
         """Set the same ``properties`` on several users at once."""
-        il = list(ids) if not isinstance(ids, str | bytes) else None
+        self._require_init()
+        il = list(ids) if isinstance(ids, list | tuple | set | frozenset) else None
         if not il or not all(isinstance(i, str) and i for i in il):
             raise ClientError(BAD_PARAMETERS, "ids must be a non-empty list of user ids")
         await self._set_property({"ids": il}, tellWhom, properties)
 
     async def changeUserPublish(self, id: str, publishstate: int) -> None:
         """Bring a user on or off stage: 0 none, 1 audio, 2 video, 3 both, 4 muted."""
+        self._require_init()
         if not isinstance(publishstate, int) or not 0 <= publishstate <= 4:
             raise ClientError(BAD_PARAMETERS, "publishstate must be 0..4")
         await self.changeUserProperty(id, MSG_TO_ALLUSER, {"publishstate": publishstate})
@@ -444,6 +447,7 @@ class Room:
 
     async def evictUser(self, id: str, causeJson: Any = None) -> None:
         """Send a user out of the class (teacher and assistant only: 4108 otherwise)."""
+        self._require_init()
         if not isinstance(id, str) or not id:
             raise ClientError(BAD_PARAMETERS, "evictUser needs a user id")
         data: dict[str, Any] = {"id": id}
@@ -453,6 +457,7 @@ class Room:
 
     async def joinGroup(self, groupid: str) -> list[dict[str, Any]]:
         """Move into a group; the group's user list. JoinGroupError (2511) when refused."""
+        self._require_init()
         if not isinstance(groupid, str) or not groupid:
             raise ClientError(BAD_PARAMETERS, "joinGroup needs a group id")
         try:
@@ -484,24 +489,29 @@ class Room:
         search: str | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         """A page of the room's users from the server (big rooms): ``(userlist, total)``."""
+        self._require_init()
         if not isinstance(start, int) or start < 0 or not isinstance(max, int) or max <= 0:
             raise ClientError(BAD_PARAMETERS, "start must be >= 0 and max > 0")
         data: dict[str, Any] = {"start": start, "max": max}
         if roles is not None:
-            data["roles"] = list(roles)
+            data["roles"] = _roles(roles)
         if search is not None:
+            if not isinstance(search, str):
+                raise ClientError(BAD_PARAMETERS, "search must be text")
             data["search"] = search
         answer = await self._request("getRoomUsers", data) or {}
         return list(answer.get("userlist") or []), int(answer.get("total", 0))
 
     async def getRoomUserNum(self, roles: Iterable[int] | None = None) -> int:
         """How many users are in the room (of ``roles`` when given), counted by the server."""
-        data: dict[str, Any] = {} if roles is None else {"roles": list(roles)}
+        self._require_init()
+        data: dict[str, Any] = {} if roles is None else {"roles": _roles(roles)}
         answer = await self._request("getRoomUserNum", data) or {}
         return int(answer.get("num", 0))
 
     async def fetchUser(self, id: str) -> dict[str, Any]:
         """A user as the server knows it now (also users not pushed to us in big rooms)."""
+        self._require_init()
         if not isinstance(id, str) or not id:
             raise ClientError(BAD_PARAMETERS, "fetchUser needs a user id")
         answer = await self._request("getUser", {"ids": [id]}) or {}
@@ -800,6 +810,24 @@ def _check_to(to: Any) -> None:
     )
     if not ok:
         raise ClientError(BAD_PARAMETERS, f"bad toID {to!r}")
+
+
+def _roles(roles: Any) -> list[int]:
+    """A non-empty list of roles 0..4, or 103."""
+    rl = list(roles) if isinstance(roles, list | tuple | set | frozenset) else None
+    if not rl or not all(isinstance(r, int) and not isinstance(r, bool) and 0 <= r <= 4
+                         for r in rl):
+        raise ClientError(BAD_PARAMETERS, "roles must be a non-empty list of roles 0..4")
+    return rl
+
+
+def _message(params: Any, kw: dict[str, Any]) -> dict[str, Any]:
+    """pubMsg/delMsg take a mapping and/or keywords; anything else is 103."""
+    if params is not None and not isinstance(params, Mapping):
+        raise ClientError(BAD_PARAMETERS, "the message must be a mapping")
+    msg = {**dict(params or {}), **kw}
+    _check_msg(msg)
+    return msg
 
 
 def _check_msg(msg: Mapping[str, Any]) -> None:
