@@ -75,3 +75,13 @@ def test_serve_says_which_port_is_taken(tmp_path):
     assert out.returncode == 2
     assert f"{port}" in out.stderr and "address already in use" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_serve_says_when_redis_is_unreachable(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "tkroom", "serve", "--port", str(free_port()), "--signal-port",
+         str(free_port()), "--data", str(tmp_path), "--redis", f"redis://127.0.0.1:{free_port()}/0"],
+        env={**os.environ, "PYTHONPATH": SRC, "TKROOM_EMBEDDED_JANUS": "0"},
+        capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 2
+    assert "connecting to 127.0.0.1" in out.stderr and "Traceback" not in out.stderr
