@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import secrets
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -174,11 +175,11 @@ async def start_server(directory: MemoryDirectory, *, state_url: str | None = No
 
 
 async def stop_server(server: SignalServer) -> None:
+    """Stop the server and its state; if that hangs, show every task's stack and fail."""
     try:
         await asyncio.wait_for(server.stop(), 15)
         await asyncio.wait_for(server.state.stop(), 15)
     except TimeoutError:
-        import sys
         for t in asyncio.all_tasks():
             t.print_stack(file=sys.stderr)
         raise
