@@ -234,3 +234,25 @@ async def test_a_detach_from_a_node_the_session_left_is_ignored(two_nodes):
     assert await b.expired_sessions(time.time() + 60) == []
     assert await b.detach_session("S", time.time())
     assert await a.expired_sessions(time.time() + 1) == ["S"]
+
+
+async def test_events_lost_while_the_subscriber_reconnects_are_replayed(two_nodes):
+    a, b = two_nodes
+    got: list[Event] = []
+    await a.subscribe("r", got.append)
+    await b.publish("r", Event("x", {"i": 0}, ALL))
+    deadline = time.monotonic() + 10
+    while not got:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    for round_ in range(3):
+        # cut node a's subscriber connection; events published meanwhile never reach it
+        await b.redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+        for i in range(5):
+            await b.publish("r", Event("x", {"i": 1 + round_ * 5 + i}, ALL))
+        await asyncio.sleep(0.3)
+    await b.publish("r", Event("x", {"i": 16}, ALL))
+    while len(got) < 17:
+        assert time.monotonic() < deadline, [e.s for e in got]
+        await asyncio.sleep(0.01)
+    assert [e.data["i"] for e in got] == list(range(17))

@@ -102,6 +102,7 @@ class RedisState:
         self._waiting: dict[str, deque[asyncio.Future[None]]] = {}
         self._commands: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._mine: set[str] = set()      # sessions attached through this node
+        self._last: dict[str, int] = {}   # the last ``s`` delivered per subscribed room
         self._tasks: list[asyncio.Task[None]] = []
 
     # life cycle --------------------------------------------------------------------------
@@ -257,6 +258,7 @@ class RedisState:
         if not subs and serial in self._subs:
             del self._subs[serial]
             self._ready.pop(serial, None)
+            self._last.pop(serial, None)
             self._commands.put_nowait(("UNSUBSCRIBE", self._channel(serial)))
 
     async def _write(self) -> None:
@@ -279,9 +281,9 @@ class RedisState:
                 msg = await self._pubsub.get_message(timeout=None)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("lost the Redis subscriber connection; retrying")
-                await asyncio.sleep(0.2)
+            except Exception as exc:
+                log.warning("Redis subscriber connection lost (%s); reconnecting", exc)
+                await asyncio.sleep(0.1)
                 continue
             if msg is None:
                 continue
@@ -295,13 +297,34 @@ class RedisState:
                     if not waiting:
                         del self._waiting[chan]
             elif kind == "message" and chan.endswith(":ev"):
-                self._deliver(_serial_of(chan, g_len), msg["data"])
+                serial = _serial_of(chan, g_len)
+                if serial in self._subs:
+                    await self._on_event(serial, _event(msg["data"]))
 
-    def _deliver(self, serial: str, entry: str) -> None:
+    async def _on_event(self, serial: str, event: Event) -> None:
+        """Deliver in ``s`` order, once: a gap (messages lost while the subscriber connection
+        was reconnecting) is filled from the replay window first."""
+        last = self._last.get(serial)
+        if last is not None and event.s > last + 1:
+            try:
+                missed = await self.replay(serial, last)
+            except Exception:
+                log.exception("could not fetch the events %s lost", serial)
+                missed = []
+            if missed is None:
+                log.warning("%s: events %d..%d lost beyond the replay window", serial,
+                            last + 1, event.s - 1)
+            for e in missed or ():
+                if e.s < event.s:
+                    self._deliver(serial, e)
+        if last is None or event.s > last:
+            self._last[serial] = event.s
+            self._deliver(serial, event)
+
+    def _deliver(self, serial: str, event: Event) -> None:
         subs = self._subs.get(serial)
         if not subs:
             return
-        event = _event(entry)
         for cb in list(subs):
             try:
                 cb(event)
