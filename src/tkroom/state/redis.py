@@ -103,6 +103,7 @@ class RedisState:
         self._commands: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._mine: set[str] = set()      # sessions attached through this node
         self._last: dict[str, int] = {}   # the last ``s`` delivered per subscribed room
+        self._delivered: dict[str, list[tuple[int, asyncio.Future[None]]]] = {}  # publishers
         self._tasks: list[asyncio.Task[None]] = []
 
     # life cycle --------------------------------------------------------------------------
@@ -226,9 +227,19 @@ class RedisState:
     # events --------------------------------------------------------------------------------
     async def publish(self, serial: str, event: Event) -> Event:
         body = _dumps({"ev": event.ev, "data": event.data, "target": event.target.to_list()})
-        s = await self._run("PUBLISH", self._room(serial), self._channel(serial), self.window,
-                            body)
-        return Event(event.ev, event.data, event.target, int(s))
+        s = int(await self._run("PUBLISH", self._room(serial), self._channel(serial),
+                                self.window, body))
+        ready = self._ready.get(serial)
+        if ready is not None and ready.done() and self._last.get(serial, s) < s:
+            # like the memory backend, return once this node's members got it: the sender
+            # sees its own event before the ack, as the protocol promises
+            fut = asyncio.get_running_loop().create_future()
+            self._delivered.setdefault(serial, []).append((s, fut))
+            try:
+                await asyncio.wait_for(fut, self.subscribe_timeout)
+            except TimeoutError:
+                log.warning("%s: event %d not back from Redis in time", serial, s)
+        return Event(event.ev, event.data, event.target, s)
 
     async def replay(self, serial: str, after: int) -> list[Event] | None:
         res = await self._run("REPLAY", self._room(serial), after)
@@ -259,6 +270,7 @@ class RedisState:
             del self._subs[serial]
             self._ready.pop(serial, None)
             self._last.pop(serial, None)
+            self._release(serial)
             self._commands.put_nowait(("UNSUBSCRIBE", self._channel(serial)))
 
     async def _write(self) -> None:
@@ -292,14 +304,29 @@ class RedisState:
                 waiting = self._waiting.get(chan)
                 if waiting:
                     fut = waiting.popleft()
-                    if not fut.done():
-                        fut.set_result(None)
                     if not waiting:
                         del self._waiting[chan]
+                    await self._subscribed(_serial_of(chan, g_len), fut)
             elif kind == "message" and chan.endswith(":ev"):
                 serial = _serial_of(chan, g_len)
                 if serial in self._subs:
                     await self._on_event(serial, _event(msg["data"]))
+
+    async def _subscribed(self, serial: str, fut: asyncio.Future[None]) -> None:
+        """The room's channel is live: every event after the room's current ``s`` will come
+        through it (earlier ones are covered by the snapshot or replay of whoever waits)."""
+        if fut.done():
+            return
+        if self._ready.get(serial) is not fut:      # unsubscribed meanwhile
+            fut.set_result(None)
+            return
+        try:
+            s = await self.redis.get(self._room(serial) + "s")
+        except Exception as exc:
+            fut.set_exception(exc)
+            return
+        self._last[serial] = int(s or 0)
+        fut.set_result(None)
 
     async def _on_event(self, serial: str, event: Event) -> None:
         """Deliver in ``s`` order, once: a gap (messages lost while the subscriber connection
@@ -320,6 +347,24 @@ class RedisState:
         if last is None or event.s > last:
             self._last[serial] = event.s
             self._deliver(serial, event)
+            self._release(serial, event.s)
+
+    def _release(self, serial: str, upto: int | None = None) -> None:
+        """Let the ``publish`` calls whose event was delivered (or all: ``None``) return."""
+        waiting = self._delivered.get(serial)
+        if not waiting:
+            return
+        keep = []
+        for s, fut in waiting:
+            if upto is None or s <= upto:
+                if not fut.done():
+                    fut.set_result(None)
+            else:
+                keep.append((s, fut))
+        if keep:
+            self._delivered[serial] = keep
+        else:
+            del self._delivered[serial]
 
     def _deliver(self, serial: str, event: Event) -> None:
         subs = self._subs.get(serial)
