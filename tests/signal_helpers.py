@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from tkroom.directory import RoomInfo
 from tkroom.errors import CodeError
 from tkroom.signal.server import SignalServer
 from tkroom.state import open_state
+from tkroom.state.memory import MemoryState
 from tkroom.tickets import Identity
 
 SECRET = b"test-secret-for-signal"
@@ -156,25 +156,24 @@ class Client:
         await self.reader
 
 
-class OwnStateServer(SignalServer):
-    """A test node that owns its state: stopping it stops the state too."""
-
-    async def stop(self) -> None:
-        await super().stop()
-        await self.state.stop()
-
-
-async def start_server(directory: MemoryDirectory, **kw: Any) -> SignalServer:
-    """A node on a memory state, or on Redis when ``TKROOM_TEST_REDIS`` names a server
-    (``TKROOM_TEST_REDIS=unix:///path/redis.sock pytest tests/test_signal_*.py`` runs the
-    server tests against the Redis backend)."""
-    url = os.environ.get("TKROOM_TEST_REDIS") or None
-    extra = {"prefix": f"s{secrets.token_hex(4)}"} if url else {}
-    state = open_state(url, window=kw.pop("window", 4096), **extra)
+async def start_server(directory: MemoryDirectory, *, state_url: str | None = None,
+                       **kw: Any) -> SignalServer:
+    """A server on a free port over memory state, or over Redis at ``state_url``."""
+    window = kw.pop("window", 4096)
+    if state_url is None:
+        state = MemoryState(window=window)
+    else:
+        state = open_state(state_url, window=window, prefix=f"t{secrets.token_hex(4)}",
+                           grace=kw.get("grace", 15.0))
     await state.start()
-    server = OwnStateServer("127.0.0.1", 0, directory, state, SECRET, **kw)
+    server = SignalServer("127.0.0.1", 0, directory, state, SECRET, **kw)
     await server.start()
     return server
+
+
+async def stop_server(server: SignalServer) -> None:
+    await server.stop()
+    await server.state.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -131,3 +131,11 @@ async def test_chat_gate_and_properties(state):
     m = await state.update_properties("r", "u", {"raisehand": True, "role": 0})
     assert m.properties["raisehand"] is True and m.role == 2 and m.properties["role"] == 2
     assert await state.update_properties("r", "nobody", {"x": 1}) is None
+
+
+async def test_an_emptied_room_starts_afresh(state):
+    await state.add_member("gone", member("u"), JoinPolicy())
+    await state.publish("gone", Event("x", {}, ALL))
+    assert (await state.remove_member("gone", "u", "", False)).empty
+    assert (await state.snapshot("gone", False)).members == []
+    assert await state.messages("gone") == []

@@ -1,10 +1,12 @@
 """Delivering a room's events to this node's connections: encode once, write to many.
 
-The hot path of the whole platform: one ``json.dumps`` per event, the recipients picked by
-matching the event's ``Target`` against each local connection, then ``websockets.broadcast``
-writes the same text to each of them — no per-recipient task, queue or encoding. Output per
-connection is bounded: a connection whose write buffer grows past ``out_limit`` is dropped
-(its session survives the grace period and resuming replays what it missed).
+The hot path of the whole platform: one ``json.dumps`` per event and one WebSocket frame built
+from it (server frames are unmasked and we run without compression, so the bytes are the same
+for every recipient, as Node's socket.io does), the recipients picked by matching the event's
+``Target`` against each local connection, then the same bytes written to each transport — no
+per-recipient task, queue, encoding or framing. Output per connection is bounded: a
+connection whose write buffer grows past ``out_limit`` is dropped (its session survives the
+grace period and resuming replays what it missed).
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from websockets import broadcast
 from websockets.asyncio.server import ServerConnection
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 
 from tkroom.rooms.model import Event
 
@@ -26,8 +29,17 @@ CLOSE_EVICTED = 4001
 CLOSE_REPLACED = 4002
 
 
+OPEN = State.OPEN
+
+
 def dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def text_frame(text: str) -> bytes:
+    """One server-to-client text frame, ready to write to any connection (the server
+    neither masks nor compresses, so the frame does not depend on the connection)."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
 
 
 class Conn:
@@ -44,7 +56,7 @@ class Conn:
         self.role = -1
         self.group: str | None = None
         self.sid = ""
-        self.pending: list[tuple[int, str]] | None = None  # events held while joining/resuming
+        self.pending: list[tuple[int, bytes]] | None = None  # events held while joining/resuming
         self.ended = False          # True: the session ended on purpose (no grace period)
         self.out_limit = out_limit
         self.after_ack: Callable[[], None] | None = None  # runs right after the next ack
@@ -55,13 +67,19 @@ class Conn:
         return bool(self.sid)
 
     def write(self, text: str) -> None:
-        """Queue one frame without waiting; drop the socket if it is too far behind."""
-        broadcast((self.ws,), text)
-        self.check_output()
+        """Queue one message without waiting; drop the socket if it is too far behind."""
+        self.write_frame(text_frame(text))
+
+    def write_frame(self, frame: bytes) -> None:
+        ws = self.ws
+        if ws.protocol.state is OPEN:
+            ws.transport.write(frame)
+            if ws.paused:
+                self.check_output()
 
     def check_output(self) -> None:
         ws = self.ws
-        if ws.paused and ws.transport.get_write_buffer_size() > self.out_limit:
+        if ws.transport.get_write_buffer_size() > self.out_limit:
             log.info("dropping %s: %d bytes unsent", self.userid or self.cid,
                      ws.transport.get_write_buffer_size())
             ws.transport.abort()
@@ -70,9 +88,9 @@ class Conn:
         """Send the events held while joining, those after ``after`` only, and go live."""
         held, self.pending = self.pending or [], None
         self.floor = after
-        for s, text in held:
+        for s, frame in held:
             if s > after:
-                self.write(text)
+                self.write_frame(frame)
 
 
 class LocalRoom:
@@ -106,18 +124,18 @@ class LocalRoom:
                     c.group = event.data["properties"]["group"]
         if not chosen:
             return
-        text = dumps(event.frame())
-        live = []
+        frame = text_frame(dumps(event.frame()))
         s = event.s
         for c in chosen:
             if c.pending is None:
-                if s > c.floor:      # a clustered state may deliver after the snapshot
-                    live.append(c.ws)
+                ws = c.ws
+                # a clustered state may deliver an event after the snapshot that covered it
+                if s > c.floor and ws.protocol.state is OPEN:
+                    ws.transport.write(frame)
+                    if ws.paused:
+                        c.check_output()
             else:
-                c.pending.append((s, text))
-        broadcast(live, text)
-        for c in chosen:
-            c.check_output()
+                c.pending.append((s, frame))
         if event.ev == "participantEvicted" and kind == "session":
             for sid in target.ids:
                 conn = self.conns.get(sid)

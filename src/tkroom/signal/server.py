@@ -23,10 +23,10 @@ from websockets.exceptions import ConnectionClosed
 from tkroom import tickets
 from tkroom.directory import RoomDirectory, RoomInfo
 from tkroom.errors import CodeError
-from tkroom.rooms import rules
-from tkroom.rooms.model import ALL, Event, Member, Target, new_member
+from tkroom.rooms import decisions, rules
+from tkroom.rooms.model import Event, Member, new_member
 from tkroom.rooms.rules import fail
-from tkroom.rooms.transitions import JoinPolicy
+from tkroom.rooms.transitions import JoinOutcome, JoinPolicy
 from tkroom.signal.fanout import CLOSE_REPLACED, Conn, LocalRoom, dumps, schedule_close
 from tkroom.state.base import RoomState, Session
 
@@ -34,8 +34,6 @@ log = logging.getLogger(__name__)
 
 MAX_FRAME = 64 * 1024        # larger frames are answered with 103
 HARD_FRAME = 1024 * 1024     # larger frames close the connection (1009)
-BIG_ROOM_ID = "BigRoom"
-CLASS_BEGIN_ID = "ClassBegin"
 
 Handler = Callable[[Conn, Member, Any], Awaitable[dict[str, Any]]]
 
@@ -104,6 +102,10 @@ class SignalServer:
     def url(self) -> str:
         return f"ws://{self.host}:{self.port}/"
 
+    async def _publish(self, serial: str, events: list[Event]) -> None:
+        for event in events:
+            await self.state.publish(serial, event)
+
     def register(self, ev: str, handler: Handler) -> None:
         """Answer requests named ``ev`` (for joined clients) with ``handler``."""
         self.handlers[ev] = handler
@@ -131,14 +133,20 @@ class SignalServer:
                 raise fail(103, f"frame larger than {MAX_FRAME} bytes")
             try:
                 req = json.loads(raw)
-            except ValueError as exc:
-                raise fail(103, "the frame is not JSON") from exc
+            except (ValueError, RecursionError) as exc:
+                raise fail(103, "the frame is not JSON (or nested too deeply)") from exc
             if not isinstance(req, dict):
                 raise fail(103, "a request is a JSON object")
             rid = req.get("id")
             if rid is not None and (isinstance(rid, bool) or not isinstance(rid, int | str)):
                 rid = None
                 raise fail(103, "id must be an integer or a string")
+            if "\\u" in raw:       # escapes may smuggle in lone surrogates, which are not UTF-8
+                try:
+                    dumps(req).encode()
+                except UnicodeEncodeError as exc:
+                    rid = rid if isinstance(rid, int) or dumps(rid).isascii() else None
+                    raise fail(103, "a string holds a lone surrogate (not UTF-8)") from exc
             ev = req.get("ev")
             if not isinstance(ev, str):
                 raise fail(103, "ev is missing")
@@ -254,7 +262,7 @@ class SignalServer:
         return ident
 
     async def _is_big(self, serial: str) -> bool:
-        return await self.state.has_message(serial, BIG_ROOM_ID)
+        return await self.state.has_message(serial, decisions.BIG_ROOM_ID)
 
     async def _join_room(self, conn: Conn, data: Any) -> dict[str, Any]:
         ident = await self._identify(data)
@@ -272,44 +280,33 @@ class SignalServer:
         if out.code:
             raise fail(out.code, _JOIN_DETAIL.get(out.code, ""))
         await self.state.open_session(Session(sid, token, serial, ident.userid))
-        if out.replaced is not None:
-            old = out.replaced
-            await self.state.publish(serial, Event(
-                "participantEvicted",
-                {"id": old.userid, "reason": {"code": 5208}, "fromID": rules.SERVER_ID},
-                Target("session", ids=(old.session,))))
-            await self.state.close_session(old.session)
+        try:
+            return await self._announce_join(conn, ident, info, member, out, token)
+        except BaseException:
+            # nobody must stay in the room without a socket or a session to expire
+            self._unregister(conn)
+            conn.pending = None
+            await self.state.remove_member(serial, ident.userid, sid, info.keepstate)
+            await self.state.close_session(sid)
+            raise
+
+    async def _announce_join(self, conn: Conn, ident: tickets.Identity, info: RoomInfo,
+                             member: Member, out: JoinOutcome, token: str) -> dict[str, Any]:
+        serial, sid, now_ms = ident.serial, member.session, member.joined_ms
         big = await self._is_big(serial)
-        if not big and out.count > info.bigroomthreshold > 0:
-            big = await self._enter_big_room(serial, now_ms)
-        if rules.visible(member, big):
-            await self.state.publish(serial, Event("participantJoined", member.public(),
-                                                   Target("except_sender", ident.userid)))
+        if decisions.needs_big_room(out.count, info.bigroomthreshold, big):
+            saved = await self.state.save_message(serial, decisions.big_room_message(now_ms))
+            await self._publish(serial, decisions.entered_big_room(saved))
+            big = True
+        await self._publish(serial, decisions.joined(member, out.replaced, big))
+        if out.replaced is not None:
+            await self.state.close_session(out.replaced.session)
         conn.serial, conn.userid, conn.role, conn.sid = serial, ident.userid, ident.role, sid
         conn.group, conn.pending = None, []
         await self._register(conn)
         snap = await self.state.snapshot(serial, big)
-        ack = {
-            "self": member.public(),
-            "room": {**info.public(), "mode": "bigRoom" if big else "normalRoom"},
-            "userlist": [m.public() for m in snap.members if m.role != 4],
-            "msglist": snap.messages,
-            "mode": "bigRoom" if big else "normalRoom",
-            "session": {"id": sid, "token": token},
-            "s": snap.s,
-        }
         conn.after_ack = lambda: conn.flush_pending(snap.s)
-        return ack
-
-    async def _enter_big_room(self, serial: str, now_ms: int) -> bool:
-        """Switch the room to big-room mode for good (once, even with racing nodes)."""
-        msg = {"name": BIG_ROOM_ID, "id": BIG_ROOM_ID, "toID": "__all", "data": {},
-               "fromID": rules.SERVER_ID, "ts": now_ms, "save": True}
-        out = await self.state.save_message(serial, msg)
-        if out.replaced is None:
-            await self.state.publish(serial, Event("pubMsg", out.message, ALL))
-            await self.state.publish(serial, Event("roomModeChanged", {"mode": "bigRoom"}, ALL))
-        return True
+        return decisions.join_answer(member, info.public(), snap, big, sid, token)
 
     async def _resume(self, conn: Conn, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
@@ -336,10 +333,8 @@ class SignalServer:
             self._unregister(conn)
             await self.state.detach_session(sid, self.clock() + self.grace)
             raise fail(102, "missed events are no longer kept: join again")
-        await self.state.publish(session.serial, Event("_takeover", {"sid": sid, "cid": conn.cid},
-                                                       Target("none")))
-        mine = [e for e in missed if e.ev != "_takeover"
-                and e.target.matches(me.userid, me.role, me.group, sid)]
+        await self.state.publish(session.serial, decisions.taken_over(sid, conn.cid))
+        mine = decisions.missed_for(missed, me)
         upto = missed[-1].s if missed else last
         conn.after_ack = lambda: self._spawn(self._replay_then_flush(conn, mine, upto))
         return {"s": upto}
@@ -370,18 +365,10 @@ class SignalServer:
         big = await self._is_big(serial)
         out = await self.state.remove_member(serial, userid, sid, keep)
         await self.state.close_session(sid)
-        if out.member is None:
-            return
-        if rules.visible(out.member, big):
-            await self.state.publish(serial, Event("participantLeft", {"id": userid},
-                                                   Target("except_sender", userid)))
-        now_ms = self.now_ms()
-        for saved in out.removed:
-            await self.state.publish(serial, Event("delMsg", rules.server_delmsg(saved, now_ms),
-                                                   ALL))
-        gone = out.removed + out.cleared
-        if any(m["id"] == CLASS_BEGIN_ID for m in gone):
-            await self._class_state(serial, 1)
+        events, classstate = decisions.left(out, big, self.now_ms())
+        await self._publish(serial, events)
+        if classstate is not None:
+            await self._class_state(serial, classstate)
 
     async def _class_state(self, serial: str, state: int) -> None:
         try:
@@ -420,14 +407,9 @@ class SignalServer:
         for m in members:
             was_on_stage = m.on_stage
             updated = await self.state.update_properties(conn.serial, m.userid, props)
-            if updated is None:
-                continue
-            await self.state.publish(conn.serial, Event(
-                "setProperty", {"id": m.userid, "properties": props, "fromID": me.userid},
-                target))
-            if big and not was_on_stage and updated.on_stage and updated.role > 1:
-                await self.state.publish(conn.serial, Event("participantPublished",
-                                                            updated.public(), ALL))
+            if updated is not None:
+                await self._publish(conn.serial, decisions.property_changed(
+                    was_on_stage, updated, props, me.userid, target, big))
         return {}
 
     async def _send_message(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
@@ -437,7 +419,7 @@ class SignalServer:
         if chat.gated and not await self.state.chat_gate(conn.serial, me.userid, now_ms,
                                                          rules.CHAT_MIN_GAP_MS):
             raise fail(62)
-        await self.state.publish(conn.serial, Event("sendMessage", chat.data, chat.target))
+        await self.state.publish(conn.serial, decisions.chatted(chat.data, chat.target))
         try:
             await self.directory.save_chat(conn.serial, chat.data)
         except Exception:
@@ -446,14 +428,12 @@ class SignalServer:
 
     async def _pub_msg(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
         msg, target = rules.check_pubmsg(me, data, self.now_ms())
-        seq = 0
-        if msg["save"]:
-            out = await self.state.save_message(conn.serial, msg)
-            msg, seq = out.message, out.message["seq"]
-            if msg["id"] == CLASS_BEGIN_ID and out.replaced is None:
-                await self._class_state(conn.serial, 0)
-        await self.state.publish(conn.serial, Event("pubMsg", msg, target))
-        return {"seq": seq}
+        saved = await self.state.save_message(conn.serial, msg) if msg["save"] else None
+        events, classstate = decisions.published(msg, target, saved)
+        await self._publish(conn.serial, events)
+        if classstate is not None:
+            await self._class_state(conn.serial, classstate)
+        return {"seq": saved.message["seq"] if saved else 0}
 
     async def _del_msg(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
         now_ms = self.now_ms()
@@ -463,13 +443,10 @@ class SignalServer:
         if not rules.may_delete_saved(me, saved):
             raise fail(4108, "a student may only delete its own saved messages")
         removed = await self.state.delete_message(conn.serial, msg["id"])
-        await self.state.publish(conn.serial, Event("delMsg", msg, target))
-        for r in removed:
-            if r["id"] != msg["id"]:
-                await self.state.publish(conn.serial, Event(
-                    "delMsg", rules.server_delmsg(r, now_ms), ALL))
-        if any(r["id"] == CLASS_BEGIN_ID for r in removed):
-            await self._class_state(conn.serial, 1)
+        events, classstate = decisions.deleted(msg, target, removed, now_ms)
+        await self._publish(conn.serial, events)
+        if classstate is not None:
+            await self._class_state(conn.serial, classstate)
         return {}
 
     async def _evict(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
@@ -479,10 +456,8 @@ class SignalServer:
         victim = found[0] if found else None
         rules.check_evict(me, victim)
         assert victim is not None
-        await self.state.publish(conn.serial, Event(
-            "participantEvicted",
-            {"id": victim.userid, "reason": data.get("reason"), "fromID": me.userid},
-            Target("session", ids=(victim.session,))))
+        await self.state.publish(conn.serial, decisions.evicted(victim, data.get("reason"),
+                                                                me.userid))
         await self._leave(conn.serial, victim.userid, victim.session)
         return {}
 
@@ -527,9 +502,7 @@ class SignalServer:
     async def _set_group(self, conn: Conn, me: Member, gid: str | None) -> None:
         await self.state.update_properties(conn.serial, me.userid, {"group": gid})
         conn.group = gid
-        await self.state.publish(conn.serial, Event(
-            "setProperty", {"id": me.userid, "properties": {"group": gid}, "fromID": me.userid},
-            ALL))
+        await self.state.publish(conn.serial, decisions.group_changed(me.userid, gid))
 
 
 _JOIN_DETAIL = {
