@@ -105,9 +105,11 @@ class RedisState:
         self._last: dict[str, int] = {}   # the last ``s`` delivered per subscribed room
         self._delivered: dict[str, list[tuple[int, asyncio.Future[None]]]] = {}  # publishers
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
 
     # life cycle --------------------------------------------------------------------------
     async def start(self) -> None:
+        self._closing = False
         # a bounded pool that makes a burst of requests wait for a connection, not fail
         pool = aioredis.BlockingConnectionPool.from_url(
             self.url, decode_responses=True, max_connections=self.max_connections, timeout=30)
@@ -127,11 +129,13 @@ class RedisState:
                        loop.create_task(self._heartbeats())]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        self._closing = True
+        pending = set(self._tasks)
+        while pending:
+            # redis-py may swallow a cancellation that lands inside a command: cancel again
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=0.2)
         self._tasks = []
         self._subs.clear()
         for fut in self._ready.values():
@@ -275,7 +279,7 @@ class RedisState:
 
     async def _write(self) -> None:
         """Send (un)subscriptions in the order they were asked for, so they never overtake."""
-        while True:
+        while not self._closing:
             cmd, chan = await self._commands.get()
             try:
                 if cmd == "SUBSCRIBE":
@@ -288,7 +292,7 @@ class RedisState:
     async def _read(self) -> None:
         """The node's subscriber: each room event goes to the room's local subscribers."""
         g_len = len(self.g)
-        while True:
+        while not self._closing:
             try:
                 msg = await self._pubsub.get_message(timeout=None)
             except asyncio.CancelledError:
@@ -417,7 +421,7 @@ class RedisState:
             await self._run("RECLAIM", self.g, self.node, *self._mine)
 
     async def _heartbeats(self) -> None:
-        while True:
+        while not self._closing:
             await asyncio.sleep(self.heartbeat)
             try:
                 await self._beat()
