@@ -111,6 +111,12 @@ def test_redis_behaves_like_memory(redis_url, ops):
         nodes = [RedisState(redis_url, prefix=prefix, window=3) for _ in range(2)]
         for n in nodes:
             await n.start()
+        # every room has a listener on every node, as a room with members has (memory then
+        # keeps the room's counters, as Redis does); what each listener saw must agree too
+        heard: dict[tuple[int, str], list[Event]] = {}
+        for serial in ("r", "r:2"):
+            for i, st_ in enumerate((mem, *nodes)):
+                await st_.subscribe(serial, heard.setdefault((i, serial), []).append)
         try:
             ms: dict[tuple[str, str], str] = {}
             rs: dict[tuple[str, str], str] = {}
@@ -118,6 +124,14 @@ def test_redis_behaves_like_memory(redis_url, ops):
                 want = view(await apply(mem, op, ms))
                 got = view(await apply(nodes[i % 2], op, rs))
                 assert got == want, (op, got, want)
+            for serial in ("r", "r:2"):
+                # a publish returns once its node delivered; the other node may lag a little
+                await nodes[0].publish(serial, Event("end", {}, ALL))
+                await nodes[1].publish(serial, Event("end", {}, ALL))
+                await mem.publish(serial, Event("end", {}, ALL))
+                await mem.publish(serial, Event("end", {}, ALL))
+                assert heard[(1, serial)] == heard[(0, serial)]
+                assert heard[(2, serial)] == heard[(0, serial)]
         finally:
             for n in nodes:
                 await n.stop()
