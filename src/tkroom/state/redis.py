@@ -67,6 +67,15 @@ def _session(sid: str, row: list[Any]) -> Session:
     return Session(sid, token, serial, userid, float(deadline) if deadline else None)
 
 
+def _recancel(result: Any) -> Any:
+    """Re-raise a cancellation redis-py swallowed while the command ran (the task would
+    otherwise go on with its cancel request lost, e.g. a loop that can then never stop)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+    return result
+
+
 def _flat_props(props: dict[str, Any]) -> list[str]:
     out: list[str] = []
     for k, v in props.items():
@@ -159,7 +168,7 @@ class RedisState:
         return f"{self._room(serial)}ev"
 
     async def _run(self, name: str, *args: Any) -> Any:
-        return await self._scripts[name](args=list(args))
+        return _recancel(await self._scripts[name](args=list(args)))
 
     # members -----------------------------------------------------------------------------
     async def add_member(self, serial: str, member: Member, policy: t.JoinPolicy) -> t.JoinOutcome:
@@ -199,7 +208,7 @@ class RedisState:
 
     async def count_members(self, serial: str) -> int:
         assert self.redis is not None
-        return int(await self.redis.zcard(self._room(serial) + "order"))
+        return int(_recancel(await self.redis.zcard(self._room(serial) + "order")))
 
     async def snapshot(self, serial: str, bigroom: bool) -> t.Snapshot:
         members, msgs, s = await self._run("SNAPSHOT", self._room(serial),
@@ -222,7 +231,7 @@ class RedisState:
 
     async def has_message(self, serial: str, msgid: str) -> bool:
         assert self.redis is not None
-        return bool(await self.redis.hexists(self._room(serial) + "msg", msgid))
+        return bool(_recancel(await self.redis.hexists(self._room(serial) + "msg", msgid)))
 
     # chat ----------------------------------------------------------------------------------
     async def chat_gate(self, serial: str, userid: str, now_ms: int, min_gap_ms: int) -> bool:
