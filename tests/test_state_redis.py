@@ -270,3 +270,29 @@ async def test_events_lost_while_the_subscriber_reconnects_are_replayed(two_node
         assert time.monotonic() < deadline, [e.s for e in got]
         await asyncio.sleep(0.01)
     assert [e.data["i"] for e in got] == list(range(17))
+
+
+async def test_an_emptied_room_is_forgotten_after_its_idle_time(redis_url):
+    st = RedisState(redis_url, prefix=f"i{secrets.token_hex(4)}", idle_ttl=0.3)
+    await st.start()
+    try:
+        await st.add_member("r", new_member("u", 2, "u", "S", {}, 0), JoinPolicy())
+        await st.publish("r", Event("x", {}, ALL))
+        await st.save_message("r", {"id": "A", "name": "A"})
+        await st.remove_member("r", "u", "", True)          # keepstate: saved message stays
+        assert await st.redis.pttl(st._room("r") + "s") == -1
+        await st.delete_message("r", "A")
+        await st.add_member("r", new_member("u", 2, "u", "S", {}, 0), JoinPolicy())
+        await st.remove_member("r", "u", "", False)         # empty, nothing saved: idle
+        assert 0 < await st.redis.pttl(st._room("r") + "s") <= 300
+        await st.add_member("r", new_member("v", 2, "v", "T", {}, 0), JoinPolicy())
+        assert await st.redis.pttl(st._room("r") + "s") == -1   # in use again: kept
+        assert (await st.snapshot("r", False)).s == 1
+        await st.remove_member("r", "v", "", False)
+        deadline = time.monotonic() + 10
+        while await st.redis.exists(st._room("r") + "s"):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        assert (await st.snapshot("r", False)).s == 0
+    finally:
+        await st.stop()

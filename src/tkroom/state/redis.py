@@ -89,12 +89,14 @@ class RedisState:
     ``prefix`` namespaces every key and channel (tests use a unique one), ``window`` is how
     many events a room keeps for resuming, ``node`` names this node (random by default),
     ``grace`` is the grace period given to the sessions of a node found dead, ``heartbeat``
-    how often this node proves it is alive (it is dead after ``heartbeat * 5`` of silence).
+    how often this node proves it is alive (it is dead after ``heartbeat * 5`` of silence),
+    ``idle_ttl`` how long an emptied room without saved messages keeps its counters.
     """
 
     def __init__(self, url: str, *, prefix: str = "tkroom", window: int = 4096,
                  node: str | None = None, grace: float = 15.0, heartbeat: float = 1.0,
-                 subscribe_timeout: float = 10.0, max_connections: int = 32) -> None:
+                 subscribe_timeout: float = 10.0, max_connections: int = 32,
+                 idle_ttl: float = 86400.0) -> None:
         self.url = url
         self.g = f"{prefix}:"
         self.window = window
@@ -103,6 +105,7 @@ class RedisState:
         self.heartbeat = heartbeat
         self.subscribe_timeout = subscribe_timeout
         self.max_connections = max_connections
+        self.idle_ttl = idle_ttl
         self.redis: aioredis.Redis | None = None
         self._pubsub: Any = None
         self._scripts: dict[str, AsyncScript] = {}
@@ -188,7 +191,8 @@ class RedisState:
     async def remove_member(self, serial: str, userid: str, session: str,
                             keepstate: bool) -> t.LeaveOutcome:
         m, removed, empty, cleared = await self._run(
-            "REMOVE_MEMBER", self._room(serial), userid, session, "1" if keepstate else "0")
+            "REMOVE_MEMBER", self._room(serial), userid, session, "1" if keepstate else "0",
+            int(self.idle_ttl * 1000))
         return t.LeaveOutcome(_member(m) if m else None, _messages(removed), bool(empty),
                               _messages(cleared))
 

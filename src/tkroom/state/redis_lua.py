@@ -34,6 +34,16 @@ local function show(R, uid)
   end
 end
 
+local COUNTERS = {'rc', 'mc', 'vc', 's', 'w', 'seq', 'chat'}
+
+-- an empty room without saved messages keeps its counters only for ``ttl`` ms, a used one forever
+local function idle(R, ttl)
+  for _, k in ipairs(COUNTERS) do redis.call('PEXPIRE', R .. k, ttl) end
+end
+local function busy(R)
+  for _, k in ipairs(COUNTERS) do redis.call('PERSIST', R .. k) end
+end
+
 local function saved_messages(R)
   local out = {}
   local ids = redis.call('ZRANGE', R .. 'mseq', 0, -1, 'WITHSCORES')
@@ -82,6 +92,7 @@ if limit then
   if oldrole == role then taken = taken - 1 end
   if taken >= limit then return {tonumber(ARGV[7])} end
 end
+busy(R)
 if old then
   redis.call('HINCRBY', R .. 'rc', oldrole, -1)
   redis.call('DEL', R .. 'p:' .. uid)
@@ -96,7 +107,7 @@ if ARGV[8] == '1' then show(R, uid) else redis.call('ZREM', R .. 'vis', uid) end
 return {0, redis.call('ZCARD', R .. 'order'), old or false}
 """
 
-# ARGV: R, uid, session ("" = any), keepstate ("1")
+# ARGV: R, uid, session ("" = any), keepstate ("1"), idle ttl (ms)
 REMOVE_MEMBER = _MEMBER + """
 local R, uid, session = ARGV[1], ARGV[2], ARGV[3]
 local m = member_of(R, uid)
@@ -119,6 +130,7 @@ if empty and ARGV[4] ~= '1' then
   cleared = saved_messages(R)
   redis.call('DEL', R .. 'msg', R .. 'mseq', R .. 'am', R .. 'au')
 end
+if empty and redis.call('EXISTS', R .. 'msg') == 0 then idle(R, ARGV[5]) end
 return {m, removed, empty and 1 or 0, cleared}
 """
 
@@ -171,8 +183,9 @@ return saved_messages(ARGV[1])
 """
 
 # ARGV: R, id, message JSON, associatedMsgID ("" = none), associatedUserID ("" = none)
-SAVE_MESSAGE = """
+SAVE_MESSAGE = _MEMBER + """
 local R, id = ARGV[1], ARGV[2]
+busy(R)
 local seq = redis.call('INCR', R .. 'seq')
 local old = redis.call('HGET', R .. 'msg', id)
 local oldseq = redis.call('ZSCORE', R .. 'mseq', id)
