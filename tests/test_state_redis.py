@@ -130,6 +130,10 @@ def test_redis_behaves_like_memory(redis_url, ops):
                 await nodes[1].publish(serial, Event("end", {}, ALL))
                 await mem.publish(serial, Event("end", {}, ALL))
                 await mem.publish(serial, Event("end", {}, ALL))
+                deadline = time.monotonic() + 10
+                while len(heard[(0, serial)]) != len(heard[(1, serial)]):
+                    assert time.monotonic() < deadline, "a node missed events"
+                    await asyncio.sleep(0.005)
                 assert heard[(1, serial)] == heard[(0, serial)]
                 assert heard[(2, serial)] == heard[(0, serial)]
         finally:
