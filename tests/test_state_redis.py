@@ -111,6 +111,12 @@ def test_redis_behaves_like_memory(redis_url, ops):
         nodes = [RedisState(redis_url, prefix=prefix, window=3) for _ in range(2)]
         for n in nodes:
             await n.start()
+        # every room has a listener on every node, as a room with members has (memory then
+        # keeps the room's counters, as Redis does); what each listener saw must agree too
+        heard: dict[tuple[int, str], list[Event]] = {}
+        for serial in ("r", "r:2"):
+            for i, st_ in enumerate((mem, *nodes)):
+                await st_.subscribe(serial, heard.setdefault((i, serial), []).append)
         try:
             ms: dict[tuple[str, str], str] = {}
             rs: dict[tuple[str, str], str] = {}
@@ -118,6 +124,18 @@ def test_redis_behaves_like_memory(redis_url, ops):
                 want = view(await apply(mem, op, ms))
                 got = view(await apply(nodes[i % 2], op, rs))
                 assert got == want, (op, got, want)
+            for serial in ("r", "r:2"):
+                # a publish returns once its node delivered; the other node may lag a little
+                await nodes[0].publish(serial, Event("end", {}, ALL))
+                await nodes[1].publish(serial, Event("end", {}, ALL))
+                await mem.publish(serial, Event("end", {}, ALL))
+                await mem.publish(serial, Event("end", {}, ALL))
+                deadline = time.monotonic() + 10
+                while len(heard[(0, serial)]) != len(heard[(1, serial)]):
+                    assert time.monotonic() < deadline, "a node missed events"
+                    await asyncio.sleep(0.005)
+                assert heard[(1, serial)] == heard[(0, serial)]
+                assert heard[(2, serial)] == heard[(0, serial)]
         finally:
             for n in nodes:
                 await n.stop()
@@ -234,3 +252,51 @@ async def test_a_detach_from_a_node_the_session_left_is_ignored(two_nodes):
     assert await b.expired_sessions(time.time() + 60) == []
     assert await b.detach_session("S", time.time())
     assert await a.expired_sessions(time.time() + 1) == ["S"]
+
+
+async def test_events_lost_while_the_subscriber_reconnects_are_replayed(two_nodes):
+    a, b = two_nodes
+    got: list[Event] = []
+    await a.subscribe("r", got.append)
+    await b.publish("r", Event("x", {"i": 0}, ALL))
+    deadline = time.monotonic() + 10
+    while not got:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    for round_ in range(3):
+        # cut node a's subscriber connection; events published meanwhile never reach it
+        await b.redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+        for i in range(5):
+            await b.publish("r", Event("x", {"i": 1 + round_ * 5 + i}, ALL))
+        await asyncio.sleep(0.3)
+    await b.publish("r", Event("x", {"i": 16}, ALL))
+    while len(got) < 17:
+        assert time.monotonic() < deadline, [e.s for e in got]
+        await asyncio.sleep(0.01)
+    assert [e.data["i"] for e in got] == list(range(17))
+
+
+async def test_an_emptied_room_is_forgotten_after_its_idle_time(redis_url):
+    st = RedisState(redis_url, prefix=f"i{secrets.token_hex(4)}", idle_ttl=0.3)
+    await st.start()
+    try:
+        await st.add_member("r", new_member("u", 2, "u", "S", {}, 0), JoinPolicy())
+        await st.publish("r", Event("x", {}, ALL))
+        await st.save_message("r", {"id": "A", "name": "A"})
+        await st.remove_member("r", "u", "", True)          # keepstate: saved message stays
+        assert await st.redis.pttl(st._room("r") + "s") == -1
+        await st.delete_message("r", "A")
+        await st.add_member("r", new_member("u", 2, "u", "S", {}, 0), JoinPolicy())
+        await st.remove_member("r", "u", "", False)         # empty, nothing saved: idle
+        assert 0 < await st.redis.pttl(st._room("r") + "s") <= 300
+        await st.add_member("r", new_member("v", 2, "v", "T", {}, 0), JoinPolicy())
+        assert await st.redis.pttl(st._room("r") + "s") == -1   # in use again: kept
+        assert (await st.snapshot("r", False)).s == 1
+        await st.remove_member("r", "v", "", False)
+        deadline = time.monotonic() + 10
+        while await st.redis.exists(st._room("r") + "s"):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        assert (await st.snapshot("r", False)).s == 0
+    finally:
+        await st.stop()

@@ -67,6 +67,15 @@ def _session(sid: str, row: list[Any]) -> Session:
     return Session(sid, token, serial, userid, float(deadline) if deadline else None)
 
 
+def _recancel(result: Any) -> Any:
+    """Re-raise a cancellation redis-py swallowed while the command ran (the task would
+    otherwise go on with its cancel request lost, e.g. a loop that can then never stop)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+    return result
+
+
 def _flat_props(props: dict[str, Any]) -> list[str]:
     out: list[str] = []
     for k, v in props.items():
@@ -80,12 +89,14 @@ class RedisState:
     ``prefix`` namespaces every key and channel (tests use a unique one), ``window`` is how
     many events a room keeps for resuming, ``node`` names this node (random by default),
     ``grace`` is the grace period given to the sessions of a node found dead, ``heartbeat``
-    how often this node proves it is alive (it is dead after ``heartbeat * 5`` of silence).
+    how often this node proves it is alive (it is dead after ``heartbeat * 5`` of silence),
+    ``idle_ttl`` how long an emptied room without saved messages keeps its counters.
     """
 
     def __init__(self, url: str, *, prefix: str = "tkroom", window: int = 4096,
                  node: str | None = None, grace: float = 15.0, heartbeat: float = 1.0,
-                 subscribe_timeout: float = 10.0, max_connections: int = 32) -> None:
+                 subscribe_timeout: float = 10.0, max_connections: int = 32,
+                 idle_ttl: float = 86400.0) -> None:
         self.url = url
         self.g = f"{prefix}:"
         self.window = window
@@ -94,6 +105,7 @@ class RedisState:
         self.heartbeat = heartbeat
         self.subscribe_timeout = subscribe_timeout
         self.max_connections = max_connections
+        self.idle_ttl = idle_ttl
         self.redis: aioredis.Redis | None = None
         self._pubsub: Any = None
         self._scripts: dict[str, AsyncScript] = {}
@@ -102,10 +114,14 @@ class RedisState:
         self._waiting: dict[str, deque[asyncio.Future[None]]] = {}
         self._commands: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._mine: set[str] = set()      # sessions attached through this node
+        self._last: dict[str, int] = {}   # the last ``s`` delivered per subscribed room
+        self._delivered: dict[str, list[tuple[int, asyncio.Future[None]]]] = {}  # publishers
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
 
     # life cycle --------------------------------------------------------------------------
     async def start(self) -> None:
+        self._closing = False
         # a bounded pool that makes a burst of requests wait for a connection, not fail
         pool = aioredis.BlockingConnectionPool.from_url(
             self.url, decode_responses=True, max_connections=self.max_connections, timeout=30)
@@ -125,11 +141,13 @@ class RedisState:
                        loop.create_task(self._heartbeats())]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        self._closing = True
+        pending = set(self._tasks)
+        while pending:
+            # redis-py may swallow a cancellation that lands inside a command: cancel again
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=0.2)
         self._tasks = []
         self._subs.clear()
         for fut in self._ready.values():
@@ -153,7 +171,7 @@ class RedisState:
         return f"{self._room(serial)}ev"
 
     async def _run(self, name: str, *args: Any) -> Any:
-        return await self._scripts[name](args=list(args))
+        return _recancel(await self._scripts[name](args=list(args)))
 
     # members -----------------------------------------------------------------------------
     async def add_member(self, serial: str, member: Member, policy: t.JoinPolicy) -> t.JoinOutcome:
@@ -173,7 +191,8 @@ class RedisState:
     async def remove_member(self, serial: str, userid: str, session: str,
                             keepstate: bool) -> t.LeaveOutcome:
         m, removed, empty, cleared = await self._run(
-            "REMOVE_MEMBER", self._room(serial), userid, session, "1" if keepstate else "0")
+            "REMOVE_MEMBER", self._room(serial), userid, session, "1" if keepstate else "0",
+            int(self.idle_ttl * 1000))
         return t.LeaveOutcome(_member(m) if m else None, _messages(removed), bool(empty),
                               _messages(cleared))
 
@@ -193,7 +212,7 @@ class RedisState:
 
     async def count_members(self, serial: str) -> int:
         assert self.redis is not None
-        return int(await self.redis.zcard(self._room(serial) + "order"))
+        return int(_recancel(await self.redis.zcard(self._room(serial) + "order")))
 
     async def snapshot(self, serial: str, bigroom: bool) -> t.Snapshot:
         members, msgs, s = await self._run("SNAPSHOT", self._room(serial),
@@ -216,7 +235,7 @@ class RedisState:
 
     async def has_message(self, serial: str, msgid: str) -> bool:
         assert self.redis is not None
-        return bool(await self.redis.hexists(self._room(serial) + "msg", msgid))
+        return bool(_recancel(await self.redis.hexists(self._room(serial) + "msg", msgid)))
 
     # chat ----------------------------------------------------------------------------------
     async def chat_gate(self, serial: str, userid: str, now_ms: int, min_gap_ms: int) -> bool:
@@ -225,9 +244,19 @@ class RedisState:
     # events --------------------------------------------------------------------------------
     async def publish(self, serial: str, event: Event) -> Event:
         body = _dumps({"ev": event.ev, "data": event.data, "target": event.target.to_list()})
-        s = await self._run("PUBLISH", self._room(serial), self._channel(serial), self.window,
-                            body)
-        return Event(event.ev, event.data, event.target, int(s))
+        s = int(await self._run("PUBLISH", self._room(serial), self._channel(serial),
+                                self.window, body))
+        ready = self._ready.get(serial)
+        if ready is not None and ready.done() and self._last.get(serial, s) < s:
+            # like the memory backend, return once this node's members got it: the sender
+            # sees its own event before the ack, as the protocol promises
+            fut = asyncio.get_running_loop().create_future()
+            self._delivered.setdefault(serial, []).append((s, fut))
+            try:
+                await asyncio.wait_for(fut, self.subscribe_timeout)
+            except TimeoutError:
+                log.warning("%s: event %d not back from Redis in time", serial, s)
+        return Event(event.ev, event.data, event.target, s)
 
     async def replay(self, serial: str, after: int) -> list[Event] | None:
         res = await self._run("REPLAY", self._room(serial), after)
@@ -257,11 +286,13 @@ class RedisState:
         if not subs and serial in self._subs:
             del self._subs[serial]
             self._ready.pop(serial, None)
+            self._last.pop(serial, None)
+            self._release(serial)
             self._commands.put_nowait(("UNSUBSCRIBE", self._channel(serial)))
 
     async def _write(self) -> None:
         """Send (un)subscriptions in the order they were asked for, so they never overtake."""
-        while True:
+        while not self._closing:
             cmd, chan = await self._commands.get()
             try:
                 if cmd == "SUBSCRIBE":
@@ -274,14 +305,14 @@ class RedisState:
     async def _read(self) -> None:
         """The node's subscriber: each room event goes to the room's local subscribers."""
         g_len = len(self.g)
-        while True:
+        while not self._closing:
             try:
                 msg = await self._pubsub.get_message(timeout=None)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("lost the Redis subscriber connection; retrying")
-                await asyncio.sleep(0.2)
+            except Exception as exc:
+                log.warning("Redis subscriber connection lost (%s); reconnecting", exc)
+                await asyncio.sleep(0.1)
                 continue
             if msg is None:
                 continue
@@ -290,18 +321,72 @@ class RedisState:
                 waiting = self._waiting.get(chan)
                 if waiting:
                     fut = waiting.popleft()
-                    if not fut.done():
-                        fut.set_result(None)
                     if not waiting:
                         del self._waiting[chan]
+                    await self._subscribed(_serial_of(chan, g_len), fut)
             elif kind == "message" and chan.endswith(":ev"):
-                self._deliver(_serial_of(chan, g_len), msg["data"])
+                serial = _serial_of(chan, g_len)
+                if serial in self._subs:
+                    await self._on_event(serial, _event(msg["data"]))
 
-    def _deliver(self, serial: str, entry: str) -> None:
+    async def _subscribed(self, serial: str, fut: asyncio.Future[None]) -> None:
+        """The room's channel is live: every event after the room's current ``s`` will come
+        through it (earlier ones are covered by the snapshot or replay of whoever waits)."""
+        if fut.done():
+            return
+        if self._ready.get(serial) is not fut:      # unsubscribed meanwhile
+            fut.set_result(None)
+            return
+        try:
+            s = await self.redis.get(self._room(serial) + "s")
+        except Exception as exc:
+            fut.set_exception(exc)
+            return
+        self._last[serial] = int(s or 0)
+        fut.set_result(None)
+
+    async def _on_event(self, serial: str, event: Event) -> None:
+        """Deliver in ``s`` order, once: a gap (messages lost while the subscriber connection
+        was reconnecting) is filled from the replay window first."""
+        last = self._last.get(serial)
+        if last is not None and event.s > last + 1:
+            try:
+                missed = await self.replay(serial, last)
+            except Exception:
+                log.exception("could not fetch the events %s lost", serial)
+                missed = []
+            if missed is None:
+                log.warning("%s: events %d..%d lost beyond the replay window", serial,
+                            last + 1, event.s - 1)
+            for e in missed or ():
+                if e.s < event.s:
+                    self._deliver(serial, e)
+        if last is None or event.s > last:
+            self._last[serial] = event.s
+            self._deliver(serial, event)
+            self._release(serial, event.s)
+
+    def _release(self, serial: str, upto: int | None = None) -> None:
+        """Let the ``publish`` calls whose event was delivered (or all: ``None``) return."""
+        waiting = self._delivered.get(serial)
+        if not waiting:
+            return
+        keep = []
+        for s, fut in waiting:
+            if upto is None or s <= upto:
+                if not fut.done():
+                    fut.set_result(None)
+            else:
+                keep.append((s, fut))
+        if keep:
+            self._delivered[serial] = keep
+        else:
+            del self._delivered[serial]
+
+    def _deliver(self, serial: str, event: Event) -> None:
         subs = self._subs.get(serial)
         if not subs:
             return
-        event = _event(entry)
         for cb in list(subs):
             try:
                 cb(event)
@@ -349,7 +434,7 @@ class RedisState:
             await self._run("RECLAIM", self.g, self.node, *self._mine)
 
     async def _heartbeats(self) -> None:
-        while True:
+        while not self._closing:
             await asyncio.sleep(self.heartbeat)
             try:
                 await self._beat()

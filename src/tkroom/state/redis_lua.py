@@ -11,7 +11,8 @@ Room keys, after the room prefix ``R``:
 
 * ``order`` zset uid -> join number (members, in join order); ``mc`` join counter
 * ``base`` hash uid -> member JSON without properties; ``p:<uid>`` hash prop -> value JSON
-* ``rc`` hash role -> count; ``vis`` set of uids shown in big-room mode (role <= 1 or on stage)
+* ``rc`` hash role -> count; ``vis`` zset uid -> number (``vc`` counter): the members a big
+  room shows (role <= 1 or on stage), in the order they became shown
 * ``msg`` hash id -> saved message JSON (no ``seq``); ``mseq`` zset id -> seq; ``seq`` counter
 * ``am`` / ``au`` hash id -> ``associatedMsgID`` / ``associatedUserID``
 * ``s`` event counter; ``w`` list of the last events, each ``"<s>\\n<event JSON>"``
@@ -25,6 +26,22 @@ local function member_of(R, uid)
   local base = redis.call('HGET', R .. 'base', uid)
   if not base then return nil end
   return {base, redis.call('HGETALL', R .. 'p:' .. uid)}
+end
+
+local function show(R, uid)
+  if not redis.call('ZSCORE', R .. 'vis', uid) then
+    redis.call('ZADD', R .. 'vis', redis.call('INCR', R .. 'vc'), uid)
+  end
+end
+
+local COUNTERS = {'rc', 'mc', 'vc', 's', 'w', 'seq', 'chat'}
+
+-- an empty room without saved messages keeps its counters only for ``ttl`` ms, a used one forever
+local function idle(R, ttl)
+  for _, k in ipairs(COUNTERS) do redis.call('PEXPIRE', R .. k, ttl) end
+end
+local function busy(R)
+  for _, k in ipairs(COUNTERS) do redis.call('PERSIST', R .. k) end
 end
 
 local function saved_messages(R)
@@ -75,6 +92,7 @@ if limit then
   if oldrole == role then taken = taken - 1 end
   if taken >= limit then return {tonumber(ARGV[7])} end
 end
+busy(R)
 if old then
   redis.call('HINCRBY', R .. 'rc', oldrole, -1)
   redis.call('DEL', R .. 'p:' .. uid)
@@ -85,11 +103,11 @@ if #ARGV > 8 then redis.call('HSET', R .. 'p:' .. uid, unpack(ARGV, 9)) end
 if not redis.call('ZSCORE', R .. 'order', uid) then
   redis.call('ZADD', R .. 'order', redis.call('INCR', R .. 'mc'), uid)
 end
-if ARGV[8] == '1' then redis.call('SADD', R .. 'vis', uid) else redis.call('SREM', R .. 'vis', uid) end
+if ARGV[8] == '1' then show(R, uid) else redis.call('ZREM', R .. 'vis', uid) end
 return {0, redis.call('ZCARD', R .. 'order'), old or false}
 """
 
-# ARGV: R, uid, session ("" = any), keepstate ("1")
+# ARGV: R, uid, session ("" = any), keepstate ("1"), idle ttl (ms)
 REMOVE_MEMBER = _MEMBER + """
 local R, uid, session = ARGV[1], ARGV[2], ARGV[3]
 local m = member_of(R, uid)
@@ -99,7 +117,7 @@ redis.call('HDEL', R .. 'base', uid)
 redis.call('DEL', R .. 'p:' .. uid)
 redis.call('ZREM', R .. 'order', uid)
 redis.call('HINCRBY', R .. 'rc', tostring(cjson.decode(m[1]).role), -1)
-redis.call('SREM', R .. 'vis', uid)
+redis.call('ZREM', R .. 'vis', uid)
 redis.call('HDEL', R .. 'chat', uid)
 local removed = {}
 local au = redis.call('HGETALL', R .. 'au')
@@ -112,6 +130,7 @@ if empty and ARGV[4] ~= '1' then
   cleared = saved_messages(R)
   redis.call('DEL', R .. 'msg', R .. 'mseq', R .. 'am', R .. 'au')
 end
+if empty and redis.call('EXISTS', R .. 'msg') == 0 then idle(R, ARGV[5]) end
 return {m, removed, empty and 1 or 0, cleared}
 """
 
@@ -123,9 +142,9 @@ if not base then return false end
 if #ARGV > 3 then redis.call('HSET', R .. 'p:' .. uid, unpack(ARGV, 4)) end
 if ARGV[3] ~= '' then
   if ARGV[3] == '1' or cjson.decode(base).role <= 1 then
-    redis.call('SADD', R .. 'vis', uid)
+    show(R, uid)
   else
-    redis.call('SREM', R .. 'vis', uid)
+    redis.call('ZREM', R .. 'vis', uid)
   end
 end
 return member_of(R, uid)
@@ -149,11 +168,7 @@ SNAPSHOT = _MEMBER + """
 local R = ARGV[1]
 local uids
 if ARGV[2] == '1' then
-  local vis = redis.call('SMEMBERS', R .. 'vis')
-  local order = {}
-  for _, uid in ipairs(vis) do order[uid] = tonumber(redis.call('ZSCORE', R .. 'order', uid)) end
-  table.sort(vis, function(a, b) return order[a] < order[b] end)
-  uids = vis
+  uids = redis.call('ZRANGE', R .. 'vis', 0, -1)
 else
   uids = redis.call('ZRANGE', R .. 'order', 0, -1)
 end
@@ -168,8 +183,9 @@ return saved_messages(ARGV[1])
 """
 
 # ARGV: R, id, message JSON, associatedMsgID ("" = none), associatedUserID ("" = none)
-SAVE_MESSAGE = """
+SAVE_MESSAGE = _MEMBER + """
 local R, id = ARGV[1], ARGV[2]
+busy(R)
 local seq = redis.call('INCR', R .. 'seq')
 local old = redis.call('HGET', R .. 'msg', id)
 local oldseq = redis.call('ZSCORE', R .. 'mseq', id)
