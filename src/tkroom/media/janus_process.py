@@ -9,7 +9,6 @@ admin secret and the ICE interface list come from the node's settings.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
@@ -209,8 +208,7 @@ class JanusProcess:
                 await self.proc.wait()
         if self._supervisor is not None:
             self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._supervisor
+            await asyncio.wait({self._supervisor})
 
 
 def janus_available() -> bool:

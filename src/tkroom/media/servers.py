@@ -181,8 +181,7 @@ class ServerRegistry:
     async def close(self) -> None:
         if self._health is not None:
             self._health.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._health
+            await asyncio.wait({self._health})
             self._health = None
         for server in list(self.servers.values()):
             await self._disconnect(server)
