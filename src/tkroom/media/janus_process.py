@@ -41,7 +41,6 @@ class JanusSettings:
     rtp_port_range: str = "20000-40000"
     admin_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     api_secret: str = field(default_factory=lambda: secrets.token_hex(16))
-    recordings_dir: Path | None = None
     debug_level: int = 4
     library_dir: Path = JANUS_LIB
 
