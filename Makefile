@@ -15,7 +15,7 @@ install: $(BIN)/tkroom
 serve: install
 	$(BIN)/tkroom serve $(ARGS)
 
-test: install
+test: install jsdeps
 	$(BIN)/pytest -q $(ARGS)
 
 lint: install
@@ -23,3 +23,11 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench $(ARGS)
+
+# The browser SDK: web/sdk/ bundled to src/tkroom/web/static/sdk/tkroom.js (committed).
+.PHONY: js jsdeps
+web/sdk/node_modules/.package-lock.json: web/sdk/package.json web/sdk/package-lock.json
+	cd web/sdk && npm ci --no-audit --no-fund
+jsdeps: web/sdk/node_modules/.package-lock.json
+js: jsdeps
+	cd web/sdk && npm run build

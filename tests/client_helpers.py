@@ -35,7 +35,8 @@ class Watched:
             await asyncio.sleep(0.01)
 
 
-async def join(url: str, serial: str, userid: str, role: int = 2, **opts: Any) -> Watched:
+async def join(url: str, serial: str, userid: str, role: int = 2,
+               properties: dict[str, Any] | None = None, **opts: Any) -> Watched:
     """A Room joined through ``joinroomEx``; fresh tickets for every rejoin."""
     room = Room()
     room.init("test", **opts)
@@ -44,5 +45,5 @@ async def join(url: str, serial: str, userid: str, role: int = 2, **opts: Any) -
     async def fresh() -> str:
         return ticket(serial, userid, role)
 
-    await room.joinroomEx(url, fresh)
+    await room.joinroomEx(url, fresh, properties)
     return w

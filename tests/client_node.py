@@ -1,5 +1,5 @@
-"""A whole tkroom node in the test's event loop: HTTP (WebAPI/ClientAPI on a SQL store) and the
-signalling server, wired as ``tkroom serve`` wires them, plus an enterprise and a room."""
+"""A whole tkroom node in the test's event loop, built as ``tkroom serve`` builds it
+(``tkroom.planes.build_node``, without media and pages), plus an enterprise and a room."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import httpx
 
 from tkroom.config import Settings
 from tkroom.node import Node
+from tkroom.planes import build_node
 from tkroom.signal.server import SignalServer
 from tkroom.state.memory import MemoryState
 from tkroom.store.companies import create_company
@@ -62,12 +63,13 @@ async def running_node(tmp: Path, *, signal: bool = True, state: MemoryState | N
     sp = signal_port or free_port()
     settings = Settings(host="127.0.0.1", port=0, signal_port=sp, data_dir=tmp,
                         throttle_base_s=0.001, throttle_max_s=0.01)
-    node = Node(settings)
     sig = None
     if signal:
-        sig = SignalServer("127.0.0.1", sp, node.directory, state or MemoryState(), node.secret,
-                           grace=grace, sweep_interval=0.05)
-        node.services.append(sig)
+        node = build_node(settings, state=state or MemoryState(), media=False, web=False,
+                          grace=grace, sweep_interval=0.05)
+        sig = node.signal
+    else:
+        node = Node(settings)
     await node.start()
     try:
         async with node.sessions() as s:

@@ -36,9 +36,10 @@ async def test_join_users_and_local_state(env):
     _, _, member = env
     t = await member("teach", 0)
     assert t.named("room-connected")[0]["self"]["id"] == "teach"
-    s = await member("stu", 2, )
+    s = await member("stu", 2, properties={"avatar": "cat.png", "hasvideo": False})
     ev = await t.wait("room-participant_join")
     assert ev["user"]["id"] == "stu" and ev["user"]["properties"]["role"] == 2
+    assert ev["user"]["properties"]["avatar"] == "cat.png"
     assert set(s.room.getUsers()) == {"teach", "stu"}
     assert s.room.getMySelf()["id"] == "stu"
     assert s.room.getUser("teach")["properties"]["role"] == 0
@@ -208,7 +209,7 @@ async def test_unreachable_signal_node_is_2600():
         await room.joinroomEx(f"ws://127.0.0.1:{closed_port()}/", ticket("r1", "u"))
     assert e.value.code == 2600
     assert e.value.message.startswith("Room link failed")
-    assert fails[0]["code"] == 2600
+    assert fails[0]["code"] == 2600 and fails[0]["source"] == 0  # the socket
 
 
 async def test_async_iterator_with_real_events(env):
@@ -225,3 +226,121 @@ async def test_async_iterator_with_real_events(env):
         if len(got) == 2:
             break
     assert got == ["one", "two"]
+
+
+async def test_users_of_a_stopped_node_resume_on_another():
+    """Two nodes over one room state (as a cluster shares Redis): stopping one moves its
+    users to the other by reconnection; nobody sees them leave and the room keeps its state."""
+    from signal_helpers import SECRET
+    from tkroom.signal.server import SignalServer
+    from tkroom.state.memory import MemoryState
+
+    d = MemoryDirectory(rooms={"r1": RoomInfo("r1", 1, "Room 1")})
+    state = MemoryState()
+    a = SignalServer("127.0.0.1", 0, d, state, SECRET, grace=10.0, sweep_interval=0.05)
+    b = SignalServer("127.0.0.1", 0, d, state, SECRET, grace=10.0, sweep_interval=0.05)
+    await a.start()
+    await b.start()
+    try:
+        t = await join(b.url, "r1", "teach", 0)
+        s = await join(a.url, "r1", "stu", 2, signal_urls=(b.url,), backoff_initial=0.05)
+        await t.room.pubMsg(name="ClassBegin", id="ClassBegin", save=True)
+        await s.wait("room-pubmsg")
+        await a.stop()
+        ev = await s.wait("room-reconnected", wait=20)
+        assert ev["resumed"] is True
+        await s.room.sendMessage("on node b now")
+        await t.wait("room-text-message", lambda ev: ev["message"] == "on node b now")
+        assert not t.named("room-participant_leave")
+        assert [m["id"] for m in s.room.getMsgList()] == ["ClassBegin"]
+        await s.room.leaveroom()
+        await t.room.leaveroom()
+    finally:
+        await b.stop()
+
+
+async def test_second_login_evicts_the_first_or_is_refused_with_5208(env):
+    d, server, member = env
+    first = await member("stu")
+    second = await member("stu")
+    ev = await first.wait("room-participant_evicted")
+    assert ev["reason"] == {"code": 5208}
+    await first.wait("room-leaveroom")
+    assert first.room.state is State.IDLE
+    assert second.room.state is State.CONNECTED
+    d.rooms["solo"] = RoomInfo("solo", 1, "Solo", singlelogin=True)
+    holder = await join(server.url, "solo", "u1")
+    room = Room()
+    room.init()
+    with pytest.raises(ClientError) as e:
+        await room.joinroomEx(server.url, ticket("solo", "u1"))
+    assert e.value.code == 5208
+    await holder.room.leaveroom()
+
+
+async def test_big_room_mode_and_paged_users(env):
+    d, server, _ = env
+    d.rooms["big"] = RoomInfo("big", 1, "Big", bigroomthreshold=3)
+    t = await join(server.url, "big", "teach", 0)
+    members = [await join(server.url, "big", f"s{i}") for i in range(4)]
+    try:
+        ev = await t.wait("room-mode-changed")
+        assert ev["mode"] == "bigRoom" and t.room.mode == "bigRoom"
+        late = members[-1]
+        assert late.room.mode == "bigRoom"
+        assert set(late.room.getUsers()) == {"teach", "s3"}, "only super users are pushed"
+        assert await late.room.getRoomUserNum() == 5
+        assert await late.room.getRoomUserNum(roles=[2]) == 4
+        page, total = await late.room.getRoomUsers(0, 2, roles=[2])
+        assert total == 4 and len(page) == 2
+        found, total = await late.room.getRoomUsers(0, 10, search="s2")
+        assert [u["id"] for u in found] == ["s2"] and total == 1
+        with pytest.raises(ClientError) as e:
+            late.room.getUser("s0")
+        assert e.value.code == 104  # not in the local copy of a big room...
+        assert (await late.room.fetchUser("s0"))["id"] == "s0"  # ...but the server has it
+        await t.room.changeUserPublish("s0", 3)  # on stage: pushed to everyone
+        await late.wait("room-userproperty-changed", lambda ev: ev["user"]["id"] == "s0")
+        assert late.room.getUser("s0")["properties"]["publishstate"] == 3
+        await t.room.changeUserPublish("s0", 0)
+        await late.wait("room-userproperty-changed",
+                        lambda ev: ev["message"].get("publishstate") == 0)
+        assert "s0" not in late.room.getUsers()
+    finally:
+        for w in (t, *members):
+            await w.room.leaveroom()
+
+
+async def test_join_limits_surface_with_the_servers_codes(env):
+    d, server, member = env
+    await member("teach", 0)
+    d.rooms["live"] = RoomInfo("live", 1, "Live", allowsidelineuser=True, maxsidelineusers=1)
+    d.rooms["gone"] = RoomInfo("gone", 1, "Gone", deleted=True)
+    viewer = await join(server.url, "live", "v1", 3)
+    cases = [(ticket("r1", "teach2", 0), 63),   # a second teacher
+             (ticket("live", "v2", 3), 5011),   # live viewers beyond maxsidelineusers
+             (ticket("gone", "u", 2), 3003),    # the room was deleted
+             (ticket("nowhere", "u", 2), 4007)]
+    try:
+        for tk, code in cases:
+            room = Room()
+            room.init()
+            with pytest.raises(ClientError) as e:
+                await room.joinroomEx(server.url, tk)
+            assert e.value.code == code
+        with pytest.raises(ClientError) as e:  # a live viewer only watches
+            await viewer.room.pubMsg(name="x", id="x", toID="__none")
+        assert e.value.code == 4108
+    finally:
+        await viewer.room.leaveroom()
+
+
+async def test_async_with_leaves_the_class(env):
+    _, server, member = env
+    t = await member("teach", 0)
+    async with Room() as room:
+        room.init()
+        await room.joinroomEx(server.url, ticket("r1", "stu"))
+        await t.wait("room-participant_join", lambda ev: ev["user"]["id"] == "stu")
+    assert room.state is State.IDLE
+    await t.wait("room-participant_leave", lambda ev: ev["id"] == "stu")

@@ -104,6 +104,7 @@ class RoomMachine(RuleBasedStateMachine):
     @invariant()
     def limits_hold(self):
         roles = [m.role for m in self.room.members.values()]
+        assert all(t.count_role(self.room, r) == roles.count(r) for r in range(5))
         assert roles.count(0) <= 1
         assert roles.count(2) <= self.policy.maxusers
         assert roles.count(3) <= self.policy.maxviewers
@@ -116,6 +117,16 @@ class RoomMachine(RuleBasedStateMachine):
         assert list(self.room.messages) == [v["id"] for v in
                                             sorted(self.room.messages.values(),
                                                    key=lambda v: v["seq"])]
+
+    @invariant()
+    def big_room_list_is_super_users_and_stage(self):
+        want = [m for m in self.room.members.values() if m.role <= 1 or m.on_stage]
+        assert sorted(m.userid for m in t.snapshot(self.room, True).members) == sorted(
+            m.userid for m in want)
+
+    @rule(uid=st.sampled_from(USERS), stage=st.integers(0, 4))
+    def stage(self, uid, stage):
+        t.update_properties(self.room, uid, {"publishstate": stage})
 
     @invariant()
     def events_numbered(self):

@@ -30,7 +30,7 @@ READS = {"getUser", "getRoomUsers", "getRoomUserNum"}
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=12) | st.sampled_from(["t", "insp", "__all", "g1", "ClassBegin"]),
+    | st.text(max_size=12) | st.sampled_from(["t", "insp", "__all", "g1", "ClassBegin", "\udc00", "\u00e9\u4e2d"]),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner,
                                                                   max_size=4),
     max_leaves=8)
@@ -44,6 +44,7 @@ frames = st.one_of(
     requests.map(lambda r: json.dumps(r)[:-1]),                 # truncated JSON
     st.text(max_size=64),
     st.binary(max_size=64),
+    st.integers(1, 3000).map(lambda n: '{"ev": "getUser", "data": ' + "[" * n + "]" * n + "}"),
     st.integers(65537, 90000).map(
         lambda n: json.dumps({"id": 9, "ev": "getUser", "data": {"ids": ["t"], "x": "y" * n}})),
 )
@@ -111,7 +112,7 @@ def test_bad_frames_get_codes_and_change_nothing(live, batch):
         assert ack["code"] == 0 or codes.lookup(ack["code"]), ack
         try:
             req = json.loads(frame) if isinstance(frame, str) and len(frame) <= 65536 else None
-        except ValueError:
+        except (ValueError, RecursionError):
             req = None
         ok_id = isinstance(req, dict) and isinstance(req.get("id"), int | str) \
             and not isinstance(req.get("id"), bool)

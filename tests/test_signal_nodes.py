@@ -1,20 +1,33 @@
-"""Two signalling servers sharing one room state behave as one room (the cluster contract)."""
+"""Two signalling servers sharing one room state behave as one room: in one process over
+memory, and as two nodes over a real Redis (each with its own connection and subscriber)."""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
+
+import pytest
 
 from signal_helpers import SECRET, Client, MemoryDirectory, no_server_errors, ticket  # noqa: F401
 from tkroom.directory import RoomInfo
 from tkroom.signal.server import SignalServer
+from tkroom.state import open_state
 from tkroom.state.memory import MemoryState
 
 
-async def test_two_nodes_one_room_and_moving_by_resume():
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+async def test_two_nodes_one_room_and_moving_by_resume(backend, request):
     d = MemoryDirectory(rooms={"r": RoomInfo("r", 1, "Room", maxusers=1)})
-    state = MemoryState()
-    a = SignalServer("127.0.0.1", 0, d, state, SECRET, grace=5.0, sweep_interval=0.05)
-    b = SignalServer("127.0.0.1", 0, d, state, SECRET, grace=5.0, sweep_interval=0.05)
+    if backend == "memory":
+        shared = MemoryState()
+        states = [shared, shared]
+    else:
+        url, prefix = request.getfixturevalue("redis_url"), f"t{secrets.token_hex(4)}"
+        states = [open_state(url, prefix=prefix, grace=5.0) for _ in range(2)]
+    for st in states:
+        await st.start()
+    a = SignalServer("127.0.0.1", 0, d, states[0], SECRET, grace=5.0, sweep_interval=0.05)
+    b = SignalServer("127.0.0.1", 0, d, states[1], SECRET, grace=5.0, sweep_interval=0.05)
     await a.start()
     await b.start()
     clients = []
@@ -49,3 +62,5 @@ async def test_two_nodes_one_room_and_moving_by_resume():
             await c.close()
         await a.stop()
         await b.stop()
+        for st in states:
+            await st.stop()

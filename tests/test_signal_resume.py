@@ -9,14 +9,22 @@ import time
 import pytest
 import websockets
 
-from signal_helpers import Client, MemoryDirectory, no_server_errors, start_server, ticket  # noqa: F401
+from signal_helpers import (  # noqa: F401
+    Client,
+    MemoryDirectory,
+    no_server_errors,
+    start_server,
+    stop_server,
+    ticket,
+)
 from tkroom.directory import RoomInfo
 
 
-@pytest.fixture
-async def env():
+@pytest.fixture(params=["memory", "redis"])
+async def env(request):
+    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
     d = MemoryDirectory(rooms={"r": RoomInfo("r", 1, "Room")})
-    server = await start_server(d, grace=0.8, sweep_interval=0.05, window=64,
+    server = await start_server(d, state_url=url, grace=0.8, sweep_interval=0.05, window=64,
                                 out_limit=256 * 1024)
     clients: list[Client] = []
 
@@ -34,7 +42,7 @@ async def env():
     yield server, member, connect
     for c in clients:
         await c.close()
-    await server.stop()
+    await stop_server(server)
 
 
 async def poll(pred, wait: float = 10.0) -> None:

@@ -7,13 +7,23 @@ import time
 
 import pytest
 
-from signal_helpers import SECRET, Client, MemoryDirectory, no_server_errors, start_server, ticket  # noqa: F401
+from signal_helpers import (  # noqa: F401
+    SECRET,
+    Client,
+    MemoryDirectory,
+    no_server_errors,
+    start_server,
+    stop_server,
+    ticket,
+)
 from tkroom.directory import RoomInfo
+from tkroom.state.memory import MemoryState
 from tkroom.tickets import Identity
 
 
-@pytest.fixture
-async def world():
+@pytest.fixture(params=["memory", "redis"])
+async def world(request):
+    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
     d = MemoryDirectory(rooms={
         "r": RoomInfo("r", 1, "Room", maxusers=2, maxsidelineusers=1),
         "solo": RoomInfo("solo", 1, "Single", singlelogin=True),
@@ -22,7 +32,7 @@ async def world():
         "gone": RoomInfo("gone", 1, "Gone", deleted=True),
         "noview": RoomInfo("noview", 1, "No viewers"),
     }, groups={"r": {"g1", "g2"}})
-    server = await start_server(d, grace=0.6, sweep_interval=0.05, group_timeout=0.3)
+    server = await start_server(d, state_url=url, grace=0.6, sweep_interval=0.05, group_timeout=0.3)
     clients: list[Client] = []
 
     async def connect() -> Client:
@@ -38,7 +48,7 @@ async def world():
     yield d, server, connect, member
     for c in clients:
         await c.close()
-    await server.stop()
+    await stop_server(server)
 
 
 async def code(c: Client, ev: str, data=None) -> int:
@@ -293,11 +303,13 @@ async def test_saved_messages(world):
 
 
 async def test_room_empties_clears_unless_keepstate(world):
-    d, _, connect, member = world
+    d, server, connect, member = world
     for serial, kept in (("r", []), ("keep", ["K"])):
         t = await member(serial, "t", 0)
         await t.ok("pubMsg", {"name": "K", "toID": "__all", "save": True})
         await t.ok("leaveRoom")
+        if isinstance(server.state, MemoryState):                 # an empty room is freed
+            assert (serial in server.state.rooms) == bool(kept)
         again = await member(serial, "t2", 0)
         ack = await again.req("getRoomUserNum")
         assert ack["code"] == 0
@@ -426,7 +438,27 @@ async def test_bad_frames_answered_with_103(world):
         assert frame["code"] == 103, (raw[:40], frame)
         assert frame["ack"] == (3 if raw == '{"id": 3}' else None)
     assert (await c.ok("getRoomUserNum"))["num"] == 1
+    deep = '{"id": 5, "ev": "sendMessage", "data": {"message": ' + "[" * 20000 + "]" * 20000 + "}}"
+    assert len(deep) < 65536
+    for raw, rid in ((deep, None), ('{"id": 6, "ev": "sendMessage", "data": {"message": "\\ud800"}}', 6)):
+        await c.send_raw(raw)
+        frame = await asyncio.wait_for(c.null_acks.get(), 5)
+        assert frame["code"] == 103 and frame["ack"] == rid, frame
+    assert (await c.ok("sendMessage", {"message": "still here \u00e9\u4e2d"}))["ts"] > 0
 
 
 def test_secret_is_bytes():
     assert isinstance(SECRET, bytes)
+
+
+async def test_own_events_come_before_the_ack(world):
+    _, _, connect, member = world
+    t = await member("r", "t", 0)
+    s = await member("r", "s1")
+    for n in range(5):
+        t.order.clear()
+        ack = await t.req("pubMsg", {"name": "p", "id": f"p{n}", "toID": "__all"})
+        assert t.order == [("ev", "pubMsg"), ("ack", ack["ack"])]
+        s.order.clear()
+        ack = await s.req("setProperty", {"id": "s1", "properties": {"n": n}})
+        assert s.order == [("ev", "setProperty"), ("ack", ack["ack"])]

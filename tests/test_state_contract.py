@@ -6,21 +6,31 @@ A new backend (Redis) adds itself to the ``state`` fixture's params and must pas
 from __future__ import annotations
 
 import asyncio
+import secrets
+import time
 
 import pytest
 
 from tkroom.rooms.model import ALL, Event, Target, new_member
 from tkroom.rooms.transitions import JoinPolicy
+from tkroom.state import open_state
 from tkroom.state.base import Session
-from tkroom.state.memory import MemoryState
 
 
-@pytest.fixture(params=["memory"])
+@pytest.fixture(params=["memory", "redis"])
 async def state(request):
-    st = MemoryState(window=8)
+    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    st = open_state(url, window=8, **({"prefix": f"t{secrets.token_hex(4)}"} if url else {}))
     await st.start()
     yield st
     await st.stop()
+
+
+async def poll(pred, wait: float = 10.0) -> None:
+    deadline = time.monotonic() + wait
+    while not pred():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.005)
 
 
 def member(uid: str, role: int = 2, session: str = ""):
@@ -79,16 +89,23 @@ async def test_keepstate_keeps_messages(state):
 
 
 async def test_publish_stamps_delivers_and_replays(state):
-    got = []
-    state.subscribe("r", got.append)
-    for i in range(12):
-        await state.publish("r", Event("x", {"i": i}, ALL))
+    got, other = [], []
+    await state.subscribe("r", got.append)
+    await state.subscribe("r2", other.append)
+    stamped = [await state.publish("r", Event("x", {"i": i}, ALL)) for i in range(12)]
+    assert [e.s for e in stamped] == list(range(1, 13))
+    await poll(lambda: len(got) >= 12)
     assert [e.s for e in got] == list(range(1, 13))
+    assert got == stamped
     assert [e.data["i"] for e in await state.replay("r", 9)] == [9, 10, 11]
+    assert await state.replay("r", 9) == stamped[9:]
     assert await state.replay("r", 12) == []
     assert await state.replay("r", 2) is None      # window of 8 no longer holds s=3
     state.unsubscribe("r", got.append)
     await state.publish("r", Event("x", {}, Target("none")))
+    # events reach a node in publish order: once r2's arrives, r's would have arrived
+    await state.publish("r2", Event("y", {}, ALL))
+    await poll(lambda: len(other) == 1)
     assert len(got) == 12
 
 
@@ -114,3 +131,11 @@ async def test_chat_gate_and_properties(state):
     m = await state.update_properties("r", "u", {"raisehand": True, "role": 0})
     assert m.properties["raisehand"] is True and m.role == 2 and m.properties["role"] == 2
     assert await state.update_properties("r", "nobody", {"x": 1}) is None
+
+
+async def test_an_emptied_room_starts_afresh(state):
+    await state.add_member("gone", member("u"), JoinPolicy())
+    await state.publish("gone", Event("x", {}, ALL))
+    assert (await state.remove_member("gone", "u", "", False)).empty
+    assert (await state.snapshot("gone", False)).members == []
+    assert await state.messages("gone") == []

@@ -176,3 +176,15 @@ def test_companyattribute(api):
     r = api("companyattribute", roomstartcallbackurl="http://127.0.0.1:9/start", companyname="New name")
     assert r["result"] == 0 and r["roomstartcallbackurl"] == "http://127.0.0.1:9/start"
     assert r["companyname"] == "New name" and r["roomendcallbackurl"] == ""
+
+
+def test_directory_room_info(api, node):
+    serial = api.room(maxusers=25, singlelogin=1, keepstate=1, bigroomthreshold=50, thirdroomid="t-9")
+    info = node.run(node.node.directory.room(serial))
+    assert (info.serial, info.companyid, info.maxusers, info.singlelogin, info.keepstate) == (
+        serial, api.company["companyid"], 25, True, True)
+    assert info.bigroomthreshold == 50 and info.public()["thirdroomid"] == "t-9" and not info.deleted
+    assert "chairmanpwd" not in info.public()
+    assert api("roomdelete", serial=serial)["result"] == 0
+    assert node.run(node.node.directory.room(serial)).deleted is True
+    assert node.run(node.node.directory.room("0000000009")) is None

@@ -32,9 +32,10 @@ class Served:
     """``tkroom serve`` as a subprocess."""
 
     def __init__(self, *args: str):
-        self.port = free_port()
+        self.port, self.signal_port = free_port(), free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tkroom", "serve", "--port", str(self.port), *args],
+            [sys.executable, "-m", "tkroom", "serve", "--port", str(self.port),
+             "--signal-port", str(self.signal_port), *args],
             env={**os.environ, "PYTHONPATH": SRC}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         wait_for(lambda: port_open("127.0.0.1", self.port) or self.proc.poll() is not None, 60, what="serve")
@@ -55,7 +56,7 @@ class Served:
 def test_restart_loses_nothing(tmp_path, request, backend):
     args = ["--data", str(tmp_path)]
     if backend == "postgres":
-        args += ["--database", request.getfixturevalue("pg_url")]
+        args += ["--database", request.getfixturevalue("own_pg_url")]
     created = tkroom("admin", "enterprise", "create", "Restart School", "--max-rooms", "5", *args)
     assert created.returncode == 0, created.stderr
     ent = json.loads(created.stdout)
@@ -155,21 +156,26 @@ class Receiver:
         self.server.server_close()
 
 
-def _deliveries(n: NodeThread):
+def _deliveries(n: NodeThread, url: str | None = None):
     async def rows():
         from sqlalchemy import select
 
         from tkroom.store.models import WebhookDelivery
 
+        q = select(WebhookDelivery).order_by(WebhookDelivery.id)
+        if url:
+            q = q.where(WebhookDelivery.url == url)
         async with n.node.sessions() as s:
-            return [(r.attempts, r.done, r.failed) for r in (await s.execute(select(WebhookDelivery))).scalars()]
+            return [(r.attempts, r.done, r.failed) for r in (await s.execute(q)).scalars()]
 
     return n.run(rows())
 
 
-def test_class_state_callbacks_are_retried_until_success(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_class_state_callbacks_are_retried_until_success(tmp_path, request, backend):
     rx = Receiver(failures=2)
-    n = NodeThread(node_settings(tmp_path, callback_delays_s=(0.3, 0.6, 5.0, 5.0)))
+    db = request.getfixturevalue("own_pg_url") if backend == "postgres" else None
+    n = NodeThread(node_settings(tmp_path, db, callback_delays_s=(0.3, 0.6, 5.0, 5.0)))
     try:
         api = Api(n, n.enterprise())
         assert api("companyattribute", roomstartcallbackurl=rx.url, roomendcallbackurl=rx.url)["result"] == 0
@@ -179,7 +185,7 @@ def test_class_state_callbacks_are_retried_until_success(tmp_path):
         wait_for(lambda: len(rx.bodies) >= 3, 30, what="three attempts")
         elapsed = time.monotonic() - t0
         assert elapsed >= 0.9, "retries wait the configured delays (0.3 s then 0.6 s)"
-        wait_for(lambda: _deliveries(n) == [(3, True, False)], 10, what="the delivery to be done")
+        wait_for(lambda: _deliveries(n, rx.url) == [(3, True, False)], 10, what="the delivery to be done")
         b = rx.bodies[0]
         assert b["serial"] == serial and b["time"] == "1700000000" and b["classstate"] == "0" and b["identify"]
         assert rx.bodies[1] == b, "a retry sends the same body"
@@ -241,24 +247,105 @@ def test_callbacks_give_up_after_the_last_delay_and_survive_restarts(tmp_path):
         rx3.close()
 
 
-def test_admin_cli(tmp_path):
+def test_admin_cli(tmp_path, monkeypatch, capsys):
     env = {"TKROOM_DATA": str(tmp_path)}
     c = tkroom("admin", "enterprise", "create", "Alpha", "--domain", "alpha", "--expires", "2099-12-31", env=env)
     assert c.returncode == 0, c.stderr
     ent = json.loads(c.stdout)
     assert ent["domain"] == "alpha" and len(ent["authkey"]) == 16
-    second = json.loads(tkroom("admin", "enterprise", "create", "Beta", env=env).stdout)
-    assert second["authkey"] != ent["authkey"]
-    assert tkroom("admin", "enterprise", "create", "Again", "--domain", "alpha", env=env).returncode == 1
-    assert json.loads(tkroom("admin", "enterprise", "freeze", "alpha", env=env).stdout)["frozen"] is True
-    listed = json.loads(tkroom("admin", "enterprise", "list", "--data", str(tmp_path)).stdout)
-    assert [(e["domain"], e["frozen"]) for e in listed][:1] == [("alpha", True)]
+
+    # the rest in-process: the same code, without a Python start-up each time
+    from tkroom.cli import main
+
+    monkeypatch.setenv("TKROOM_DATA", str(tmp_path))
+
+    def admin(*args: str) -> tuple[int, object]:
+        code = main(["admin", "enterprise", *args])
+        out = capsys.readouterr().out
+        return code, json.loads(out) if out.strip() else None
+
+    code, second = admin("create", "Beta")
+    assert code == 0 and second["authkey"] != ent["authkey"]
+    assert admin("create", "Again", "--domain", "alpha")[0] == 1
+    assert admin("freeze", "alpha")[1]["frozen"] is True
+    monkeypatch.delenv("TKROOM_DATA")
+    code, listed = admin("list", "--data", str(tmp_path))
+    assert [(e["domain"], e["frozen"]) for e in listed] == [("alpha", True), (second["domain"], False)]
     assert all("authkey" not in e for e in listed)
-    srv = Served("--data", str(tmp_path))
+    monkeypatch.setenv("TKROOM_DATA", str(tmp_path))
+    n = NodeThread(node_settings(tmp_path))  # the same data folder
     try:
-        assert httpx.post(f"{srv.url}/WebAPI/getroomlist", data={"key": ent["authkey"]}).json()["result"] == 3002
-        assert tkroom("admin", "enterprise", "unfreeze", "alpha", env=env).returncode == 0
-        assert httpx.post(f"{srv.url}/WebAPI/getroomlist", data={"key": ent["authkey"]}).json()["result"] == 4105
+        api = Api(n, ent)
+        assert api("getroomlist")["result"] == 3002
+        assert admin("unfreeze", "alpha")[0] == 0
+        assert api("getroomlist")["result"] == 4105
     finally:
-        srv.stop()
-    assert tkroom("admin", "enterprise", "freeze", "nobody", env=env).returncode == 1
+        n.stop()
+    assert admin("freeze", "nobody")[0] == 1
+
+
+def test_concurrent_writes_all_succeed(api):
+    """Many writers at once (SQLite's single writer, PostgreSQL's pool) never answer 4107/5206."""
+    import asyncio
+    from collections import Counter
+
+    serial = api.room()
+
+    async def main() -> Counter[int]:
+        async with httpx.AsyncClient(base_url=api.node.url, timeout=60) as c:
+            async def one(i: int) -> int:
+                data = {"key": api.key, "serial": serial}
+                if i % 3 == 0:
+                    r = await c.post("/WebAPI/groupcreate", data={**data, "groupname": f"g{i}"})
+                elif i % 3 == 1:
+                    r = await c.post("/WebAPI/roommodify", data={**data, "roomname": f"n{i}"})
+                else:
+                    r = await c.post("/WebAPI/getloginkey", data={**data, "usertype": 2, "username": "x"})
+                return r.json()["result"]
+
+            return Counter(await asyncio.gather(*(one(i) for i in range(90))))
+
+    assert asyncio.run(main()) == Counter({0: 90})
+    assert len(api("getgrouplist", serial=serial)["grouplist"]) == 30
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_nodes_starting_together_migrate_once(tmp_path, request, backend):
+    import asyncio
+
+    from sqlalchemy import text
+
+    from tkroom.store.engine import make_engine, migrate
+
+    url = request.getfixturevalue("own_pg_url") if backend == "postgres" else f"sqlite+aiosqlite:///{tmp_path}/t.db"
+
+    async def main() -> str:
+        engines = [make_engine(url) for _ in range(4)]
+        try:
+            await asyncio.gather(*(migrate(e) for e in engines))
+            async with engines[0].connect() as c:
+                return (await c.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
+        finally:
+            for e in engines:
+                await e.dispose()
+
+    assert asyncio.run(main()) == "0002"
+
+
+@pytest.mark.postgres
+def test_nodes_sharing_postgresql_share_the_secret(tmp_path, own_pg_url):
+    a = NodeThread(node_settings(tmp_path / "a", own_pg_url))
+    b = NodeThread(node_settings(tmp_path / "b", own_pg_url))
+    try:
+        assert (tmp_path / "a" / "secret").read_text() != (tmp_path / "b" / "secret").read_text()
+        assert a.node.secret == b.node.secret
+        api = Api(a, a.enterprise())
+        serial = api.room()
+        ticket = api.client("checkroom", serial=serial, password="teach1", nickname="T")["ticket"]
+        assert tickets.verify(b.node.secret, ticket, time.time()).role == 0
+        on_b = httpx.post(f"{b.url}/ClientAPI/checkroom", data={"serial": serial, "password": "teach1",
+                                                                "nickname": "T"}).json()
+        assert tickets.verify(a.node.secret, on_b["ticket"], time.time()).serial == serial
+    finally:
+        a.stop()
+        b.stop()

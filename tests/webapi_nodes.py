@@ -172,6 +172,18 @@ def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 own.cleanup()
 
 
+@pytest.fixture
+def own_pg_url(pg_url: str) -> Iterator[str]:
+    """A database of its own (on the session's server), for tests whose node must be alone on it."""
+    admin = pg_url.rsplit("/", 1)[0] + "/postgres"
+    name = f"tkroom_t_{secrets.token_hex(4)}"
+    asyncio.run(_pg_admin(admin, f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.rsplit("/", 1)[0] + "/" + name
+    finally:
+        asyncio.run(_pg_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeThread]:
     """A running node on SQLite or on PostgreSQL (the same tests run on both)."""

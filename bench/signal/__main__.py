@@ -68,7 +68,8 @@ class Workers:
 
 async def run_one(target: Target, members: int, args: argparse.Namespace) -> dict[str, Any]:
     """One server, one room size: join storm, chat latency, pubMsg throughput."""
-    out: dict[str, Any] = {"server": target.name, "members": members}
+    out: dict[str, Any] = {"server": target.name, "members": members,
+                           "loadavg_before": os.getloadavg()[0]}
     sender_cred, creds = target.credentials(members)
     n_w = max(1, min(args.workers, members))
     shares = [creds[i::n_w] for i in range(n_w)]
@@ -123,27 +124,39 @@ async def run_one(target: Target, members: int, args: argparse.Namespace) -> dic
         out["pub_delivered"] = delivered
         out["deliveries_per_s"] = delivered / max(1e-9, last - t_start)
         sender.close()
+        out["loadavg_after"] = os.getloadavg()[0]
     finally:
         await workers.all("close")
         workers.close()
     return out
 
 
-def our_target() -> Target:
+def our_target(profile: Path | None) -> Target:
     from bench.signal.ours import TkroomNode
 
-    return TkroomNode()
+    return TkroomNode(profile)
+
+
+def profile_summary(path: Path, top: int = 30) -> str:
+    """The functions where the server spent its own time (cProfile tottime), as text."""
+    import io
+    import pstats
+
+    out = io.StringIO()
+    pstats.Stats(str(path), stream=out).strip_dirs().sort_stats("tottime").print_stats(top)
+    return out.getvalue()
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = "| server | members | join storm s | chat p50 ms | chat p99 ms | chat recv | deliveries/s |"
-    lines = [head, "|" + "---|" * 7]
+    head = ("| server | members | join storm s | chat p50 ms | chat p99 ms | chat recv | "
+            "deliveries/s | load avg |")
+    lines = [head, "|" + "---|" * 8]
     for r in rows:
         lines.append(
             f"| {r['server']} | {r['members']} | {r.get('join_storm_s', float('nan')):.2f} | "
             f"{r.get('chat_p50_ms', float('nan')):.1f} | {r.get('chat_p99_ms', float('nan')):.1f} | "
             f"{r.get('chat_received', 0)}/{r.get('chat_expected', 0)} | "
-            f"{r.get('deliveries_per_s', 0):,.0f} |"
+            f"{r.get('deliveries_per_s', 0):,.0f} | {r['loadavg_before']:.1f} |"
         )
     return "\n".join(lines)
 
@@ -170,16 +183,19 @@ async def amain(args: argparse.Namespace) -> int:
     server_cpu = cpus[0] if len(cpus) > 1 else None
     if len(cpus) > 1:
         os.sched_setaffinity(0, set(cpus[1:]))  # workers inherit it
+    out_dir: Path = args.out
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    prof = out_dir / f"signal-{stamp}.prof" if args.profile else None
     targets: list[Target] = []
     if args.only in (None, "tkroom"):
-        targets.append(our_target())
+        targets.append(our_target(prof))
     if args.only in (None, "socket.io"):
         targets.append(NodeSocketIO())
     rows = []
     for size in args.sizes:
         for target in targets:
-            target.start(server_cpu)
             try:
+                target.start(server_cpu)
                 print(f"{target.name}: {size} members ...", file=sys.stderr, flush=True)
                 rows.append(await run_one(target, size, args))
             finally:
@@ -189,10 +205,13 @@ async def amain(args: argparse.Namespace) -> int:
     for r in rs:
         print(f"ours/theirs at {r['members']}: join storm {r['join_storm']:.2f}x time, "
               f"chat p99 {r['chat_p99']:.2f}x, deliveries/s {r['deliveries_per_s']:.2f}x")
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"signal-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    if prof is not None and prof.exists():
+        summary = profile_summary(prof)
+        prof.with_suffix(".txt").write_text(summary)
+        print(f"profile of the last tkroom run: {prof.with_suffix('.txt')}")
+    path = out_dir / f"signal-{stamp}.json"
     path.write_text(json.dumps({
-        "args": vars(args), "cpus": cpus, "python": sys.version, "machine": platform.platform(),
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "cpus": cpus, "python": sys.version, "machine": platform.platform(),
         "rows": rows, "ours_over_theirs": rs}, indent=2))
     print(f"wrote {path}")
     return 0
@@ -209,7 +228,12 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=2, help="load-generator processes")
     p.add_argument("--parallel", type=int, default=200, help="connections opening at once")
     p.add_argument("--only", choices=["tkroom", "socket.io"])
-    return asyncio.run(amain(p.parse_args()))
+    p.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
+    p.add_argument("--profile", action="store_true",
+                   help="run the tkroom node under cProfile (slower) and summarise it")
+    args = p.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    return worker.run(amain(args))
 
 
 if __name__ == "__main__":

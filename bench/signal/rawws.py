@@ -29,6 +29,7 @@ class RawWS(asyncio.Protocol):
         self.upgraded = asyncio.get_running_loop().create_future()
         self.closed = asyncio.get_running_loop().create_future()
         self.state: object = None  # what the dialect keeps per connection
+        self.live = False  # the upgrade is done: frames follow
 
     @classmethod
     async def open(cls, host: str, port: int, path: str, on_text: FrameHandler) -> RawWS:
@@ -38,8 +39,7 @@ class RawWS(asyncio.Protocol):
         return proto
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
         key = base64.b64encode(os.urandom(16)).decode()
         transport.write(
             (
@@ -56,47 +56,59 @@ class RawWS(asyncio.Protocol):
             self.closed.set_result(exc)
 
     def data_received(self, data: bytes) -> None:
-        buf = self.buf
-        buf += data
-        if not self.upgraded.done():
-            end = buf.find(b"\r\n\r\n")
+        if self.live and not self.buf:
+            rest = self._frames(data)  # the common case: whole frames, no copy into a buffer
+            if rest:
+                self.buf += rest
+            return
+        self.buf += data
+        if not self.live:
+            end = self.buf.find(b"\r\n\r\n")
             if end < 0:
                 return
-            status = bytes(buf[:end]).split(b"\r\n", 1)[0]
-            del buf[: end + 4]
+            status = bytes(self.buf[:end]).split(b"\r\n", 1)[0]
+            del self.buf[: end + 4]
             if b" 101 " not in status:
                 self.upgraded.set_exception(ConnectionError(status.decode(errors="replace")))
                 assert self.transport is not None
                 self.transport.close()
                 return
+            self.live = True
             self.upgraded.set_result(None)
-        pos, n = 0, len(buf)
+        data, self.buf = bytes(self.buf), bytearray()
+        rest = self._frames(data)
+        if rest:
+            self.buf += rest
+
+    def _frames(self, data: bytes) -> bytes:
+        """Handle every whole frame in ``data``; what is left of an incomplete one."""
+        pos, n = 0, len(data)
+        on_text = self.on_text
         while n - pos >= 2:
-            b0, b1 = buf[pos], buf[pos + 1]
-            length, head = b1 & 0x7F, 2
+            b0, length = data[pos], data[pos + 1] & 0x7F
+            head = 2
             if length == 126:
                 if n - pos < 4:
                     break
-                length, head = struct.unpack_from("!H", buf, pos + 2)[0], 4
+                length, head = (data[pos + 2] << 8) | data[pos + 3], 4
             elif length == 127:
                 if n - pos < 10:
                     break
-                length, head = struct.unpack_from("!Q", buf, pos + 2)[0], 10
-            if n - pos < head + length:
+                length, head = struct.unpack_from("!Q", data, pos + 2)[0], 10
+            end = pos + head + length
+            if end > n:
                 break
-            payload = bytes(buf[pos + head : pos + head + length])
-            pos += head + length
             op = b0 & 0x0F
             if op == 1:
-                self.on_text(self, payload)
+                on_text(self, data[pos + head : end])
             elif op == 9:
-                self._send(0xA, payload)
+                self._send(0xA, data[pos + head : end])
             elif op == 8:
-                self._send(0x8, payload[:2])
+                self._send(0x8, data[pos + head : pos + head + 2])
                 assert self.transport is not None
                 self.transport.close()
-        if pos:
-            del buf[:pos]
+            pos = end
+        return data[pos:]
 
     def _send(self, opcode: int, payload: bytes) -> None:
         n = len(payload)

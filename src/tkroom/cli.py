@@ -15,8 +15,6 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from sqlalchemy import select
-
 from tkroom import codes
 from tkroom.config import Settings
 from tkroom.errors import CodeError
@@ -62,10 +60,14 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from tkroom.node import Node
+    from tkroom.planes import build_node
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    Node(_settings(args)).run()
+    try:
+        build_node(_settings(args)).run()
+    except OSError as exc:  # a port in use, an unreachable database or Redis: say so in one line
+        print(f"tkroom serve: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -138,6 +140,8 @@ async def _enterprise_unfreeze(sa: Any) -> object:
 
 
 async def _enterprise_list(sa: Any) -> object:
+    from sqlalchemy import select
+
     from tkroom.store.companies import company_dict
     from tkroom.store.models import Company
 

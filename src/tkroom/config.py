@@ -34,6 +34,7 @@ class Settings:
     janus_urls: list[str] = field(default_factory=list)
     secret_hex: str | None = None  # None: read or create data_dir/secret
     ticket_ttl_s: float = 120.0
+    room_cache_ttl_s: float = 2.0
     loginkey_ttl_s: float = 3600.0
     entry_window_s: float = 300.0
     room_file_limit: int = 100

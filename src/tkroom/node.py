@@ -1,8 +1,8 @@
 """A tkroom node: the store, the HTTP app under uvicorn, and the services of the other planes.
 
 Other planes plug in without touching this file: they append objects with async
-``start()``/``stop()`` to ``node.services`` (started after HTTP is up, stopped before it goes
-down, in reverse order) and Starlette routes to ``node.routes`` before ``start()``.
+``start()``/``stop()`` to ``node.services`` (started in order before HTTP opens, stopped after
+it closes, in reverse order) and Starlette routes to ``node.routes`` before ``start()``.
 """
 
 from __future__ import annotations
@@ -22,11 +22,15 @@ from tkroom.config import Settings
 from tkroom.passwords import PasswordChecker
 from tkroom.store.directory import SqlRoomDirectory
 from tkroom.store.engine import make_engine, migrate, sessionmaker
+from tkroom.store.roomcache import RoomCache
+from tkroom.store.secret import shared_secret
 from tkroom.store.webhooks import WebhookWorker
 from tkroom.webapi.app import ApiState, build_app
 from tkroom.webapi.throttle import Throttle
 
 log = logging.getLogger("tkroom.node")
+# aiosqlite logs every statement with its parameters (keys, hashes) at DEBUG: never let it.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 class Service(Protocol):
@@ -35,7 +39,11 @@ class Service(Protocol):
 
 
 class Node:
-    """One tkroom process. ``await start()``, then ``node.port`` is the bound HTTP port."""
+    """One tkroom process. ``await start()``, then ``node.port`` is the bound HTTP port.
+
+    ``node.secret`` is final once ``start()`` returns: nodes sharing a PostgreSQL database adopt
+    the cluster's secret from it.
+    """
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -43,15 +51,19 @@ class Node:
         self.engine: AsyncEngine = make_engine(settings.db_url)
         self.sessions = sessionmaker(self.engine)
         self.webhooks = WebhookWorker(self.sessions, settings.callback_delays_s, settings.callback_timeout_s)
-        self.directory = SqlRoomDirectory(self.sessions, self.webhooks)
+        self.rooms = RoomCache(settings.room_cache_ttl_s)
+        self.directory = SqlRoomDirectory(self.sessions, self.webhooks, self.rooms)
         self.api = ApiState(
             settings=settings,
             secret=self.secret,
             sessions=self.sessions,
             checker=PasswordChecker(self.secret),
             throttle=Throttle(settings.throttle_base_s, settings.throttle_max_s),
+            rooms=self.rooms,
         )
         self.services: list[Service] = []
+        self.signal: Any = None  # the signalling server, when tkroom.planes wired one
+        self.media: Any = None   # the media plane, likewise
         self.routes: list[BaseRoute] = []
         self.app: Starlette | None = None
         self.port: int = settings.port
@@ -64,9 +76,28 @@ class Node:
         return f"http://{self.settings.host}:{self.port}"
 
     async def start(self) -> None:
-        """Migrate the store, serve HTTP, then start the webhook worker and every service."""
+        """Migrate the store, start the webhook worker and every service, then serve HTTP.
+
+        HTTP comes last so that an open port means the whole node is ready (what a load balancer
+        and a client's first ``checkroom`` + ``joinRoom`` rely on); if anything fails to start,
+        what did start is stopped again and the error propagates."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await migrate(self.engine)
+        if self.engine.dialect.name != "sqlite" and not self.settings.secret_hex:
+            self.secret = await shared_secret(self.sessions, self.secret)  # one secret per cluster
+            self.api.secret = self.secret
+            self.api.checker = PasswordChecker(self.secret)
+        try:
+            for svc in (self.webhooks, *self.services):
+                await svc.start()
+                self._started.append(svc)
+            await self._serve_http()
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("tkroom node on %s (store %s)", self.base_url, self.engine.url.render_as_string())
+
+    async def _serve_http(self) -> None:
         self.app = build_app(self.api, self.routes)
         config = uvicorn.Config(
             self.app, host=self.settings.host, port=self.settings.port, lifespan="off",
@@ -78,25 +109,22 @@ class Node:
         while not self._server.started:
             if self._serve_task.done():
                 self._serve_task.result()
-                raise RuntimeError("the HTTP server stopped while starting")
+                raise OSError(f"cannot serve HTTP on {self.settings.host}:{self.settings.port}")
             await asyncio.sleep(0.01)
         self.port = self._server.servers[0].sockets[0].getsockname()[1]
-        for svc in (self.webhooks, *self.services):
-            await svc.start()
-            self._started.append(svc)
-        log.info("tkroom node on %s (store %s)", self.base_url, self.engine.url.render_as_string())
 
     async def stop(self) -> None:
+        """Close HTTP first (no new callers), then the services in reverse order, then the store."""
+        if self._server is not None and self._serve_task is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(Exception):
+                await self._serve_task
         for svc in reversed(self._started):
             try:
                 await svc.stop()
             except Exception:
                 log.exception("stopping %r", svc)
         self._started.clear()
-        if self._server is not None and self._serve_task is not None:
-            self._server.should_exit = True
-            with contextlib.suppress(Exception):
-                await self._serve_task
         await self.engine.dispose()
 
     async def serve_forever(self) -> None:

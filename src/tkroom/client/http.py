@@ -44,9 +44,11 @@ class ClientAPI:
             ) from exc
         if not isinstance(body, dict) or "result" not in body:
             raise ClientError(HTTP_REQUEST_FAILED, f"{method}: HTTP {resp.status_code}, no result")
-        result = body["result"]
-        if result != 0:
-            code = int(result) if isinstance(result, int | str) and str(result).isdigit() else 111
+        try:
+            code = int(body["result"])
+        except (TypeError, ValueError):
+            code = HTTP_REQUEST_FAILED
+        if code != 0:
             raise ClientError(code, str(body.get("msg") or ""), method=method)
         return body
 

@@ -59,7 +59,8 @@ class MediaBridge:
     def _follow(self, serial: str) -> None:
         if serial not in self.following:
             self.following.add(serial)
-            self.server.state.subscribe(serial, lambda e, s=serial: self._on_event(s, e))
+            # RoomState.subscribe is a coroutine since the Redis backend (it returns once live).
+            self._spawn(self.server.state.subscribe(serial, lambda e, s=serial: self._on_event(s, e)))
 
     def _on_event(self, serial: str, event: Event) -> None:
         d = event.data

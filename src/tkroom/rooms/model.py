@@ -38,8 +38,9 @@ class Member:
         return bool(self.properties.get("publishstate"))
 
     def public(self) -> dict[str, Any]:
-        """The user as others see it (``{"id", "properties"}``)."""
-        return {"id": self.userid, "properties": self.properties}
+        """The user as others see it (``{"id", "properties"}``), a copy that later property
+        changes do not alter (it may wait in a replay window)."""
+        return {"id": self.userid, "properties": dict(self.properties)}
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from tkroom.rooms.model import STUDENT, TEACHER, VIEWER, Event, Member
+from tkroom.rooms.model import STUDENT, SUPER_ROLES, TEACHER, VIEWER, Event, Member
 
 OK = 0
 ERR_WRONG_PARAM = 63          # a second teacher
@@ -79,13 +79,23 @@ class RoomData:
     s: int = 0
     window: deque[Event] = field(default_factory=deque)
     lastchat: dict[str, int] = field(default_factory=dict)
+    shown: dict[str, None] = field(default_factory=dict)  # super users + on stage, join order
+    roles: dict[int, int] = field(default_factory=dict)    # members per role
+
+
+def _track_shown(room: RoomData, m: Member) -> None:
+    """Keep ``shown`` (what a big room lists) current without scanning every member."""
+    if m.role in SUPER_ROLES or m.on_stage:
+        room.shown[m.userid] = None
+    else:
+        room.shown.pop(m.userid, None)
 
 
 _LIMIT_CODES = {TEACHER: ERR_WRONG_PARAM, STUDENT: ERR_STUDENT_LIMIT, VIEWER: ERR_VIEWER_LIMIT}
 
 
 def count_role(room: RoomData, role: int) -> int:
-    return sum(1 for m in room.members.values() if m.role == role)
+    return room.roles.get(role, 0)
 
 
 def _limit_for(role: int, policy: JoinPolicy) -> int | None:
@@ -110,6 +120,10 @@ def add_member(room: RoomData, member: Member, policy: JoinPolicy) -> JoinOutcom
         if taken >= limit:
             return JoinOutcome(_LIMIT_CODES[member.role])
     room.members[member.userid] = member
+    if old is not None:
+        room.roles[old.role] -= 1
+    room.roles[member.role] = room.roles.get(member.role, 0) + 1
+    _track_shown(room, member)
     return JoinOutcome(OK, member, old, len(room.members))
 
 
@@ -120,6 +134,8 @@ def remove_member(room: RoomData, userid: str, session: str, keepstate: bool) ->
         return LeaveOutcome(None, [], not room.members)
     del room.members[userid]
     room.lastchat.pop(userid, None)
+    room.shown.pop(userid, None)
+    room.roles[m.role] -= 1
     removed: list[dict[str, Any]] = []
     for mid in [k for k, v in room.messages.items() if v.get("associatedUserID") == userid]:
         removed.extend(delete_message(room, mid))
@@ -138,6 +154,7 @@ def update_properties(room: RoomData, userid: str, props: dict[str, Any]) -> Mem
     if m is None:
         return None
     m.properties.update({k: v for k, v in props.items() if k != "role"})
+    _track_shown(room, m)
     return m
 
 
@@ -195,8 +212,7 @@ def replay(room: RoomData, after: int) -> list[Event] | None:
 
 def snapshot(room: RoomData, bigroom: bool) -> Snapshot:
     """Members (in big-room mode only super users and users on stage), messages, ``s``."""
-    members = list(room.members.values())
-    if bigroom:
-        members = [m for m in members if m.role <= 1 or m.on_stage]
+    shown = room.shown if bigroom else room.members
+    members = [room.members[u] for u in shown]
     msgs = sorted(room.messages.values(), key=lambda v: v["seq"])
     return Snapshot(members, msgs, room.s)

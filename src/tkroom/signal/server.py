@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import gc
 import json
 import logging
@@ -23,10 +24,10 @@ from websockets.exceptions import ConnectionClosed
 from tkroom import tickets
 from tkroom.directory import RoomDirectory, RoomInfo
 from tkroom.errors import CodeError
-from tkroom.rooms import rules
-from tkroom.rooms.model import ALL, Event, Member, Target, new_member
+from tkroom.rooms import decisions, rules
+from tkroom.rooms.model import Event, Member, new_member
 from tkroom.rooms.rules import fail
-from tkroom.rooms.transitions import JoinPolicy
+from tkroom.rooms.transitions import JoinOutcome, JoinPolicy
 from tkroom.signal.fanout import CLOSE_REPLACED, Conn, LocalRoom, dumps, schedule_close
 from tkroom.state.base import RoomState, Session
 
@@ -34,10 +35,12 @@ log = logging.getLogger(__name__)
 
 MAX_FRAME = 64 * 1024        # larger frames are answered with 103
 HARD_FRAME = 1024 * 1024     # larger frames close the connection (1009)
-BIG_ROOM_ID = "BigRoom"
-CLASS_BEGIN_ID = "ClassBegin"
+
+ACK_WAIT = 5.0               # at most this long an ack waits for its own events to arrive
 
 Handler = Callable[[Conn, Member, Any], Awaitable[dict[str, Any]]]
+
+_published: contextvars.ContextVar[int] = contextvars.ContextVar("published", default=0)
 
 
 class SignalServer:
@@ -91,6 +94,7 @@ class SignalServer:
         for room in self.rooms.values():
             for conn in room.conns.values():
                 conn.write(notice)
+            room.flush()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -103,6 +107,12 @@ class SignalServer:
     @property
     def url(self) -> str:
         return f"ws://{self.host}:{self.port}/"
+
+    async def _publish(self, serial: str, events: list[Event]) -> None:
+        """Publish in order; remember the last ``s`` so the ack waits for its own events."""
+        for event in events:
+            stamped = await self.state.publish(serial, event)
+            _published.set(max(_published.get(), stamped.s))
 
     def register(self, ev: str, handler: Handler) -> None:
         """Answer requests named ``ev`` (for joined clients) with ``handler``."""
@@ -131,19 +141,30 @@ class SignalServer:
                 raise fail(103, f"frame larger than {MAX_FRAME} bytes")
             try:
                 req = json.loads(raw)
-            except ValueError as exc:
-                raise fail(103, "the frame is not JSON") from exc
+            except (ValueError, RecursionError) as exc:
+                raise fail(103, "the frame is not JSON (or nested too deeply)") from exc
             if not isinstance(req, dict):
                 raise fail(103, "a request is a JSON object")
             rid = req.get("id")
             if rid is not None and (isinstance(rid, bool) or not isinstance(rid, int | str)):
                 rid = None
                 raise fail(103, "id must be an integer or a string")
+            if "\\u" in raw:       # escapes may smuggle in lone surrogates, which are not UTF-8
+                try:
+                    dumps(req).encode()
+                except UnicodeEncodeError as exc:
+                    rid = rid if isinstance(rid, int) or dumps(rid).isascii() else None
+                    raise fail(103, "a string holds a lone surrogate (not UTF-8)") from exc
             ev = req.get("ev")
             if not isinstance(ev, str):
                 raise fail(103, "ev is missing")
             data = req.get("data", {})
+            _published.set(0)
             result = await self._dispatch(conn, ev, data)
+            room = conn.room
+            if room is not None and room.delivered < _published.get():
+                # a clustered state delivers our own events asynchronously: they come first
+                await room.caught_up(_published.get(), ACK_WAIT)
             conn.write(dumps({"ack": rid, "code": 0, "data": result}))
             after, conn.after_ack = conn.after_ack, None
             if after is not None:
@@ -151,11 +172,15 @@ class SignalServer:
         except CodeError as exc:
             if conn.pending is not None:     # a join or resume failed half-way
                 conn.pending = None
+                if conn.room is not None:
+                    conn.room.changed()
             conn.write(dumps({"ack": rid, "code": exc.code, "msg": exc.message}))
         except Exception:
             log.exception("request failed")
             if conn.pending is not None:
                 conn.pending = None
+                if conn.room is not None:
+                    conn.room.changed()
             conn.write(dumps({"ack": rid, "code": 2510, "msg": "Server exception"}))
 
     async def _dispatch(self, conn: Conn, ev: str, data: Any) -> dict[str, Any]:
@@ -179,17 +204,25 @@ class SignalServer:
         return await handler(conn, members[0], data)
 
     # local registry --------------------------------------------------------------------
-    def _register(self, conn: Conn) -> None:
+    async def _register(self, conn: Conn) -> None:
+        """Add the connection to its local room; returns once the room's events reach this
+        node (a clustered state subscribes asynchronously), so a snapshot taken after it
+        misses nothing."""
         room = self.rooms.get(conn.serial)
         if room is None:
             room = self.rooms[conn.serial] = LocalRoom(conn.serial, self._close_conn)
-            self.state.subscribe(conn.serial, room.on_event)
-        room.conns[conn.sid] = conn
+            room.ready = asyncio.ensure_future(self.state.subscribe(conn.serial, room.on_event))
+        room.add(conn)
+        try:
+            await asyncio.shield(room.ready)
+        except Exception:
+            self._unregister(conn)
+            raise
 
     def _unregister(self, conn: Conn) -> None:
         room = self.rooms.get(conn.serial)
         if room is not None and room.conns.get(conn.sid) is conn:
-            del room.conns[conn.sid]
+            room.remove(conn)
             if not room.conns:
                 self.state.unsubscribe(room.serial, room.on_event)
                 del self.rooms[room.serial]
@@ -246,7 +279,7 @@ class SignalServer:
         return ident
 
     async def _is_big(self, serial: str) -> bool:
-        return await self.state.has_message(serial, BIG_ROOM_ID)
+        return await self.state.has_message(serial, decisions.BIG_ROOM_ID)
 
     async def _join_room(self, conn: Conn, data: Any) -> dict[str, Any]:
         ident = await self._identify(data)
@@ -264,44 +297,34 @@ class SignalServer:
         if out.code:
             raise fail(out.code, _JOIN_DETAIL.get(out.code, ""))
         await self.state.open_session(Session(sid, token, serial, ident.userid))
-        if out.replaced is not None:
-            old = out.replaced
-            await self.state.publish(serial, Event(
-                "participantEvicted",
-                {"id": old.userid, "reason": {"code": 5208}, "fromID": rules.SERVER_ID},
-                Target("session", ids=(old.session,))))
-            await self.state.close_session(old.session)
+        try:
+            return await self._announce_join(conn, ident, info, member, out, token)
+        except BaseException:
+            # nobody must stay in the room without a socket or a session to expire
+            self._unregister(conn)
+            conn.pending = None
+            await self.state.remove_member(serial, ident.userid, sid, info.keepstate)
+            await self.state.close_session(sid)
+            raise
+
+    async def _announce_join(self, conn: Conn, ident: tickets.Identity, info: RoomInfo,
+                             member: Member, out: JoinOutcome, token: str) -> dict[str, Any]:
+        serial, sid, now_ms = ident.serial, member.session, member.joined_ms
         big = await self._is_big(serial)
-        if not big and out.count > info.bigroomthreshold > 0:
-            big = await self._enter_big_room(serial, now_ms)
-        if rules.visible(member, big):
-            await self.state.publish(serial, Event("participantJoined", member.public(),
-                                                   Target("except_sender", ident.userid)))
+        if decisions.needs_big_room(out.count, info.bigroomthreshold, big):
+            saved = await self.state.save_message(serial, decisions.big_room_message(now_ms))
+            await self._publish(serial, decisions.entered_big_room(saved))
+            big = True
+        await self._publish(serial, decisions.joined(member, out.replaced, big))
+        if out.replaced is not None:
+            await self.state.close_session(out.replaced.session)
         conn.serial, conn.userid, conn.role, conn.sid = serial, ident.userid, ident.role, sid
         conn.group, conn.pending = None, []
-        self._register(conn)
+        await self._register(conn)
         snap = await self.state.snapshot(serial, big)
-        ack = {
-            "self": member.public(),
-            "room": {**info.public(), "mode": "bigRoom" if big else "normalRoom"},
-            "userlist": [m.public() for m in snap.members if m.role != 4],
-            "msglist": snap.messages,
-            "mode": "bigRoom" if big else "normalRoom",
-            "session": {"id": sid, "token": token},
-            "s": snap.s,
-        }
         conn.after_ack = lambda: conn.flush_pending(snap.s)
-        return ack
-
-    async def _enter_big_room(self, serial: str, now_ms: int) -> bool:
-        """Switch the room to big-room mode for good (once, even with racing nodes)."""
-        msg = {"name": BIG_ROOM_ID, "id": BIG_ROOM_ID, "toID": "__all", "data": {},
-               "fromID": rules.SERVER_ID, "ts": now_ms, "save": True}
-        out = await self.state.save_message(serial, msg)
-        if out.replaced is None:
-            await self.state.publish(serial, Event("pubMsg", out.message, ALL))
-            await self.state.publish(serial, Event("roomModeChanged", {"mode": "bigRoom"}, ALL))
-        return True
+        _published.set(0)       # what the join published was for the others (or is in snap)
+        return decisions.join_answer(member, info.public(), snap, big, sid, token)
 
     async def _resume(self, conn: Conn, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
@@ -322,18 +345,17 @@ class SignalServer:
             self._close_conn(old, CLOSE_REPLACED, "session resumed on another socket")
         conn.serial, conn.userid, conn.role, conn.sid = session.serial, me.userid, me.role, sid
         conn.group, conn.pending = me.group, []
-        self._register(conn)
+        await self._register(conn)
         missed = await self.state.replay(session.serial, last)
         if missed is None:
             self._unregister(conn)
             await self.state.detach_session(sid, self.clock() + self.grace)
             raise fail(102, "missed events are no longer kept: join again")
-        await self.state.publish(session.serial, Event("_takeover", {"sid": sid, "cid": conn.cid},
-                                                       Target("none")))
-        mine = [e for e in missed if e.ev != "_takeover"
-                and e.target.matches(me.userid, me.role, me.group, sid)]
+        await self._publish(session.serial, [decisions.taken_over(sid, conn.cid)])
+        mine = decisions.missed_for(missed, me)
         upto = missed[-1].s if missed else last
         conn.after_ack = lambda: self._spawn(self._replay_then_flush(conn, mine, upto))
+        _published.set(0)       # the takeover notice is for other nodes, not for this socket
         return {"s": upto}
 
     def _spawn(self, coro: Awaitable[None]) -> None:
@@ -362,18 +384,10 @@ class SignalServer:
         big = await self._is_big(serial)
         out = await self.state.remove_member(serial, userid, sid, keep)
         await self.state.close_session(sid)
-        if out.member is None:
-            return
-        if rules.visible(out.member, big):
-            await self.state.publish(serial, Event("participantLeft", {"id": userid},
-                                                   Target("except_sender", userid)))
-        now_ms = self.now_ms()
-        for saved in out.removed:
-            await self.state.publish(serial, Event("delMsg", rules.server_delmsg(saved, now_ms),
-                                                   ALL))
-        gone = out.removed + out.cleared
-        if any(m["id"] == CLASS_BEGIN_ID for m in gone):
-            await self._class_state(serial, 1)
+        events, classstate = decisions.left(out, big, self.now_ms())
+        await self._publish(serial, events)
+        if classstate is not None:
+            await self._class_state(serial, classstate)
 
     async def _class_state(self, serial: str, state: int) -> None:
         try:
@@ -412,14 +426,9 @@ class SignalServer:
         for m in members:
             was_on_stage = m.on_stage
             updated = await self.state.update_properties(conn.serial, m.userid, props)
-            if updated is None:
-                continue
-            await self.state.publish(conn.serial, Event(
-                "setProperty", {"id": m.userid, "properties": props, "fromID": me.userid},
-                target))
-            if big and not was_on_stage and updated.on_stage and updated.role > 1:
-                await self.state.publish(conn.serial, Event("participantPublished",
-                                                            updated.public(), ALL))
+            if updated is not None:
+                await self._publish(conn.serial, decisions.property_changed(
+                    was_on_stage, updated, props, me.userid, target, big))
         return {}
 
     async def _send_message(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
@@ -429,7 +438,7 @@ class SignalServer:
         if chat.gated and not await self.state.chat_gate(conn.serial, me.userid, now_ms,
                                                          rules.CHAT_MIN_GAP_MS):
             raise fail(62)
-        await self.state.publish(conn.serial, Event("sendMessage", chat.data, chat.target))
+        await self._publish(conn.serial, [decisions.chatted(chat.data, chat.target)])
         try:
             await self.directory.save_chat(conn.serial, chat.data)
         except Exception:
@@ -438,14 +447,12 @@ class SignalServer:
 
     async def _pub_msg(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
         msg, target = rules.check_pubmsg(me, data, self.now_ms())
-        seq = 0
-        if msg["save"]:
-            out = await self.state.save_message(conn.serial, msg)
-            msg, seq = out.message, out.message["seq"]
-            if msg["id"] == CLASS_BEGIN_ID and out.replaced is None:
-                await self._class_state(conn.serial, 0)
-        await self.state.publish(conn.serial, Event("pubMsg", msg, target))
-        return {"seq": seq}
+        saved = await self.state.save_message(conn.serial, msg) if msg["save"] else None
+        events, classstate = decisions.published(msg, target, saved)
+        await self._publish(conn.serial, events)
+        if classstate is not None:
+            await self._class_state(conn.serial, classstate)
+        return {"seq": saved.message["seq"] if saved else 0}
 
     async def _del_msg(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
         now_ms = self.now_ms()
@@ -455,13 +462,10 @@ class SignalServer:
         if not rules.may_delete_saved(me, saved):
             raise fail(4108, "a student may only delete its own saved messages")
         removed = await self.state.delete_message(conn.serial, msg["id"])
-        await self.state.publish(conn.serial, Event("delMsg", msg, target))
-        for r in removed:
-            if r["id"] != msg["id"]:
-                await self.state.publish(conn.serial, Event(
-                    "delMsg", rules.server_delmsg(r, now_ms), ALL))
-        if any(r["id"] == CLASS_BEGIN_ID for r in removed):
-            await self._class_state(conn.serial, 1)
+        events, classstate = decisions.deleted(msg, target, removed, now_ms)
+        await self._publish(conn.serial, events)
+        if classstate is not None:
+            await self._class_state(conn.serial, classstate)
         return {}
 
     async def _evict(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
@@ -471,10 +475,8 @@ class SignalServer:
         victim = found[0] if found else None
         rules.check_evict(me, victim)
         assert victim is not None
-        await self.state.publish(conn.serial, Event(
-            "participantEvicted",
-            {"id": victim.userid, "reason": data.get("reason"), "fromID": me.userid},
-            Target("session", ids=(victim.session,))))
+        await self._publish(conn.serial, [decisions.evicted(victim, data.get("reason"),
+                                                            me.userid)])
         await self._leave(conn.serial, victim.userid, victim.session)
         return {}
 
@@ -519,9 +521,7 @@ class SignalServer:
     async def _set_group(self, conn: Conn, me: Member, gid: str | None) -> None:
         await self.state.update_properties(conn.serial, me.userid, {"group": gid})
         conn.group = gid
-        await self.state.publish(conn.serial, Event(
-            "setProperty", {"id": me.userid, "properties": {"group": gid}, "fromID": me.userid},
-            ALL))
+        await self._publish(conn.serial, [decisions.group_changed(me.userid, gid)])
 
 
 _JOIN_DETAIL = {

@@ -14,9 +14,12 @@ Contract for implementers (memory now, Redis for clusters):
   replay window (the last ``window`` events) and delivers it to every local subscriber of the
   room on every node, in ``s`` order. One publish per event per room (Redis: one PUBLISH;
   each node fans out to its own connections).
-* **Delivery** happens through ``subscribe(serial, callback)``: the callback is a plain
-  (non-async) function called with each stamped ``Event``, in ``s`` order, on the node's
-  event loop. The memory backend calls it synchronously inside ``publish``.
+* **Delivery** happens through ``await subscribe(serial, callback)``, which returns once
+  every event published from then on will reach ``callback``: a plain (non-async) function
+  called with each stamped ``Event``, in ``s`` order, on the node's event loop. The memory
+  backend calls it synchronously inside ``publish``; Redis calls it when the node's
+  subscriber connection receives the event, so it may come after ``publish`` returned and
+  after a snapshot or replay that already covered it (the fan-out drops ``s`` it has sent).
 * **Sessions** outlive sockets: ``open_session`` at join, ``detach_session`` when the socket
   drops (with the grace deadline), ``attach_session`` on resume (only with the right token
   and while the member is still in the room), ``expire_session`` when the grace deadline
@@ -120,8 +123,9 @@ class RoomState(Protocol):
     async def replay(self, serial: str, after: int) -> list[Event] | None:
         """``transitions.replay``: events after ``after`` or None when beyond the window."""
 
-    def subscribe(self, serial: str, callback: Subscriber) -> None:
-        """Deliver the room's events to ``callback`` on this node (one per room per node)."""
+    async def subscribe(self, serial: str, callback: Subscriber) -> None:
+        """Deliver the room's events to ``callback`` on this node (one per room per node);
+        returns when the subscription is live, so a snapshot taken after it misses nothing."""
 
     def unsubscribe(self, serial: str, callback: Subscriber) -> None:
         """Stop delivering the room's events to ``callback``."""

@@ -35,7 +35,11 @@ class MemoryState:
 
     async def remove_member(self, serial: str, userid: str, session: str,
                             keepstate: bool) -> t.LeaveOutcome:
-        return t.remove_member(self._room(serial), userid, session, keepstate)
+        room = self._room(serial)
+        out = t.remove_member(room, userid, session, keepstate)
+        if out.empty and not room.messages and serial not in self.subscribers:
+            del self.rooms[serial]          # nothing left to keep: free the room
+        return out
 
     async def update_properties(self, serial: str, userid: str,
                                 props: dict[str, Any]) -> Member | None:
@@ -69,6 +73,8 @@ class MemoryState:
         return t.chat_gate(self._room(serial), userid, now_ms, min_gap_ms)
 
     async def publish(self, serial: str, event: Event) -> Event:
+        if serial not in self.rooms and serial not in self.subscribers:
+            return event                    # a freed room with nobody listening
         stamped = t.append_event(self._room(serial), event, self.window)
         for cb in list(self.subscribers.get(serial, ())):
             cb(stamped)
@@ -77,7 +83,7 @@ class MemoryState:
     async def replay(self, serial: str, after: int) -> list[Event] | None:
         return t.replay(self._room(serial), after)
 
-    def subscribe(self, serial: str, callback: Subscriber) -> None:
+    async def subscribe(self, serial: str, callback: Subscriber) -> None:
         self.subscribers.setdefault(serial, []).append(callback)
 
     def unsubscribe(self, serial: str, callback: Subscriber) -> None:

@@ -17,36 +17,55 @@ from tkroom.errors import CodeError
 from tkroom.store.loginkeys import check_login_key
 from tkroom.store.models import ChatMessage, ClassEvent, Company, Group, Room
 from tkroom.store.records import RecordRepo
+from tkroom.store.roomcache import RoomCache
 from tkroom.store.rooms import room_info
 from tkroom.store.webhooks import WebhookWorker
 from tkroom.tickets import Identity
 
 
 class SqlRoomDirectory:
-    def __init__(self, sessions: async_sessionmaker, webhooks: WebhookWorker):
+    def __init__(self, sessions: async_sessionmaker, webhooks: WebhookWorker, cache: RoomCache | None = None):
         self.sessions = sessions
+        self.cache = cache
         self.webhooks = webhooks
         self.records = RecordRepo(sessions)
 
     async def room(self, serial: str) -> RoomInfo | None:
+        hit = self.cache.get(serial) if self.cache is not None else None
+        if hit is not None:
+            return room_info(hit[0])
         async with self.sessions() as s:
-            r = await s.get(Room, serial)
-            return room_info(r) if r is not None else None
+            row = (await s.execute(
+                select(Room, Company).join(Company, Company.id == Room.companyid).where(Room.serial == serial)
+            )).first()
+        if row is None:
+            return None
+        if self.cache is not None:
+            self.cache.put(row[0], row[1])
+        return room_info(row[0])
 
     async def verify_login_key(self, serial: str, loginkey: str, now: float) -> Identity:
-        """The identity behind a login key: 5300 absent, 5301 bad, 4007 no room, 3003 room over."""
+        """The identity behind a login key: 5300 absent, 5301 bad, 4007 no room, 3003 room over,
+        3002/3001 enterprise frozen or past its service period."""
         async with self.sessions() as s:
             room = await s.get(Room, serial)
             if room is None:
                 raise CodeError(4007)
             if room.deleted or room.endtime < now:
                 raise CodeError(3003)
+            company = await s.get(Company, room.companyid)
+            if company is None or company.deleted:
+                raise CodeError(4001)
+            if company.frozen:
+                raise CodeError(3002)
+            if company.expires is not None and company.expires < now:
+                raise CodeError(3001)
             row = await check_login_key(s, serial, loginkey, now)
             return Identity(serial=serial, userid=row.userid, role=row.usertype, nickname=row.username,
                             companyid=room.companyid)
 
     async def group_exists(self, serial: str, groupid: str) -> bool:
-        if not str(groupid).isdigit() or len(str(groupid)) > 18:
+        if not str(groupid).isdigit() or int(groupid) > 2**31 - 1:
             return False
         async with self.sessions() as s:
             g = await s.get(Group, int(groupid))
@@ -57,9 +76,10 @@ class SqlRoomDirectory:
         to = str(message.get("toID", "__all"))
         text = message.get("message", "")
         async with self.sessions() as s:
-            s.add(ChatMessage(serial=serial, chattype=0 if to.startswith("__") else 2,
-                              fromid=str(message.get("fromID", "")), nickname=str(message.get("nickname", "")),
-                              toid=to, message=text if isinstance(text, str) else str(text),
+            s.add(ChatMessage(serial=serial[:20], chattype=0 if to.startswith("__") else 2,
+                              fromid=str(message.get("fromID", ""))[:100],
+                              nickname=str(message.get("nickname", ""))[:200], toid=to[:100],
+                              message=(text if isinstance(text, str) else str(text)).replace("\x00", ""),
                               ts=float(message.get("ts", 0))))
             await s.commit()
 

@@ -5,11 +5,14 @@ Migrations run at every start, inside the node, so that an upgrade needs no sepa
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 from pathlib import Path
+from typing import IO
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -18,7 +21,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 def make_engine(url: str) -> AsyncEngine:
     """An async engine; connection failures surface quickly so callers can answer 4107."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 15})
+        engine = create_async_engine(url, connect_args={"timeout": 15}, hide_parameters=True)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -35,6 +38,7 @@ def make_engine(url: str) -> AsyncEngine:
         max_overflow=20,
         pool_pre_ping=True,
         pool_timeout=10,
+        hide_parameters=True,  # errors are logged: their SQL parameters may hold keys
         connect_args={"timeout": 5, "command_timeout": 15},
     )
 
@@ -49,13 +53,33 @@ def alembic_config() -> Config:
     return cfg
 
 
+MIGRATION_LOCK = 0x746B726F6F6D  # "tkroom": the PostgreSQL advisory lock of the migration
+
+
 def _upgrade(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":  # nodes starting together migrate one after another
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
     cfg = alembic_config()
     cfg.attributes["connection"] = conn
     command.upgrade(cfg, "head")
 
 
 async def migrate(engine: AsyncEngine) -> None:
-    """Apply every pending Alembic migration."""
-    async with engine.begin() as conn:
-        await conn.run_sync(_upgrade)
+    """Apply every pending Alembic migration, one process at a time."""
+    lock = None
+    db = engine.url.database if engine.dialect.name == "sqlite" else None
+    if db and db != ":memory:":
+        lock = await asyncio.to_thread(_flock, Path(db + ".migrate-lock"))
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_upgrade)
+    finally:
+        if lock is not None:
+            lock.close()  # closing the file releases the lock
+
+
+def _flock(path: Path) -> IO[bytes]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    f = open(path, "ab")  # noqa: SIM115 - held until the migration is done
+    fcntl.flock(f, fcntl.LOCK_EX)
+    return f

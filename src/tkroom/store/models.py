@@ -213,3 +213,12 @@ class Record(Base):
     kind: Mapped[str] = mapped_column(String(20), default="mixed")  # 'publisher' | 'mixed'
     userid: Mapped[str] = mapped_column(String(100), default="")
     token: Mapped[str] = mapped_column(String(64))
+
+
+class ServerSecret(Base):
+    """The secret shared by every node of a cluster (one row), so a join ticket signed by one
+    node is accepted by all of them."""
+
+    __tablename__ = "server_secret"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    secret_hex: Mapped[str] = mapped_column(String(128))

@@ -23,8 +23,8 @@ class RecordRepo:
             raise ValueError("kind is 'publisher' or 'mixed'")
         rid = recordid or secrets.token_hex(12)
         async with self.sessions() as s:
-            s.add(Record(recordid=rid, serial=serial, title=title, starttime=int(starttime),
+            s.add(Record(recordid=rid, serial=serial, title=title[:200], starttime=int(starttime),
                          duration_ms=int(duration_ms), size=int(size), path=path, kind=kind,
-                         userid=userid, token=secrets.token_hex(16)))
+                         userid=userid[:100], token=secrets.token_hex(16)))
             await s.commit()
         return rid

@@ -73,7 +73,8 @@ class WebhookWorker:
         async with self.sessions() as s:
             q = (select(WebhookDelivery).where(WebhookDelivery.done.is_(False), WebhookDelivery.failed.is_(False),
                                                WebhookDelivery.next_at <= now)
-                 .order_by(WebhookDelivery.next_at).limit(100))
+                 .order_by(WebhookDelivery.next_at).limit(100)
+                 .with_for_update(skip_locked=True))  # nodes sharing PostgreSQL never send a row twice
             rows = (await s.execute(q)).scalars().all()
             results = await asyncio.gather(*(self._post(r.url, r.body) for r in rows))
             for row, err in zip(rows, results, strict=True):

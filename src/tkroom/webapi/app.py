@@ -26,6 +26,7 @@ from tkroom.config import Settings
 from tkroom.errors import CodeError
 from tkroom.passwords import PasswordChecker
 from tkroom.store.models import File, Record
+from tkroom.store.roomcache import RoomCache
 from tkroom.webapi import clientapi, companies, files, groups, history, login, rooms, servers  # noqa: F401
 from tkroom.webapi.openapi import openapi_document
 from tkroom.webapi.params import parse
@@ -50,6 +51,7 @@ class ApiState:
     sessions: async_sessionmaker
     checker: PasswordChecker
     throttle: Throttle
+    rooms: RoomCache = field(default_factory=RoomCache)
     signal_url: str | None = None  # set by the signalling plane when it knows its own address
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -73,11 +75,14 @@ async def _dispatch(request: Request, api: str) -> Response:
     if m is None:
         return JSONResponse({"result": 4105, "msg": f"No method {api}/{name}"}, status_code=404)
     try:
-        p = await parse(request, request.path_params.get("rest", ""))
-        async with state.sessions() as s:
-            result = await m.handler(Call(p, state, s, request))
-            if s.in_transaction():
-                await s.commit()
+        p = await parse(request, request.path_params.get("rest", ""), state.settings.max_upload_bytes)
+        call = Call(p, state, request)
+        try:
+            result = await m.handler(call)
+        except BaseException:
+            await call.finish(ok=False)
+            raise
+        await call.finish(ok=True)
         return JSONResponse({"result": 0, **result})
     except CodeError as e:
         return answer(e.code, e.message, **e.extra)
@@ -102,14 +107,16 @@ async def clientapi_endpoint(request: Request) -> Response:
 
 async def download_file(request: Request) -> Response:
     """A courseware file; the random token in the path is what grants access."""
-    return await _download(request, File, "id", int)
+    return await _download(request, File, "id", int, inline=True)
 
 
 async def download_record(request: Request) -> Response:
     return await _download(request, Record, "recordid", str)
 
 
-async def _download(request: Request, model: type, key: str, conv: type) -> Response:
+async def _download(request: Request, model: type, key: str, conv: type, *,
+                    inline: bool = False) -> Response:
+    """``inline``: the browser shows it (courseware in the classroom page's viewer)."""
     state: ApiState = request.app.state.api
     try:
         ident = conv(request.path_params["ident"])
@@ -124,7 +131,8 @@ async def _download(request: Request, model: type, key: str, conv: type) -> Resp
     if not exists or not hmac.compare_digest(row.token, request.path_params["token"]):
         return JSONResponse({"result": 4105, "msg": "No such file"}, status_code=404)
     name = getattr(row, "filename", None) or os.path.basename(row.path)
-    return FileResponse(row.path, filename=name)
+    return FileResponse(row.path, filename=name,
+                        content_disposition_type="inline" if inline else "attachment")
 
 
 async def openapi_json(request: Request) -> Response:

@@ -40,7 +40,8 @@ ENTER_CODES = (
         Param("userpassword", doc="enterprise user password (registered-users-only rooms)"),
     ),
     ENTER_CODES + (
-        (5205, "nickname missing"),
+        (5205, "nickname missing or longer than 200 characters"),
+        (5101, "userid longer than 100 characters"),
         (5207, "userrole outside 0-4"),
         (5006, "password of a wrong format"),
         (4110, "no password for a room whose students need one"),
@@ -57,7 +58,7 @@ ENTER_CODES = (
 )
 async def checkroom(call: Call) -> dict[str, Any]:
     p = call.p
-    room, company = await enterable_room(call.s, p.get("serial"), call.now)
+    room, company = await enterable_room(call, p.get("serial"))
     nickname = p.get("nickname")
     asked = parse_role(p.get("userrole"))
     loginkey = p.get("loginkey")
@@ -73,6 +74,8 @@ async def checkroom(call: Call) -> dict[str, Any]:
         role = await role_by_password(call, room, p.raw("password"), asked)
     if not nickname:
         raise CodeError(5205)
+    if len(nickname) > 200 or len(userid) > 100:
+        raise CodeError(5205 if len(nickname) > 200 else 5101, "nickname (200) or userid (100) too long")
     if room.registeredonly and not loginkey:
         userid = await registered_user(call, room, p.get("account"), p.raw("userpassword"))
     thirdid = userid
@@ -138,5 +141,5 @@ async def getconfig(call: Call) -> dict[str, Any]:
     key=False,
 )
 async def client_getroomfile(call: Call) -> dict[str, Any]:
-    room, _ = await enterable_room(call.s, call.p.get("serial"), call.now)
+    room, _ = await enterable_room(call, call.p.get("serial"))
     return {"roomfile": await room_files(call, room.serial)}

@@ -23,8 +23,8 @@ def _account(call: Call) -> tuple[str, str]:
         raise CodeError(5000)
     if not account:
         raise CodeError(5101)
-    if len(account) > 100 or len(pw) > 100:
-        raise CodeError(5101, "account and userpassword are at most 100 characters")
+    if len(account) > 100 or len(pw) > 100 or len(call.p.get("username") or "") > 200:
+        raise CodeError(5101, "account and userpassword are at most 100 characters, username 200")
     return account, pw
 
 
@@ -63,6 +63,7 @@ async def companydelete(call: Call) -> dict[str, Any]:
     if child.parentid != parent.id:
         raise CodeError(4108, "Only the parent enterprise may delete a sub-enterprise")
     child.deleted = True
+    call.state.rooms.clear()
     await call.s.execute(update(Room).where(Room.companyid == child.id).values(deleted=True))
     return {}
 
@@ -93,6 +94,7 @@ async def companyattribute(call: Call) -> dict[str, Any]:
             raise CodeError(4003, "companyname too long")
         c.name = name
     c.attributes = attrs
+    call.state.rooms.clear()
     return {"companyname": c.name, **{k: attrs.get(k, "") for k in URL_ATTRS}}
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select
 
 from tkroom.errors import CodeError
 from tkroom.store.models import File, RoomFile
+from tkroom.webapi.params import MAX_ID
 from tkroom.webapi.registry import Call, Param, method
 from tkroom.webapi.rooms import SERIAL, SERIAL_CODES
 
@@ -46,9 +47,12 @@ def _file_ids(call: Call) -> list[int]:
     if not raw:
         raise CodeError(4202)
     try:
-        return sorted({int(x) for x in raw if abs(int(x)) < 2**62})
+        ids = {int(x) for x in raw}
     except ValueError as exc:
         raise CodeError(4202, "file ids are integers") from exc
+    if any(not 0 < i <= MAX_ID for i in ids):
+        raise CodeError(4105, "No such file")
+    return sorted(ids)
 
 
 async def _own_files(call: Call, ids: list[int]) -> list[File]:
@@ -153,7 +157,7 @@ async def getcompanyfiles(call: Call) -> dict[str, Any]:
 async def roombindfile(call: Call) -> dict[str, Any]:
     room = await call.own_room()
     ids = _file_ids(call)
-    default = call.p.int("fileid", bad=4202)
+    default = call.p.int("fileid", bad=4202, lo=1, hi=MAX_ID, out_of_range=4105)
     await _own_files(call, sorted(set(ids) | ({default} if default is not None else set())))
     await _bind(call, room.serial, ids, default)
     return {}

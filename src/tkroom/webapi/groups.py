@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from tkroom.errors import CodeError
 from tkroom.store.models import Group
+from tkroom.webapi.params import MAX_ID
 from tkroom.webapi.registry import Call, Param, method
 from tkroom.webapi.rooms import SERIAL, SERIAL_CODES
 
@@ -34,7 +35,7 @@ async def groupdelete(call: Call) -> dict[str, Any]:
     gid = call.p.get("groupid")
     if not gid:
         raise CodeError(4200)
-    g = await call.s.get(Group, int(gid)) if gid.isdigit() and len(gid) < 18 else None
+    g = await call.s.get(Group, int(gid)) if gid.isdigit() and int(gid) <= MAX_ID else None
     if g is None or g.serial != room.serial:
         raise CodeError(4105, "No such group in this room")
     await call.s.delete(g)

@@ -103,7 +103,7 @@ async def entry(call: Call) -> dict[str, Any]:
         raise CodeError(4007)
     if room.companyid != company.id:
         raise CodeError(4102)
-    room, _ = await enterable_room(call.s, room.serial, call.now)
+    room, _ = await enterable_room(call, room.serial)
     usertype = parse_role(p.get("usertype"))
     if usertype is None:
         raise CodeError(5207)

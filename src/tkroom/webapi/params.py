@@ -1,13 +1,14 @@
 """Parameters of a WebAPI call, from every place the original platform accepted them.
 
-Form fields (urlencoded or multipart), the query string and path segments
-(``/WebAPI/roomcreate/key/K/roomname/N``) are merged; PHP-style arrays (``fileidarr[]=1`` or
+Form fields (urlencoded or multipart, or a JSON object body), the query string and path
+segments (``/WebAPI/roomcreate/key/K/roomname/N``) are merged; PHP-style arrays (``fileidarr[]=1`` or
 ``fileidarr[0]=1``) become lists under the bare name. Later sources win for scalars: path,
 then query, then form.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import unquote
 
@@ -18,6 +19,8 @@ from tkroom.errors import CodeError
 
 _ARRAY = re.compile(r"^([^\[\]]+)\[[^\[\]]*\]$")
 MAX_FIELDS = 1000
+MAX_ID = 2**31 - 1
+MAX_BODY = 1 << 20  # ids are 32-bit integer columns
 
 
 class Params:
@@ -33,7 +36,8 @@ class Params:
         if isinstance(value, UploadFile):
             self.files[bare] = value
             return
-        self.values.setdefault(bare, []).append(value)
+        # NUL never belongs in a parameter and PostgreSQL refuses it in text: drop it
+        self.values.setdefault(bare, []).append(value.replace("\x00", ""))
 
     def get(self, name: str) -> str | None:
         """The last value given for ``name``, stripped; None when absent or blank."""
@@ -92,16 +96,21 @@ class Params:
         return self.files.get(name)
 
 
-async def parse(request: Request, rest: str) -> Params:
-    """Merge path segments, query string and form body of ``request``."""
+async def parse(request: Request, rest: str, max_upload: int = 200 << 20) -> Params:
+    """Merge path segments, query string and form body of ``request``; bodies above 1 MiB (or
+    ``max_upload`` for multipart uploads) are refused before they are read."""
     p = Params()
-    segs = [unquote(s) for s in rest.split("/") if s]
+    segs = [unquote(s) for s in rest.strip("/").split("/")] if rest.strip("/") else []  # keep empty values
     for i in range(0, len(segs) - 1, 2):
         p.add(segs[i], segs[i + 1])
     for k, v in request.query_params.multi_items():
         p.add(k, v)
     if request.method == "POST":
         ctype = request.headers.get("content-type", "")
+        limit = max_upload + MAX_BODY if ctype.startswith("multipart/") else MAX_BODY
+        length = request.headers.get("content-length", "0")
+        if not length.isdigit() or int(length) > limit:
+            raise CodeError(4105, f"The request body is larger than {limit} bytes")
         if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
             try:
                 form = await request.form(max_files=10, max_fields=MAX_FIELDS)
@@ -109,4 +118,22 @@ async def parse(request: Request, rest: str) -> Params:
                 raise CodeError(4105, "The request body cannot be parsed") from exc
             for k, v in form.multi_items():
                 p.add(k, v)
+        elif ctype.startswith("application/json"):
+            _add_json(p, await request.body())
     return p
+
+
+def _add_json(p: Params, body: bytes) -> None:
+    """A JSON object body (as integrators of the newer REST API send): scalars and lists of them."""
+    try:
+        data = json.loads(body) if body.strip() else {}
+    except ValueError as exc:
+        raise CodeError(4105, "The request body is not JSON") from exc
+    if not isinstance(data, dict):
+        raise CodeError(4105, "The request body must be a JSON object")
+    for k, v in list(data.items())[:MAX_FIELDS]:
+        for item in v if isinstance(v, list) else [v]:
+            if isinstance(item, bool):
+                p.add(str(k), "1" if item else "0")
+            elif isinstance(item, str | int | float):
+                p.add(str(k), str(item))

@@ -81,10 +81,27 @@ class Call:
 
     p: Params
     state: ApiState
-    s: AsyncSession
     request: Request
     now: float = field(default_factory=time.time)
     _company: Company | None = None
+    _session: AsyncSession | None = None
+
+    @property
+    def s(self) -> AsyncSession:
+        """The database session, opened on first use (a cached checkroom never needs one)."""
+        if self._session is None:
+            self._session = self.state.sessions()
+        return self._session
+
+    async def finish(self, ok: bool) -> None:
+        """Commit (when ``ok``) and close the session if one was opened."""
+        if self._session is None:
+            return
+        try:
+            if ok and self._session.in_transaction():
+                await self._session.commit()
+        finally:
+            await self._session.close()
 
     @property
     def addr(self) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from typing import Any
 
 from sqlalchemy import select
 
 from tkroom.errors import CodeError
-from tkroom.store.models import Room
+from tkroom.store.models import Company, Room
 from tkroom.store.rooms import count_active, new_serial, room_dict
 from tkroom.webapi.registry import Call, Param, method
 from tkroom.webapi.roomparams import validate
@@ -67,7 +69,9 @@ SERIAL_CODES = ((5100, "serial missing"), (4007, "no such room, or deleted"), (4
 
 
 async def _hash_all(call: Call, plain: dict[str, str]) -> dict[str, str]:
-    return {k: await call.state.checker.hash(v) for k, v in plain.items()}
+    """Hash the role passwords in parallel threads (scrypt releases the GIL)."""
+    hashes = await asyncio.gather(*(call.state.checker.hash(v) for v in plain.values()))
+    return dict(zip(plain, hashes, strict=True))
 
 
 @method("WebAPI", "roomcreate", "Create a room; answers its serial.", ROOM_PARAMS,
@@ -75,15 +79,33 @@ async def _hash_all(call: Call, plain: dict[str, str]) -> dict[str, str]:
 async def roomcreate(call: Call) -> dict[str, Any]:
     c = await call.company()
     values, plain = await validate(call.p, c, call.now, call.state.checker)
-    if c.max_rooms and await count_active(call.s, c.id, call.now) >= c.max_rooms:
-        raise CodeError(4103, f"The enterprise may have {c.max_rooms} rooms")
     hashes = await _hash_all(call, plain)
     now = int(call.now)
     room = Room(serial=await new_serial(call.s), companyid=c.id, created=now, modified=now,
                 **values, **hashes)
-    call.s.add(room)
-    await call.s.flush()
+    if not c.max_rooms:
+        call.s.add(room)
+        await call.s.flush()
+        return {"serial": room.serial}
+    # Count and insert atomically: one creator per enterprise at a time on this node, and the
+    # enterprise row locked (PostgreSQL) against the other nodes, until the commit.
+    async with _quota_lock(c.id):
+        await call.s.execute(select(Company.id).where(Company.id == c.id).with_for_update())
+        if await count_active(call.s, c.id, call.now) >= c.max_rooms:
+            raise CodeError(4103, f"The enterprise may have {c.max_rooms} rooms")
+        call.s.add(room)
+        await call.s.commit()
     return {"serial": room.serial}
+
+
+_QUOTA_LOCKS: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+def _quota_lock(companyid: int) -> asyncio.Lock:
+    lock = _QUOTA_LOCKS.get(companyid)
+    if lock is None:
+        lock = _QUOTA_LOCKS[companyid] = asyncio.Lock()
+    return lock
 
 
 @method("WebAPI", "roommodify", "Change a room's settings; only the given fields change.",
@@ -95,6 +117,7 @@ async def roommodify(call: Call) -> dict[str, Any]:
     for k, v in {**values, **await _hash_all(call, plain)}.items():
         setattr(room, k, v)
     room.modified = int(call.now)
+    call.state.rooms.invalidate(room.serial)
     return {"serial": room.serial}
 
 
@@ -103,6 +126,7 @@ async def roomdelete(call: Call) -> dict[str, Any]:
     room = await call.own_room()
     room.deleted = True
     room.modified = int(call.now)
+    call.state.rooms.invalidate(room.serial)
     return {"serial": room.serial}
 
 

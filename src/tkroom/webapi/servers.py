@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from tkroom.errors import CodeError
 from tkroom.store.models import MediaServer
+from tkroom.webapi.params import MAX_ID
 from tkroom.webapi.registry import Call, Param, method
 
 SERVER_PARAMS = (
@@ -58,7 +59,7 @@ def server_dict(m: MediaServer) -> dict[str, Any]:
 
 async def _own(call: Call) -> MediaServer:
     c = await call.company()
-    sid = call.p.int("serverid", missing=6000, bad=6000, lo=1, hi=2**62)
+    sid = call.p.int("serverid", missing=6000, bad=6000, lo=1, hi=MAX_ID)
     m = await call.s.get(MediaServer, sid)
     if m is None:
         raise CodeError(6000)

@@ -1,0 +1,14 @@
+"""``python -m bench`` (``make bench``): run every benchmark package under bench/ in turn."""
+
+from __future__ import annotations
+
+import pkgutil
+import runpy
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+for mod in pkgutil.iter_modules([str(HERE)]):
+    if mod.ispkg and (HERE / mod.name / "__main__.py").exists():
+        print(f"== bench.{mod.name}", flush=True)
+        runpy.run_module(f"bench.{mod.name}", run_name="__main__", alter_sys=True)

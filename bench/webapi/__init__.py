@@ -1,0 +1,1 @@
+"""Benchmark of the WebAPI: checkroom and roomcreate beside a bare endpoint, SQLite and PostgreSQL."""

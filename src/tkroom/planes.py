@@ -1,0 +1,67 @@
+"""Every plane wired into one node, the way ``tkroom serve`` runs it.
+
+``tkroom.node.Node`` is the HTTP plane and the store; this module adds the room state (memory or
+Redis), the signalling server, the media plane and the classroom pages, so that the command,
+the tests and the benchmarks all build the same node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tkroom.config import Settings
+from tkroom.node import Node
+from tkroom.signal.server import SignalServer
+from tkroom.state import RoomState, open_state
+
+
+@dataclass
+class _StateService:
+    """Starts the room state before the signalling server and stops it after."""
+
+    state: RoomState
+
+    async def start(self) -> None:
+        await self.state.start()
+
+    async def stop(self) -> None:
+        await self.state.stop()
+
+
+@dataclass
+class _SignalService:
+    """The signalling server. It starts after the node has adopted its cluster secret (which
+    signs the join tickets it verifies); when its port was chosen at start (0), getconfig
+    learns it."""
+
+    signal: SignalServer
+    node: Node
+
+    async def start(self) -> None:
+        self.signal.secret = self.node.secret
+        await self.signal.start()
+        self.node.settings.signal_port = self.signal.port
+
+    async def stop(self) -> None:
+        await self.signal.stop()
+
+
+def build_node(settings: Settings, *, state: RoomState | None = None, media: bool = True,
+               web: bool = True, grace: float = 15.0, sweep_interval: float = 1.0) -> Node:
+    """A node with every plane. ``state`` overrides the one ``settings.redis_url`` selects;
+    ``media=False`` leaves Janus out (media requests then answer with a clear code)."""
+    node = Node(settings)
+    state = state if state is not None else open_state(settings.redis_url)
+    signal = SignalServer(settings.host, settings.effective_signal_port, node.directory, state,
+                          node.secret, grace=grace, sweep_interval=sweep_interval)
+    node.signal = signal
+    node.services += [_StateService(state), _SignalService(signal, node)]
+    if media:
+        from tkroom.media.plane import install_media
+
+        node.media = install_media(node, signal)
+    if web:
+        from tkroom.web import web_routes
+
+        node.routes.extend(web_routes())
+    return node

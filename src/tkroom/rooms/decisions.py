@@ -1,0 +1,144 @@
+"""What each outcome means for the others: the events a state change causes, decided purely.
+
+The server applies an atomic state operation (``tkroom.state``), hands its outcome here and
+publishes the events returned — so who is told what, and when the class begins or ends, is
+decided without sockets or a clock, and is tested that way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tkroom.rooms.model import ALL, INSPECTOR, SUPER_ROLES, Event, Member, Target
+from tkroom.rooms.rules import SERVER_ID, server_delmsg, visible
+from tkroom.rooms.transitions import LeaveOutcome, SaveOutcome, Snapshot
+
+BIG_ROOM_ID = "BigRoom"
+CLASS_BEGIN_ID = "ClassBegin"
+CLASS_BEGAN, CLASS_ENDED = 0, 1
+
+
+def joined(member: Member, replaced: Member | None, big: bool) -> list[Event]:
+    """A join evicts an earlier session of the same user and is announced to the others."""
+    events = []
+    if replaced is not None:
+        events.append(Event("participantEvicted",
+                            {"id": replaced.userid, "reason": {"code": 5208}, "fromID": SERVER_ID},
+                            Target("session", ids=(replaced.session,))))
+    if visible(member, big):
+        events.append(Event("participantJoined", member.public(),
+                            Target("except_sender", member.userid)))
+    return events
+
+
+def needs_big_room(count: int, threshold: int, big: bool) -> bool:
+    """Whether this join takes the room past its big-room threshold (0 = never)."""
+    return not big and threshold > 0 and count > threshold
+
+
+def big_room_message(now_ms: int) -> dict[str, Any]:
+    """The saved ``BigRoom`` pubMsg that marks the room's switch for good."""
+    return {"name": BIG_ROOM_ID, "id": BIG_ROOM_ID, "toID": "__all", "data": {},
+            "fromID": SERVER_ID, "ts": now_ms, "save": True}
+
+
+def entered_big_room(out: SaveOutcome) -> list[Event]:
+    """Announce the switch once: only the node whose save was the first one does."""
+    if out.replaced is not None:
+        return []
+    return [Event("pubMsg", out.message, ALL),
+            Event("roomModeChanged", {"mode": "bigRoom"}, ALL)]
+
+
+def join_answer(member: Member, room: dict[str, Any], snap: Snapshot, big: bool, sid: str,
+                token: str) -> dict[str, Any]:
+    """The ``joinRoom`` ack: self, room, visible users, saved messages, session and ``s``."""
+    mode = "bigRoom" if big else "normalRoom"
+    return {
+        "self": member.public(),
+        "room": {**room, "mode": mode},
+        "userlist": [m.public() for m in snap.members if m.role != INSPECTOR],
+        "msglist": snap.messages,
+        "mode": mode,
+        "session": {"id": sid, "token": token},
+        "s": snap.s,
+    }
+
+
+def left(out: LeaveOutcome, big: bool, now_ms: int) -> tuple[list[Event], int | None]:
+    """A member left (or was evicted, or expired): who is told, what saved messages went with
+    it, and whether that ended the class (``CLASS_ENDED``, else None)."""
+    if out.member is None:
+        return [], None
+    ended = any(m["id"] == CLASS_BEGIN_ID for m in out.removed + out.cleared)
+    classstate = CLASS_ENDED if ended else None
+    events = []
+    if visible(out.member, big):
+        events.append(Event("participantLeft", {"id": out.member.userid},
+                            Target("except_sender", out.member.userid)))
+    events += [Event("delMsg", server_delmsg(m, now_ms), ALL) for m in out.removed]
+    return events, classstate
+
+
+def evicted(victim: Member, reason: Any, by: str) -> Event:
+    """Tell the evicted session (only it: a newer session of the same user stays)."""
+    return Event("participantEvicted", {"id": victim.userid, "reason": reason, "fromID": by},
+                 Target("session", ids=(victim.session,)))
+
+
+def published(msg: dict[str, Any], target: Target,
+              saved: SaveOutcome | None) -> tuple[list[Event], int | None]:
+    """A pubMsg goes to its target; a newly saved ``ClassBegin`` begins the class."""
+    if saved is None:
+        return [Event("pubMsg", msg, target)], None
+    began = saved.message["id"] == CLASS_BEGIN_ID and saved.replaced is None
+    return [Event("pubMsg", saved.message, target)], CLASS_BEGAN if began else None
+
+
+def deleted(msg: dict[str, Any], target: Target, removed: list[dict[str, Any]],
+            now_ms: int) -> tuple[list[Event], int | None]:
+    """A delMsg goes to its target; what it took with it is announced to everyone."""
+    events = [Event("delMsg", msg, target)]
+    events += [Event("delMsg", server_delmsg(r, now_ms), ALL) for r in removed
+               if r["id"] != msg["id"]]
+    ended = any(r["id"] == CLASS_BEGIN_ID for r in removed)
+    return events, CLASS_ENDED if ended else None
+
+
+def property_changed(before_on_stage: bool, updated: Member, props: dict[str, Any], by: str,
+                     target: Target, big: bool) -> list[Event]:
+    """One ``setProperty`` per changed user; in big rooms going on stage also introduces the
+    user to everyone (``participantPublished``), since joins were not announced."""
+    events = [Event("setProperty", {"id": updated.userid, "properties": props, "fromID": by},
+                    target)]
+    if big and not before_on_stage and updated.on_stage and updated.role not in SUPER_ROLES:
+        events.append(Event("participantPublished", updated.public(), ALL))
+    return events
+
+
+def group_changed(userid: str, gid: str | None) -> Event:
+    """Everyone learns a user's group (the teacher reaches every group, others route by it)."""
+    return Event("setProperty", {"id": userid, "properties": {"group": gid}, "fromID": userid},
+                 ALL)
+
+
+def missed_for(events: list[Event], member: Member) -> list[Event]:
+    """Of the room's events since a resume point, those the member would have received."""
+    return [e for e in events if e.target.matches(member.userid, member.role, member.group,
+                                                  member.session)]
+
+
+def resolve(target: Target, members: list[Member]) -> list[str]:
+    """The ids of the members an event for ``target`` reaches."""
+    return [m.userid for m in members if target.matches(m.userid, m.role, m.group, m.session)]
+
+
+def taken_over(sid: str, cid: str) -> Event:
+    """Internal: a session was resumed on socket ``cid``; every node closes older sockets of
+    it (addressed to nobody, so no client ever receives or replays it)."""
+    return Event("_takeover", {"sid": sid, "cid": cid}, Target("none"))
+
+
+def chatted(data: dict[str, Any], target: Target) -> Event:
+    """A chat message goes to its target."""
+    return Event("sendMessage", data, target)

@@ -1,0 +1,362 @@
+"""Room state in Redis, shared by every node of a cluster (``tkroom serve --redis``).
+
+Every operation is one Lua script (``tkroom.state.redis_lua``), so limits, ``seq`` and ``s``
+hold exactly under concurrent requests on many nodes. ``publish`` stamps the event, keeps it in
+the room's replay window and PUBLISHes it in the same script: one publish per event per room,
+on the channel of the room, in ``s`` order. Each node keeps one subscriber connection and
+subscribes to the rooms it has members in; its reader hands every event to the room's local
+subscribers (the node's fan-out), which encode it once for all their sockets.
+
+Sessions are recorded with the node they are attached to; nodes beat a heartbeat key. When a
+node dies its sessions are detached with a fresh grace period by whichever node sweeps next, so
+their users may resume on another node, and are removed when nobody comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+from collections import deque
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
+
+from tkroom.rooms import transitions as t
+from tkroom.rooms.model import SUPER_ROLES, Event, Member, Target
+from tkroom.state import redis_lua as lua
+from tkroom.state.base import Session, Subscriber
+
+log = logging.getLogger(__name__)
+
+_LIMIT_CODES = {0: t.ERR_WRONG_PARAM, 2: t.ERR_STUDENT_LIMIT, 3: t.ERR_VIEWER_LIMIT}
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def _member(row: list[Any]) -> Member:
+    """A member from ``{base JSON, {prop, value JSON, ...}}`` as the scripts return it."""
+    base, flat = row
+    props = {flat[i]: json.loads(flat[i + 1]) for i in range(0, len(flat), 2)}
+    return Member(**json.loads(base), properties=props)
+
+
+def _message(row: list[Any]) -> dict[str, Any]:
+    """A saved message from ``{JSON, seq}``."""
+    return {**json.loads(row[0]), "seq": int(row[1])}
+
+
+def _messages(rows: list[Any]) -> list[dict[str, Any]]:
+    return sorted((_message(r) for r in rows), key=lambda m: m["seq"])
+
+
+def _event(entry: str) -> Event:
+    """An event from its window/channel form ``"<s>\\n<JSON>"``."""
+    s, _, body = entry.partition("\n")
+    d = json.loads(body)
+    return Event(d["ev"], d["data"], Target.from_list(d["target"]), int(s))
+
+
+def _session(sid: str, row: list[Any]) -> Session:
+    token, serial, userid, deadline, _node = row
+    return Session(sid, token, serial, userid, float(deadline) if deadline else None)
+
+
+def _flat_props(props: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for k, v in props.items():
+        out += [k, _dumps(v)]
+    return out
+
+
+class RedisState:
+    """``RoomState`` on a Redis server shared by every node.
+
+    ``prefix`` namespaces every key and channel (tests use a unique one), ``window`` is how
+    many events a room keeps for resuming, ``node`` names this node (random by default),
+    ``grace`` is the grace period given to the sessions of a node found dead, ``heartbeat``
+    how often this node proves it is alive (it is dead after ``heartbeat * 5`` of silence).
+    """
+
+    def __init__(self, url: str, *, prefix: str = "tkroom", window: int = 4096,
+                 node: str | None = None, grace: float = 15.0, heartbeat: float = 1.0,
+                 subscribe_timeout: float = 10.0, max_connections: int = 32) -> None:
+        self.url = url
+        self.g = f"{prefix}:"
+        self.window = window
+        self.node = node or secrets.token_hex(6)
+        self.grace = grace
+        self.heartbeat = heartbeat
+        self.subscribe_timeout = subscribe_timeout
+        self.max_connections = max_connections
+        self.redis: aioredis.Redis | None = None
+        self._pubsub: Any = None
+        self._scripts: dict[str, AsyncScript] = {}
+        self._subs: dict[str, list[Subscriber]] = {}
+        self._ready: dict[str, asyncio.Future[None]] = {}
+        self._waiting: dict[str, deque[asyncio.Future[None]]] = {}
+        self._commands: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self._mine: set[str] = set()      # sessions attached through this node
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # life cycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        # a bounded pool that makes a burst of requests wait for a connection, not fail
+        pool = aioredis.BlockingConnectionPool.from_url(
+            self.url, decode_responses=True, max_connections=self.max_connections, timeout=30)
+        self.redis = aioredis.Redis(connection_pool=pool)
+        for name in ("ADD_MEMBER", "REMOVE_MEMBER", "UPDATE_PROPERTIES", "GET_MEMBERS",
+                     "SNAPSHOT", "MESSAGES", "SAVE_MESSAGE", "DELETE_MESSAGE", "CHAT_GATE",
+                     "PUBLISH", "REPLAY", "OPEN_SESSION", "DETACH_SESSION", "ATTACH_SESSION",
+                     "EXPIRE_SESSION", "CLOSE_SESSION", "EXPIRED_SESSIONS", "HEARTBEAT",
+                     "RECLAIM"):
+            self._scripts[name] = self.redis.register_script(getattr(lua, name))
+        await self._beat()
+        self._pubsub = self.redis.pubsub()
+        # the node's own channel keeps the subscriber connection open between rooms
+        await self._pubsub.subscribe(f"{self.g}node:{self.node}:ch")
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._read()), loop.create_task(self._write()),
+                       loop.create_task(self._heartbeats())]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        self._subs.clear()
+        for fut in self._ready.values():
+            fut.cancel()
+        self._ready.clear()
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+            self._pubsub = None
+        if self.redis is not None:
+            with contextlib.suppress(Exception):
+                # sessions still attached here are handed to the other nodes' sweepers
+                await self.redis.delete(f"{self.g}hb:{self.node}")
+            await self.redis.aclose(close_connection_pool=True)
+            self.redis = None
+
+    def _room(self, serial: str) -> str:
+        """The key prefix of a room (length-prefixed: no serial can collide with another)."""
+        return f"{self.g}r:{len(serial.encode())}:{serial}:"
+
+    def _channel(self, serial: str) -> str:
+        return f"{self._room(serial)}ev"
+
+    async def _run(self, name: str, *args: Any) -> Any:
+        return await self._scripts[name](args=list(args))
+
+    # members -----------------------------------------------------------------------------
+    async def add_member(self, serial: str, member: Member, policy: t.JoinPolicy) -> t.JoinOutcome:
+        base = member.to_dict()
+        props = base.pop("properties")
+        limit = t._limit_for(member.role, policy)
+        visible = member.role in SUPER_ROLES or bool(props.get("publishstate"))
+        res = await self._run(
+            "ADD_MEMBER", self._room(serial), member.userid, str(member.role), _dumps(base),
+            "1" if policy.singlelogin else "0", "" if limit is None else str(limit),
+            str(_LIMIT_CODES.get(member.role, 0)), "1" if visible else "0", *_flat_props(props))
+        if res[0]:
+            return t.JoinOutcome(int(res[0]))
+        stored = Member(**base, properties=props)
+        return t.JoinOutcome(t.OK, stored, _member(res[2]) if res[2] else None, int(res[1]))
+
+    async def remove_member(self, serial: str, userid: str, session: str,
+                            keepstate: bool) -> t.LeaveOutcome:
+        m, removed, empty, cleared = await self._run(
+            "REMOVE_MEMBER", self._room(serial), userid, session, "1" if keepstate else "0")
+        return t.LeaveOutcome(_member(m) if m else None, _messages(removed), bool(empty),
+                              _messages(cleared))
+
+    async def update_properties(self, serial: str, userid: str,
+                                props: dict[str, Any]) -> Member | None:
+        props = {k: v for k, v in props.items() if k != "role"}
+        visible = "" if "publishstate" not in props else "1" if props["publishstate"] else "0"
+        row = await self._run("UPDATE_PROPERTIES", self._room(serial), userid, visible,
+                              *_flat_props(props))
+        return _member(row) if row else None
+
+    async def get_members(self, serial: str, userids: list[str] | None = None) -> list[Member]:
+        if userids is not None and not userids:
+            return []
+        rows = await self._run("GET_MEMBERS", self._room(serial), *(userids or ()))
+        return [_member(r) for r in rows]
+
+    async def count_members(self, serial: str) -> int:
+        assert self.redis is not None
+        return int(await self.redis.zcard(self._room(serial) + "order"))
+
+    async def snapshot(self, serial: str, bigroom: bool) -> t.Snapshot:
+        members, msgs, s = await self._run("SNAPSHOT", self._room(serial),
+                                           "1" if bigroom else "0")
+        return t.Snapshot([_member(r) for r in members], _messages(msgs), int(s))
+
+    # saved messages ----------------------------------------------------------------------
+    async def save_message(self, serial: str, msg: dict[str, Any]) -> t.SaveOutcome:
+        am, au = msg.get("associatedMsgID"), msg.get("associatedUserID")
+        seq, old = await self._run(
+            "SAVE_MESSAGE", self._room(serial), msg["id"], _dumps(msg),
+            am if isinstance(am, str) else "", au if isinstance(au, str) else "")
+        return t.SaveOutcome({**msg, "seq": int(seq)}, _message(old) if old else None)
+
+    async def delete_message(self, serial: str, msgid: str) -> list[dict[str, Any]]:
+        return _messages(await self._run("DELETE_MESSAGE", self._room(serial), msgid))
+
+    async def messages(self, serial: str) -> list[dict[str, Any]]:
+        return _messages(await self._run("MESSAGES", self._room(serial)))
+
+    async def has_message(self, serial: str, msgid: str) -> bool:
+        assert self.redis is not None
+        return bool(await self.redis.hexists(self._room(serial) + "msg", msgid))
+
+    # chat ----------------------------------------------------------------------------------
+    async def chat_gate(self, serial: str, userid: str, now_ms: int, min_gap_ms: int) -> bool:
+        return bool(await self._run("CHAT_GATE", self._room(serial), userid, now_ms, min_gap_ms))
+
+    # events --------------------------------------------------------------------------------
+    async def publish(self, serial: str, event: Event) -> Event:
+        body = _dumps({"ev": event.ev, "data": event.data, "target": event.target.to_list()})
+        s = await self._run("PUBLISH", self._room(serial), self._channel(serial), self.window,
+                            body)
+        return Event(event.ev, event.data, event.target, int(s))
+
+    async def replay(self, serial: str, after: int) -> list[Event] | None:
+        res = await self._run("REPLAY", self._room(serial), after)
+        if not res[0]:
+            return None
+        return [_event(e) for e in res[1]]
+
+    async def subscribe(self, serial: str, callback: Subscriber) -> None:
+        """Returns once Redis delivers the room's events to this node."""
+        subs = self._subs.get(serial)
+        if subs is None:
+            subs = self._subs[serial] = []
+            chan = self._channel(serial)
+            fut = asyncio.get_running_loop().create_future()
+            self._ready[serial] = fut
+            self._waiting.setdefault(chan, deque()).append(fut)
+            self._commands.put_nowait(("SUBSCRIBE", chan))
+        subs.append(callback)
+        ready = self._ready.get(serial)
+        if ready is not None and not ready.done():
+            await asyncio.wait_for(asyncio.shield(ready), self.subscribe_timeout)
+
+    def unsubscribe(self, serial: str, callback: Subscriber) -> None:
+        subs = self._subs.get(serial, [])
+        if callback in subs:
+            subs.remove(callback)
+        if not subs and serial in self._subs:
+            del self._subs[serial]
+            self._ready.pop(serial, None)
+            self._commands.put_nowait(("UNSUBSCRIBE", self._channel(serial)))
+
+    async def _write(self) -> None:
+        """Send (un)subscriptions in the order they were asked for, so they never overtake."""
+        while True:
+            cmd, chan = await self._commands.get()
+            try:
+                if cmd == "SUBSCRIBE":
+                    await self._pubsub.subscribe(chan)
+                else:
+                    await self._pubsub.unsubscribe(chan)
+            except Exception:
+                log.exception("could not %s %s", cmd.lower(), chan)
+
+    async def _read(self) -> None:
+        """The node's subscriber: each room event goes to the room's local subscribers."""
+        g_len = len(self.g)
+        while True:
+            try:
+                msg = await self._pubsub.get_message(timeout=None)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("lost the Redis subscriber connection; retrying")
+                await asyncio.sleep(0.2)
+                continue
+            if msg is None:
+                continue
+            kind, chan = msg["type"], msg["channel"]
+            if kind == "subscribe":
+                waiting = self._waiting.get(chan)
+                if waiting:
+                    fut = waiting.popleft()
+                    if not fut.done():
+                        fut.set_result(None)
+                    if not waiting:
+                        del self._waiting[chan]
+            elif kind == "message" and chan.endswith(":ev"):
+                self._deliver(_serial_of(chan, g_len), msg["data"])
+
+    def _deliver(self, serial: str, entry: str) -> None:
+        subs = self._subs.get(serial)
+        if not subs:
+            return
+        event = _event(entry)
+        for cb in list(subs):
+            try:
+                cb(event)
+            except Exception:
+                log.exception("a subscriber of %s failed", serial)
+
+    # sessions ------------------------------------------------------------------------------
+    async def open_session(self, session: Session) -> None:
+        await self._run("OPEN_SESSION", self.g, session.sid, session.token, session.serial,
+                        session.userid, self.node)
+        self._mine.add(session.sid)
+
+    async def detach_session(self, sid: str, deadline: float) -> bool:
+        self._mine.discard(sid)
+        return bool(await self._run("DETACH_SESSION", self.g, sid, repr(deadline), self.node))
+
+    async def attach_session(self, sid: str, token: str) -> Session | None:
+        row = await self._run("ATTACH_SESSION", self.g, sid, token, self.node)
+        if not row:
+            return None
+        self._mine.add(sid)
+        return _session(sid, row)
+
+    async def expire_session(self, sid: str, now: float) -> Session | None:
+        row = await self._run("EXPIRE_SESSION", self.g, sid, repr(now))
+        if not row:
+            return None
+        self._mine.discard(sid)
+        return _session(sid, row)
+
+    async def close_session(self, sid: str) -> None:
+        self._mine.discard(sid)
+        await self._run("CLOSE_SESSION", self.g, sid)
+
+    async def expired_sessions(self, now: float) -> list[str]:
+        return list(await self._run("EXPIRED_SESSIONS", self.g, repr(now), repr(self.grace)))
+
+    # node liveness -------------------------------------------------------------------------
+    async def _beat(self) -> None:
+        ttl = max(1, int(self.heartbeat * 5 * 1000))
+        alive = await self._run("HEARTBEAT", self.g, self.node, ttl)
+        if not alive and self._mine:
+            log.warning("node %s was taken for dead; reclaiming %d sessions", self.node,
+                        len(self._mine))
+            await self._run("RECLAIM", self.g, self.node, *self._mine)
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat)
+            try:
+                await self._beat()
+            except Exception:
+                log.exception("heartbeat to Redis failed")
+
+
+def _serial_of(channel: str, g_len: int) -> str:
+    """The serial inside ``<prefix>:r:<len>:<serial>:ev``."""
+    return channel[g_len + 2:].partition(":")[2][:-3]

@@ -1,0 +1,338 @@
+"""The Lua scripts of the Redis backend: one script per atomic ``RoomState`` operation.
+
+Each script mirrors one function of ``tkroom.rooms.transitions``; Redis runs a script without
+interleaving any other command, so a script is as atomic across nodes as the pure function is
+in one process. Scripts build their key names from the room prefix in ``ARGV[1]`` (a single
+Redis server or a Sentinel pair, not Redis Cluster). Client JSON is stored as the strings the
+node encoded and never re-encoded here (cjson would turn ``[]`` into ``{}`` and round large
+numbers); scripts only ``cjson.decode`` the node's own member records.
+
+Room keys, after the room prefix ``R``:
+
+* ``order`` zset uid -> join number (members, in join order); ``mc`` join counter
+* ``base`` hash uid -> member JSON without properties; ``p:<uid>`` hash prop -> value JSON
+* ``rc`` hash role -> count; ``vis`` set of uids shown in big-room mode (role <= 1 or on stage)
+* ``msg`` hash id -> saved message JSON (no ``seq``); ``mseq`` zset id -> seq; ``seq`` counter
+* ``am`` / ``au`` hash id -> ``associatedMsgID`` / ``associatedUserID``
+* ``s`` event counter; ``w`` list of the last events, each ``"<s>\\n<event JSON>"``
+* ``chat`` hash uid -> time of the last rate-limited chat (ms)
+"""
+
+from __future__ import annotations
+
+_MEMBER = """
+local function member_of(R, uid)
+  local base = redis.call('HGET', R .. 'base', uid)
+  if not base then return nil end
+  return {base, redis.call('HGETALL', R .. 'p:' .. uid)}
+end
+
+local function saved_messages(R)
+  local out = {}
+  local ids = redis.call('ZRANGE', R .. 'mseq', 0, -1, 'WITHSCORES')
+  for i = 1, #ids, 2 do
+    table.insert(out, {redis.call('HGET', R .. 'msg', ids[i]), ids[i + 1]})
+  end
+  return out
+end
+
+local function delete_tree(R, root, out)
+  local children = {}
+  local am = redis.call('HGETALL', R .. 'am')
+  for i = 1, #am, 2 do
+    local parent = am[i + 1]
+    children[parent] = children[parent] or {}
+    table.insert(children[parent], am[i])
+  end
+  local todo = {root}
+  while #todo > 0 do
+    local mid = table.remove(todo)
+    local raw = redis.call('HGET', R .. 'msg', mid)
+    if raw then
+      table.insert(out, {raw, redis.call('ZSCORE', R .. 'mseq', mid)})
+      redis.call('HDEL', R .. 'msg', mid)
+      redis.call('ZREM', R .. 'mseq', mid)
+      redis.call('HDEL', R .. 'am', mid)
+      redis.call('HDEL', R .. 'au', mid)
+      for _, child in ipairs(children[mid] or {}) do table.insert(todo, child) end
+    end
+  end
+end
+"""
+
+# ARGV: R, uid, role, base JSON, singlelogin, limit ("" = none), limit code, visible, props...
+ADD_MEMBER = _MEMBER + """
+local R, uid, role = ARGV[1], ARGV[2], ARGV[3]
+local old = member_of(R, uid)
+local oldrole = nil
+if old then
+  if ARGV[5] == '1' then return {5208} end
+  oldrole = tostring(cjson.decode(old[1]).role)
+end
+local limit = tonumber(ARGV[6])
+if limit then
+  local taken = tonumber(redis.call('HGET', R .. 'rc', role) or '0')
+  if oldrole == role then taken = taken - 1 end
+  if taken >= limit then return {tonumber(ARGV[7])} end
+end
+if old then
+  redis.call('HINCRBY', R .. 'rc', oldrole, -1)
+  redis.call('DEL', R .. 'p:' .. uid)
+end
+redis.call('HINCRBY', R .. 'rc', role, 1)
+redis.call('HSET', R .. 'base', uid, ARGV[4])
+if #ARGV > 8 then redis.call('HSET', R .. 'p:' .. uid, unpack(ARGV, 9)) end
+if not redis.call('ZSCORE', R .. 'order', uid) then
+  redis.call('ZADD', R .. 'order', redis.call('INCR', R .. 'mc'), uid)
+end
+if ARGV[8] == '1' then redis.call('SADD', R .. 'vis', uid) else redis.call('SREM', R .. 'vis', uid) end
+return {0, redis.call('ZCARD', R .. 'order'), old or false}
+"""
+
+# ARGV: R, uid, session ("" = any), keepstate ("1")
+REMOVE_MEMBER = _MEMBER + """
+local R, uid, session = ARGV[1], ARGV[2], ARGV[3]
+local m = member_of(R, uid)
+if m and session ~= '' and cjson.decode(m[1]).session ~= session then m = nil end
+if not m then return {false, {}, redis.call('ZCARD', R .. 'order') == 0 and 1 or 0, {}} end
+redis.call('HDEL', R .. 'base', uid)
+redis.call('DEL', R .. 'p:' .. uid)
+redis.call('ZREM', R .. 'order', uid)
+redis.call('HINCRBY', R .. 'rc', tostring(cjson.decode(m[1]).role), -1)
+redis.call('SREM', R .. 'vis', uid)
+redis.call('HDEL', R .. 'chat', uid)
+local removed = {}
+local au = redis.call('HGETALL', R .. 'au')
+for i = 1, #au, 2 do
+  if au[i + 1] == uid then delete_tree(R, au[i], removed) end
+end
+local empty = redis.call('ZCARD', R .. 'order') == 0
+local cleared = {}
+if empty and ARGV[4] ~= '1' then
+  cleared = saved_messages(R)
+  redis.call('DEL', R .. 'msg', R .. 'mseq', R .. 'am', R .. 'au')
+end
+return {m, removed, empty and 1 or 0, cleared}
+"""
+
+# ARGV: R, uid, visible ("" = unchanged, "1", "0"), props...
+UPDATE_PROPERTIES = _MEMBER + """
+local R, uid = ARGV[1], ARGV[2]
+local base = redis.call('HGET', R .. 'base', uid)
+if not base then return false end
+if #ARGV > 3 then redis.call('HSET', R .. 'p:' .. uid, unpack(ARGV, 4)) end
+if ARGV[3] ~= '' then
+  if ARGV[3] == '1' or cjson.decode(base).role <= 1 then
+    redis.call('SADD', R .. 'vis', uid)
+  else
+    redis.call('SREM', R .. 'vis', uid)
+  end
+end
+return member_of(R, uid)
+"""
+
+# ARGV: R, uids... (none = every member, in join order)
+GET_MEMBERS = _MEMBER + """
+local R = ARGV[1]
+local uids = {}
+if #ARGV == 1 then uids = redis.call('ZRANGE', R .. 'order', 0, -1) else uids = {unpack(ARGV, 2)} end
+local out = {}
+for _, uid in ipairs(uids) do
+  local m = member_of(R, uid)
+  if m then table.insert(out, m) end
+end
+return out
+"""
+
+# ARGV: R, bigroom ("1")
+SNAPSHOT = _MEMBER + """
+local R = ARGV[1]
+local uids
+if ARGV[2] == '1' then
+  local vis = redis.call('SMEMBERS', R .. 'vis')
+  local order = {}
+  for _, uid in ipairs(vis) do order[uid] = tonumber(redis.call('ZSCORE', R .. 'order', uid)) end
+  table.sort(vis, function(a, b) return order[a] < order[b] end)
+  uids = vis
+else
+  uids = redis.call('ZRANGE', R .. 'order', 0, -1)
+end
+local members = {}
+for _, uid in ipairs(uids) do table.insert(members, member_of(R, uid)) end
+return {members, saved_messages(R), tonumber(redis.call('GET', R .. 's') or '0')}
+"""
+
+# ARGV: R
+MESSAGES = _MEMBER + """
+return saved_messages(ARGV[1])
+"""
+
+# ARGV: R, id, message JSON, associatedMsgID ("" = none), associatedUserID ("" = none)
+SAVE_MESSAGE = """
+local R, id = ARGV[1], ARGV[2]
+local seq = redis.call('INCR', R .. 'seq')
+local old = redis.call('HGET', R .. 'msg', id)
+local oldseq = redis.call('ZSCORE', R .. 'mseq', id)
+redis.call('HSET', R .. 'msg', id, ARGV[3])
+redis.call('ZADD', R .. 'mseq', seq, id)
+if ARGV[4] ~= '' then redis.call('HSET', R .. 'am', id, ARGV[4]) else redis.call('HDEL', R .. 'am', id) end
+if ARGV[5] ~= '' then redis.call('HSET', R .. 'au', id, ARGV[5]) else redis.call('HDEL', R .. 'au', id) end
+if old then return {seq, {old, oldseq}} end
+return {seq, false}
+"""
+
+# ARGV: R, id
+DELETE_MESSAGE = _MEMBER + """
+local out = {}
+delete_tree(ARGV[1], ARGV[2], out)
+return out
+"""
+
+# ARGV: R, uid, now_ms, min_gap_ms
+CHAT_GATE = """
+local R, uid, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local last = redis.call('HGET', R .. 'chat', uid)
+if last and now - tonumber(last) <= tonumber(ARGV[4]) then return 0 end
+redis.call('HSET', R .. 'chat', uid, ARGV[3])
+return 1
+"""
+
+# ARGV: R, channel, window, event JSON -> s. The one PUBLISH of the event, in ``s`` order.
+PUBLISH = """
+local R = ARGV[1]
+local s = redis.call('INCR', R .. 's')
+local entry = s .. '\\n' .. ARGV[4]
+redis.call('RPUSH', R .. 'w', entry)
+redis.call('LTRIM', R .. 'w', -tonumber(ARGV[3]), -1)
+redis.call('PUBLISH', ARGV[2], entry)
+return s
+"""
+
+# ARGV: R, after -> {1, entries} or {0} when some are no longer in the window
+REPLAY = """
+local R, after = ARGV[1], tonumber(ARGV[2])
+local s = tonumber(redis.call('GET', R .. 's') or '0')
+if after >= s then return {1, {}} end
+local len = redis.call('LLEN', R .. 'w')
+local first = s - len + 1
+if len == 0 or first > after + 1 then return {0} end
+return {1, redis.call('LRANGE', R .. 'w', after + 1 - first, -1)}
+"""
+
+# Session scripts. G = global prefix; a session is the hash G .. 'sess:' .. sid with fields
+# token, serial, userid, deadline ("" while attached), node; G .. 'detached' zset sid ->
+# deadline; G .. 'node:' .. id set of the sessions attached on that node.
+_SESSION = """
+local function session_of(G, sid)
+  local h = redis.call('HMGET', G .. 'sess:' .. sid, 'token', 'serial', 'userid', 'deadline', 'node')
+  if not h[1] then return nil end
+  return h
+end
+local function forget(G, sid, s)
+  redis.call('DEL', G .. 'sess:' .. sid)
+  redis.call('ZREM', G .. 'detached', sid)
+  redis.call('SREM', G .. 'node:' .. s[5], sid)
+end
+"""
+
+# ARGV: G, sid, token, serial, userid, node
+OPEN_SESSION = """
+local G, sid = ARGV[1], ARGV[2]
+redis.call('HSET', G .. 'sess:' .. sid, 'token', ARGV[3], 'serial', ARGV[4], 'userid', ARGV[5],
+           'deadline', '', 'node', ARGV[6])
+redis.call('ZREM', G .. 'detached', sid)
+redis.call('SADD', G .. 'node:' .. ARGV[6], sid)
+return 1
+"""
+
+# ARGV: G, sid, deadline, node. Only the node the session is attached to may detach it: a
+# socket of a session that already moved to another node must not start its grace period.
+DETACH_SESSION = _SESSION + """
+local G, sid = ARGV[1], ARGV[2]
+local s = session_of(G, sid)
+if not s or (s[4] == '' and s[5] ~= ARGV[4]) then return 0 end
+redis.call('HSET', G .. 'sess:' .. sid, 'deadline', ARGV[3])
+redis.call('ZADD', G .. 'detached', ARGV[3], sid)
+redis.call('SREM', G .. 'node:' .. s[5], sid)
+return 1
+"""
+
+# ARGV: G, sid, token, node, room prefix of the session's serial is looked up here
+ATTACH_SESSION = _SESSION + """
+local G, sid = ARGV[1], ARGV[2]
+local s = session_of(G, sid)
+if not s or s[1] ~= ARGV[3] then return false end
+local R = G .. 'r:' .. string.len(s[2]) .. ':' .. s[2] .. ':'
+local base = redis.call('HGET', R .. 'base', s[3])
+if not base or cjson.decode(base).session ~= sid then return false end
+redis.call('SREM', G .. 'node:' .. s[5], sid)
+redis.call('HSET', G .. 'sess:' .. sid, 'deadline', '', 'node', ARGV[4])
+redis.call('ZREM', G .. 'detached', sid)
+redis.call('SADD', G .. 'node:' .. ARGV[4], sid)
+s[4] = ''
+s[5] = ARGV[4]
+return s
+"""
+
+# ARGV: G, sid, now
+EXPIRE_SESSION = _SESSION + """
+local G, sid = ARGV[1], ARGV[2]
+local s = session_of(G, sid)
+if not s or s[4] == '' or tonumber(s[4]) > tonumber(ARGV[3]) then return false end
+forget(G, sid, s)
+return s
+"""
+
+# ARGV: G, sid
+CLOSE_SESSION = _SESSION + """
+local s = session_of(ARGV[1], ARGV[2])
+if s then forget(ARGV[1], ARGV[2], s) end
+return 1
+"""
+
+# ARGV: G, now, grace. Sessions attached on a node whose heartbeat key expired (it crashed)
+# are detached with a fresh grace period, then the detached sessions past their deadline.
+EXPIRED_SESSIONS = """
+local G, now = ARGV[1], tonumber(ARGV[2])
+for _, node in ipairs(redis.call('SMEMBERS', G .. 'nodes')) do
+  if redis.call('EXISTS', G .. 'hb:' .. node) == 0 then
+    local deadline = tostring(now + tonumber(ARGV[3]))
+    for _, sid in ipairs(redis.call('SMEMBERS', G .. 'node:' .. node)) do
+      if redis.call('HGET', G .. 'sess:' .. sid, 'deadline') == '' then
+        redis.call('HSET', G .. 'sess:' .. sid, 'deadline', deadline)
+        redis.call('ZADD', G .. 'detached', deadline, sid)
+      end
+    end
+    redis.call('DEL', G .. 'node:' .. node)
+    redis.call('SREM', G .. 'nodes', node)
+  end
+end
+return redis.call('ZRANGEBYSCORE', G .. 'detached', '-inf', ARGV[2])
+"""
+
+# ARGV: G, node, ttl_ms -> 1 when the node was still known as alive, 0 when it was reaped
+HEARTBEAT = """
+local G, node = ARGV[1], ARGV[2]
+local alive = redis.call('SISMEMBER', G .. 'nodes', node)
+redis.call('SET', G .. 'hb:' .. node, '1', 'PX', ARGV[3])
+redis.call('SADD', G .. 'nodes', node)
+return alive
+"""
+
+# ARGV: G, node, sids... : a node that was wrongly reaped (e.g. a long pause) takes back the
+# sessions whose sockets it still holds, unless they moved or expired meanwhile.
+RECLAIM = _SESSION + """
+local G, node = ARGV[1], ARGV[2]
+local n = 0
+for i = 3, #ARGV do
+  local sid = ARGV[i]
+  local s = session_of(G, sid)
+  if s and (s[5] == node) then
+    redis.call('HSET', G .. 'sess:' .. sid, 'deadline', '')
+    redis.call('ZREM', G .. 'detached', sid)
+    redis.call('SADD', G .. 'node:' .. node, sid)
+    n = n + 1
+  end
+end
+return n
+"""

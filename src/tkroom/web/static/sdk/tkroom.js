@@ -1,0 +1,1467 @@
+// src/codes.js
+var TK_ERR = Object.freeze({
+  ERR_ADM_RECORDING_DEVICE_NOT_FOUND: 101,
+  ERR_ADM_PLAYOUT_DEVICE_NOT_FOUND: 102,
+  ERR_VDM_CAMERA_NOT_FOUND: 151,
+  ERR_ADM_RECORDING_DEVICE_NOT_ALLOWED: 103,
+  ERR_VDM_CAMERA_NOT_ALLOWED: 152,
+  ERR_ADM_RECORDING_DEVICE_NOT_READABLE: 104,
+  ERR_VDM_CAMERA_NOT_READABLE: 153,
+  ERR_ADM_UNKNOWN_ERROR: 2001,
+  ERR_VDM_UNKNOWN_ERROR: 2002,
+  ERR_ADM_RECORDING_TRACK_NOT_AVAILABLE: 2003,
+  ERR_VDM_VIDEO_TRACK_NOT_AVAILABLE: 2004,
+  ERR_ADM_RECORDING_OVER_CONSTRAINTS: 2005,
+  ERR_VDM_VIDEO_OVER_CONSTRAINTS: 2006,
+  ERR_ADM_TYPE_ERROR: 2007,
+  ERR_VDM_TYPE_ERROR: 2008,
+  ERR_ADM_CAMERA_LOST: 2009,
+  ERR_ADM_PLAYOUT_LOST: 2010,
+  ERR_VDM_RECORDING_LOST: 2011,
+  ERR_ADM_PLAY_MEDIA_NOT_ALLOWED: 2101,
+  ERR_VDM_PLAY_MEDIA_NOT_ALLOWED: 2102,
+  ERR_MSM_SCREEN_SHARE_NOT_ALLOWED: 2103,
+  ROOM_NOT_CONNECT: 2508,
+  CHECK_USERDesktopMediaError: 2509,
+  Server_Exception: 2510,
+  ROOM_JOIN_GROUP_FAILED: 2511,
+  PUBLISH_FAILED: 2526,
+  UNPUBLISH_FAILED: 2527,
+  SUBSCRIBE_FAILED: 2528,
+  UNSUBSCRIBE_FAILED: 2529,
+  ROOM_LINK_FAILED: 2600,
+  PUBLISH_LIMIT: 2601,
+  MAX_ATTEMPTS: 2602
+});
+var ERROR_NOTICE = Object.freeze({
+  ERR_OK: 0,
+  ERR_CHAT_TEXT_TOO_LONG: 61,
+  ERR_CHAT_SPEED_TOO_FAST: 62,
+  ERR_JOINROOM_WRONG_PARAM: 63,
+  ERR_JOINROOM_STUDENT_LIMIT_EXCEED: 64,
+  ERR_NOT_INITIALIZED: 101,
+  ERR_INVALID_STATUS: 102,
+  ERR_BAD_PARAMETERS: 103,
+  ERR_NO_THIS_USER: 104,
+  ERR_HTTP_REQUEST_FAILED: 111,
+  ERR_PUBLISH_FAILED: 131,
+  ERR_PUBLISH_TIMEOUT: 132,
+  ERR_PUBLISH_ROOMMAXVIDEOLIMITED: 133,
+  ERR_PUBLISH_MAX_RECONNECT_COUNT: 134,
+  ERR_SUBSCRIBE_FAILED: 141,
+  ERR_SUBSCRIBE_TIMEOUT: 142,
+  ERR_SUBSCRIBE_STREAM_NOTFOUND: 143,
+  ERR_SWITCH_SERVER_FAILED: 151,
+  ERR_SERVER_RECORDED: 153,
+  ERR_SERVER_NOTRECORDED: 154,
+  ERR_JOINGROUP_TIMEOUT: 155,
+  ERR_JOINGROUP_FAILED: 156
+});
+var INFO_NOTICE = Object.freeze({
+  INFO_PUBLISH_COMPLETED: 2001,
+  INFO_SUBSCRIBE_COMPLETED: 2002
+});
+var WARNING_NOTICE = Object.freeze({
+  WAR_UNPUBLISHVIDEO_BY_SWITCHAUDIOROOM: 1011,
+  WAR_PUBLISHVIDEO_BY_SWITCHAUDIOVIDEOROOM: 1012,
+  WAR_UNPUBLISHVIDEO_BY_MAX_RECONNECT_COUNT: 1013,
+  WAR_UNPUBLISHAUDIO_BY_MAX_RECONNECT_COUNT: 1014,
+  WAR_UNPUBLISHVIDEO_BY_GET_DEVICE_MEDIASTREAM_FAILURE: 1015,
+  WAR_UNPUBLISHAUDIO_BY_GET_DEVICE_MEDIASTREAM_FAILURE: 1016
+});
+var MESSAGES = Object.freeze({
+  101: "No recording device available",
+  102: "No playback device available",
+  151: "No video device available",
+  103: "The recording device is not authorized",
+  152: "The video device is not authorized",
+  104: "The recording device is unavailable, possibly occupied by another application",
+  153: "The video device is unavailable, possibly occupied by another application",
+  2001: "Unknown audio error",
+  2002: "Unknown video error",
+  2003: "The audio track is unavailable",
+  2004: "The video track is unavailable",
+  2005: "Audio constraints exception",
+  2006: "Video constraints exception",
+  2007: "Invalid audio constraints",
+  2008: "Invalid video constraints",
+  2009: "The camera in use has been removed",
+  2010: "The speaker in use has been removed",
+  2011: "The microphone in use has been removed",
+  2101: "The lack of human-computer interaction prevents the audio from playing",
+  2102: "The lack of human-computer interaction prevents the video from playing",
+  2103: "Screen sharing failed",
+  2508: "No successful connection to the room error code",
+  2509: "Web sharing plugin not detected",
+  2510: "Server exception",
+  2511: "Failed to join the group",
+  2526: "Failed to publish",
+  2527: "Failed to cancel the post",
+  2528: "Subscription failed",
+  2529: "Failed to unsubscribe",
+  2600: "Room link failed",
+  2601: "The number of posts exceeds the limit",
+  2602: "Exceeded the maximum allowed number of times"
+});
+var TKError = class extends Error {
+  constructor(code, message, extra = {}) {
+    super(message || MESSAGES[code] || `status ${code}`);
+    this.name = "TKError";
+    this.code = code;
+    Object.assign(this, extra);
+  }
+};
+var BY_NAME = {
+  NotFoundError: [101, 151],
+  DevicesNotFoundError: [101, 151],
+  NotAllowedError: [103, 152],
+  PermissionDeniedError: [103, 152],
+  SecurityError: [103, 152],
+  NotReadableError: [104, 153],
+  TrackStartError: [104, 153],
+  AbortError: [104, 153],
+  OverconstrainedError: [2005, 2006],
+  ConstraintNotSatisfiedError: [2005, 2006],
+  TypeError: [2007, 2008]
+};
+function mediaErrorCode(err, kind) {
+  const pair = BY_NAME[err && err.name] || [2001, 2002];
+  return kind === "audio" ? pair[0] : pair[1];
+}
+function trackLostCode(kind) {
+  if (kind === "video") return 2009;
+  if (kind === "audiooutput") return 2010;
+  return 2011;
+}
+function autoplayCode(kind) {
+  return kind === "audio" ? 2101 : 2102;
+}
+function screenErrorCode(err) {
+  if (!err || err.name === "NotSupportedError") return 2509;
+  return 2103;
+}
+
+// src/media.js
+var GATHER_TIMEOUT_MS = 3e3;
+function gathered(pc) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      if (pc.iceGatheringState !== "complete") return;
+      pc.removeEventListener("icegatheringstatechange", done);
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(resolve, GATHER_TIMEOUT_MS);
+    pc.addEventListener("icegatheringstatechange", done);
+  });
+}
+function description(obj) {
+  const d = obj && (obj.answer || obj.offer || obj.jsep || obj.sdp || obj.msg);
+  if (!d) return null;
+  return typeof d === "string" ? null : { type: d.type, sdp: d.sdp };
+}
+function newPeerConnection(iceServers) {
+  return new RTCPeerConnection({ iceServers: iceServers || [] });
+}
+async function acquireTrack(kind, constraints) {
+  const md = typeof navigator !== "undefined" ? navigator.mediaDevices : void 0;
+  if (!md || typeof md.getUserMedia !== "function") {
+    throw new TKError(mediaErrorCode(new TypeError("mediaDevices unavailable"), kind), void 0, {
+      kind,
+      browserError: "TypeError"
+    });
+  }
+  try {
+    const stream = await md.getUserMedia({ [kind]: constraints === void 0 ? true : constraints });
+    const track = kind === "audio" ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
+    if (!track) throw new DOMException("no track", "NotFoundError");
+    return track;
+  } catch (err) {
+    const code = mediaErrorCode(err, kind);
+    throw new TKError(code, void 0, { kind, browserError: err && err.name, detail: err && err.message });
+  }
+}
+var Publisher = class {
+  /** @param {import("./connection.js").Connection} conn */
+  constructor(conn, stream, type, iceServers) {
+    this.conn = conn;
+    this.stream = stream;
+    this.type = type;
+    this.pc = newPeerConnection(iceServers);
+    this.streamId = null;
+    this.onfailed = null;
+    this.pc.addEventListener("connectionstatechange", () => {
+      if (this.pc.connectionState === "failed" && this.onfailed) this.onfailed(this);
+    });
+  }
+  async start() {
+    for (const track of this.stream.getTracks()) {
+      this.pc.addTransceiver(track, { direction: "sendonly", streams: [this.stream] });
+    }
+    const offer = await this.pc.createOffer();
+    await this.pc.setLocalDescription(offer);
+    await gathered(this.pc);
+    const local = this.pc.localDescription;
+    const ack = await this.conn.request("publish", {
+      type: this.type,
+      deviceId: "default",
+      jsep: { type: local.type, sdp: local.sdp }
+    });
+    this.streamId = ack.streamId || null;
+    const answer = description(ack);
+    if (!answer) throw new TKError(2526, "The server answered publish without an SDP answer");
+    await this.pc.setRemoteDescription(answer);
+    return this;
+  }
+  /** A trickled candidate or a renegotiation from the media server. */
+  async onServerMessage(msg) {
+    if (msg && msg.candidate) await this.pc.addIceCandidate(msg).catch(() => {
+    });
+  }
+  async stop(tellServer = true) {
+    this.onfailed = null;
+    if (tellServer && this.streamId && this.conn.connected) {
+      await this.conn.request("unpublish", { streamId: this.streamId }).catch(() => {
+      });
+    }
+    this.pc.close();
+  }
+};
+var Subscriber = class {
+  constructor(conn, info, iceServers) {
+    this.conn = conn;
+    this.info = info;
+    this.subscriptionId = null;
+    this.pc = newPeerConnection(iceServers);
+    this.stream = new MediaStream();
+    this.onfailed = null;
+    this.pc.addEventListener("track", (ev) => this.stream.addTrack(ev.track));
+    this.pc.addEventListener("connectionstatechange", () => {
+      if (this.pc.connectionState === "failed" && this.onfailed) this.onfailed(this);
+    });
+  }
+  get streamId() {
+    return this.info.streamId;
+  }
+  async start() {
+    const ack = await this.conn.request("subscribe", { streamId: this.streamId });
+    this.subscriptionId = ack.subscriptionId || null;
+    const offer = description(ack);
+    if (!offer) throw new TKError(2528, "The server answered subscribe without an SDP offer");
+    await this.pc.setRemoteDescription(offer);
+    const answer = await this.pc.createAnswer();
+    await this.pc.setLocalDescription(answer);
+    await gathered(this.pc);
+    const local = this.pc.localDescription;
+    await this.conn.request("signaling_message", {
+      subscriptionId: this.subscriptionId,
+      streamId: this.streamId,
+      jsep: { type: local.type, sdp: local.sdp }
+    });
+    return this;
+  }
+  async onServerMessage(msg) {
+    if (msg && msg.candidate) await this.pc.addIceCandidate(msg).catch(() => {
+    });
+  }
+  /** Decoded-frame and audio counters, from getStats. */
+  async stats() {
+    const out = { framesDecoded: 0, frameWidth: 0, audioEnergy: 0, audioSamples: 0, bytesReceived: 0 };
+    const report = await this.pc.getStats();
+    report.forEach((s) => {
+      if (s.type !== "inbound-rtp") return;
+      out.bytesReceived += s.bytesReceived || 0;
+      if (s.kind === "video") {
+        out.framesDecoded += s.framesDecoded || 0;
+        out.frameWidth = Math.max(out.frameWidth, s.frameWidth || 0);
+      } else if (s.kind === "audio") {
+        out.audioEnergy += s.totalAudioEnergy || 0;
+        out.audioSamples += s.totalSamplesReceived || 0;
+      }
+    });
+    return out;
+  }
+  async stop(tellServer = true) {
+    this.onfailed = null;
+    if (tellServer && this.subscriptionId && this.conn.connected) {
+      await this.conn.request("unsubscribe", { subscriptionId: this.subscriptionId }).catch(() => {
+      });
+    }
+    this.pc.close();
+  }
+};
+
+// src/connection.js
+var REQUEST_TIMEOUT_MS = 15e3;
+var Connection = class {
+  /**
+   * @param {string} url signal URL from getconfig
+   * @param {(ev: string, data: object, s: number|undefined) => void} onEvent
+   * @param {{onDrop: Function, onResumed: Function, onLost: Function, maxAttempts: number}} hooks
+   */
+  constructor(url, onEvent, hooks) {
+    this.url = url;
+    this.onEvent = onEvent;
+    this.hooks = hooks;
+    this.ws = null;
+    this.nextId = 1;
+    this.pending = /* @__PURE__ */ new Map();
+    this.last = 0;
+    this.session = null;
+    this.closedByUs = false;
+    this.attempt = 0;
+    this._reconnectTimer = null;
+  }
+  /** Opens the socket; resolves when it is open, rejects with 2600 when it cannot be. */
+  open() {
+    return new Promise((resolve, reject) => {
+      let ws;
+      try {
+        ws = new WebSocket(this.url);
+      } catch (err) {
+        reject(new TKError(2600, `Room link failed: ${err.message}`));
+        return;
+      }
+      let opened = false;
+      ws.onopen = () => {
+        opened = true;
+        this.ws = ws;
+        resolve();
+      };
+      ws.onmessage = (m) => this._onFrame(m.data);
+      ws.onclose = () => {
+        if (!opened) {
+          reject(new TKError(2600, "Room link failed: the signalling server did not answer"));
+          return;
+        }
+        this._onClose(ws);
+      };
+    });
+  }
+  get connected() {
+    return this.ws !== null && this.ws.readyState === WebSocket.OPEN;
+  }
+  /** Sends one request and resolves with the ack's data, or rejects with TKError(code, msg). */
+  request(ev, data = {}, timeoutMs = REQUEST_TIMEOUT_MS) {
+    if (!this.connected) return Promise.reject(new TKError(2508));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new TKError(2510, `The server did not answer ${ev} in ${timeoutMs / 1e3} s`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer, ev });
+      this.ws.send(JSON.stringify({ id, ev, data }));
+    });
+  }
+  _onFrame(text) {
+    let frame;
+    try {
+      frame = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if ("ack" in frame) {
+      const p = this.pending.get(frame.ack);
+      if (!p) return;
+      this.pending.delete(frame.ack);
+      clearTimeout(p.timer);
+      if (frame.code === 0) p.resolve(frame.data || {});
+      else p.reject(new TKError(frame.code, frame.msg, { data: frame.data }));
+      return;
+    }
+    if (typeof frame.s === "number") {
+      if (frame.s <= this.last) return;
+      this.last = frame.s;
+    }
+    this.onEvent(frame.ev, frame.data || {}, frame.s);
+  }
+  _failPending(code) {
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new TKError(code));
+    }
+    this.pending.clear();
+  }
+  _onClose(ws) {
+    if (ws !== this.ws) return;
+    this.ws = null;
+    this._failPending(2508);
+    if (this.closedByUs || !this.session) return;
+    this.hooks.onDrop();
+    this._scheduleResume();
+  }
+  _scheduleResume() {
+    const max = this.hooks.maxAttempts;
+    if (max > 0 && this.attempt >= max) {
+      this.hooks.onLost(new TKError(2602));
+      return;
+    }
+    this.attempt += 1;
+    const delay = Math.min(250 * 2 ** (this.attempt - 1), 4e3);
+    this.hooks.onReconnecting(this.attempt);
+    this._reconnectTimer = setTimeout(() => this._resume(), delay);
+  }
+  async _resume() {
+    if (this.closedByUs) return;
+    try {
+      await this.open();
+    } catch {
+      this._scheduleResume();
+      return;
+    }
+    try {
+      const ack = await this.request("resume", {
+        session: this.session.id,
+        token: this.session.token,
+        last: this.last
+      });
+      this.attempt = 0;
+      this.hooks.onResumed(ack);
+    } catch (err) {
+      if (err.code === 102) {
+        this.session = null;
+        this.attempt = 0;
+        this.hooks.onExpired();
+      } else if (!this.connected) {
+        this._scheduleResume();
+      } else {
+        this.hooks.onLost(err);
+      }
+    }
+  }
+  /** Forces a reconnect now (the server's forceReconnect, or the page going back online). */
+  reconnectNow() {
+    if (this.ws) this.ws.close();
+  }
+  close() {
+    this.closedByUs = true;
+    clearTimeout(this._reconnectTimer);
+    this._failPending(2508);
+    if (this.ws) this.ws.close();
+    this.ws = null;
+  }
+};
+
+// src/emitter.js
+var Emitter = class {
+  constructor() {
+    this._listeners = /* @__PURE__ */ new Map();
+  }
+  addEventListener(type, fn) {
+    if (!this._listeners.has(type)) this._listeners.set(type, /* @__PURE__ */ new Set());
+    this._listeners.get(type).add(fn);
+    return this;
+  }
+  removeEventListener(type, fn) {
+    const set = this._listeners.get(type);
+    if (set) set.delete(fn);
+    return this;
+  }
+  on(type, fn) {
+    return this.addEventListener(type, fn);
+  }
+  off(type, fn) {
+    return this.removeEventListener(type, fn);
+  }
+  /** Calls every listener of `type` and of "*"; one listener throwing never stops the others. */
+  dispatchEvent(type, fields = {}) {
+    const ev = { type, ...fields };
+    for (const key of [type, "*"]) {
+      const set = this._listeners.get(key);
+      if (!set) continue;
+      for (const fn of [...set]) {
+        try {
+          fn(ev);
+        } catch (err) {
+          console.error(`tkroom: listener of ${type} failed`, err);
+        }
+      }
+    }
+    return ev;
+  }
+};
+
+// src/http.js
+function baseUrl(host, port) {
+  if (!host) return "";
+  const proto = typeof location !== "undefined" && location.protocol === "https:" ? "https:" : "http:";
+  return port ? `${proto}//${host}:${port}` : `${proto}//${host}`;
+}
+async function clientApi(base, method, fields) {
+  const body = new URLSearchParams();
+  for (const [k, v] of Object.entries(fields)) {
+    if (v === void 0 || v === null) continue;
+    if (Array.isArray(v)) v.forEach((x) => body.append(`${k}[]`, String(x)));
+    else body.append(k, String(v));
+  }
+  let res;
+  try {
+    res = await fetch(`${base}/ClientAPI/${method}?ts=${Date.now()}`, { method: "POST", body });
+  } catch (err) {
+    throw new TKError(111, `The web interface request failed: ${err.message}`);
+  }
+  let json;
+  try {
+    json = await res.json();
+  } catch {
+    throw new TKError(111, `The web interface request failed: HTTP ${res.status}`);
+  }
+  if (json.result !== 0) throw new TKError(json.result, json.msg || json.message, { response: json });
+  return json;
+}
+function signalUrl(base, config) {
+  let url = config.signal && config.signal.url || config.signalurl || "/signal";
+  if (/^wss?:\/\//.test(url)) return url;
+  const origin = base || (typeof location !== "undefined" ? location.origin : "http://127.0.0.1");
+  const u = new URL(url, origin);
+  u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
+  return u.toString();
+}
+
+// src/room.js
+var ROOM_ROLE = Object.freeze({
+  TEACHER: 0,
+  ASSISTANT: 1,
+  STUDENT: 2,
+  AUDIT: 3,
+  PATROL: 4,
+  PLAYBACK: -1
+});
+var PUBLISH_STATE = Object.freeze({ NONE: 0, AUDIOONLY: 1, VIDEOONLY: 2, BOTH: 3, MUTEALL: 4 });
+var MSG_TO_ALLUSER = "__all";
+var MSG_TO_ALLEXCEPTSENDER = "__allExceptSender";
+var MSG_TO_ALLEXCEPTAUDITOR = "__allExceptAuditor";
+var MSG_TO_NONEUSER = "__none";
+var MSG_TO_ALLSUPERUSERS = "__allSuperUsers";
+var wantsAudio = (s) => s === 1 || s === 3;
+var wantsVideo = (s) => s === 2 || s === 3;
+function callbacks(promise, onOk, onFail) {
+  if (typeof onOk === "function" || typeof onFail === "function") {
+    promise.then(
+      (v) => onOk && onOk(v),
+      (e) => onFail && onFail(e)
+    );
+  }
+  return promise;
+}
+var Room = class extends Emitter {
+  constructor() {
+    super();
+    this.initialized = false;
+    this.options = { autoSubscribeAV: true, maxReconnectCount: 0, iceServers: [] };
+    this.conn = null;
+    this.self = null;
+    this.users = /* @__PURE__ */ new Map();
+    this.msgs = /* @__PURE__ */ new Map();
+    this.roomProps = {};
+    this.mode = "normalRoom";
+    this.remote = /* @__PURE__ */ new Map();
+    this.subs = /* @__PURE__ */ new Map();
+    this.pubs = /* @__PURE__ */ new Map();
+    this.localTracks = { audio: null, video: null };
+    this.screenStream = null;
+    this.players = /* @__PURE__ */ new Map();
+    this.pendingPlay = /* @__PURE__ */ new Set();
+    this.videoProfile = null;
+    this.failCounts = /* @__PURE__ */ new Map();
+    this._join = null;
+    this._mediaQueue = Promise.resolve();
+  }
+  // ---- set-up ----------------------------------------------------------------------------
+  /** init(appKey, onOk, onFail, isCheckDevice, {autoSubscribeAV, maxReconnectCount, iceServers}) */
+  init(appKey, onOk, onFail, isCheckDevice, options = {}) {
+    this.appKey = appKey;
+    Object.assign(this.options, options || {});
+    this.initialized = true;
+    return callbacks(Promise.resolve(this), onOk, onFail);
+  }
+  uninit() {
+    this.initialized = false;
+  }
+  checkInit() {
+    return this.initialized;
+  }
+  /**
+   * joinroom(host, port, nickname, userId, {serial, password | loginkey, userrole?}, userProps)
+   * host null: the page's own node. Resolves with the joinRoom answer; rejects with TKError.
+   */
+  joinroom(host, port, nickname, userId, params = {}, userProps = {}) {
+    if (!this.initialized) return Promise.reject(new TKError(101, "Not initialized"));
+    this._join = { host, port, nickname, userId, params: { ...params }, userProps: { ...userProps } };
+    return this._doJoin(false);
+  }
+  async _doJoin(isReconnect) {
+    const j = this._join;
+    const base = baseUrl(j.host, j.port);
+    this.base = base;
+    let check;
+    try {
+      check = await clientApi(base, "checkroom", {
+        serial: j.params.serial,
+        password: j.params.password,
+        loginkey: j.params.loginkey,
+        nickname: j.nickname,
+        userid: j.userId,
+        userrole: j.params.userrole,
+        clientType: 1
+      });
+    } catch (err) {
+      this.dispatchEvent("room-connect-fail", { source: 3, error: err.code, code: err.code, message: err.message });
+      throw err;
+    }
+    this.dispatchEvent("room-checkroom", { message: check });
+    let config;
+    try {
+      config = await clientApi(base, "getconfig", { serial: j.params.serial, userrole: check.roomrole });
+    } catch (err) {
+      this.dispatchEvent("room-connect-fail", { source: 1, error: err.code, code: err.code, message: err.message });
+      throw err;
+    }
+    if (Array.isArray(config.iceServers)) this.options.iceServers = config.iceServers;
+    const url = signalUrl(base, config);
+    const conn = new Connection(url, (ev, data) => this._onEvent(ev, data), {
+      maxAttempts: this.options.maxReconnectCount,
+      onDrop: () => this.dispatchEvent("room-disconnected", { willReconnect: true }),
+      onReconnecting: (n) => this.dispatchEvent("room-reconnecting", { number: n }),
+      onResumed: () => this._onResumed(),
+      onExpired: () => this._rejoin(),
+      onLost: (err) => this._onLost(err)
+    });
+    try {
+      await conn.open();
+    } catch (err) {
+      this.dispatchEvent("room-connect-fail", { source: 0, error: err.code, code: err.code, message: err.message });
+      throw err;
+    }
+    const props = { ...j.userProps };
+    let ack;
+    try {
+      ack = await conn.request("joinRoom", { ticket: check.ticket, properties: props });
+    } catch (err) {
+      conn.close();
+      this.dispatchEvent("room-connect-fail", { source: 0, error: err.code, code: err.code, message: err.message });
+      throw err;
+    }
+    if (this.conn) this.conn.close();
+    this.conn = conn;
+    conn.session = ack.session;
+    if (typeof ack.s === "number") conn.last = ack.s;
+    this._applyJoinAck(ack);
+    const msglist = [...this.msgs.values()].sort((a, b) => (a.seq || 0) - (b.seq || 0));
+    this.dispatchEvent("room-connected", { message: msglist, userlist: [...this.users.values()], isReconnect });
+    if (isReconnect) this.dispatchEvent("room-reconnected", { rejoined: true });
+    this._syncPublishing();
+    this._loadStreams();
+    return ack;
+  }
+  /** The streams already flowing in the room (a late joiner subscribes to them). */
+  async _loadStreams() {
+    try {
+      const res = await this._req("getStreams", {});
+      for (const info of res.streams || []) if (!this.remote.has(info.streamId)) this._onAddStream(info);
+    } catch (err) {
+      if (err.code !== 103) this._notice("error", err.code, err.message);
+    }
+  }
+  _applyJoinAck(ack) {
+    this.self = ack.self;
+    this.roomProps = ack.room || {};
+    this.mode = ack.mode || "normalRoom";
+    this.users = /* @__PURE__ */ new Map();
+    for (const u of ack.userlist || []) this.users.set(u.id, u);
+    this.users.set(this.self.id, this.self);
+    this.msgs = /* @__PURE__ */ new Map();
+    for (const m of ack.msglist || []) this.msgs.set(m.id, m);
+  }
+  async _rejoin() {
+    if (this.self) this._join.userId = this.self.id;
+    this._dropAllMedia(false);
+    this.remote.clear();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this._doJoin(true);
+        return;
+      } catch (err) {
+        const max = this.options.maxReconnectCount;
+        if (max > 0 && attempt >= max || err.code && err.code < 2500 && err.code !== 111) {
+          this._onLost(err);
+          return;
+        }
+        this.dispatchEvent("room-reconnecting", { number: attempt });
+        await new Promise((r) => setTimeout(r, Math.min(500 * attempt, 4e3)));
+      }
+    }
+  }
+  _onResumed() {
+    this.dispatchEvent("room-reconnected", { rejoined: false });
+    for (const pub of [...this.pubs.values()]) {
+      if (["failed", "closed"].includes(pub.pc.connectionState)) this._restartPublisher(pub);
+    }
+    for (const sub of [...this.subs.values()]) {
+      if (["failed", "closed"].includes(sub.pc.connectionState)) this._restartSubscriber(sub);
+    }
+  }
+  _onLost(err) {
+    this._notice("error", err.code, err.message);
+    this._teardown();
+    this.dispatchEvent("room-disconnected", { willReconnect: false, code: err.code });
+  }
+  async leaveroom(onOk, onFail) {
+    const p = (async () => {
+      if (this.conn && this.conn.connected) await this.conn.request("leaveRoom", {}).catch(() => {
+      });
+      this._teardown();
+      this.dispatchEvent("room-leaveroom", {});
+    })();
+    return callbacks(p, onOk, onFail);
+  }
+  _teardown() {
+    if (this.conn) this.conn.close();
+    this.conn = null;
+    this._dropAllMedia(false);
+    for (const kind of ["audio", "video"]) {
+      if (this.localTracks[kind]) this.localTracks[kind].stop();
+      this.localTracks[kind] = null;
+    }
+  }
+  _dropAllMedia(tellServer) {
+    for (const pub of this.pubs.values()) pub.stop(tellServer);
+    this.pubs.clear();
+    for (const sub of this.subs.values()) sub.stop(tellServer);
+    this.subs.clear();
+  }
+  // ---- reading state ---------------------------------------------------------------------
+  getMySelf() {
+    return this.self;
+  }
+  getUser(id) {
+    return this.users.get(id);
+  }
+  getUsers() {
+    return Object.fromEntries(this.users);
+  }
+  getRoomProperties() {
+    return this.roomProps;
+  }
+  getRoomMode() {
+    return this.mode;
+  }
+  /** The saved messages, in seq order. */
+  getSavedMessages() {
+    return [...this.msgs.values()].sort((a, b) => (a.seq || 0) - (b.seq || 0));
+  }
+  isOnlyAudioRoom() {
+    return this.msgs.has("OnlyAudioRoom");
+  }
+  _req(ev, data) {
+    if (!this.conn) return Promise.reject(new TKError(2508));
+    return this.conn.request(ev, data);
+  }
+  getRoomUsers(onOk, start = 0, max = 200, roles, onFail, search) {
+    const data = { start, max };
+    if (roles) data.roles = roles;
+    if (search) data.search = search;
+    return callbacks(this._req("getRoomUsers", data), onOk, onFail);
+  }
+  getRoomUserNum(onOk, roles, onFail) {
+    return callbacks(
+      this._req("getRoomUserNum", roles ? { roles } : {}).then((d) => d.num),
+      onOk,
+      onFail
+    );
+  }
+  // ---- messages and properties -------------------------------------------------------------
+  sendMessage(message, toID = MSG_TO_ALLUSER, extension) {
+    const body = extension ? { msg: message, ...extension } : message;
+    return this._req("sendMessage", { toID, message: body });
+  }
+  /** pubMsg({name, id, toID, data, save, associatedMsgID, associatedUserID, expires}) or positional. */
+  pubMsg(nameOrMsg, id, toID, data, save, expires, associatedMsgID, associatedUserID) {
+    const msg = typeof nameOrMsg === "object" && nameOrMsg !== null ? { ...nameOrMsg } : { name: nameOrMsg, id, toID, data, save, expires, associatedMsgID, associatedUserID };
+    msg.toID = msg.toID || MSG_TO_ALLUSER;
+    msg.id = msg.id || msg.name;
+    msg.data = msg.data === void 0 ? {} : msg.data;
+    msg.save = Boolean(msg.save);
+    for (const k of Object.keys(msg)) if (msg[k] === void 0) delete msg[k];
+    return this._req("pubMsg", msg);
+  }
+  delMsg(nameOrMsg, id, toID, data) {
+    const msg = typeof nameOrMsg === "object" && nameOrMsg !== null ? { ...nameOrMsg } : { name: nameOrMsg, id, toID, data };
+    msg.toID = msg.toID || MSG_TO_ALLUSER;
+    msg.id = msg.id || msg.name;
+    if (msg.data === void 0) delete msg.data;
+    return this._req("delMsg", msg);
+  }
+  changeUserProperty(id, toID, properties) {
+    return this._req("setProperty", { id, toID: toID || MSG_TO_ALLUSER, properties });
+  }
+  changeUserPropertyByRole(roles, toID, properties) {
+    return this._req("setProperty", { id: { roles }, toID: toID || MSG_TO_ALLUSER, properties });
+  }
+  batchChangeUserProperty(ids, toID, properties) {
+    return this._req("setProperty", { id: { ids }, toID: toID || MSG_TO_ALLUSER, properties });
+  }
+  evictUser(id, reason) {
+    return this._req("evictParticipant", reason === void 0 ? { id } : { id, reason });
+  }
+  async joinGroup(groupid) {
+    try {
+      return await this._req("joinGroup", { groupid });
+    } catch (err) {
+      if (err.code === 155 || err.code === 156) throw err;
+      throw new TKError(2511, err.message);
+    }
+  }
+  leaveGroup() {
+    return this._req("leaveGroup", {});
+  }
+  changeUserPublish(id, publishstate) {
+    return this.changeUserProperty(id, MSG_TO_ALLUSER, { publishstate });
+  }
+  // ---- class state messages ----------------------------------------------------------------
+  switchOnlyAudioRoom(onlyAudio) {
+    if (onlyAudio) return this.pubMsg({ name: "OnlyAudioRoom", id: "OnlyAudioRoom", toID: "__all", save: true, data: {} });
+    return this.delMsg({ name: "OnlyAudioRoom", id: "OnlyAudioRoom", toID: "__all" });
+  }
+  /**
+   * Starts server recording. As in the original, the saved ClassBegin message carries the
+   * recording settings (so it also begins the class); the class start time is kept.
+   */
+  startServerRecord(opts = {}) {
+    const begun = this.msgs.get("ClassBegin");
+    const data = {
+      ...begun && begun.data || {},
+      recordtype: String(opts.recordType ?? opts.recordtype ?? "0"),
+      convert: opts.convert ?? 0,
+      layout: opts.layout ?? 0,
+      record: true
+    };
+    if (opts.recordChat || opts.recordchat) data.recordchat = true;
+    if (!data.started) data.started = Date.now();
+    return this.pubMsg({ name: "ClassBegin", id: "ClassBegin", toID: "__all", save: true, data });
+  }
+  /**
+   * Stops server recording and keeps the class going (the original deleted ClassBegin, which
+   * also ended the class; endClass() does that here).
+   */
+  async stopServerRecord() {
+    await this._req("stopServerRecord", {});
+    const begun = this.msgs.get("ClassBegin");
+    if (begun) {
+      const data = { ...begun.data || {} };
+      for (const k of ["record", "recordtype", "convert", "layout", "recordchat"]) delete data[k];
+      await this.pubMsg({ name: "ClassBegin", id: "ClassBegin", toID: "__all", save: true, data });
+    }
+  }
+  /** Begins the class: the saved ClassBegin message; its data.started is the shared start time. */
+  beginClass(data = {}) {
+    return this.pubMsg({ name: "ClassBegin", id: "ClassBegin", toID: "__all", save: true, data: { started: Date.now(), ...data } });
+  }
+  /** Ends the class (and any recording): ClassBegin goes away. */
+  endClass() {
+    return this.delMsg({ name: "ClassBegin", id: "ClassBegin", toID: "__all" });
+  }
+  /** The room's courseware (ClientAPI getroomfile): [{fileid, filename, filetype, downloadpath, ...}]. */
+  async getFileList() {
+    const serial = this._join && this._join.params.serial;
+    const res = await clientApi(this.base || "", "getroomfile", { serial });
+    return res.roomfile || [];
+  }
+  // ---- publishing ----------------------------------------------------------------------------
+  _myState() {
+    return this.self && this.self.properties && this.self.properties.publishstate || 0;
+  }
+  _setMyState(state) {
+    if (!this.self) return Promise.reject(new TKError(2508));
+    return this.changeUserPublish(this.self.id, state);
+  }
+  publishVideo() {
+    const s = this._myState();
+    return this._setMyState(wantsAudio(s) ? 3 : 2);
+  }
+  unpublishVideo() {
+    const s = this._myState();
+    return this._setMyState(wantsAudio(s) ? 1 : s === 0 ? 0 : 4);
+  }
+  publishAudio() {
+    const s = this._myState();
+    return this._setMyState(wantsVideo(s) ? 3 : 1);
+  }
+  unpublishAudio() {
+    const s = this._myState();
+    return this._setMyState(wantsVideo(s) ? 2 : s === 0 ? 0 : 4);
+  }
+  /** Publishes camera and microphone together (going on stage on one's own, where allowed). */
+  publishAV() {
+    return this._setMyState(3);
+  }
+  unpublishAV() {
+    return this._setMyState(0);
+  }
+  setVideoProfile(profile) {
+    this.videoProfile = profile ? { ...profile } : null;
+  }
+  /** Serialises media changes: a publishstate flip during a publish waits for it. */
+  _queue(fn) {
+    this._mediaQueue = this._mediaQueue.then(fn, fn).catch((err) => {
+      console.warn("tkroom: media step failed", err);
+    });
+    return this._mediaQueue;
+  }
+  _syncPublishing() {
+    return this._queue(() => this._applyPublishState());
+  }
+  /**
+   * Makes the camera ("video") and microphone ("audio") publications match the own
+   * publishstate: the media server takes them as two streams.
+   */
+  async _applyPublishState() {
+    if (!this.conn || !this.self) return;
+    const role = this.self.properties.role;
+    const state = this._myState();
+    const may = role !== 3 && role !== 4;
+    const want = {
+      audio: may && wantsAudio(state),
+      video: may && wantsVideo(state) && !this.isOnlyAudioRoom()
+    };
+    for (const kind of ["audio", "video"]) {
+      if (!want[kind]) {
+        const pub2 = this.pubs.get(kind);
+        this.pubs.delete(kind);
+        if (pub2) await pub2.stop(true);
+        if (this.localTracks[kind]) {
+          this.localTracks[kind].onended = null;
+          this.localTracks[kind].stop();
+          this.localTracks[kind] = null;
+        }
+        continue;
+      }
+      if (!this.localTracks[kind]) {
+        try {
+          const constraints = kind === "video" ? this._videoConstraints() : true;
+          const track = await acquireTrack(kind, constraints);
+          track.onended = () => this._onTrackLost(kind, track);
+          this.localTracks[kind] = track;
+          this.dispatchEvent("device-success", { kind });
+        } catch (err) {
+          this._deviceFailure(err, kind);
+          continue;
+        }
+      }
+      const pub = this.pubs.get(kind);
+      if (pub && pub.stream.getTracks()[0] === this.localTracks[kind]) continue;
+      if (pub) {
+        this.pubs.delete(kind);
+        await pub.stop(true);
+      }
+      await this._publish(kind, new MediaStream([this.localTracks[kind]]));
+    }
+    this._refreshLocalPlayers();
+  }
+  _videoConstraints() {
+    const p = this.videoProfile;
+    if (!p) return true;
+    const c = {};
+    if (p.width) c.width = { ideal: p.width };
+    if (p.height) c.height = { ideal: p.height };
+    if (p.maxfps) c.frameRate = { max: p.maxfps };
+    return c;
+  }
+  async _publish(type, stream) {
+    const pub = new Publisher(this.conn, stream, type, this.options.iceServers);
+    pub.onfailed = (p) => this._restartPublisher(p);
+    this.pubs.set(type, pub);
+    try {
+      await pub.start();
+      this.failCounts.delete(`pub:${type}`);
+    } catch (err) {
+      if (this.pubs.get(type) === pub) this.pubs.delete(type);
+      pub.stop(false);
+      const code = err.code && err.code !== 2510 && err.code !== 2508 ? err.code : 131;
+      this._notice("error", code, err.message, { type });
+      if (code === 131 || code === 132) this._retryPublish(type);
+    }
+  }
+  _retryPublish(type) {
+    this._retryLater(`pub:${type}`, () => {
+      if (type === "screen") {
+        if (this.screenStream && !this.pubs.has("screen")) this._queue(() => this._publish("screen", this.screenStream));
+      } else {
+        this._syncPublishing();
+      }
+    });
+  }
+  _retryLater(key, fn) {
+    const n = (this.failCounts.get(key) || 0) + 1;
+    this.failCounts.set(key, n);
+    const max = this.options.maxReconnectCount;
+    if (max > 0 && n > max) {
+      if (key.startsWith("pub:")) {
+        this._notice("error", 134, void 0);
+        this._notice("warn", key === "pub:audio" ? 1014 : 1013, void 0);
+        if (this.self && key !== "pub:screen") {
+          const s = this._myState();
+          const next = key === "pub:audio" ? wantsVideo(s) ? 2 : 0 : wantsAudio(s) ? 1 : 0;
+          this._setMyState(next).catch(() => {
+          });
+        }
+      }
+      return;
+    }
+    setTimeout(fn, Math.min(500 * n, 5e3));
+  }
+  _restartPublisher(pub) {
+    if (this.pubs.get(pub.type) !== pub) return;
+    this.pubs.delete(pub.type);
+    pub.stop(true);
+    this._notice("error", 131, "Publication failed (the SDK will automatically reconnect)", { type: pub.type });
+    this._retryPublish(pub.type);
+  }
+  _onTrackLost(kind, track) {
+    if (this.localTracks[kind] !== track) return;
+    this.localTracks[kind] = null;
+    const code = trackLostCode(kind);
+    this.dispatchEvent("device-failure", { code, kind, message: MESSAGES[code] });
+    this._notice("error", code, MESSAGES[code], { kind, source: "sdk" });
+    const pub = this.pubs.get(kind);
+    this.pubs.delete(kind);
+    if (pub) pub.stop(true);
+    this._refreshLocalPlayers();
+  }
+  _deviceFailure(err, kind) {
+    const code = err.code || (kind === "audio" ? 2001 : 2002);
+    this.dispatchEvent("device-failure", { code, kind, message: err.message, browserError: err.browserError });
+    this._notice("error", code, err.message, { kind, browserError: err.browserError, source: "sdk" });
+    this._notice("warn", kind === "video" ? 1015 : 1016, void 0, { kind });
+  }
+  /** Shares the screen (getDisplayMedia); 2509 when the browser cannot, 2103 when refused. */
+  async startShareScreen(options = {}) {
+    const md = navigator.mediaDevices;
+    if (!md || typeof md.getDisplayMedia !== "function") {
+      const err = new TKError(2509);
+      this._notice("error", 2509, err.message, { source: "sdk" });
+      throw err;
+    }
+    let stream;
+    try {
+      stream = await md.getDisplayMedia({ video: true, audio: Boolean(options.audio) });
+    } catch (e) {
+      const code = screenErrorCode(e);
+      const err = new TKError(code, void 0, { browserError: e && e.name });
+      this._notice("error", code, err.message, { browserError: e && e.name, source: "sdk" });
+      throw err;
+    }
+    if (!this.conn || !this.conn.connected) {
+      for (const t of stream.getTracks()) t.stop();
+      throw new TKError(2508);
+    }
+    this.screenStream = stream;
+    for (const t of stream.getTracks()) t.onended = () => this.stopShareScreen();
+    await this._queue(() => this._publish("screen", new MediaStream(stream.getVideoTracks())));
+    this._refreshLocalPlayers();
+    return stream;
+  }
+  async stopShareScreen() {
+    const pub = this.pubs.get("screen");
+    this.pubs.delete("screen");
+    if (this.screenStream) for (const t of this.screenStream.getTracks()) t.stop();
+    this.screenStream = null;
+    if (pub) await pub.stop(true);
+    this._refreshLocalPlayers();
+  }
+  // ---- playing -----------------------------------------------------------------------------
+  _element(el) {
+    return typeof el === "string" ? document.getElementById(el) : el;
+  }
+  /**
+   * Shows a user's camera (or screen, options.type = "screen") in `element` (an id or a node;
+   * a <video> is created inside unless it is one). Works before the stream exists: the video
+   * appears when it does.
+   */
+  playVideo(userId, element, options = {}, onFail) {
+    const host = this._element(element);
+    if (!host) {
+      const err = new TKError(103, "playVideo: no such element");
+      if (onFail) onFail(err);
+      return Promise.reject(err);
+    }
+    const type = options.type || "video";
+    let video = host.tagName === "VIDEO" ? host : host.querySelector(`video[data-tk="${type}"]`);
+    if (!video) {
+      video = document.createElement("video");
+      video.setAttribute("data-tk", type);
+      video.playsInline = true;
+      host.appendChild(video);
+    }
+    video.muted = true;
+    if (options.mode) video.style.objectFit = options.mode;
+    video.dataset.userid = userId;
+    this.players.set(`${userId}:${type}`, video);
+    this._attach(userId, type);
+    return Promise.resolve(video);
+  }
+  unplayVideo(userId, options = {}) {
+    const key = `${userId}:${options.type || "video"}`;
+    const video = this.players.get(key);
+    if (video) {
+      video.srcObject = null;
+      if (video.hasAttribute("data-tk")) video.remove();
+    }
+    this.players.delete(key);
+  }
+  /** Plays a user's microphone through a hidden <audio> (or the given element). */
+  playAudio(userId, element) {
+    if (this.self && userId === this.self.id) return Promise.resolve(null);
+    let audio = element ? this._element(element) : null;
+    if (!audio) {
+      audio = document.createElement("audio");
+      audio.hidden = true;
+      document.body.appendChild(audio);
+    }
+    audio.dataset.userid = userId;
+    this.players.set(`${userId}:audio`, audio);
+    this._attach(userId, "audio");
+    return Promise.resolve(audio);
+  }
+  unplayAudio(userId) {
+    const key = `${userId}:audio`;
+    const audio = this.players.get(key);
+    if (audio) {
+      audio.srcObject = null;
+      audio.remove();
+    }
+    this.players.delete(key);
+  }
+  _refreshLocalPlayers() {
+    if (!this.self) return;
+    this._attach(this.self.id, "video");
+    this._attach(this.self.id, "screen");
+  }
+  _streamFor(userId, type) {
+    if (this.self && userId === this.self.id) {
+      if (type === "screen") return this.screenStream;
+      if (type === "video") return this.localTracks.video ? new MediaStream([this.localTracks.video]) : null;
+      return null;
+    }
+    for (const sub of this.subs.values()) {
+      if (sub.info.userId === userId && sub.info.type === type) return sub.stream;
+    }
+    return null;
+  }
+  _attach(userId, type) {
+    const el = this.players.get(`${userId}:${type}`);
+    if (!el) return;
+    const stream = this._streamFor(userId, type);
+    const tracks = !stream ? [] : type === "audio" ? stream.getAudioTracks() : stream.getVideoTracks();
+    const ids = tracks.map((t) => t.id).join(",");
+    if (el.dataset.tracks === ids && (el.srcObject || !tracks.length)) return;
+    el.dataset.tracks = ids;
+    el.srcObject = tracks.length ? new MediaStream(tracks) : null;
+    if (!tracks.length) return;
+    if (type !== "audio") this._watchFirstFrame(el, userId, type);
+    this._play(el, type === "audio" ? "audio" : "video", userId);
+  }
+  _watchFirstFrame(video, userId, type) {
+    const report = () => {
+      this.dispatchEvent("room-first-video-frame", {
+        userId,
+        userid: userId,
+        type,
+        width: video.videoWidth,
+        height: video.videoHeight
+      });
+    };
+    if (typeof video.requestVideoFrameCallback === "function") video.requestVideoFrameCallback(() => report());
+    else video.addEventListener("loadeddata", report, { once: true });
+  }
+  _play(el, kind, userId) {
+    const p = el.play();
+    if (!p || typeof p.catch !== "function") return;
+    p.catch((err) => {
+      if (!err || err.name !== "NotAllowedError") return;
+      const code = autoplayCode(kind);
+      this.pendingPlay.add(el);
+      this._notice("error", code, MESSAGES[code], { userId, kind, resumable: true, source: "sdk" });
+      this.dispatchEvent("device-failure", { code, kind, userId, message: MESSAGES[code], resumable: true });
+      document.addEventListener("click", () => this.resumePlayback(), { once: true, capture: true });
+    });
+  }
+  /** Retries every play() the autoplay policy refused; call it from a user gesture. */
+  resumePlayback() {
+    const waiting = [...this.pendingPlay];
+    this.pendingPlay.clear();
+    return Promise.all(
+      waiting.map(
+        (el) => el.play().catch((err) => {
+          if (err && err.name === "NotAllowedError") this.pendingPlay.add(el);
+        })
+      )
+    ).then(() => this.pendingPlay.size === 0);
+  }
+  /** Decoding counters of a subscribed stream, "video" | "audio" | "screen" (diagnostics, tests). */
+  async getRemoteStats(userId, type = "video") {
+    for (const sub of this.subs.values()) {
+      if (sub.info.userId === userId && sub.info.type === type) return sub.stats();
+    }
+    return null;
+  }
+  /** The connection state of a local publication ("video" | "audio" | "screen"), or "none". */
+  getPublishState(type = "video") {
+    const pub = this.pubs.get(type);
+    return pub ? pub.pc.connectionState : "none";
+  }
+  // ---- subscribing -------------------------------------------------------------------------
+  _onAddStream(info) {
+    const streamId = info.streamId;
+    if (!streamId) return;
+    const entry = { ...info, userId: info.userId || info.userid, type: info.type || "video" };
+    this.remote.set(streamId, entry);
+    if (this.self && entry.userId === this.self.id) return;
+    this.dispatchEvent("room-remote-stream-added", { stream: entry, userId: entry.userId });
+    if (this.options.autoSubscribeAV) this._subscribe(entry);
+  }
+  _onRemoveStream(info) {
+    const streamId = info.streamId;
+    const entry = this.remote.get(streamId);
+    this.remote.delete(streamId);
+    for (const [key, sub] of [...this.subs]) {
+      if (sub.streamId !== streamId) continue;
+      this.subs.delete(key);
+      sub.stop(false);
+    }
+    if (entry) {
+      this._attach(entry.userId, entry.type);
+      if (!this.self || entry.userId !== this.self.id) {
+        this.dispatchEvent("room-remote-stream-removed", { stream: entry, userId: entry.userId });
+      }
+    }
+  }
+  /** Subscribes to one remote stream by id (automatic unless autoSubscribeAV is false). */
+  subscribe(streamId) {
+    const entry = this.remote.get(streamId);
+    if (!entry) return Promise.reject(new TKError(143));
+    return this._subscribe(entry);
+  }
+  async _subscribe(entry) {
+    if (this.subs.has(entry.streamId) || !this.conn) return;
+    const sub = new Subscriber(this.conn, entry, this.options.iceServers);
+    sub.onfailed = (s) => this._restartSubscriber(s);
+    this.subs.set(entry.streamId, sub);
+    sub.pc.addEventListener("track", () => this._attach(entry.userId, entry.type));
+    try {
+      await sub.start();
+      this.failCounts.delete(`sub:${entry.streamId}`);
+      this._attach(entry.userId, entry.type);
+    } catch (err) {
+      if (this.subs.get(entry.streamId) === sub) this.subs.delete(entry.streamId);
+      sub.stop(false);
+      const code = err.code === 143 ? 143 : err.code && err.code < 2500 && err.code !== 102 ? err.code : 141;
+      this._notice("error", code, err.message, { userId: entry.userId, streamId: entry.streamId });
+      if (code !== 143 && this.remote.has(entry.streamId)) this._retrySubscribe(entry.streamId);
+    }
+  }
+  _retrySubscribe(streamId) {
+    this._retryLater(`sub:${streamId}`, () => {
+      const entry = this.remote.get(streamId);
+      if (entry && !this.subs.has(streamId)) this._subscribe(entry);
+    });
+  }
+  _restartSubscriber(sub) {
+    if (this.subs.get(sub.streamId) !== sub) return;
+    this.subs.delete(sub.streamId);
+    sub.stop(true);
+    this._notice("error", 141, "Subscription failed (the SDK will automatically reconnect)", { streamId: sub.streamId });
+    this._retrySubscribe(sub.streamId);
+  }
+  /** The media server's own notices about our streams: retry what it gave up on. */
+  _onMediaNotice(data) {
+    const { kind, code } = data;
+    if (kind === "error" && (code === 131 || code === 132) && this.self && data.userId === this.self.id) {
+      const pub = this.pubs.get(data.type);
+      if (pub) {
+        this.pubs.delete(data.type);
+        pub.stop(false);
+        this._retryPublish(data.type);
+      }
+    } else if (kind === "error" && (code === 141 || code === 142)) {
+      const sub = [...this.subs.values()].find((s) => s.subscriptionId === data.subscriptionId);
+      if (sub) {
+        this.subs.delete(sub.streamId);
+        sub.stop(false);
+        this._retrySubscribe(sub.streamId);
+      }
+    } else if (code === 1012) {
+      this._syncPublishing();
+    }
+  }
+  // ---- events from the server -----------------------------------------------------------------
+  _notice(kind, code, msg, extra = {}) {
+    const type = kind === "error" ? "room-error-notice" : kind === "warn" ? "room-warn-notice" : "room-info-notice";
+    const message = msg || MESSAGES[code] || `status ${code}`;
+    this.dispatchEvent(type, { code, message, errorCode: code, errorInfo: message, ...extra });
+  }
+  _onEvent(ev, data) {
+    const handler = this._handlers[ev];
+    if (handler) handler.call(this, data);
+    else this.dispatchEvent(`room-signal-${ev}`, { message: data });
+  }
+  _setSelfProps(props) {
+    const before = this._myState();
+    Object.assign(this.self.properties, props);
+    if ("publishstate" in props && props.publishstate !== before) this._syncPublishing();
+  }
+};
+Room.prototype._handlers = {
+  participantJoined(user) {
+    this.users.set(user.id, user);
+    this.dispatchEvent("room-participant_join", { user });
+  },
+  participantLeft(data) {
+    const user = this.users.get(data.id) || { id: data.id, properties: {} };
+    this.users.delete(data.id);
+    for (const [sid, entry] of [...this.remote]) if (entry.userId === data.id) this._onRemoveStream({ streamId: sid });
+    this.dispatchEvent("room-participant_leave", { user });
+  },
+  participantEvicted(data) {
+    if (this.self && data.id === this.self.id) {
+      this._teardown();
+      this.dispatchEvent("room-participant_evicted", { reason: data.reason, fromID: data.fromID });
+    } else {
+      this._handlers.participantLeft.call(this, data);
+    }
+  },
+  setProperty(data) {
+    const ids = typeof data.id === "string" ? [data.id] : [];
+    for (const id of ids) {
+      const user = this.users.get(id) || (this.self && this.self.id === id ? this.self : null);
+      if (!user) continue;
+      const before = { ...user.properties };
+      if (this.self && id === this.self.id) this._setSelfProps(data.properties);
+      else Object.assign(user.properties, data.properties);
+      this.dispatchEvent("room-userproperty-changed", { user, message: data.properties, fromID: data.fromID });
+      if ("publishstate" in data.properties && data.properties.publishstate !== before.publishstate) {
+        const was = before.publishstate || 0;
+        const now = data.properties.publishstate || 0;
+        if (wantsVideo(was) !== wantsVideo(now)) this.dispatchEvent("room-uservideostate-changed", { userId: id, published: wantsVideo(now) });
+        if (wantsAudio(was) !== wantsAudio(now)) this.dispatchEvent("room-useraudiostate-changed", { userId: id, published: wantsAudio(now) });
+        this.dispatchEvent("room-usermediastate-changed", { userId: id, publishstate: now });
+      }
+    }
+  },
+  sendMessage(data) {
+    const user = this.users.get(data.fromID);
+    this.dispatchEvent("room-text-message", {
+      user,
+      userid: data.fromID,
+      nickname: data.nickname,
+      role: data.role,
+      message: data.message,
+      toID: data.toID,
+      ts: data.ts
+    });
+  },
+  pubMsg(data) {
+    if (data.save) this.msgs.set(data.id, data);
+    this.dispatchEvent("room-pubmsg", { message: data });
+    if (data.name === "OnlyAudioRoom") {
+      if (this.localTracks.video) this._notice("warn", 1011, void 0);
+      this.dispatchEvent("room-audiovideostate-switched", { fromId: data.fromID, onlyAudio: true });
+      this._syncPublishing();
+    }
+  },
+  delMsg(data) {
+    this.msgs.delete(data.id);
+    this.dispatchEvent("room-delmsg", { message: data });
+    if (data.name === "OnlyAudioRoom" || data.id === "OnlyAudioRoom") {
+      if (wantsVideo(this._myState())) this._notice("warn", 1012, void 0);
+      this.dispatchEvent("room-audiovideostate-switched", { fromId: data.fromID, onlyAudio: false });
+      this._syncPublishing();
+    }
+  },
+  msgList(data) {
+    this.msgs = /* @__PURE__ */ new Map();
+    for (const m of data.msglist || []) this.msgs.set(m.id, m);
+    this.dispatchEvent("room-msglist", { message: this.getSavedMessages() });
+  },
+  roomModeChanged(data) {
+    this.mode = data.mode;
+    this.dispatchEvent("room-mode-changed", { mode: data.mode });
+  },
+  notice(data) {
+    const { kind, code, msg, ...rest } = data;
+    this._notice(kind, code, msg, rest);
+    this._onMediaNotice(data);
+  },
+  forceReconnect() {
+    if (this.conn) this.conn.reconnectNow();
+  },
+  participantPublished(user) {
+    const known = this.users.has(user.id);
+    this.users.set(user.id, user);
+    if (!known) this.dispatchEvent("room-participant_join", { user, published: true });
+    this.dispatchEvent("room-userproperty-changed", { user, message: { publishstate: user.properties.publishstate }, fromID: null });
+  },
+  mediaServerChanged(data) {
+    this.dispatchEvent("room-serveraddress-update", { serverName: data.serverName, reason: data.reason });
+    if (!data.serverName) return;
+    for (const pub of this.pubs.values()) pub.stop(false);
+    this.pubs.clear();
+    this._syncPublishing();
+    if (this.screenStream) this._queue(() => this._publish("screen", new MediaStream(this.screenStream.getVideoTracks())));
+  },
+  onAddStream(data) {
+    this._onAddStream(data);
+  },
+  onRemoveStream(data) {
+    this._onRemoveStream(data);
+  },
+  signaling_message_mediaserver(data) {
+    const id = data.subscriptionId || data.streamId;
+    const target = [...this.subs.values()].find((x) => x.subscriptionId === id || x.streamId === id) || [...this.pubs.values()].find((p) => p.streamId === id);
+    if (target) target.onServerMessage(data.candidate || data.msg);
+  }
+};
+
+// src/index.js
+var VERSION = "0.1.0";
+var TK = Object.freeze({
+  VERSION,
+  /** The original's factory: TK.Room() (calling it with `new` works too). */
+  Room: function RoomFactory() {
+    return new Room();
+  },
+  RoomClass: Room,
+  TKError,
+  TK_ERR,
+  ERROR_NOTICE,
+  INFO_NOTICE,
+  WARNING_NOTICE,
+  MESSAGES,
+  ROOM_ROLE,
+  PUBLISH_STATE,
+  MSG_TO_ALLUSER,
+  MSG_TO_ALLEXCEPTSENDER,
+  MSG_TO_ALLEXCEPTAUDITOR,
+  MSG_TO_NONEUSER,
+  MSG_TO_ALLSUPERUSERS,
+  mediaErrorCode,
+  /** Opens one device ("audio" | "video") as the SDK does before publishing: a device check. */
+  getLocalTrack: acquireTrack
+});
+var index_default = TK;
+export {
+  ERROR_NOTICE,
+  INFO_NOTICE,
+  MESSAGES,
+  Room,
+  TK,
+  TKError,
+  TK_ERR,
+  VERSION,
+  WARNING_NOTICE,
+  index_default as default,
+  acquireTrack as getLocalTrack,
+  mediaErrorCode
+};

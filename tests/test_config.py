@@ -1,0 +1,30 @@
+"""Settings: flags over environment over defaults, and a server secret that is made once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tkroom.config import Settings
+
+
+def test_flags_override_environment_over_defaults(monkeypatch, tmp_path):
+    monkeypatch.setenv("TKROOM_DATA", str(tmp_path / "env"))
+    monkeypatch.setenv("TKROOM_DATABASE_URL", "postgresql://u@127.0.0.1/db")
+    monkeypatch.setenv("TKROOM_JANUS", "ws://127.0.0.1:8188, ws://127.0.0.1:8189")
+    s = Settings.from_env(port=9000)
+    assert s.data_dir == tmp_path / "env" and s.port == 9000 and s.effective_signal_port == 9001
+    assert s.db_url == "postgresql+asyncpg://u@127.0.0.1/db"
+    assert s.janus_urls == ["ws://127.0.0.1:8188", "ws://127.0.0.1:8189"]
+    s = Settings.from_env(data_dir=str(tmp_path / "flag"), database_url=None)
+    assert s.data_dir == Path(tmp_path / "flag")
+    monkeypatch.delenv("TKROOM_DATABASE_URL")
+    assert Settings.from_env().db_url.startswith("sqlite+aiosqlite:///") and "env/tkroom.db" in Settings.from_env().db_url
+
+
+def test_secret_is_generated_once_and_kept(tmp_path):
+    a = Settings(data_dir=tmp_path).secret()
+    b = Settings(data_dir=tmp_path).secret()
+    assert a == b and len(a) == 32
+    assert (tmp_path / "secret").stat().st_mode & 0o077 == 0, "readable by its owner only"
+    assert Settings(data_dir=tmp_path / "other").secret() != a
+    assert Settings(data_dir=tmp_path, secret_hex="ab" * 32).secret() == b"\xab" * 32

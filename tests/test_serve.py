@@ -1,0 +1,77 @@
+"""The README's promise end to end: ``tkroom admin`` + ``tkroom serve`` with the embedded defaults,
+then a teacher and a student in one class through the Python SDK, and the classroom page."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+
+from test_webapi_store import SRC, Served, tkroom
+from tkroom.client import Room
+from webapi_nodes import free_port
+
+
+async def _class(port: int, serial: str) -> tuple[dict, int]:
+    teacher, student = Room(), Room()
+    teacher.init("readme")
+    student.init("readme")
+    heard: asyncio.Future = asyncio.get_running_loop().create_future()
+    student.on("room-text-message", lambda ev: heard.done() or heard.set_result(ev.message))
+    await teacher.joinroom("127.0.0.1", port, "Ms T", "t1", {"serial": serial, "password": "teach1"})
+    await student.joinroom("127.0.0.1", port, "Ann", "s1", {"serial": serial, "password": "learn1"})
+    try:
+        await teacher.pubMsg({"name": "ClassBegin", "id": "ClassBegin", "toID": "__all",
+                              "save": True, "data": {}})
+        await teacher.sendMessage("good morning")
+        said = await asyncio.wait_for(heard, 10)
+        num = await student.getRoomUserNum()
+    finally:
+        await student.leaveroom()
+        await teacher.leaveroom()
+    return said, num
+
+
+def test_serve_with_embedded_defaults_runs_a_class(tmp_path):
+    ent = tkroom("admin", "enterprise", "create", "README School", "--data", str(tmp_path))
+    assert ent.returncode == 0, ent.stderr
+    key = json.loads(ent.stdout)["authkey"]
+    node = Served("--data", str(tmp_path))
+    try:
+        now = int(time.time())
+        created = httpx.post(f"{node.url}/WebAPI/roomcreate", data=dict(
+            key=key, roomname="Algebra", roomtype=3, starttime=now, endtime=now + 3600,
+            chairmanpwd="teach1", assistantpwd="assist1", patrolpwd="patrol1",
+            passwordrequired=1, confuserpwd="learn1")).json()
+        assert created["result"] == 0, created
+        serial = created["serial"]
+        said, num = asyncio.run(_class(node.port, serial))
+        assert said["message"] == "good morning" and said["userid"] == "t1"
+        assert num == 2
+        page = httpx.get(f"{node.url}/room/{serial}")
+        assert page.status_code == 200 and "classroom.js" in page.text
+        sdk = httpx.get(f"{node.url}/sdk/tkroom.js")
+        assert sdk.status_code == 200 and "joinroom" in sdk.text
+    finally:
+        node.stop()
+
+
+def test_serve_says_which_port_is_taken(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = subprocess.run(
+            [sys.executable, "-m", "tkroom", "serve", "--port", str(free_port()), "--signal-port",
+             str(port), "--data", str(tmp_path)],
+            env={**os.environ, "PYTHONPATH": SRC, "TKROOM_EMBEDDED_JANUS": "0"},
+            capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 2
+    assert f"{port}" in out.stderr and "address already in use" in out.stderr
+    assert "Traceback" not in out.stderr
