@@ -380,7 +380,7 @@ class MediaClient:
                 return
 
     async def _publish_once(self, ls: LocalStream) -> None:
-        await self._close_local_pc(ls, locked=True)
+        await self._close_local_pc(ls)
         pc = new_peer()
         ls.pc = pc
         for t in ls.tracks:
@@ -391,17 +391,17 @@ class MediaClient:
             ack = await self.request("publish", {"type": ls.type, "deviceId": ls.device_id,
                                                  "jsep": offer})
         except CodeError as e:
-            await self._close_local_pc(ls, locked=True)
+            await self._close_local_pc(ls)
             if e.code in RETRY_PUBLISH:
                 raise Retry(e.code, e.message) from None
             raise
         except TimeoutError:
-            await self._close_local_pc(ls, locked=True)
+            await self._close_local_pc(ls)
             raise Retry(E.ERR_PUBLISH_TIMEOUT, "the server did not answer") from None
         ls.stream_id = ack["streamId"]
         await pc.setRemoteDescription(RTCSessionDescription(**ack["jsep"]))
         if not await _wait_connected(pc, self.publish_timeout):
-            await self._close_local_pc(ls, locked=True)
+            await self._close_local_pc(ls)
             with contextlib.suppress(CodeError, TimeoutError):
                 await self.request("unpublish", {"streamId": ls.stream_id})
             raise Retry(E.ERR_PUBLISH_TIMEOUT, "no connection to the media server")
@@ -413,7 +413,7 @@ class MediaClient:
                            **ls.fields(self.userid))
                 self._background(self._publish_loop(ls, failed=True), ls)
 
-    async def _close_local_pc(self, ls: LocalStream, locked: bool = False) -> None:
+    async def _close_local_pc(self, ls: LocalStream) -> None:
         if ls.pc is not None:
             pc, ls.pc = ls.pc, None
             await pc.close()

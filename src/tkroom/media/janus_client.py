@@ -109,8 +109,7 @@ class JanusConnection:
     async def close(self) -> None:
         """Close the WebSocket (Janus destroys sessions bound to it only after a timeout)."""
         await self.ws.close()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._reader
+        await asyncio.wait({self._reader}, timeout=5)  # never swallows our own cancellation
 
     def abort(self) -> None:
         """Drop the connection at once (a server that stopped answering gets no handshake);

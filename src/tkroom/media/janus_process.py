@@ -9,7 +9,6 @@ admin secret and the ICE interface list come from the node's settings.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
@@ -42,7 +41,6 @@ class JanusSettings:
     rtp_port_range: str = "20000-40000"
     admin_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     api_secret: str = field(default_factory=lambda: secrets.token_hex(16))
-    recordings_dir: Path | None = None
     debug_level: int = 4
     library_dir: Path = JANUS_LIB
 
@@ -209,8 +207,7 @@ class JanusProcess:
                 await self.proc.wait()
         if self._supervisor is not None:
             self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._supervisor
+            await asyncio.wait({self._supervisor})
 
 
 def janus_available() -> bool:

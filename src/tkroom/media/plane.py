@@ -14,7 +14,6 @@ Settings beyond ``Settings`` come from the environment: ``TKROOM_JANUS_ICE`` (Ja
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -114,8 +113,7 @@ class MediaPlane:
     async def stop(self) -> None:
         if self._sync is not None:
             self._sync.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sync
+            await asyncio.wait({self._sync})
         await self.service.close()
         await self.registry.close()
         if self.janus is not None:

@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import websockets
+
 from tkroom.errors import CodeError
 from tkroom.media.janus_client import JanusConnection, JanusError, JanusHandle, JanusSession
 
@@ -74,6 +76,7 @@ class ServerRegistry:
         self.check_every = check_every
         self.check_within = check_within
         self._health: asyncio.Task[None] | None = None
+        self._closing = False
         self._watchers: dict[str, asyncio.Task[None]] = {}
 
     async def add(self, server: MediaServer) -> MediaServer:
@@ -109,8 +112,8 @@ class ServerRegistry:
                                                         apisecret=server.secret)
             server.session = await server.conn.create_session()
             server.control = await server.session.attach()
-        except (OSError, TimeoutError, JanusError) as e:
-            log.info("media server %s unreachable: %s", server.id, e)
+        except (OSError, TimeoutError, JanusError, websockets.WebSocketException) as e:
+            log.info("media server %s unreachable: %r", server.id, e)
             await self._disconnect(server)
             return False
         server.healthy = True
@@ -124,7 +127,9 @@ class ServerRegistry:
 
     async def _disconnect(self, server: MediaServer) -> None:
         task = self._watchers.pop(server.id, None)
-        if task is not None and task is not asyncio.current_task():
+        # a watcher whose socket already closed may be running on_down: let it finish
+        if task is not None and task is not asyncio.current_task() and \
+                server.conn is not None and server.conn.is_open:
             task.cancel()
         server.healthy = False
         conn, server.conn, server.session, server.control = server.conn, None, None, None
@@ -157,16 +162,22 @@ class ServerRegistry:
             self._health = asyncio.create_task(self._check_loop())
 
     async def _check_loop(self) -> None:
-        while True:
+        while not self._closing:
             await asyncio.sleep(self.check_every)
-            for server in list(self.servers.values()):
-                if server.healthy and server.conn is not None:
-                    try:
-                        await server.conn.request({"janus": "info"}, within=self.check_within)
-                    except (JanusError, TimeoutError):
-                        await self._mark_down(server)
-                elif not server.healthy:
-                    await self.connect(server)
+            try:
+                await self._check_all()
+            except Exception:  # the loop must outlive any one failure
+                log.exception("media server health check failed")
+
+    async def _check_all(self) -> None:
+        for server in list(self.servers.values()):
+            if server.healthy and server.conn is not None:
+                try:
+                    await server.conn.request({"janus": "info"}, within=self.check_within)
+                except (JanusError, TimeoutError):
+                    await self._mark_down(server)
+            elif not server.healthy:
+                await self.connect(server)
 
     def pick(self, need: int = 1, exclude: Iterable[str] = ()) -> MediaServer:
         """The healthy server with the most free capacity that can take ``need`` more."""
@@ -179,10 +190,10 @@ class ServerRegistry:
         return max(candidates, key=lambda s: (s.free / max(s.capacity, 1), s.free))
 
     async def close(self) -> None:
+        self._closing = True  # ends the loop even if a cancellation gets lost in a timeout race
         if self._health is not None:
             self._health.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._health
+            await asyncio.wait({self._health}, timeout=self.check_every + 2 * self.check_within)
             self._health = None
         for server in list(self.servers.values()):
             await self._disconnect(server)
