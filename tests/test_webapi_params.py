@@ -67,3 +67,16 @@ def test_json_body() -> None:
             assert e.code == 4105
         else:
             raise AssertionError("malformed JSON accepted")
+
+
+def test_oversized_body_is_refused_unread() -> None:
+    from tkroom.errors import CodeError
+
+    req = _request("POST", "/x", "", b"a=1", "application/x-www-form-urlencoded")
+    req.scope["headers"].append((b"content-length", str(2 << 20).encode()))
+    try:
+        asyncio.run(parse(req, ""))
+    except CodeError as e:
+        assert e.code == 4105
+    else:
+        raise AssertionError("a 2 MiB form was accepted")

@@ -167,3 +167,26 @@ def test_query_string_and_path_segments(api):
 def test_unknown_method_is_json_not_500(api):
     r = api.http.post("/WebAPI/nosuchmethod", data={"key": api.key})
     assert r.status_code == 404 and r.json()["result"] == 4105
+
+
+def test_quota_holds_under_concurrent_creates(node):
+    import asyncio
+    from collections import Counter
+
+    import httpx
+
+    from webapi_nodes import Api
+
+    a = Api(node, node.enterprise(max_rooms=3))
+
+    async def main() -> Counter[int]:
+        async with httpx.AsyncClient(base_url=node.url, timeout=60) as c:
+            async def one(i: int) -> int:
+                data = {**BASE, "key": a.key, "chairmanpwd": f"teach{i}", "assistantpwd": f"assist{i}",
+                        "patrolpwd": f"patrol{i}", "confuserpwd": f"stud{i}"}
+                return (await c.post("/WebAPI/roomcreate", data=data)).json()["result"]
+
+            return Counter(await asyncio.gather(*(one(i) for i in range(8))))
+
+    assert asyncio.run(main()) == Counter({0: 3, 4103: 5})
+    assert len(a("getroomlist")["room"]) == 3

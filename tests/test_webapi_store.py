@@ -246,26 +246,41 @@ def test_callbacks_give_up_after_the_last_delay_and_survive_restarts(tmp_path):
         rx3.close()
 
 
-def test_admin_cli(tmp_path):
+def test_admin_cli(tmp_path, monkeypatch, capsys):
     env = {"TKROOM_DATA": str(tmp_path)}
     c = tkroom("admin", "enterprise", "create", "Alpha", "--domain", "alpha", "--expires", "2099-12-31", env=env)
     assert c.returncode == 0, c.stderr
     ent = json.loads(c.stdout)
     assert ent["domain"] == "alpha" and len(ent["authkey"]) == 16
-    assert tkroom("admin", "enterprise", "create", "Again", "--domain", "alpha", env=env).returncode == 1
-    assert json.loads(tkroom("admin", "enterprise", "freeze", "alpha", env=env).stdout)["frozen"] is True
-    listed = json.loads(tkroom("admin", "enterprise", "list", "--data", str(tmp_path)).stdout)
-    assert [(e["domain"], e["frozen"]) for e in listed][:1] == [("alpha", True)]
+
+    # the rest in-process: the same code, without a Python start-up each time
+    from tkroom.cli import main
+
+    monkeypatch.setenv("TKROOM_DATA", str(tmp_path))
+
+    def admin(*args: str) -> tuple[int, object]:
+        code = main(["admin", "enterprise", *args])
+        out = capsys.readouterr().out
+        return code, json.loads(out) if out.strip() else None
+
+    code, second = admin("create", "Beta")
+    assert code == 0 and second["authkey"] != ent["authkey"]
+    assert admin("create", "Again", "--domain", "alpha")[0] == 1
+    assert admin("freeze", "alpha")[1]["frozen"] is True
+    monkeypatch.delenv("TKROOM_DATA")
+    code, listed = admin("list", "--data", str(tmp_path))
+    assert [(e["domain"], e["frozen"]) for e in listed] == [("alpha", True), (second["domain"], False)]
     assert all("authkey" not in e for e in listed)
+    monkeypatch.setenv("TKROOM_DATA", str(tmp_path))
     n = NodeThread(node_settings(tmp_path))  # the same data folder
     try:
         api = Api(n, ent)
         assert api("getroomlist")["result"] == 3002
-        assert tkroom("admin", "enterprise", "unfreeze", "alpha", env=env).returncode == 0
+        assert admin("unfreeze", "alpha")[0] == 0
         assert api("getroomlist")["result"] == 4105
     finally:
         n.stop()
-    assert tkroom("admin", "enterprise", "freeze", "nobody", env=env).returncode == 1
+    assert admin("freeze", "nobody")[0] == 1
 
 
 def test_concurrent_writes_all_succeed(api):

@@ -85,7 +85,7 @@ class RedisState:
 
     def __init__(self, url: str, *, prefix: str = "tkroom", window: int = 4096,
                  node: str | None = None, grace: float = 15.0, heartbeat: float = 1.0,
-                 subscribe_timeout: float = 10.0) -> None:
+                 subscribe_timeout: float = 10.0, max_connections: int = 32) -> None:
         self.url = url
         self.g = f"{prefix}:"
         self.window = window
@@ -93,6 +93,7 @@ class RedisState:
         self.grace = grace
         self.heartbeat = heartbeat
         self.subscribe_timeout = subscribe_timeout
+        self.max_connections = max_connections
         self.redis: aioredis.Redis | None = None
         self._pubsub: Any = None
         self._scripts: dict[str, AsyncScript] = {}
@@ -105,7 +106,10 @@ class RedisState:
 
     # life cycle --------------------------------------------------------------------------
     async def start(self) -> None:
-        self.redis = aioredis.from_url(self.url, decode_responses=True)
+        # a bounded pool that makes a burst of requests wait for a connection, not fail
+        pool = aioredis.BlockingConnectionPool.from_url(
+            self.url, decode_responses=True, max_connections=self.max_connections, timeout=30)
+        self.redis = aioredis.Redis(connection_pool=pool)
         for name in ("ADD_MEMBER", "REMOVE_MEMBER", "UPDATE_PROPERTIES", "GET_MEMBERS",
                      "SNAPSHOT", "MESSAGES", "SAVE_MESSAGE", "DELETE_MESSAGE", "CHAT_GATE",
                      "PUBLISH", "REPLAY", "OPEN_SESSION", "DETACH_SESSION", "ATTACH_SESSION",
@@ -138,7 +142,7 @@ class RedisState:
             with contextlib.suppress(Exception):
                 # sessions still attached here are handed to the other nodes' sweepers
                 await self.redis.delete(f"{self.g}hb:{self.node}")
-            await self.redis.aclose()
+            await self.redis.aclose(close_connection_pool=True)
             self.redis = None
 
     def _room(self, serial: str) -> str:

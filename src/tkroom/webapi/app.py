@@ -75,7 +75,7 @@ async def _dispatch(request: Request, api: str) -> Response:
     if m is None:
         return JSONResponse({"result": 4105, "msg": f"No method {api}/{name}"}, status_code=404)
     try:
-        p = await parse(request, request.path_params.get("rest", ""))
+        p = await parse(request, request.path_params.get("rest", ""), state.settings.max_upload_bytes)
         call = Call(p, state, request)
         try:
             result = await m.handler(call)

@@ -19,7 +19,8 @@ from tkroom.errors import CodeError
 
 _ARRAY = re.compile(r"^([^\[\]]+)\[[^\[\]]*\]$")
 MAX_FIELDS = 1000
-MAX_ID = 2**31 - 1  # ids are 32-bit integer columns
+MAX_ID = 2**31 - 1
+MAX_BODY = 1 << 20  # ids are 32-bit integer columns
 
 
 class Params:
@@ -95,8 +96,9 @@ class Params:
         return self.files.get(name)
 
 
-async def parse(request: Request, rest: str) -> Params:
-    """Merge path segments, query string and form body of ``request``."""
+async def parse(request: Request, rest: str, max_upload: int = 200 << 20) -> Params:
+    """Merge path segments, query string and form body of ``request``; bodies above 1 MiB (or
+    ``max_upload`` for multipart uploads) are refused before they are read."""
     p = Params()
     segs = [unquote(s) for s in rest.strip("/").split("/")] if rest.strip("/") else []  # keep empty values
     for i in range(0, len(segs) - 1, 2):
@@ -105,6 +107,10 @@ async def parse(request: Request, rest: str) -> Params:
         p.add(k, v)
     if request.method == "POST":
         ctype = request.headers.get("content-type", "")
+        limit = max_upload + MAX_BODY if ctype.startswith("multipart/") else MAX_BODY
+        length = request.headers.get("content-length", "0")
+        if not length.isdigit() or int(length) > limit:
+            raise CodeError(4105, f"The request body is larger than {limit} bytes")
         if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
             try:
                 form = await request.form(max_files=10, max_fields=MAX_FIELDS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import Any
 
 from sqlalchemy import select
@@ -78,17 +79,33 @@ async def _hash_all(call: Call, plain: dict[str, str]) -> dict[str, str]:
 async def roomcreate(call: Call) -> dict[str, Any]:
     c = await call.company()
     values, plain = await validate(call.p, c, call.now, call.state.checker)
-    if c.max_rooms:  # lock the enterprise row (PostgreSQL) so concurrent creates cannot overshoot
-        await call.s.execute(select(Company.id).where(Company.id == c.id).with_for_update())
-    if c.max_rooms and await count_active(call.s, c.id, call.now) >= c.max_rooms:
-        raise CodeError(4103, f"The enterprise may have {c.max_rooms} rooms")
     hashes = await _hash_all(call, plain)
     now = int(call.now)
     room = Room(serial=await new_serial(call.s), companyid=c.id, created=now, modified=now,
                 **values, **hashes)
-    call.s.add(room)
-    await call.s.flush()
+    if not c.max_rooms:
+        call.s.add(room)
+        await call.s.flush()
+        return {"serial": room.serial}
+    # Count and insert atomically: one creator per enterprise at a time on this node, and the
+    # enterprise row locked (PostgreSQL) against the other nodes, until the commit.
+    async with _quota_lock(c.id):
+        await call.s.execute(select(Company.id).where(Company.id == c.id).with_for_update())
+        if await count_active(call.s, c.id, call.now) >= c.max_rooms:
+            raise CodeError(4103, f"The enterprise may have {c.max_rooms} rooms")
+        call.s.add(room)
+        await call.s.commit()
     return {"serial": room.serial}
+
+
+_QUOTA_LOCKS: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+def _quota_lock(companyid: int) -> asyncio.Lock:
+    lock = _QUOTA_LOCKS.get(companyid)
+    if lock is None:
+        lock = _QUOTA_LOCKS[companyid] = asyncio.Lock()
+    return lock
 
 
 @method("WebAPI", "roommodify", "Change a room's settings; only the given fields change.",

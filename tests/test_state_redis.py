@@ -1,0 +1,236 @@
+"""The Redis backend against the reference (memory) backend, and across two "nodes".
+
+Random sequences of operations are applied to a ``MemoryState`` and to two ``RedisState``
+instances sharing one Redis (alternating, like two nodes); every outcome must be identical.
+Then the cluster-only behaviours: limits under concurrent joins on two nodes, a dead node's
+sessions detached and expired by the survivor, a wrongly reaped node taking its sessions back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tkroom.rooms.model import ALL, Event, Target, new_member
+from tkroom.rooms.transitions import JoinPolicy
+from tkroom.state.base import Session
+from tkroom.state.memory import MemoryState
+from tkroom.state.redis import RedisState
+
+pytestmark = pytest.mark.redis
+
+USERS = [f"u{i}" for i in range(4)]
+MSG_IDS = [f"m{i}" for i in range(4)]
+
+_room = st.sampled_from(["r", "r", "r", "r:2"])
+_value = st.one_of(st.none(), st.booleans(), st.integers(-2**63, 2**63), st.floats(allow_nan=False),
+                   st.text(max_size=5), st.just([]), st.just({}),
+                   st.lists(st.integers(), max_size=3))
+_join = st.tuples(st.just("join"), _room, st.sampled_from(USERS), st.sampled_from([0, 2, 2, 3, 1, 4]),
+                  st.booleans(), st.integers(0, 2), st.sampled_from([None, 0, 1]),
+                  st.dictionaries(st.sampled_from(["a", "publishstate", "ü"]), _value, max_size=2))
+_save = st.tuples(st.just("save"), _room, st.sampled_from(MSG_IDS),
+                  st.none() | st.sampled_from(MSG_IDS), st.none() | st.sampled_from(USERS), _value)
+OPS = st.one_of(
+    _join, _join, _join, _save, _save,
+    st.tuples(st.just("leave"), _room, st.sampled_from(USERS), st.booleans(), st.booleans()),
+    st.tuples(st.just("props"), _room, st.sampled_from(USERS),
+              st.dictionaries(st.sampled_from(["a", "b", "publishstate", "role"]), _value,
+                              max_size=3)),
+    st.tuples(st.just("delete"), _room, st.sampled_from(MSG_IDS)),
+    st.tuples(st.just("chat"), _room, st.sampled_from(USERS), st.integers(0, 5000)),
+    st.tuples(st.just("publish"), _room, st.integers(1, 4)),
+    st.tuples(st.just("replay"), _room, st.integers(-1, 12)),
+    st.tuples(st.just("read"), _room, st.booleans()),
+)
+
+
+def view(x: Any) -> Any:
+    """A comparable form of any outcome (dataclasses become dicts)."""
+    if hasattr(x, "__dataclass_fields__"):
+        return {k: view(getattr(x, k)) for k in x.__dataclass_fields__}
+    if isinstance(x, list | tuple):
+        return [view(v) for v in x]
+    if isinstance(x, dict):
+        return {k: view(v) for k, v in x.items()}
+    return x
+
+
+async def apply(state: Any, op: tuple[Any, ...], sessions: dict[tuple[str, str], str]) -> Any:
+    kind, serial = op[0], op[1]
+    if kind == "join":
+        _, _, uid, role, single, maxusers, maxviewers, custom = op
+        sid = f"s{len(sessions)}"
+        out = await state.add_member(serial, new_member(uid, role, uid, sid, custom, 7),
+                                     JoinPolicy(maxusers, maxviewers, single))
+        if out.code == 0:
+            sessions[(serial, uid)] = sid
+        return out
+    if kind == "leave":
+        _, _, uid, own, keep = op
+        return await state.remove_member(serial, uid, sessions.get((serial, uid), "x")
+                                         if own else "", keep)
+    if kind == "props":
+        return await state.update_properties(serial, op[2], op[3])
+    if kind == "save":
+        _, _, mid, amsg, auser, data = op
+        msg: dict[str, Any] = {"id": mid, "name": mid, "data": data}
+        if amsg and amsg != mid:
+            msg["associatedMsgID"] = amsg
+        if auser:
+            msg["associatedUserID"] = auser
+        return await state.save_message(serial, msg)
+    if kind == "delete":
+        return await state.delete_message(serial, op[2])
+    if kind == "chat":
+        return await state.chat_gate(serial, op[2], op[3], 1000)
+    if kind == "publish":
+        return [await state.publish(serial, Event("x", {"i": i, "v": [], "o": {}},
+                                                  Target("roles", roles=(0, 1))))
+                for i in range(op[2])]
+    if kind == "replay":
+        return await state.replay(serial, op[2])
+    return [await state.snapshot(serial, op[2]), await state.count_members(serial),
+            await state.get_members(serial), await state.get_members(serial, ["u1", "u0", "zz"]),
+            await state.messages(serial), await state.has_message(serial, "m0")]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(ops=st.lists(OPS, min_size=10, max_size=60))
+def test_redis_behaves_like_memory(redis_url, ops):
+    async def run() -> None:
+        prefix = f"d{secrets.token_hex(4)}"
+        mem = MemoryState(window=3)
+        nodes = [RedisState(redis_url, prefix=prefix, window=3) for _ in range(2)]
+        for n in nodes:
+            await n.start()
+        try:
+            ms: dict[tuple[str, str], str] = {}
+            rs: dict[tuple[str, str], str] = {}
+            for i, op in enumerate(ops):
+                want = view(await apply(mem, op, ms))
+                got = view(await apply(nodes[i % 2], op, rs))
+                assert got == want, (op, got, want)
+        finally:
+            for n in nodes:
+                await n.stop()
+
+    asyncio.run(run())
+
+
+@pytest.fixture
+async def two_nodes(redis_url):
+    prefix = f"n{secrets.token_hex(4)}"
+    nodes = [RedisState(redis_url, prefix=prefix, node=f"node{i}", grace=0.3, heartbeat=0.05)
+             for i in range(2)]
+    for n in nodes:
+        await n.start()
+    yield nodes
+    for n in nodes:
+        await n.stop()
+
+
+async def test_limits_hold_under_concurrent_joins_on_two_nodes(two_nodes):
+    a, b = two_nodes
+    policy = JoinPolicy(maxusers=25, maxviewers=5)
+
+    def m(uid: str, role: int) -> Any:
+        return new_member(uid, role, uid, f"s-{uid}", {}, 0)
+
+    joins = [(a if i % 2 else b).add_member("r", m(f"st{i}", 2), policy) for i in range(200)]
+    joins += [(b if i % 2 else a).add_member("r", m(f"v{i}", 3), policy) for i in range(30)]
+    joins += [(a if i % 2 else b).add_member("r", m(f"t{i}", 0), policy) for i in range(10)]
+    out = await asyncio.gather(*joins)
+    codes = [o.code for o in out]
+    assert codes[:200].count(0) == 25 and codes[:200].count(64) == 175
+    assert codes[200:230].count(0) == 5 and codes[200:230].count(5011) == 25
+    assert codes[230:].count(0) == 1 and codes[230:].count(63) == 9
+    assert await a.count_members("r") == await b.count_members("r") == 31
+    # leaving frees exactly one place, taken by exactly one of many racing joiners
+    gone = next(o.member for o in out[:200] if o.code == 0)
+    await b.remove_member("r", gone.userid, "", False)
+    again = await asyncio.gather(*[(a if i % 2 else b).add_member("r", m(f"x{i}", 2), policy)
+                                   for i in range(40)])
+    assert [o.code for o in again].count(0) == 1
+
+
+async def test_events_reach_every_node_in_order(two_nodes):
+    a, b = two_nodes
+    got_a: list[Event] = []
+    got_b: list[Event] = []
+    await a.subscribe("r", got_a.append)
+    await b.subscribe("r", got_b.append)
+    await asyncio.gather(*[(a, b)[i % 2].publish("r", Event("x", {"i": i}, ALL))
+                           for i in range(100)])
+    deadline = time.monotonic() + 10
+    while len(got_a) < 100 or len(got_b) < 100:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    assert [e.s for e in got_a] == [e.s for e in got_b] == list(range(1, 101))
+    assert sorted(e.data["i"] for e in got_a) == list(range(100))
+
+
+async def test_dead_node_sessions_are_detached_then_expired(redis_url):
+    prefix = f"c{secrets.token_hex(4)}"
+    dead = RedisState(redis_url, prefix=prefix, node="dead", heartbeat=0.05)
+    alive = RedisState(redis_url, prefix=prefix, node="alive", grace=0.5, heartbeat=0.05)
+    await dead.start()
+    await alive.start()
+    try:
+        for uid in ("u", "v"):
+            await dead.add_member("r", new_member(uid, 2, uid, f"S{uid}", {}, 0), JoinPolicy())
+            await dead.open_session(Session(f"S{uid}", "tok", "r", uid))
+        # the node crashes: no detach ever comes; its heartbeat stops
+        for task in dead._tasks:
+            task.cancel()
+        now = time.time()
+        assert await alive.expired_sessions(now) == []
+        deadline = time.monotonic() + 10
+        while await alive.redis.exists(f"{prefix}:hb:dead"):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+        assert await alive.expired_sessions(time.time()) == []     # detached, grace starts
+        # one user comes back through the surviving node, the other never does
+        back = await alive.attach_session("Su", "tok")
+        assert back is not None and back.deadline is None
+        assert await alive.expired_sessions(time.time() + 0.6) == ["Sv"]
+        gone = await alive.expire_session("Sv", time.time() + 0.6)
+        assert gone is not None and gone.userid == "v"
+        assert await alive.expired_sessions(time.time() + 60) == []
+    finally:
+        await alive.stop()
+        await dead.stop()
+
+
+async def test_a_wrongly_reaped_node_reclaims_its_sessions(two_nodes):
+    a, b = two_nodes
+    await a.add_member("r", new_member("u", 2, "u", "S", {}, 0), JoinPolicy())
+    await a.open_session(Session("S", "tok", "r", "u"))
+    for task in a._tasks[-1:]:      # a long pause: only the heartbeat stops
+        task.cancel()
+    deadline = time.monotonic() + 10
+    while "S" not in await b.redis.zrange(f"{b.g}detached", 0, -1):
+        await b.expired_sessions(time.time())
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.02)
+    await a._beat()                 # the pause ends: a sees it was reaped and takes S back
+    assert await b.expired_sessions(time.time() + 60) == []
+    assert await b.attach_session("S", "tok") is not None
+
+
+async def test_a_detach_from_a_node_the_session_left_is_ignored(two_nodes):
+    a, b = two_nodes
+    await a.add_member("r", new_member("u", 2, "u", "S", {}, 0), JoinPolicy())
+    await a.open_session(Session("S", "tok", "r", "u"))
+    assert await b.attach_session("S", "tok") is not None      # resumed on node b
+    assert not await a.detach_session("S", time.time())        # node a's old socket drops late
+    assert await b.expired_sessions(time.time() + 60) == []
+    assert await b.detach_session("S", time.time())
+    assert await a.expired_sessions(time.time() + 1) == ["S"]
