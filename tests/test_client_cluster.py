@@ -26,7 +26,7 @@ async def _enter(port: int, serial: str, nick: str, uid: str, pwd: str, **opts) 
 async def _class(a: Served, b: Served, serial: str) -> None:
     t = await _enter(b.port, serial, "Ms T", "t1", "teach1")
     s = await _enter(a.port, serial, "Ann", "s1", "stud1", backoff_initial=0.05,
-                     signal_urls=(f"ws://127.0.0.1:{b.port + 1}/signal",))
+                     signal_urls=(f"ws://127.0.0.1:{b.signal_port}/signal",))
     try:
         await t.wait("room-participant_join", lambda ev: ev["user"]["id"] == "s1")
         await s.room.sendMessage("hello from node a")

@@ -10,6 +10,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tkroom.client import ClientError, Room, State
 from tkroom.client.events import EventBus
@@ -173,3 +175,38 @@ async def test_replayed_events_are_dropped_by_s() -> None:
     room._on_event("notice", {"kind": "warn", "code": 1011, "msg": "audio only"}, None)
     assert [m["id"] for m in room.getMsgList()] == ["m5", "m6", "m7"]
     assert raw == [5, 6, 7, None]
+
+
+_any = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=4),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(call=st.sampled_from(["sendMessage", "pubMsg", "delMsg", "changeUserProperty",
+                             "changeUserPropertyByRole", "batchChangeUserProperty",
+                             "changeUserPublish", "evictUser", "joinGroup", "getRoomUsers",
+                             "getRoomUserNum", "fetchUser", "request"]),
+       args=st.lists(_any, max_size=3), initialised=st.booleans())
+def test_any_arguments_answer_a_code_never_a_crash(call, args, initialised) -> None:
+    """Whatever an application passes, a call out of a room fails with the SDK's codes only:
+    101 before init, else 103 (bad arguments) or 2508 (not in a room)."""
+    async def run() -> int:
+        room = Room()
+        if initialised:
+            room.init()
+        try:
+            await getattr(room, call)(*args)
+        except ClientError as exc:
+            return exc.code
+        except TypeError as exc:  # a wrong number of arguments: Python's own error
+            if "argument" not in str(exc):
+                raise
+            return -1
+        return 0
+
+    code = asyncio.run(run())
+    assert code in ((101, -1) if not initialised else (103, 2508, -1)), code

@@ -66,7 +66,7 @@ async def test_wrong_password_keeps_the_servers_code(tmp_path):
             await room.joinroom("127.0.0.1", env.port, "X", "x", {"serial": env.serial,
                                                                    "password": "wrong1"})
         assert e.value.code == 4008
-        assert fails[0]["code"] == 4008
+        assert fails[0]["code"] == 4008 and fails[0]["source"] == 3  # checkroom
         with pytest.raises(ClientError) as e:
             await room.joinroom("127.0.0.1", env.port, "X", "x", {"serial": "999", "password": "a"})
         assert e.value.code == 4007
@@ -112,6 +112,8 @@ async def test_lost_session_rejoins_with_a_fresh_checkroom(tmp_path):
         s = await enter(env, "Ann", "s1", "stud1", backoff_initial=0.05, backoff_max=0.2)
         t = await enter(env, "Teacher", "t1", "teach1", reconnect=False)
         await s.wait("room-participant_join", lambda ev: ev["user"]["id"] == "t1")
+        gid = str((await env.webapi("groupcreate", serial=env.serial, groupname="Red"))["groupid"])
+        await s.room.joinGroup(gid)
         # the signalling server restarts with empty memory: every session is forgotten
         old = env.signal
         assert old is not None
@@ -126,6 +128,8 @@ async def test_lost_session_rejoins_with_a_fresh_checkroom(tmp_path):
         left = await s.wait("room-participant_leave")
         assert left["id"] == "t1", "the teacher did not come back: the fresh state says so"
         assert set(s.room.getUsers()) == {"s1"}
+        assert s.room.getMySelf()["properties"]["group"] == gid, "back in the group it was in"
+        assert (await s.room.fetchUser("s1"))["properties"]["group"] == gid
         await s.room.sendMessage("back")
         await s.room.leaveroom()
 

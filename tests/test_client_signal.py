@@ -209,7 +209,7 @@ async def test_unreachable_signal_node_is_2600():
         await room.joinroomEx(f"ws://127.0.0.1:{closed_port()}/", ticket("r1", "u"))
     assert e.value.code == 2600
     assert e.value.message.startswith("Room link failed")
-    assert fails[0]["code"] == 2600
+    assert fails[0]["code"] == 2600 and fails[0]["source"] == 0  # the socket
 
 
 async def test_async_iterator_with_real_events(env):
@@ -299,6 +299,13 @@ async def test_big_room_mode_and_paged_users(env):
             late.room.getUser("s0")
         assert e.value.code == 104  # not in the local copy of a big room...
         assert (await late.room.fetchUser("s0"))["id"] == "s0"  # ...but the server has it
+        await t.room.changeUserPublish("s0", 3)  # on stage: pushed to everyone
+        await late.wait("room-userproperty-changed", lambda ev: ev["user"]["id"] == "s0")
+        assert late.room.getUser("s0")["properties"]["publishstate"] == 3
+        await t.room.changeUserPublish("s0", 0)
+        await late.wait("room-userproperty-changed",
+                        lambda ev: ev["message"].get("publishstate") == 0)
+        assert "s0" not in late.room.getUsers()
     finally:
         for w in (t, *members):
             await w.room.leaveroom()
@@ -326,3 +333,14 @@ async def test_join_limits_surface_with_the_servers_codes(env):
         assert e.value.code == 4108
     finally:
         await viewer.room.leaveroom()
+
+
+async def test_async_with_leaves_the_class(env):
+    _, server, member = env
+    t = await member("teach", 0)
+    async with Room() as room:
+        room.init()
+        await room.joinroomEx(server.url, ticket("r1", "stu"))
+        await t.wait("room-participant_join", lambda ev: ev["user"]["id"] == "stu")
+    assert room.state is State.IDLE
+    await t.wait("room-participant_leave", lambda ev: ev["id"] == "stu")

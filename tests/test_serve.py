@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
+import subprocess
+import sys
 import time
 
 import httpx
 
-from test_webapi_store import Served, tkroom
+from test_webapi_store import SRC, Served, tkroom
 from tkroom.client import Room
+from webapi_nodes import free_port
 
 
 async def _class(port: int, serial: str) -> tuple[dict, int]:
@@ -55,3 +60,28 @@ def test_serve_with_embedded_defaults_runs_a_class(tmp_path):
         assert sdk.status_code == 200 and "joinroom" in sdk.text
     finally:
         node.stop()
+
+
+def test_serve_says_which_port_is_taken(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = subprocess.run(
+            [sys.executable, "-m", "tkroom", "serve", "--port", str(free_port()), "--signal-port",
+             str(port), "--data", str(tmp_path)],
+            env={**os.environ, "PYTHONPATH": SRC, "TKROOM_EMBEDDED_JANUS": "0"},
+            capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 2
+    assert f"{port}" in out.stderr and "address already in use" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_serve_says_when_redis_is_unreachable(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "tkroom", "serve", "--port", str(free_port()), "--signal-port",
+         str(free_port()), "--data", str(tmp_path), "--redis", f"redis://127.0.0.1:{free_port()}/0"],
+        env={**os.environ, "PYTHONPATH": SRC, "TKROOM_EMBEDDED_JANUS": "0"},
+        capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 2
+    assert "connecting to 127.0.0.1" in out.stderr and "Traceback" not in out.stderr

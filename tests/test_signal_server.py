@@ -449,3 +449,16 @@ async def test_bad_frames_answered_with_103(world):
 
 def test_secret_is_bytes():
     assert isinstance(SECRET, bytes)
+
+
+async def test_own_events_come_before_the_ack(world):
+    _, _, connect, member = world
+    t = await member("r", "t", 0)
+    s = await member("r", "s1")
+    for n in range(5):
+        t.order.clear()
+        ack = await t.req("pubMsg", {"name": "p", "id": f"p{n}", "toID": "__all"})
+        assert t.order == [("ev", "pubMsg"), ("ack", ack["ack"])]
+        s.order.clear()
+        ack = await s.req("setProperty", {"id": "s1", "properties": {"n": n}})
+        assert s.order == [("ev", "setProperty"), ("ack", ack["ack"])]

@@ -131,7 +131,9 @@ def test_media_servers_and_getconfig(api, node):
     cfg = api.client("getconfig", serial=serial)
     port = node.node.settings.effective_signal_port
     assert cfg["result"] == 0 and cfg["signal"]["url"] == f"ws://127.0.0.1:{port}/signal"
-    assert cfg["mediaservers"][0]["serverid"] == sid and cfg["courseserverport"] == port
+    assert cfg["mediaservers"] == [{"serverid": sid, "name": "cn", "ip": "10.0.0.1",
+                                    "maxusers": 600, "maxsidelineusers": 2000}], "no Janus API URL"
+    assert cfg["courseserverport"] == port
     assert api.client("getconfig")["result"] == 5100
     assert api.client("getconfig", serial="0000000004")["result"] == 4007
     assert api("serverdelete", serverid=sid)["result"] == 0

@@ -32,9 +32,10 @@ class Served:
     """``tkroom serve`` as a subprocess."""
 
     def __init__(self, *args: str):
-        self.port = free_port()
+        self.port, self.signal_port = free_port(), free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tkroom", "serve", "--port", str(self.port), *args],
+            [sys.executable, "-m", "tkroom", "serve", "--port", str(self.port),
+             "--signal-port", str(self.signal_port), *args],
             env={**os.environ, "PYTHONPATH": SRC}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         wait_for(lambda: port_open("127.0.0.1", self.port) or self.proc.poll() is not None, 60, what="serve")

@@ -183,9 +183,9 @@ async def amain(args: argparse.Namespace) -> int:
     server_cpu = cpus[0] if len(cpus) > 1 else None
     if len(cpus) > 1:
         os.sched_setaffinity(0, set(cpus[1:]))  # workers inherit it
-    RESULTS.mkdir(exist_ok=True)
+    out_dir: Path = args.out
     stamp = time.strftime("%Y%m%dT%H%M%S")
-    prof = RESULTS / f"signal-{stamp}.prof" if args.profile else None
+    prof = out_dir / f"signal-{stamp}.prof" if args.profile else None
     targets: list[Target] = []
     if args.only in (None, "tkroom"):
         targets.append(our_target(prof))
@@ -209,9 +209,9 @@ async def amain(args: argparse.Namespace) -> int:
         summary = profile_summary(prof)
         prof.with_suffix(".txt").write_text(summary)
         print(f"profile of the last tkroom run: {prof.with_suffix('.txt')}")
-    path = RESULTS / f"signal-{stamp}.json"
+    path = out_dir / f"signal-{stamp}.json"
     path.write_text(json.dumps({
-        "args": vars(args), "cpus": cpus, "python": sys.version, "machine": platform.platform(),
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "cpus": cpus, "python": sys.version, "machine": platform.platform(),
         "rows": rows, "ours_over_theirs": rs}, indent=2))
     print(f"wrote {path}")
     return 0
@@ -228,9 +228,12 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=2, help="load-generator processes")
     p.add_argument("--parallel", type=int, default=200, help="connections opening at once")
     p.add_argument("--only", choices=["tkroom", "socket.io"])
+    p.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
     p.add_argument("--profile", action="store_true",
                    help="run the tkroom node under cProfile (slower) and summarise it")
-    return worker.run(amain(p.parse_args()))
+    args = p.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    return worker.run(amain(args))
 
 
 if __name__ == "__main__":

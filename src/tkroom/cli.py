@@ -60,10 +60,16 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
     from tkroom.planes import build_node
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    build_node(_settings(args)).run()
+    try:
+        build_node(_settings(args)).run()
+    except (OSError, RedisConnectionError) as exc:  # a port in use, an unreachable database or
+        print(f"tkroom serve: {exc}", file=sys.stderr)  # Redis: say so in one line
+        return 2
     return 0
 
 

@@ -1,8 +1,9 @@
 """Settings of a node: flags over environment variables over defaults.
 
 One object carries every knob so that ``serve``, ``admin``, the tests and the benchmark build a
-node the same way. The server secret is generated once and kept in the data folder, because
-join tickets and login keys signed before a restart must stay valid after it.
+node the same way. The server secret is generated once and kept in the data folder (or, for
+nodes sharing PostgreSQL, adopted from the database), because join tickets signed before a
+restart or by another node must stay valid.
 """
 
 from __future__ import annotations

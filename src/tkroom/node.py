@@ -1,8 +1,8 @@
 """A tkroom node: the store, the HTTP app under uvicorn, and the services of the other planes.
 
 Other planes plug in without touching this file: they append objects with async
-``start()``/``stop()`` to ``node.services`` (started after HTTP is up, stopped before it goes
-down, in reverse order) and Starlette routes to ``node.routes`` before ``start()``.
+``start()``/``stop()`` to ``node.services`` (started in order before HTTP opens, stopped after
+it closes, in reverse order) and Starlette routes to ``node.routes`` before ``start()``.
 """
 
 from __future__ import annotations
@@ -76,13 +76,28 @@ class Node:
         return f"http://{self.settings.host}:{self.port}"
 
     async def start(self) -> None:
-        """Migrate the store, serve HTTP, then start the webhook worker and every service."""
+        """Migrate the store, start the webhook worker and every service, then serve HTTP.
+
+        HTTP comes last so that an open port means the whole node is ready (what a load balancer
+        and a client's first ``checkroom`` + ``joinRoom`` rely on); if anything fails to start,
+        what did start is stopped again and the error propagates."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await migrate(self.engine)
         if self.engine.dialect.name != "sqlite" and not self.settings.secret_hex:
             self.secret = await shared_secret(self.sessions, self.secret)  # one secret per cluster
             self.api.secret = self.secret
             self.api.checker = PasswordChecker(self.secret)
+        try:
+            for svc in (self.webhooks, *self.services):
+                await svc.start()
+                self._started.append(svc)
+            await self._serve_http()
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("tkroom node on %s (store %s)", self.base_url, self.engine.url.render_as_string())
+
+    async def _serve_http(self) -> None:
         self.app = build_app(self.api, self.routes)
         config = uvicorn.Config(
             self.app, host=self.settings.host, port=self.settings.port, lifespan="off",
@@ -94,25 +109,22 @@ class Node:
         while not self._server.started:
             if self._serve_task.done():
                 self._serve_task.result()
-                raise RuntimeError("the HTTP server stopped while starting")
+                raise OSError(f"cannot serve HTTP on {self.settings.host}:{self.settings.port}")
             await asyncio.sleep(0.01)
         self.port = self._server.servers[0].sockets[0].getsockname()[1]
-        for svc in (self.webhooks, *self.services):
-            await svc.start()
-            self._started.append(svc)
-        log.info("tkroom node on %s (store %s)", self.base_url, self.engine.url.render_as_string())
 
     async def stop(self) -> None:
+        """Close HTTP first (no new callers), then the services in reverse order, then the store."""
+        if self._server is not None and self._serve_task is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(Exception):
+                await self._serve_task
         for svc in reversed(self._started):
             try:
                 await svc.stop()
             except Exception:
                 log.exception("stopping %r", svc)
         self._started.clear()
-        if self._server is not None and self._serve_task is not None:
-            self._server.should_exit = True
-            with contextlib.suppress(Exception):
-                await self._serve_task
         await self.engine.dispose()
 
     async def serve_forever(self) -> None:

@@ -30,14 +30,17 @@ class _StateService:
 
 @dataclass
 class _SignalService:
-    """The signalling server; when its port was chosen at start (0), getconfig learns it."""
+    """The signalling server. It starts after the node has adopted its cluster secret (which
+    signs the join tickets it verifies); when its port was chosen at start (0), getconfig
+    learns it."""
 
     signal: SignalServer
-    settings: Settings
+    node: Node
 
     async def start(self) -> None:
+        self.signal.secret = self.node.secret
         await self.signal.start()
-        self.settings.signal_port = self.signal.port
+        self.node.settings.signal_port = self.signal.port
 
     async def stop(self) -> None:
         await self.signal.stop()
@@ -52,7 +55,7 @@ def build_node(settings: Settings, *, state: RoomState | None = None, media: boo
     signal = SignalServer(settings.host, settings.effective_signal_port, node.directory, state,
                           node.secret, grace=grace, sweep_interval=sweep_interval)
     node.signal = signal
-    node.services += [_StateService(state), _SignalService(signal, settings)]
+    node.services += [_StateService(state), _SignalService(signal, node)]
     if media:
         from tkroom.media.plane import install_media
 

@@ -46,6 +46,9 @@ ROLE_TEACHER, ROLE_ASSISTANT, ROLE_STUDENT, ROLE_AUDIT, ROLE_PATROL = range(5)
 
 RESUMABLE_GONE = 102  # the server no longer knows the session: join again
 
+# room-connect-fail's ``source``, as in the original SDK: which step of joining failed
+SOURCE_SOCKET, SOURCE_GETCONFIG, SOURCE_CHECKROOM = 0, 1, 3
+
 
 class State(enum.Enum):
     UNINITIALIZED = "uninitialized"
@@ -94,6 +97,7 @@ class Room:
         self._connected = asyncio.Event()
         self._reconnector: asyncio.Task[None] | None = None
         self._raw_listeners: list[Callable[[str, dict[str, Any], int | None], None]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     # ---- setup -------------------------------------------------------------------------------
 
@@ -107,6 +111,14 @@ class Room:
         self._opts = Options(**options)
         self.appkey = appkey
         self._state = State.IDLE
+
+    async def __aenter__(self) -> Room:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """``async with Room() as room:`` leaves the class on the way out, whatever happened."""
+        if self._state not in (State.UNINITIALIZED, State.IDLE):
+            await self.leaveroom()
 
     def checkInit(self) -> bool:
         return self._state is not State.UNINITIALIZED
@@ -205,7 +217,8 @@ class Room:
             answer = await self._join_fresh()
         except ClientError as exc:
             await self._teardown()
-            self._bus.emit(E.ROOM_CONNECT_FAIL, {"code": exc.code, "error": exc.message})
+            self._bus.emit(E.ROOM_CONNECT_FAIL, {"code": exc.code, "error": exc.message,
+                                                 "source": exc.extra.get("source", SOURCE_SOCKET)})
             raise
         except BaseException:
             await self._teardown()
@@ -227,11 +240,19 @@ class Room:
             tk = a["ticket"]
             join["ticket"] = tk if isinstance(tk, str) else await tk()
             return self._signal_url, join
-        checked = await api.checkroom(
-            a["serial"], a["nickname"], password=a["password"], loginkey=a["loginkey"],
-            userid=a["userid"], userrole=a["userrole"],
-        )
-        config = await api.getconfig(a["serial"], checked.get("roomrole"))
+        try:
+            checked = await api.checkroom(
+                a["serial"], a["nickname"], password=a["password"], loginkey=a["loginkey"],
+                userid=a["userid"], userrole=a["userrole"],
+            )
+        except ClientError as exc:
+            exc.extra.setdefault("source", SOURCE_CHECKROOM)
+            raise
+        try:
+            config = await api.getconfig(a["serial"], checked.get("roomrole"))
+        except ClientError as exc:
+            exc.extra.setdefault("source", SOURCE_GETCONFIG)
+            raise
         url = self._learn_urls(config)
         if not url:
             raise ClientError(INVALID_STATUS, "getconfig gave no signal url")
@@ -339,6 +360,7 @@ class Room:
     async def request(self, ev: str, data: dict[str, Any]) -> Any:
         """Send any request of the protocol (e.g. the media plane's ``publish``) and return
         its ack data; the same codes as every call (2508 when not in a room, the ack's code)."""
+        self._require_init()
         if not isinstance(ev, str) or not ev or not isinstance(data, dict):
             raise ClientError(BAD_PARAMETERS, "request needs an event name and a dict")
         return await self._request(ev, data)
@@ -358,6 +380,7 @@ class Room:
 
         Raises 61 (1024 characters or more), 62 (too fast), 4108 (chat banned).
         """
+        self._require_init()
         if not isinstance(message, str | Mapping):
             raise ClientError(BAD_PARAMETERS, "message must be text or a mapping")
         _check_to(toID)
@@ -369,8 +392,8 @@ class Room:
     async def pubMsg(self, params: Mapping[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
         """Publish a room message: ``name``, ``id``, ``toID``, ``data``, ``save``,
         ``associatedMsgID``, ``associatedUserID``, ``expires``. Answers ``{"seq": n}``."""
-        msg = {**dict(params or {}), **kw}
-        _check_msg(msg)
+        self._require_init()
+        msg = _message(params, kw)
         msg.setdefault("toID", MSG_TO_ALLUSER)
         msg.setdefault("data", {})
         msg["save"] = bool(msg.get("save", False))
@@ -378,8 +401,8 @@ class Room:
 
     async def delMsg(self, params: Mapping[str, Any] | None = None, **kw: Any) -> None:
         """Delete a (saved) room message by ``name``/``id``, telling ``toID``."""
-        msg = {**dict(params or {}), **kw}
-        _check_msg(msg)
+        self._require_init()
+        msg = _message(params, kw)
         msg.setdefault("toID", MSG_TO_ALLUSER)
         await self._request("delMsg", msg)
 
@@ -387,6 +410,7 @@ class Room:
         self, id: str, tellWhom: Any, properties: Mapping[str, Any]
     ) -> None:
         """Set ``properties`` of user ``id`` and tell ``tellWhom`` (a toID)."""
+        self._require_init()
         if not isinstance(id, str) or not id:
             raise ClientError(BAD_PARAMETERS, "changeUserProperty needs a user id")
         await self._set_property(id, tellWhom, properties)
@@ -395,22 +419,22 @@ class Room:
         self, roles: Iterable[int], tellWhom: Any, properties: Mapping[str, Any]
     ) -> None:
         """Set ``properties`` of every user having one of ``roles``."""
-        rl = list(roles) if not isinstance(roles, str | bytes) else None
-        if not rl or not all(isinstance(r, int) and 0 <= r <= 4 for r in rl):
-            raise ClientError(BAD_PARAMETERS, "roles must be a non-empty list of roles 0..4")
-        await self._set_property({"roles": rl}, tellWhom, properties)
+        self._require_init()
+        await self._set_property({"roles": _roles(roles)}, tellWhom, properties)
 
     async def batchChangeUserProperty(
         self, ids: Iterable[str], tellWhom: Any, properties: Mapping[str, Any]
     ) -> None:
         """Set the same ``properties`` on several users at once."""
-        il = list(ids) if not isinstance(ids, str | bytes) else None
+        self._require_init()
+        il = list(ids) if isinstance(ids, list | tuple | set | frozenset) else None
         if not il or not all(isinstance(i, str) and i for i in il):
             raise ClientError(BAD_PARAMETERS, "ids must be a non-empty list of user ids")
         await self._set_property({"ids": il}, tellWhom, properties)
 
     async def changeUserPublish(self, id: str, publishstate: int) -> None:
         """Bring a user on or off stage: 0 none, 1 audio, 2 video, 3 both, 4 muted."""
+        self._require_init()
         if not isinstance(publishstate, int) or not 0 <= publishstate <= 4:
             raise ClientError(BAD_PARAMETERS, "publishstate must be 0..4")
         await self.changeUserProperty(id, MSG_TO_ALLUSER, {"publishstate": publishstate})
@@ -423,6 +447,7 @@ class Room:
 
     async def evictUser(self, id: str, causeJson: Any = None) -> None:
         """Send a user out of the class (teacher and assistant only: 4108 otherwise)."""
+        self._require_init()
         if not isinstance(id, str) or not id:
             raise ClientError(BAD_PARAMETERS, "evictUser needs a user id")
         data: dict[str, Any] = {"id": id}
@@ -432,6 +457,7 @@ class Room:
 
     async def joinGroup(self, groupid: str) -> list[dict[str, Any]]:
         """Move into a group; the group's user list. JoinGroupError (2511) when refused."""
+        self._require_init()
         if not isinstance(groupid, str) or not groupid:
             raise ClientError(BAD_PARAMETERS, "joinGroup needs a group id")
         try:
@@ -463,24 +489,29 @@ class Room:
         search: str | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         """A page of the room's users from the server (big rooms): ``(userlist, total)``."""
+        self._require_init()
         if not isinstance(start, int) or start < 0 or not isinstance(max, int) or max <= 0:
             raise ClientError(BAD_PARAMETERS, "start must be >= 0 and max > 0")
         data: dict[str, Any] = {"start": start, "max": max}
         if roles is not None:
-            data["roles"] = list(roles)
+            data["roles"] = _roles(roles)
         if search is not None:
+            if not isinstance(search, str):
+                raise ClientError(BAD_PARAMETERS, "search must be text")
             data["search"] = search
         answer = await self._request("getRoomUsers", data) or {}
         return list(answer.get("userlist") or []), int(answer.get("total", 0))
 
     async def getRoomUserNum(self, roles: Iterable[int] | None = None) -> int:
         """How many users are in the room (of ``roles`` when given), counted by the server."""
-        data: dict[str, Any] = {} if roles is None else {"roles": list(roles)}
+        self._require_init()
+        data: dict[str, Any] = {} if roles is None else {"roles": _roles(roles)}
         answer = await self._request("getRoomUserNum", data) or {}
         return int(answer.get("num", 0))
 
     async def fetchUser(self, id: str) -> dict[str, Any]:
         """A user as the server knows it now (also users not pushed to us in big rooms)."""
+        self._require_init()
         if not isinstance(id, str) or not id:
             raise ClientError(BAD_PARAMETERS, "fetchUser needs a user id")
         answer = await self._request("getUser", {"ids": [id]}) or {}
@@ -558,7 +589,13 @@ class Room:
         self._bus.emit(E.PARTICIPANT_EVICTED, {"reason": d.get("reason"), "fromID": d.get("fromID")})
         self._state = State.IDLE
         self._connected.clear()
-        asyncio.ensure_future(self._finish_evicted())
+        self._spawn(self._finish_evicted())
+
+    def _spawn(self, coro: Any) -> None:
+        """Run ``coro`` in the background, keeping a reference until it ends."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _finish_evicted(self) -> None:
         await self._teardown()
@@ -568,12 +605,16 @@ class Room:
         uid, props = d.get("id"), d.get("properties")
         if not isinstance(props, dict):
             return
+        on_stage = isinstance(props.get("publishstate"), int) and props["publishstate"] > 0
         user = self._users.get(uid)
-        if user is None:  # big room: someone we do not track
+        if user is None:  # big room: someone we do not track, pushed because of the stage
             user = {"id": uid, "properties": {}}
-            if props.get("publishstate", 0) > 0:
+            if on_stage:
                 self._users[uid] = user
         user["properties"].update(props)
+        if (self._mode == "bigRoom" and uid != self._self_id and props.get("publishstate") == 0
+                and user["properties"].get("role") not in (ROLE_TEACHER, ROLE_ASSISTANT)):
+            self._users.pop(uid, None)  # off stage in a big room: no longer pushed to us
         if uid == self._self_id and "group" in props:
             self._group = props["group"]
         self._bus.emit(
@@ -595,7 +636,7 @@ class Room:
         )
 
     def _ev_pubmsg(self, d: dict[str, Any]) -> None:
-        if d.get("save") and "id" in d:
+        if d.get("save") and isinstance(d.get("id"), str):
             self._msgs.pop(d["id"], None)
             self._msgs[d["id"]] = d
         if d.get("name") == "BigRoom" or d.get("id") == "BigRoom":
@@ -632,7 +673,7 @@ class Room:
         self._connected.clear()
         if not self._opts.reconnect:
             self._conn = None
-            asyncio.ensure_future(self._give_up(ROOM_NOT_CONNECT, reason))
+            self._spawn(self._give_up(ROOM_NOT_CONNECT, reason))
             return
         self._state = State.RECONNECTING
         self._reconnector = asyncio.create_task(self._reconnect(reason), name="tkroom-reconnect")
@@ -710,8 +751,16 @@ class Room:
                         raise
                     self._conn = None
             await conn.close()
-            before = self._users
+            before, group = self._users, self._group
             await self._join_fresh()
+            if group and self._conn is not None:  # a fresh session starts in no group
+                with contextlib.suppress(ClientError):
+                    await self._conn.request("joinGroup", {"groupid": group},
+                                             self._opts.request_timeout)
+                    self._group = group
+                    me = self._users.get(self._self_id)
+                    if me is not None:
+                        me["properties"]["group"] = group
             self._announce_diff(before)
             return False
         except BaseException:
@@ -761,6 +810,24 @@ def _check_to(to: Any) -> None:
     )
     if not ok:
         raise ClientError(BAD_PARAMETERS, f"bad toID {to!r}")
+
+
+def _roles(roles: Any) -> list[int]:
+    """A non-empty list of roles 0..4, or 103."""
+    rl = list(roles) if isinstance(roles, list | tuple | set | frozenset) else None
+    if not rl or not all(isinstance(r, int) and not isinstance(r, bool) and 0 <= r <= 4
+                         for r in rl):
+        raise ClientError(BAD_PARAMETERS, "roles must be a non-empty list of roles 0..4")
+    return rl
+
+
+def _message(params: Any, kw: dict[str, Any]) -> dict[str, Any]:
+    """pubMsg/delMsg take a mapping and/or keywords; anything else is 103."""
+    if params is not None and not isinstance(params, Mapping):
+        raise ClientError(BAD_PARAMETERS, "the message must be a mapping")
+    msg = {**dict(params or {}), **kw}
+    _check_msg(msg)
+    return msg
 
 
 def _check_msg(msg: Mapping[str, Any]) -> None:

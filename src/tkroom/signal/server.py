@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import gc
 import json
 import logging
@@ -35,7 +36,11 @@ log = logging.getLogger(__name__)
 MAX_FRAME = 64 * 1024        # larger frames are answered with 103
 HARD_FRAME = 1024 * 1024     # larger frames close the connection (1009)
 
+ACK_WAIT = 5.0               # at most this long an ack waits for its own events to arrive
+
 Handler = Callable[[Conn, Member, Any], Awaitable[dict[str, Any]]]
+
+_published: contextvars.ContextVar[int] = contextvars.ContextVar("published", default=0)
 
 
 class SignalServer:
@@ -89,6 +94,7 @@ class SignalServer:
         for room in self.rooms.values():
             for conn in room.conns.values():
                 conn.write(notice)
+            room.flush()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -103,8 +109,10 @@ class SignalServer:
         return f"ws://{self.host}:{self.port}/"
 
     async def _publish(self, serial: str, events: list[Event]) -> None:
+        """Publish in order; remember the last ``s`` so the ack waits for its own events."""
         for event in events:
-            await self.state.publish(serial, event)
+            stamped = await self.state.publish(serial, event)
+            _published.set(max(_published.get(), stamped.s))
 
     def register(self, ev: str, handler: Handler) -> None:
         """Answer requests named ``ev`` (for joined clients) with ``handler``."""
@@ -151,7 +159,12 @@ class SignalServer:
             if not isinstance(ev, str):
                 raise fail(103, "ev is missing")
             data = req.get("data", {})
+            _published.set(0)
             result = await self._dispatch(conn, ev, data)
+            room = conn.room
+            if room is not None and room.delivered < _published.get():
+                # a clustered state delivers our own events asynchronously: they come first
+                await room.caught_up(_published.get(), ACK_WAIT)
             conn.write(dumps({"ack": rid, "code": 0, "data": result}))
             after, conn.after_ack = conn.after_ack, None
             if after is not None:
@@ -159,11 +172,15 @@ class SignalServer:
         except CodeError as exc:
             if conn.pending is not None:     # a join or resume failed half-way
                 conn.pending = None
+                if conn.room is not None:
+                    conn.room.changed()
             conn.write(dumps({"ack": rid, "code": exc.code, "msg": exc.message}))
         except Exception:
             log.exception("request failed")
             if conn.pending is not None:
                 conn.pending = None
+                if conn.room is not None:
+                    conn.room.changed()
             conn.write(dumps({"ack": rid, "code": 2510, "msg": "Server exception"}))
 
     async def _dispatch(self, conn: Conn, ev: str, data: Any) -> dict[str, Any]:
@@ -195,7 +212,7 @@ class SignalServer:
         if room is None:
             room = self.rooms[conn.serial] = LocalRoom(conn.serial, self._close_conn)
             room.ready = asyncio.ensure_future(self.state.subscribe(conn.serial, room.on_event))
-        room.conns[conn.sid] = conn
+        room.add(conn)
         try:
             await asyncio.shield(room.ready)
         except Exception:
@@ -205,7 +222,7 @@ class SignalServer:
     def _unregister(self, conn: Conn) -> None:
         room = self.rooms.get(conn.serial)
         if room is not None and room.conns.get(conn.sid) is conn:
-            del room.conns[conn.sid]
+            room.remove(conn)
             if not room.conns:
                 self.state.unsubscribe(room.serial, room.on_event)
                 del self.rooms[room.serial]
@@ -306,6 +323,7 @@ class SignalServer:
         await self._register(conn)
         snap = await self.state.snapshot(serial, big)
         conn.after_ack = lambda: conn.flush_pending(snap.s)
+        _published.set(0)       # what the join published was for the others (or is in snap)
         return decisions.join_answer(member, info.public(), snap, big, sid, token)
 
     async def _resume(self, conn: Conn, data: Any) -> dict[str, Any]:
@@ -333,10 +351,11 @@ class SignalServer:
             self._unregister(conn)
             await self.state.detach_session(sid, self.clock() + self.grace)
             raise fail(102, "missed events are no longer kept: join again")
-        await self.state.publish(session.serial, decisions.taken_over(sid, conn.cid))
+        await self._publish(session.serial, [decisions.taken_over(sid, conn.cid)])
         mine = decisions.missed_for(missed, me)
         upto = missed[-1].s if missed else last
         conn.after_ack = lambda: self._spawn(self._replay_then_flush(conn, mine, upto))
+        _published.set(0)       # the takeover notice is for other nodes, not for this socket
         return {"s": upto}
 
     def _spawn(self, coro: Awaitable[None]) -> None:
@@ -419,7 +438,7 @@ class SignalServer:
         if chat.gated and not await self.state.chat_gate(conn.serial, me.userid, now_ms,
                                                          rules.CHAT_MIN_GAP_MS):
             raise fail(62)
-        await self.state.publish(conn.serial, decisions.chatted(chat.data, chat.target))
+        await self._publish(conn.serial, [decisions.chatted(chat.data, chat.target)])
         try:
             await self.directory.save_chat(conn.serial, chat.data)
         except Exception:
@@ -456,8 +475,8 @@ class SignalServer:
         victim = found[0] if found else None
         rules.check_evict(me, victim)
         assert victim is not None
-        await self.state.publish(conn.serial, decisions.evicted(victim, data.get("reason"),
-                                                                me.userid))
+        await self._publish(conn.serial, [decisions.evicted(victim, data.get("reason"),
+                                                            me.userid)])
         await self._leave(conn.serial, victim.userid, victim.session)
         return {}
 
@@ -502,7 +521,7 @@ class SignalServer:
     async def _set_group(self, conn: Conn, me: Member, gid: str | None) -> None:
         await self.state.update_properties(conn.serial, me.userid, {"group": gid})
         conn.group = gid
-        await self.state.publish(conn.serial, decisions.group_changed(me.userid, gid))
+        await self._publish(conn.serial, [decisions.group_changed(me.userid, gid)])
 
 
 _JOIN_DETAIL = {

@@ -16,6 +16,7 @@ from tkroom.store.rooms import room_dict
 from tkroom.webapi.access import enterable_room, parse_role, registered_user, role_by_password
 from tkroom.webapi.files import room_files
 from tkroom.webapi.registry import Call, Param, method
+from tkroom.webapi.servers import server_dict
 
 ENTER_CODES = (
     (5100, "serial missing"),
@@ -112,12 +113,12 @@ async def getconfig(call: Call) -> dict[str, Any]:
     if room is None:
         raise CodeError(4007, f"No room {serial}")
     q = select(MediaServer).where(MediaServer.companyid == room.companyid).order_by(MediaServer.id)
-    servers = [
-        {"serverid": m.id, "name": m.name, "ip": m.ip, "url": m.url, "maxusers": m.maxusers,
-         "maxsidelineusers": m.maxsidelineusers}
-        for m in (await call.s.execute(q)).scalars()
-    ]
-    servers += [{"serverid": 0, "name": "default", "ip": "", "url": u} for u in call.state.settings.janus_urls]
+    # Clients never talk to Janus: they learn the servers' names (for switchServerByName), not
+    # their API addresses.
+    servers = [{k: v for k, v in server_dict(m).items() if k != "url"}
+               for m in (await call.s.execute(q)).scalars()]
+    if call.state.settings.janus_urls:
+        servers.append({"serverid": 0, "name": "default", "ip": ""})
     url = signal_url(call)
     host = call.request.url.hostname or ""
     port = call.request.url.port or 80

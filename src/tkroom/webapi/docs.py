@@ -140,7 +140,7 @@ ANSWERS = {
     "checkroom": '`{"result": 0, "room": <room as in getroom>, "roomrole": 0-4, "nickname", "thirdid" (the '
                  'userid given, or ""), "userid" (given or generated), "ticket": <join ticket>}`',
     "getconfig": '`{"result": 0, "signal": {"url": "ws://<host>:<signal port>/signal"}, "mediaservers": '
-                 '[{serverid, name, ip, url, ...}], "courseserver", "courseserverport", "ClassDocServerAddr", '
+                 '[{serverid, name, ip, maxusers, maxsidelineusers}] (names only: clients never reach Janus), "courseserver", "courseserverport", "ClassDocServerAddr", '
                  '"newcourseaddr": [{name, signaladdr, signalport, webaddr, docaddr, change}]}`',
 }
 
