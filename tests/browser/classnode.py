@@ -1,7 +1,7 @@
 """A whole tkroom node for browser tests, inside the test's network namespace.
 
 HTTP (WebAPI, ClientAPI, the classroom page), the signalling server and the media plane on a
-real Janus, wired as ``tkroom serve`` wires them (``install_media``). Everything runs on one
+real Janus, built as ``tkroom serve`` builds it (``tkroom.planes.build_node``). Everything runs on one
 asyncio loop in a thread of its own that has entered the namespace.
 """
 
@@ -20,12 +20,9 @@ import httpx
 
 from tkroom.config import Settings
 from tkroom.media.netns import NetNamespace
-from tkroom.media.plane import install_media
-from tkroom.node import Node
-from tkroom.signal.server import SignalServer
+from tkroom.planes import build_node
 from tkroom.state.memory import MemoryState
 from tkroom.store.companies import create_company
-from tkroom.web import web_routes
 
 PASSWORDS = {"chairmanpwd": "teach1234", "assistantpwd": "assist1234", "patrolpwd": "patrol1234",
              "confuserpwd": "learn1234"}
@@ -75,15 +72,11 @@ class ClassNode:
             self.thread.join(10)
 
     async def _start(self) -> None:
-        settings = Settings(host="127.0.0.1", port=0, data_dir=self.workdir / "data",
+        settings = Settings(host="127.0.0.1", port=0, signal_port=0, data_dir=self.workdir / "data",
                             secret_hex=secrets.token_hex(32), janus_urls=[self.janus_url])
-        self.node = Node(settings)
-        self.node.routes.extend(web_routes())
-        self.signal = SignalServer("127.0.0.1", 0, self.node.directory, MemoryState(),
-                                   self.node.secret, grace=self.grace, sweep_interval=0.2)
-        await self.signal.start()
-        self.node.api.signal_url = self.signal.url
-        self.plane = install_media(self.node, self.signal)
+        self.node = build_node(settings, state=MemoryState(), grace=self.grace, sweep_interval=0.2)
+        self.signal = self.node.signal
+        self.plane = self.node.media
         # Only the --janus server: the Web API registry sync would drop it (it is not a row).
         self.plane.server_rows = None
         self.media = self.plane.service
@@ -96,7 +89,6 @@ class ClassNode:
 
     async def _stop(self) -> None:
         await self.node.stop()
-        await self.signal.stop()
 
     # ---- the Web API, as a school's backend would call it ----------------------------------
 

@@ -112,3 +112,33 @@ def test_axe_check_does_catch_violations(browser, web_server):
         assert {"label", "image-alt"} <= ids
     finally:
         context.close()
+
+
+def test_translations_are_complete(browser, web_server):
+    """Every word of the page exists in both languages, and every device code the SDK raises
+    is explained in both."""
+    context, page, _ = _open(browser, f"{web_server.url}/room/5551234")
+    try:
+        r = page.evaluate(
+            """async () => {
+              const i = await import('/classroom/i18n.js');
+              const { default: TK } = await import('/sdk/tkroom.js');
+              const used = [...document.querySelectorAll('[data-i18n]')].map((e) => e.dataset.i18n);
+              const sdk = [101, 151, 103, 152, 104, 153, 2001, 2002, 2005, 2006, 2007, 2008,
+                           2009, 2010, 2011, 2101, 2102, 2103, 2509];
+              return {
+                onlyEn: Object.keys(i.en).filter((k) => !(k in i.zh)),
+                onlyZh: Object.keys(i.zh).filter((k) => !(k in i.en)),
+                missing: used.filter((k) => !(k in i.en)),
+                sdkEn: sdk.filter((c) => !i.codesEn[`sdk:${c}`]),
+                sdkZh: sdk.filter((c) => !i.codesZh[`sdk:${c}`]),
+                sdkMsg: sdk.filter((c) => !TK.MESSAGES[c]),
+                zhOnlyCodes: Object.keys(i.codesZh).filter((k) => !(k in i.codesEn)),
+                enOnlyCodes: Object.keys(i.codesEn).filter((k) => !(k in i.codesZh)),
+              };
+            }"""
+        )
+        assert r == {"onlyEn": [], "onlyZh": [], "missing": [], "sdkEn": [], "sdkZh": [],
+                     "sdkMsg": [], "zhOnlyCodes": [], "enOnlyCodes": []}
+    finally:
+        context.close()

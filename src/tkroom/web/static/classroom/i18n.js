@@ -1,7 +1,7 @@
 // The page's words in English and Simplified Chinese, picked from the browser's languages,
 // and the status codes explained so that a teacher knows what to do about them.
 
-const en = {
+export const en = {
   "app.title": "Classroom",
   "app.footer": "tkroom classroom",
   "join.heading": "Join the class",
@@ -74,7 +74,7 @@ const en = {
   "notice.groupMoved": "You were moved to group {g}.",
 };
 
-const zh = {
+export const zh = {
   "app.title": "教室",
   "app.footer": "tkroom 教室",
   "join.heading": "进入课堂",
@@ -149,7 +149,7 @@ const zh = {
 
 // What a code means for the person in front of the page. Keyed "sdk:N" for the SDK's own
 // device and playback codes and "room:N" for codes from the server or the room.
-const codesEn = {
+export const codesEn = {
   "sdk:101": "No microphone was found. Plug one in and try again.",
   "sdk:151": "No camera was found. Plug one in and try again.",
   "sdk:103": "The browser is not allowed to use the microphone. Allow it in the address bar, then try again.",
@@ -198,7 +198,7 @@ const codesEn = {
   "room:5301": "This link or ticket is not valid any more. Open the class link again.",
 };
 
-const codesZh = {
+export const codesZh = {
   "sdk:101": "没有找到麦克风，请连接后重试。",
   "sdk:151": "没有找到摄像头，请连接后重试。",
   "sdk:103": "浏览器没有使用麦克风的权限，请在地址栏允许后重试。",
@@ -239,6 +239,12 @@ const codesZh = {
   "room:5011": "旁听人数已满。",
   "room:5208": "你已在其他设备上进入此课堂。",
   "room:5301": "链接或凭证已失效，请重新打开课堂链接。",
+  "room:102": "当前状态下不能进行该操作。",
+  "room:143": "该视频已不再发送。",
+  "room:155": "加入分组超时。",
+  "room:2601": "你共享的内容已达上限。",
+  "room:2602": "重连次数过多，已停止重连。",
+  "room:4012": "密码与本教室的任何角色都不匹配。",
 };
 
 /** "zh" when the browser prefers Chinese, otherwise "en". */
