@@ -77,8 +77,8 @@ class ClassNode:
         self.node = build_node(settings, state=MemoryState(), grace=self.grace, sweep_interval=0.2)
         self.signal = self.node.signal
         self.plane = self.node.media
-        # Only the --janus server: the Web API registry sync would drop it (it is not a row).
-        self.plane.server_rows = None
+        # The Web API registry sync runs often here: it must keep the --janus server.
+        self.plane.sync_every = 0.2
         self.media = self.plane.service
         await self.node.start()
         self.port = self.node.port

@@ -87,7 +87,8 @@ class MediaPlane:
         s = self.settings
         (s.workdir / "records").mkdir(parents=True, exist_ok=True)
         for i, url in enumerate(s.janus_urls, 1):
-            await self.registry.add(MediaServer(f"janus-{i}", url, secret=s.janus_secret))
+            await self.registry.add(MediaServer(f"janus-{i}", url, secret=s.janus_secret,
+                                                static=True))
         if not s.janus_urls and s.embedded and janus_available():
             self.janus = JanusProcess(JanusSettings(
                 workdir=s.workdir / "janus", ice_enforce_list=s.ice_enforce_list,

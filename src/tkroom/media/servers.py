@@ -33,6 +33,7 @@ class MediaServer:
     url: str
     capacity: int = 500
     embedded: bool = False
+    static: bool = False  # from --janus: the Web API registry sync leaves it alone, like embedded
     region: str = ""
     secret: str = field(default="", repr=False)
     load: int = 0
@@ -92,7 +93,8 @@ class ServerRegistry:
     async def sync(self, rows: Iterable[dict[str, Any]]) -> None:
         """Make the registered (non-embedded) servers match the Web API's registry rows."""
         wanted = {s.id: s for s in map(from_row, rows)}
-        for sid in [k for k, s in self.servers.items() if not s.embedded and k not in wanted]:
+        for sid in [k for k, s in self.servers.items()
+                    if not (s.embedded or s.static) and k not in wanted]:
             await self.remove(sid)
         for sid, s in wanted.items():
             cur = self.servers.get(sid)
