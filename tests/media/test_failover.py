@@ -3,6 +3,7 @@ SDK republishes and resubscribes by itself. Also requestServerList / switchServe
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -47,8 +48,10 @@ async def test_embedded_janus_restarts_and_media_resumes(in_netns, tmp_path) -> 
         before = v.frames_received
         await until(lambda: v.frames_received > before + 30, 30, "frames after the restart")
     finally:
-        await node.close()
-        await proc.stop()
+        try:
+            await asyncio.wait_for(node.close(), 30)
+        finally:
+            await proc.stop()
 
 
 async def test_room_moves_to_another_server(in_netns, netns, tmp_path) -> None:
@@ -88,9 +91,11 @@ async def test_room_moves_to_another_server(in_netns, netns, tmp_path) -> None:
         await until(lambda: v.frames_received > before + 30, 30, "frames on j1 again")
         assert (await teacher.requestServerList())["current"] == "j1"
     finally:
-        await node.close()
-        stop_process(p1)
-        stop_process(p2)
+        try:
+            await asyncio.wait_for(node.close(), 30)
+        finally:
+            stop_process(p1)
+            stop_process(p2)
 
 
 async def test_hung_server_is_noticed_by_the_health_check(in_netns, netns, tmp_path) -> None:
@@ -123,6 +128,8 @@ async def test_hung_server_is_noticed_by_the_health_check(in_netns, netns, tmp_p
         await until(lambda: v.frames_received > before + 30, 30, "frames on j2")
     finally:
         os.kill(p1.pid, signal.SIGCONT)
-        await node.close()
-        stop_process(p1)
-        stop_process(p2)
+        try:
+            await asyncio.wait_for(node.close(), 30)
+        finally:
+            stop_process(p1)
+            stop_process(p2)
