@@ -155,8 +155,13 @@ class Client:
         return [e for e in self.events if e["ev"] == ev]
 
     async def close(self) -> None:
-        await self.ws.close()
-        await self.reader
+        """Close politely; a peer that does not answer within seconds is cut off."""
+        try:
+            await asyncio.wait_for(self.ws.close(), 5)
+        except TimeoutError:
+            print(f"client close timed out; state {self.ws.state}", file=sys.stderr)
+            self.ws.transport.abort()
+        await asyncio.wait_for(self.reader, 10)
 
 
 async def start_server(directory: MemoryDirectory, *, state_url: str | None = None,

@@ -8,7 +8,6 @@ state delivers every event to ``LocalRoom.on_event`` on each node, which fans it
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import gc
 import json
@@ -72,6 +71,7 @@ class SignalServer:
         self._server: Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Future[None]] = set()
+        self._stopping = False
         self.max_pending = 10_000
 
     # life cycle ----------------------------------------------------------------------
@@ -86,10 +86,11 @@ class SignalServer:
 
     async def stop(self) -> None:
         """Stop listening and close every socket (sessions stay for other nodes to resume)."""
+        self._stopping = True
         if self._sweeper is not None:
             self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+            # not ``await``: a state call being cancelled must not hold the node's stop
+            await asyncio.wait([self._sweeper], timeout=2.0)
         notice = dumps({"ev": "forceReconnect", "data": {"reason": "node stopping"}})
         for room in self.rooms.values():
             for conn in room.conns.values():
@@ -251,6 +252,8 @@ class SignalServer:
                     if session is not None:
                         await self._leave(session.serial, session.userid, sid)
             except Exception:
+                if self._stopping:          # the state may be closing under us: not a fault
+                    return
                 log.exception("session sweep failed")
 
     # joining -----------------------------------------------------------------------------
