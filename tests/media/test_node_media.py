@@ -15,6 +15,7 @@ from tkroom.client.media import MediaClient, attach
 from tkroom.config import Settings
 from tkroom.errors import CodeError
 from tkroom.media.bridge import StateSink, attach_media
+from tkroom.media.janus_client import JanusError
 from tkroom.media.janus_process import JanusSettings
 from tkroom.media.plane import MediaPlane, MediaSettings, install_media
 from tkroom.media.recording import tools_available
@@ -125,3 +126,87 @@ async def test_serve_wiring_embedded_janus_and_registered_servers(in_netns, janu
         await teacher.leaveroom()
     finally:
         await node.stop()
+
+
+@pytest.mark.skipif(not tools_available(), reason="janus-pp-rec / ffmpeg missing")
+async def test_recording_saved_before_any_media_request(in_netns, janus: JanusSettings,
+                                                        tmp_path) -> None:
+    """The browser SDK's startServerRecord is a saved ClassBegin (``record: true``) sent before
+    anyone publishes: the media plane follows the room from the first join, so it records."""
+    async with running_node(tmp_path) as env:
+        plane = MediaPlane(MediaSettings([janus.url], tmp_path / "media", embedded=False),
+                           env.node.directory, StateSink(env.signal.state),
+                           records=RecordRepo(env.node.sessions))
+        attach_media(env.signal, plane.service)
+        await plane.start()
+        try:
+            teacher, tmedia = await join(env, "t1", PASSWORDS["chairmanpwd"])
+            await teacher.pubMsg(name="ClassBegin", id="ClassBegin", toID="__all", save=True,
+                                 data={"record": True, "recordtype": "0"})
+            student, smedia = await join(env, "s1", PASSWORDS["confuserpwd"])
+            await teacher.changeUserPublish("s1", 3)
+            await until(lambda: student.getUser("s1")["properties"]["publishstate"] == 3,
+                        what="on stage")
+            await smedia.publishVideo()
+            await smedia.publishAudio()
+            await tmedia.waitForStream("s1", "video")
+            v = await tmedia.playVideo("s1")
+            await until(lambda: v.frames_received > 30, 20, "frames at the teacher")
+            await tmedia.stopServerRecord()  # 153 (not recording) before the fix
+            await asyncio.wait_for(asyncio.gather(*plane.service.postprocessing), 120)
+            records = (await env.webapi("getrecordlist", serial=env.serial))["recordlist"]
+            assert {(r["kind"], r["userid"]) for r in records} == {("publisher", "s1"),
+                                                                  ("mixed", "")}
+            assert all(r["size"] > 0 for r in records)
+            await student.leaveroom()
+            await teacher.leaveroom()
+        finally:
+            await tmedia.close()
+            await smedia.close()
+            await plane.stop()
+
+
+async def test_audio_only_saved_early_and_an_inspector_leaving(in_netns, janus: JanusSettings,
+                                                                tmp_path) -> None:
+    """OnlyAudioRoom saved before any media request is honoured; an inspector (who leaves
+    without any participantLeft) gets its subscription and Janus handle released."""
+    async with running_node(tmp_path) as env:
+        plane = MediaPlane(MediaSettings([janus.url], tmp_path / "media", embedded=False),
+                           env.node.directory, StateSink(env.signal.state))
+        attach_media(env.signal, plane.service)
+        await plane.start()
+        try:
+            teacher, tmedia = await join(env, "t1", PASSWORDS["chairmanpwd"])
+            inspector, imedia = await join(env, "p1", PASSWORDS["patrolpwd"])
+            assert inspector.getMySelf()["properties"]["role"] == 4
+            await teacher.pubMsg(name="OnlyAudioRoom", id="OnlyAudioRoom", toID="__all",
+                                 save=True, data={})
+            await until(lambda: env.serial in plane.service.rooms and
+                        plane.service.rooms[env.serial].audio_only, 10, "audio-only known")
+            with pytest.raises(CodeError) as e:
+                await tmedia.publishVideo()
+            assert e.value.extra["reason"] == 4108
+            await tmedia.publishAudio()
+
+            a = await imedia.playAudio("t1")
+            await until(lambda: a.frames_received > 10, 20, "audio at the inspector")
+            room = plane.service.rooms[env.serial]
+            subs = [s for s in room.subs.values() if s.userid == "p1"]
+            assert len(subs) == 1
+            handle = subs[0].handle
+            assert handle.id in room.session.handles
+            load = room.server.load
+
+            await inspector.leaveroom()
+            await until(lambda: not [s for s in room.subs.values() if s.userid == "p1"], 10,
+                        "the inspector's subscription released")
+            assert handle.id not in room.session.handles
+            assert room.server.load == load - 1
+            with pytest.raises(JanusError):  # Janus no longer knows the handle
+                await handle.message({"request": "listparticipants", "room": room.janus_room})
+            assert "t1:audio:default" in room.pubs
+            await teacher.leaveroom()
+        finally:
+            await tmedia.close()
+            await imedia.close()
+            await plane.stop()

@@ -2,9 +2,12 @@
 
 ``attach_media`` registers every media request with ``SignalServer.register`` (the handler
 passes the caller's room, user id, role and ``publishstate``), and follows the room events the
-signal server publishes (``participantLeft``, saved ``OnlyAudioRoom`` / ``ClassBegin``,
-``setProperty`` of ``publishstate``) so the media side reacts to them. The service reaches
-clients through ``StateSink``: events published in the room state, as every other event.
+signal server publishes (``_departed`` for every departure, hidden members included, saved
+``OnlyAudioRoom`` / ``ClassBegin``, ``setProperty`` of ``publishstate``) so the media side
+reacts to them. A room is followed from the moment this node serves it (``room_hooks``: its
+first local member joins), not from its first media request, and what was saved before that
+(an audio-only switch, a ``ClassBegin`` that records) is applied when following starts. The
+service reaches clients through ``StateSink``: events published in the room state.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class MediaBridge:
         self._tasks: set[asyncio.Task[None]] = set()
         for ev in MEDIA_EVENTS:
             server.register(ev, self._handler(ev))
+        server.room_hooks.append(self._follow)
 
     def _handler(self, ev: str):  # noqa: ANN202 - the signal server's Handler type
         async def handle(conn: Conn, me: Member, data: Any) -> dict[str, Any]:
@@ -59,12 +63,23 @@ class MediaBridge:
     def _follow(self, serial: str) -> None:
         if serial not in self.following:
             self.following.add(serial)
-            # RoomState.subscribe is a coroutine since the Redis backend (it returns once live).
-            self._spawn(self.server.state.subscribe(serial, lambda e, s=serial: self._on_event(s, e)))
+            self._spawn(self._start_following(serial))
+
+    async def _start_following(self, serial: str) -> None:
+        """Subscribe (live once the coroutine returns), then apply what was saved before: a
+        message saved in between is seen twice, which the service's reactions tolerate."""
+        try:
+            await self.server.state.subscribe(serial, lambda e, s=serial: self._on_event(s, e))
+            saved = await self.server.state.messages(serial)
+        except BaseException:
+            self.following.discard(serial)
+            raise
+        for msg in saved:
+            await self.media.on_saved_message(serial, msg)
 
     def _on_event(self, serial: str, event: Event) -> None:
         d = event.data
-        if event.ev == "participantLeft" and isinstance(d.get("id"), str):
+        if event.ev == "_departed" and isinstance(d.get("id"), str):
             self._spawn(self.media.user_left(serial, d["id"]))
         elif event.ev == "pubMsg" and d.get("save"):
             self._spawn(self.media.on_saved_message(serial, d))

@@ -136,13 +136,19 @@ class MediaService:
             data = {**data, "_publishstate": publishstate}
         return await fn(serial, userid, role, data)
 
-    async def _room(self, serial: str) -> MediaRoom:
+    async def _known(self, serial: str) -> MediaRoom:
+        """The room's media state, without placing it on a media server (room-wide switches
+        are kept before anyone publishes; the first media request places the room)."""
         room = self.rooms.get(serial)
         if room is None:
             info = await self.directory.room(serial)
             if info is None:
                 raise CodeError(4007)
             room = self.rooms.setdefault(serial, MediaRoom(serial, info))
+        return room
+
+    async def _room(self, serial: str) -> MediaRoom:
+        room = await self._known(serial)
         if room.server is None or not room.server.healthy or room.session is None:
             await self._place(room)
         return room
@@ -398,7 +404,7 @@ class MediaService:
             await self.set_audio_only(serial, True)
         elif name == "ClassBegin" and isinstance(msg.get("data"), dict) and \
                 msg["data"].get("recordchat", msg["data"].get("record")):
-            room = await self._room(serial)
+            room = await self._known(serial)
             if room.recording is None:
                 await self.start_recording(room)
 
@@ -414,7 +420,7 @@ class MediaService:
 
     async def set_audio_only(self, serial: str, on: bool) -> None:
         """Withdraw video (warning 1011) or invite it back (warning 1012)."""
-        room = await self._room(serial)
+        room = await self._known(serial)
         if room.audio_only == on:
             return
         room.audio_only = on
@@ -560,7 +566,7 @@ class MediaService:
         room.server, room.session = None, None
 
     async def _server_up(self, server: MediaServer) -> None:
-        for room in [r for r in self.rooms.values() if r.server is None]:
+        for room in [r for r in self.rooms.values() if r.server is None and r.janus_room]:
             try:
                 await self._place(room, server)
             except CodeError:

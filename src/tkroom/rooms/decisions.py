@@ -133,6 +133,13 @@ def resolve(target: Target, members: list[Member]) -> list[str]:
     return [m.userid for m in members if target.matches(m.userid, m.role, m.group, m.session)]
 
 
+def departed(member: Member) -> Event:
+    """Internal: a member left, expired or was evicted. Every departure, hidden ones included
+    (inspectors, big-room members get no ``participantLeft``), so that other planes (media)
+    release what the member held; addressed to nobody, so no client receives or replays it."""
+    return Event("_departed", {"id": member.userid, "session": member.session}, Target("none"))
+
+
 def taken_over(sid: str, cid: str) -> Event:
     """Internal: a session was resumed on socket ``cid``; every node closes older sockets of
     it (addressed to nobody, so no client ever receives or replays it)."""

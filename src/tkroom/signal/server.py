@@ -38,6 +38,7 @@ HARD_FRAME = 1024 * 1024     # larger frames close the connection (1009)
 ACK_WAIT = 5.0               # at most this long an ack waits for its own events to arrive
 
 Handler = Callable[[Conn, Member, Any], Awaitable[dict[str, Any]]]
+RoomHook = Callable[[str], None]
 
 _published: contextvars.ContextVar[int] = contextvars.ContextVar("published", default=0)
 
@@ -48,7 +49,10 @@ class SignalServer:
     ``directory`` reads rooms from the store, ``state`` holds room runtime state (memory or
     Redis), ``secret`` verifies join tickets. ``grace`` is how long a session outlives its
     socket; ``out_limit`` how many unsent bytes a socket may hold before it is dropped.
-    Other planes add requests (e.g. media) with ``register``.
+    Other planes add requests (e.g. media) with ``register``, and learn with ``room_hooks``
+    when this node starts serving a room (its first local member joins or resumes), so they can
+    follow the room's events from then on. Every departure (leave, expiry, eviction, hidden
+    members included) is published as the internal event ``_departed`` (``decisions.departed``).
     """
 
     def __init__(self, host: str, port: int, directory: RoomDirectory, state: RoomState,
@@ -73,6 +77,7 @@ class SignalServer:
         self._tasks: set[asyncio.Future[None]] = set()
         self._stopping = False
         self.max_pending = 10_000
+        self.room_hooks: list[RoomHook] = []
 
     # life cycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -213,6 +218,11 @@ class SignalServer:
         if room is None:
             room = self.rooms[conn.serial] = LocalRoom(conn.serial, self._close_conn)
             room.ready = asyncio.ensure_future(self.state.subscribe(conn.serial, room.on_event))
+            for hook in self.room_hooks:
+                try:
+                    hook(conn.serial)
+                except Exception:
+                    log.exception("room hook failed for %s", conn.serial)
         room.add(conn)
         try:
             await asyncio.shield(room.ready)
@@ -388,6 +398,8 @@ class SignalServer:
         out = await self.state.remove_member(serial, userid, sid, keep)
         await self.state.close_session(sid)
         events, classstate = decisions.left(out, big, self.now_ms())
+        if out.member is not None:
+            events.append(decisions.departed(out.member))
         await self._publish(serial, events)
         if classstate is not None:
             await self._class_state(serial, classstate)
