@@ -456,7 +456,7 @@ def test_teacher_controls_and_roles(class_node: ClassNode, browser_ns, request):
         assert r.body().startswith(b"%PDF")
 
         # Groups: the teacher sends the students to the room's groups.
-        teacher.page.once("dialog", lambda d: d.accept(",".join(groups)))
+        teacher.page.fill("#groups-ids", ",".join(groups))
         teacher.click("groups-open")
         wait_until(lambda: sue.eval("tkroomPage.room.getMySelf().properties.group") == groups[0], 15, "Sue in a group")
         wait_until(lambda: f"group {groups[0]}" in teacher.page.inner_text(f'#people li[data-userid="{s_id}"]'),

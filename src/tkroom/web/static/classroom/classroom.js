@@ -229,6 +229,7 @@ function renderControls() {
         { action: "ban-all", pressed: banned },
       ),
     );
+    items.push(groupsField());
     items.push(button("ctl.groups", openGroups, { action: "groups-open" }));
     items.push(button("ctl.groupsEnd", closeGroups, { action: "groups-close" }));
   }
@@ -267,10 +268,27 @@ function renderControls() {
   box.replaceChildren(...items);
 }
 
+// The group ids the teacher typed; kept here because the controls are re-rendered on every change.
+let groupIds = "1,2";
+
+function groupsField() {
+  const label = document.createElement("label");
+  label.className = "groups-field";
+  const text = document.createElement("span");
+  text.textContent = t("ctl.groupsPrompt");
+  const input = document.createElement("input");
+  input.id = "groups-ids";
+  input.value = groupIds;
+  input.addEventListener("input", () => {
+    groupIds = input.value;
+  });
+  label.append(text, input);
+  return label;
+}
+
 async function openGroups() {
-  const answer = window.prompt(t("ctl.groupsPrompt"), "1,2");
-  if (!answer) return;
-  const groups = answer.split(",").map((s) => s.trim()).filter(Boolean);
+  const groups = groupIds.split(",").map((s) => s.trim()).filter(Boolean);
+  if (!groups.length) return;
   const students = [...Object.values(room.getUsers())].filter((u) => u.properties.role === 2);
   await Promise.all(
     students.map((u, i) =>
