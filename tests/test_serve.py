@@ -85,3 +85,22 @@ def test_serve_says_when_redis_is_unreachable(tmp_path):
         capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 2
     assert "connecting to 127.0.0.1" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_getconfig_hands_out_the_configured_public_signalling_urls(tmp_path):
+    """Behind a TLS proxy or a load balancer clients must get the public wss:// address, and in a
+    cluster every node's, so the SDK can fail over without configuration of its own."""
+    urls = ["wss://class.example.org/signal", "wss://class2.example.org/signal"]
+    ent = tkroom("admin", "enterprise", "create", "Proxy School", "--data", str(tmp_path))
+    key = json.loads(ent.stdout)["authkey"]
+    node = Served("--data", str(tmp_path), "--signal-url", urls[0], "--signal-url", urls[1])
+    try:
+        now = int(time.time())
+        serial = httpx.post(f"{node.url}/WebAPI/roomcreate", data=dict(
+            key=key, roomname="Geo", roomtype=3, starttime=now, endtime=now + 3600,
+            chairmanpwd="teach1", assistantpwd="assist1", patrolpwd="patrol1",
+            passwordrequired=0)).json()["serial"]
+        cfg = httpx.post(f"{node.url}/ClientAPI/getconfig", data={"serial": serial}).json()
+        assert cfg["signal"] == {"url": urls[0], "urls": urls}
+    finally:
+        node.stop()

@@ -56,6 +56,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         signal_port=getattr(args, "signal_port", None),
         redis_url=getattr(args, "redis", None),
         janus_urls=getattr(args, "janus", None),
+        signal_urls=getattr(args, "signal_url", None),
     )
 
 
@@ -78,6 +79,9 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="HTTP port (default 8080; 0 = any free port)")
     p.add_argument("--signal-port", type=int, help="signalling WebSocket port (default port + 1)")
+    p.add_argument("--signal-url", action="append",
+                   help="public signalling URL handed to clients, this node's first, then the "
+                        "cluster's others (repeatable; default $TKROOM_SIGNAL_URLS)")
     p.add_argument("--redis", help="Redis URL for cluster mode (default $TKROOM_REDIS_URL)")
     p.add_argument("--janus", action="append", help="Janus WebSocket URL (repeatable)")
     p.add_argument("--log-level", default="info")

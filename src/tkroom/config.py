@@ -33,6 +33,10 @@ class Settings:
     database_url: str | None = None  # None: SQLite under data_dir
     redis_url: str | None = None
     janus_urls: list[str] = field(default_factory=list)
+    # Public signalling URLs (e.g. wss://class.example.org/signal behind a TLS proxy): this
+    # node's first, then the cluster's other nodes; getconfig hands them to clients. Empty: the
+    # host the client reached over HTTP and the signalling port.
+    signal_urls: list[str] = field(default_factory=list)
     secret_hex: str | None = None  # None: read or create data_dir/secret
     ticket_ttl_s: float = 120.0
     room_cache_ttl_s: float = 2.0
@@ -62,6 +66,7 @@ class Settings:
         s.database_url = env.get("TKROOM_DATABASE_URL") or None
         s.redis_url = env.get("TKROOM_REDIS_URL") or None
         s.janus_urls = _env_list("TKROOM_JANUS")
+        s.signal_urls = _env_list("TKROOM_SIGNAL_URLS")
         s.secret_hex = env.get("TKROOM_SECRET") or None
         if "TKROOM_TICKET_TTL" in env:
             s.ticket_ttl_s = float(env["TKROOM_TICKET_TTL"])

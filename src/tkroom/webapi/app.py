@@ -52,7 +52,6 @@ class ApiState:
     checker: PasswordChecker
     throttle: Throttle
     rooms: RoomCache = field(default_factory=RoomCache)
-    signal_url: str | None = None  # set by the signalling plane when it knows its own address
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

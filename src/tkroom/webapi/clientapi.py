@@ -90,9 +90,10 @@ async def checkroom(call: Call) -> dict[str, Any]:
 
 
 def signal_url(call: Call) -> str:
-    """Where to open the signalling WebSocket: the address the client reached us by."""
-    if call.state.signal_url:
-        return call.state.signal_url
+    """Where to open the signalling WebSocket: the configured public URL, else the host the
+    client reached us by."""
+    if call.state.settings.signal_urls:
+        return call.state.settings.signal_urls[0]
     host = call.request.url.hostname or call.state.settings.host
     return f"ws://{host}:{call.state.settings.effective_signal_port}/signal"
 
@@ -125,7 +126,7 @@ async def getconfig(call: Call) -> dict[str, Any]:
     parsed_port = urlsplit(url).port
     sig_port = 80 if parsed_port is None else parsed_port
     return {
-        "signal": {"url": url},
+        "signal": {"url": url, "urls": list(call.state.settings.signal_urls)},
         "mediaservers": servers,
         "courseserver": host,
         "courseserverport": sig_port,
