@@ -660,26 +660,24 @@ MEDIA_SERVER_EVENTS = frozenset(("onAddStream", "onRemoveStream", "notice", "med
 def attach(room: Any, **options: Any) -> MediaClient:
     """The media side of a ``tkroom.client.Room`` (before or after ``joinroom``).
 
-    Media requests go through the room's signalling connection; the room's media events reach
-    the returned ``MediaClient`` (the room keeps emitting its own notice events too).
+    Media requests go through the room's public ``request`` hook and the room's media events
+    reach the returned ``MediaClient`` through ``on_server_event`` (after the room has dropped
+    replays; the room keeps emitting its own notice events too).
     ``options``: ``max_reconnect`` (the room's ``maxReconnectCount``), timeouts.
     """
 
+    def me() -> str:
+        return (room.getMySelf() or {}).get("id") or client.userid
+
     async def request(ev: str, data: dict[str, Any]) -> Any:
-        client.userid = room._self_id or client.userid
-        return await room._request(ev, data)
+        client.userid = me()
+        return await room.request(ev, data)
 
-    client = MediaClient(request, getattr(room, "_self_id", ""), **options)
-    original = room._on_event
-
-    def on_event(ev: str, data: Any, s: int | None) -> None:
-        original(ev, data, s)
-        if ev in MEDIA_SERVER_EVENTS and isinstance(data, dict):
-            client.userid = room._self_id or client.userid
+    def on_event(ev: str, data: dict[str, Any], s: int | None) -> None:
+        if ev in MEDIA_SERVER_EVENTS:
+            client.userid = me()
             client._spawn(client.dispatch(ev, data))
 
-    room._on_event = on_event
-    conn = getattr(room, "_conn", None)
-    if conn is not None:
-        conn._on_event = on_event
+    client = MediaClient(request, "", **options)
+    room.on_server_event(on_event)
     return client
