@@ -32,7 +32,7 @@ from typing import Any
 
 from aiortc import RTCSessionDescription
 
-from tkroom.client.media import MediaClient, new_peer
+from tkroom.client.media import MediaClient, answer_as_dtls_server, new_peer
 from tkroom.client.media import _wait_connected as wait_connected
 from tkroom.client.sources import PatternTrack
 from tkroom.directory import RoomInfo
@@ -249,9 +249,7 @@ async def control_bare(url: str, secret: str, n: int) -> float:
         c = Counter()
         counters.append(c)
         pc.on("track", c.feed)
-        await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
-        await pc.setLocalDescription(await pc.createAnswer())
-        await h.message({"request": "start"}, {"type": "answer", "sdp": pc.localDescription.sdp})
+        await h.message({"request": "start"}, await answer_as_dtls_server(pc, offer))
         await asyncio.wait_for(c.first, 15)
 
     await asyncio.gather(*(one() for _ in range(n)))

@@ -71,6 +71,25 @@ def new_peer() -> RTCPeerConnection:
     return RTCPeerConnection(RTCConfiguration(iceServers=[]))
 
 
+async def answer_as_dtls_server(pc: RTCPeerConnection, offer: dict[str, Any]) -> dict[str, Any]:
+    """Answer a media server's offer taking the DTLS server role, and return the answer.
+
+    With ``a=setup:active`` (aiortc's default answer) our ClientHello leaves the moment our
+    ICE check succeeds, which can be before Janus has set up its DTLS stack for the
+    component; Janus drops it and OpenSSL resends only after its 1 s timer, so about one
+    subscription in ten took 1 s longer. As the passive side we wait for Janus' ClientHello
+    instead, which it sends once it is ready; early packets queue in aioice, none are lost.
+    Only done when the offer leaves us the choice (``actpass``).
+    """
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type=offer["type"]))
+    answer = await pc.createAnswer()
+    sdp = answer.sdp
+    if "a=setup:actpass" in offer["sdp"]:
+        sdp = sdp.replace("a=setup:active", "a=setup:passive")
+    await pc.setLocalDescription(RTCSessionDescription(sdp=sdp, type=answer.type))
+    return {"type": pc.localDescription.type, "sdp": pc.localDescription.sdp}
+
+
 async def _wait_connected(pc: RTCPeerConnection, within: float) -> bool:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
@@ -550,9 +569,7 @@ class MediaClient:
         pc = new_peer()
         rs.pc = pc
         pc.on("track", rs._feed)
-        await pc.setRemoteDescription(RTCSessionDescription(**ack["jsep"]))
-        await pc.setLocalDescription(await pc.createAnswer())
-        answer = {"type": pc.localDescription.type, "sdp": pc.localDescription.sdp}
+        answer = await answer_as_dtls_server(pc, ack["jsep"])
         try:
             await self.request("signaling_message", {"id": rs.subscription_id, "jsep": answer})
         except CodeError as e:
