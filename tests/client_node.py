@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,15 +18,11 @@ from tkroom.planes import build_node
 from tkroom.signal.server import SignalServer
 from tkroom.state.memory import MemoryState
 from tkroom.store.companies import create_company
+from webapi_nodes import free_port
 
 PASSWORDS = {"chairmanpwd": "teach1", "assistantpwd": "assist1", "patrolpwd": "patrol1",
              "confuserpwd": "stud1"}
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

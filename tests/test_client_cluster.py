@@ -11,8 +11,8 @@ import time
 import httpx
 
 from client_helpers import Watched
-from test_webapi_store import Served, tkroom
 from tkroom.client import Room
+from webapi_nodes import Served, tkroom
 
 
 async def _enter(port: int, serial: str, nick: str, uid: str, pwd: str, **opts) -> Watched:

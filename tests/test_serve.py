@@ -13,9 +13,8 @@ import time
 
 import httpx
 
-from test_webapi_store import SRC, Served, tkroom
 from tkroom.client import Room
-from webapi_nodes import free_port
+from webapi_nodes import SRC, Served, free_port, tkroom
 
 
 async def _class(port: int, serial: str) -> tuple[dict, int]:

@@ -13,8 +13,10 @@ import glob
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -231,3 +233,36 @@ def api(node: NodeThread) -> Iterator[Api]:
     a = Api(node, node.enterprise())
     yield a
     a.http.close()
+
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")  # the tree under test, for subprocesses
+
+
+def tkroom(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.CompletedProcess[str]:
+    e = {**os.environ, "PYTHONPATH": SRC, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "tkroom", *args], env=e, capture_output=True, text=True,
+                          timeout=120, **kw)
+
+
+class Served:
+    """``tkroom serve`` as a subprocess."""
+
+    def __init__(self, *args: str):
+        self.port, self.signal_port = free_port(), free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tkroom", "serve", "--port", str(self.port),
+             "--signal-port", str(self.signal_port), *args],
+            env={**os.environ, "PYTHONPATH": SRC}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        wait_for(lambda: port_open("127.0.0.1", self.port) or self.proc.poll() is not None, 60, what="serve")
+        assert self.proc.poll() is None, self.proc.stderr.read().decode() if self.proc.stderr else ""
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
