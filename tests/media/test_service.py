@@ -9,6 +9,7 @@ import pytest
 
 from media.harness import Node
 from media.rtc import until
+from media.slowlink import slow_link
 from tkroom.client.sources import PatternTrack, VideoProfile
 from tkroom.directory import RoomInfo
 from tkroom.errors import CodeError
@@ -149,3 +150,21 @@ async def test_screen_share_and_shared_media_file(node: Node, clip) -> None:
     await alice.stopShareScreen()
     await alice.unpublishMedia()
     await until(lambda: not bob.available, 10, "both withdrawn")
+
+
+async def test_a_stream_plays_as_soon_as_its_publish_call_returns(in_netns, janus: JanusSettings,
+                                                                   tmp_path) -> None:
+    """``await publishAudio()`` means the room has the stream: another user lists and plays
+    it at once, even when Janus's events reach the node late (a slow link to Janus)."""
+    async with slow_link(janus.ws_port, delay=0.4) as port:
+        n = Node(tmp_path / "rec", RoomInfo("r1", 1))
+        try:
+            await n.add_server("far", f"ws://127.0.0.1:{port}")
+            n.registry.start()
+            alice, bob = n.user("r1", "alice"), n.user("r1", "bob")
+            await alice.publishAudio()
+            assert [s["streamId"] for s in await bob.getStreams()] == ["alice:audio:default"]
+            a = await bob.playAudio("alice")
+            await until(lambda: a.frames_received > 10, 20, "audio at bob")
+        finally:
+            await n.close()

@@ -115,6 +115,7 @@ class LocalStream:
     withdrawn: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     task: asyncio.Task[None] | None = None
+    announced: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -242,6 +243,10 @@ class MediaClient:
         ``mediaServerChanged``) to the media side."""
         if ev == "onAddStream":
             self.available[data["streamId"]] = data
+            mine = self.local.get((data.get("type", ""), data.get("deviceId", "default")))
+            if data.get("userId") == self.userid and mine is not None and \
+                    mine.stream_id == data["streamId"]:
+                mine.announced.set()
             rs = self.remote.get(data["streamId"])
             if rs is not None and rs.active and rs.pc is None and not rs.lock.locked():
                 self._background(self._subscribe_loop(rs, resume=True), rs)
@@ -400,6 +405,7 @@ class MediaClient:
 
     async def _publish_once(self, ls: LocalStream) -> None:
         await self._close_local_pc(ls)
+        ls.announced.clear()
         pc = new_peer()
         ls.pc = pc
         for t in ls.tracks:
@@ -419,11 +425,19 @@ class MediaClient:
             raise Retry(E.ERR_PUBLISH_TIMEOUT, "the server did not answer") from None
         ls.stream_id = ack["streamId"]
         await pc.setRemoteDescription(RTCSessionDescription(**ack["jsep"]))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.publish_timeout
         if not await _wait_connected(pc, self.publish_timeout):
-            await self._close_local_pc(ls)
-            with contextlib.suppress(CodeError, TimeoutError):
-                await self.request("unpublish", {"streamId": ls.stream_id})
+            await self._withdraw_attempt(ls)
             raise Retry(E.ERR_PUBLISH_TIMEOUT, "no connection to the media server")
+        # Our side of the connection is up before Janus's (it reports ``webrtcup`` a moment
+        # later, and only then may others subscribe): the call returns once the server has
+        # announced the stream to the room, so others can play it as soon as it returns.
+        try:
+            await asyncio.wait_for(ls.announced.wait(), max(0.0, deadline - loop.time()))
+        except TimeoutError:
+            await self._withdraw_attempt(ls)
+            raise Retry(E.ERR_PUBLISH_TIMEOUT, "the server did not announce the stream") from None
 
         @pc.on("connectionstatechange")
         def _state() -> None:
@@ -431,6 +445,11 @@ class MediaClient:
                 self._emit("error", E.ERR_PUBLISH_FAILED, "connection to the media server failed",
                            **ls.fields(self.userid))
                 self._background(self._publish_loop(ls, failed=True), ls)
+
+    async def _withdraw_attempt(self, ls: LocalStream) -> None:
+        await self._close_local_pc(ls)
+        with contextlib.suppress(CodeError, TimeoutError):
+            await self.request("unpublish", {"streamId": ls.stream_id})
 
     async def _close_local_pc(self, ls: LocalStream) -> None:
         if ls.pc is not None:
