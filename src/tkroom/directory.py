@@ -1,8 +1,8 @@
-"""What the signalling plane needs to know from the store, as an interface.
+"""What the signalling and media planes need to know from the store, as an interface.
 
-The signalling plane never opens the database itself: the node hands it an object with these
-methods (implemented over SQLAlchemy in ``tkroom.store``), so the room rules can be tested
-with any implementation and the WebAPI owns the schema.
+Neither plane opens the database itself: the node hands them an object with these methods
+(implemented over SQLAlchemy in ``tkroom.store``), so the room rules can be tested with any
+implementation and the WebAPI owns the schema.
 """
 
 from __future__ import annotations
@@ -58,3 +58,13 @@ class RoomDirectory(Protocol):
 
     async def class_state(self, serial: str, classstate: int, ts: float) -> None:
         """Class began (0) or ended (1): record it and notify the enterprise's callback URLs."""
+
+    async def media_servers(self) -> list[dict[str, Any]]:
+        """The media servers registered through the Web API (``serveradd``), as rows with
+        ``serverid``, ``name``, ``ip``, ``url`` and ``maxusers`` (media plane)."""
+
+    async def add_record(self, *, serial: str, path: str, starttime: int, duration_ms: int = 0,
+                         size: int = 0, title: str = "", kind: str = "mixed", userid: str = "",
+                         recordid: str | None = None) -> str:
+        """Register a finished recording for ``getrecordlist`` (kind 'publisher' or 'mixed');
+        answers its ``recordid`` (media plane)."""

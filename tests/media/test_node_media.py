@@ -19,11 +19,11 @@ from tkroom.media.janus_client import JanusError
 from tkroom.media.janus_process import JanusSettings
 from tkroom.media.plane import MediaPlane, MediaSettings, install_media
 from tkroom.media.recording import tools_available
+from tkroom.media.videoroom import VideoRoom
 from tkroom.node import Node
 from tkroom.signal.server import SignalServer
 from tkroom.state.memory import MemoryState
 from tkroom.store.companies import create_company
-from tkroom.store.records import RecordRepo
 
 pytestmark = pytest.mark.media
 
@@ -41,8 +41,7 @@ async def join(env, userid: str, password: str) -> tuple[Room, MediaClient]:
 async def test_classroom_media_through_a_node(in_netns, janus: JanusSettings, tmp_path) -> None:
     async with running_node(tmp_path) as env:
         plane = MediaPlane(MediaSettings([janus.url], tmp_path / "media", embedded=False),
-                           env.node.directory, StateSink(env.signal.state),
-                           records=RecordRepo(env.node.sessions))
+                           env.node.directory, StateSink(env.signal.state))
         attach_media(env.signal, plane.service)
         await plane.start()
         try:
@@ -135,8 +134,7 @@ async def test_recording_saved_before_any_media_request(in_netns, janus: JanusSe
     anyone publishes: the media plane follows the room from the first join, so it records."""
     async with running_node(tmp_path) as env:
         plane = MediaPlane(MediaSettings([janus.url], tmp_path / "media", embedded=False),
-                           env.node.directory, StateSink(env.signal.state),
-                           records=RecordRepo(env.node.sessions))
+                           env.node.directory, StateSink(env.signal.state))
         attach_media(env.signal, plane.service)
         await plane.start()
         try:
@@ -194,19 +192,66 @@ async def test_audio_only_saved_early_and_an_inspector_leaving(in_netns, janus: 
             subs = [s for s in room.subs.values() if s.userid == "p1"]
             assert len(subs) == 1
             handle = subs[0].handle
-            assert handle.id in room.session.handles
+            assert handle.id in room.videoroom.session.handles
             load = room.server.load
+            videoroom = room.videoroom
 
             await inspector.leaveroom()
             await until(lambda: not [s for s in room.subs.values() if s.userid == "p1"], 10,
                         "the inspector's subscription released")
-            assert handle.id not in room.session.handles
-            assert room.server.load == load - 1
+            assert handle.id not in videoroom.session.handles
+            assert videoroom.server.load == load - 1
             with pytest.raises(JanusError):  # Janus no longer knows the handle
-                await handle.message({"request": "listparticipants", "room": room.janus_room})
+                await handle.message({"request": "listparticipants", "room": videoroom.id})
             assert "t1:audio:default" in room.pubs
             await teacher.leaveroom()
         finally:
             await tmedia.close()
             await imedia.close()
+            await plane.stop()
+
+
+async def test_roommodify_maxvideo_reaches_media_and_rooms_are_released(
+        in_netns, janus: JanusSettings, tmp_path) -> None:
+    """A roommodify of ``maxvideo`` holds for the next publish, and the media room (with its
+    Janus room) is released when the class's last member leaves."""
+    async with running_node(tmp_path) as env:
+        plane = MediaPlane(MediaSettings([janus.url], tmp_path / "media", embedded=False),
+                           env.node.directory, StateSink(env.signal.state))
+        attach_media(env.signal, plane.service)
+        await plane.start()
+        try:
+            env.serial = await env.create_room(maxvideo=1)
+            teacher, tmedia = await join(env, "t1", PASSWORDS["chairmanpwd"])
+            assistant, amedia = await join(env, "a1", PASSWORDS["assistantpwd"])
+            await tmedia.publishVideo()
+            with pytest.raises(CodeError) as e:
+                await amedia.publishVideo()
+            assert e.value.extra["reason"] == 133
+            await env.webapi("roommodify", serial=env.serial, maxvideo=2)
+            await amedia.publishVideo()  # 133 again before the fix: the room info was cached
+            await env.webapi("roommodify", serial=env.serial, maxvideo=1)
+            await amedia.unpublishVideo()
+            with pytest.raises(CodeError) as e:
+                await amedia.publishVideo()
+            assert e.value.extra["reason"] == 133
+
+            server = plane.registry.servers["janus-1"]
+
+            async def janus_rooms() -> list[str]:
+                return [r.description for r in await VideoRoom.rooms(server)]
+
+            assert env.serial in await janus_rooms()
+            await amedia.publishAudio()
+            await tmedia.waitForStream("a1", "audio")
+            await assistant.leaveroom()
+            await until(lambda: "a1:audio:default" not in tmedia.available, 10, "a1 gone")
+            assert [s["streamId"] for s in await tmedia.getStreams()] == ["t1:video:default"]
+            assert env.serial in await janus_rooms()  # the teacher is still there
+            await teacher.leaveroom()
+            await until(lambda: not plane.service.rooms, 10, "media rooms released")
+            assert env.serial not in await janus_rooms()
+        finally:
+            await tmedia.close()
+            await amedia.close()
             await plane.stop()

@@ -6,14 +6,16 @@ signal server publishes (``_departed`` for every departure, hidden members inclu
 ``OnlyAudioRoom`` / ``ClassBegin``, ``setProperty`` of ``publishstate``) so the media side
 reacts to them. A room is followed from the moment this node serves it (``room_hooks``: its
 first local member joins), not from its first media request, and what was saved before that
-(an audio-only switch, a ``ClassBegin`` that records) is applied when following starts. The
-service reaches clients through ``StateSink``: events published in the room state.
+(an audio-only switch, a ``ClassBegin`` that records) is applied when following starts. When
+the class's last member leaves (the room state counts no member) the room is no longer
+followed and the service releases its media room, so nothing a class leaves behind (its
+VideoRoom, cached switches) outlives it. The service reaches clients through ``StateSink``:
+events published in the room state.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
+from collections.abc import Callable
 from typing import Any
 
 from tkroom.media.service import MEDIA_EVENTS, MediaService
@@ -21,8 +23,7 @@ from tkroom.rooms.model import ALL, Event, Member, Target
 from tkroom.signal.fanout import Conn
 from tkroom.signal.server import SignalServer
 from tkroom.state.base import RoomState
-
-log = logging.getLogger(__name__)
+from tkroom.tasks import spawn
 
 
 class StateSink:
@@ -44,8 +45,7 @@ class MediaBridge:
     def __init__(self, server: SignalServer, media: MediaService) -> None:
         self.server = server
         self.media = media
-        self.following: set[str] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.following: dict[str, Callable[[Event], None]] = {}
         for ev in MEDIA_EVENTS:
             server.register(ev, self._handler(ev))
         server.room_hooks.append(self._follow)
@@ -62,46 +62,55 @@ class MediaBridge:
 
     def _follow(self, serial: str) -> None:
         if serial not in self.following:
-            self.following.add(serial)
-            self._spawn(self._start_following(serial))
+            callback = self.following[serial] = lambda e, s=serial: self._on_event(s, e)
+            spawn(self._start_following(serial, callback), name=f"media-follow-{serial}")
 
-    async def _start_following(self, serial: str) -> None:
+    async def _start_following(self, serial: str, callback: Callable[[Event], None]) -> None:
         """Subscribe (live once the coroutine returns), then apply what was saved before: a
         message saved in between is seen twice, which the service's reactions tolerate."""
         try:
-            await self.server.state.subscribe(serial, lambda e, s=serial: self._on_event(s, e))
+            await self.server.state.subscribe(serial, callback)
+            if self.following.get(serial) is not callback:  # released meanwhile
+                self.server.state.unsubscribe(serial, callback)
+                return
             saved = await self.server.state.messages(serial)
         except BaseException:
-            self.following.discard(serial)
+            if self.following.get(serial) is callback:
+                del self.following[serial]
             raise
         for msg in saved:
             await self.media.on_saved_message(serial, msg)
 
+    def _unfollow(self, serial: str) -> None:
+        callback = self.following.pop(serial, None)
+        if callback is not None:
+            self.server.state.unsubscribe(serial, callback)
+
     def _on_event(self, serial: str, event: Event) -> None:
         d = event.data
         if event.ev == "_departed" and isinstance(d.get("id"), str):
-            self._spawn(self.media.user_left(serial, d["id"]))
+            spawn(self._departed(serial, d["id"]))
         elif event.ev == "pubMsg" and d.get("save"):
-            self._spawn(self.media.on_saved_message(serial, d))
+            spawn(self.media.on_saved_message(serial, d))
         elif event.ev == "delMsg":
-            self._spawn(self.media.on_deleted_message(serial, d))
+            spawn(self.media.on_deleted_message(serial, d))
         elif event.ev == "setProperty" and "publishstate" in (d.get("properties") or {}):
-            self._spawn(self._stage(serial, d["id"], d["properties"]["publishstate"]))
+            spawn(self._stage(serial, d["id"], d["properties"]["publishstate"]))
+
+    async def _departed(self, serial: str, userid: str) -> None:
+        """Release what the member held; when it was the class's last, the whole media room."""
+        await self.media.user_left(serial, userid)
+        if await self.server.state.count_members(serial):
+            return
+        self._unfollow(serial)
+        await self.media.release(serial)
+        if await self.server.state.count_members(serial):  # someone came in meanwhile
+            self._follow(serial)
 
     async def _stage(self, serial: str, userid: str, publishstate: Any) -> None:
         members = await self.server.state.get_members(serial, [userid])
         if members and isinstance(publishstate, int):
             await self.media.stage_changed(serial, userid, members[0].role, publishstate)
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("media reaction failed", exc_info=task.exception())
 
 
 def attach_media(server: SignalServer, media: MediaService) -> MediaBridge:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,9 +27,6 @@ from tkroom.media.servers import MediaServer, ServerRegistry
 from tkroom.media.service import MediaService, RoomSink
 
 log = logging.getLogger(__name__)
-
-ServerRows = Callable[[], Awaitable[list[dict[str, Any]]]]
-
 
 @dataclass
 class MediaSettings:
@@ -53,32 +49,35 @@ class MediaSettings:
                    janus_secret=env.get("TKROOM_JANUS_SECRET", ""))
 
 
-class RecordRepoSink:
-    """``RecordSink`` over the Web API's ``RecordRepo`` (what ``getrecordlist`` reads)."""
+class DirectoryRecords:
+    """``RecordSink`` over the node's directory (``add_record``: what ``getrecordlist`` reads)."""
 
-    def __init__(self, repo: Any) -> None:
-        self.repo = repo
+    def __init__(self, directory: RoomDirectory) -> None:
+        self.directory = directory
 
     async def add_record(self, serial: str, record: dict[str, Any]) -> None:
-        await self.repo.add(serial=serial, path=record["path"],
-                            starttime=int(record["starttime"] // 1000),
-                            duration_ms=int(record["duration"] * 1000), size=record["size"],
-                            title=record["name"], kind=record["kind"], userid=record["userid"],
-                            recordid=record["recordid"])
+        await self.directory.add_record(
+            serial=serial, path=record["path"], starttime=int(record["starttime"] // 1000),
+            duration_ms=int(record["duration"] * 1000), size=record["size"],
+            title=record["name"], kind=record["kind"], userid=record["userid"],
+            recordid=record["recordid"])
 
 
 class MediaPlane:
-    """Start/stop the servers and the service; ``service`` exists from construction on."""
+    """Start/stop the servers and the service; ``service`` exists from construction on.
+
+    Recordings are registered through ``directory.add_record``; with ``sync_servers`` the
+    servers registered through the Web API (``directory.media_servers``) join the pool."""
 
     def __init__(self, settings: MediaSettings, directory: RoomDirectory, sink: RoomSink, *,
-                 records: Any = None, server_rows: ServerRows | None = None,
-                 sync_every: float = 10.0) -> None:
+                 sync_servers: bool = False, sync_every: float = 10.0) -> None:
         self.settings = settings
+        self.directory = directory
         self.registry = ServerRegistry()
         self.service = MediaService(self.registry, directory, sink,
                                     record_dir=settings.workdir / "records",
-                                    records=RecordRepoSink(records) if records else None)
-        self.server_rows = server_rows
+                                    records=DirectoryRecords(directory))
+        self.sync_servers = sync_servers
         self.sync_every = sync_every
         self.janus: JanusProcess | None = None
         self._sync: asyncio.Task[None] | None = None
@@ -99,13 +98,13 @@ class MediaPlane:
         elif not s.janus_urls:
             log.warning("no Janus: media requests will answer 151")
         self.registry.start()
-        if self.server_rows is not None:
+        if self.sync_servers:
             self._sync = asyncio.create_task(self._sync_loop())
 
     async def _sync_loop(self) -> None:
         while True:
             try:
-                rows = [r for r in await self.server_rows() if r.get("url")]
+                rows = [r for r in await self.directory.media_servers() if r.get("url")]
                 await self.registry.sync(rows)
             except Exception:
                 log.exception("could not read the media-server registry")
@@ -124,22 +123,12 @@ class MediaPlane:
 def install_media(node: Any, signal: Any) -> MediaPlane:
     """Add the media plane to a ``tkroom.node.Node`` whose ``SignalServer`` is ``signal``:
     media requests on the signal sockets, Janus (embedded or ``--janus``), the Web API's
-    media-server registry, recordings into the records table. Call before ``node.start()``."""
-    from sqlalchemy import select
-
+    media-server registry, recordings into the records table (all through ``node.directory``).
+    Call before ``node.start()``."""
     from tkroom.media.bridge import StateSink, attach_media
-    from tkroom.store.models import MediaServer as ServerRow
-    from tkroom.store.records import RecordRepo
-    from tkroom.webapi.servers import server_dict
-
-    async def rows() -> list[dict[str, Any]]:
-        async with node.sessions() as s:
-            found = (await s.execute(select(ServerRow).order_by(ServerRow.id))).scalars().all()
-        return [server_dict(m) for m in found]
 
     plane = MediaPlane(MediaSettings.from_settings(node.settings), node.directory,
-                       StateSink(signal.state), records=RecordRepo(node.sessions),
-                       server_rows=rows)
+                       StateSink(signal.state), sync_servers=True)
     attach_media(signal, plane.service)
     node.services.append(plane)
     return plane

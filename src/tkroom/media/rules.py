@@ -8,16 +8,16 @@ limit) its audio streams.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from tkroom.directory import RoomInfo
 from tkroom.errors import CodeError
+from tkroom.rooms.model import INSPECTOR, STUDENT, SUPER_ROLES, VIEWER
 
 TYPES = ("video", "audio", "screen", "media")
 VIDEO_TYPES = frozenset(("video", "screen", "media"))
-VIEWER, INSPECTOR = 3, 4
-SUPER_ROLES = frozenset((0, 1))
 
 ERR_BAD_PARAMETERS = 103
 ERR_NO_PERMISSION = 4108
@@ -46,7 +46,21 @@ class StreamKey:
         return f"{self.userid}:{self.type}:{self.device_id}"
 
 
-STUDENT = 2
+def requested_key(userid: str, data: Mapping[str, Any]) -> StreamKey:
+    """The stream a ``publish`` request asks for (a camera by default)."""
+    return StreamKey(userid, str(data.get("type", "video")), str(data.get("deviceId") or "default"))
+
+
+def check_super(role: int, what: str) -> None:
+    """Only the teacher or an assistant ``what`` (records, moves the room...): 4108."""
+    if role not in SUPER_ROLES:
+        raise CodeError(ERR_NO_PERMISSION, f"only the teacher or an assistant {what}")
+
+
+def check_unpublish(role: int, userid: str, key: StreamKey) -> None:
+    """A stream is withdrawn by its publisher or a super user: 4108 otherwise."""
+    if key.userid != userid and role not in SUPER_ROLES:
+        raise CodeError(ERR_NO_PERMISSION, "only the publisher or a super user may unpublish it")
 
 
 def stage_allows(role: int, publishstate: int | None, key: StreamKey) -> bool:

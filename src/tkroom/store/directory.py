@@ -1,7 +1,8 @@
 """``SqlRoomDirectory``: the signalling plane's view of the store (tkroom.directory.RoomDirectory).
 
 It also records class begin/end and queues the enterprise's class-state callbacks, and gives
-the media plane ``add_record`` to register recordings.
+the media plane the registered media servers (``media_servers``) and ``add_record`` to register
+recordings.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from tkroom.directory import RoomInfo
 from tkroom.errors import CodeError
 from tkroom.store.loginkeys import check_login_key
-from tkroom.store.models import ChatMessage, ClassEvent, Company, Group, Room
+from tkroom.store.models import ChatMessage, ClassEvent, Company, Group, MediaServer, Room
 from tkroom.store.records import RecordRepo
 from tkroom.store.roomcache import RoomCache
 from tkroom.store.rooms import room_info
@@ -106,6 +107,13 @@ class SqlRoomDirectory:
         async with self.sessions() as s:
             q = select(ClassEvent).where(ClassEvent.serial == serial).order_by(ClassEvent.id)
             return [(e.classstate, e.ts) for e in (await s.execute(q)).scalars()]
+
+    async def media_servers(self) -> list[dict[str, Any]]:
+        """Every enterprise's ``serveradd`` rows: the media plane places rooms on them."""
+        async with self.sessions() as s:
+            rows = (await s.execute(select(MediaServer).order_by(MediaServer.id))).scalars().all()
+        return [{"serverid": m.id, "name": m.name, "ip": m.ip, "url": m.url,
+                 "maxusers": m.maxusers} for m in rows]
 
     async def add_record(self, **kw: Any) -> str:
         """See RecordRepo.add: the media plane registers a finished recording."""

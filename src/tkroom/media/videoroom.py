@@ -1,0 +1,132 @@
+"""The Janus VideoRoom plugin as tkroom uses it: one typed method per request.
+
+Every request body sent to the VideoRoom lives here; the media service above decides who may do
+what and turns failures into codes. Methods raise ``JanusError`` (``code`` is Janus's, e.g.
+428 "no such feed") or ``TimeoutError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from tkroom.media.janus_client import JanusError, JanusHandle, JanusSession, Json
+from tkroom.media.servers import MediaServer
+
+NO_SUCH_FEED = 428
+
+
+@dataclass(frozen=True, slots=True)
+class RoomSettings:
+    """What a VideoRoom room is created with."""
+
+    description: str
+    bitrate: int
+    rec_dir: str
+    publishers: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """One room as Janus's ``list`` answers it."""
+
+    room: str
+    description: str
+    participants: int
+
+
+class VideoRoom:
+    """One VideoRoom room on one server, with the session its handles live in."""
+
+    def __init__(self, server: MediaServer, session: JanusSession, room_id: str) -> None:
+        self.server = server
+        self.session = session
+        self.id = room_id
+
+    @classmethod
+    async def create(cls, server: MediaServer, room_id: str, settings: RoomSettings) -> VideoRoom:
+        """Open a session on ``server`` and create the room (not permanent) through the
+        server's control handle."""
+        if server.conn is None or server.control is None:
+            raise JanusError(0, f"media server {server.id} is not connected")
+        session = await server.conn.create_session()
+        try:
+            await server.control.message({
+                "request": "create", "room": room_id, "permanent": False,
+                "description": settings.description[:100], "publishers": settings.publishers,
+                "bitrate": settings.bitrate, "fir_freq": 5,
+                "audiocodec": "opus", "videocodec": "vp8,h264",
+                "rec_dir": settings.rec_dir, "notify_joining": False,
+            })
+        except BaseException:
+            await session.destroy()
+            raise
+        return cls(server, session, room_id)
+
+    async def destroy(self) -> None:
+        """Destroy the room and the session (its handles and PeerConnections go with it)."""
+        if self.server.control is not None and self.server.healthy:
+            # a server that restarted or is going took the room with it: nothing to do then
+            with contextlib.suppress(JanusError, TimeoutError):
+                await self.server.control.message({"request": "destroy", "room": self.id},
+                                                  within=5)
+        await self.session.destroy()
+
+    async def attach(self) -> JanusHandle:
+        """A new handle on the plugin: one publication or one subscription."""
+        return await self.session.attach()
+
+    async def publish(self, handle: JanusHandle, *, feed: str, display: str, offer: Json,
+                      audio: bool, video: bool, record_file: str | None,
+                      within: float) -> Json:
+        """Join as publisher ``feed`` and configure with the client's offer; the SDP answer."""
+        await handle.message({"request": "join", "room": self.id, "ptype": "publisher",
+                              "id": feed, "display": display}, within=within)
+        body: Json = {"request": "configure"}
+        if audio:
+            body["audio"] = True
+        if video:
+            body["video"] = True
+        if record_file is not None:
+            body.update(record=True, filename=record_file)
+        _, answer = await handle.message(body, offer, within=within)
+        if not answer:
+            raise JanusError(0, "no SDP answer from the media server")
+        return answer
+
+    async def subscribe(self, handle: JanusHandle, feed: str, *, within: float) -> Json:
+        """Join as subscriber of ``feed``; Janus's SDP offer (428 while the feed is not up)."""
+        _, offer = await handle.message({"request": "join", "room": self.id,
+                                         "ptype": "subscriber", "streams": [{"feed": feed}]},
+                                        within=within)
+        if not offer:
+            raise JanusError(0, "no SDP offer from the media server")
+        return offer
+
+    @staticmethod
+    async def start(handle: JanusHandle, answer: Json, *, within: float) -> None:
+        """Give a subscription the client's SDP answer: media starts flowing."""
+        await handle.message({"request": "start"}, answer, within=within)
+
+    @staticmethod
+    async def record(handle: JanusHandle, record_file: str | None) -> None:
+        """Start recording a publication into ``record_file`` (relative to the room's
+        ``rec_dir``), or stop (``None``)."""
+        body: Json = {"request": "configure", "record": record_file is not None}
+        if record_file is not None:
+            body["filename"] = record_file
+        await handle.message(body)
+
+    @staticmethod
+    async def trickle(handle: JanusHandle, candidate: Json | None) -> None:
+        """Forward one ICE candidate of the client (``None``: end of candidates)."""
+        await handle.trickle(candidate)
+
+    @staticmethod
+    async def rooms(server: MediaServer) -> list[Listed]:
+        """The rooms that exist on ``server`` now."""
+        if server.control is None:
+            raise JanusError(0, f"media server {server.id} is not connected")
+        data, _ = await server.control.message({"request": "list"})
+        return [Listed(str(r.get("room")), str(r.get("description", "")),
+                       int(r.get("num_participants", 0))) for r in data.get("list", [])]
