@@ -7,7 +7,15 @@ import pytest
 from tkroom.directory import RoomInfo
 from tkroom.errors import CodeError
 from tkroom.media.janus_process import JanusSettings, write_config
-from tkroom.media.rules import StreamKey, check_publish, room_bitrate, stage_allows
+from tkroom.media.rules import (
+    StreamKey,
+    check_publish,
+    check_super,
+    check_unpublish,
+    requested_key,
+    room_bitrate,
+    stage_allows,
+)
 from tkroom.media.servers import MediaServer, ServerRegistry, from_row
 
 ROOM = RoomInfo("r", 1, maxvideo=2, maxaudio=1)
@@ -48,6 +56,18 @@ def test_publishstate(state: int, allowed: set[str]) -> None:
     for t in ("audio", "video", "screen", "media"):
         assert stage_allows(2, state, StreamKey("s", t)) == (t in allowed)
         assert stage_allows(1, state, StreamKey("s", t))
+
+
+def test_who_withdraws_records_and_moves() -> None:
+    mine = StreamKey("s", "video")
+    check_unpublish(2, "s", mine)
+    check_unpublish(1, "t", mine)  # an assistant takes a student's camera down
+    assert code(lambda: check_unpublish(2, "other", mine)) == 4108
+    check_super(0, "records the class")
+    assert code(lambda: check_super(2, "records the class")) == 4108
+    assert code(lambda: check_super(4, "moves the room")) == 4108
+    assert requested_key("s", {}) == mine
+    assert requested_key("s", {"type": "screen", "deviceId": ""}) == StreamKey("s", "screen")
 
 
 def test_bitrate_is_realistic() -> None:
