@@ -132,3 +132,27 @@ async def test_a_bystander_gets_in_while_an_address_floods_guesses(fast_node):
     # each), not behind one per parallel request (64 x 5).
     assert during <= 40, during
 
+
+
+async def test_an_address_has_one_verification_at_a_time_over_all_rooms():
+    from tkroom.webapi.throttle import Throttle
+
+    throttle = Throttle(base_s=0.001, cap_s=0.001)
+    inside: list[str] = []
+    peaks: dict[str, int] = {}
+    overlapped = set()
+
+    async def verify(addr: str, scope: str) -> None:
+        async with throttle.guess(addr, scope):
+            inside.append(addr)
+            peaks[addr] = max(peaks.get(addr, 0), inside.count(addr))
+            if len(set(inside)) > 1:
+                overlapped.add(addr)
+            await asyncio.sleep(0.01)
+            inside.remove(addr)
+            throttle.failed(addr, scope)
+
+    await asyncio.gather(*(verify("10.0.0.1", f"room:{i % 4}") for i in range(16)),
+                         *(verify("10.0.0.2", "room:0") for _ in range(3)))
+    assert peaks == {"10.0.0.1": 1, "10.0.0.2": 1}
+    assert overlapped == {"10.0.0.1", "10.0.0.2"}, "another address is not held back"
