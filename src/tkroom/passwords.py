@@ -5,6 +5,8 @@ but a join storm of a class would then be bound by it. So a successful check is 
 memory under ``HMAC(secret, purpose|password|stored hash)``: a repeat of the same correct
 password costs one HMAC, not an scrypt run, and the cache key changes by itself when the
 password is changed. Wrong passwords are never cached, so they always pay the full price.
+scrypt runs in a pool of its own with a thread per core: many checks at once queue there
+instead of taking every core and all memory, and identical checks asked together run once.
 """
 
 from __future__ import annotations
@@ -15,11 +17,15 @@ import hashlib
 import hmac
 import os
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 SCRYPT_N = 2**14
 SCRYPT_R = 8
 SCRYPT_P = 1
 _PREFIX = "scrypt"
+T = TypeVar("T")
 
 
 def hash_password(password: str) -> str:
@@ -46,17 +52,31 @@ def check_password(password: str, stored: str) -> bool:
 
 
 class PasswordChecker:
-    """Checks passwords off the event loop, remembering successes (bounded LRU)."""
+    """Checks passwords in a bounded pool of threads, once per distinct question, remembering
+    successes (bounded LRU).
 
-    def __init__(self, secret: bytes, size: int = 100_000):
+    The pool bounds the node's scrypt work (CPU and 16 MiB each) whatever arrives at once, and
+    keeps it off the event loop; ``once`` lets identical questions asked together share one
+    computation.
+    """
+
+    def __init__(self, secret: bytes, size: int = 100_000, workers: int | None = None):
         self._secret = secret
         self._size = size
         self._ok: OrderedDict[bytes, None] = OrderedDict()
         self._memo: OrderedDict[bytes, int] = OrderedDict()
+        self._pool = ThreadPoolExecutor(max_workers=workers or max(2, os.cpu_count() or 2),
+                                        thread_name_prefix="scrypt")
+        self._flights: dict[bytes, tuple[asyncio.Future[Any], list[int]]] = {}
+        self.runs = 0  # scrypt runs started: what tests and benchmarks count
 
     def _key(self, purpose: str, password: str, stored: str) -> bytes:
         msg = f"{purpose}\x00{password}\x00{stored}".encode()
         return hmac.new(self._secret, msg, hashlib.sha256).digest()
+
+    async def _scrypt(self, fn: Callable[..., T], *args: str) -> T:
+        self.runs += 1
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     def cached(self, purpose: str, password: str, stored: str) -> bool:
         """True when this exact password was verified against this exact hash before."""
@@ -71,15 +91,37 @@ class PasswordChecker:
             return False
         if self.cached(purpose, password, stored):
             return True
-        ok = await asyncio.to_thread(check_password, password, stored)
+        ok = await self._scrypt(check_password, password, stored)
         if ok:
             self._ok[self._key(purpose, password, stored)] = None
             if len(self._ok) > self._size:
                 self._ok.popitem(last=False)
         return ok
 
+    async def once(self, parts: tuple[str, ...], compute: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
+        """``compute()``, unless a computation for the same ``parts`` is under way: then its
+        outcome. Answers the outcome and whether it was shared. The computation is cancelled
+        only when every caller waiting for it is."""
+        key = self._key("once", "\x00".join(parts), "")
+        entry = self._flights.get(key)
+        shared = entry is not None
+        if entry is None:
+            flight = asyncio.ensure_future(compute())
+            entry = self._flights[key] = (flight, [0])
+            flight.add_done_callback(lambda _: self._flights.pop(key, None))
+        flight, waiting = entry
+        waiting[0] += 1
+        try:
+            return await asyncio.shield(flight), shared
+        finally:
+            waiting[0] -= 1
+            if not waiting[0] and not flight.done():  # nobody left to answer
+                flight.cancel()
+                if self._flights.get(key) is entry:
+                    del self._flights[key]
+
     async def hash(self, password: str) -> str:
-        return await asyncio.to_thread(hash_password, password)
+        return await self._scrypt(hash_password, password)
 
     def recall(self, *parts: str) -> int | None:
         """A remembered outcome (such as the role a password matched) for exactly these parts."""

@@ -1,13 +1,17 @@
 """Who may enter a room with which proof: the role comes from the password that matched.
 
-Shared by ``checkroom`` and ``entry``. Wrong passwords feed the per-address throttle; correct
-ones are remembered by the password checker so a class joining at once costs one scrypt run
-per distinct password, not one per student.
+Shared by ``checkroom`` and ``entry``. Wrong passwords feed the per-address throttle, and a
+password that must be verified waits for the throttle's turn, so parallel guesses are verified
+one after another. Correct ones are remembered by the password checker, and identical checks
+arriving together share one verification, so a class joining at once costs one scrypt run per
+distinct password, not one per student.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from sqlalchemy import select
 
@@ -20,6 +24,7 @@ from tkroom.webapi.roomparams import password_ok
 # Which code a wrong password answers when the caller asked for a given role.
 WRONG_FOR_ROLE = {TEACHER: 5200, STUDENT: 5203, LIVE: 5201}
 TRY_ORDER = (TEACHER, ASSISTANT, PATROL, STUDENT, LIVE)
+T = TypeVar("T")
 
 
 async def enterable_room(call: Call, serial: str | None) -> tuple[Room, Company]:
@@ -62,6 +67,7 @@ async def role_by_password(
     """The role whose password matched (or the student role where none is needed)."""
     state = call.state
     scope = f"room:{room.serial}"
+    await call.release()
     await state.throttle.wait(call.addr, scope)
     if asked == LIVE and not room.allowsidelineuser:
         raise CodeError(4008, "This room admits no live viewers")
@@ -83,16 +89,19 @@ async def role_by_password(
     memo = (room.serial, str(asked), password, *hashes.values())
     role = state.checker.recall(*memo)
     if role is None:
-        results = await asyncio.gather(
-            *(state.checker.check(ROLE_PASSWORD[r], password, h) for r, h in hashes.items())
-        )
-        matched = [r for r, ok in zip(hashes, results, strict=True) if ok]
-        if not matched:
-            state.throttle.failed(call.addr, scope)
+        async def verify() -> int | None:
+            results = await asyncio.gather(
+                *(state.checker.check(ROLE_PASSWORD[r], password, h) for r, h in hashes.items())
+            )
+            matched = [r for r, ok in zip(hashes, results, strict=True) if ok]
+            if matched:
+                state.checker.remember(matched[0], *memo)
+            return matched[0] if matched else None
+
+        role = await verified(call, scope, memo, verify)
+        if role is None:
             code = WRONG_FOR_ROLE.get(asked, 4008) if asked is not None else 4008
             raise CodeError(wrong_live if code == 5201 else code)
-        role = matched[0]
-        state.checker.remember(role, *memo)
     return role
 
 
@@ -107,8 +116,33 @@ async def registered_user(call: Call, room: Room, account: str | None, password:
     if user is None:
         raise CodeError(4111)
     scope = f"user:{room.companyid}"
+    await call.release()
     await call.state.throttle.wait(call.addr, scope)
-    if not await call.state.checker.check("user", password, user.pwhash):
-        call.state.throttle.failed(call.addr, scope)
-        raise CodeError(4002)
+    checker = call.state.checker
+    if not checker.cached("user", password, user.pwhash):
+        async def verify() -> bool | None:
+            return await checker.check("user", password, user.pwhash) or None
+
+        if not await verified(call, scope, ("user", password, user.pwhash), verify):
+            raise CodeError(4002)
     return user.account
+
+
+async def verified(call: Call, scope: str, parts: tuple[str, ...],
+                   verify: Callable[[], Awaitable[T | None]]) -> T | None:
+    """``verify()`` (None: the password is wrong) in the throttle's turn for the caller's address
+    and ``scope``, shared with identical checks under way. A failure counts against every
+    address that asked, the turn's own before the turn ends."""
+    state = call.state
+
+    async def turn() -> T | None:
+        async with state.throttle.guess(call.addr, scope):
+            out = await verify()
+            if out is None:
+                state.throttle.failed(call.addr, scope)
+            return out
+
+    out, shared = await state.checker.once(parts, turn)
+    if out is None and shared:
+        state.throttle.failed(call.addr, scope)
+    return out

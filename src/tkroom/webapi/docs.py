@@ -46,7 +46,9 @@ OpenAPI document every node serves at `/openapi.json`.
   an HMAC with the server secret), so a class entering at once costs one scrypt run per
   distinct password. Each wrong password for a room from one address doubles the wait before
   that address's next answer about that room (50 ms up to 5 s; forgotten after 10 minutes
-  without failures). Keys, passwords and login keys are never logged.
+  without failures), and an address's passwords for a room are verified one at a time, so
+  guessing in parallel is no faster than guessing in turn. Keys, passwords and login keys are
+  never logged.
 - `checkroom` answers a **join ticket** (`ticket`): a signed, short-lived (120 s) proof of the
   room, role, user id and nickname that the signalling WebSocket accepts (see
   `docs/protocol.md`).

@@ -103,6 +103,13 @@ class Call:
         finally:
             await self._session.close()
 
+    async def release(self) -> None:
+        """Commit and give the database connection back before a long wait (such as the
+        password throttle's), so that waiting callers do not hold the pool; the session
+        reopens on next use."""
+        await self.finish(ok=True)
+        self._session = None
+
     @property
     def addr(self) -> str:
         return self.request.client.host if self.request.client else "?"
