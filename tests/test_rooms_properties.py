@@ -218,10 +218,11 @@ def test_pubmsg_permissions(role, toid, save, assoc_user):
         msg, target = rules.check_pubmsg(sender, data, 5)
     except CodeError as exc:
         assert exc.code == 4108
-        broad = target_kind(toid) not in rules.STUDENT_TARGETS
+        broad = target_kind(toid) not in rules.STUDENT_TARGETS or isinstance(toid, list)
         assert role in (3, 4) or (role == 2 and (broad or (save and assoc_user != "a")))
         return
-    assert role in (0, 1) or (role == 2 and target.kind in rules.STUDENT_TARGETS)
+    assert role in (0, 1) or (role == 2 and target.kind in rules.STUDENT_TARGETS
+                              and len(target.ids) <= rules.STUDENT_LIST_MAX)
     assert msg["fromID"] == "a" and msg["ts"] == 5 and msg["id"] == "N"
 
 

@@ -353,6 +353,58 @@ async def test_evict(world):
     assert (await t.ok("getRoomUserNum", {"roles": [2]}))["num"] == 1
 
 
+# a student taking over the class ------------------------------------------------------------
+async def test_a_student_cannot_take_over_the_class(world):
+    d, server, connect, member = world
+    t = await member("r", "t", 0)
+    s = await member("r", "s1")
+    s2 = await member("r", "s2")
+    await t.ok("pubMsg", {"name": "DocumentChange", "id": "DocumentChange", "toID": "__all",
+                          "save": True, "data": {"page": 3}})
+    await t.ok("pubMsg", {"name": "Hand", "id": "Hand", "toID": "__all", "save": True,
+                          "associatedUserID": "s1"})
+    before = await server.state.messages("r")
+    hostile = {"toID": "__none", "save": True, "associatedUserID": "s1",
+               "data": {"record": True, "recordchat": True}}
+    for mid in ("ClassBegin", "EveryoneBanChat", "OnlyAudioRoom", "BigRoom"):
+        for ids in ({"name": mid, "id": mid}, {"name": mid, "id": "x"}, {"name": "x", "id": mid}):
+            for toid in ("__none", "t", "__allSuperUsers"):
+                ack = await s.req("pubMsg", {**ids, **hostile, "toID": toid})
+                assert ack["code"] == 4108, ack
+                assert "class state" in ack["msg"] and "No permission" in ack["msg"]
+            assert (await s.req("delMsg", {**ids, "toID": "__none"}))["code"] == 4108
+    for mid in ("DocumentChange", "Hand"):
+        ack = await s.req("pubMsg", {"name": mid, "id": mid, **hostile})
+        assert ack["code"] == 4108 and "someone else's" in ack["msg"], ack
+        ack = await s.req("delMsg", {"name": mid, "id": mid, "toID": "__none"})
+        assert ack["code"] == 4108 and "someone else's" in ack["msg"], ack
+    ack = await s.req("pubMsg", {"name": "note", "toID": ["t", "s1", "s2"]})
+    assert ack["code"] == 4108 and "one user id" in ack["msg"]
+    await s.ok("pubMsg", {"name": "note", "toID": ["t"], "data": {"q": 1}})
+    await t.event("pubMsg", name="note", fromID="s1")
+    # its own saved messages it may replace and delete
+    await s.ok("pubMsg", {"name": "Mine", "id": "Mine", **hostile})
+    await s.ok("pubMsg", {"name": "Mine", "id": "Mine", **hostile})
+    await s.ok("delMsg", {"name": "Mine", "id": "Mine", "toID": "__none"})
+    await s.ok("pubMsg", {"name": "Mine", "id": "Mine", **hostile})
+    # nothing the student did changed the class: no begin, chat open, messages intact
+    assert d.classstates == []
+    assert (await s2.req("sendMessage", {"message": "still open"}))["code"] == 0
+    assert not await server.state.has_message("r", "ClassBegin")
+    await s.ok("leaveRoom")
+    await t.event("delMsg", id="Mine", fromID="__server")
+    await t.event("delMsg", id="Hand", fromID="__server")
+    late = await (await connect()).join(ticket("r", "s3"))
+    assert late["msglist"] == [m for m in before if m["id"] != "Hand"]
+    assert late["mode"] == "normalRoom"
+    assert d.classstates == []
+    assert not [e for e in t.named("delMsg") if e["data"]["id"] == "DocumentChange"]
+    # the teacher's own class begins as before
+    await t.ok("pubMsg", {"name": "ClassBegin", "id": "ClassBegin", "toID": "__all",
+                          "save": True})
+    assert d.classstates == [("r", 0)]
+
+
 # user lists ---------------------------------------------------------------------------------
 async def test_get_users_paging_and_search(world):
     _, _, connect, member = world

@@ -81,6 +81,35 @@ async def test_saved_messages_replace_cascade_and_clear(state):
     assert await state.messages("r") == []
 
 
+async def test_saved_messages_guarded_by_author(state):
+    """With an ``author``, a same-id copy written by someone else is neither replaced nor
+    deleted (atomically: a student cannot take over the teacher's message)."""
+    await state.add_member("r", member("t", 0), JoinPolicy())
+    await state.add_member("r", member("s"), JoinPolicy())
+    doc = await state.save_message("r", {"id": "Doc", "name": "Doc", "fromID": "t",
+                                         "data": {"p": 3}})
+    await state.save_message("r", {"id": "Note", "name": "Note", "fromID": "t",
+                                   "associatedMsgID": "Doc"})
+    out = await state.save_message("r", {"id": "Doc", "name": "Doc", "fromID": "s",
+                                         "associatedUserID": "s"}, "s")
+    assert out.refused and out.message == doc.message and out.replaced is None
+    assert await state.delete_message("r", "Doc", "s") is None
+    mine = await state.save_message("r", {"id": "Mine", "name": "Mine", "fromID": "s",
+                                          "associatedUserID": "s"}, "s")
+    again = await state.save_message("r", {"id": "Mine", "name": "Mine", "fromID": "s",
+                                           "associatedUserID": "s"}, "s")
+    assert not again.refused and again.replaced == mine.message
+    assert [m["id"] for m in await state.delete_message("r", "Mine", "s")] == ["Mine"]
+    assert await state.delete_message("r", "Ghost", "s") == []
+    left = await state.remove_member("r", "s", "", False)
+    assert left.removed == []
+    assert [m["id"] for m in await state.messages("r")] == ["Doc", "Note"]
+    assert (await state.messages("r"))[0]["data"] == {"p": 3}
+    # anyone ("" = a super user) may replace and delete
+    assert (await state.save_message("r", {"id": "Doc", "name": "Doc", "fromID": "a"})).replaced
+    assert [m["id"] for m in await state.delete_message("r", "Doc")] == ["Note", "Doc"]
+
+
 async def test_keepstate_keeps_messages(state):
     await state.add_member("r", member("t", 0), JoinPolicy())
     await state.save_message("r", {"id": "A", "name": "A"})

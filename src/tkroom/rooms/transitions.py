@@ -54,10 +54,12 @@ class LeaveOutcome:
 
 @dataclass(frozen=True, slots=True)
 class SaveOutcome:
-    """The saved message with its new ``seq``, and the copy it replaced (same ``id``)."""
+    """The saved message with its new ``seq``, and the copy it replaced (same ``id``);
+    ``refused``: the same-id copy is someone else's, it stays (``message``) and nothing changed."""
 
     message: dict[str, Any]
     replaced: dict[str, Any] | None = None
+    refused: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +140,7 @@ def remove_member(room: RoomData, userid: str, session: str, keepstate: bool) ->
     room.roles[m.role] -= 1
     removed: list[dict[str, Any]] = []
     for mid in [k for k, v in room.messages.items() if v.get("associatedUserID") == userid]:
-        removed.extend(delete_message(room, mid))
+        removed.extend(delete_message(room, mid) or ())
     removed.sort(key=lambda v: v["seq"])
     empty = not room.members
     cleared: list[dict[str, Any]] = []
@@ -158,8 +160,18 @@ def update_properties(room: RoomData, userid: str, props: dict[str, Any]) -> Mem
     return m
 
 
-def save_message(room: RoomData, msg: dict[str, Any]) -> SaveOutcome:
-    """Keep ``msg`` under its ``id`` with the next ``seq``; an earlier same-id copy goes."""
+def authored_by(saved: dict[str, Any] | None, author: str) -> bool:
+    """Whether a saved message may be replaced or deleted by ``author`` ("" = anyone)."""
+    return saved is None or not author or saved.get("fromID") == author
+
+
+def save_message(room: RoomData, msg: dict[str, Any], author: str = "") -> SaveOutcome:
+    """Keep ``msg`` under its ``id`` with the next ``seq``; an earlier same-id copy goes,
+    unless ``author`` is given and that copy is not its own (then nothing changes)."""
+    current = room.messages.get(msg["id"])
+    if not authored_by(current, author):
+        assert current is not None
+        return SaveOutcome(current, None, refused=True)
     room.seq += 1
     saved = {**msg, "seq": room.seq}
     old = room.messages.pop(msg["id"], None)
@@ -167,8 +179,11 @@ def save_message(room: RoomData, msg: dict[str, Any]) -> SaveOutcome:
     return SaveOutcome(saved, old)
 
 
-def delete_message(room: RoomData, msgid: str) -> list[dict[str, Any]]:
-    """Remove a saved message and, transitively, those with ``associatedMsgID`` on it."""
+def delete_message(room: RoomData, msgid: str, author: str = "") -> list[dict[str, Any]] | None:
+    """Remove a saved message and, transitively, those with ``associatedMsgID`` on it; None
+    (nothing removed) when ``author`` is given and the message is not its own."""
+    if not authored_by(room.messages.get(msgid), author):
+        return None
     removed: list[dict[str, Any]] = []
     todo = [msgid]
     while todo:

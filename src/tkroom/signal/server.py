@@ -448,7 +448,7 @@ class SignalServer:
 
     async def _send_message(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
         now_ms = self.now_ms()
-        banned = await self.state.has_message(conn.serial, "EveryoneBanChat")
+        banned = await self.state.has_message(conn.serial, rules.BAN_CHAT_ID)
         chat = rules.check_chat(me, data, banned, now_ms)
         if chat.gated and not await self.state.chat_gate(conn.serial, me.userid, now_ms,
                                                          rules.CHAT_MIN_GAP_MS):
@@ -462,7 +462,12 @@ class SignalServer:
 
     async def _pub_msg(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
         msg, target = rules.check_pubmsg(me, data, self.now_ms())
-        saved = await self.state.save_message(conn.serial, msg) if msg["save"] else None
+        saved = None
+        if msg["save"]:
+            saved = await self.state.save_message(conn.serial, msg, rules.saved_author(me))
+            if saved.refused:
+                raise fail(4108, f"the saved message {msg['id']!r} is someone else's: only its "
+                                 "author, the teacher or an assistant may replace it")
         events, classstate = decisions.published(msg, target, saved)
         await self._publish(conn.serial, events)
         if classstate is not None:
@@ -472,11 +477,10 @@ class SignalServer:
     async def _del_msg(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
         now_ms = self.now_ms()
         msg, target = rules.check_delmsg(me, data, now_ms)
-        saved = next((m for m in await self.state.messages(conn.serial)
-                      if m["id"] == msg["id"]), None)
-        if not rules.may_delete_saved(me, saved):
-            raise fail(4108, "a student may only delete its own saved messages")
-        removed = await self.state.delete_message(conn.serial, msg["id"])
+        removed = await self.state.delete_message(conn.serial, msg["id"], rules.saved_author(me))
+        if removed is None:
+            raise fail(4108, f"the saved message {msg['id']!r} is someone else's: only its "
+                             "author, the teacher or an assistant may delete it")
         events, classstate = decisions.deleted(msg, target, removed, now_ms)
         await self._publish(conn.serial, events)
         if classstate is not None:

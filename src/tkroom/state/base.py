@@ -100,11 +100,15 @@ class RoomState(Protocol):
         """``transitions.snapshot``: members, saved messages in ``seq`` order, current ``s``."""
 
     # saved messages ------------------------------------------------------------------
-    async def save_message(self, serial: str, msg: dict[str, Any]) -> SaveOutcome:
-        """``transitions.save_message``: next ``seq``, replacing the same ``id``."""
+    async def save_message(self, serial: str, msg: dict[str, Any],
+                           author: str = "") -> SaveOutcome:
+        """``transitions.save_message``: next ``seq``, replacing the same ``id`` — when
+        ``author`` is given, only a copy it wrote (else ``refused``, nothing changes)."""
 
-    async def delete_message(self, serial: str, msgid: str) -> list[dict[str, Any]]:
-        """``transitions.delete_message``: the message and its ``associatedMsgID`` cascade."""
+    async def delete_message(self, serial: str, msgid: str,
+                             author: str = "") -> list[dict[str, Any]] | None:
+        """``transitions.delete_message``: the message and its ``associatedMsgID`` cascade;
+        None when ``author`` is given and the message is someone else's."""
 
     async def messages(self, serial: str) -> list[dict[str, Any]]:
         """The saved messages in ``seq`` order."""

@@ -57,11 +57,13 @@ class MemoryState:
     async def snapshot(self, serial: str, bigroom: bool) -> t.Snapshot:
         return t.snapshot(self._room(serial), bigroom)
 
-    async def save_message(self, serial: str, msg: dict[str, Any]) -> t.SaveOutcome:
-        return t.save_message(self._room(serial), msg)
+    async def save_message(self, serial: str, msg: dict[str, Any],
+                           author: str = "") -> t.SaveOutcome:
+        return t.save_message(self._room(serial), msg, author)
 
-    async def delete_message(self, serial: str, msgid: str) -> list[dict[str, Any]]:
-        return t.delete_message(self._room(serial), msgid)
+    async def delete_message(self, serial: str, msgid: str,
+                             author: str = "") -> list[dict[str, Any]] | None:
+        return t.delete_message(self._room(serial), msgid, author)
 
     async def messages(self, serial: str) -> list[dict[str, Any]]:
         return t.snapshot(self._room(serial), False).messages

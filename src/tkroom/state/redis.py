@@ -220,15 +220,20 @@ class RedisState:
         return t.Snapshot([_member(r) for r in members], _messages(msgs), int(s))
 
     # saved messages ----------------------------------------------------------------------
-    async def save_message(self, serial: str, msg: dict[str, Any]) -> t.SaveOutcome:
+    async def save_message(self, serial: str, msg: dict[str, Any],
+                           author: str = "") -> t.SaveOutcome:
         am, au = msg.get("associatedMsgID"), msg.get("associatedUserID")
         seq, old = await self._run(
             "SAVE_MESSAGE", self._room(serial), msg["id"], _dumps(msg),
-            am if isinstance(am, str) else "", au if isinstance(au, str) else "")
+            am if isinstance(am, str) else "", au if isinstance(au, str) else "", author)
+        if not int(seq):
+            return t.SaveOutcome(_message(old), None, refused=True)
         return t.SaveOutcome({**msg, "seq": int(seq)}, _message(old) if old else None)
 
-    async def delete_message(self, serial: str, msgid: str) -> list[dict[str, Any]]:
-        return _messages(await self._run("DELETE_MESSAGE", self._room(serial), msgid))
+    async def delete_message(self, serial: str, msgid: str,
+                             author: str = "") -> list[dict[str, Any]] | None:
+        rows = await self._run("DELETE_MESSAGE", self._room(serial), msgid, author)
+        return None if rows is None else _messages(rows)
 
     async def messages(self, serial: str) -> list[dict[str, Any]]:
         return _messages(await self._run("MESSAGES", self._room(serial)))

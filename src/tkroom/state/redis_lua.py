@@ -5,7 +5,8 @@ interleaving any other command, so a script is as atomic across nodes as the pur
 in one process. Scripts build their key names from the room prefix in ``ARGV[1]`` (a single
 Redis server or a Sentinel pair, not Redis Cluster). Client JSON is stored as the strings the
 node encoded and never re-encoded here (cjson would turn ``[]`` into ``{}`` and round large
-numbers); scripts only ``cjson.decode`` the node's own member records.
+numbers); scripts only ``cjson.decode`` the node's own member records, and read the
+``fromID`` of a saved message (never re-encoding it).
 
 Room keys, after the room prefix ``R``:
 
@@ -51,6 +52,13 @@ local function saved_messages(R)
     table.insert(out, {redis.call('HGET', R .. 'msg', ids[i]), ids[i + 1]})
   end
   return out
+end
+
+-- whether a saved message (raw JSON, or nil) may be replaced or deleted by author ('' = anyone)
+local function authored_by(raw, author)
+  if not raw or author == '' then return true end
+  local ok, m = pcall(cjson.decode, raw)
+  return ok and type(m) == 'table' and m.fromID == author
 end
 
 local function delete_tree(R, root, out)
@@ -182,13 +190,15 @@ MESSAGES = _MEMBER + """
 return saved_messages(ARGV[1])
 """
 
-# ARGV: R, id, message JSON, associatedMsgID ("" = none), associatedUserID ("" = none)
+# ARGV: R, id, message JSON, associatedMsgID ("" = none), associatedUserID ("" = none),
+# author ("" = anyone) -> {seq, old or false}; {0, current} when the current copy is not author's
 SAVE_MESSAGE = _MEMBER + """
 local R, id = ARGV[1], ARGV[2]
-busy(R)
-local seq = redis.call('INCR', R .. 'seq')
 local old = redis.call('HGET', R .. 'msg', id)
 local oldseq = redis.call('ZSCORE', R .. 'mseq', id)
+if not authored_by(old, ARGV[6]) then return {0, {old, oldseq}} end
+busy(R)
+local seq = redis.call('INCR', R .. 'seq')
 redis.call('HSET', R .. 'msg', id, ARGV[3])
 redis.call('ZADD', R .. 'mseq', seq, id)
 if ARGV[4] ~= '' then redis.call('HSET', R .. 'am', id, ARGV[4]) else redis.call('HDEL', R .. 'am', id) end
@@ -197,8 +207,9 @@ if old then return {seq, {old, oldseq}} end
 return {seq, false}
 """
 
-# ARGV: R, id
+# ARGV: R, id, author ("" = anyone) -> the removed messages, or false when not author's
 DELETE_MESSAGE = _MEMBER + """
+if not authored_by(redis.call('HGET', ARGV[1] .. 'msg', ARGV[2]), ARGV[3]) then return false end
 local out = {}
 delete_tree(ARGV[1], ARGV[2], out)
 return out
