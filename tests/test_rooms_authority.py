@@ -102,3 +102,20 @@ def test_a_student_saves_only_messages_associated_with_itself():
     for assoc in (None, "t", "s2"):
         data = {"name": "n", "toID": "__none", "save": True, "associatedUserID": assoc}
         assert code(rules.check_pubmsg, student, data, 1) == 4108
+
+
+def test_an_eviction_bars_the_user_id_until_its_time():
+    room = t.RoomData()
+    t.add_member(room, member("t", 0), t.JoinPolicy())
+    t.bar(room, "s", 180_000, 0)
+    for at in (0, 179_999):
+        out = t.add_member(room, new_member("s", 2, "S", f"x{at}", {}, at), t.JoinPolicy())
+        assert (out.code, out.until_ms) == (t.ERR_EVICTED, 180_000) and "s" not in room.members
+    assert t.add_member(room, new_member("s2", 2, "S2", "y", {}, 1), t.JoinPolicy()).code == 0
+    t.bar(room, "s", 60_000, 1_000)                        # never shortened
+    assert t.add_member(room, new_member("s", 2, "S", "z", {}, 90_000), t.JoinPolicy()).code
+    assert t.add_member(room, new_member("s", 2, "S", "z", {}, 180_000), t.JoinPolicy()).code == 0
+    assert room.barred == {}                               # a bar that is over is forgotten
+    t.bar(room, "s2", 5_000, 1_000)
+    t.bar(room, "s3", 9_000, 6_000)
+    assert room.barred == {"s3": 9_000}

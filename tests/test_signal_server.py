@@ -353,6 +353,63 @@ async def test_evict(world):
     assert (await t.ok("getRoomUserNum", {"roles": [2]}))["num"] == 1
 
 
+@pytest.fixture(params=["memory", "redis"])
+async def clocked(request):
+    """A server whose clock the test moves (whole seconds, so times in ms are exact)."""
+    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    now = [float(int(time.time()))]
+    d = MemoryDirectory(rooms={"r": RoomInfo("r", 1, "Room"),
+                               "open": RoomInfo("open", 1, "Open", evictseconds=0)})
+    server = await start_server(d, state_url=url, grace=0.6, sweep_interval=0.05,
+                                clock=lambda: now[0])
+    clients: list[Client] = []
+
+    async def connect() -> Client:
+        c = await Client.connect(server.url)
+        clients.append(c)
+        return c
+
+    yield d, now, connect
+    for c in clients:
+        await c.close()
+    await stop_server(server)
+
+
+async def test_an_evicted_user_stays_out_for_the_rooms_evictseconds(clocked):
+    d, now, connect = clocked
+    t = await connect()
+    await t.join(ticket("r", "t", 0, now=now[0]))
+    s = await connect()
+    same = ticket("r", "s1", now=now[0])
+    await s.join(same)
+    await t.ok("evictParticipant", {"id": "s1"})
+    await asyncio.wait_for(s.closed.wait(), 5)
+    left = await t.event("participantLeft", id="s1")
+    again = await connect()
+    ack = await again.req("joinRoom", {"ticket": same})
+    assert ack["code"] == 4108 and "evicted" in ack["msg"] and "in 180 s" in ack["msg"], ack
+    d.loginkeys[("r", "k" * 40)] = Identity("r", "s1", 2, "S1")     # any proof of the same id
+    assert (await again.req("joinRoom", {"serial": "r", "loginkey": "k" * 40}))["code"] == 4108
+    assert (await t.ok("getRoomUserNum", {"roles": [2]}))["num"] == 0
+    assert [e["data"]["id"] for e in t.named("participantJoined")] == ["s1"]   # the first join
+    other = await connect()
+    await other.join(ticket("r", "s2", now=now[0]))                 # nobody else is kept out
+    now[0] += 170
+    ack = await again.req("joinRoom", {"ticket": ticket("r", "s1", now=now[0])})
+    assert ack["code"] == 4108 and "in 10 s" in ack["msg"], ack
+    now[0] += 10
+    await again.join(ticket("r", "s1", now=now[0]))
+    await t.wait_for(lambda e: e["ev"] == "participantJoined" and e["s"] > left["s"])
+    # a room whose evictseconds is 0 lets the user back at once
+    t2 = await connect()
+    await t2.join(ticket("open", "t", 0, now=now[0]))
+    s3 = await connect()
+    await s3.join(ticket("open", "s3", now=now[0]))
+    await t2.ok("evictParticipant", {"id": "s3"})
+    await asyncio.wait_for(s3.closed.wait(), 5)
+    await (await connect()).join(ticket("open", "s3", now=now[0]))
+
+
 # a student taking over the class ------------------------------------------------------------
 async def test_a_student_cannot_take_over_the_class(world):
     d, server, connect, member = world

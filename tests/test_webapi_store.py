@@ -300,7 +300,7 @@ def test_nodes_starting_together_migrate_once(tmp_path, request, backend):
             for e in engines:
                 await e.dispose()
 
-    assert asyncio.run(main()) == "0002"
+    assert asyncio.run(main()) == "0003"
 
 
 @pytest.mark.postgres

@@ -19,6 +19,7 @@ ERR_WRONG_PARAM = 63          # a second teacher
 ERR_STUDENT_LIMIT = 64
 ERR_VIEWER_LIMIT = 5011
 ERR_ALREADY_LOGGED_IN = 5208
+ERR_EVICTED = 4108            # "No permission": evicted, and the room's evictseconds not over
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +33,14 @@ class JoinPolicy:
 
 @dataclass(frozen=True, slots=True)
 class JoinOutcome:
-    """``code`` 0 or the refusal; on success the member, the session it replaced, the count."""
+    """``code`` 0 or the refusal; on success the member, the session it replaced, the count;
+    ``until_ms``: when refused as evicted, the time from which the user may join again."""
 
     code: int
     member: Member | None = None
     replaced: Member | None = None
     count: int = 0
+    until_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,7 @@ class RoomData:
     lastchat: dict[str, int] = field(default_factory=dict)
     shown: dict[str, None] = field(default_factory=dict)  # super users + on stage, join order
     roles: dict[int, int] = field(default_factory=dict)    # members per role
+    barred: dict[str, int] = field(default_factory=dict)   # evicted uid -> may rejoin at (ms)
 
 
 def _track_shown(room: RoomData, m: Member) -> None:
@@ -112,7 +116,13 @@ def _limit_for(role: int, policy: JoinPolicy) -> int | None:
 
 
 def add_member(room: RoomData, member: Member, policy: JoinPolicy) -> JoinOutcome:
-    """Admit ``member`` if the limits allow; a same-id member is replaced or refuses it."""
+    """Admit ``member`` if the limits allow and it is not barred (evicted) at its
+    ``joined_ms``; a same-id member is replaced or refuses it."""
+    barred = room.barred.get(member.userid)
+    if barred is not None:
+        if barred > member.joined_ms:
+            return JoinOutcome(ERR_EVICTED, until_ms=barred)
+        del room.barred[member.userid]
     old = room.members.get(member.userid)
     if old is not None and policy.singlelogin:
         return JoinOutcome(ERR_ALREADY_LOGGED_IN)
@@ -148,6 +158,15 @@ def remove_member(room: RoomData, userid: str, session: str, keepstate: bool) ->
         cleared = sorted(room.messages.values(), key=lambda v: v["seq"])
         room.messages.clear()
     return LeaveOutcome(m, removed, empty, cleared)
+
+
+def bar(room: RoomData, userid: str, until_ms: int, now_ms: int) -> None:
+    """An eviction: ``userid`` may not join again before ``until_ms`` (a later bar of the same
+    user never shortens an earlier one). Bars already over are forgotten here."""
+    for uid in [u for u, t in room.barred.items() if t <= now_ms]:
+        del room.barred[uid]
+    if until_ms > max(now_ms, room.barred.get(userid, 0)):
+        room.barred[userid] = until_ms
 
 
 def update_properties(room: RoomData, userid: str, props: dict[str, Any]) -> Member | None:

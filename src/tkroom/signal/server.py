@@ -26,7 +26,7 @@ from tkroom.errors import CodeError
 from tkroom.rooms import decisions, rules
 from tkroom.rooms.model import Event, Member, new_member
 from tkroom.rooms.rules import fail
-from tkroom.rooms.transitions import JoinOutcome, JoinPolicy
+from tkroom.rooms.transitions import ERR_EVICTED, JoinOutcome, JoinPolicy
 from tkroom.signal.fanout import CLOSE_REPLACED, Conn, LocalRoom, dumps, schedule_close
 from tkroom.state.base import RoomState, Session
 
@@ -307,6 +307,9 @@ class SignalServer:
             maxviewers = None if info.allowsidelineuser else 0
         policy = JoinPolicy(info.maxusers, maxviewers, info.singlelogin)
         out = await self.state.add_member(serial, member, policy)
+        if out.code == ERR_EVICTED:
+            wait = -(-(out.until_ms - now_ms) // 1000)
+            raise fail(out.code, f"evicted from this room: you may enter again in {wait} s")
         if out.code:
             raise fail(out.code, _JOIN_DETAIL.get(out.code, ""))
         await self.state.open_session(Session(sid, token, serial, ident.userid))
@@ -494,6 +497,12 @@ class SignalServer:
         victim = found[0] if found else None
         rules.check_evict(me, victim)
         assert victim is not None
+        info = await self.directory.room(conn.serial)
+        if info is not None and info.evictseconds > 0:
+            # barred first: a join racing the eviction is refused, not let in
+            now_ms = self.now_ms()
+            await self.state.bar_member(conn.serial, victim.userid,
+                                        now_ms + info.evictseconds * 1000, now_ms)
         await self._publish(conn.serial, [decisions.evicted(victim, data.get("reason"),
                                                             me.userid)])
         await self._leave(conn.serial, victim.userid, victim.session)

@@ -78,13 +78,18 @@ class RoomState(Protocol):
     # members -------------------------------------------------------------------------
     async def add_member(self, serial: str, member: Member, policy: JoinPolicy) -> JoinOutcome:
         """``transitions.add_member``: admit within the limits, replacing a same-id member
-        unless ``policy.singlelogin`` (then 5208); 63 second teacher, 64 students, 5011."""
+        unless ``policy.singlelogin`` (then 5208); 63 second teacher, 64 students, 5011;
+        4108 (with ``until_ms``) while the user is barred by an eviction."""
 
     async def remove_member(self, serial: str, userid: str, session: str,
                             keepstate: bool) -> LeaveOutcome:
         """``transitions.remove_member``: only if the member still lives in ``session``
         ("" = any); cascades ``associatedUserID`` messages; clears messages when the room
         empties unless ``keepstate``."""
+
+    async def bar_member(self, serial: str, userid: str, until_ms: int, now_ms: int) -> None:
+        """``transitions.bar``: an evicted user's joins are refused (4108) before ``until_ms``;
+        the bar outlives the room emptying, and is forgotten once over."""
 
     async def update_properties(self, serial: str, userid: str,
                                 props: dict[str, Any]) -> Member | None:

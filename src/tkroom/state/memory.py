@@ -37,9 +37,13 @@ class MemoryState:
                             keepstate: bool) -> t.LeaveOutcome:
         room = self._room(serial)
         out = t.remove_member(room, userid, session, keepstate)
-        if out.empty and not room.messages and serial not in self.subscribers:
+        if out.empty and not room.messages and not room.barred and \
+                serial not in self.subscribers:
             del self.rooms[serial]          # nothing left to keep: free the room
         return out
+
+    async def bar_member(self, serial: str, userid: str, until_ms: int, now_ms: int) -> None:
+        t.bar(self._room(serial), userid, until_ms, now_ms)
 
     async def update_properties(self, serial: str, userid: str,
                                 props: dict[str, Any]) -> Member | None:

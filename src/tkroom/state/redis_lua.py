@@ -18,6 +18,8 @@ Room keys, after the room prefix ``R``:
 * ``am`` / ``au`` hash id -> ``associatedMsgID`` / ``associatedUserID``
 * ``s`` event counter; ``w`` list of the last events, each ``"<s>\\n<event JSON>"``
 * ``chat`` hash uid -> time of the last rate-limited chat (ms)
+* ``bar`` hash uid -> time (ms) from which an evicted user may join again; the key expires
+  with its longest bar
 """
 
 from __future__ import annotations
@@ -88,6 +90,12 @@ end
 # ARGV: R, uid, role, base JSON, singlelogin, limit ("" = none), limit code, visible, props...
 ADD_MEMBER = _MEMBER + """
 local R, uid, role = ARGV[1], ARGV[2], ARGV[3]
+local barred = redis.call('HGET', R .. 'bar', uid)
+if barred then
+  -- 4108 = transitions.ERR_EVICTED, while the bar lasts at the joiner's joined_ms
+  if tonumber(barred) > cjson.decode(ARGV[4]).joined_ms then return {4108, tonumber(barred)} end
+  redis.call('HDEL', R .. 'bar', uid)
+end
 local old = member_of(R, uid)
 local oldrole = nil
 if old then
@@ -140,6 +148,21 @@ if empty and ARGV[4] ~= '1' then
 end
 if empty and redis.call('EXISTS', R .. 'msg') == 0 then idle(R, ARGV[5]) end
 return {m, removed, empty and 1 or 0, cleared}
+"""
+
+# ARGV: R, uid, until_ms, now_ms: bar an evicted user until until_ms (never shortened)
+BAR_MEMBER = """
+local key, uid = ARGV[1] .. 'bar', ARGV[2]
+local untilms, now = tonumber(ARGV[3]), tonumber(ARGV[4])
+local all = redis.call('HGETALL', key)
+for i = 1, #all, 2 do
+  if tonumber(all[i + 1]) <= now then redis.call('HDEL', key, all[i]) end
+end
+local cur = tonumber(redis.call('HGET', key, uid) or '0')
+if untilms <= math.max(now, cur) then return 0 end
+redis.call('HSET', key, uid, ARGV[3])
+if redis.call('PTTL', key) < untilms - now then redis.call('PEXPIRE', key, untilms - now) end
+return 1
 """
 
 # ARGV: R, uid, visible ("" = unchanged, "1", "0"), props...
