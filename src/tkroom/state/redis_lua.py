@@ -19,7 +19,7 @@ Room keys, after the room prefix ``R``:
 * ``s`` event counter; ``w`` list of the last events, each ``"<s>\\n<event JSON>"``
 * ``chat`` hash uid -> time of the last rate-limited chat (ms)
 * ``bar`` hash uid -> time (ms) from which an evicted user may join again; the key expires
-  with its longest bar
+  a minute after its longest bar
 """
 
 from __future__ import annotations
@@ -150,7 +150,9 @@ if empty and redis.call('EXISTS', R .. 'msg') == 0 then idle(R, ARGV[5]) end
 return {m, removed, empty and 1 or 0, cleared}
 """
 
-# ARGV: R, uid, until_ms, now_ms: bar an evicted user until until_ms (never shortened)
+# ARGV: R, uid, until_ms, now_ms: bar an evicted user until until_ms (never shortened). The
+# times decide; the key's expiry (a minute after the last bar ends, for clock slack between the
+# nodes and Redis) only frees the memory.
 BAR_MEMBER = """
 local key, uid = ARGV[1] .. 'bar', ARGV[2]
 local untilms, now = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -161,7 +163,8 @@ end
 local cur = tonumber(redis.call('HGET', key, uid) or '0')
 if untilms <= math.max(now, cur) then return 0 end
 redis.call('HSET', key, uid, ARGV[3])
-if redis.call('PTTL', key) < untilms - now then redis.call('PEXPIRE', key, untilms - now) end
+local ttl = untilms - now + 60000
+if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
 return 1
 """
 
