@@ -16,7 +16,6 @@ from tkroom.client.media import attach
 from tkroom.media.bridge import StateSink, attach_media
 from tkroom.media.janus_process import JanusSettings
 from tkroom.media.plane import MediaPlane, MediaSettings
-from tkroom.store.records import RecordRepo
 from webapi_nodes import Receiver
 
 pytestmark = pytest.mark.media
@@ -30,8 +29,7 @@ async def test_a_student_cannot_take_over_the_class(in_netns, janus: JanusSettin
     try:
         async with running_node(tmp_path) as env:
             plane = MediaPlane(MediaSettings([janus.url], tmp_path / "media", embedded=False),
-                               env.node.directory, StateSink(env.signal.state),
-                               records=RecordRepo(env.node.sessions))
+                               env.node.directory, StateSink(env.signal.state))
             attach_media(env.signal, plane.service)
             await plane.start()
             try:
