@@ -28,22 +28,37 @@ class RoomMachine(RuleBasedStateMachine):
         self.keep = False
         self.sessions = 0
         self.published: list[Event] = []
+        self.now = 0
+        self.bars: dict[str, int] = {}       # the model: uid -> may join again from
 
     @rule(uid=st.sampled_from(USERS), role=st.integers(0, 4),
           single=st.booleans())
     def join(self, uid, role, single):
         self.sessions += 1
         before = dict(self.room.members)
-        m = new_member(uid, role, uid, f"s{self.sessions}", {}, 0)
+        m = new_member(uid, role, uid, f"s{self.sessions}", {}, self.now)
         out = t.add_member(self.room, m, t.JoinPolicy(3, 1, single))
+        barred = self.bars.get(uid, 0) > self.now
+        assert (out.code == t.ERR_EVICTED) == barred
         if out.code:
             assert self.room.members == before
-            assert out.code in (63, 64, 5011, 5208)
+            assert out.code in (63, 64, 5011, 5208, t.ERR_EVICTED)
             if out.code == 5208:
                 assert single and uid in before
         else:
             assert self.room.members[uid] is m
             assert out.replaced is before.get(uid)
+
+    @rule(ms=st.integers(0, 40))
+    def tick(self, ms):
+        self.now += ms
+
+    @rule(uid=st.sampled_from(USERS), ms=st.integers(0, 60))
+    def evict(self, uid, ms):
+        t.bar(self.room, uid, self.now + ms, self.now)
+        if ms:
+            self.bars[uid] = max(self.bars.get(uid, 0), self.now + ms)
+        assert all(until > self.now for until in self.room.barred.values())
 
     @rule(uid=st.sampled_from(USERS), own=st.booleans())
     def leave(self, uid, own):
@@ -61,22 +76,32 @@ class RoomMachine(RuleBasedStateMachine):
             assert self.room.messages == {}
 
     @rule(mid=st.sampled_from(MSG_IDS), amsg=st.none() | st.sampled_from(MSG_IDS),
-          auser=st.none() | st.sampled_from(USERS))
-    def save(self, mid, amsg, auser):
-        msg = {"id": mid, "name": mid}
+          auser=st.none() | st.sampled_from(USERS), by=st.sampled_from(USERS[:2]),
+          author=st.sampled_from(["", "", "u0", "u1"]))
+    def save(self, mid, amsg, auser, by, author):
+        msg = {"id": mid, "name": mid, "fromID": by}
         if amsg and amsg != mid:
             msg["associatedMsgID"] = amsg
         if auser:
             msg["associatedUserID"] = auser
         old = self.room.messages.get(mid)
-        out = t.save_message(self.room, msg)
-        assert out.replaced == old
+        seq = self.room.seq
+        out = t.save_message(self.room, msg, author)
+        if old is not None and author and old["fromID"] != author:
+            assert out.refused and self.room.messages[mid] is old and self.room.seq == seq
+            return
+        assert not out.refused and out.replaced == old
         assert self.room.messages[mid]["seq"] == self.room.seq
 
-    @rule(mid=st.sampled_from(MSG_IDS))
-    def delete(self, mid):
+    @rule(mid=st.sampled_from(MSG_IDS), author=st.sampled_from(["", "", "u0", "u1"]))
+    def delete(self, mid, author):
         present = mid in self.room.messages
-        removed = t.delete_message(self.room, mid)
+        before = dict(self.room.messages)
+        removed = t.delete_message(self.room, mid, author)
+        if present and author and before[mid]["fromID"] != author:
+            assert removed is None and self.room.messages == before
+            return
+        assert removed is not None
         assert (mid in [r["id"] for r in removed]) == present
         assert mid not in self.room.messages
         gone = {r["id"] for r in removed}
@@ -218,10 +243,11 @@ def test_pubmsg_permissions(role, toid, save, assoc_user):
         msg, target = rules.check_pubmsg(sender, data, 5)
     except CodeError as exc:
         assert exc.code == 4108
-        broad = target_kind(toid) not in rules.STUDENT_TARGETS
+        broad = target_kind(toid) not in rules.STUDENT_TARGETS or isinstance(toid, list)
         assert role in (3, 4) or (role == 2 and (broad or (save and assoc_user != "a")))
         return
-    assert role in (0, 1) or (role == 2 and target.kind in rules.STUDENT_TARGETS)
+    assert role in (0, 1) or (role == 2 and target.kind in rules.STUDENT_TARGETS
+                              and len(target.ids) <= rules.STUDENT_LIST_MAX)
     assert msg["fromID"] == "a" and msg["ts"] == 5 and msg["id"] == "N"
 
 

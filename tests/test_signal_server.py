@@ -353,6 +353,115 @@ async def test_evict(world):
     assert (await t.ok("getRoomUserNum", {"roles": [2]}))["num"] == 1
 
 
+@pytest.fixture(params=["memory", "redis"])
+async def clocked(request):
+    """A server whose clock the test moves (whole seconds, so times in ms are exact)."""
+    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    now = [float(int(time.time()))]
+    d = MemoryDirectory(rooms={"r": RoomInfo("r", 1, "Room"),
+                               "open": RoomInfo("open", 1, "Open", evictseconds=0)})
+    server = await start_server(d, state_url=url, grace=0.6, sweep_interval=0.05,
+                                clock=lambda: now[0])
+    clients: list[Client] = []
+
+    async def connect() -> Client:
+        c = await Client.connect(server.url)
+        clients.append(c)
+        return c
+
+    yield d, now, connect
+    for c in clients:
+        await c.close()
+    await stop_server(server)
+
+
+async def test_an_evicted_user_stays_out_for_the_rooms_evictseconds(clocked):
+    d, now, connect = clocked
+    t = await connect()
+    await t.join(ticket("r", "t", 0, now=now[0]))
+    s = await connect()
+    same = ticket("r", "s1", now=now[0])
+    await s.join(same)
+    await t.ok("evictParticipant", {"id": "s1"})
+    await asyncio.wait_for(s.closed.wait(), 5)
+    left = await t.event("participantLeft", id="s1")
+    again = await connect()
+    ack = await again.req("joinRoom", {"ticket": same})
+    assert ack["code"] == 4108 and "evicted" in ack["msg"] and "in 180 s" in ack["msg"], ack
+    d.loginkeys[("r", "k" * 40)] = Identity("r", "s1", 2, "S1")     # any proof of the same id
+    assert (await again.req("joinRoom", {"serial": "r", "loginkey": "k" * 40}))["code"] == 4108
+    assert (await t.ok("getRoomUserNum", {"roles": [2]}))["num"] == 0
+    assert [e["data"]["id"] for e in t.named("participantJoined")] == ["s1"]   # the first join
+    other = await connect()
+    await other.join(ticket("r", "s2", now=now[0]))                 # nobody else is kept out
+    now[0] += 170
+    ack = await again.req("joinRoom", {"ticket": ticket("r", "s1", now=now[0])})
+    assert ack["code"] == 4108 and "in 10 s" in ack["msg"], ack
+    now[0] += 10
+    await again.join(ticket("r", "s1", now=now[0]))
+    await t.wait_for(lambda e: e["ev"] == "participantJoined" and e["s"] > left["s"])
+    # a room whose evictseconds is 0 lets the user back at once
+    t2 = await connect()
+    await t2.join(ticket("open", "t", 0, now=now[0]))
+    s3 = await connect()
+    await s3.join(ticket("open", "s3", now=now[0]))
+    await t2.ok("evictParticipant", {"id": "s3"})
+    await asyncio.wait_for(s3.closed.wait(), 5)
+    await (await connect()).join(ticket("open", "s3", now=now[0]))
+
+
+# a student taking over the class ------------------------------------------------------------
+async def test_a_student_cannot_take_over_the_class(world):
+    d, server, connect, member = world
+    t = await member("r", "t", 0)
+    s = await member("r", "s1")
+    s2 = await member("r", "s2")
+    await t.ok("pubMsg", {"name": "DocumentChange", "id": "DocumentChange", "toID": "__all",
+                          "save": True, "data": {"page": 3}})
+    await t.ok("pubMsg", {"name": "Hand", "id": "Hand", "toID": "__all", "save": True,
+                          "associatedUserID": "s1"})
+    before = await server.state.messages("r")
+    hostile = {"toID": "__none", "save": True, "associatedUserID": "s1",
+               "data": {"record": True, "recordchat": True}}
+    for mid in ("ClassBegin", "EveryoneBanChat", "OnlyAudioRoom", "BigRoom"):
+        for ids in ({"name": mid, "id": mid}, {"name": mid, "id": "x"}, {"name": "x", "id": mid}):
+            for toid in ("__none", "t", "__allSuperUsers"):
+                ack = await s.req("pubMsg", {**ids, **hostile, "toID": toid})
+                assert ack["code"] == 4108, ack
+                assert "class state" in ack["msg"] and "No permission" in ack["msg"]
+            assert (await s.req("delMsg", {**ids, "toID": "__none"}))["code"] == 4108
+    for mid in ("DocumentChange", "Hand"):
+        ack = await s.req("pubMsg", {"name": mid, "id": mid, **hostile})
+        assert ack["code"] == 4108 and "someone else's" in ack["msg"], ack
+        ack = await s.req("delMsg", {"name": mid, "id": mid, "toID": "__none"})
+        assert ack["code"] == 4108 and "someone else's" in ack["msg"], ack
+    ack = await s.req("pubMsg", {"name": "note", "toID": ["t", "s1", "s2"]})
+    assert ack["code"] == 4108 and "one user id" in ack["msg"]
+    await s.ok("pubMsg", {"name": "note", "toID": ["t"], "data": {"q": 1}})
+    await t.event("pubMsg", name="note", fromID="s1")
+    # its own saved messages it may replace and delete
+    await s.ok("pubMsg", {"name": "Mine", "id": "Mine", **hostile})
+    await s.ok("pubMsg", {"name": "Mine", "id": "Mine", **hostile})
+    await s.ok("delMsg", {"name": "Mine", "id": "Mine", "toID": "__none"})
+    await s.ok("pubMsg", {"name": "Mine", "id": "Mine", **hostile})
+    # nothing the student did changed the class: no begin, chat open, messages intact
+    assert d.classstates == []
+    assert (await s2.req("sendMessage", {"message": "still open"}))["code"] == 0
+    assert not await server.state.has_message("r", "ClassBegin")
+    await s.ok("leaveRoom")
+    await t.event("delMsg", id="Mine", fromID="__server")
+    await t.event("delMsg", id="Hand", fromID="__server")
+    late = await (await connect()).join(ticket("r", "s3"))
+    assert late["msglist"] == [m for m in before if m["id"] != "Hand"]
+    assert late["mode"] == "normalRoom"
+    assert d.classstates == []
+    assert not [e for e in t.named("delMsg") if e["data"]["id"] == "DocumentChange"]
+    # the teacher's own class begins as before
+    await t.ok("pubMsg", {"name": "ClassBegin", "id": "ClassBegin", "toID": "__all",
+                          "save": True})
+    assert d.classstates == [("r", 0)]
+
+
 # user lists ---------------------------------------------------------------------------------
 async def test_get_users_paging_and_search(world):
     _, _, connect, member = world

@@ -81,6 +81,61 @@ async def test_saved_messages_replace_cascade_and_clear(state):
     assert await state.messages("r") == []
 
 
+async def test_saved_messages_guarded_by_author(state):
+    """With an ``author``, a same-id copy written by someone else is neither replaced nor
+    deleted (atomically: a student cannot take over the teacher's message)."""
+    await state.add_member("r", member("t", 0), JoinPolicy())
+    await state.add_member("r", member("s"), JoinPolicy())
+    doc = await state.save_message("r", {"id": "Doc", "name": "Doc", "fromID": "t",
+                                         "data": {"p": 3}})
+    await state.save_message("r", {"id": "Note", "name": "Note", "fromID": "t",
+                                   "associatedMsgID": "Doc"})
+    out = await state.save_message("r", {"id": "Doc", "name": "Doc", "fromID": "s",
+                                         "associatedUserID": "s"}, "s")
+    assert out.refused and out.message == doc.message and out.replaced is None
+    assert await state.delete_message("r", "Doc", "s") is None
+    mine = await state.save_message("r", {"id": "Mine", "name": "Mine", "fromID": "s",
+                                          "associatedUserID": "s"}, "s")
+    again = await state.save_message("r", {"id": "Mine", "name": "Mine", "fromID": "s",
+                                           "associatedUserID": "s"}, "s")
+    assert not again.refused and again.replaced == mine.message
+    assert [m["id"] for m in await state.delete_message("r", "Mine", "s")] == ["Mine"]
+    assert await state.delete_message("r", "Ghost", "s") == []
+    left = await state.remove_member("r", "s", "", False)
+    assert left.removed == []
+    assert [m["id"] for m in await state.messages("r")] == ["Doc", "Note"]
+    assert (await state.messages("r"))[0]["data"] == {"p": 3}
+    # anyone ("" = a super user) may replace and delete
+    assert (await state.save_message("r", {"id": "Doc", "name": "Doc", "fromID": "a"})).replaced
+    assert [m["id"] for m in await state.delete_message("r", "Doc")] == ["Note", "Doc"]
+
+
+async def test_evicted_user_is_barred_until_its_time(state):
+    """An eviction bars the user id (whatever its ticket) until ``until_ms``; the bar holds
+    over the room emptying, is never shortened, and ends at its time."""
+    await state.add_member("r", member("t", 0), JoinPolicy())
+    await state.add_member("r", member("s"), JoinPolicy())
+    await state.bar_member("r", "s", 10_000, 1_000)
+    await state.bar_member("r", "s", 5_000, 1_000)          # a shorter bar does not shorten it
+    assert (await state.remove_member("r", "s", "", False)).member is not None
+    assert (await state.remove_member("r", "t", "", False)).empty
+    for at in (1_000, 9_999):
+        out = await state.add_member("r", new_member("s", 2, "S", f"x{at}", {}, at), JoinPolicy())
+        assert (out.code, out.until_ms) == (4108, 10_000)
+    assert await state.count_members("r") == 0
+    other = await state.add_member("r", new_member("s2", 2, "S2", "y", {}, 2_000), JoinPolicy())
+    assert other.code == 0
+    back = await state.add_member("r", new_member("s", 2, "S", "z", {}, 10_000), JoinPolicy())
+    assert back.code == 0 and back.member.session == "z"
+    # a bar that is over is forgotten: a later one starts afresh
+    await state.bar_member("r", "s2", 20_000, 12_000)
+    out = await state.add_member("r", new_member("s2", 2, "S2", "w", {}, 15_000), JoinPolicy())
+    assert (out.code, out.until_ms) == (4108, 20_000)
+    await state.bar_member("r", "s3", 100, 12_000)          # already over: no bar at all
+    assert (await state.add_member("r", new_member("s3", 2, "S3", "v", {}, 12_001),
+                                   JoinPolicy())).code == 0
+
+
 async def test_keepstate_keeps_messages(state):
     await state.add_member("r", member("t", 0), JoinPolicy())
     await state.save_message("r", {"id": "A", "name": "A"})

@@ -34,16 +34,21 @@ _value = st.one_of(st.none(), st.booleans(), st.integers(-2**63, 2**63), st.floa
                    st.lists(st.integers(), max_size=3))
 _join = st.tuples(st.just("join"), _room, st.sampled_from(USERS), st.sampled_from([0, 2, 2, 3, 1, 4]),
                   st.booleans(), st.integers(0, 2), st.sampled_from([None, 0, 1]),
-                  st.dictionaries(st.sampled_from(["a", "publishstate", "ü"]), _value, max_size=2))
+                  st.dictionaries(st.sampled_from(["a", "publishstate", "ü"]), _value, max_size=2),
+                  st.integers(0, 20))
+_author = st.sampled_from(["", "", "u0", "u1"])     # "" = a super user: anyone's message
 _save = st.tuples(st.just("save"), _room, st.sampled_from(MSG_IDS),
-                  st.none() | st.sampled_from(MSG_IDS), st.none() | st.sampled_from(USERS), _value)
+                  st.none() | st.sampled_from(MSG_IDS), st.none() | st.sampled_from(USERS), _value,
+                  st.sampled_from(USERS[:2]), _author)
 OPS = st.one_of(
     _join, _join, _join, _save, _save,
+    st.tuples(st.just("bar"), _room, st.sampled_from(USERS), st.integers(0, 20),
+              st.integers(0, 20)),
     st.tuples(st.just("leave"), _room, st.sampled_from(USERS), st.booleans(), st.booleans()),
     st.tuples(st.just("props"), _room, st.sampled_from(USERS),
               st.dictionaries(st.sampled_from(["a", "b", "publishstate", "role"]), _value,
                               max_size=3)),
-    st.tuples(st.just("delete"), _room, st.sampled_from(MSG_IDS)),
+    st.tuples(st.just("delete"), _room, st.sampled_from(MSG_IDS), _author),
     st.tuples(st.just("chat"), _room, st.sampled_from(USERS), st.integers(0, 5000)),
     st.tuples(st.just("publish"), _room, st.integers(1, 4)),
     st.tuples(st.just("replay"), _room, st.integers(-1, 12)),
@@ -65,9 +70,9 @@ def view(x: Any) -> Any:
 async def apply(state: Any, op: tuple[Any, ...], sessions: dict[tuple[str, str], str]) -> Any:
     kind, serial = op[0], op[1]
     if kind == "join":
-        _, _, uid, role, single, maxusers, maxviewers, custom = op
+        _, _, uid, role, single, maxusers, maxviewers, custom, at = op
         sid = f"s{len(sessions)}"
-        out = await state.add_member(serial, new_member(uid, role, uid, sid, custom, 7),
+        out = await state.add_member(serial, new_member(uid, role, uid, sid, custom, at),
                                      JoinPolicy(maxusers, maxviewers, single))
         if out.code == 0:
             sessions[(serial, uid)] = sid
@@ -79,15 +84,17 @@ async def apply(state: Any, op: tuple[Any, ...], sessions: dict[tuple[str, str],
     if kind == "props":
         return await state.update_properties(serial, op[2], op[3])
     if kind == "save":
-        _, _, mid, amsg, auser, data = op
-        msg: dict[str, Any] = {"id": mid, "name": mid, "data": data}
+        _, _, mid, amsg, auser, data, by, author = op
+        msg: dict[str, Any] = {"id": mid, "name": mid, "data": data, "fromID": by}
         if amsg and amsg != mid:
             msg["associatedMsgID"] = amsg
         if auser:
             msg["associatedUserID"] = auser
-        return await state.save_message(serial, msg)
+        return await state.save_message(serial, msg, author)
     if kind == "delete":
-        return await state.delete_message(serial, op[2])
+        return await state.delete_message(serial, op[2], op[3])
+    if kind == "bar":
+        return await state.bar_member(serial, op[2], op[3], op[4])
     if kind == "chat":
         return await state.chat_gate(serial, op[2], op[3], 1000)
     if kind == "publish":

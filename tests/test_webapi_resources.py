@@ -181,11 +181,13 @@ def test_companyattribute(api):
 
 
 def test_directory_room_info(api, node):
-    serial = api.room(maxusers=25, singlelogin=1, keepstate=1, bigroomthreshold=50, thirdroomid="t-9")
+    serial = api.room(maxusers=25, singlelogin=1, keepstate=1, bigroomthreshold=50, thirdroomid="t-9",
+                      evictseconds=600)
     info = node.run(node.node.directory.room(serial))
     assert (info.serial, info.companyid, info.maxusers, info.singlelogin, info.keepstate) == (
         serial, api.company["companyid"], 25, True, True)
     assert info.bigroomthreshold == 50 and info.public()["thirdroomid"] == "t-9" and not info.deleted
+    assert info.evictseconds == 600
     assert "chairmanpwd" not in info.public()
     assert api("roomdelete", serial=serial)["result"] == 0
     assert node.run(node.node.directory.room(serial)).deleted is True

@@ -27,6 +27,7 @@ def test_roomcreate_answers_a_serial_and_getroom_shows_settings(api):
     room = api("getroom", serial=r["serial"])["room"]
     assert room["roomname"] == "Math" and room["maxusers"] == 30 and room["videotype"] == 3
     assert room["videowidth"] == 1280 and room["thirdroomid"] == "ext-1" and room["singlelogin"] == 1
+    assert room["evictseconds"] == 180, "an evicted user stays out 3 minutes by default"
     assert not any("pwd" in k for k in room), "no password (or hash) is ever shown"
 
 
@@ -49,6 +50,7 @@ def test_roomcreate_answers_a_serial_and_getroom_shows_settings(api):
     (dict(maxaudio="a"), 5014), (dict(maxaudio=65), 5015),
     (dict(videotype=5), 5016), (dict(videotype="hd"), 5016), (dict(videoframerate=24), 5016),
     (dict(roomlayout="grid"), 5017), (dict(singlelogin=2), 5017),
+    (dict(evictseconds="soon"), 5017), (dict(evictseconds=-1), 5017), (dict(evictseconds=86401), 5017),
 ])
 def test_roomcreate_codes(api, over, code):
     r = create(api, **over)

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -16,6 +13,7 @@ from webapi_nodes import (
     Api,
     NodeThread,
     PgServer,
+    Receiver,
     Served,
     node_settings,
     tkroom,
@@ -96,35 +94,6 @@ def test_migrations_create_exactly_the_models(tmp_path):
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     engine.dispose()
     assert diff == []
-
-
-class Receiver:
-    """A little HTTP receiver on 127.0.0.1 that answers ``fail`` a given number of times first."""
-
-    def __init__(self, failures: int):
-        self.bodies: list[dict[str, str]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-                outer.bodies.append({k: v[0] for k, v in parse_qs(body).items()})
-                answer = b"fail" if len(outer.bodies) <= failures else b"success"
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *a: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def _deliveries(n: NodeThread, url: str | None = None):
@@ -300,7 +269,7 @@ def test_nodes_starting_together_migrate_once(tmp_path, request, backend):
             for e in engines:
                 await e.dispose()
 
-    assert asyncio.run(main()) == "0002"
+    assert asyncio.run(main()) == "0003"
 
 
 @pytest.mark.postgres

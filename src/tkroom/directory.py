@@ -33,6 +33,7 @@ class RoomInfo:
     singlelogin: bool = False  # True: a second login with the same user id is refused (5208)
     bigroomthreshold: int = 100
     keepstate: bool = False    # True: saved messages survive the room emptying
+    evictseconds: int = 180    # an evicted user may not enter again for this long (0: at once)
     deleted: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -10,11 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from tkroom.rooms.model import ALL, INSPECTOR, SUPER_ROLES, Event, Member, Target
-from tkroom.rooms.rules import SERVER_ID, server_delmsg, visible
+from tkroom.rooms.rules import BIG_ROOM_ID, CLASS_BEGIN_ID, SERVER_ID, server_delmsg, visible
 from tkroom.rooms.transitions import LeaveOutcome, SaveOutcome, Snapshot
 
-BIG_ROOM_ID = "BigRoom"
-CLASS_BEGIN_ID = "ClassBegin"
 CLASS_BEGAN, CLASS_ENDED = 0, 1
 
 

@@ -41,6 +41,15 @@ NAMED_TARGETS = {
     "__allSuperUsers": "super",
 }
 STUDENT_TARGETS = frozenset(("none", "super", "user", "ids"))
+STUDENT_LIST_MAX = 1            # a student's toID list is one user id, as a plain id would be
+
+# Saved messages the server itself acts on: the class begins/ends (webhooks, recording), chat
+# is banned, video is withdrawn, the room is big. Only super users send or delete them.
+CLASS_BEGIN_ID = "ClassBegin"
+BAN_CHAT_ID = "EveryoneBanChat"
+AUDIO_ONLY_ID = "OnlyAudioRoom"
+BIG_ROOM_ID = "BigRoom"
+CLASS_STATE_IDS = frozenset((CLASS_BEGIN_ID, BAN_CHAT_ID, AUDIO_ONLY_ID, BIG_ROOM_ID))
 
 
 def fail(code: int, detail: str = "") -> CodeError:
@@ -115,6 +124,22 @@ def _may_steer(sender: Member, target: Target, what: str) -> None:
         raise fail(4108, f"role {sender.role} may not send {what}")
     if sender.role == STUDENT and target.kind not in STUDENT_TARGETS:
         raise fail(4108, f"a student may not send {what} to everyone, a role set or a group")
+    if sender.role == STUDENT and len(target.ids) > STUDENT_LIST_MAX:
+        raise fail(4108, f"a student may send {what} to one user id, not to a list of "
+                         f"{len(target.ids)} (use __allSuperUsers to reach the teachers)")
+
+
+def _not_class_state(sender: Member, name: str, mid: str, what: str) -> None:
+    """Class state (``CLASS_STATE_IDS``, by name or by id) is the super users' alone."""
+    if not is_super(sender) and {name, mid} & CLASS_STATE_IDS:
+        which = sorted({name, mid} & CLASS_STATE_IDS)[0]
+        raise fail(4108, f"{which} is class state: only the teacher and assistants {what} it")
+
+
+def saved_author(sender: Member) -> str:
+    """Whose saved messages ``sender`` may replace or delete: a student (or any non-super
+    user) only its own, super users anyone's ("")."""
+    return "" if is_super(sender) else sender.userid
 
 
 def check_pubmsg(sender: Member, data: Any, now_ms: int) -> tuple[dict[str, Any], Target]:
@@ -125,6 +150,7 @@ def check_pubmsg(sender: Member, data: Any, now_ms: int) -> tuple[dict[str, Any]
     mid = _str(data.get("id", name), "id")
     target = parse_target(data.get("toID", "__all"), sender.userid)
     _may_steer(sender, target, "pubMsg")
+    _not_class_state(sender, name, mid, "send")
     save = data.get("save", False)
     if not isinstance(save, bool):
         raise fail(103, "save must be true or false")
@@ -152,16 +178,10 @@ def check_delmsg(sender: Member, data: Any, now_ms: int) -> tuple[dict[str, Any]
     mid = _str(data.get("id", name), "id")
     target = parse_target(data.get("toID", "__all"), sender.userid)
     _may_steer(sender, target, "delMsg")
+    _not_class_state(sender, name, mid, "delete")
     msg = {"name": name, "id": mid, "toID": data.get("toID", "__all"),
            "data": data.get("data", {}), "fromID": sender.userid, "ts": now_ms}
     return msg, target
-
-
-def may_delete_saved(sender: Member, saved: dict[str, Any] | None) -> bool:
-    """Students may delete only saved messages associated with themselves."""
-    if saved is None or is_super(sender):
-        return True
-    return saved.get("associatedUserID") == sender.userid
 
 
 def server_delmsg(saved: dict[str, Any], now_ms: int) -> dict[str, Any]:

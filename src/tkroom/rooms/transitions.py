@@ -19,6 +19,7 @@ ERR_WRONG_PARAM = 63          # a second teacher
 ERR_STUDENT_LIMIT = 64
 ERR_VIEWER_LIMIT = 5011
 ERR_ALREADY_LOGGED_IN = 5208
+ERR_EVICTED = 4108            # "No permission": evicted, and the room's evictseconds not over
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +33,14 @@ class JoinPolicy:
 
 @dataclass(frozen=True, slots=True)
 class JoinOutcome:
-    """``code`` 0 or the refusal; on success the member, the session it replaced, the count."""
+    """``code`` 0 or the refusal; on success the member, the session it replaced, the count;
+    ``until_ms``: when refused as evicted, the time from which the user may join again."""
 
     code: int
     member: Member | None = None
     replaced: Member | None = None
     count: int = 0
+    until_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +57,12 @@ class LeaveOutcome:
 
 @dataclass(frozen=True, slots=True)
 class SaveOutcome:
-    """The saved message with its new ``seq``, and the copy it replaced (same ``id``)."""
+    """The saved message with its new ``seq``, and the copy it replaced (same ``id``);
+    ``refused``: the same-id copy is someone else's, it stays (``message``) and nothing changed."""
 
     message: dict[str, Any]
     replaced: dict[str, Any] | None = None
+    refused: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,7 @@ class RoomData:
     lastchat: dict[str, int] = field(default_factory=dict)
     shown: dict[str, None] = field(default_factory=dict)  # super users + on stage, join order
     roles: dict[int, int] = field(default_factory=dict)    # members per role
+    barred: dict[str, int] = field(default_factory=dict)   # evicted uid -> may rejoin at (ms)
 
 
 def _track_shown(room: RoomData, m: Member) -> None:
@@ -110,7 +116,13 @@ def _limit_for(role: int, policy: JoinPolicy) -> int | None:
 
 
 def add_member(room: RoomData, member: Member, policy: JoinPolicy) -> JoinOutcome:
-    """Admit ``member`` if the limits allow; a same-id member is replaced or refuses it."""
+    """Admit ``member`` if the limits allow and it is not barred (evicted) at its
+    ``joined_ms``; a same-id member is replaced or refuses it."""
+    barred = room.barred.get(member.userid)
+    if barred is not None:
+        if barred > member.joined_ms:
+            return JoinOutcome(ERR_EVICTED, until_ms=barred)
+        del room.barred[member.userid]
     old = room.members.get(member.userid)
     if old is not None and policy.singlelogin:
         return JoinOutcome(ERR_ALREADY_LOGGED_IN)
@@ -138,7 +150,7 @@ def remove_member(room: RoomData, userid: str, session: str, keepstate: bool) ->
     room.roles[m.role] -= 1
     removed: list[dict[str, Any]] = []
     for mid in [k for k, v in room.messages.items() if v.get("associatedUserID") == userid]:
-        removed.extend(delete_message(room, mid))
+        removed.extend(delete_message(room, mid) or ())
     removed.sort(key=lambda v: v["seq"])
     empty = not room.members
     cleared: list[dict[str, Any]] = []
@@ -146,6 +158,15 @@ def remove_member(room: RoomData, userid: str, session: str, keepstate: bool) ->
         cleared = sorted(room.messages.values(), key=lambda v: v["seq"])
         room.messages.clear()
     return LeaveOutcome(m, removed, empty, cleared)
+
+
+def bar(room: RoomData, userid: str, until_ms: int, now_ms: int) -> None:
+    """An eviction: ``userid`` may not join again before ``until_ms`` (a later bar of the same
+    user never shortens an earlier one). Bars already over are forgotten here."""
+    for uid in [u for u, t in room.barred.items() if t <= now_ms]:
+        del room.barred[uid]
+    if until_ms > max(now_ms, room.barred.get(userid, 0)):
+        room.barred[userid] = until_ms
 
 
 def update_properties(room: RoomData, userid: str, props: dict[str, Any]) -> Member | None:
@@ -158,8 +179,18 @@ def update_properties(room: RoomData, userid: str, props: dict[str, Any]) -> Mem
     return m
 
 
-def save_message(room: RoomData, msg: dict[str, Any]) -> SaveOutcome:
-    """Keep ``msg`` under its ``id`` with the next ``seq``; an earlier same-id copy goes."""
+def authored_by(saved: dict[str, Any] | None, author: str) -> bool:
+    """Whether a saved message may be replaced or deleted by ``author`` ("" = anyone)."""
+    return saved is None or not author or saved.get("fromID") == author
+
+
+def save_message(room: RoomData, msg: dict[str, Any], author: str = "") -> SaveOutcome:
+    """Keep ``msg`` under its ``id`` with the next ``seq``; an earlier same-id copy goes,
+    unless ``author`` is given and that copy is not its own (then nothing changes)."""
+    current = room.messages.get(msg["id"])
+    if not authored_by(current, author):
+        assert current is not None
+        return SaveOutcome(current, None, refused=True)
     room.seq += 1
     saved = {**msg, "seq": room.seq}
     old = room.messages.pop(msg["id"], None)
@@ -167,8 +198,11 @@ def save_message(room: RoomData, msg: dict[str, Any]) -> SaveOutcome:
     return SaveOutcome(saved, old)
 
 
-def delete_message(room: RoomData, msgid: str) -> list[dict[str, Any]]:
-    """Remove a saved message and, transitively, those with ``associatedMsgID`` on it."""
+def delete_message(room: RoomData, msgid: str, author: str = "") -> list[dict[str, Any]] | None:
+    """Remove a saved message and, transitively, those with ``associatedMsgID`` on it; None
+    (nothing removed) when ``author`` is given and the message is not its own."""
+    if not authored_by(room.messages.get(msgid), author):
+        return None
     removed: list[dict[str, Any]] = []
     todo = [msgid]
     while todo:

@@ -26,7 +26,7 @@ from tkroom.errors import CodeError
 from tkroom.rooms import decisions, rules
 from tkroom.rooms.model import Event, Member, new_member
 from tkroom.rooms.rules import fail
-from tkroom.rooms.transitions import JoinOutcome, JoinPolicy
+from tkroom.rooms.transitions import ERR_EVICTED, JoinOutcome, JoinPolicy
 from tkroom.signal.fanout import CLOSE_REPLACED, Conn, LocalRoom, dumps, schedule_close
 from tkroom.state.base import RoomState, Session
 
@@ -307,6 +307,9 @@ class SignalServer:
             maxviewers = None if info.allowsidelineuser else 0
         policy = JoinPolicy(info.maxusers, maxviewers, info.singlelogin)
         out = await self.state.add_member(serial, member, policy)
+        if out.code == ERR_EVICTED:
+            wait = -(-(out.until_ms - now_ms) // 1000)
+            raise fail(out.code, f"evicted from this room: you may enter again in {wait} s")
         if out.code:
             raise fail(out.code, _JOIN_DETAIL.get(out.code, ""))
         await self.state.open_session(Session(sid, token, serial, ident.userid))
@@ -448,7 +451,7 @@ class SignalServer:
 
     async def _send_message(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
         now_ms = self.now_ms()
-        banned = await self.state.has_message(conn.serial, "EveryoneBanChat")
+        banned = await self.state.has_message(conn.serial, rules.BAN_CHAT_ID)
         chat = rules.check_chat(me, data, banned, now_ms)
         if chat.gated and not await self.state.chat_gate(conn.serial, me.userid, now_ms,
                                                          rules.CHAT_MIN_GAP_MS):
@@ -462,7 +465,12 @@ class SignalServer:
 
     async def _pub_msg(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
         msg, target = rules.check_pubmsg(me, data, self.now_ms())
-        saved = await self.state.save_message(conn.serial, msg) if msg["save"] else None
+        saved = None
+        if msg["save"]:
+            saved = await self.state.save_message(conn.serial, msg, rules.saved_author(me))
+            if saved.refused:
+                raise fail(4108, f"the saved message {msg['id']!r} is someone else's: only its "
+                                 "author, the teacher or an assistant may replace it")
         events, classstate = decisions.published(msg, target, saved)
         await self._publish(conn.serial, events)
         if classstate is not None:
@@ -472,11 +480,10 @@ class SignalServer:
     async def _del_msg(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
         now_ms = self.now_ms()
         msg, target = rules.check_delmsg(me, data, now_ms)
-        saved = next((m for m in await self.state.messages(conn.serial)
-                      if m["id"] == msg["id"]), None)
-        if not rules.may_delete_saved(me, saved):
-            raise fail(4108, "a student may only delete its own saved messages")
-        removed = await self.state.delete_message(conn.serial, msg["id"])
+        removed = await self.state.delete_message(conn.serial, msg["id"], rules.saved_author(me))
+        if removed is None:
+            raise fail(4108, f"the saved message {msg['id']!r} is someone else's: only its "
+                             "author, the teacher or an assistant may delete it")
         events, classstate = decisions.deleted(msg, target, removed, now_ms)
         await self._publish(conn.serial, events)
         if classstate is not None:
@@ -490,6 +497,12 @@ class SignalServer:
         victim = found[0] if found else None
         rules.check_evict(me, victim)
         assert victim is not None
+        info = await self.directory.room(conn.serial)
+        if info is not None and info.evictseconds > 0:
+            # barred first: a join racing the eviction is refused, not let in
+            now_ms = self.now_ms()
+            await self.state.bar_member(conn.serial, victim.userid,
+                                        now_ms + info.evictseconds * 1000, now_ms)
         await self._publish(conn.serial, [decisions.evicted(victim, data.get("reason"),
                                                             me.userid)])
         await self._leave(conn.serial, victim.userid, victim.session)

@@ -78,13 +78,18 @@ class RoomState(Protocol):
     # members -------------------------------------------------------------------------
     async def add_member(self, serial: str, member: Member, policy: JoinPolicy) -> JoinOutcome:
         """``transitions.add_member``: admit within the limits, replacing a same-id member
-        unless ``policy.singlelogin`` (then 5208); 63 second teacher, 64 students, 5011."""
+        unless ``policy.singlelogin`` (then 5208); 63 second teacher, 64 students, 5011;
+        4108 (with ``until_ms``) while the user is barred by an eviction."""
 
     async def remove_member(self, serial: str, userid: str, session: str,
                             keepstate: bool) -> LeaveOutcome:
         """``transitions.remove_member``: only if the member still lives in ``session``
         ("" = any); cascades ``associatedUserID`` messages; clears messages when the room
         empties unless ``keepstate``."""
+
+    async def bar_member(self, serial: str, userid: str, until_ms: int, now_ms: int) -> None:
+        """``transitions.bar``: an evicted user's joins are refused (4108) before ``until_ms``;
+        the bar outlives the room emptying, and is forgotten once over."""
 
     async def update_properties(self, serial: str, userid: str,
                                 props: dict[str, Any]) -> Member | None:
@@ -100,11 +105,15 @@ class RoomState(Protocol):
         """``transitions.snapshot``: members, saved messages in ``seq`` order, current ``s``."""
 
     # saved messages ------------------------------------------------------------------
-    async def save_message(self, serial: str, msg: dict[str, Any]) -> SaveOutcome:
-        """``transitions.save_message``: next ``seq``, replacing the same ``id``."""
+    async def save_message(self, serial: str, msg: dict[str, Any],
+                           author: str = "") -> SaveOutcome:
+        """``transitions.save_message``: next ``seq``, replacing the same ``id`` — when
+        ``author`` is given, only a copy it wrote (else ``refused``, nothing changes)."""
 
-    async def delete_message(self, serial: str, msgid: str) -> list[dict[str, Any]]:
-        """``transitions.delete_message``: the message and its ``associatedMsgID`` cascade."""
+    async def delete_message(self, serial: str, msgid: str,
+                             author: str = "") -> list[dict[str, Any]] | None:
+        """``transitions.delete_message``: the message and its ``associatedMsgID`` cascade;
+        None when ``author`` is given and the message is someone else's."""
 
     async def messages(self, serial: str) -> list[dict[str, Any]]:
         """The saved messages in ``seq`` order."""

@@ -37,9 +37,13 @@ class MemoryState:
                             keepstate: bool) -> t.LeaveOutcome:
         room = self._room(serial)
         out = t.remove_member(room, userid, session, keepstate)
-        if out.empty and not room.messages and serial not in self.subscribers:
+        if out.empty and not room.messages and not room.barred and \
+                serial not in self.subscribers:
             del self.rooms[serial]          # nothing left to keep: free the room
         return out
+
+    async def bar_member(self, serial: str, userid: str, until_ms: int, now_ms: int) -> None:
+        t.bar(self._room(serial), userid, until_ms, now_ms)
 
     async def update_properties(self, serial: str, userid: str,
                                 props: dict[str, Any]) -> Member | None:
@@ -57,11 +61,13 @@ class MemoryState:
     async def snapshot(self, serial: str, bigroom: bool) -> t.Snapshot:
         return t.snapshot(self._room(serial), bigroom)
 
-    async def save_message(self, serial: str, msg: dict[str, Any]) -> t.SaveOutcome:
-        return t.save_message(self._room(serial), msg)
+    async def save_message(self, serial: str, msg: dict[str, Any],
+                           author: str = "") -> t.SaveOutcome:
+        return t.save_message(self._room(serial), msg, author)
 
-    async def delete_message(self, serial: str, msgid: str) -> list[dict[str, Any]]:
-        return t.delete_message(self._room(serial), msgid)
+    async def delete_message(self, serial: str, msgid: str,
+                             author: str = "") -> list[dict[str, Any]] | None:
+        return t.delete_message(self._room(serial), msgid, author)
 
     async def messages(self, serial: str) -> list[dict[str, Any]]:
         return t.snapshot(self._room(serial), False).messages

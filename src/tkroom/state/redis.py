@@ -130,7 +130,7 @@ class RedisState:
                      "SNAPSHOT", "MESSAGES", "SAVE_MESSAGE", "DELETE_MESSAGE", "CHAT_GATE",
                      "PUBLISH", "REPLAY", "OPEN_SESSION", "DETACH_SESSION", "ATTACH_SESSION",
                      "EXPIRE_SESSION", "CLOSE_SESSION", "EXPIRED_SESSIONS", "HEARTBEAT",
-                     "RECLAIM"):
+                     "RECLAIM", "BAR_MEMBER"):
             self._scripts[name] = self.redis.register_script(getattr(lua, name))
         await self._beat()
         self._pubsub = self.redis.pubsub()
@@ -184,7 +184,7 @@ class RedisState:
             "1" if policy.singlelogin else "0", "" if limit is None else str(limit),
             str(_LIMIT_CODES.get(member.role, 0)), "1" if visible else "0", *_flat_props(props))
         if res[0]:
-            return t.JoinOutcome(int(res[0]))
+            return t.JoinOutcome(int(res[0]), until_ms=int(res[1]) if len(res) > 1 else 0)
         stored = Member(**base, properties=props)
         return t.JoinOutcome(t.OK, stored, _member(res[2]) if res[2] else None, int(res[1]))
 
@@ -195,6 +195,9 @@ class RedisState:
             int(self.idle_ttl * 1000))
         return t.LeaveOutcome(_member(m) if m else None, _messages(removed), bool(empty),
                               _messages(cleared))
+
+    async def bar_member(self, serial: str, userid: str, until_ms: int, now_ms: int) -> None:
+        await self._run("BAR_MEMBER", self._room(serial), userid, until_ms, now_ms)
 
     async def update_properties(self, serial: str, userid: str,
                                 props: dict[str, Any]) -> Member | None:
@@ -220,15 +223,20 @@ class RedisState:
         return t.Snapshot([_member(r) for r in members], _messages(msgs), int(s))
 
     # saved messages ----------------------------------------------------------------------
-    async def save_message(self, serial: str, msg: dict[str, Any]) -> t.SaveOutcome:
+    async def save_message(self, serial: str, msg: dict[str, Any],
+                           author: str = "") -> t.SaveOutcome:
         am, au = msg.get("associatedMsgID"), msg.get("associatedUserID")
         seq, old = await self._run(
             "SAVE_MESSAGE", self._room(serial), msg["id"], _dumps(msg),
-            am if isinstance(am, str) else "", au if isinstance(au, str) else "")
+            am if isinstance(am, str) else "", au if isinstance(au, str) else "", author)
+        if not int(seq):
+            return t.SaveOutcome(_message(old), None, refused=True)
         return t.SaveOutcome({**msg, "seq": int(seq)}, _message(old) if old else None)
 
-    async def delete_message(self, serial: str, msgid: str) -> list[dict[str, Any]]:
-        return _messages(await self._run("DELETE_MESSAGE", self._room(serial), msgid))
+    async def delete_message(self, serial: str, msgid: str,
+                             author: str = "") -> list[dict[str, Any]] | None:
+        rows = await self._run("DELETE_MESSAGE", self._room(serial), msgid, author)
+        return None if rows is None else _messages(rows)
 
     async def messages(self, serial: str) -> list[dict[str, Any]]:
         return _messages(await self._run("MESSAGES", self._room(serial)))

@@ -5,7 +5,8 @@ interleaving any other command, so a script is as atomic across nodes as the pur
 in one process. Scripts build their key names from the room prefix in ``ARGV[1]`` (a single
 Redis server or a Sentinel pair, not Redis Cluster). Client JSON is stored as the strings the
 node encoded and never re-encoded here (cjson would turn ``[]`` into ``{}`` and round large
-numbers); scripts only ``cjson.decode`` the node's own member records.
+numbers); scripts only ``cjson.decode`` the node's own member records, and read the
+``fromID`` of a saved message (never re-encoding it).
 
 Room keys, after the room prefix ``R``:
 
@@ -17,6 +18,8 @@ Room keys, after the room prefix ``R``:
 * ``am`` / ``au`` hash id -> ``associatedMsgID`` / ``associatedUserID``
 * ``s`` event counter; ``w`` list of the last events, each ``"<s>\\n<event JSON>"``
 * ``chat`` hash uid -> time of the last rate-limited chat (ms)
+* ``bar`` hash uid -> time (ms) from which an evicted user may join again; the key expires
+  a minute after its longest bar
 """
 
 from __future__ import annotations
@@ -53,6 +56,13 @@ local function saved_messages(R)
   return out
 end
 
+-- whether a saved message (raw JSON, or nil) may be replaced or deleted by author ('' = anyone)
+local function authored_by(raw, author)
+  if not raw or author == '' then return true end
+  local ok, m = pcall(cjson.decode, raw)
+  return ok and type(m) == 'table' and m.fromID == author
+end
+
 local function delete_tree(R, root, out)
   local children = {}
   local am = redis.call('HGETALL', R .. 'am')
@@ -80,6 +90,12 @@ end
 # ARGV: R, uid, role, base JSON, singlelogin, limit ("" = none), limit code, visible, props...
 ADD_MEMBER = _MEMBER + """
 local R, uid, role = ARGV[1], ARGV[2], ARGV[3]
+local barred = redis.call('HGET', R .. 'bar', uid)
+if barred then
+  -- 4108 = transitions.ERR_EVICTED, while the bar lasts at the joiner's joined_ms
+  if tonumber(barred) > cjson.decode(ARGV[4]).joined_ms then return {4108, tonumber(barred)} end
+  redis.call('HDEL', R .. 'bar', uid)
+end
 local old = member_of(R, uid)
 local oldrole = nil
 if old then
@@ -134,6 +150,24 @@ if empty and redis.call('EXISTS', R .. 'msg') == 0 then idle(R, ARGV[5]) end
 return {m, removed, empty and 1 or 0, cleared}
 """
 
+# ARGV: R, uid, until_ms, now_ms: bar an evicted user until until_ms (never shortened). The
+# times decide; the key's expiry (a minute after the last bar ends, for clock slack between the
+# nodes and Redis) only frees the memory.
+BAR_MEMBER = """
+local key, uid = ARGV[1] .. 'bar', ARGV[2]
+local untilms, now = tonumber(ARGV[3]), tonumber(ARGV[4])
+local all = redis.call('HGETALL', key)
+for i = 1, #all, 2 do
+  if tonumber(all[i + 1]) <= now then redis.call('HDEL', key, all[i]) end
+end
+local cur = tonumber(redis.call('HGET', key, uid) or '0')
+if untilms <= math.max(now, cur) then return 0 end
+redis.call('HSET', key, uid, ARGV[3])
+local ttl = untilms - now + 60000
+if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
+return 1
+"""
+
 # ARGV: R, uid, visible ("" = unchanged, "1", "0"), props...
 UPDATE_PROPERTIES = _MEMBER + """
 local R, uid = ARGV[1], ARGV[2]
@@ -182,13 +216,15 @@ MESSAGES = _MEMBER + """
 return saved_messages(ARGV[1])
 """
 
-# ARGV: R, id, message JSON, associatedMsgID ("" = none), associatedUserID ("" = none)
+# ARGV: R, id, message JSON, associatedMsgID ("" = none), associatedUserID ("" = none),
+# author ("" = anyone) -> {seq, old or false}; {0, current} when the current copy is not author's
 SAVE_MESSAGE = _MEMBER + """
 local R, id = ARGV[1], ARGV[2]
-busy(R)
-local seq = redis.call('INCR', R .. 'seq')
 local old = redis.call('HGET', R .. 'msg', id)
 local oldseq = redis.call('ZSCORE', R .. 'mseq', id)
+if not authored_by(old, ARGV[6]) then return {0, {old, oldseq}} end
+busy(R)
+local seq = redis.call('INCR', R .. 'seq')
 redis.call('HSET', R .. 'msg', id, ARGV[3])
 redis.call('ZADD', R .. 'mseq', seq, id)
 if ARGV[4] ~= '' then redis.call('HSET', R .. 'am', id, ARGV[4]) else redis.call('HDEL', R .. 'am', id) end
@@ -197,8 +233,9 @@ if old then return {seq, {old, oldseq}} end
 return {seq, false}
 """
 
-# ARGV: R, id
+# ARGV: R, id, author ("" = anyone) -> the removed messages, or false when not author's
 DELETE_MESSAGE = _MEMBER + """
+if not authored_by(redis.call('HGET', ARGV[1] .. 'msg', ARGV[2]), ARGV[3]) then return false end
 local out = {}
 delete_tree(ARGV[1], ARGV[2], out)
 return out

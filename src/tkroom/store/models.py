@@ -88,6 +88,7 @@ class Room(Base):
     bigroomthreshold: Mapped[int] = mapped_column(Integer, default=100)
     keepstate: Mapped[bool] = mapped_column(Boolean, default=False)
     registeredonly: Mapped[bool] = mapped_column(Boolean, default=False)
+    evictseconds: Mapped[int] = mapped_column(Integer, default=180)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     created: Mapped[int] = mapped_column(BigInteger)
     modified: Mapped[int] = mapped_column(BigInteger)

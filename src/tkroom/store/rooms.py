@@ -24,7 +24,7 @@ PUBLIC_FIELDS = (
     "serial", "companyid", "roomname", "roomtype", "starttime", "endtime", "passwordrequired",
     "allowsidelineuser", "maxusers", "maxsidelineusers", "maxvideo", "maxaudio", "videotype",
     "videoframerate", "roomlayout", "autoopenav", "thirdroomid", "singlelogin",
-    "bigroomthreshold", "keepstate", "registeredonly",
+    "bigroomthreshold", "keepstate", "registeredonly", "evictseconds",
 )
 # videotype -> (width, height); the numbers are the original platform's.
 RESOLUTIONS = {
@@ -62,6 +62,7 @@ def room_info(room: Room) -> RoomInfo:
         singlelogin=room.singlelogin,
         bigroomthreshold=room.bigroomthreshold,
         keepstate=room.keepstate,
+        evictseconds=room.evictseconds,
         deleted=room.deleted,
         extra={
             "thirdroomid": room.thirdroomid,

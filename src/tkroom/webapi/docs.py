@@ -69,7 +69,8 @@ OpenAPI document every node serves at `/openapi.json`.
   not own). `entry` naming a room of another domain: 4102.
 - `roomtype` not one of 0, 3, 4, 6, 7, 8: 4011. `videoframerate` not one of 10/15/20/25/30:
   5016 (the video parameter code). Our own room settings (`autoopenav`, `singlelogin`,
-  `keepstate`, `registeredonly`, `bigroomthreshold`, `thirdroomid`) malformed: 5017.
+  `keepstate`, `registeredonly`, `bigroomthreshold`, `evictseconds`, `thirdroomid`) malformed:
+  5017.
 - Password format (all roles): 4 to 16 visible ASCII characters. Wrong format at checkroom or
   entry: 5006. Wrong password when the caller asked for role 0: 5200, role 2: 5203, role 3:
   5201 at checkroom and 5007 at entry; otherwise 4008. No password for a role that always needs
@@ -117,7 +118,7 @@ ANSWERS = {
     "getroom": '`{"result": 0, "room": {serial, companyid, roomname, roomtype, starttime, endtime, '
                'passwordrequired, allowsidelineuser, maxusers, maxsidelineusers, maxvideo, maxaudio, videotype, '
                'videowidth, videoheight, videoframerate, roomlayout, autoopenav, thirdroomid, singlelogin, '
-               'bigroomthreshold, keepstate, registeredonly}}` (never a password)',
+               'bigroomthreshold, keepstate, registeredonly, evictseconds}}` (never a password)',
     "getroomlist": '`{"result": 0, "room": [<room as in getroom>, ...]}`',
     "getroombytime": '`{"result": 0, "room": [...]}`',
     "companycreate": '`{"result": 0, "companyid": n, "domain": ..., "authkey": ...}`',

@@ -133,6 +133,7 @@ async def validate(
     for flag in ("autoopenav", "singlelogin", "keepstate", "registeredonly"):
         v[flag] = p.flag(flag, default=getattr(room, flag) if room else False, bad=5017)
     v["bigroomthreshold"] = p.int("bigroomthreshold", default=None if room else 100, bad=5017, lo=1, hi=100000)
+    v["evictseconds"] = p.int("evictseconds", default=None if room else 180, bad=5017, lo=0, hi=86400)
     third = p.get("thirdroomid")
     if third is not None:
         if len(third) > 100:

@@ -39,6 +39,7 @@ ROOM_PARAMS = (
     Param("bigroomthreshold", "integer", doc="(ours) users above which the room switches to big-room mode, 1-100000"),
     Param("keepstate", "integer", doc="0/1 (ours): saved messages survive the room emptying"),
     Param("registeredonly", "integer", doc="0/1 (ours): only the enterprise's registered users may enter"),
+    Param("evictseconds", "integer", doc="(ours) seconds an evicted user may not enter again, 0-86400 (default 180; 0: at once)"),
 )
 ROOM_CODES = (
     (4003, "roomname empty or too long"),
@@ -62,7 +63,7 @@ ROOM_CODES = (
     (5014, "maxaudio not an integer"), (5015, "maxaudio outside 0-64"),
     (5016, "videotype or videoframerate not one of the listed values"),
     (5020, "videotype above the enterprise's resolution limit"),
-    (5017, "roomlayout, or one of our settings (autoopenav, singlelogin, keepstate, registeredonly, bigroomthreshold, thirdroomid), malformed"),
+    (5017, "roomlayout, or one of our settings (autoopenav, singlelogin, keepstate, registeredonly, bigroomthreshold, evictseconds, thirdroomid), malformed"),
 )
 SERIAL = Param("serial", required=True, doc="room number")
 SERIAL_CODES = ((5100, "serial missing"), (4007, "no such room, or deleted"), (4108, "the room belongs to another enterprise"))
