@@ -19,18 +19,20 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from tkroom.config import Settings
+from tkroom.edge import BodyLimit
 from tkroom.errors import CodeError
 from tkroom.passwords import PasswordChecker
 from tkroom.store.models import File, Record
 from tkroom.store.roomcache import RoomCache
 from tkroom.webapi import clientapi, companies, files, groups, history, login, rooms, servers  # noqa: F401
 from tkroom.webapi.openapi import openapi_document
-from tkroom.webapi.params import MAX_ID, parse
+from tkroom.webapi.params import MAX_BODY, MAX_ID, parse
 from tkroom.webapi.registry import METHODS, Call
 from tkroom.webapi.throttle import Throttle
 
@@ -75,7 +77,7 @@ async def _dispatch(request: Request, api: str) -> Response:
     if m is None:
         return JSONResponse({"result": 4105, "msg": f"No method {api}/{name}"}, status_code=404)
     try:
-        p = await parse(request, request.path_params.get("rest", ""), state.settings.max_upload_bytes)
+        p = await parse(request, request.path_params.get("rest", ""))
         call = Call(p, state, request)
         try:
             result = await m.handler(call)
@@ -196,8 +198,24 @@ def routes() -> list[BaseRoute]:
     ]
 
 
+def body_limits(settings: Settings) -> Callable[[str], tuple[int, int]]:
+    """Per path: how many body bytes a request may send, and the code that refuses more. The
+    multipart methods (uploadfile) take the configured file limit plus room for their fields
+    and answer 5206 (the file is not written); every other body is form fields: 1 MiB, 4105
+    (a body the node cannot take, like one it cannot parse)."""
+    uploads = tuple(f"/{api}/{name}" for (api, name), m in METHODS.items() if m.multipart)
+
+    def limit_for(path: str) -> tuple[int, int]:
+        if any(path == u or path.startswith(u + "/") for u in uploads):
+            return settings.max_upload_bytes + MAX_BODY, 5206
+        return MAX_BODY, 4105
+
+    return limit_for
+
+
 def build_app(state: ApiState, extra_routes: list[BaseRoute] | None = None) -> Starlette:
     """The node's HTTP application; ``extra_routes`` come first so other planes can add pages."""
-    app = Starlette(routes=[*(extra_routes or []), *routes()])
+    app = Starlette(routes=[*(extra_routes or []), *routes()],
+                    middleware=[Middleware(BodyLimit, limit_for=body_limits(state.settings))])
     app.state.api = state
     return app
