@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 
 from webapi_nodes import Served, tkroom, wait_for
 
-UPLOAD_LIMIT = 2 << 20
+UPLOAD_LIMIT = 40 << 20
 CAP = 8
 
 
@@ -133,21 +133,24 @@ def test_chunked_oversized_bodies_are_cut_while_they_stream(capped, kind: str):
 def test_uploads_stop_at_the_file_limit(capped):
     node, key, tmp = capped
     files = tmp / "files"
-    ok = httpx.post(f"{node.url}/WebAPI/uploadfile", data={"key": key},
+    before = rss_kib(node.proc.pid)
+    ok = httpx.post(f"{node.url}/WebAPI/uploadfile", data={"key": key}, timeout=120,
                     files={"filedata": ("a.pdf", b"%PDF" + b"a" * (UPLOAD_LIMIT - 10), "application/pdf")})
     assert ok.json()["result"] == 0
+    grown = rss_kib(node.proc.pid) - before
+    assert grown < 16 << 10, f"a {UPLOAD_LIMIT >> 20} MiB upload grew the node by {grown} KiB: held in memory"
     kept = sorted(p.name for p in files.rglob("*") if p.is_file())
     boundary = "b0undary"
     head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\n{key}\r\n"
             f"--{boundary}\r\nContent-Disposition: form-data; name=\"filedata\"; filename=\"big.pdf\"\r\n"
             "Content-Type: application/pdf\r\n\r\n").encode()
     got, sent = stream_post(node.port, "/WebAPI/uploadfile", f"multipart/form-data; boundary={boundary}",
-                            head, b"z" * (256 << 10), 64 << 20)
+                            head, b"z" * (256 << 10), 96 << 20)
     status, body = answer_of(got)
     assert (status, body["result"]) == (413, 5206), body
-    assert sent < 64 << 20
+    assert sent < 96 << 20
     got, _ = stream_post(node.port, "/WebAPI/uploadfile", f"multipart/form-data; boundary={boundary}",
-                         head, b"z" * (256 << 10), 16 << 20, chunked=False)
+                         head, b"z" * (256 << 10), 96 << 20, chunked=False)
     status, body = answer_of(got)
     assert (status, body["result"]) == (413, 5206), body
     assert sorted(p.name for p in files.rglob("*") if p.is_file()) == kept, "nothing of a refused file stays"
