@@ -69,14 +69,42 @@ def test_json_body() -> None:
             raise AssertionError("malformed JSON accepted")
 
 
-def test_oversized_body_is_refused_unread() -> None:
-    from tkroom.errors import CodeError
+def _through_limit(headers: list[tuple[bytes, bytes]], chunks: list[bytes]) -> tuple[list[dict], int]:
+    """Drive ``BodyLimit`` (1 KiB, code 4105) around an app that parses the form: what it sent,
+    and how many chunks it asked for."""
+    from starlette.responses import JSONResponse
 
-    req = _request("POST", "/x", "", b"a=1", "application/x-www-form-urlencoded")
-    req.scope["headers"].append((b"content-length", str(2 << 20).encode()))
-    try:
-        asyncio.run(parse(req, ""))
-    except CodeError as e:
-        assert e.code == 4105
-    else:
-        raise AssertionError("a 2 MiB form was accepted")
+    from tkroom.edge import BodyLimit
+
+    async def app(scope, receive, send) -> None:
+        p = await parse(Request(scope, receive), "")
+        await JSONResponse({"result": 0, "a": p.get("a")})(scope, receive, send)
+
+    asked, sent = 0, []
+
+    async def receive() -> dict[str, object]:
+        nonlocal asked
+        asked += 1
+        if asked > len(chunks):
+            return {"type": "http.disconnect"}
+        return {"type": "http.request", "body": chunks[asked - 1], "more_body": asked < len(chunks)}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/x", "raw_path": b"/x", "query_string": b"",
+             "headers": [(b"content-type", b"application/x-www-form-urlencoded"), *headers]}
+    asyncio.run(BodyLimit(app, lambda path: (1024, 4105))(scope, receive, send))
+    return sent, asked
+
+
+def test_oversized_body_is_refused_while_it_streams() -> None:
+    import json
+
+    sent, asked = _through_limit([(b"content-length", str(2 << 20).encode())], [b"a=1"])
+    assert sent[0]["status"] == 413 and json.loads(sent[1]["body"])["result"] == 4105 and asked == 0
+    sent, asked = _through_limit([], [b"a=", *[b"x" * 300] * 100])  # chunked: no length announced
+    assert sent[0]["status"] == 413 and json.loads(sent[1]["body"])["result"] == 4105
+    assert asked == 5, "nothing is read past the chunk that passes the limit"
+    sent, _ = _through_limit([], [b"a=", b"y" * 1000])
+    assert sent[0]["status"] == 200 and json.loads(sent[1]["body"])["a"] == "y" * 1000

@@ -144,8 +144,8 @@ def test_chat_and_class_state(api, node):
     serial = api.room()
     d = node.node.directory
     now = time.time()
-    node.run(d.save_chat(serial, {"fromID": "u1", "nickname": "Ann", "toID": "__all", "message": "hi", "ts": now}))
-    node.run(d.save_chat(serial, {"fromID": "u1", "nickname": "Ann", "toID": "u2", "message": "psst", "ts": now}))
+    node.run(d.save_chat(serial, {"fromID": "u1", "nickname": "Ann", "toID": "__all", "message": "hi", "ts": now * 1000}))
+    node.run(d.save_chat(serial, {"fromID": "u1", "nickname": "Ann", "toID": "u2", "message": "psst", "ts": now * 1000}))
     pub = api("getroomchat", serial=serial)["chatlist"]
     assert [(m["fromid"], m["message"]) for m in pub] == [("u1", "hi")]
     priv = api("getroomchat", serial=serial, chattype=2)["chatlist"]

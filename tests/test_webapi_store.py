@@ -269,7 +269,11 @@ def test_nodes_starting_together_migrate_once(tmp_path, request, backend):
             for e in engines:
                 await e.dispose()
 
-    assert asyncio.run(main()) == "0003"
+    from alembic.script import ScriptDirectory
+
+    from tkroom.store.engine import alembic_config
+
+    assert asyncio.run(main()) == ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 @pytest.mark.postgres

@@ -90,8 +90,9 @@ async def serve(args: argparse.Namespace) -> None:
     from tkroom.config import Settings
     from tkroom.planes import build_node
 
+    # every simulated member connects from 127.0.0.1: no per-address cap
     settings = Settings.from_env(data_dir=args.data, port=0, signal_port=args.signal_port,
-                                 log_level="warning")
+                                 log_level="warning", max_connections_per_address=0)
     node = build_node(settings, media=False, web=False)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

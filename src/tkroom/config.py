@@ -44,6 +44,12 @@ class Settings:
     entry_window_s: float = 300.0
     room_file_limit: int = 100
     max_upload_bytes: int = 200 * 1024 * 1024
+    # The edge (tkroom.edge): how long a client may take to send a request's headers, how long
+    # a signalling socket may stay without joining (or resuming), and how many HTTP and,
+    # separately, signalling connections one address may hold open (0: no cap).
+    http_header_timeout_s: float = 10.0
+    join_timeout_s: float = 10.0
+    max_connections_per_address: int = 1000
     callback_delays_s: tuple[float, ...] = CALLBACK_DELAYS_S
     callback_timeout_s: float = 10.0
     throttle_base_s: float = 0.05
@@ -72,6 +78,14 @@ class Settings:
             s.ticket_ttl_s = float(env["TKROOM_TICKET_TTL"])
         if "TKROOM_CALLBACK_DELAYS" in env:
             s.callback_delays_s = tuple(float(x) for x in _env_list("TKROOM_CALLBACK_DELAYS"))
+        if "TKROOM_MAX_UPLOAD" in env:
+            s.max_upload_bytes = int(env["TKROOM_MAX_UPLOAD"])
+        if "TKROOM_HEADER_TIMEOUT" in env:
+            s.http_header_timeout_s = float(env["TKROOM_HEADER_TIMEOUT"])
+        if "TKROOM_JOIN_TIMEOUT" in env:
+            s.join_timeout_s = float(env["TKROOM_JOIN_TIMEOUT"])
+        if "TKROOM_MAX_CONNECTIONS_PER_ADDRESS" in env:
+            s.max_connections_per_address = int(env["TKROOM_MAX_CONNECTIONS_PER_ADDRESS"])
         for key, value in overrides.items():
             if value is None or (isinstance(value, list) and not value):
                 continue

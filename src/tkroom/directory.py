@@ -55,7 +55,7 @@ class RoomDirectory(Protocol):
         """Whether the room has this group (groups are created through the Web API)."""
 
     async def save_chat(self, serial: str, message: dict[str, Any]) -> None:
-        """Keep one chat message for ``getroomchat``."""
+        """Keep one chat message for ``getroomchat`` (its ``ts`` in milliseconds, as sent)."""
 
     async def class_state(self, serial: str, classstate: int, ts: float) -> None:
         """Class began (0) or ended (1): record it and notify the enterprise's callback URLs."""

@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from tkroom.config import Settings
+from tkroom.edge import ConnectionCap, edge_protocol
 from tkroom.passwords import PasswordChecker
 from tkroom.store.directory import SqlRoomDirectory
 from tkroom.store.engine import make_engine, migrate, sessionmaker
@@ -99,9 +100,14 @@ class Node:
 
     async def _serve_http(self) -> None:
         self.app = build_app(self.api, self.routes)
+        # ws="none": the node serves no WebSocket over HTTP (signalling has its own port), and
+        # an upgraded connection would leave the edge protocol's connection count.
+        protocol = edge_protocol(ConnectionCap(self.settings.max_connections_per_address),
+                                 self.settings.http_header_timeout_s)
         config = uvicorn.Config(
             self.app, host=self.settings.host, port=self.settings.port, lifespan="off",
             log_level="warning", access_log=False, timeout_graceful_shutdown=5,
+            http=protocol, ws="none",
         )
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

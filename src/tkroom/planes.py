@@ -53,7 +53,9 @@ def build_node(settings: Settings, *, state: RoomState | None = None, media: boo
     node = Node(settings)
     state = state if state is not None else open_state(settings.redis_url)
     signal = SignalServer(settings.host, settings.effective_signal_port, node.directory, state,
-                          node.secret, grace=grace, sweep_interval=sweep_interval)
+                          node.secret, grace=grace, sweep_interval=sweep_interval,
+                          join_timeout=settings.join_timeout_s,
+                          max_conns_per_addr=settings.max_connections_per_address)
     node.signal = signal
     node.services += [_StateService(state), _SignalService(signal, node)]
     if media:

@@ -22,6 +22,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tkroom import tickets
 from tkroom.directory import RoomDirectory, RoomInfo
+from tkroom.edge import ConnectionCap
 from tkroom.errors import CodeError
 from tkroom.rooms import decisions, rules
 from tkroom.rooms.model import Event, Member, new_member
@@ -36,6 +37,9 @@ MAX_FRAME = 64 * 1024        # larger frames are answered with 103
 HARD_FRAME = 1024 * 1024     # larger frames close the connection (1009)
 
 ACK_WAIT = 5.0               # at most this long an ack waits for its own events to arrive
+
+CLOSE_JOIN_TIMEOUT = 4003    # neither joinRoom nor resume succeeded in time
+CLOSE_TOO_MANY = 4004        # the address already holds the most sockets it may
 
 Handler = Callable[[Conn, Member, Any], Awaitable[dict[str, Any]]]
 RoomHook = Callable[[str], None]
@@ -53,17 +57,22 @@ class SignalServer:
     when this node starts serving a room (its first local member joins or resumes), so they can
     follow the room's events from then on. Every departure (leave, expiry, eviction, hidden
     members included) is published as the internal event ``_departed`` (``decisions.departed``).
+    A socket that has not joined ``join_timeout`` seconds after it opened is closed (4003); one
+    address holds at most ``max_conns_per_addr`` sockets (0: no cap; the next is closed, 4004).
     """
 
     def __init__(self, host: str, port: int, directory: RoomDirectory, state: RoomState,
                  secret: bytes, *, grace: float = 15.0, out_limit: int = 4 * 1024 * 1024,
                  sweep_interval: float = 1.0, group_timeout: float = 5.0,
+                 join_timeout: float = 10.0, max_conns_per_addr: int = 0,
                  clock: Callable[[], float] = time.time) -> None:
         self.host, self.port = host, port
         self.directory, self.state, self.secret = directory, state, secret
         self.grace, self.out_limit = grace, out_limit
         self.sweep_interval, self.group_timeout = sweep_interval, group_timeout
         self.clock = clock
+        self.join_timeout = join_timeout
+        self.cap = ConnectionCap(max_conns_per_addr)
         self.rooms: dict[str, LocalRoom] = {}
         self.handlers: dict[str, Handler] = {
             "leaveRoom": self._leave_room, "setProperty": self._set_property,
@@ -129,14 +138,27 @@ class SignalServer:
 
     # the request loop ------------------------------------------------------------------
     async def _serve(self, ws: ServerConnection) -> None:
+        addr = str(ws.remote_address[0]) if ws.remote_address else "?"
+        if not self.cap.enter(addr):
+            await ws.close(CLOSE_TOO_MANY, self.cap.refusal(addr))
+            return
         conn = Conn(ws, secrets.token_hex(8), self.out_limit)
+        late = asyncio.get_running_loop().call_later(self.join_timeout, self._join_late, conn)
         try:
             async for raw in ws:
                 await self._on_frame(conn, raw)
         except ConnectionClosed:
             pass
         finally:
+            late.cancel()
+            self.cap.leave(addr)
             await self._on_socket_gone(conn)
+
+    def _join_late(self, conn: Conn) -> None:
+        """An idle socket costs the node memory for nothing: without a room by now, it goes. (A
+        join still under way then fails; its session would be detached like any dropped one.)"""
+        if not conn.joined:
+            self._spawn(conn.ws.close(CLOSE_JOIN_TIMEOUT, f"not joined within {self.join_timeout:g} s"))
 
     async def _on_frame(self, conn: Conn, raw: str | bytes) -> None:
         rid: Any = None

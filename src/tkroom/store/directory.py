@@ -73,7 +73,9 @@ class SqlRoomDirectory:
             return g is not None and g.serial == serial
 
     async def save_chat(self, serial: str, message: dict[str, Any]) -> None:
-        """Keep a chat message: ``fromID``, ``nickname``, ``toID`` (``__all`` = public), ``message``, ``ts``."""
+        """Keep a chat message: ``fromID``, ``nickname``, ``toID`` (``__all`` = public), ``message``,
+        ``ts`` in milliseconds as the protocol stamps it; the store keeps Unix seconds, the unit
+        of ``getroomchat``'s window."""
         to = str(message.get("toID", "__all"))
         text = message.get("message", "")
         async with self.sessions() as s:
@@ -81,7 +83,7 @@ class SqlRoomDirectory:
                               fromid=str(message.get("fromID", ""))[:100],
                               nickname=str(message.get("nickname", ""))[:200], toid=to[:100],
                               message=(text if isinstance(text, str) else str(text)).replace("\x00", ""),
-                              ts=float(message.get("ts", 0))))
+                              ts=float(message.get("ts", 0)) / 1000.0))
             await s.commit()
 
     async def class_state(self, serial: str, classstate: int, ts: float, overclasstype: int = 0) -> None:

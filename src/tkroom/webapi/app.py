@@ -11,6 +11,7 @@ import asyncio
 import hmac
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,18 +19,20 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from tkroom.config import Settings
+from tkroom.edge import BodyLimit
 from tkroom.errors import CodeError
 from tkroom.passwords import PasswordChecker
 from tkroom.store.models import File, Record
 from tkroom.store.roomcache import RoomCache
 from tkroom.webapi import clientapi, companies, files, groups, history, login, rooms, servers  # noqa: F401
 from tkroom.webapi.openapi import openapi_document
-from tkroom.webapi.params import parse
+from tkroom.webapi.params import MAX_BODY, MAX_ID, parse
 from tkroom.webapi.registry import METHODS, Call
 from tkroom.webapi.throttle import Throttle
 
@@ -74,7 +77,7 @@ async def _dispatch(request: Request, api: str) -> Response:
     if m is None:
         return JSONResponse({"result": 4105, "msg": f"No method {api}/{name}"}, status_code=404)
     try:
-        p = await parse(request, request.path_params.get("rest", ""), state.settings.max_upload_bytes)
+        p = await parse(request, request.path_params.get("rest", ""))
         call = Call(p, state, request)
         try:
             result = await m.handler(call)
@@ -106,32 +109,75 @@ async def clientapi_endpoint(request: Request) -> Response:
 
 async def download_file(request: Request) -> Response:
     """A courseware file; the random token in the path is what grants access."""
-    return await _download(request, File, "id", int, inline=True)
+    return await _download(request, File, _file_id)
 
 
 async def download_record(request: Request) -> Response:
-    return await _download(request, Record, "recordid", str)
+    return await _download(request, Record, _record_id)
 
 
-async def _download(request: Request, model: type, key: str, conv: type, *,
-                    inline: bool = False) -> Response:
-    """``inline``: the browser shows it (courseware in the classroom page's viewer)."""
+def _file_id(raw: str) -> int | None:
+    """A file id as the store keeps it (a 32-bit integer column), else None."""
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
+        return None
+    n = int(raw)
+    return n if 0 < n <= MAX_ID else None
+
+
+def _record_id(raw: str) -> str | None:
+    return raw if 0 < len(raw) <= 64 and "\x00" not in raw else None
+
+
+# What a browser may show inline: formats it renders without running anything of the file's
+# on the node's origin. Everything else (HTML, SVG, XML, scripts, office files...) downloads.
+INLINE_TYPES = {
+    "pdf": "application/pdf", "png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg",
+    "gif": "image/gif", "webp": "image/webp", "bmp": "image/bmp", "mp3": "audio/mpeg",
+    "m4a": "audio/mp4", "wav": "audio/wav", "ogg": "audio/ogg", "mp4": "video/mp4",
+    "webm": "video/webm", "txt": "text/plain; charset=utf-8",
+}
+# Whatever a user file holds, it gets no script, no plugin, no origin of its own to act from.
+USER_FILE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; img-src 'self' data:; media-src 'self'; "
+                               "style-src 'unsafe-inline'; sandbox",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+def user_file_type(filename: str) -> tuple[str, str]:
+    """(media type, disposition) a user file is served with, from its name only: the bytes
+    are the uploader's, so they never choose how the browser treats them."""
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    inline = INLINE_TYPES.get(ext)
+    return (inline, "inline") if inline else ("application/octet-stream", "attachment")
+
+
+async def no_such_file(request: Request) -> Response:
+    """Any other path under /download/: the same answer as a wrong token, never a redirect."""
+    return JSONResponse({"result": 4105, "msg": "No such file"}, status_code=404)
+
+
+async def _download(request: Request, model: type, conv: Callable[[str], Any]) -> Response:
+    """A user file or recording, served so that nothing in it runs on the node's origin."""
     state: ApiState = request.app.state.api
-    try:
-        ident = conv(request.path_params["ident"])
-        async with state.sessions() as s:
-            row = await s.get(model, ident)
-    except ValueError:
-        row = None
-    except DB_ERRORS:
-        log.exception("download: database failure")
-        return answer(4107, "Database operation error")
+    ident = conv(request.path_params["ident"])
+    row = None
+    if ident is not None:
+        try:
+            async with state.sessions() as s:
+                row = await s.get(model, ident)
+        except DB_ERRORS:
+            log.exception("download: database failure")
+            return answer(4107, "Database operation error")
     exists = row is not None and await asyncio.to_thread(os.path.isfile, row.path)
-    if not exists or not hmac.compare_digest(row.token, request.path_params["token"]):
-        return JSONResponse({"result": 4105, "msg": "No such file"}, status_code=404)
+    token = request.path_params["token"].encode("utf-8", "surrogateescape")
+    if not exists or not hmac.compare_digest(row.token.encode(), token):
+        return await no_such_file(request)
     name = getattr(row, "filename", None) or os.path.basename(row.path)
-    return FileResponse(row.path, filename=name,
-                        content_disposition_type="inline" if inline else "attachment")
+    media_type, disposition = user_file_type(name)
+    return FileResponse(row.path, filename=name, media_type=media_type, headers=USER_FILE_HEADERS,
+                        content_disposition_type=disposition)
 
 
 async def openapi_json(request: Request) -> Response:
@@ -147,12 +193,29 @@ def routes() -> list[BaseRoute]:
         Route("/ClientAPI/{method}/{rest:path}", clientapi_endpoint, methods=methods),
         Route("/download/file/{ident}/{token}", download_file, methods=["GET"]),
         Route("/download/record/{ident}/{token}", download_record, methods=["GET"]),
+        Route("/download/{rest:path}", no_such_file, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
     ]
 
 
+def body_limits(settings: Settings) -> Callable[[str], tuple[int, int]]:
+    """Per path: how many body bytes a request may send, and the code that refuses more. The
+    multipart methods (uploadfile) take the configured file limit plus room for their fields
+    and answer 5206 (the file is not written); every other body is form fields: 1 MiB, 4105
+    (a body the node cannot take, like one it cannot parse)."""
+    uploads = tuple(f"/{api}/{name}" for (api, name), m in METHODS.items() if m.multipart)
+
+    def limit_for(path: str) -> tuple[int, int]:
+        if any(path == u or path.startswith(u + "/") for u in uploads):
+            return settings.max_upload_bytes + MAX_BODY, 5206
+        return MAX_BODY, 4105
+
+    return limit_for
+
+
 def build_app(state: ApiState, extra_routes: list[BaseRoute] | None = None) -> Starlette:
     """The node's HTTP application; ``extra_routes`` come first so other planes can add pages."""
-    app = Starlette(routes=[*(extra_routes or []), *routes()])
+    app = Starlette(routes=[*(extra_routes or []), *routes()],
+                    middleware=[Middleware(BodyLimit, limit_for=body_limits(state.settings))])
     app.state.api = state
     return app

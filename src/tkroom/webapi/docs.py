@@ -31,8 +31,11 @@ OpenAPI document every node serves at `/openapi.json`.
   `fileidarr=1,2`).
 - Every answer is HTTP 200 with JSON `{"result": <code>, ...}`; `0` is success, anything else a
   status code of the specification with a readable `msg` (`tkroom codes <n>` explains a code).
-  The only exceptions: an unknown method answers HTTP 404 with `{"result": 4105}`, and an HTTP
-  method other than GET/POST answers 405.
+  The only exceptions: an unknown method answers HTTP 404 with `{"result": 4105}`; an HTTP
+  method other than GET/POST answers 405; a body over its limit (1 MiB; for `uploadfile` the
+  file limit, 200 MiB by default, plus 1 MiB) is cut as it streams and answered HTTP 413 with
+  4105 (`uploadfile`: 5206); an address holding too many connections to the node is answered
+  HTTP 503 with 2602.
 - Times are Unix seconds. Role numbers: 0 teacher (chairman), 1 assistant, 2 student,
   3 live viewer (eavesdropper, "sideline user"), 4 inspector (patrol).
 
@@ -136,7 +139,7 @@ ANSWERS = {
     "entry": '`{"result": 0, "serial", "roomrole", "ticket", "enterurl": "/room/<serial>?ticket=..."}`',
     "serveradd": '`{"result": 0, "serverid": n}`',
     "getserverlist": '`{"result": 0, "serverlist": [{serverid, name, ip, url, maxusers, maxsidelineusers}]}`',
-    "getroomchat": '`{"result": 0, "chatlist": [{fromid, nickname, toid, message, ts, chattype}]}`',
+    "getroomchat": '`{"result": 0, "chatlist": [{fromid, nickname, toid, message, ts, chattype}]}` (ts: Unix seconds)',
     "getrecordlist": '`{"result": 0, "recordlist": [{recordid, serial, recordtitle, starttime, duration_ms, '
                      'duration, size, kind, userid, webhost, recordpath, playpath, https_playpath}]}`; '
                      '`playpath` downloads the file from the node',

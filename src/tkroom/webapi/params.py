@@ -19,8 +19,8 @@ from tkroom.errors import CodeError
 
 _ARRAY = re.compile(r"^([^\[\]]+)\[[^\[\]]*\]$")
 MAX_FIELDS = 1000
-MAX_ID = 2**31 - 1
-MAX_BODY = 1 << 20  # ids are 32-bit integer columns
+MAX_ID = 2**31 - 1  # ids are 32-bit integer columns
+MAX_BODY = 1 << 20  # any body but an upload's
 
 
 class Params:
@@ -96,30 +96,29 @@ class Params:
         return self.files.get(name)
 
 
-async def parse(request: Request, rest: str, max_upload: int = 200 << 20) -> Params:
-    """Merge path segments, query string and form body of ``request``; bodies above 1 MiB (or
-    ``max_upload`` for multipart uploads) are refused before they are read."""
+async def parse(request: Request, rest: str) -> Params:
+    """Merge path segments, query string and form body of ``request`` (``tkroom.edge.BodyLimit``
+    has already bounded the body: a read past its limit fails and is answered 413)."""
     p = Params()
     segs = [unquote(s) for s in rest.strip("/").split("/")] if rest.strip("/") else []  # keep empty values
     for i in range(0, len(segs) - 1, 2):
         p.add(segs[i], segs[i + 1])
     for k, v in request.query_params.multi_items():
         p.add(k, v)
-    if request.method == "POST":
-        ctype = request.headers.get("content-type", "")
-        limit = max_upload + MAX_BODY if ctype.startswith("multipart/") else MAX_BODY
-        length = request.headers.get("content-length", "0")
-        if not length.isdigit() or int(length) > limit:
-            raise CodeError(4105, f"The request body is larger than {limit} bytes")
+    if request.method != "POST":
+        return p
+    ctype = request.headers.get("content-type", "")
+    try:
         if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-            try:
-                form = await request.form(max_files=10, max_fields=MAX_FIELDS)
-            except Exception as exc:  # malformed bodies come in many shapes
-                raise CodeError(4105, "The request body cannot be parsed") from exc
+            form = await request.form(max_files=10, max_fields=MAX_FIELDS)
             for k, v in form.multi_items():
                 p.add(k, v)
         elif ctype.startswith("application/json"):
             _add_json(p, await request.body())
+    except CodeError:
+        raise
+    except Exception as exc:  # malformed or cut bodies fail in many shapes
+        raise CodeError(4105, "The request body cannot be parsed") from exc
     return p
 
 

@@ -541,7 +541,7 @@ function renderDoc() {
     frame.replaceChildren(el("img", { src: d.url, alt: d.filename || "" }));
   } else {
     // PDF (and anything else the browser can show): the browser's own viewer, at the page.
-    frame.replaceChildren(el("iframe", { src: `${d.url}#page=${d.page || 1}`, title: d.filename || "document" }));
+    frame.replaceChildren(el("iframe", { src: `${d.url}#page=${d.page || 1}`, title: d.filename || "document", sandbox: /pdf$/.test(type) ? undefined : "" }));
   }
 }
 
