@@ -155,4 +155,5 @@ async def test_an_address_has_one_verification_at_a_time_over_all_rooms():
     await asyncio.gather(*(verify("10.0.0.1", f"room:{i % 4}") for i in range(16)),
                          *(verify("10.0.0.2", "room:0") for _ in range(3)))
     assert peaks == {"10.0.0.1": 1, "10.0.0.2": 1}
-    assert overlapped == {"10.0.0.1", "10.0.0.2"}, "another address is not held back"
+    # 10.0.0.1's first verification starts first, so 10.0.0.2 must get in beside it.
+    assert "10.0.0.2" in overlapped, "another address is not held back"
