@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tkroom.client import events as E
-
-ROLE_TEACHER, ROLE_ASSISTANT, ROLE_STUDENT, ROLE_AUDIT, ROLE_PATROL = range(5)
+from tkroom.roles import SUPER_ROLES
 
 AppEvent = tuple[str, dict[str, Any]]
 
@@ -141,7 +140,7 @@ class RoomMirror:
                 self.users[uid] = user
         user["properties"].update(props)
         if (self.mode == "bigRoom" and uid != self.self_id and props.get("publishstate") == 0
-                and user["properties"].get("role") not in (ROLE_TEACHER, ROLE_ASSISTANT)):
+                and user["properties"].get("role") not in SUPER_ROLES):
             self.users.pop(uid, None)  # off stage in a big room: no longer pushed to us
         if uid == self.self_id and "group" in props:
             self.group = props["group"]

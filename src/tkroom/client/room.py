@@ -36,6 +36,7 @@ from tkroom.client.session import (
     Session,
     State,
 )
+from tkroom.roles import ROLES
 
 MSG_TO_ALLUSER = "__all"
 MSG_TO_ALLEXCEPTSENDER = "__allExceptSender"
@@ -388,7 +389,7 @@ def _check_to(to: Any) -> None:
 def _roles(roles: Any) -> list[int]:
     """A non-empty list of roles 0..4, or 103."""
     rl = list(roles) if isinstance(roles, list | tuple | set | frozenset) else None
-    if not rl or not all(isinstance(r, int) and not isinstance(r, bool) and 0 <= r <= 4
+    if not rl or not all(isinstance(r, int) and not isinstance(r, bool) and r in ROLES
                          for r in rl):
         raise ClientError(BAD_PARAMETERS, "roles must be a non-empty list of roles 0..4")
     return rl

@@ -5,9 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-TEACHER, ASSISTANT, STUDENT, VIEWER, INSPECTOR = 0, 1, 2, 3, 4
-ROLES = (TEACHER, ASSISTANT, STUDENT, VIEWER, INSPECTOR)
-SUPER_ROLES = frozenset((TEACHER, ASSISTANT))
+from tkroom.roles import (  # noqa: F401  (the room rules import the roles from here too)
+    ASSISTANT,
+    INSPECTOR,
+    ROLES,
+    STUDENT,
+    SUPER_ROLES,
+    TEACHER,
+    VIEWER,
+)
 
 DEFAULT_PROPERTIES: dict[str, Any] = {
     "publishstate": 0,

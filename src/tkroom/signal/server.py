@@ -23,7 +23,9 @@ from websockets.exceptions import ConnectionClosed
 from tkroom import tickets
 from tkroom.directory import RoomDirectory, RoomInfo
 from tkroom.errors import CodeError
+from tkroom.roles import INSPECTOR
 from tkroom.rooms import decisions, rules
+from tkroom.rooms.entry import check_entry
 from tkroom.rooms.model import Event, Member, new_member
 from tkroom.rooms.rules import fail
 from tkroom.rooms.transitions import JoinOutcome, JoinPolicy
@@ -269,10 +271,8 @@ class SignalServer:
     # joining -----------------------------------------------------------------------------
     async def _room_info(self, serial: str) -> RoomInfo:
         info = await self.directory.room(serial)
-        if info is None:
-            raise fail(4007)
-        if info.deleted or (info.endtime and self.clock() > info.endtime):
-            raise fail(3003)
+        check_entry(serial, info.entry() if info is not None else None, self.clock())
+        assert info is not None
         return info
 
     async def _identify(self, data: Any) -> tickets.Identity:
@@ -431,7 +431,7 @@ class SignalServer:
                 raise fail(4108, "only the teacher and assistants change properties by role")
             members = [m for m in await self.state.get_members(conn.serial)
                        if m.role in subject]
-        members = [m for m in members if m.role != 4 or m.userid == me.userid]
+        members = [m for m in members if m.role != INSPECTOR or m.userid == me.userid]
         if not members and kind != "roles":
             raise fail(104)
         props = data.get("properties")
@@ -501,7 +501,7 @@ class SignalServer:
                 or not all(isinstance(u, str) for u in ids):
             raise fail(103, "getUser needs ids: a list of user ids")
         found = [m.public() for m in await self.state.get_members(conn.serial, ids)
-                 if m.role != 4 or m.userid == me.userid]
+                 if m.role != INSPECTOR or m.userid == me.userid]
         if not found:
             raise fail(104)
         return {"users": found}
@@ -525,7 +525,7 @@ class SignalServer:
         await self._set_group(conn, me, gid)
         members = await self.state.get_members(conn.serial)
         return {"group": gid, "userlist": [m.public() for m in members
-                                           if m.group == gid and m.role != 4]}
+                                           if m.group == gid and m.role != INSPECTOR]}
 
     async def _leave_group(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
         if me.group is None:

@@ -12,14 +12,17 @@ import asyncio
 from sqlalchemy import select
 
 from tkroom.errors import CodeError
+from tkroom.roles import ASSISTANT, INSPECTOR, ROLES, STUDENT, TEACHER, VIEWER
+from tkroom.rooms.entry import check_entry
 from tkroom.store.models import Company, EnterpriseUser, Room
-from tkroom.store.rooms import ASSISTANT, LIVE, PATROL, ROLE_PASSWORD, STUDENT, TEACHER
-from tkroom.webapi.registry import Call, check_company
+from tkroom.store.rooms import ROLE_PASSWORD, entry
+from tkroom.webapi.registry import Call
 from tkroom.webapi.roomparams import password_ok
 
 # Which code a wrong password answers when the caller asked for a given role.
-WRONG_FOR_ROLE = {TEACHER: 5200, STUDENT: 5203, LIVE: 5201}
-TRY_ORDER = (TEACHER, ASSISTANT, PATROL, STUDENT, LIVE)
+WRONG_FOR_ROLE = {TEACHER: 5200, STUDENT: 5203, VIEWER: 5201}
+TRY_ORDER = (TEACHER, ASSISTANT, INSPECTOR, STUDENT, VIEWER)
+_ROLE_TEXTS = frozenset(str(r) for r in ROLES)
 
 
 async def enterable_room(call: Call, serial: str | None) -> tuple[Room, Company]:
@@ -35,15 +38,11 @@ async def enterable_room(call: Call, serial: str | None) -> tuple[Room, Company]
             select(Room, Company).join(Company, Company.id == Room.companyid).where(Room.serial == serial)
         )).first()
         if row is None:
-            raise CodeError(4007, f"No room {serial}")
+            check_entry(serial, None, now)
         hit = (row[0], row[1])
         cache.put(*hit)
     room, company = hit
-    if room.deleted or room.endtime < now:
-        raise CodeError(3003)
-    if company.deleted:
-        raise CodeError(4001)
-    check_company(company, now)
+    check_entry(serial, entry(room, company), now)
     return room, company
 
 
@@ -51,7 +50,7 @@ def parse_role(value: str | None) -> int | None:
     """``userrole``/``usertype`` 0-4, or None when not given (5207 otherwise)."""
     if value is None:
         return None
-    if value not in ("0", "1", "2", "3", "4"):
+    if value not in _ROLE_TEXTS:
         raise CodeError(5207)
     return int(value)
 
@@ -63,7 +62,7 @@ async def role_by_password(
     state = call.state
     scope = f"room:{room.serial}"
     await state.throttle.wait(call.addr, scope)
-    if asked == LIVE and not room.allowsidelineuser:
+    if asked == VIEWER and not room.allowsidelineuser:
         raise CodeError(4008, "This room admits no live viewers")
     if not password:
         if asked in (None, STUDENT):
@@ -77,7 +76,7 @@ async def role_by_password(
         state.throttle.failed(call.addr, scope)
         raise CodeError(5006)
     roles = (asked,) if asked is not None else tuple(
-        r for r in TRY_ORDER if r != LIVE or room.allowsidelineuser
+        r for r in TRY_ORDER if r != VIEWER or room.allowsidelineuser
     )
     hashes = {r: getattr(room, ROLE_PASSWORD[r]) for r in roles if getattr(room, ROLE_PASSWORD[r])}
     memo = (room.serial, str(asked), password, *hashes.values())
