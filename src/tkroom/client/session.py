@@ -29,6 +29,7 @@ from tkroom.client.errors import (
 from tkroom.client.events import EventBus
 from tkroom.client.http import ClientAPI
 from tkroom.client.mirror import RoomMirror
+from tkroom.tasks import spawn
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,6 @@ class Session:
         self._connected = asyncio.Event()
         self._reconnector: asyncio.Task[None] | None = None
         self._raw_listeners: list[RawListener] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
 
     def configure(self, opts: Options) -> None:
         self.opts = opts
@@ -259,7 +259,7 @@ class Session:
         if applied.evicted:
             self.state = State.IDLE
             self._connected.clear()
-            self._spawn(self._finish_evicted())
+            spawn(self._finish_evicted(), name="tkroom-evicted")
         if ev == "forceReconnect":
             log.info("server asks to reconnect: %s", body.get("reason"))
             self.drop_connection()
@@ -268,12 +268,6 @@ class Session:
                 listener(ev, body, s)
             except Exception:
                 log.exception("listener for %s failed", ev)
-
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        """Run ``coro`` in the background, keeping a reference until it ends."""
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _finish_evicted(self) -> None:
         await self.teardown()
@@ -287,7 +281,7 @@ class Session:
         self._connected.clear()
         if not self.opts.reconnect:
             self._conn = None
-            self._spawn(self._give_up(ROOM_NOT_CONNECT, reason))
+            spawn(self._give_up(ROOM_NOT_CONNECT, reason), name="tkroom-give-up")
             return
         self.state = State.RECONNECTING
         self._reconnector = asyncio.create_task(self._reconnect(reason), name="tkroom-reconnect")

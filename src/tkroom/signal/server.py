@@ -14,6 +14,7 @@ import json
 import logging
 import secrets
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -31,6 +32,7 @@ from tkroom.rooms.rules import fail
 from tkroom.rooms.transitions import JoinOutcome, JoinPolicy
 from tkroom.signal.fanout import CLOSE_REPLACED, Conn, LocalRoom, dumps, schedule_close
 from tkroom.state.base import RoomState, Session
+from tkroom.tasks import spawn
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +78,7 @@ class SignalServer:
         }
         self._server: Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Future[None]] = set()
+        self._tasks: weakref.WeakSet[asyncio.Task[None]] = weakref.WeakSet()  # cancelled on stop
         self._stopping = False
         self.max_pending = 10_000
         self.room_hooks: list[RoomHook] = []
@@ -367,14 +369,9 @@ class SignalServer:
         await self._publish(session.serial, [decisions.taken_over(sid, conn.cid)])
         mine = decisions.missed_for(missed, me)
         upto = missed[-1].s if missed else last
-        conn.after_ack = lambda: self._spawn(self._replay_then_flush(conn, mine, upto))
+        conn.after_ack = lambda: self._tasks.add(spawn(self._replay_then_flush(conn, mine, upto)))
         _published.set(0)       # the takeover notice is for other nodes, not for this socket
         return {"s": upto}
-
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _replay_then_flush(self, conn: Conn, events: list[Event], upto: int) -> None:
         """Send the missed events with back-pressure (a burst may be large), then go live;
@@ -434,9 +431,9 @@ class SignalServer:
         members = [m for m in members if m.role != INSPECTOR or m.userid == me.userid]
         if not members and kind != "roles":
             raise fail(104)
-        props = data.get("properties")
+        props: dict[str, Any] = {}
         for m in members:
-            rules.check_properties(me, m, props)
+            props = rules.check_properties(me, m, data.get("properties"))
         big = await self._is_big(conn.serial)
         for m in members:
             was_on_stage = m.on_stage
