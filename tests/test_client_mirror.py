@@ -4,6 +4,9 @@ said."""
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tkroom.client.mirror import RoomMirror
 
 
@@ -136,3 +139,28 @@ def test_readers_hand_out_copies() -> None:
     m.all_users()["me"]["properties"]["role"] = 0
     m.myself()["properties"]["role"] = 0
     assert m.user("me")["properties"]["role"] == 2
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                max_size=3),
+    max_leaves=8,
+)
+_EVENTS = ["participantJoined", "participantLeft", "participantEvicted", "setProperty",
+           "sendMessage", "pubMsg", "delMsg", "msgList", "roomModeChanged", "notice"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(ev=st.sampled_from(_EVENTS),
+       data=st.fixed_dictionaries({}, optional={
+           "id": _json, "properties": _json, "msglist": _json, "mode": _json, "kind": _json,
+           "name": _json, "save": _json, "seq": _json}))
+def test_a_malformed_event_is_ignored_not_fatal(ev: str, data: dict) -> None:
+    """An event the SDK cannot make sense of (an id that is not text, a message list of
+    anything) must not raise: the socket reader would die with it and the room reconnect."""
+    m = joined()
+    m.apply(ev, data, None)
+    assert m.user("me") is not None
+    assert all(isinstance(uid, str) for uid in m.all_users())
+    assert all(isinstance(mid, str) for mid in m.msgs)

@@ -51,12 +51,11 @@ class RoomMirror:
         if self.self_id:
             self.users[self.self_id] = _user(me)
         self.room = dict(answer.get("room") or {})
-        msgs = sorted(answer.get("msglist") or (), key=lambda m: m.get("seq", 0))
-        self.msgs = {m["id"]: m for m in msgs}
+        self.msgs = _saved(answer.get("msglist"))
         self.mode = answer.get("mode", "normalRoom")
         self.session = dict(answer.get("session") or {})
         self.last_s = int(answer.get("s", -1))
-        self.group = self.users.get(self.self_id, {}).get("properties", {}).get("group")
+        self.group = _group(self.users.get(self.self_id, {}).get("properties", {}).get("group"))
 
     def set_group(self, group: str | None) -> None:
         """We moved into ``group`` (None: out of any), as acknowledged by the server."""
@@ -109,14 +108,16 @@ class RoomMirror:
         return out
 
     def _joined(self, d: dict[str, Any], out: Applied) -> None:
-        if "id" not in d:
+        if _id(d) is None:
             return
         user = _user(d)
         self.users[user["id"]] = user
         out.events.append((E.PARTICIPANT_JOIN, {"user": copy.deepcopy(user)}))
 
     def _left(self, d: dict[str, Any], out: Applied) -> None:
-        uid = d.get("id")
+        uid = _id(d)
+        if uid is None:
+            return
         user = self.users.pop(uid, None) or {"id": uid, "properties": {}}
         out.events.append((E.PARTICIPANT_LEAVE, {"user": user, "id": uid}))
 
@@ -129,8 +130,8 @@ class RoomMirror:
         out.evicted = True
 
     def _property(self, d: dict[str, Any], out: Applied) -> None:
-        uid, props = d.get("id"), d.get("properties")
-        if not isinstance(props, dict):
+        uid, props = _id(d), d.get("properties")
+        if uid is None or not isinstance(props, dict):
             return
         on_stage = isinstance(props.get("publishstate"), int) and props["publishstate"] > 0
         user = self.users.get(uid)
@@ -140,10 +141,10 @@ class RoomMirror:
                 self.users[uid] = user
         user["properties"].update(props)
         if (self.mode == "bigRoom" and uid != self.self_id and props.get("publishstate") == 0
-                and user["properties"].get("role") not in SUPER_ROLES):
+                and not _is_super(user["properties"].get("role"))):
             self.users.pop(uid, None)  # off stage in a big room: no longer pushed to us
         if uid == self.self_id and "group" in props:
-            self.group = props["group"]
+            self.group = _group(props["group"])
         out.events.append((E.USERPROPERTY_CHANGED, {"user": copy.deepcopy(user), "message": props,
                                                     "fromID": d.get("fromID")}))
 
@@ -158,29 +159,34 @@ class RoomMirror:
         }))
 
     def _pubmsg(self, d: dict[str, Any], out: Applied) -> None:
-        if d.get("save") and isinstance(d.get("id"), str):
-            self.msgs.pop(d["id"], None)
-            self.msgs[d["id"]] = d
-        if d.get("name") == "BigRoom" or d.get("id") == "BigRoom":
+        mid = _id(d)
+        if d.get("save") and mid is not None:
+            self.msgs.pop(mid, None)
+            self.msgs[mid] = d
+        if d.get("name") == "BigRoom" or mid == "BigRoom":
             self.mode = "bigRoom"
         out.events.append((E.PUBMSG, d))
 
     def _delmsg(self, d: dict[str, Any], out: Applied) -> None:
-        self.msgs.pop(d.get("id"), None)
+        mid = _id(d)
+        if mid is not None:
+            self.msgs.pop(mid, None)
         out.events.append((E.DELMSG, d))
 
     def _msglist(self, d: dict[str, Any], out: Applied) -> None:
-        msgs = sorted(d.get("msglist") or (), key=lambda m: m.get("seq", 0))
-        self.msgs = {m["id"]: m for m in msgs if "id" in m}
+        self.msgs = _saved(d.get("msglist"))
         out.events.append((E.MSGLIST, {"message": list(self.msgs.values())}))
 
     def _mode(self, d: dict[str, Any], out: Applied) -> None:
-        self.mode = d.get("mode", self.mode)
+        mode = d.get("mode")
+        if isinstance(mode, str):
+            self.mode = mode
         out.events.append((E.MODE_CHANGED, {"mode": self.mode}))
 
     def _notice(self, d: dict[str, Any], out: Applied) -> None:
-        kind = {"error": E.ERROR_NOTICE, "warn": E.WARN_NOTICE, "info": E.INFO_NOTICE}
-        out.events.append((kind.get(d.get("kind"), E.INFO_NOTICE), d))
+        kind = d.get("kind")
+        name = _NOTICES.get(kind, E.INFO_NOTICE) if isinstance(kind, str) else E.INFO_NOTICE
+        out.events.append((name, d))
 
 
 _HANDLERS: dict[str, Callable[[RoomMirror, dict[str, Any], Applied], None]] = {
@@ -197,5 +203,35 @@ _HANDLERS: dict[str, Callable[[RoomMirror, dict[str, Any], Applied], None]] = {
 }
 
 
+_NOTICES = {"error": E.ERROR_NOTICE, "warn": E.WARN_NOTICE, "info": E.INFO_NOTICE}
+
+
+def _id(d: Mapping[str, Any]) -> str | None:
+    """A user's or message's id; None when the event carries none that can be one."""
+    v = d.get("id")
+    return v if isinstance(v, str) else None
+
+
 def _user(u: Mapping[str, Any]) -> dict[str, Any]:
-    return {"id": str(u.get("id")), "properties": dict(u.get("properties") or {})}
+    props = u.get("properties")
+    return {"id": str(u.get("id")), "properties": dict(props) if isinstance(props, dict) else {}}
+
+
+def _group(g: Any) -> str | None:
+    return g if isinstance(g, str) else None
+
+
+def _is_super(role: Any) -> bool:
+    return isinstance(role, int) and role in SUPER_ROLES
+
+
+def _saved(msgs: Any) -> dict[str, dict[str, Any]]:
+    """Saved messages by id in ``seq`` order, leaving out any without a text id."""
+    good = [m for m in msgs if isinstance(m, dict) and _id(m) is not None] \
+        if isinstance(msgs, list) else []
+
+    def seq(m: dict[str, Any]) -> int:
+        v = m.get("seq")
+        return v if isinstance(v, int) else 0
+
+    return {m["id"]: m for m in sorted(good, key=seq)}

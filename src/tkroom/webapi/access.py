@@ -37,13 +37,12 @@ async def enterable_room(call: Call, serial: str | None) -> tuple[Room, Company]
         row = (await call.s.execute(
             select(Room, Company).join(Company, Company.id == Room.companyid).where(Room.serial == serial)
         )).first()
-        if row is None:
-            check_entry(serial, None, now)
-        hit = (row[0], row[1])
-        cache.put(*hit)
-    room, company = hit
-    check_entry(serial, entry(room, company), now)
-    return room, company
+        if row is not None:
+            hit = (row[0], row[1])
+            cache.put(*hit)
+    check_entry(serial, entry(*hit) if hit is not None else None, now)
+    assert hit is not None
+    return hit
 
 
 def parse_role(value: str | None) -> int | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,9 +19,7 @@ from tkroom.errors import CodeError
 from tkroom.rooms.entry import Enterprise, check_enterprise
 from tkroom.store.models import Company, Room
 from tkroom.webapi.params import Params
-
-if TYPE_CHECKING:
-    from tkroom.webapi.app import ApiState
+from tkroom.webapi.state import ApiState
 
 
 @dataclass(frozen=True, slots=True)
