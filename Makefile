@@ -18,8 +18,11 @@ serve: install
 test: install jsdeps
 	$(BIN)/pytest -q $(ARGS)
 
+# ruff; the import rules of docs/contributing.md (pyproject [tool.importlinter]); mypy.
 lint: install
 	$(BIN)/ruff check src tests bench
+	PYTHONPATH=src $(BIN)/lint-imports
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/python -m bench $(ARGS)

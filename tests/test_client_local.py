@@ -168,11 +168,11 @@ async def test_replayed_events_are_dropped_by_s() -> None:
     room.init()
     raw: list[int | None] = []
     room.on_server_event(lambda ev, data, s: raw.append(s))
-    room._apply_join({"self": {"id": "me", "properties": {"role": 2}}, "userlist": [],
-                      "msglist": [], "s": 4, "session": {"id": "x", "token": "y"}})
+    room._mirror.load({"self": {"id": "me", "properties": {"role": 2}}, "userlist": [],
+                       "msglist": [], "s": 4, "session": {"id": "x", "token": "y"}})
     for s in (3, 4, 5, 6, 6, 5, 7):
-        room._on_event("pubMsg", {"name": "n", "id": f"m{s}", "seq": s, "save": True}, s)
-    room._on_event("notice", {"kind": "warn", "code": 1011, "msg": "audio only"}, None)
+        room._session.on_event("pubMsg", {"name": "n", "id": f"m{s}", "seq": s, "save": True}, s)
+    room._session.on_event("notice", {"kind": "warn", "code": 1011, "msg": "audio only"}, None)
     assert [m["id"] for m in room.getMsgList()] == ["m5", "m6", "m7"]
     assert raw == [5, 6, 7, None]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 NAMESPACES = ("webapi", "sdk", "error_notice", "info_notice", "warning_notice")
 
@@ -178,9 +179,11 @@ def describe(namespace: str, number: int) -> str:
     raise KeyError((namespace, number))
 
 
-def _enum(namespace: str, cls_name: str) -> type[enum.IntEnum]:
+def _enum(namespace: str, cls_name: str) -> Any:
+    """An IntEnum of one namespace (``codes.WebAPI.ROOM_NOT_EXIST``). Its members are made
+    from the registry at run time, which a type checker cannot see: hence ``Any``."""
     members = [(c.name, c.code) for c in CODES if c.namespace == namespace]
-    return enum.IntEnum(cls_name, members)  # type: ignore[return-value]
+    return enum.IntEnum(cls_name, members)
 
 
 WebAPI = _enum("webapi", "WebAPI")

@@ -91,7 +91,7 @@ class Settings:
                 continue
             if not hasattr(s, key):
                 raise TypeError(f"unknown setting {key}")
-            setattr(s, key, Path(value) if key == "data_dir" else value)
+            setattr(s, key, Path(str(value)) if key == "data_dir" else value)
         return s
 
     @property

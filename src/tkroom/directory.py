@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from tkroom.rooms.entry import Enterprise, Entry
 from tkroom.tickets import Identity
 
 
@@ -36,12 +37,18 @@ class RoomInfo:
     evictseconds: int = 180    # an evicted user may not enter again for this long (0: at once)
     deleted: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    enterprise: Enterprise | None = None  # None: the directory knows no enterprises
 
     def public(self) -> dict[str, Any]:
         """The settings a client may see (no passwords ever live here)."""
-        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "extra"}
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__
+             if k not in ("extra", "enterprise")}
         d.update(self.extra)
         return d
+
+    def entry(self) -> Entry:
+        """What ``tkroom.rooms.entry.check_entry`` needs to know of this room."""
+        return Entry(deleted=self.deleted, endtime=self.endtime, enterprise=self.enterprise)
 
 
 class RoomDirectory(Protocol):

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 import uvicorn
@@ -26,7 +27,8 @@ from tkroom.store.engine import make_engine, migrate, sessionmaker
 from tkroom.store.roomcache import RoomCache
 from tkroom.store.secret import shared_secret
 from tkroom.store.webhooks import WebhookWorker
-from tkroom.webapi.app import ApiState, build_app
+from tkroom.webapi.app import build_app
+from tkroom.webapi.state import ApiState
 from tkroom.webapi.throttle import Throttle
 
 log = logging.getLogger("tkroom.node")
@@ -109,8 +111,7 @@ class Node:
             log_level="warning", access_log=False, timeout_graceful_shutdown=5,
             http=protocol, ws="none",
         )
-        self._server = uvicorn.Server(config)
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._server = _QuietServer(config)
         self._serve_task = asyncio.create_task(self._server.serve(), name="http")
         while not self._server.started:
             if self._serve_task.done():
@@ -147,3 +148,12 @@ class Node:
 
     def run(self) -> None:
         asyncio.run(self.serve_forever())
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn leaving SIGINT/SIGTERM alone: ``Node.serve_forever`` handles them and stops the
+    services as well as HTTP."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield

@@ -1,4 +1,9 @@
-"""Background tasks that are neither lost nor silent."""
+"""Background tasks that are neither lost nor silent.
+
+The event loop keeps only a weak reference to a task, so a task nobody holds may be collected
+before it ends, and an exception in a task nobody awaits is reported (if at all) only when
+it is collected. ``spawn`` keeps each task until it ends and logs its failure at once.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +20,10 @@ _running: set[asyncio.Task[Any]] = set()
 
 
 def spawn(coro: Coroutine[Any, Any, T], *, name: str | None = None) -> asyncio.Task[T]:
-    """Run ``coro`` in the background. The event loop keeps only weak references to tasks, so
-    this keeps a strong one until the task ends, and logs its exception (nobody awaits it)."""
-    task = asyncio.create_task(coro, name=name)
+    """Run ``coro`` as a task of the running loop, kept alive until it ends; an exception it
+    ends with is logged (cancellation is not a failure). Cancel or await the returned task
+    as usual; owners that cancel their tasks on stop keep them in a ``weakref.WeakSet``."""
+    task = asyncio.get_running_loop().create_task(coro, name=name)
     _running.add(task)
     task.add_done_callback(_done)
     return task

@@ -17,8 +17,8 @@ from tkroom.client.room import (
     MSG_TO_ALLUSER,
     MSG_TO_NONEUSER,
     Room,
-    State,
 )
+from tkroom.client.session import State
 
 __all__ = [
     "MSG_TO_ALLEXCEPTAUDITOR",

@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tkroom.tasks import spawn
+
 log = logging.getLogger(__name__)
 
 ROOM_CONNECTED = "room-connected"
@@ -75,7 +77,6 @@ class EventBus:
     def __init__(self) -> None:
         self._callbacks: dict[str, list[Callback]] = {}
         self._queues: list[tuple[asyncio.Queue[Event], frozenset[str] | None]] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
 
     def on(self, name: str, callback: Callback) -> None:
         """Call ``callback(event)`` for every event named ``name`` (``"*"``: every event)."""
@@ -95,9 +96,7 @@ class EventBus:
             try:
                 res = cb(ev)
                 if inspect.isawaitable(res):
-                    task = asyncio.ensure_future(res)
-                    self._tasks.add(task)
-                    task.add_done_callback(self._task_done)
+                    spawn(_awaited(res), name=f"callback for {name}")
             except Exception:
                 log.exception("callback for %s failed", name)
         for q, names in self._queues:
@@ -105,14 +104,13 @@ class EventBus:
                 q.put_nowait(ev)
         return ev
 
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("async callback failed", exc_info=task.exception())
-
     def iterate(self, names: frozenset[str] | None) -> Subscription:
         """An iterator over events (only ``names`` when given), subscribed from this call on."""
         return Subscription(self, names)
+
+
+async def _awaited(aw: Awaitable[Any]) -> Any:
+    return await aw
 
 
 class Subscription:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,8 +39,10 @@ from tkroom.client.sources import (
     device_error,
     open_player,
     open_screen,
+    player_track,
 )
 from tkroom.errors import CodeError
+from tkroom.tasks import spawn
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +132,9 @@ class LocalStream:
         for t in self.tracks:
             t.stop()
         if self.player is not None:
-            for t in (self.player.audio, self.player.video):
-                if t is not None:
-                    t.stop()
+            for pt in (self.player.audio, self.player.video):
+                if pt is not None:
+                    pt.stop()
 
 
 class RemoteStream:
@@ -163,6 +167,8 @@ class RemoteStream:
         with contextlib.suppress(MediaStreamError):
             while True:
                 frame = await track.recv()
+                if not isinstance(frame, VideoFrame | AudioFrame):
+                    continue  # an encoded packet: only decoded frames are handed out
                 self.frames_received += 1
                 if not self.first_frame.done():
                     self.first_frame.set_result(loop.time())
@@ -213,7 +219,7 @@ class MediaClient:
         self.available: dict[str, dict[str, Any]] = {}
         self.notices: list[dict[str, Any]] = []
         self._listeners: list[NoticeCallback] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()  # close() cancels
 
     # ---- notices and server events --------------------------------------------------------
 
@@ -290,16 +296,16 @@ class MediaClient:
                 ls.withdrawn = False
                 self._background(self._publish_loop(ls), ls)
 
-    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = spawn(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
         return task
 
-    def _background(self, coro: Awaitable[Any], owner: LocalStream | RemoteStream) -> None:
+    def _background(self, coro: Coroutine[Any, Any, None],
+                    owner: LocalStream | RemoteStream) -> None:
         """Run one retry loop per stream at a time."""
         if owner.task is not None and not owner.task.done():
-            coro.close()  # type: ignore[attr-defined]
+            coro.close()
             return
         owner.task = self._spawn(coro)
 
@@ -323,7 +329,7 @@ class MediaClient:
         frames (``None``). Returns the stream id."""
         if isinstance(source, str):
             player = open_player("video", source, fmt, self._capture_options(fmt))
-            return await self._publish("video", deviceId, [player.video], player)
+            return await self._publish("video", deviceId, [player_track(player, "video")], player)
         return await self._publish("video", deviceId, [source or PatternTrack(self.profile)])
 
     async def publishAudio(self, source: str | MediaStreamTrack | None = None,
@@ -332,7 +338,8 @@ class MediaClient:
         generated tone."""
         if isinstance(source, str):
             player = open_player("audio", source, fmt)
-            return await self._publish("audio", "default", [player.audio], player)
+            return await self._publish("audio", "default", [player_track(player, "audio")],
+                                       player)
         return await self._publish("audio", "default", [source or ToneTrack(self.audio_profile)])
 
     async def startShareScreen(self, source: str | MediaStreamTrack | None = None) -> str:
@@ -341,7 +348,7 @@ class MediaClient:
         if isinstance(source, MediaStreamTrack):
             return await self._publish("screen", "default", [source])
         player = open_screen(source)
-        return await self._publish("screen", "default", [player.video], player)
+        return await self._publish("screen", "default", [player_track(player, "video")], player)
 
     async def publishMedia(self, path: str) -> str:
         """Share a media file (its audio and video) as a stream of its own."""
@@ -360,8 +367,7 @@ class MediaClient:
         if (type, device_id) in self.local:
             raise CodeError(2601, f"{type}:{device_id} is already published", namespace="sdk")
         ls = LocalStream(type, device_id, [], player)
-        ls.tracks = [WatchedTrack(t, lambda why, ls=ls: self._device_lost(ls, why))
-                     for t in tracks]
+        ls.tracks = [WatchedTrack(t, functools.partial(self._device_lost, ls)) for t in tracks]
         self.local[ls.key] = ls
         try:
             await self._publish_loop(ls, initial=True)

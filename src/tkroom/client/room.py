@@ -5,26 +5,22 @@ A ``Room`` is initialised once (``init``), joins a class (``joinroom``: HTTP ``c
 properties, saved messages) up to date from the server's events, and re-emits those events
 under the original SDK's names. When the socket drops it reconnects by itself: it resumes the
 session (nobody in the room notices) or, when the server has forgotten it, joins again.
+
+This module is the facade: it checks the application's arguments and answers from the local
+copy. The copy is ``mirror.RoomMirror`` (pure), the connection and its recovery
+``session.Session``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import copy
-import enum
-import logging
-import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from tkroom.client import events as E
-from tkroom.client.connection import Connection
 from tkroom.client.errors import (
     BAD_PARAMETERS,
     INVALID_STATUS,
-    MAX_ATTEMPTS_EXCEEDED,
     NO_THIS_USER,
     NOT_INITIALIZED,
     ROOM_NOT_CONNECT,
@@ -32,9 +28,15 @@ from tkroom.client.errors import (
     JoinGroupError,
 )
 from tkroom.client.events import Callback, EventBus, Subscription
-from tkroom.client.http import ClientAPI
-
-log = logging.getLogger(__name__)
+from tkroom.client.mirror import RoomMirror
+from tkroom.client.session import (
+    JoinArgs,
+    Options,
+    RawListener,
+    Session,
+    State,
+)
+from tkroom.roles import ROLES
 
 MSG_TO_ALLUSER = "__all"
 MSG_TO_ALLEXCEPTSENDER = "__allExceptSender"
@@ -42,62 +44,15 @@ MSG_TO_ALLEXCEPTAUDITOR = "__allExceptAuditor"
 MSG_TO_NONEUSER = "__none"
 MSG_TO_ALLSUPERUSERS = "__allSuperUsers"
 
-ROLE_TEACHER, ROLE_ASSISTANT, ROLE_STUDENT, ROLE_AUDIT, ROLE_PATROL = range(5)
-
-RESUMABLE_GONE = 102  # the server no longer knows the session: join again
-
-# room-connect-fail's ``source``, as in the original SDK: which step of joining failed
-SOURCE_SOCKET, SOURCE_GETCONFIG, SOURCE_CHECKROOM = 0, 1, 3
-
-
-class State(enum.Enum):
-    UNINITIALIZED = "uninitialized"
-    IDLE = "idle"
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    RECONNECTING = "reconnecting"
-
-
-@dataclass(slots=True)
-class Options:
-    """What ``init`` sets. ``max_reconnect_attempts`` None means: try for ever (the original)."""
-
-    request_timeout: float = 10.0
-    http_timeout: float = 10.0
-    connect_timeout: float = 5.0
-    reconnect: bool = True
-    max_reconnect_attempts: int | None = None
-    backoff_initial: float = 0.2
-    backoff_max: float = 5.0
-    secure: bool = False
-    signal_urls: tuple[str, ...] = ()  # other nodes to try when ours is gone (a cluster)
-
 
 class Room:
     """A participant's view of one class. Create it, ``init`` it, then ``await joinroom(...)``."""
 
     def __init__(self) -> None:
         self._bus = EventBus()
-        self._state = State.UNINITIALIZED
-        self._opts = Options()
+        self._mirror = RoomMirror()
+        self._session = Session(self._bus, self._mirror)
         self.appkey = ""
-        self._conn: Connection | None = None
-        self._api: ClientAPI | None = None
-        self._join_args: dict[str, Any] = {}
-        self._signal_url = ""
-        self._alternates: list[str] = []  # every node's signalling URL we have been told of
-        self._session: dict[str, str] = {}
-        self._last_s = -1
-        self._self_id = ""
-        self._users: dict[str, dict[str, Any]] = {}
-        self._room: dict[str, Any] = {}
-        self._msgs: dict[str, dict[str, Any]] = {}
-        self._mode = "normalRoom"
-        self._group: str | None = None
-        self._connected = asyncio.Event()
-        self._reconnector: asyncio.Task[None] | None = None
-        self._raw_listeners: list[Callable[[str, dict[str, Any], int | None], None]] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
 
     # ---- setup -------------------------------------------------------------------------------
 
@@ -106,26 +61,25 @@ class Room:
         unknown = set(options) - set(Options.__dataclass_fields__)
         if unknown:
             raise ClientError(BAD_PARAMETERS, f"unknown init options: {sorted(unknown)}")
-        if self._state not in (State.UNINITIALIZED, State.IDLE):
+        if self.state not in (State.UNINITIALIZED, State.IDLE):
             raise ClientError(INVALID_STATUS, "init while in a room: leaveroom first")
-        self._opts = Options(**options)
+        self._session.configure(Options(**options))
         self.appkey = appkey
-        self._state = State.IDLE
 
     async def __aenter__(self) -> Room:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         """``async with Room() as room:`` leaves the class on the way out, whatever happened."""
-        if self._state not in (State.UNINITIALIZED, State.IDLE):
+        if self.state not in (State.UNINITIALIZED, State.IDLE):
             await self.leaveroom()
 
     def checkInit(self) -> bool:
-        return self._state is not State.UNINITIALIZED
+        return self.state is not State.UNINITIALIZED
 
     @property
     def state(self) -> State:
-        return self._state
+        return self._session.state
 
     # ---- events ------------------------------------------------------------------------------
 
@@ -161,8 +115,8 @@ class Room:
         ``room-connected``. Raises ClientError: 101, 102, 103, 111, 2600, or the server's code.
         """
         self._require_init()
-        if self._state is not State.IDLE:
-            raise ClientError(INVALID_STATUS, f"joinroom while {self._state.value}")
+        if self.state is not State.IDLE:
+            raise ClientError(INVALID_STATUS, f"joinroom while {self.state.value}")
         serial = params.get("serial") if isinstance(params, Mapping) else None
         if not host or not isinstance(port, int) or not (0 < port < 65536):
             raise ClientError(BAD_PARAMETERS, "joinroom needs a host and a port in 1..65535")
@@ -174,19 +128,18 @@ class Room:
             raise ClientError(BAD_PARAMETERS, "joinroom needs a nickname")
         if properties is not None and not isinstance(properties, Mapping):
             raise ClientError(BAD_PARAMETERS, "properties must be a mapping")
-        scheme = "https" if self._opts.secure else "http"
+        scheme = "https" if self._session.opts.secure else "http"
         base = host if "://" in host else f"{scheme}://{host}:{port}"
-        self._join_args = {
-            "serial": str(serial),
-            "nickname": nickname,
-            "userid": userid,
-            "password": params.get("password"),
-            "loginkey": params.get("loginkey"),
-            "userrole": params.get("userrole"),
-            "properties": dict(properties or {}),
-        }
-        self._api = ClientAPI(base, timeout=self._opts.http_timeout)
-        return await self._enter()
+        args = JoinArgs(
+            serial=str(serial),
+            nickname=nickname,
+            userid=userid,
+            password=params.get("password"),
+            loginkey=params.get("loginkey"),
+            userrole=params.get("userrole"),
+            properties=dict(properties or {}),
+        )
+        return await self._session.enter_http(base, args)
 
     async def joinroomEx(
         self,
@@ -201,161 +154,33 @@ class Room:
         join afresh after a lost session (a ticket is short-lived).
         """
         self._require_init()
-        if self._state is not State.IDLE:
-            raise ClientError(INVALID_STATUS, f"joinroomEx while {self._state.value}")
+        if self.state is not State.IDLE:
+            raise ClientError(INVALID_STATUS, f"joinroomEx while {self.state.value}")
         if not isinstance(url, str) or not url.startswith(("ws://", "wss://")):
             raise ClientError(BAD_PARAMETERS, "joinroomEx needs a ws:// or wss:// url")
         if not (callable(ticket) or (isinstance(ticket, str) and ticket)):
             raise ClientError(BAD_PARAMETERS, "joinroomEx needs a ticket")
-        self._join_args = {"ticket": ticket, "properties": dict(properties or {})}
-        self._signal_url = url
-        return await self._enter()
-
-    async def _enter(self) -> dict[str, Any]:
-        self._state = State.CONNECTING
-        try:
-            answer = await self._join_fresh()
-        except ClientError as exc:
-            await self._teardown()
-            self._bus.emit(E.ROOM_CONNECT_FAIL, {"code": exc.code, "error": exc.message,
-                                                 "source": exc.extra.get("source", SOURCE_SOCKET)})
-            raise
-        except BaseException:
-            await self._teardown()
-            raise
-        self._state = State.CONNECTED
-        self._connected.set()
-        self._bus.emit(
-            E.ROOM_CONNECTED,
-            {"message": list(self._msgs.values()), "userlist": self.getUsers(),
-             "self": self.getMySelf()},
-        )
-        return answer
-
-    async def _credentials(self) -> tuple[str, dict[str, Any]]:
-        """Where to connect and the joinRoom proof: checkroom + getconfig, or the given ticket."""
-        a, api = self._join_args, self._api
-        join: dict[str, Any] = {"properties": a["properties"]}
-        if api is None:
-            tk = a["ticket"]
-            join["ticket"] = tk if isinstance(tk, str) else await tk()
-            return self._signal_url, join
-        try:
-            checked = await api.checkroom(
-                a["serial"], a["nickname"], password=a["password"], loginkey=a["loginkey"],
-                userid=a["userid"], userrole=a["userrole"],
-            )
-        except ClientError as exc:
-            exc.extra.setdefault("source", SOURCE_CHECKROOM)
-            raise
-        try:
-            config = await api.getconfig(a["serial"], checked.get("roomrole"))
-        except ClientError as exc:
-            exc.extra.setdefault("source", SOURCE_GETCONFIG)
-            raise
-        url = self._learn_urls(config)
-        if not url:
-            raise ClientError(INVALID_STATUS, "getconfig gave no signal url")
-        if checked.get("ticket"):
-            join["ticket"] = checked["ticket"]
-        elif a["loginkey"]:
-            join.update(serial=a["serial"], loginkey=a["loginkey"])
-        else:
-            raise ClientError(INVALID_STATUS, "checkroom gave no join ticket")
-        return url, join
-
-    def _learn_urls(self, config: Mapping[str, Any]) -> str:
-        """The signalling URL of a getconfig answer; its ``signal.urls`` (other nodes of a
-        cluster) are kept to fall back on."""
-        sig = config.get("signal") or {}
-        url = sig.get("url") if isinstance(sig, Mapping) else None
-        others = sig.get("urls") if isinstance(sig, Mapping) else None
-        for u in [url, *(others if isinstance(others, list) else [])]:
-            if isinstance(u, str) and u and u not in self._alternates:
-                self._alternates.append(u)
-        return url if isinstance(url, str) else ""
-
-    async def _join_fresh(self) -> dict[str, Any]:
-        """Socket + joinRoom with fresh credentials; replaces the local state."""
-        url, join = await self._credentials()
-        self._signal_url = url
-        conn = await self._open_socket(url)
-        try:
-            answer = await conn.request("joinRoom", join, self._opts.request_timeout)
-        except BaseException:
-            await conn.close()
-            raise
-        self._conn = conn
-        self._apply_join(answer)
-        return answer
-
-    async def _open_socket(self, url: str) -> Connection:
-        conn = Connection(self._on_event, self._on_closed)
-        await conn.connect(url, self._opts.connect_timeout)
-        return conn
-
-    def _apply_join(self, answer: Mapping[str, Any]) -> None:
-        me = answer.get("self") or {}
-        self._self_id = str(me.get("id", ""))
-        self._users = {u["id"]: _user(u) for u in answer.get("userlist") or ()}
-        if self._self_id:
-            self._users[self._self_id] = _user(me)
-        self._room = dict(answer.get("room") or {})
-        msgs = sorted(answer.get("msglist") or (), key=lambda m: m.get("seq", 0))
-        self._msgs = {m["id"]: m for m in msgs}
-        self._mode = answer.get("mode", "normalRoom")
-        self._session = dict(answer.get("session") or {})
-        self._last_s = int(answer.get("s", -1))
-        self._group = self._users.get(self._self_id, {}).get("properties", {}).get("group")
+        args = JoinArgs(ticket=ticket, properties=dict(properties or {}))
+        return await self._session.enter_ticket(url, args)
 
     async def leaveroom(self) -> None:
         """Leave the class (``room-leaveroom``). Raises 101 before init, 2508 when not in one."""
         self._require_init()
-        if self._state is State.IDLE:
+        if self.state is State.IDLE:
             raise ClientError(ROOM_NOT_CONNECT, "leaveroom: not in a room")
-        conn = self._conn
-        if conn is not None and conn.open:
-            with contextlib.suppress(ClientError):
-                await conn.request("leaveRoom", {}, self._opts.request_timeout)
-        await self._teardown()
+        await self._session.leave()
         self._bus.emit(E.ROOM_LEAVEROOM, {"reason": "leaveroom"})
-
-    async def _teardown(self) -> None:
-        self._state = State.IDLE
-        self._connected.clear()
-        task, self._reconnector = self._reconnector, None
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await conn.close()
-        api, self._api = self._api, None
-        if api is not None:
-            await api.aclose()
-        self._session = {}
-        self._alternates = []
 
     # ---- requests ----------------------------------------------------------------------------
 
     def _require_init(self) -> None:
-        if self._state is State.UNINITIALIZED:
+        if self.state is State.UNINITIALIZED:
             raise ClientError(NOT_INITIALIZED, "call init() first")
 
     async def _request(self, ev: str, data: dict[str, Any]) -> Any:
         """Send once connected; waits out a reconnection (up to the request timeout)."""
         self._require_init()
-        if self._state in (State.IDLE, State.CONNECTING):
-            raise ClientError(ROOM_NOT_CONNECT, f"{ev}: not in a room")
-        if self._state is State.RECONNECTING:
-            try:
-                await asyncio.wait_for(self._connected.wait(), self._opts.request_timeout)
-            except TimeoutError as exc:
-                raise ClientError(ROOM_NOT_CONNECT, f"{ev}: still reconnecting") from exc
-        if self._conn is None:
-            raise ClientError(ROOM_NOT_CONNECT, f"{ev}: not in a room")
-        return await self._conn.request(ev, data, self._opts.request_timeout)
+        return await self._session.request(ev, data)
 
     async def request(self, ev: str, data: dict[str, Any]) -> Any:
         """Send any request of the protocol (e.g. the media plane's ``publish``) and return
@@ -365,10 +190,10 @@ class Room:
             raise ClientError(BAD_PARAMETERS, "request needs an event name and a dict")
         return await self._request(ev, data)
 
-    def on_server_event(self, listener: Callable[[str, dict[str, Any], int | None], None]) -> None:
+    def on_server_event(self, listener: RawListener) -> None:
         """Also hand every server event (name, data, s) to ``listener``, after the SDK has
         applied it and dropped replays: the hook for planes built on the SDK (media)."""
-        self._raw_listeners.append(listener)
+        self._session.add_listener(listener)
 
     async def sendMessage(
         self,
@@ -467,19 +292,13 @@ class Room:
                 self._bus.emit(E.ERROR_NOTICE, {"code": exc.code, "msg": exc.message})
                 raise JoinGroupError(exc.code, exc.message) from exc
             raise
-        self._group = groupid
-        me = self._users.get(self._self_id)
-        if me is not None:
-            me["properties"]["group"] = groupid
+        self._mirror.set_group(groupid)
         return list(answer.get("userlist") or [])
 
     async def leaveGroup(self) -> None:
         """Leave the current group (102 when in none)."""
         await self._request("leaveGroup", {})
-        self._group = None
-        me = self._users.get(self._self_id)
-        if me is not None:
-            me["properties"]["group"] = None
+        self._mirror.set_group(None)
 
     async def getRoomUsers(
         self,
@@ -525,281 +344,36 @@ class Room:
     def getUser(self, id: str) -> dict[str, Any]:
         """A user of the local copy; ``ERR_NO_THIS_USER`` 104 when not in it."""
         self._require_init()
-        user = self._users.get(id)
+        user = self._mirror.user(id)
         if user is None:
             raise ClientError(NO_THIS_USER, f"no user {id!r} in the room")
-        return copy.deepcopy(user)
+        return user
 
     def getUsers(self) -> dict[str, dict[str, Any]]:
         """Every user of the local copy, by id (in big rooms: those the server pushes)."""
         self._require_init()
-        return copy.deepcopy(self._users)
+        return self._mirror.all_users()
 
     def getMySelf(self) -> dict[str, Any] | None:
         self._require_init()
-        me = self._users.get(self._self_id)
-        return copy.deepcopy(me) if me is not None else None
+        return self._mirror.myself()
 
     def getRoomProperties(self) -> dict[str, Any]:
         self._require_init()
-        return dict(self._room)
+        return dict(self._mirror.room)
 
     def getMsgList(self) -> list[dict[str, Any]]:
         """The room's saved messages, in ``seq`` order."""
         self._require_init()
-        return copy.deepcopy(list(self._msgs.values()))
+        return copy.deepcopy(self._mirror.messages())
 
     @property
     def mode(self) -> str:
-        return self._mode
-
-    # ---- server events -----------------------------------------------------------------------
-
-    def _on_event(self, ev: str, data: Any, s: int | None) -> None:
-        if s is not None:
-            if s <= self._last_s:
-                return  # already processed (replayed by a resume)
-            self._last_s = s
-        body = data if isinstance(data, dict) else {}
-        handler = _HANDLERS.get(ev)
-        if handler is not None:
-            handler(self, body)
-        for listener in self._raw_listeners:
-            try:
-                listener(ev, body, s)
-            except Exception:
-                log.exception("listener for %s failed", ev)
-
-    def _ev_joined(self, d: dict[str, Any]) -> None:
-        if "id" not in d:
-            return
-        user = _user(d)
-        self._users[user["id"]] = user
-        self._bus.emit(E.PARTICIPANT_JOIN, {"user": copy.deepcopy(user)})
-
-    def _ev_left(self, d: dict[str, Any]) -> None:
-        uid = d.get("id")
-        user = self._users.pop(uid, None) or {"id": uid, "properties": {}}
-        self._bus.emit(E.PARTICIPANT_LEAVE, {"user": user, "id": uid})
-
-    def _ev_evicted(self, d: dict[str, Any]) -> None:
-        if d.get("id") not in (None, self._self_id):
-            self._ev_left(d)
-            return
-        self._bus.emit(E.PARTICIPANT_EVICTED, {"reason": d.get("reason"), "fromID": d.get("fromID")})
-        self._state = State.IDLE
-        self._connected.clear()
-        self._spawn(self._finish_evicted())
-
-    def _spawn(self, coro: Any) -> None:
-        """Run ``coro`` in the background, keeping a reference until it ends."""
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _finish_evicted(self) -> None:
-        await self._teardown()
-        self._bus.emit(E.ROOM_LEAVEROOM, {"reason": "evicted"})
-
-    def _ev_property(self, d: dict[str, Any]) -> None:
-        uid, props = d.get("id"), d.get("properties")
-        if not isinstance(props, dict):
-            return
-        on_stage = isinstance(props.get("publishstate"), int) and props["publishstate"] > 0
-        user = self._users.get(uid)
-        if user is None:  # big room: someone we do not track, pushed because of the stage
-            user = {"id": uid, "properties": {}}
-            if on_stage:
-                self._users[uid] = user
-        user["properties"].update(props)
-        if (self._mode == "bigRoom" and uid != self._self_id and props.get("publishstate") == 0
-                and user["properties"].get("role") not in (ROLE_TEACHER, ROLE_ASSISTANT)):
-            self._users.pop(uid, None)  # off stage in a big room: no longer pushed to us
-        if uid == self._self_id and "group" in props:
-            self._group = props["group"]
-        self._bus.emit(
-            E.USERPROPERTY_CHANGED,
-            {"user": copy.deepcopy(user), "message": props, "fromID": d.get("fromID")},
-        )
-
-    def _ev_text(self, d: dict[str, Any]) -> None:
-        self._bus.emit(
-            E.TEXT_MESSAGE,
-            {
-                "userid": d.get("fromID"),
-                "nickname": d.get("nickname"),
-                "role": d.get("role"),
-                "message": d.get("message"),
-                "toID": d.get("toID"),
-                "ts": d.get("ts"),
-            },
-        )
-
-    def _ev_pubmsg(self, d: dict[str, Any]) -> None:
-        if d.get("save") and isinstance(d.get("id"), str):
-            self._msgs.pop(d["id"], None)
-            self._msgs[d["id"]] = d
-        if d.get("name") == "BigRoom" or d.get("id") == "BigRoom":
-            self._mode = "bigRoom"
-        self._bus.emit(E.PUBMSG, d)
-
-    def _ev_delmsg(self, d: dict[str, Any]) -> None:
-        self._msgs.pop(d.get("id"), None)
-        self._bus.emit(E.DELMSG, d)
-
-    def _ev_msglist(self, d: dict[str, Any]) -> None:
-        msgs = sorted(d.get("msglist") or (), key=lambda m: m.get("seq", 0))
-        self._msgs = {m["id"]: m for m in msgs if "id" in m}
-        self._bus.emit(E.MSGLIST, {"message": list(self._msgs.values())})
-
-    def _ev_mode(self, d: dict[str, Any]) -> None:
-        self._mode = d.get("mode", self._mode)
-        self._bus.emit(E.MODE_CHANGED, {"mode": self._mode})
-
-    def _ev_notice(self, d: dict[str, Any]) -> None:
-        kind = {"error": E.ERROR_NOTICE, "warn": E.WARN_NOTICE, "info": E.INFO_NOTICE}
-        self._bus.emit(kind.get(d.get("kind"), E.INFO_NOTICE), d)
-
-    def _ev_force_reconnect(self, d: dict[str, Any]) -> None:
-        log.info("server asks to reconnect: %s", d.get("reason"))
-        if self._conn is not None:
-            self._conn.abort()
-
-    # ---- reconnection ------------------------------------------------------------------------
-
-    def _on_closed(self, conn: Connection, reason: str) -> None:
-        if conn is not self._conn or self._state is not State.CONNECTED:
-            return
-        self._connected.clear()
-        if not self._opts.reconnect:
-            self._conn = None
-            self._spawn(self._give_up(ROOM_NOT_CONNECT, reason))
-            return
-        self._state = State.RECONNECTING
-        self._reconnector = asyncio.create_task(self._reconnect(reason), name="tkroom-reconnect")
-
-    async def _give_up(self, code: int, reason: str) -> None:
-        await self._teardown()
-        self._bus.emit(E.ERROR_NOTICE, {"code": code, "msg": reason})
-        self._bus.emit(E.ROOM_DISCONNECTED, {"code": code, "reason": reason})
-
-    async def _reconnect(self, reason: str) -> None:
-        """Resume the session on a new socket; rejoin when the server forgot it."""
-        delay = self._opts.backoff_initial
-        attempt = 0
-        last_error = reason
-        while True:
-            attempt += 1
-            limit = self._opts.max_reconnect_attempts
-            if limit is not None and attempt > limit:
-                self._reconnector = None
-                await self._give_up(
-                    MAX_ATTEMPTS_EXCEEDED, f"gave up after {limit} attempts: {last_error}"
-                )
-                return
-            self._bus.emit(E.ROOM_RECONNECTING, {"number": attempt, "reason": last_error})
-            try:
-                resumed = await self._reconnect_once(attempt)
-            except ClientError as exc:
-                last_error = f"{exc.code}: {exc.message}"
-                log.info("reconnect attempt %d failed: %s", attempt, last_error)
-                await asyncio.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, self._opts.backoff_max)
-                continue
-            self._reconnector = None
-            self._state = State.CONNECTED
-            self._connected.set()
-            self._bus.emit(
-                E.ROOM_RECONNECTED,
-                {"resumed": resumed, "number": attempt, "userlist": self.getUsers(),
-                 "message": list(self._msgs.values())},
-            )
-            return
-
-    async def _reconnect_once(self, attempt: int) -> bool:
-        """One attempt: True when the session resumed, False when it had to join afresh.
-
-        The URL: what getconfig says now (or the node we were on) first, then the other nodes
-        we know of in turn, so that the users of a stopped node move to another one.
-        """
-        old = self._conn
-        self._conn = None
-        if old is not None:
-            await old.close()
-        first = self._signal_url
-        if self._api is not None:
-            with contextlib.suppress(ClientError):
-                first = self._learn_urls(await self._api.getconfig(self._join_args["serial"]))
-                first = first or self._signal_url
-        known = [first] + [u for u in (*self._alternates, *self._opts.signal_urls) if u != first]
-        url = known[(attempt - 1) % len(known)]
-        self._signal_url = url
-        conn = await self._open_socket(url)
-        try:
-            if self._session:
-                try:
-                    self._conn = conn
-                    await conn.request(
-                        "resume",
-                        {"session": self._session.get("id"), "token": self._session.get("token"),
-                         "last": self._last_s},
-                        self._opts.request_timeout,
-                    )
-                    return True
-                except ClientError as exc:
-                    if exc.code != RESUMABLE_GONE:
-                        raise
-                    self._conn = None
-            await conn.close()
-            before, group = self._users, self._group
-            await self._join_fresh()
-            if group and self._conn is not None:  # a fresh session starts in no group
-                with contextlib.suppress(ClientError):
-                    await self._conn.request("joinGroup", {"groupid": group},
-                                             self._opts.request_timeout)
-                    self._group = group
-                    me = self._users.get(self._self_id)
-                    if me is not None:
-                        me["properties"]["group"] = group
-            self._announce_diff(before)
-            return False
-        except BaseException:
-            self._conn = None
-            await conn.close()
-            raise
-
-    def _announce_diff(self, before: dict[str, dict[str, Any]]) -> None:
-        """After a fresh join, tell the app who came and went while we were away."""
-        for uid, user in before.items():
-            if uid not in self._users:
-                self._bus.emit(E.PARTICIPANT_LEAVE, {"user": user, "id": uid})
-        for uid, user in self._users.items():
-            if uid not in before:
-                self._bus.emit(E.PARTICIPANT_JOIN, {"user": copy.deepcopy(user)})
+        return self._mirror.mode
 
     def drop_connection(self) -> None:
         """Cut the socket as a network failure would (reconnection follows). For tests/demos."""
-        if self._conn is not None:
-            self._conn.abort()
-
-
-_HANDLERS = {
-    "participantJoined": Room._ev_joined,
-    "participantLeft": Room._ev_left,
-    "participantEvicted": Room._ev_evicted,
-    "setProperty": Room._ev_property,
-    "sendMessage": Room._ev_text,
-    "pubMsg": Room._ev_pubmsg,
-    "delMsg": Room._ev_delmsg,
-    "msgList": Room._ev_msglist,
-    "roomModeChanged": Room._ev_mode,
-    "notice": Room._ev_notice,
-    "forceReconnect": Room._ev_force_reconnect,
-}
-
-
-def _user(u: Mapping[str, Any]) -> dict[str, Any]:
-    return {"id": str(u.get("id")), "properties": dict(u.get("properties") or {})}
+        self._session.drop_connection()
 
 
 def _check_to(to: Any) -> None:
@@ -815,7 +389,7 @@ def _check_to(to: Any) -> None:
 def _roles(roles: Any) -> list[int]:
     """A non-empty list of roles 0..4, or 103."""
     rl = list(roles) if isinstance(roles, list | tuple | set | frozenset) else None
-    if not rl or not all(isinstance(r, int) and not isinstance(r, bool) and 0 <= r <= 4
+    if not rl or not all(isinstance(r, int) and not isinstance(r, bool) and r in ROLES
                          for r in rl):
         raise ClientError(BAD_PARAMETERS, "roles must be a non-empty list of roles 0..4")
     return rl

@@ -21,7 +21,8 @@ import av
 from aiortc import MediaStreamTrack
 from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError
-from av import AudioFrame, VideoFrame
+from av import AudioFrame, Packet, VideoFrame
+from av.frame import Frame
 
 from tkroom.errors import CodeError
 
@@ -171,10 +172,16 @@ def open_player(kind: str, path: str, fmt: str | None = None,
         raise device_error(kind, "notfound", f"cannot open {path}: {e}") from e
     except (OSError, av.FFmpegError) as e:
         raise device_error(kind, _classify(e), f"cannot open {path}: {e}") from e
+    player_track(player, kind, path)
+    return player
+
+
+def player_track(player: MediaPlayer, kind: str, what: str = "the source") -> MediaStreamTrack:
+    """The player's ``kind`` ('video' or 'audio') track; 'not found' when it has none."""
     track = player.video if kind == "video" else player.audio
     if track is None:
-        raise device_error(kind, "notfound", f"{path} has no {kind}")
-    return player
+        raise device_error(kind, "notfound", f"{what} has no {kind}")
+    return track
 
 
 def open_screen(display: str | None = None) -> MediaPlayer:
@@ -184,9 +191,12 @@ def open_screen(display: str | None = None) -> MediaPlayer:
         raise CodeError(SCREEN_REFUSED, "no display to capture (DISPLAY is not set)",
                         namespace="sdk")
     try:
-        return MediaPlayer(display, format="x11grab", options={"framerate": "15"})
+        player = MediaPlayer(display, format="x11grab", options={"framerate": "15"})
     except (OSError, av.FFmpegError) as e:
         raise CodeError(SCREEN_REFUSED, f"screen capture refused: {e}", namespace="sdk") from e
+    if player.video is None:
+        raise CodeError(SCREEN_REFUSED, f"{display} gives no picture", namespace="sdk")
+    return player
 
 
 class WatchedTrack(MediaStreamTrack):
@@ -199,7 +209,7 @@ class WatchedTrack(MediaStreamTrack):
         self.on_lost = on_lost
         self._lost = False
 
-    async def recv(self) -> VideoFrame | AudioFrame:
+    async def recv(self) -> Frame | Packet:
         try:
             return await self.source.recv()
         except (MediaStreamError, OSError, av.FFmpegError) as e:

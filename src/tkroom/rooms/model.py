@@ -5,9 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-TEACHER, ASSISTANT, STUDENT, VIEWER, INSPECTOR = 0, 1, 2, 3, 4
-ROLES = (TEACHER, ASSISTANT, STUDENT, VIEWER, INSPECTOR)
-SUPER_ROLES = frozenset((TEACHER, ASSISTANT))
+# re-exported: the room rules (and the media plane) import the roles from here too
+from tkroom.roles import ASSISTANT as ASSISTANT
+from tkroom.roles import INSPECTOR as INSPECTOR
+from tkroom.roles import ROLES as ROLES
+from tkroom.roles import STUDENT as STUDENT
+from tkroom.roles import SUPER_ROLES as SUPER_ROLES
+from tkroom.roles import TEACHER as TEACHER
+from tkroom.roles import VIEWER as VIEWER
 
 DEFAULT_PROPERTIES: dict[str, Any] = {
     "publishstate": 0,

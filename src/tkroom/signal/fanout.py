@@ -24,6 +24,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 from tkroom.rooms.model import Event
+from tkroom.tasks import spawn
 
 log = logging.getLogger(__name__)
 
@@ -248,4 +249,4 @@ class LocalRoom:
 def schedule_close(conn: Conn, code: int, reason: str) -> None:
     """Close a socket after what is already queued on it, from synchronous code."""
     conn.ended = True
-    asyncio.get_running_loop().create_task(conn.ws.close(code, reason))
+    spawn(conn.ws.close(code, reason), name="close socket")

@@ -14,6 +14,7 @@ import json
 import logging
 import secrets
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,12 +25,15 @@ from tkroom import tickets
 from tkroom.directory import RoomDirectory, RoomInfo
 from tkroom.edge import ConnectionCap
 from tkroom.errors import CodeError
+from tkroom.roles import INSPECTOR
 from tkroom.rooms import decisions, rules
+from tkroom.rooms.entry import check_entry
 from tkroom.rooms.model import Event, Member, new_member
 from tkroom.rooms.rules import fail
 from tkroom.rooms.transitions import ERR_EVICTED, JoinOutcome, JoinPolicy
 from tkroom.signal.fanout import CLOSE_REPLACED, Conn, LocalRoom, dumps, schedule_close
 from tkroom.state.base import RoomState, Session
+from tkroom.tasks import spawn
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +87,7 @@ class SignalServer:
         }
         self._server: Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Future[None]] = set()
+        self._tasks: weakref.WeakSet[asyncio.Task[None]] = weakref.WeakSet()  # cancelled on stop
         self._stopping = False
         self.max_pending = 10_000
         self.room_hooks: list[RoomHook] = []
@@ -291,10 +295,8 @@ class SignalServer:
     # joining -----------------------------------------------------------------------------
     async def _room_info(self, serial: str) -> RoomInfo:
         info = await self.directory.room(serial)
-        if info is None:
-            raise fail(4007)
-        if info.deleted or (info.endtime and self.clock() > info.endtime):
-            raise fail(3003)
+        check_entry(serial, info.entry() if info is not None else None, self.clock())
+        assert info is not None
         return info
 
     async def _identify(self, data: Any) -> tickets.Identity:
@@ -392,14 +394,9 @@ class SignalServer:
         await self._publish(session.serial, [decisions.taken_over(sid, conn.cid)])
         mine = decisions.missed_for(missed, me)
         upto = missed[-1].s if missed else last
-        conn.after_ack = lambda: self._spawn(self._replay_then_flush(conn, mine, upto))
+        conn.after_ack = lambda: self._tasks.add(spawn(self._replay_then_flush(conn, mine, upto)))
         _published.set(0)       # the takeover notice is for other nodes, not for this socket
         return {"s": upto}
-
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _replay_then_flush(self, conn: Conn, events: list[Event], upto: int) -> None:
         """Send the missed events with back-pressure (a burst may be large), then go live;
@@ -456,12 +453,12 @@ class SignalServer:
                 raise fail(4108, "only the teacher and assistants change properties by role")
             members = [m for m in await self.state.get_members(conn.serial)
                        if m.role in subject]
-        members = [m for m in members if m.role != 4 or m.userid == me.userid]
+        members = [m for m in members if m.role != INSPECTOR or m.userid == me.userid]
         if not members and kind != "roles":
             raise fail(104)
-        props = data.get("properties")
+        props: dict[str, Any] = {}
         for m in members:
-            rules.check_properties(me, m, props)
+            props = rules.check_properties(me, m, data.get("properties"))
         big = await self._is_big(conn.serial)
         for m in members:
             was_on_stage = m.on_stage
@@ -536,7 +533,7 @@ class SignalServer:
                 or not all(isinstance(u, str) for u in ids):
             raise fail(103, "getUser needs ids: a list of user ids")
         found = [m.public() for m in await self.state.get_members(conn.serial, ids)
-                 if m.role != 4 or m.userid == me.userid]
+                 if m.role != INSPECTOR or m.userid == me.userid]
         if not found:
             raise fail(104)
         return {"users": found}
@@ -560,7 +557,7 @@ class SignalServer:
         await self._set_group(conn, me, gid)
         members = await self.state.get_members(conn.serial)
         return {"group": gid, "userlist": [m.public() for m in members
-                                           if m.group == gid and m.role != 4]}
+                                           if m.group == gid and m.role != INSPECTOR]}
 
     async def _leave_group(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
         if me.group is None:

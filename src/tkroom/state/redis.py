@@ -346,6 +346,7 @@ class RedisState:
             fut.set_result(None)
             return
         try:
+            assert self.redis is not None
             s = await self.redis.get(self._room(serial) + "s")
         except Exception as exc:
             fut.set_exception(exc)

@@ -14,12 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from tkroom.directory import RoomInfo
-from tkroom.errors import CodeError
+from tkroom.rooms.entry import check_entry
 from tkroom.store.loginkeys import check_login_key
 from tkroom.store.models import ChatMessage, ClassEvent, Company, Group, MediaServer, Room
 from tkroom.store.records import RecordRepo
 from tkroom.store.roomcache import RoomCache
-from tkroom.store.rooms import room_info
+from tkroom.store.rooms import entry, room_info
 from tkroom.store.webhooks import WebhookWorker
 from tkroom.tickets import Identity
 
@@ -34,7 +34,7 @@ class SqlRoomDirectory:
     async def room(self, serial: str) -> RoomInfo | None:
         hit = self.cache.get(serial) if self.cache is not None else None
         if hit is not None:
-            return room_info(hit[0])
+            return room_info(*hit)
         async with self.sessions() as s:
             row = (await s.execute(
                 select(Room, Company).join(Company, Company.id == Room.companyid).where(Room.serial == serial)
@@ -43,24 +43,16 @@ class SqlRoomDirectory:
             return None
         if self.cache is not None:
             self.cache.put(row[0], row[1])
-        return room_info(row[0])
+        return room_info(row[0], row[1])
 
     async def verify_login_key(self, serial: str, loginkey: str, now: float) -> Identity:
         """The identity behind a login key: 5300 absent, 5301 bad, 4007 no room, 3003 room over,
         3002/3001 enterprise frozen or past its service period."""
         async with self.sessions() as s:
             room = await s.get(Room, serial)
-            if room is None:
-                raise CodeError(4007)
-            if room.deleted or room.endtime < now:
-                raise CodeError(3003)
-            company = await s.get(Company, room.companyid)
-            if company is None or company.deleted:
-                raise CodeError(4001)
-            if company.frozen:
-                raise CodeError(3002)
-            if company.expires is not None and company.expires < now:
-                raise CodeError(3001)
+            company = await s.get(Company, room.companyid) if room is not None else None
+            check_entry(serial, entry(room, company), now)
+            assert room is not None
             row = await check_login_key(s, serial, loginkey, now)
             return Identity(serial=serial, userid=row.userid, role=row.usertype, nickname=row.username,
                             companyid=room.companyid)

@@ -9,16 +9,16 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tkroom.directory import RoomInfo
-from tkroom.store.models import Room
+from tkroom.roles import ASSISTANT, INSPECTOR, STUDENT, TEACHER, VIEWER
+from tkroom.rooms.entry import Enterprise, Entry
+from tkroom.store.models import Company, Room
 
-TEACHER, ASSISTANT, STUDENT, LIVE, PATROL = 0, 1, 2, 3, 4
-ROLE_NAMES = {TEACHER: "teacher", ASSISTANT: "assistant", STUDENT: "student", LIVE: "live viewer", PATROL: "inspector"}
-ROLE_PASSWORD = {
+ROLE_PASSWORD = {  # the room's column holding each role's password
     TEACHER: "chairmanpwd",
     ASSISTANT: "assistantpwd",
     STUDENT: "confuserpwd",
-    LIVE: "sidelineuserpwd",
-    PATROL: "patrolpwd",
+    VIEWER: "sidelineuserpwd",
+    INSPECTOR: "patrolpwd",
 }
 PUBLIC_FIELDS = (
     "serial", "companyid", "roomname", "roomtype", "starttime", "endtime", "passwordrequired",
@@ -44,7 +44,21 @@ def room_dict(room: Room) -> dict[str, Any]:
     return d
 
 
-def room_info(room: Room) -> RoomInfo:
+def enterprise(company: Company | None) -> Enterprise:
+    """What entering a room needs to know of its enterprise (a missing row: deleted)."""
+    if company is None:
+        return Enterprise(deleted=True)
+    return Enterprise(deleted=company.deleted, frozen=company.frozen, expires=company.expires)
+
+
+def entry(room: Room | None, company: Company | None) -> Entry | None:
+    """What ``check_entry`` needs to know of a room row (None: no such room)."""
+    if room is None:
+        return None
+    return Entry(deleted=room.deleted, endtime=room.endtime, enterprise=enterprise(company))
+
+
+def room_info(room: Room, company: Company | None) -> RoomInfo:
     return RoomInfo(
         serial=room.serial,
         companyid=room.companyid,
@@ -71,6 +85,7 @@ def room_info(room: Room) -> RoomInfo:
             "autoopenav": room.autoopenav,
             "passwordrequired": room.passwordrequired,
         },
+        enterprise=enterprise(company),
     )
 
 

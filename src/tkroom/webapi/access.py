@@ -16,14 +16,17 @@ from typing import TypeVar
 from sqlalchemy import select
 
 from tkroom.errors import CodeError
+from tkroom.roles import ASSISTANT, INSPECTOR, ROLES, STUDENT, TEACHER, VIEWER
+from tkroom.rooms.entry import check_entry
 from tkroom.store.models import Company, EnterpriseUser, Room
-from tkroom.store.rooms import ASSISTANT, LIVE, PATROL, ROLE_PASSWORD, STUDENT, TEACHER
-from tkroom.webapi.registry import Call, check_company
+from tkroom.store.rooms import ROLE_PASSWORD, entry
+from tkroom.webapi.registry import Call
 from tkroom.webapi.roomparams import password_ok
 
 # Which code a wrong password answers when the caller asked for a given role.
-WRONG_FOR_ROLE = {TEACHER: 5200, STUDENT: 5203, LIVE: 5201}
-TRY_ORDER = (TEACHER, ASSISTANT, PATROL, STUDENT, LIVE)
+WRONG_FOR_ROLE = {TEACHER: 5200, STUDENT: 5203, VIEWER: 5201}
+TRY_ORDER = (TEACHER, ASSISTANT, INSPECTOR, STUDENT, VIEWER)
+_ROLE_TEXTS = frozenset(str(r) for r in ROLES)
 T = TypeVar("T")
 
 
@@ -39,24 +42,19 @@ async def enterable_room(call: Call, serial: str | None) -> tuple[Room, Company]
         row = (await call.s.execute(
             select(Room, Company).join(Company, Company.id == Room.companyid).where(Room.serial == serial)
         )).first()
-        if row is None:
-            raise CodeError(4007, f"No room {serial}")
-        hit = (row[0], row[1])
-        cache.put(*hit)
-    room, company = hit
-    if room.deleted or room.endtime < now:
-        raise CodeError(3003)
-    if company.deleted:
-        raise CodeError(4001)
-    check_company(company, now)
-    return room, company
+        if row is not None:
+            hit = (row[0], row[1])
+            cache.put(*hit)
+    check_entry(serial, entry(*hit) if hit is not None else None, now)
+    assert hit is not None
+    return hit
 
 
 def parse_role(value: str | None) -> int | None:
     """``userrole``/``usertype`` 0-4, or None when not given (5207 otherwise)."""
     if value is None:
         return None
-    if value not in ("0", "1", "2", "3", "4"):
+    if value not in _ROLE_TEXTS:
         raise CodeError(5207)
     return int(value)
 
@@ -69,7 +67,7 @@ async def role_by_password(
     scope = f"room:{room.serial}"
     await call.release()
     await state.throttle.wait(call.addr, scope)
-    if asked == LIVE and not room.allowsidelineuser:
+    if asked == VIEWER and not room.allowsidelineuser:
         raise CodeError(4008, "This room admits no live viewers")
     if not password:
         if asked in (None, STUDENT):
@@ -83,7 +81,7 @@ async def role_by_password(
         state.throttle.failed(call.addr, scope)
         raise CodeError(5006)
     roles = (asked,) if asked is not None else tuple(
-        r for r in TRY_ORDER if r != LIVE or room.allowsidelineuser
+        r for r in TRY_ORDER if r != VIEWER or room.allowsidelineuser
     )
     hashes = {r: getattr(room, ROLE_PASSWORD[r]) for r in roles if getattr(room, ROLE_PASSWORD[r])}
     memo = (room.serial, str(asked), password, *hashes.values())

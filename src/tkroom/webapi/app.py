@@ -12,12 +12,9 @@ import hmac
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -27,14 +24,12 @@ from starlette.routing import BaseRoute, Route
 from tkroom.config import Settings
 from tkroom.edge import BodyLimit
 from tkroom.errors import CodeError
-from tkroom.passwords import PasswordChecker
 from tkroom.store.models import File, Record
-from tkroom.store.roomcache import RoomCache
 from tkroom.webapi import clientapi, companies, files, groups, history, login, rooms, servers  # noqa: F401
 from tkroom.webapi.openapi import openapi_document
 from tkroom.webapi.params import MAX_BODY, MAX_ID, parse
 from tkroom.webapi.registry import METHODS, Call
-from tkroom.webapi.throttle import Throttle
+from tkroom.webapi.state import ApiState
 
 log = logging.getLogger("tkroom.webapi")
 
@@ -43,23 +38,6 @@ try:  # asyncpg raises its own errors (and OSError) when the server is gone
 except ImportError:  # pragma: no cover
     _PgError = OSError
 DB_ERRORS = (SQLAlchemyError, OSError, _PgError, TimeoutError, ConnectionError)
-
-
-@dataclass
-class ApiState:
-    """What handlers share: settings, secret, sessions, the password cache, the throttle."""
-
-    settings: Settings
-    secret: bytes
-    sessions: async_sessionmaker
-    checker: PasswordChecker
-    throttle: Throttle
-    rooms: RoomCache = field(default_factory=RoomCache)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def files_dir(self) -> Path:
-        return self.settings.data_dir / "files"
 
 
 def answer(code: int, message: str = "", **extra: Any) -> JSONResponse:

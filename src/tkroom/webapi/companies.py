@@ -88,11 +88,11 @@ async def companyattribute(call: Call) -> dict[str, Any]:
         if u.scheme not in ("http", "https") or not u.hostname or len(v) > 500:
             raise CodeError(6001, f"{name} must be an http(s) URL")
         attrs[name] = v
-    name = call.p.get("companyname")
-    if name:
-        if len(name) > 200:
+    companyname = call.p.get("companyname")
+    if companyname:
+        if len(companyname) > 200:
             raise CodeError(4003, "companyname too long")
-        c.name = name
+        c.name = companyname
     c.attributes = attrs
     call.state.rooms.clear()
     return {"companyname": c.name, **{k: attrs.get(k, "") for k in URL_ATTRS}}

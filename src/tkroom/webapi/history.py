@@ -19,9 +19,9 @@ TIME_PARAMS = (Param("starttime", "integer", doc="from, Unix seconds"),
 def _window(call: Call) -> tuple[int, int]:
     start = call.p.int("starttime", default=0, bad=4004, lo=0, hi=2**40)
     end = call.p.int("endtime", default=2**40, bad=4004, lo=0, hi=2**40)
-    if end < start:  # type: ignore[operator]
+    if end < start:
         raise CodeError(4005, "endtime before starttime")
-    return start, end  # type: ignore[return-value]
+    return start, end
 
 
 @method("WebAPI", "getroomchat", "The chat of a room: chattype 0 public, 2 private.",
@@ -59,10 +59,10 @@ async def getrecordlist(call: Call) -> dict[str, Any]:
         room = await call.own_room()
     start, end = _window(call)
     rtype = call.p.int("recordtype", default=0, bad=4004)
-    q = select(Record).where(Record.serial == room.serial, Record.starttime >= start, Record.starttime <= end)
+    rq = select(Record).where(Record.serial == room.serial, Record.starttime >= start, Record.starttime <= end)
     if rtype == 8:
-        q = q.where(Record.kind == "mixed")
-    rows = (await call.s.execute(q.order_by(Record.starttime))).scalars().all()
+        rq = rq.where(Record.kind == "mixed")
+    rows = (await call.s.execute(rq.order_by(Record.starttime))).scalars().all()
     if not rows:
         raise CodeError(4105, "No recording")
     base = str(call.request.base_url).rstrip("/")

@@ -7,7 +7,7 @@ from typing import Any
 from tkroom import codes
 from tkroom.webapi.registry import METHODS, Method, Param
 
-_TYPES = {
+_TYPES: dict[str, dict[str, Any]] = {
     "string": {"type": "string"},
     "integer": {"type": "integer"},
     "array": {"type": "array", "items": {"type": "string"}},

@@ -8,8 +8,10 @@ then query, then form.
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
+from typing import overload
 from urllib.parse import unquote
 
 from starlette.datastructures import UploadFile
@@ -58,17 +60,27 @@ class Params:
             out.extend(x.strip() for x in v.split(",") if x.strip())
         return out
 
+    @overload
+    def int(self, name: str, *, default: builtins.int, missing: builtins.int | None = None,
+            bad: builtins.int, lo: builtins.int | None = None, hi: builtins.int | None = None,
+            out_of_range: builtins.int | None = None) -> builtins.int: ...
+
+    @overload
+    def int(self, name: str, *, default: None = None, missing: builtins.int | None = None,
+            bad: builtins.int, lo: builtins.int | None = None, hi: builtins.int | None = None,
+            out_of_range: builtins.int | None = None) -> builtins.int | None: ...
+
     def int(
         self,
         name: str,
         *,
-        default: int | None = None,
-        missing: int | None = None,
-        bad: int,
-        lo: int | None = None,
-        hi: int | None = None,
-        out_of_range: int | None = None,
-    ) -> int | None:
+        default: builtins.int | None = None,
+        missing: builtins.int | None = None,
+        bad: builtins.int,
+        lo: builtins.int | None = None,
+        hi: builtins.int | None = None,
+        out_of_range: builtins.int | None = None,
+    ) -> builtins.int | None:
         """An integer parameter: ``missing`` if required and absent, ``bad`` if not an integer,
         ``out_of_range`` (or ``bad``) outside ``lo..hi``."""
         v = self.get(name)
@@ -83,7 +95,7 @@ class Params:
             raise CodeError(out_of_range or bad, f"{name} must be between {lo} and {hi}")
         return n
 
-    def flag(self, name: str, *, default: bool = False, bad: int) -> bool:
+    def flag(self, name: str, *, default: bool = False, bad: builtins.int) -> bool:
         """A 0/1 parameter."""
         v = self.get(name)
         if v is None:
@@ -111,8 +123,8 @@ async def parse(request: Request, rest: str) -> Params:
     try:
         if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
             form = await request.form(max_files=10, max_fields=MAX_FIELDS)
-            for k, v in form.multi_items():
-                p.add(k, v)
+            for k, value in form.multi_items():
+                p.add(k, value)
         elif ctype.startswith("application/json"):
             _add_json(p, await request.body())
     except CodeError:

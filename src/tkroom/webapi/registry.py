@@ -9,18 +9,17 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from tkroom.errors import CodeError
+from tkroom.rooms.entry import Enterprise, check_enterprise
 from tkroom.store.models import Company, Room
 from tkroom.webapi.params import Params
-
-if TYPE_CHECKING:
-    from tkroom.webapi.app import ApiState
+from tkroom.webapi.state import ApiState
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +143,4 @@ class Call:
 
 def check_company(c: Company, now: float) -> None:
     """3002 when frozen, 3001 when the service period has ended."""
-    if c.frozen:
-        raise CodeError(3002)
-    if c.expires is not None and c.expires < now:
-        raise CodeError(3001, "The enterprise's service period has ended")
+    check_enterprise(Enterprise(frozen=c.frozen, expires=c.expires), now)

@@ -1,0 +1,33 @@
+"""``ApiState``: what every Web API handler shares (settings, secret, sessions, the password
+cache, the throttle, the room cache). Its own module so that the method registry and the
+application both import it, and neither imports the other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from tkroom.config import Settings
+from tkroom.passwords import PasswordChecker
+from tkroom.store.roomcache import RoomCache
+from tkroom.webapi.throttle import Throttle
+
+
+@dataclass
+class ApiState:
+    """What handlers share: settings, secret, sessions, the password cache, the throttle."""
+
+    settings: Settings
+    secret: bytes
+    sessions: async_sessionmaker
+    checker: PasswordChecker
+    throttle: Throttle
+    rooms: RoomCache = field(default_factory=RoomCache)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def files_dir(self) -> Path:
+        return self.settings.data_dir / "files"
