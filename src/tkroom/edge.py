@@ -144,7 +144,7 @@ class _EdgeProtocol(H11Protocol):
     cap: ConnectionCap
     header_timeout: float
 
-    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+    def connection_made(self, transport: Any) -> None:
         self._header_timer: Any = None
         super().connection_made(transport)
         self._addr = self.client[0] if self.client else "?"

@@ -106,7 +106,7 @@ class PasswordChecker:
         entry = self._flights.get(key)
         shared = entry is not None
         if entry is None:
-            flight = asyncio.ensure_future(compute())
+            flight: asyncio.Future[Any] = asyncio.ensure_future(compute())
             entry = self._flights[key] = (flight, [0])
             flight.add_done_callback(lambda _: self._flights.pop(key, None))
         flight, waiting = entry

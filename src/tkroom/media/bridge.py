@@ -21,7 +21,7 @@ from typing import Any
 from tkroom.media.service import MEDIA_EVENTS, MediaService
 from tkroom.rooms.model import ALL, Event, Member, Target
 from tkroom.signal.fanout import Conn
-from tkroom.signal.server import SignalServer
+from tkroom.signal.server import Handler, SignalServer
 from tkroom.state.base import RoomState
 from tkroom.tasks import spawn
 
@@ -50,7 +50,7 @@ class MediaBridge:
             server.register(ev, self._handler(ev))
         server.room_hooks.append(self._follow)
 
-    def _handler(self, ev: str):  # noqa: ANN202 - the signal server's Handler type
+    def _handler(self, ev: str) -> Handler:
         async def handle(conn: Conn, me: Member, data: Any) -> dict[str, Any]:
             self._follow(conn.serial)
             state = me.properties.get("publishstate")
@@ -62,7 +62,9 @@ class MediaBridge:
 
     def _follow(self, serial: str) -> None:
         if serial not in self.following:
-            callback = self.following[serial] = lambda e, s=serial: self._on_event(s, e)
+            def callback(e: Event, s: str = serial) -> None:
+                self._on_event(s, e)
+            self.following[serial] = callback
             spawn(self._start_following(serial, callback), name=f"media-follow-{serial}")
 
     async def _start_following(self, serial: str, callback: Callable[[Event], None]) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
+from websockets.typing import Subprotocol
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class JanusConnection:
         """Open the WebSocket (sub-protocol ``janus-protocol``); ``apisecret`` is sent with
         every request when the server requires one."""
         ws = await asyncio.wait_for(
-            websockets.connect(url, subprotocols=["janus-protocol"], max_size=None,
+            websockets.connect(url, subprotocols=[Subprotocol("janus-protocol")], max_size=None,
                                ping_interval=10, ping_timeout=10, open_timeout=within),
             within)
         return cls(ws, url, within, apisecret)

@@ -162,7 +162,8 @@ class SignalServer:
         """An idle socket costs the node memory for nothing: without a room by now, it goes. (A
         join still under way then fails; its session would be detached like any dropped one.)"""
         if not conn.joined:
-            self._spawn(conn.ws.close(CLOSE_JOIN_TIMEOUT, f"not joined within {self.join_timeout:g} s"))
+            self._tasks.add(spawn(conn.ws.close(CLOSE_JOIN_TIMEOUT,
+                                                f"not joined within {self.join_timeout:g} s")))
 
     async def _on_frame(self, conn: Conn, raw: str | bytes) -> None:
         rid: Any = None
@@ -316,7 +317,7 @@ class SignalServer:
         return ident
 
     async def _is_big(self, serial: str) -> bool:
-        return await self.state.has_message(serial, decisions.BIG_ROOM_ID)
+        return await self.state.has_message(serial, rules.BIG_ROOM_ID)
 
     async def _join_room(self, conn: Conn, data: Any) -> dict[str, Any]:
         ident = await self._identify(data)

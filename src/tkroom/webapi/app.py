@@ -150,7 +150,7 @@ async def _download(request: Request, model: type, conv: Callable[[str], Any]) -
             return answer(4107, "Database operation error")
     exists = row is not None and await asyncio.to_thread(os.path.isfile, row.path)
     token = request.path_params["token"].encode("utf-8", "surrogateescape")
-    if not exists or not hmac.compare_digest(row.token.encode(), token):
+    if row is None or not exists or not hmac.compare_digest(row.token.encode(), token):
         return await no_such_file(request)
     name = getattr(row, "filename", None) or os.path.basename(row.path)
     media_type, disposition = user_file_type(name)
