@@ -420,6 +420,13 @@ export class Room extends Emitter {
     return res.roomfile || [];
   }
 
+  /** The room's breakout groups (ClientAPI getgrouplist): [{groupid, groupname}]. */
+  async getGroupList() {
+    const serial = this._join && this._join.params.serial;
+    const res = await clientApi(this.base || "", "getgrouplist", { serial });
+    return res.grouplist || [];
+  }
+
   // ---- publishing ----------------------------------------------------------------------------
 
   _myState() {

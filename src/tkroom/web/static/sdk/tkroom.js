@@ -1048,6 +1048,12 @@ var Room = class extends Emitter {
     const res = await clientApi(this.base || "", "getroomfile", { serial });
     return res.roomfile || [];
   }
+  /** The room's breakout groups (ClientAPI getgrouplist): [{groupid, groupname}]. */
+  async getGroupList() {
+    const serial = this._join && this._join.params.serial;
+    const res = await clientApi(this.base || "", "getgrouplist", { serial });
+    return res.grouplist || [];
+  }
   // ---- publishing ----------------------------------------------------------------------------
   _myState() {
     return this.self && this.self.properties && this.self.properties.publishstate || 0;
