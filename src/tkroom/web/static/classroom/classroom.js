@@ -342,11 +342,11 @@ function renderControls() {
     if (!a && !v) media.push(button("ctl.camOn", () => room.publishAV(), { action: "av-on", class: "primary" }));
     media.push(
       v
-        ? button("ctl.cameraOff", () => setMine(a, false), { action: "cam-off", pressed: true })
-        : button("ctl.cameraOn", () => setMine(a, true), { action: "cam-on", pressed: false }),
+        ? button("ctl.cameraOff", () => setMine(a, false), { action: "cam-off" })
+        : button("ctl.cameraOn", () => setMine(a, true), { action: "cam-on" }),
       a
-        ? button("ctl.micOff", () => setMine(false, v), { action: "mic-off", pressed: true })
-        : button("ctl.micOn", () => setMine(true, v), { action: "mic-on", pressed: false }),
+        ? button("ctl.micOff", () => setMine(false, v), { action: "mic-off" })
+        : button("ctl.micOn", () => setMine(true, v), { action: "mic-on" }),
     );
     if (a || v) media.push(button("ctl.camOff", () => room.changeUserPublish(me().id, role === 2 ? 4 : 0), { action: "av-off" }));
     media.push(button("ctl.devices", openDevicePanel, { action: "devices" }));
