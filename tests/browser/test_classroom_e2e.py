@@ -148,7 +148,7 @@ class Person:
 
     def click(self, action: str, userid: str | None = None) -> None:
         scope = f'#people li[data-userid="{userid}"] ' if userid else "#controls "
-        self.page.click(f'{scope}button[data-action="{action}"]', timeout=15000)
+        self.page.click(f'{scope}button[data-action="{action}"]', timeout=30000)
 
     def stats(self, userid: str, kind: str = "video") -> dict:
         return self.eval("([u, k]) => tkroomPage.room.getRemoteStats(u, k)", [userid, kind]) or {}

@@ -190,7 +190,7 @@ room.on("room-connected", (ev) => {
   renderAll();
   loadFiles();
   loadGroups();
-  restoreMedia(ev.isReconnect);
+  restoreMedia();
 });
 
 /** After a reload (or a rejoin): the chosen devices again and, where the role may turn them
