@@ -562,7 +562,7 @@ def my_state(p: Person) -> int:
     return p.eval("tkroomPage.room.getMySelf().properties.publishstate || 0")
 
 
-def test_teacher_reload_comes_back_as_teacher(class_node: ClassNode, browser_ns):
+def test_teacher_reload_comes_back_as_teacher(class_node: ClassNode, browser_ns, request):
     """A teacher who reloads is back at once as the same user (no 63 "already has a teacher"),
     with her camera, microphone and chosen camera as they were, and the students see her again."""
     serial = class_node.create_room("Reload")
@@ -588,6 +588,8 @@ def test_teacher_reload_comes_back_as_teacher(class_node: ClassNode, browser_ns)
         assert teacher.eval("tkroomPage.room.getMySelf().id") == t_id
         assert teacher.eval("tkroomPage.room.getMySelf().properties.role") == 0
         assert teacher.page.locator("#role-badge").inner_text() == "老师"  # the language came back too
+        out = OUTPUT / request.node.name
+        out.mkdir(parents=True, exist_ok=True)
         wait_until(lambda: my_state(teacher) == 3, 20, "camera and microphone back on")
         assert teacher.eval("tkroomPage.room.getDevice('video')") == cam
         assert not [n for n in teacher.eval("tkroomPage.notices") if n["code"] == 63]
@@ -595,6 +597,7 @@ def test_teacher_reload_comes_back_as_teacher(class_node: ClassNode, browser_ns)
         wait_until(lambda: (student.stats(t_id) or {}).get("framesDecoded", 0) > before + 10, 30,
                    "the teacher's video after her reload")
         expect(student.page.locator(f'#people li[data-userid="{t_id}"]')).to_have_count(1)
+        teacher.page.screenshot(path=str(out / "teacher-after-reload-zh.png"), full_page=True)
         # Leaving on purpose forgets the session: a reload then shows the form.
         teacher.click("leave")
         teacher.page.wait_for_selector("#ended", timeout=15000)
@@ -699,6 +702,11 @@ def test_class_basics_devices_chat_recording(class_node: ClassNode, browser_ns, 
         t_id = teacher.join("Prof Basic", PASSWORDS["chairmanpwd"])
         student.join("Bea", PASSWORDS["confuserpwd"])
         teacher.click("class-begin")
+        # The teacher's toolbar comes in labelled groups.
+        groups = teacher.page.locator("#controls [role=group]")
+        expect(groups).to_have_count(4)
+        assert [groups.nth(i).get_attribute("aria-label") for i in range(4)] == \
+            ["Class", "Groups", "Camera and microphone", "Me"]
 
         # The device check: a live preview and a moving microphone level, nothing sent yet.
         teacher.click("devices")
@@ -733,6 +741,7 @@ def test_class_basics_devices_chat_recording(class_node: ClassNode, browser_ns, 
         teacher.click("record-start")
         expect(rec).to_be_visible(timeout=15000)
         expect(rec).to_contain_text("Recording")
+        student.page.screenshot(path=str(out / "student-recording.png"))
         teacher.click("record-stop")
         expect(rec).to_be_hidden(timeout=15000)
 
