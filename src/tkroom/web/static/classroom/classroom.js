@@ -874,8 +874,9 @@ $("join-serial").textContent = serial;
 const loginkey = query.get("loginkey");
 const again = saved();
 if (again && again.userid && (!loginkey || loginkey === again.loginkey)) {
-  // A reload: back in as the same user, with the same name and password or key.
-  $("join-form").hidden = true;
+  // A reload: back in as the same user, with the same name and password or key (the form
+  // shows them, disabled, with "Rejoining the class…" until the class is back).
+  $("nickname").value = again.nickname || "";
   join(again.nickname || "", again.password, again.loginkey, again.userid);
 } else if (loginkey) {
   $("join-form").hidden = true;
