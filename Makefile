@@ -32,5 +32,7 @@ bench: install
 web/sdk/node_modules/.package-lock.json: web/sdk/package.json web/sdk/package-lock.json
 	cd web/sdk && npm ci --no-audit --no-fund
 jsdeps: web/sdk/node_modules/.package-lock.json
+# codes.js is generated from src/tkroom/codes.py (tests/test_codes_js.py checks it is fresh).
 js: jsdeps
+	PYTHONPATH=src $(PY) -m tkroom.codes --js > web/sdk/src/codes.js
 	cd web/sdk && npm run build

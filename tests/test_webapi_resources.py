@@ -97,9 +97,13 @@ def test_room_file_limit_4106(tmp_path):
 def test_groups(api, node):
     serial = api.room()
     assert api("getgrouplist", serial=serial)["result"] == 4105
+    assert api.client("getgrouplist", serial=serial)["grouplist"] == []
     assert api("groupcreate", serial=serial)["result"] == 4201
     gid = api("groupcreate", serial=serial, groupname="Team A")["groupid"]
     assert [g["groupname"] for g in api("getgrouplist", serial=serial)["grouplist"]] == ["Team A"]
+    # The ClientAPI lists them without the enterprise key: the teacher's page picks from it.
+    assert api.client("getgrouplist", serial=serial)["grouplist"] == [{"groupid": gid, "groupname": "Team A"}]
+    assert api.client("getgrouplist", serial="99999999")["result"] == 4007
     assert node.run(node.node.directory.group_exists(serial, gid)) is True
     assert node.run(node.node.directory.group_exists(serial, "999999")) is False
     assert api("groupdelete", serial=serial)["result"] == 4200

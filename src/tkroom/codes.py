@@ -10,6 +10,8 @@ either namespaced or returns all matches.
 from __future__ import annotations
 
 import enum
+import json
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,3 +193,49 @@ SDK = _enum("sdk", "SDK")
 ErrorNotice = _enum("error_notice", "ErrorNotice")
 InfoNotice = _enum("info_notice", "InfoNotice")
 WarningNotice = _enum("warning_notice", "WarningNotice")
+
+
+# The browser SDK's objects for each namespace (web/sdk/src/codes.js is generated from CODES).
+_JS_OBJECTS = (
+    ("sdk", "TK_ERR", "The SDK's own codes (TK_ERR)."),
+    ("error_notice", "ERROR_NOTICE", "Error notices (room-error-notice)."),
+    ("info_notice", "INFO_NOTICE", "Info notices (room-info-notice)."),
+    ("warning_notice", "WARNING_NOTICE", "Warning notices (room-warn-notice)."),
+    ("webapi", "WEBAPI", "Web API and ClientAPI results (checkroom, getconfig, ...)."),
+)
+
+
+def _js_name(c: Code) -> str:
+    return c.seed_name.rsplit(".", 1)[-1] if c.seed_name else c.name
+
+
+def js_module() -> str:
+    """``web/sdk/src/codes.js``: every code of the specification as the browser SDK's constants
+    (names and numbers) and the seed's descriptions per namespace, so the two never drift."""
+    lines = [
+        "// GENERATED from src/tkroom/codes.py by `python -m tkroom.codes --js` (make js): do not edit.",
+        "// Every status code of the TKRoomSDK specification; numbers repeat across namespaces,",
+        "// so the descriptions are kept per namespace (DESCRIPTIONS.sdk[101] vs .error_notice[101]).",
+        "",
+    ]
+    for ns, obj, doc in _JS_OBJECTS:
+        lines.append(f"/** {doc} */")
+        lines.append(f"export const {obj} = Object.freeze({{")
+        lines += [f"  {_js_name(c)}: {c.code}," for c in CODES if c.namespace == ns]
+        lines += ["});", ""]
+    lines.append("/** The seed's description of each code, by namespace. */")
+    lines.append("export const DESCRIPTIONS = Object.freeze({")
+    for ns in NAMESPACES:
+        lines.append(f"  {ns}: Object.freeze({{")
+        lines += [f"    {c.code}: {json.dumps(c.description, ensure_ascii=False)},"
+                  for c in CODES if c.namespace == ns]
+        lines.append("  }),")
+    lines += ["});", "", "/** The descriptions of the SDK's own codes (TK.MESSAGES). */",
+              "export const MESSAGES = DESCRIPTIONS.sdk;", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--js"]:
+        sys.exit("usage: python -m tkroom.codes --js > web/sdk/src/codes.js")
+    sys.stdout.write(js_module())

@@ -9,12 +9,14 @@ context, so getUserMedia works with Chromium's fake camera and microphone.
 from __future__ import annotations
 
 import os
+import re
 import struct
 import time
 import zlib
 from collections.abc import Callable, Iterator
 
 import pytest
+from playwright.sync_api import expect
 
 from browser.classnode import PASSWORDS, ClassNode
 from browser.conftest import BASE_ARGS, FAKE_MEDIA, OUTPUT, need_node_modules
@@ -146,7 +148,7 @@ class Person:
 
     def click(self, action: str, userid: str | None = None) -> None:
         scope = f'#people li[data-userid="{userid}"] ' if userid else "#controls "
-        self.page.click(f'{scope}button[data-action="{action}"]', timeout=15000)
+        self.page.click(f'{scope}button[data-action="{action}"]', timeout=30000)
 
     def stats(self, userid: str, kind: str = "video") -> dict:
         return self.eval("([u, k]) => tkroomPage.room.getRemoteStats(u, k)", [userid, kind]) or {}
@@ -455,12 +457,12 @@ def test_teacher_controls_and_roles(class_node: ClassNode, browser_ns, request):
         assert r.headers["content-disposition"].startswith("inline")
         assert r.body().startswith(b"%PDF")
 
-        # Groups: the teacher sends the students to the room's groups.
-        teacher.page.fill("#groups-ids", ",".join(groups))
+        # Groups: the teacher picks from the room's groups (by name) and sends the students there.
+        expect(teacher.page.locator("#groups-pick label")).to_have_text(["Red", "Blue"], timeout=15000)
+        teacher.page.get_by_label("Blue").uncheck()
         teacher.click("groups-open")
         wait_until(lambda: sue.eval("tkroomPage.room.getMySelf().properties.group") == groups[0], 15, "Sue in a group")
-        wait_until(lambda: f"group {groups[0]}" in teacher.page.inner_text(f'#people li[data-userid="{s_id}"]'),
-                   15, "group shown to the teacher")
+        expect(teacher.page.locator(f'#people li[data-userid="{s_id}"]')).to_contain_text("group Red", timeout=15000)
         teacher.click("groups-close")
         wait_until(lambda: not sue.eval("tkroomPage.room.getMySelf().properties.group"), 15, "groups closed")
 
@@ -554,3 +556,221 @@ def test_rejoins_when_the_session_expired(netns, janus_url, browser_ns, tmp_path
         finally:
             teacher.close()
             student.close()
+
+
+def my_state(p: Person) -> int:
+    return p.eval("tkroomPage.room.getMySelf().properties.publishstate || 0")
+
+
+def test_teacher_reload_comes_back_as_teacher(class_node: ClassNode, browser_ns, request):
+    """A teacher who reloads is back at once as the same user (no 63 "already has a teacher"),
+    with her camera, microphone and chosen camera as they were, and the students see her again."""
+    serial = class_node.create_room("Reload")
+    url = f"{class_node.url}/room/{serial}"
+    teacher, student = Person(browser_ns, url), Person(browser_ns, url)
+    try:
+        t_id = teacher.join("Ms Again", PASSWORDS["chairmanpwd"])
+        student.join("Rita", PASSWORDS["confuserpwd"])
+        teacher.click("class-begin")
+        # She picks her camera in the device check (a real device id, not "default") and goes live.
+        teacher.click("devices")
+        cams = teacher.page.locator("#camera-select option:not([value=''])")
+        expect(cams.first).to_be_attached(timeout=15000)
+        cam = cams.first.get_attribute("value")
+        teacher.page.select_option("#camera-select", cam)
+        teacher.page.click('#device-panel [data-action="go-live"]')
+        wait_until(lambda: my_state(teacher) == 3, 15, "teacher live")
+        student.decodes(t_id)
+        teacher.page.select_option("#lang-select", "zh")
+
+        teacher.page.reload()
+        teacher.page.wait_for_selector("#class-view:not([hidden])", timeout=30000)
+        assert teacher.eval("tkroomPage.room.getMySelf().id") == t_id
+        assert teacher.eval("tkroomPage.room.getMySelf().properties.role") == 0
+        assert teacher.page.locator("#role-badge").inner_text() == "老师"  # the language came back too
+        out = OUTPUT / request.node.name
+        out.mkdir(parents=True, exist_ok=True)
+        wait_until(lambda: my_state(teacher) == 3, 20, "camera and microphone back on")
+        assert teacher.eval("tkroomPage.room.getDevice('video')") == cam
+        assert not [n for n in teacher.eval("tkroomPage.notices") if n["code"] == 63]
+        before = (student.stats(t_id) or {}).get("framesDecoded", 0)
+        wait_until(lambda: (student.stats(t_id) or {}).get("framesDecoded", 0) > before + 10, 30,
+                   "the teacher's video after her reload")
+        expect(student.page.locator(f'#people li[data-userid="{t_id}"]')).to_have_count(1)
+        teacher.page.screenshot(path=str(out / "teacher-after-reload-zh.png"), full_page=True)
+        # Leaving on purpose forgets the session: a reload then shows the form.
+        teacher.click("leave")
+        teacher.page.wait_for_selector("#ended", timeout=15000)
+        teacher.page.reload()
+        expect(teacher.page.locator("#join-form")).to_be_visible(timeout=15000)
+        assert teacher.errors == [] and student.errors == []
+    finally:
+        teacher.close()
+        student.close()
+
+
+def test_end_class_turns_cameras_off_and_takes_students_off_stage(class_node: ClassNode, browser_ns):
+    serial = class_node.create_room("The end")
+    url = f"{class_node.url}/room/{serial}"
+    teacher, student = Person(browser_ns, url), Person(browser_ns, url)
+    late = None
+    try:
+        t_id = teacher.join("Mr End", PASSWORDS["chairmanpwd"])
+        s_id = student.join("Stu", PASSWORDS["confuserpwd"])
+        teacher.click("class-begin")
+        teacher.click("av-on")
+        teacher.click("stage-on", s_id)
+        teacher.decodes(s_id)
+        student.decodes(t_id)
+        # Someone opening the join page while the class runs is not told it has not begun.
+        late = Person(browser_ns, url)
+        assert "not begun" not in late.page.inner_text("header")
+
+        teacher.click("class-end")
+        for p in (teacher, student):
+            wait_until(lambda p=p: my_state(p) == 0, 15, "publishstate 0 after the class ended")
+            wait_until(lambda p=p: p.eval("""(() => { const r = tkroomPage.room;
+                return !r.localTracks.audio && !r.localTracks.video && r.pubs.size === 0; })()"""),
+                15, "local camera and microphone stopped")
+        wait_until(lambda: not teacher.stats(s_id) and not student.stats(t_id), 15, "streams withdrawn")
+        expect(teacher.page.locator(f'#people li[data-userid="{s_id}"]')).to_have_attribute("data-stage", "0")
+        expect(student.page.locator("#stage .tile")).to_have_count(0, timeout=15000)
+        expect(student.page.locator("#class-timer")).to_have_text("Class has not begun")
+        expect(student.page.locator(".notice.info")).to_contain_text("The class has ended")
+        expect(teacher.page.locator('#controls [data-action="class-begin"]')).to_be_visible()
+        assert teacher.errors == [] and student.errors == []
+    finally:
+        for p in (teacher, student, late):
+            if p is not None:
+                p.close()
+
+
+def test_teacher_sees_a_students_failed_camera(class_node: ClassNode, browser_ns, ns_playwright, request):
+    """A student whose browser refuses the camera and microphone: the teacher sees it on the
+    student's tile and in the list, not a black tile."""
+    serial = class_node.create_room("Broken camera")
+    url = f"{class_node.url}/room/{serial}"
+    denied = ns_browser(ns_playwright, ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream=deny"])
+    teacher = Person(browser_ns, url)
+    try:
+        student = Person(denied, url)
+        teacher.join("Ms See", PASSWORDS["chairmanpwd"])
+        s_id = student.join("Dora", PASSWORDS["confuserpwd"])
+        teacher.click("stage-on", s_id)
+        tile = teacher.page.locator(f'#stage .tile[data-userid="{s_id}"]')
+        expect(tile.locator(".device-failed")).to_contain_text("Camera not working (code 152)", timeout=20000)
+        expect(tile.locator(".device-failed")).to_contain_text("Microphone not working (code 103)")
+        expect(teacher.page.locator(f'#people li[data-userid="{s_id}"]')).to_contain_text("Camera not working")
+        # Dora's own notices are sentences, and the warnings too (no "status 1015").
+        expect(student.page.locator('.notice.warn[data-code="1015"]')).to_contain_text("camera could not be started")
+        out = OUTPUT / request.node.name
+        out.mkdir(parents=True, exist_ok=True)
+        teacher.page.screenshot(path=str(out / "teacher-sees-failed-camera.png"), full_page=True)
+        # Taken off stage, the warning goes with her tile.
+        teacher.click("stage-off", s_id)
+        expect(tile).to_have_count(0, timeout=15000)
+        expect(teacher.page.locator(f'#people li[data-userid="{s_id}"]')).not_to_contain_text("not working", timeout=15000)
+    finally:
+        teacher.close()
+        denied.close()
+
+
+def test_wrong_password_format_is_explained_in_chinese(class_node: ClassNode, browser_ns):
+    serial = class_node.create_room("Formats")
+    p = Person(browser_ns, f"{class_node.url}/room/{serial}", locale="zh-CN")
+    try:
+        p.page.fill("#nickname", "小明")
+        p.page.fill("#password", "ab")
+        p.page.click("#join-button")
+        notice = p.page.locator('.notice.error[data-code="5006"]')
+        expect(notice).to_contain_text("密码格式不正确", timeout=15000)
+        expect(notice).to_contain_text("错误码 5006")
+        assert "password" not in notice.inner_text().lower()  # no English detail line
+    finally:
+        p.close()
+
+
+def test_class_basics_devices_chat_recording(class_node: ClassNode, browser_ns, request):
+    """The device check before going live, camera and microphone on their own, the recording
+    indicator for everyone, chat times, the teacher's messages marked, long words wrapped."""
+    serial = class_node.create_room("Basics")
+    url = f"{class_node.url}/room/{serial}"
+    teacher, student = Person(browser_ns, url, bypass_csp=True), Person(browser_ns, url)
+    out = OUTPUT / request.node.name
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        t_id = teacher.join("Prof Basic", PASSWORDS["chairmanpwd"])
+        student.join("Bea", PASSWORDS["confuserpwd"])
+        teacher.click("class-begin")
+        # The teacher's toolbar comes in labelled groups.
+        groups = teacher.page.locator("#controls [role=group]")
+        expect(groups).to_have_count(4)
+        assert [groups.nth(i).get_attribute("aria-label") for i in range(4)] == \
+            ["Class", "Groups", "Camera and microphone", "Me"]
+
+        # The device check: a live preview and a moving microphone level, nothing sent yet.
+        teacher.click("devices")
+        panel = teacher.page.locator("#device-panel")
+        expect(panel).to_be_visible()
+        wait_until(lambda: teacher.eval("document.getElementById('device-preview').videoWidth") > 0, 20, "preview")
+        wait_until(lambda: teacher.eval("document.getElementById('mic-level').value") > 0, 20, "mic level")
+        assert teacher.page.locator("#camera-select option").count() >= 2  # "Default" and the camera
+        assert my_state(teacher) == 0 and teacher.eval("tkroomPage.room.pubs.size") == 0
+        teacher.page.screenshot(path=str(out / "teacher-device-check.png"), full_page=True)
+        panel.get_by_role("button", name="Go live").click()
+        expect(panel).to_be_hidden()
+        student.decodes(t_id)
+        student.hears(t_id)
+
+        # Camera and microphone apart: camera off keeps the sound; microphone off keeps the picture.
+        teacher.click("cam-off")
+        wait_until(lambda: my_state(teacher) == 1, 15, "audio only")
+        wait_until(lambda: not student.stats(t_id), 15, "camera withdrawn")
+        student.hears(t_id)
+        teacher.click("cam-on")
+        teacher.click("mic-off")
+        wait_until(lambda: my_state(teacher) == 2, 15, "video only")
+        wait_until(lambda: not student.stats(t_id, "audio"), 15, "microphone withdrawn")
+        student.decodes(t_id, frames=5)
+        teacher.click("mic-on")
+        wait_until(lambda: my_state(teacher) == 3, 15, "both again")
+
+        # Recording shows for everyone, not only the teacher.
+        rec = student.page.locator("#rec-indicator")
+        expect(rec).to_be_hidden()
+        teacher.click("record-start")
+        expect(rec).to_be_visible(timeout=15000)
+        expect(rec).to_contain_text("Recording")
+        student.page.screenshot(path=str(out / "student-recording.png"))
+        teacher.click("record-stop")
+        expect(rec).to_be_hidden(timeout=15000)
+
+        # Chat: a time on every line, the teacher's lines marked, a very long word wrapped.
+        teacher.page.fill("#chat-input", "Read chapter 3")
+        teacher.page.click("#chat-form button")
+        line = student.page.locator("#chat-log li", has_text="Read chapter 3")
+        expect(line).to_have_class("from-teacher", timeout=15000)
+        expect(line.locator("time")).to_have_text(re.compile(r"^\d\d:\d\d$"))
+        expect(line).to_contain_text("Teacher")
+        student.page.fill("#chat-input", "x" * 400)
+        student.page.click("#chat-form button")
+        mine = student.page.locator("#chat-log li").last
+        expect(mine).to_contain_text("x" * 50, timeout=15000)
+        assert not mine.evaluate("li => li.classList.contains('from-teacher')")
+        for width in (1280, 390):
+            student.page.set_viewport_size({"width": width, "height": 844})
+            assert student.eval("""(() => { const l = document.getElementById('chat-log');
+                return l.scrollWidth <= l.clientWidth + 1
+                       && document.documentElement.scrollWidth <= window.innerWidth; })()""")
+            student.page.screenshot(path=str(out / f"student-{width}.png"), full_page=True)
+        teacher.page.set_viewport_size({"width": 390, "height": 844})
+        assert teacher.eval("document.documentElement.scrollWidth <= window.innerWidth")
+        teacher.page.screenshot(path=str(out / "teacher-phone.png"), full_page=True)
+        teacher.page.set_viewport_size({"width": 1280, "height": 800})
+        teacher.page.screenshot(path=str(out / "teacher-desktop.png"), full_page=True)
+        need_node_modules()
+        assert run_axe(teacher.page) == []
+        assert teacher.errors == [] and student.errors == []
+    finally:
+        teacher.close()
+        student.close()

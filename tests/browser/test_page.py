@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from playwright.sync_api import expect
 
 from browser.conftest import AXE_JS, need_node_modules
 
@@ -42,7 +43,9 @@ def test_join_form_in_simplified_chinese(browser, web_server):
         assert page.evaluate("document.documentElement.lang") == "zh-CN"
         assert page.get_by_label("你的名字").is_visible()
         assert page.get_by_role("button", name="进入").is_visible()
-        assert page.locator("#class-timer").inner_text() == "尚未上课"
+        # Before joining the page cannot know whether the class has begun: it claims nothing.
+        assert page.locator("#class-timer").is_hidden()
+        assert page.locator("#lang-select").input_value() == "zh"
         assert errors == []
     finally:
         context.close()
@@ -140,5 +143,95 @@ def test_translations_are_complete(browser, web_server):
         )
         assert r == {"onlyEn": [], "onlyZh": [], "missing": [], "sdkEn": [], "sdkZh": [],
                      "sdkMsg": [], "zhOnlyCodes": [], "enOnlyCodes": []}
+    finally:
+        context.close()
+
+
+def test_language_switch_is_kept_across_reloads(browser, web_server):
+    context, page, errors = _open(browser, f"{web_server.url}/room/5551234", locale="en-US")
+    try:
+        switch = page.get_by_label("Language")
+        assert switch.input_value() == "en"
+        switch.select_option("zh")
+        expect(page.get_by_role("button", name="进入")).to_be_visible()
+        assert page.evaluate("document.documentElement.lang") == "zh-CN"
+        page.reload()
+        page.wait_for_function("window.tkroomPage && window.tkroomPage.ready === true", timeout=15000)
+        expect(page.get_by_label("你的名字")).to_be_visible()
+        page.get_by_label("语言").select_option("en")
+        expect(page.get_by_role("button", name="Join")).to_be_visible()
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_page_has_a_favicon(browser, web_server):
+    context, page, _ = _open(browser, f"{web_server.url}/room/5551234")
+    try:
+        href = page.locator('link[rel="icon"]').get_attribute("href")
+        r = page.request.get(f"{web_server.url}{href}")
+        assert r.status == 200 and r.headers["content-type"].startswith("image/svg+xml")
+        assert b"<svg" in r.body()
+    finally:
+        context.close()
+
+
+def test_notices_clear_by_themselves_and_on_dismiss(browser, web_server):
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    try:
+        page.clock.install()
+        page.goto(f"{web_server.url}/room/5551234")
+        page.wait_for_function("window.tkroomPage && window.tkroomPage.ready === true", timeout=15000)
+        page.get_by_label("Your name").fill("Ann")
+        page.get_by_role("button", name="Join").click()
+        notice = page.locator('.notice.error[data-code="111"]')
+        expect(notice).to_be_visible(timeout=15000)
+        page.clock.run_for(60_000)
+        expect(notice).to_have_count(0, timeout=15000)
+        page.get_by_role("button", name="Join").click()
+        expect(notice).to_be_visible(timeout=15000)
+        notice.get_by_role("button", name="Dismiss").click()
+        expect(notice).to_have_count(0)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(("locale", "words"), [("en-US", "microphone could not be started"), ("zh-CN", "麦克风无法启动")])
+def test_warnings_are_sentences_not_raw_codes(browser, web_server, locale, words):
+    """Warning 1016 (the SDK stopped sending a failed microphone) reads as a sentence."""
+    context, page, _ = _open(browser, f"{web_server.url}/room/5551234", locale=locale)
+    try:
+        page.evaluate("tkroomPage.room._notice('warn', 1016, undefined, {kind: 'audio'})")
+        notice = page.locator('.notice.warn[data-code="1016"]')
+        expect(notice).to_be_visible()
+        text = notice.inner_text()
+        assert words in text and "status 1016" not in text
+        if locale == "zh-CN":
+            assert "Failed to obtain" not in text  # no English detail line
+    finally:
+        context.close()
+
+
+def test_every_code_a_page_can_meet_is_explained_in_both_languages(browser, web_server):
+    """The ClientAPI answers (checkroom, getconfig, ...), the signalling and media notices and
+    the SDK's warnings: each has an English and a Chinese sentence on the page."""
+    from tkroom import codes
+    from tkroom.webapi.registry import METHODS
+
+    room = sorted({c for (api, _), m in METHODS.items() if api == "ClientAPI" for c, _ in m.codes}
+                  | {c.code for c in codes.CODES if c.namespace == "error_notice" and c.code not in (0, 101)})
+    warn = sorted(c.code for c in codes.CODES if c.namespace == "warning_notice")
+    context, page, _ = _open(browser, f"{web_server.url}/room/5551234")
+    try:
+        missing = page.evaluate(
+            """async ([room, warn]) => {
+              const i = await import('/classroom/i18n.js');
+              const keys = [...room.map((c) => `room:${c}`), ...warn.map((c) => `warn:${c}`)];
+              return { en: keys.filter((k) => !i.codesEn[k]), zh: keys.filter((k) => !i.codesZh[k]) };
+            }""",
+            [room, warn],
+        )
+        assert missing == {"en": [], "zh": []}
     finally:
         context.close()

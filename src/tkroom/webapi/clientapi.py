@@ -11,7 +11,7 @@ from sqlalchemy import select
 from tkroom import tickets
 from tkroom.errors import CodeError
 from tkroom.store.loginkeys import check_login_key
-from tkroom.store.models import MediaServer, Room
+from tkroom.store.models import Group, MediaServer, Room
 from tkroom.store.rooms import room_dict
 from tkroom.webapi.access import enterable_room, parse_role, registered_user, role_by_password
 from tkroom.webapi.files import room_files
@@ -145,3 +145,17 @@ async def getconfig(call: Call) -> dict[str, Any]:
 async def client_getroomfile(call: Call) -> dict[str, Any]:
     room, _ = await enterable_room(call, call.p.get("serial"))
     return {"roomfile": await room_files(call, room.serial)}
+
+
+@method(
+    "ClientAPI", "getgrouplist",
+    "The room's breakout groups, for the teacher's page to choose from (an empty list when none).",
+    (Param("serial", required=True, doc="room number"),),
+    ENTER_CODES,
+    key=False,
+)
+async def client_getgrouplist(call: Call) -> dict[str, Any]:
+    room, _ = await enterable_room(call, call.p.get("serial"))
+    q = select(Group).where(Group.serial == room.serial).order_by(Group.id)
+    rows = (await call.s.execute(q)).scalars().all()
+    return {"grouplist": [{"groupid": str(g.id), "groupname": g.groupname} for g in rows]}

@@ -1,7 +1,8 @@
-// Status codes of the TKRoomSDK specification that the browser SDK itself produces, and the
-// mapping from the browser's media errors to them. Numbers and texts follow the seed table
-// (tkroom codes N prints the same), so a page can show "code + message" without the server.
+// GENERATED from src/tkroom/codes.py by `python -m tkroom.codes --js` (make js): do not edit.
+// Every status code of the TKRoomSDK specification; numbers repeat across namespaces,
+// so the descriptions are kept per namespace (DESCRIPTIONS.sdk[101] vs .error_notice[101]).
 
+/** The SDK's own codes (TK_ERR). */
 export const TK_ERR = Object.freeze({
   ERR_ADM_RECORDING_DEVICE_NOT_FOUND: 101,
   ERR_ADM_PLAYOUT_DEVICE_NOT_FOUND: 102,
@@ -33,10 +34,11 @@ export const TK_ERR = Object.freeze({
   SUBSCRIBE_FAILED: 2528,
   UNSUBSCRIBE_FAILED: 2529,
   ROOM_LINK_FAILED: 2600,
-  PUBLISH_LIMIT: 2601,
-  MAX_ATTEMPTS: 2602,
+  PUBLICATIONS_EXCEED_LIMIT: 2601,
+  MAX_ATTEMPTS_EXCEEDED: 2602,
 });
 
+/** Error notices (room-error-notice). */
 export const ERROR_NOTICE = Object.freeze({
   ERR_OK: 0,
   ERR_CHAT_TEXT_TOO_LONG: 61,
@@ -62,11 +64,13 @@ export const ERROR_NOTICE = Object.freeze({
   ERR_JOINGROUP_FAILED: 156,
 });
 
+/** Info notices (room-info-notice). */
 export const INFO_NOTICE = Object.freeze({
   INFO_PUBLISH_COMPLETED: 2001,
   INFO_SUBSCRIBE_COMPLETED: 2002,
 });
 
+/** Warning notices (room-warn-notice). */
 export const WARNING_NOTICE = Object.freeze({
   WAR_UNPUBLISHVIDEO_BY_SWITCHAUDIOROOM: 1011,
   WAR_PUBLISHVIDEO_BY_SWITCHAUDIOVIDEOROOM: 1012,
@@ -76,90 +80,215 @@ export const WARNING_NOTICE = Object.freeze({
   WAR_UNPUBLISHAUDIO_BY_GET_DEVICE_MEDIASTREAM_FAILURE: 1016,
 });
 
-// The seed's descriptions of the codes the SDK raises on its own.
-export const MESSAGES = Object.freeze({
-  101: "No recording device available",
-  102: "No playback device available",
-  151: "No video device available",
-  103: "The recording device is not authorized",
-  152: "The video device is not authorized",
-  104: "The recording device is unavailable, possibly occupied by another application",
-  153: "The video device is unavailable, possibly occupied by another application",
-  2001: "Unknown audio error",
-  2002: "Unknown video error",
-  2003: "The audio track is unavailable",
-  2004: "The video track is unavailable",
-  2005: "Audio constraints exception",
-  2006: "Video constraints exception",
-  2007: "Invalid audio constraints",
-  2008: "Invalid video constraints",
-  2009: "The camera in use has been removed",
-  2010: "The speaker in use has been removed",
-  2011: "The microphone in use has been removed",
-  2101: "The lack of human-computer interaction prevents the audio from playing",
-  2102: "The lack of human-computer interaction prevents the video from playing",
-  2103: "Screen sharing failed",
-  2508: "No successful connection to the room error code",
-  2509: "Web sharing plugin not detected",
-  2510: "Server exception",
-  2511: "Failed to join the group",
-  2526: "Failed to publish",
-  2527: "Failed to cancel the post",
-  2528: "Subscription failed",
-  2529: "Failed to unsubscribe",
-  2600: "Room link failed",
-  2601: "The number of posts exceeds the limit",
-  2602: "Exceeded the maximum allowed number of times",
+/** Web API and ClientAPI results (checkroom, getconfig, ...). */
+export const WEBAPI = Object.freeze({
+  SERVER_EXPIRED: 3001,
+  COMPANY_FROZEN: 3002,
+  ROOM_DELETED_OR_EXPIRED: 3003,
+  COMPANY_NOT_EXIST: 4001,
+  ACCOUNT_OR_PASSWORD_INCORRECT: 4002,
+  ROOM_NAME_EMPTY: 4003,
+  TIME_FORMAT_INCORRECT: 4004,
+  TIME_SETTING_INCORRECT: 4005,
+  CHAIRMAN_PWD_FORMAT_INCORRECT: 4006,
+  ROOM_NOT_EXIST: 4007,
+  ROOM_PASSWORD_INCORRECT: 4008,
+  STUDENT_PWD_FORMAT_INCORRECT: 4009,
+  PASSWORD_FORMAT_INCORRECT: 4010,
+  ROOM_TYPE_REQUIRED: 4011,
+  COMPANY_ID_REQUIRED: 4101,
+  COMPANY_ID_MISMATCH: 4102,
+  ROOM_QUOTA_EXCEEDED: 4103,
+  NO_MATCHING_DATA: 4105,
+  ROOM_FILE_LIMIT_EXCEEDED: 4106,
+  DATABASE_ERROR: 4107,
+  NO_PERMISSION: 4108,
+  AUTH_INCORRECT: 4109,
+  ROOM_PASSWORD_REQUIRED: 4110,
+  REGISTERED_USER_REQUIRED: 4111,
+  GROUP_ID_REQUIRED: 4200,
+  GROUP_NAME_REQUIRED: 4201,
+  FILE_ID_REQUIRED: 4202,
+  ACCOUNT_AND_PASSWORD_REQUIRED: 5000,
+  PASSWORDREQUIRED_REQUIRED: 5001,
+  CHAIRMAN_PWD_REQUIRED: 5002,
+  STUDENT_PWD_REQUIRED: 5003,
+  START_END_TIME_REQUIRED: 5004,
+  SIDELINE_PWD_REQUIRED: 5005,
+  PARTICIPANT_PWD_FORMAT_INCORRECT: 5006,
+  SIDELINE_PWD_INCORRECT: 5007,
+  MAXUSERS_FORMAT_INCORRECT: 5008,
+  MAXUSERS_OUT_OF_RANGE: 5009,
+  MAXSIDELINEUSERS_FORMAT_INCORRECT: 5010,
+  MAXSIDELINEUSERS_OUT_OF_RANGE: 5011,
+  MAXVIDEO_FORMAT_INCORRECT: 5012,
+  MAXVIDEO_OUT_OF_RANGE: 5013,
+  MAXAUDIO_FORMAT_INCORRECT: 5014,
+  MAXAUDIO_OUT_OF_RANGE: 5015,
+  VIDEOTYPE_FORMAT_INCORRECT: 5016,
+  ROOMLAYOUT_FORMAT_INCORRECT: 5017,
+  ASSISTANT_PWD_REQUIRED: 5018,
+  PATROL_PWD_REQUIRED: 5019,
+  VIDEOTYPE_ABOVE_LIMIT: 5020,
+  SERIAL_REQUIRED: 5100,
+  USER_ACCOUNT_REQUIRED: 5101,
+  ROOM_PASSWORD_REPEATED: 5102,
+  CHAIRMAN_PWD_INCORRECT: 5200,
+  SIDELINE_PWD_WRONG: 5201,
+  STUDENT_PWD_INCORRECT: 5203,
+  PASSWORD_MISSING: 5204,
+  NICKNAME_REQUIRED: 5205,
+  DATA_WRITE_FAILED: 5206,
+  USER_TYPE_INVALID: 5207,
+  USER_ALREADY_LOGGED_IN: 5208,
+  LOGIN_KEY_REQUIRED: 5300,
+  LOGIN_KEY_INCORRECT: 5301,
+  SERVER_ID_INCORRECT: 6000,
+  SERVER_IP_INCORRECT: 6001,
+  SERVER_MAXUSERS_OUT_OF_RANGE: 6002,
+  SERVER_MAXSIDELINEUSERS_OUT_OF_RANGE: 6003,
 });
 
-/** An SDK failure: `code` from the specification, `message` readable. */
-export class TKError extends Error {
-  constructor(code, message, extra = {}) {
-    super(message || MESSAGES[code] || `status ${code}`);
-    this.name = "TKError";
-    this.code = code;
-    Object.assign(this, extra);
-  }
-}
+/** The seed's description of each code, by namespace. */
+export const DESCRIPTIONS = Object.freeze({
+  webapi: Object.freeze({
+    3001: "Server Expired",
+    3002: "The company has been frozen",
+    3003: "The room has been deleted or expired",
+    4001: "The company does not exist",
+    4002: "The username or password is incorrect",
+    4003: "The room name is not allowed to be empty",
+    4004: "The time format is incorrect",
+    4005: "The time setting is incorrect",
+    4006: "The teacher's password format is incorrect",
+    4007: "The room does not exist, the room is invalid or has been deleted, or the room has expired",
+    4008: "The room password is incorrect",
+    4009: "The password format for the student user is incorrect",
+    4010: "The password format is incorrect",
+    4011: "The room type is required",
+    4101: "Enterprise ID verification is required",
+    4102: "Error in verifying the Enterprise ID",
+    4103: "The number of rooms exceeds the maximum limit",
+    4105: "No data matches the criteria",
+    4106: "The number of room files exceeds the quantity limit",
+    4107: "Database operation error",
+    4108: "No permission",
+    4109: "Auth is not correct",
+    4110: "This room requires a password. Please enter the password",
+    4111: "The user is not registered or the password is incorrect. This room requires registered users to participate",
+    4200: "Group ID is required",
+    4201: "Group name is required",
+    4202: "File ID is required",
+    5000: "Username and password are required",
+    5001: "Whether the room has a password is required",
+    5002: "Chairman password is required",
+    5003: "The room's general password is required",
+    5004: "Start time and end time are required",
+    5005: "If allowing eavesdropping users, a password should be provided",
+    5006: "The password format for the room participants is incorrect",
+    5007: "The password for the eavesdropping user is incorrect",
+    5008: "The format of the maximum number of users is incorrect",
+    5009: "The maximum number of users exceeds the limit",
+    5010: "The maximum number of eavesdropping users is incorrect",
+    5011: "The maximum number of eavesdropping users exceeds the limit",
+    5012: "The format of the maximum number of videos is incorrect",
+    5013: "The maximum number of videos is incorrect",
+    5014: "The format of the maximum number of audio streams is incorrect",
+    5015: "The maximum number of audio streams is incorrect",
+    5016: "The format of the video resolution parameter is incorrect",
+    5017: "The format of the layout parameter is incorrect",
+    5018: "The assistant password is required",
+    5019: "The password for the monitoring course is required",
+    5020: "The video resolution is incorrect or exceeds the enterprise limit",
+    5100: "Room number is required",
+    5101: "User account is required",
+    5102: "The room password cannot be repeated",
+    5200: "The chairman password is incorrect",
+    5201: "The eavesdropping password is incorrect",
+    5203: "Student password",
+    5204: "No password",
+    5205: "Nickname or name is required",
+    5206: "Data write failed",
+    5207: "User type: 0 - Lecturer (Teacher), 1 - Assistant, 2 - Student, 3 - Live Streaming User, 4 - Inspector",
+    5208: "The user has already logged in",
+    5300: "The 40-character login key is required",
+    5301: "The 40-character key is incorrect",
+    6000: "The server ID is incorrect",
+    6001: "The IP address is incorrect",
+    6002: "The number of regular users exceeds the range",
+    6003: "The number of eavesdropping users exceeds the range",
+  }),
+  sdk: Object.freeze({
+    101: "No recording device available",
+    102: "No playback device available",
+    151: "No video device available",
+    103: "The recording device is not authorized",
+    152: "The video device is not authorized",
+    104: "The recording device is unavailable, possibly occupied by another application",
+    153: "The video device is unavailable, possibly occupied by another application",
+    2001: "Unknown audio error",
+    2002: "Unknown video error",
+    2003: "The audio track is unavailable",
+    2004: "The video track is unavailable",
+    2005: "Audio constraints exception",
+    2006: "Video constraints exception",
+    2007: "Invalid audio constraints",
+    2008: "Invalid video constraints",
+    2009: "The camera in use has been removed",
+    2010: "The speaker in use has been removed",
+    2011: "The microphone in use has been removed",
+    2101: "The lack of human-computer interaction prevents the audio from playing",
+    2102: "The lack of human-computer interaction prevents the video from playing",
+    2103: "Screen sharing failed",
+    2508: "No successful connection to the room error code",
+    2509: "Web sharing plugin not detected",
+    2510: "Server exception",
+    2511: "Failed to join the group",
+    2526: "Failed to publish",
+    2527: "Failed to cancel the post",
+    2528: "Subscription failed",
+    2529: "Failed to unsubscribe",
+    2600: "Room link failed",
+    2601: "The number of posts exceeds the limit",
+    2602: "Exceeded the maximum allowed number of times",
+  }),
+  error_notice: Object.freeze({
+    0: "Success",
+    61: "The length of the text message is greater than or equal to 1024",
+    62: "The interval between sending text messages is less than or equal to 1000 milliseconds",
+    63: "Error in joining room parameters",
+    64: "The number of students has exceeded the limit",
+    101: "Not initialized",
+    102: "Invalid status",
+    103: "The parameter is incorrect",
+    104: "There is no such user",
+    111: "The web interface request failed",
+    131: "Publication failed (the SDK will automatically reconnect)",
+    132: "Publication timed out (the SDK will automatically reconnect)",
+    133: "Media link exceeded the limit",
+    134: "The number of publication reconnection attempts has exceeded the specified maximum number of reconnects. [Note: The maximum number of reconnects is unlimited by default and can be configured via the joinroom interface.]",
+    141: "Subscription failed (the SDK will automatically reconnect)",
+    142: "Subscription timed out (the SDK will automatically reconnect)",
+    143: "The stream has not been published",
+    151: "Failed to switch servers",
+    153: "The server recording has already been started or is currently in progress. There is no need to call the start recording interface again",
+    154: "Recording has not started",
+    155: "Joining group timed out",
+    156: "Failed to join the group",
+  }),
+  info_notice: Object.freeze({
+    2001: "Publication succeeded",
+    2002: "Subscription succeeded",
+  }),
+  warning_notice: Object.freeze({
+    1011: "When switching to a pure audio room, if a video has been published, the SDK will automatically unpublish the video",
+    1012: "When switching to an audio and video room, if audio has been published, the SDK will automatically publish video",
+    1013: "The number of publication reconnection attempts has exceeded the specified maximum number of reconnects, and the SDK will automatically unpublish the video",
+    1014: "The number of publication reconnection attempts has exceeded the specified maximum number of reconnects, and the SDK will automatically unpublish the audio",
+    1015: "Failed to obtain the device stream, and the SDK will automatically unpublish the video",
+    1016: "Failed to obtain the device stream, and the SDK will automatically unpublish the audio",
+  }),
+});
 
-const BY_NAME = {
-  NotFoundError: [101, 151],
-  DevicesNotFoundError: [101, 151],
-  NotAllowedError: [103, 152],
-  PermissionDeniedError: [103, 152],
-  SecurityError: [103, 152],
-  NotReadableError: [104, 153],
-  TrackStartError: [104, 153],
-  AbortError: [104, 153],
-  OverconstrainedError: [2005, 2006],
-  ConstraintNotSatisfiedError: [2005, 2006],
-  TypeError: [2007, 2008],
-};
-
-/**
- * The code for a getUserMedia failure. `kind` is "audio" or "video": the seed has one code
- * for each (101 microphone / 151 camera, ...). When both were asked for, the caller reports
- * the video code when the constraint names video, as Chromium does not say which device failed.
- */
-export function mediaErrorCode(err, kind) {
-  const pair = BY_NAME[err && err.name] || [2001, 2002];
-  return kind === "audio" ? pair[0] : pair[1];
-}
-
-/** The code when a track or device ends while in use (unplugged, revoked, taken away). */
-export function trackLostCode(kind) {
-  if (kind === "video") return 2009;
-  if (kind === "audiooutput") return 2010;
-  return 2011;
-}
-
-/** The code when the autoplay policy refuses play(). */
-export function autoplayCode(kind) {
-  return kind === "audio" ? 2101 : 2102;
-}
-
-/** The code for a getDisplayMedia failure: refused → 2103, not supported → 2509. */
-export function screenErrorCode(err) {
-  if (!err || err.name === "NotSupportedError") return 2509;
-  return 2103;
-}
+/** The descriptions of the SDK's own codes (TK.MESSAGES). */
+export const MESSAGES = DESCRIPTIONS.sdk;

@@ -2,7 +2,7 @@
 // acknowledgement each, events with the room sequence `s`, and resuming after a dropped socket
 // so that the room never sees the user leave and no event is handled twice.
 
-import { TKError } from "./codes.js";
+import { TKError } from "./errors.js";
 
 const REQUEST_TIMEOUT_MS = 15000;
 

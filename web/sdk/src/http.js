@@ -1,7 +1,7 @@
 // The ClientAPI calls the SDK makes before it opens the socket (checkroom, getconfig) and the
 // room's courseware list. Form-encoded POSTs answering {"result": code, ...}.
 
-import { TKError } from "./codes.js";
+import { TKError } from "./errors.js";
 
 /** The node's base URL: the page's own origin unless a host is given, as in joinroom(host, port, ...). */
 export function baseUrl(host, port) {

@@ -1,6 +1,7 @@
 // tkroom.js: the browser SDK of tkroom. `import TK from "/sdk/tkroom.js"; const room = TK.Room();`
 
-import { ERROR_NOTICE, INFO_NOTICE, MESSAGES, TK_ERR, TKError, WARNING_NOTICE, mediaErrorCode } from "./codes.js";
+import { DESCRIPTIONS, ERROR_NOTICE, INFO_NOTICE, MESSAGES, TK_ERR, WARNING_NOTICE, WEBAPI } from "./codes.js";
+import { TKError, mediaErrorCode } from "./errors.js";
 import { acquireTrack } from "./media.js";
 import {
   MSG_TO_ALLEXCEPTAUDITOR,
@@ -28,6 +29,8 @@ export const TK = Object.freeze({
   INFO_NOTICE,
   WARNING_NOTICE,
   MESSAGES,
+  DESCRIPTIONS,
+  WEBAPI,
   ROOM_ROLE,
   PUBLISH_STATE,
   MSG_TO_ALLUSER,

@@ -2,7 +2,7 @@
 // room's Janus server; the SDP travels over the signalling socket (publish / subscribe /
 // signaling_message), so the page never talks to Janus itself.
 
-import { TKError, mediaErrorCode } from "./codes.js";
+import { TKError, mediaErrorCode } from "./errors.js";
 
 const GATHER_TIMEOUT_MS = 3000;
 

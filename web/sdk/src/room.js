@@ -4,17 +4,14 @@
 // own `publishstate`; every client reacts to its own publishstate by (un)publishing, which is
 // also how a teacher brings a student on stage.
 
-import {
-  MESSAGES,
-  TKError,
-  autoplayCode,
-  screenErrorCode,
-  trackLostCode,
-} from "./codes.js";
+import { DESCRIPTIONS, MESSAGES } from "./codes.js";
+import { TKError, autoplayCode, screenErrorCode, trackLostCode } from "./errors.js";
 import { Connection } from "./connection.js";
 import { Emitter } from "./emitter.js";
 import { baseUrl, clientApi, signalUrl } from "./http.js";
 import { Publisher, Subscriber, acquireTrack } from "./media.js";
+
+const NOTICE_NS = { error: "error_notice", warn: "warning_notice", info: "info_notice" };
 
 export const ROOM_ROLE = Object.freeze({
   TEACHER: 0,
@@ -65,6 +62,8 @@ export class Room extends Emitter {
     this.players = new Map(); // `${userId}:${type}:${kind}` -> element
     this.pendingPlay = new Set();
     this.videoProfile = null;
+    this.deviceIds = { audio: null, video: null }; // chosen with setDevice(); null = the default
+    this.deviceState = { audio: 0, video: 0 }; // the own devicestate property: 0 or the failure code
     this.failCounts = new Map();
     this._join = null;
     this._mediaQueue = Promise.resolve();
@@ -175,6 +174,7 @@ export class Room extends Emitter {
 
   _applyJoinAck(ack) {
     this.self = ack.self;
+    this.deviceState = { audio: 0, video: 0 };
     this.roomProps = ack.room || {};
     this.mode = ack.mode || "normalRoom";
     this.users = new Map();
@@ -420,6 +420,13 @@ export class Room extends Emitter {
     return res.roomfile || [];
   }
 
+  /** The room's breakout groups (ClientAPI getgrouplist): [{groupid, groupname}]. */
+  async getGroupList() {
+    const serial = this._join && this._join.params.serial;
+    const res = await clientApi(this.base || "", "getgrouplist", { serial });
+    return res.grouplist || [];
+  }
+
   // ---- publishing ----------------------------------------------------------------------------
 
   _myState() {
@@ -458,6 +465,46 @@ export class Room extends Emitter {
 
   unpublishAV() {
     return this._setMyState(0);
+  }
+
+  /** The browser's devices: {audioinput: [...], videoinput: [...], audiooutput: [...]} ({deviceId, label}). */
+  async getDevices() {
+    const out = { audioinput: [], videoinput: [], audiooutput: [] };
+    const md = typeof navigator !== "undefined" ? navigator.mediaDevices : undefined;
+    if (!md || typeof md.enumerateDevices !== "function") return out;
+    for (const d of await md.enumerateDevices()) {
+      if (out[d.kind]) out[d.kind].push({ deviceId: d.deviceId, label: d.label, groupId: d.groupId });
+    }
+    return out;
+  }
+
+  /**
+   * Chooses the camera ("video") or microphone ("audio") by deviceId (null: the default).
+   * A device in use is swapped at once: its publication is made again from the new one.
+   */
+  setDevice(kind, deviceId) {
+    if (kind !== "audio" && kind !== "video") return Promise.reject(new TKError(103, "setDevice: kind is audio or video"));
+    this.deviceIds[kind] = deviceId || null;
+    return this._queue(async () => {
+      const track = this.localTracks[kind];
+      if (!track || (deviceId && track.getSettings().deviceId === deviceId)) return;
+      track.onended = null;
+      track.stop();
+      this.localTracks[kind] = null;
+      await this._applyPublishState();
+    });
+  }
+
+  /** The chosen deviceId of a kind, or null (the browser's default). */
+  getDevice(kind) {
+    return this.deviceIds[kind] || null;
+  }
+
+  /** Tells the room whether a device of ours failed (the devicestate property, 0 = fine). */
+  _reportDevice(kind, code) {
+    if (this.deviceState[kind] === code || !this.self || !this.conn) return;
+    this.deviceState = { ...this.deviceState, [kind]: code };
+    this.changeUserProperty(this.self.id, MSG_TO_ALLUSER, { devicestate: { ...this.deviceState } }).catch(() => {});
   }
 
   setVideoProfile(profile) {
@@ -499,15 +546,17 @@ export class Room extends Emitter {
           this.localTracks[kind].stop();
           this.localTracks[kind] = null;
         }
+        this._reportDevice(kind, 0);
         continue;
       }
       if (!this.localTracks[kind]) {
         try {
-          const constraints = kind === "video" ? this._videoConstraints() : true;
+          const constraints = kind === "video" ? this._videoConstraints() : this._audioConstraints();
           const track = await acquireTrack(kind, constraints);
           track.onended = () => this._onTrackLost(kind, track);
           this.localTracks[kind] = track;
-          this.dispatchEvent("device-success", { kind });
+          this.dispatchEvent("device-success", { kind, deviceId: track.getSettings().deviceId });
+          this._reportDevice(kind, 0);
         } catch (err) {
           this._deviceFailure(err, kind);
           continue;
@@ -524,10 +573,14 @@ export class Room extends Emitter {
     this._refreshLocalPlayers();
   }
 
+  _audioConstraints() {
+    return this.deviceIds.audio ? { deviceId: { exact: this.deviceIds.audio } } : true;
+  }
+
   _videoConstraints() {
     const p = this.videoProfile;
-    if (!p) return true;
-    const c = {};
+    const c = this.deviceIds.video ? { deviceId: { exact: this.deviceIds.video } } : {};
+    if (!p) return Object.keys(c).length ? c : true;
     if (p.width) c.width = { ideal: p.width };
     if (p.height) c.height = { ideal: p.height };
     if (p.maxfps) c.frameRate = { max: p.maxfps };
@@ -593,6 +646,7 @@ export class Room extends Emitter {
     const code = trackLostCode(kind);
     this.dispatchEvent("device-failure", { code, kind, message: MESSAGES[code] });
     this._notice("error", code, MESSAGES[code], { kind, source: "sdk" });
+    this._reportDevice(kind, code);
     const pub = this.pubs.get(kind);
     this.pubs.delete(kind);
     if (pub) pub.stop(true);
@@ -604,6 +658,7 @@ export class Room extends Emitter {
     this.dispatchEvent("device-failure", { code, kind, message: err.message, browserError: err.browserError });
     this._notice("error", code, err.message, { kind, browserError: err.browserError, source: "sdk" });
     this._notice("warn", kind === "video" ? 1015 : 1016, undefined, { kind });
+    this._reportDevice(kind, code);
   }
 
   /** Shares the screen (getDisplayMedia); 2509 when the browser cannot, 2103 when refused. */
@@ -895,7 +950,9 @@ export class Room extends Emitter {
 
   _notice(kind, code, msg, extra = {}) {
     const type = kind === "error" ? "room-error-notice" : kind === "warn" ? "room-warn-notice" : "room-info-notice";
-    const message = msg || MESSAGES[code] || `status ${code}`;
+    // The SDK's device codes are described in the sdk namespace; the room's in the notice's own.
+    const own = extra.source === "sdk" ? DESCRIPTIONS.sdk : DESCRIPTIONS[NOTICE_NS[kind]];
+    const message = msg || own[code] || DESCRIPTIONS.webapi[code] || MESSAGES[code] || `status ${code}`;
     this.dispatchEvent(type, { code, message, errorCode: code, errorInfo: message, ...extra });
   }
 

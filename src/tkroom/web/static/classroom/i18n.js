@@ -39,11 +39,10 @@ export const en = {
   "ctl.banAll": "Mute chat for all",
   "ctl.groups": "Open groups",
   "ctl.groupsEnd": "Close groups",
-  "ctl.groupsPrompt": "Group ids, separated by commas",
   "ctl.camOn": "Camera and microphone on",
   "ctl.camOff": "Camera and microphone off",
-  "ctl.micOn": "Unmute microphone",
-  "ctl.micOff": "Mute microphone",
+  "ctl.micOn": "Microphone on",
+  "ctl.micOff": "Microphone off",
   "ctl.share": "Share screen",
   "ctl.shareStop": "Stop sharing",
   "ctl.hand": "Raise hand",
@@ -71,7 +70,33 @@ export const en = {
   "conn.evicted": "You were removed from the class by the teacher.",
   "notice.dismiss": "Dismiss",
   "notice.code": "Code {code}",
+  "notice.unknown": "Something went wrong.",
   "notice.groupMoved": "You were moved to group {g}.",
+  "app.language": "Language",
+  "join.resuming": "Rejoining the class…",
+  "class.recording": "Recording",
+  "class.endedNotice": "The class has ended: cameras and microphones are off.",
+  "tb.class": "Class",
+  "tb.groups": "Groups",
+  "tb.media": "Camera and microphone",
+  "tb.me": "Me",
+  "ctl.cameraOn": "Camera on",
+  "ctl.cameraOff": "Camera off",
+  "ctl.devices": "Devices…",
+  "dev.heading": "Check your camera and microphone",
+  "dev.camera": "Camera",
+  "dev.mic": "Microphone",
+  "dev.default": "Default",
+  "dev.level": "Microphone level",
+  "dev.goLive": "Go live",
+  "dev.apply": "Use these devices",
+  "dev.close": "Close",
+  "dev.previewLabel": "Camera preview",
+  "groups.none": "No groups in this room.",
+  "groups.pick": "Groups to use",
+  "dev.failed.video": "Camera not working (code {code})",
+  "dev.failed.audio": "Microphone not working (code {code})",
+  "conn.replaced": "You joined this class from another window or device.",
 };
 
 export const zh = {
@@ -112,7 +137,6 @@ export const zh = {
   "ctl.banAll": "全体禁言",
   "ctl.groups": "开始分组",
   "ctl.groupsEnd": "结束分组",
-  "ctl.groupsPrompt": "分组编号，用逗号分隔",
   "ctl.camOn": "打开摄像头和麦克风",
   "ctl.camOff": "关闭摄像头和麦克风",
   "ctl.micOn": "打开麦克风",
@@ -144,7 +168,33 @@ export const zh = {
   "conn.evicted": "你已被老师移出课堂。",
   "notice.dismiss": "关闭",
   "notice.code": "错误码 {code}",
+  "notice.unknown": "出现了问题。",
   "notice.groupMoved": "你已被分到第 {g} 组。",
+  "app.language": "语言",
+  "join.resuming": "正在重新进入课堂…",
+  "class.recording": "录制中",
+  "class.endedNotice": "已下课：摄像头和麦克风已关闭。",
+  "tb.class": "课堂",
+  "tb.groups": "分组",
+  "tb.media": "摄像头和麦克风",
+  "tb.me": "我",
+  "ctl.cameraOn": "打开摄像头",
+  "ctl.cameraOff": "关闭摄像头",
+  "ctl.devices": "设备…",
+  "dev.heading": "检查摄像头和麦克风",
+  "dev.camera": "摄像头",
+  "dev.mic": "麦克风",
+  "dev.default": "默认",
+  "dev.level": "麦克风音量",
+  "dev.goLive": "开始直播",
+  "dev.apply": "使用这些设备",
+  "dev.close": "关闭",
+  "dev.previewLabel": "摄像头预览",
+  "groups.none": "本教室没有分组。",
+  "groups.pick": "要使用的分组",
+  "dev.failed.video": "摄像头无法使用（错误码 {code}）",
+  "dev.failed.audio": "麦克风无法使用（错误码 {code}）",
+  "conn.replaced": "你已在其他窗口或设备上进入此课堂。",
 };
 
 // What a code means for the person in front of the page. Keyed "sdk:N" for the SDK's own
@@ -196,6 +246,37 @@ export const codesEn = {
   "room:5011": "The live audience is full.",
   "room:5208": "You are already in this class on another device.",
   "room:5301": "This link or ticket is not valid any more. Open the class link again.",
+  "room:103": "The request was not valid.",
+  "room:104": "That person is no longer in the class.",
+  "room:134": "Your camera or microphone could not be sent after many tries; it was turned off.",
+  "room:132": "Your camera took too long to reach the media server; retrying.",
+  "room:142": "A video took too long to arrive; retrying.",
+  "room:4107": "The class server could not read or save its data. Try again in a moment.",
+  "room:151": "No media server is available for this class.",
+  "room:2510": "The class server had a problem. Try again.",
+  "room:2511": "Joining the group failed.",
+  "room:2526": "Your camera or microphone could not be sent.",
+  "room:2528": "A video could not be received.",
+  "room:3001": "The school's service period has ended.",
+  "room:3002": "The school's account is frozen.",
+  "room:4002": "The user name or password is not correct.",
+  "room:4111": "Only registered users may join this class: check your account and password.",
+  "room:5006": "The password has the wrong format: 4 to 16 letters, digits or symbols, no spaces.",
+  "room:5100": "The link has no class number.",
+  "room:5101": "The user id is too long.",
+  "room:5200": "The teacher password is not correct.",
+  "room:5201": "The live audience password is not correct.",
+  "room:5203": "The student password is not correct.",
+  "room:5204": "This role needs a password.",
+  "room:5205": "Please enter your name (at most 200 characters).",
+  "room:5207": "The link asks for a role that does not exist.",
+  "room:5300": "The link has no login key.",
+  "warn:1011": "The class switched to audio only: your camera was turned off.",
+  "warn:1012": "The class switched back to video: your camera is on again.",
+  "warn:1013": "Your camera could not be sent after many tries; it was turned off.",
+  "warn:1014": "Your microphone could not be sent after many tries; it was turned off.",
+  "warn:1015": "Your camera could not be started, so it is not being sent.",
+  "warn:1016": "Your microphone could not be started, so it is not being sent.",
 };
 
 export const codesZh = {
@@ -245,7 +326,40 @@ export const codesZh = {
   "room:2601": "你共享的内容已达上限。",
   "room:2602": "重连次数过多，已停止重连。",
   "room:4012": "密码与本教室的任何角色都不匹配。",
+  "room:103": "请求无效。",
+  "room:104": "此人已不在课堂中。",
+  "room:134": "多次尝试后仍无法发送你的摄像头或麦克风，已将其关闭。",
+  "room:132": "摄像头连接媒体服务器超时，正在重试。",
+  "room:142": "视频接收超时，正在重试。",
+  "room:4107": "课堂服务器无法读写数据，请稍后重试。",
+  "room:151": "本课堂没有可用的媒体服务器。",
+  "room:2510": "课堂服务器出现问题，请重试。",
+  "room:2511": "加入分组失败。",
+  "room:2526": "无法发送你的摄像头或麦克风。",
+  "room:2528": "无法接收视频。",
+  "room:3001": "学校的服务期已结束。",
+  "room:3002": "学校账号已被冻结。",
+  "room:4002": "用户名或密码不正确。",
+  "room:4111": "此课堂只允许注册用户进入，请检查账号和密码。",
+  "room:5006": "密码格式不正确：需为 4 到 16 个字母、数字或符号，不能有空格。",
+  "room:5100": "链接中没有教室号。",
+  "room:5101": "用户编号太长。",
+  "room:5200": "老师密码不正确。",
+  "room:5201": "旁听密码不正确。",
+  "room:5203": "学生密码不正确。",
+  "room:5204": "此角色需要密码。",
+  "room:5205": "请输入你的名字（最多 200 个字符）。",
+  "room:5207": "链接中的角色不存在。",
+  "room:5300": "链接中没有登录密钥。",
+  "warn:1011": "课堂已切换为纯音频：你的摄像头已关闭。",
+  "warn:1012": "课堂已恢复视频：你的摄像头已重新打开。",
+  "warn:1013": "多次尝试后仍无法发送你的摄像头，已将其关闭。",
+  "warn:1014": "多次尝试后仍无法发送你的麦克风，已将其关闭。",
+  "warn:1015": "摄像头无法启动，因此没有发送。",
+  "warn:1016": "麦克风无法启动，因此没有发送。",
 };
+
+export const LANGUAGES = { en: "English", zh: "中文" };
 
 /** "zh" when the browser prefers Chinese, otherwise "en". */
 export function pickLanguage(langs) {
@@ -264,8 +378,8 @@ export function makeTranslator(lang) {
     const text = words[key] ?? en[key] ?? key;
     return text.replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ""));
   };
-  /** A teacher-friendly sentence for a code, falling back to the SDK's or server's message. */
-  t.code = (ns, code, fallback) => codeWords[`${ns}:${code}`] ?? codesEn[`${ns}:${code}`] ?? fallback ?? "";
+  /** A teacher-friendly sentence for a code in this language, or undefined when there is none. */
+  t.code = (ns, code) => codeWords[`${ns}:${code}`];
   t.lang = lang;
   return t;
 }
@@ -275,4 +389,5 @@ export function translatePage(root, t) {
   root.documentElement.lang = t.lang === "zh" ? "zh-CN" : "en";
   for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
   for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
+  for (const el of root.querySelectorAll("[data-i18n-label]")) el.setAttribute("aria-label", t(el.dataset.i18nLabel));
 }

@@ -30,8 +30,8 @@ var TK_ERR = Object.freeze({
   SUBSCRIBE_FAILED: 2528,
   UNSUBSCRIBE_FAILED: 2529,
   ROOM_LINK_FAILED: 2600,
-  PUBLISH_LIMIT: 2601,
-  MAX_ATTEMPTS: 2602
+  PUBLICATIONS_EXCEED_LIMIT: 2601,
+  MAX_ATTEMPTS_EXCEEDED: 2602
 });
 var ERROR_NOTICE = Object.freeze({
   ERR_OK: 0,
@@ -69,40 +69,215 @@ var WARNING_NOTICE = Object.freeze({
   WAR_UNPUBLISHVIDEO_BY_GET_DEVICE_MEDIASTREAM_FAILURE: 1015,
   WAR_UNPUBLISHAUDIO_BY_GET_DEVICE_MEDIASTREAM_FAILURE: 1016
 });
-var MESSAGES = Object.freeze({
-  101: "No recording device available",
-  102: "No playback device available",
-  151: "No video device available",
-  103: "The recording device is not authorized",
-  152: "The video device is not authorized",
-  104: "The recording device is unavailable, possibly occupied by another application",
-  153: "The video device is unavailable, possibly occupied by another application",
-  2001: "Unknown audio error",
-  2002: "Unknown video error",
-  2003: "The audio track is unavailable",
-  2004: "The video track is unavailable",
-  2005: "Audio constraints exception",
-  2006: "Video constraints exception",
-  2007: "Invalid audio constraints",
-  2008: "Invalid video constraints",
-  2009: "The camera in use has been removed",
-  2010: "The speaker in use has been removed",
-  2011: "The microphone in use has been removed",
-  2101: "The lack of human-computer interaction prevents the audio from playing",
-  2102: "The lack of human-computer interaction prevents the video from playing",
-  2103: "Screen sharing failed",
-  2508: "No successful connection to the room error code",
-  2509: "Web sharing plugin not detected",
-  2510: "Server exception",
-  2511: "Failed to join the group",
-  2526: "Failed to publish",
-  2527: "Failed to cancel the post",
-  2528: "Subscription failed",
-  2529: "Failed to unsubscribe",
-  2600: "Room link failed",
-  2601: "The number of posts exceeds the limit",
-  2602: "Exceeded the maximum allowed number of times"
+var WEBAPI = Object.freeze({
+  SERVER_EXPIRED: 3001,
+  COMPANY_FROZEN: 3002,
+  ROOM_DELETED_OR_EXPIRED: 3003,
+  COMPANY_NOT_EXIST: 4001,
+  ACCOUNT_OR_PASSWORD_INCORRECT: 4002,
+  ROOM_NAME_EMPTY: 4003,
+  TIME_FORMAT_INCORRECT: 4004,
+  TIME_SETTING_INCORRECT: 4005,
+  CHAIRMAN_PWD_FORMAT_INCORRECT: 4006,
+  ROOM_NOT_EXIST: 4007,
+  ROOM_PASSWORD_INCORRECT: 4008,
+  STUDENT_PWD_FORMAT_INCORRECT: 4009,
+  PASSWORD_FORMAT_INCORRECT: 4010,
+  ROOM_TYPE_REQUIRED: 4011,
+  COMPANY_ID_REQUIRED: 4101,
+  COMPANY_ID_MISMATCH: 4102,
+  ROOM_QUOTA_EXCEEDED: 4103,
+  NO_MATCHING_DATA: 4105,
+  ROOM_FILE_LIMIT_EXCEEDED: 4106,
+  DATABASE_ERROR: 4107,
+  NO_PERMISSION: 4108,
+  AUTH_INCORRECT: 4109,
+  ROOM_PASSWORD_REQUIRED: 4110,
+  REGISTERED_USER_REQUIRED: 4111,
+  GROUP_ID_REQUIRED: 4200,
+  GROUP_NAME_REQUIRED: 4201,
+  FILE_ID_REQUIRED: 4202,
+  ACCOUNT_AND_PASSWORD_REQUIRED: 5e3,
+  PASSWORDREQUIRED_REQUIRED: 5001,
+  CHAIRMAN_PWD_REQUIRED: 5002,
+  STUDENT_PWD_REQUIRED: 5003,
+  START_END_TIME_REQUIRED: 5004,
+  SIDELINE_PWD_REQUIRED: 5005,
+  PARTICIPANT_PWD_FORMAT_INCORRECT: 5006,
+  SIDELINE_PWD_INCORRECT: 5007,
+  MAXUSERS_FORMAT_INCORRECT: 5008,
+  MAXUSERS_OUT_OF_RANGE: 5009,
+  MAXSIDELINEUSERS_FORMAT_INCORRECT: 5010,
+  MAXSIDELINEUSERS_OUT_OF_RANGE: 5011,
+  MAXVIDEO_FORMAT_INCORRECT: 5012,
+  MAXVIDEO_OUT_OF_RANGE: 5013,
+  MAXAUDIO_FORMAT_INCORRECT: 5014,
+  MAXAUDIO_OUT_OF_RANGE: 5015,
+  VIDEOTYPE_FORMAT_INCORRECT: 5016,
+  ROOMLAYOUT_FORMAT_INCORRECT: 5017,
+  ASSISTANT_PWD_REQUIRED: 5018,
+  PATROL_PWD_REQUIRED: 5019,
+  VIDEOTYPE_ABOVE_LIMIT: 5020,
+  SERIAL_REQUIRED: 5100,
+  USER_ACCOUNT_REQUIRED: 5101,
+  ROOM_PASSWORD_REPEATED: 5102,
+  CHAIRMAN_PWD_INCORRECT: 5200,
+  SIDELINE_PWD_WRONG: 5201,
+  STUDENT_PWD_INCORRECT: 5203,
+  PASSWORD_MISSING: 5204,
+  NICKNAME_REQUIRED: 5205,
+  DATA_WRITE_FAILED: 5206,
+  USER_TYPE_INVALID: 5207,
+  USER_ALREADY_LOGGED_IN: 5208,
+  LOGIN_KEY_REQUIRED: 5300,
+  LOGIN_KEY_INCORRECT: 5301,
+  SERVER_ID_INCORRECT: 6e3,
+  SERVER_IP_INCORRECT: 6001,
+  SERVER_MAXUSERS_OUT_OF_RANGE: 6002,
+  SERVER_MAXSIDELINEUSERS_OUT_OF_RANGE: 6003
 });
+var DESCRIPTIONS = Object.freeze({
+  webapi: Object.freeze({
+    3001: "Server Expired",
+    3002: "The company has been frozen",
+    3003: "The room has been deleted or expired",
+    4001: "The company does not exist",
+    4002: "The username or password is incorrect",
+    4003: "The room name is not allowed to be empty",
+    4004: "The time format is incorrect",
+    4005: "The time setting is incorrect",
+    4006: "The teacher's password format is incorrect",
+    4007: "The room does not exist, the room is invalid or has been deleted, or the room has expired",
+    4008: "The room password is incorrect",
+    4009: "The password format for the student user is incorrect",
+    4010: "The password format is incorrect",
+    4011: "The room type is required",
+    4101: "Enterprise ID verification is required",
+    4102: "Error in verifying the Enterprise ID",
+    4103: "The number of rooms exceeds the maximum limit",
+    4105: "No data matches the criteria",
+    4106: "The number of room files exceeds the quantity limit",
+    4107: "Database operation error",
+    4108: "No permission",
+    4109: "Auth is not correct",
+    4110: "This room requires a password. Please enter the password",
+    4111: "The user is not registered or the password is incorrect. This room requires registered users to participate",
+    4200: "Group ID is required",
+    4201: "Group name is required",
+    4202: "File ID is required",
+    5e3: "Username and password are required",
+    5001: "Whether the room has a password is required",
+    5002: "Chairman password is required",
+    5003: "The room's general password is required",
+    5004: "Start time and end time are required",
+    5005: "If allowing eavesdropping users, a password should be provided",
+    5006: "The password format for the room participants is incorrect",
+    5007: "The password for the eavesdropping user is incorrect",
+    5008: "The format of the maximum number of users is incorrect",
+    5009: "The maximum number of users exceeds the limit",
+    5010: "The maximum number of eavesdropping users is incorrect",
+    5011: "The maximum number of eavesdropping users exceeds the limit",
+    5012: "The format of the maximum number of videos is incorrect",
+    5013: "The maximum number of videos is incorrect",
+    5014: "The format of the maximum number of audio streams is incorrect",
+    5015: "The maximum number of audio streams is incorrect",
+    5016: "The format of the video resolution parameter is incorrect",
+    5017: "The format of the layout parameter is incorrect",
+    5018: "The assistant password is required",
+    5019: "The password for the monitoring course is required",
+    5020: "The video resolution is incorrect or exceeds the enterprise limit",
+    5100: "Room number is required",
+    5101: "User account is required",
+    5102: "The room password cannot be repeated",
+    5200: "The chairman password is incorrect",
+    5201: "The eavesdropping password is incorrect",
+    5203: "Student password",
+    5204: "No password",
+    5205: "Nickname or name is required",
+    5206: "Data write failed",
+    5207: "User type: 0 - Lecturer (Teacher), 1 - Assistant, 2 - Student, 3 - Live Streaming User, 4 - Inspector",
+    5208: "The user has already logged in",
+    5300: "The 40-character login key is required",
+    5301: "The 40-character key is incorrect",
+    6e3: "The server ID is incorrect",
+    6001: "The IP address is incorrect",
+    6002: "The number of regular users exceeds the range",
+    6003: "The number of eavesdropping users exceeds the range"
+  }),
+  sdk: Object.freeze({
+    101: "No recording device available",
+    102: "No playback device available",
+    151: "No video device available",
+    103: "The recording device is not authorized",
+    152: "The video device is not authorized",
+    104: "The recording device is unavailable, possibly occupied by another application",
+    153: "The video device is unavailable, possibly occupied by another application",
+    2001: "Unknown audio error",
+    2002: "Unknown video error",
+    2003: "The audio track is unavailable",
+    2004: "The video track is unavailable",
+    2005: "Audio constraints exception",
+    2006: "Video constraints exception",
+    2007: "Invalid audio constraints",
+    2008: "Invalid video constraints",
+    2009: "The camera in use has been removed",
+    2010: "The speaker in use has been removed",
+    2011: "The microphone in use has been removed",
+    2101: "The lack of human-computer interaction prevents the audio from playing",
+    2102: "The lack of human-computer interaction prevents the video from playing",
+    2103: "Screen sharing failed",
+    2508: "No successful connection to the room error code",
+    2509: "Web sharing plugin not detected",
+    2510: "Server exception",
+    2511: "Failed to join the group",
+    2526: "Failed to publish",
+    2527: "Failed to cancel the post",
+    2528: "Subscription failed",
+    2529: "Failed to unsubscribe",
+    2600: "Room link failed",
+    2601: "The number of posts exceeds the limit",
+    2602: "Exceeded the maximum allowed number of times"
+  }),
+  error_notice: Object.freeze({
+    0: "Success",
+    61: "The length of the text message is greater than or equal to 1024",
+    62: "The interval between sending text messages is less than or equal to 1000 milliseconds",
+    63: "Error in joining room parameters",
+    64: "The number of students has exceeded the limit",
+    101: "Not initialized",
+    102: "Invalid status",
+    103: "The parameter is incorrect",
+    104: "There is no such user",
+    111: "The web interface request failed",
+    131: "Publication failed (the SDK will automatically reconnect)",
+    132: "Publication timed out (the SDK will automatically reconnect)",
+    133: "Media link exceeded the limit",
+    134: "The number of publication reconnection attempts has exceeded the specified maximum number of reconnects. [Note: The maximum number of reconnects is unlimited by default and can be configured via the joinroom interface.]",
+    141: "Subscription failed (the SDK will automatically reconnect)",
+    142: "Subscription timed out (the SDK will automatically reconnect)",
+    143: "The stream has not been published",
+    151: "Failed to switch servers",
+    153: "The server recording has already been started or is currently in progress. There is no need to call the start recording interface again",
+    154: "Recording has not started",
+    155: "Joining group timed out",
+    156: "Failed to join the group"
+  }),
+  info_notice: Object.freeze({
+    2001: "Publication succeeded",
+    2002: "Subscription succeeded"
+  }),
+  warning_notice: Object.freeze({
+    1011: "When switching to a pure audio room, if a video has been published, the SDK will automatically unpublish the video",
+    1012: "When switching to an audio and video room, if audio has been published, the SDK will automatically publish video",
+    1013: "The number of publication reconnection attempts has exceeded the specified maximum number of reconnects, and the SDK will automatically unpublish the video",
+    1014: "The number of publication reconnection attempts has exceeded the specified maximum number of reconnects, and the SDK will automatically unpublish the audio",
+    1015: "Failed to obtain the device stream, and the SDK will automatically unpublish the video",
+    1016: "Failed to obtain the device stream, and the SDK will automatically unpublish the audio"
+  })
+});
+var MESSAGES = DESCRIPTIONS.sdk;
+
+// src/errors.js
 var TKError = class extends Error {
   constructor(code, message, extra = {}) {
     super(message || MESSAGES[code] || `status ${code}`);
@@ -521,6 +696,7 @@ function signalUrl(base, config) {
 }
 
 // src/room.js
+var NOTICE_NS = { error: "error_notice", warn: "warning_notice", info: "info_notice" };
 var ROOM_ROLE = Object.freeze({
   TEACHER: 0,
   ASSISTANT: 1,
@@ -565,6 +741,8 @@ var Room = class extends Emitter {
     this.players = /* @__PURE__ */ new Map();
     this.pendingPlay = /* @__PURE__ */ new Set();
     this.videoProfile = null;
+    this.deviceIds = { audio: null, video: null };
+    this.deviceState = { audio: 0, video: 0 };
     this.failCounts = /* @__PURE__ */ new Map();
     this._join = null;
     this._mediaQueue = Promise.resolve();
@@ -667,6 +845,7 @@ var Room = class extends Emitter {
   }
   _applyJoinAck(ack) {
     this.self = ack.self;
+    this.deviceState = { audio: 0, video: 0 };
     this.roomProps = ack.room || {};
     this.mode = ack.mode || "normalRoom";
     this.users = /* @__PURE__ */ new Map();
@@ -869,6 +1048,12 @@ var Room = class extends Emitter {
     const res = await clientApi(this.base || "", "getroomfile", { serial });
     return res.roomfile || [];
   }
+  /** The room's breakout groups (ClientAPI getgrouplist): [{groupid, groupname}]. */
+  async getGroupList() {
+    const serial = this._join && this._join.params.serial;
+    const res = await clientApi(this.base || "", "getgrouplist", { serial });
+    return res.grouplist || [];
+  }
   // ---- publishing ----------------------------------------------------------------------------
   _myState() {
     return this.self && this.self.properties && this.self.properties.publishstate || 0;
@@ -899,6 +1084,43 @@ var Room = class extends Emitter {
   }
   unpublishAV() {
     return this._setMyState(0);
+  }
+  /** The browser's devices: {audioinput: [...], videoinput: [...], audiooutput: [...]} ({deviceId, label}). */
+  async getDevices() {
+    const out = { audioinput: [], videoinput: [], audiooutput: [] };
+    const md = typeof navigator !== "undefined" ? navigator.mediaDevices : void 0;
+    if (!md || typeof md.enumerateDevices !== "function") return out;
+    for (const d of await md.enumerateDevices()) {
+      if (out[d.kind]) out[d.kind].push({ deviceId: d.deviceId, label: d.label, groupId: d.groupId });
+    }
+    return out;
+  }
+  /**
+   * Chooses the camera ("video") or microphone ("audio") by deviceId (null: the default).
+   * A device in use is swapped at once: its publication is made again from the new one.
+   */
+  setDevice(kind, deviceId) {
+    if (kind !== "audio" && kind !== "video") return Promise.reject(new TKError(103, "setDevice: kind is audio or video"));
+    this.deviceIds[kind] = deviceId || null;
+    return this._queue(async () => {
+      const track = this.localTracks[kind];
+      if (!track || deviceId && track.getSettings().deviceId === deviceId) return;
+      track.onended = null;
+      track.stop();
+      this.localTracks[kind] = null;
+      await this._applyPublishState();
+    });
+  }
+  /** The chosen deviceId of a kind, or null (the browser's default). */
+  getDevice(kind) {
+    return this.deviceIds[kind] || null;
+  }
+  /** Tells the room whether a device of ours failed (the devicestate property, 0 = fine). */
+  _reportDevice(kind, code) {
+    if (this.deviceState[kind] === code || !this.self || !this.conn) return;
+    this.deviceState = { ...this.deviceState, [kind]: code };
+    this.changeUserProperty(this.self.id, MSG_TO_ALLUSER, { devicestate: { ...this.deviceState } }).catch(() => {
+    });
   }
   setVideoProfile(profile) {
     this.videoProfile = profile ? { ...profile } : null;
@@ -936,15 +1158,17 @@ var Room = class extends Emitter {
           this.localTracks[kind].stop();
           this.localTracks[kind] = null;
         }
+        this._reportDevice(kind, 0);
         continue;
       }
       if (!this.localTracks[kind]) {
         try {
-          const constraints = kind === "video" ? this._videoConstraints() : true;
+          const constraints = kind === "video" ? this._videoConstraints() : this._audioConstraints();
           const track = await acquireTrack(kind, constraints);
           track.onended = () => this._onTrackLost(kind, track);
           this.localTracks[kind] = track;
-          this.dispatchEvent("device-success", { kind });
+          this.dispatchEvent("device-success", { kind, deviceId: track.getSettings().deviceId });
+          this._reportDevice(kind, 0);
         } catch (err) {
           this._deviceFailure(err, kind);
           continue;
@@ -960,10 +1184,13 @@ var Room = class extends Emitter {
     }
     this._refreshLocalPlayers();
   }
+  _audioConstraints() {
+    return this.deviceIds.audio ? { deviceId: { exact: this.deviceIds.audio } } : true;
+  }
   _videoConstraints() {
     const p = this.videoProfile;
-    if (!p) return true;
-    const c = {};
+    const c = this.deviceIds.video ? { deviceId: { exact: this.deviceIds.video } } : {};
+    if (!p) return Object.keys(c).length ? c : true;
     if (p.width) c.width = { ideal: p.width };
     if (p.height) c.height = { ideal: p.height };
     if (p.maxfps) c.frameRate = { max: p.maxfps };
@@ -1025,6 +1252,7 @@ var Room = class extends Emitter {
     const code = trackLostCode(kind);
     this.dispatchEvent("device-failure", { code, kind, message: MESSAGES[code] });
     this._notice("error", code, MESSAGES[code], { kind, source: "sdk" });
+    this._reportDevice(kind, code);
     const pub = this.pubs.get(kind);
     this.pubs.delete(kind);
     if (pub) pub.stop(true);
@@ -1035,6 +1263,7 @@ var Room = class extends Emitter {
     this.dispatchEvent("device-failure", { code, kind, message: err.message, browserError: err.browserError });
     this._notice("error", code, err.message, { kind, browserError: err.browserError, source: "sdk" });
     this._notice("warn", kind === "video" ? 1015 : 1016, void 0, { kind });
+    this._reportDevice(kind, code);
   }
   /** Shares the screen (getDisplayMedia); 2509 when the browser cannot, 2103 when refused. */
   async startShareScreen(options = {}) {
@@ -1299,7 +1528,8 @@ var Room = class extends Emitter {
   // ---- events from the server -----------------------------------------------------------------
   _notice(kind, code, msg, extra = {}) {
     const type = kind === "error" ? "room-error-notice" : kind === "warn" ? "room-warn-notice" : "room-info-notice";
-    const message = msg || MESSAGES[code] || `status ${code}`;
+    const own = extra.source === "sdk" ? DESCRIPTIONS.sdk : DESCRIPTIONS[NOTICE_NS[kind]];
+    const message = msg || own[code] || DESCRIPTIONS.webapi[code] || MESSAGES[code] || `status ${code}`;
     this.dispatchEvent(type, { code, message, errorCode: code, errorInfo: message, ...extra });
   }
   _onEvent(ev, data) {
@@ -1439,6 +1669,8 @@ var TK = Object.freeze({
   INFO_NOTICE,
   WARNING_NOTICE,
   MESSAGES,
+  DESCRIPTIONS,
+  WEBAPI,
   ROOM_ROLE,
   PUBLISH_STATE,
   MSG_TO_ALLUSER,
