@@ -283,8 +283,13 @@ class SignalServer:
             if not isinstance(data["ticket"], str):
                 raise fail(63, "ticket must be a string")
             ident = tickets.verify(self.secret, data["ticket"], now)
-        elif isinstance(data.get("serial"), str) and isinstance(data.get("loginkey"), str):
-            ident = await self.directory.verify_login_key(data["serial"], data["loginkey"], now)
+        elif isinstance(data.get("serial"), str):
+            key = data.get("loginkey")
+            if key is None or key == "":
+                raise fail(5300)
+            if not isinstance(key, str):
+                raise fail(5301, "the login key must be a string of 40 hexadecimal characters")
+            ident = await self.directory.verify_login_key(data["serial"], key, now)
         else:
             raise fail(63, "joinRoom needs a ticket, or a serial and a loginkey")
         if data.get("userId") is not None and data["userId"] != ident.userid:
