@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tkroom.rooms.model import ALL, Event, Target, new_member
-from tkroom.rooms.transitions import JoinPolicy
+from tkroom.rooms.transitions import JoinPolicy, SavePolicy
 from tkroom.state.base import Session
 from tkroom.state.memory import MemoryState
 from tkroom.state.redis import RedisState
@@ -36,7 +36,8 @@ _join = st.tuples(st.just("join"), _room, st.sampled_from(USERS), st.sampled_fro
                   st.booleans(), st.integers(0, 2), st.sampled_from([None, 0, 1]),
                   st.dictionaries(st.sampled_from(["a", "publishstate", "ü"]), _value, max_size=2))
 _save = st.tuples(st.just("save"), _room, st.sampled_from(MSG_IDS),
-                  st.none() | st.sampled_from(MSG_IDS), st.none() | st.sampled_from(USERS), _value)
+                  st.none() | st.sampled_from(MSG_IDS), st.none() | st.sampled_from(USERS), _value,
+                  st.integers(0, 4), st.integers(0, 2))
 OPS = st.one_of(
     _join, _join, _join, _save, _save,
     st.tuples(st.just("leave"), _room, st.sampled_from(USERS), st.booleans(), st.booleans()),
@@ -79,13 +80,13 @@ async def apply(state: Any, op: tuple[Any, ...], sessions: dict[tuple[str, str],
     if kind == "props":
         return await state.update_properties(serial, op[2], op[3])
     if kind == "save":
-        _, _, mid, amsg, auser, data = op
+        _, _, mid, amsg, auser, data, max_room, max_user = op
         msg: dict[str, Any] = {"id": mid, "name": mid, "data": data}
-        if amsg and amsg != mid:
+        if amsg:
             msg["associatedMsgID"] = amsg
         if auser:
             msg["associatedUserID"] = auser
-        return await state.save_message(serial, msg)
+        return await state.save_message(serial, msg, SavePolicy(max_room, max_user))
     if kind == "delete":
         return await state.delete_message(serial, op[2])
     if kind == "chat":
@@ -98,7 +99,8 @@ async def apply(state: Any, op: tuple[Any, ...], sessions: dict[tuple[str, str],
         return await state.replay(serial, op[2])
     return [await state.snapshot(serial, op[2]), await state.count_members(serial),
             await state.get_members(serial), await state.get_members(serial, ["u1", "u0", "zz"]),
-            await state.messages(serial), await state.has_message(serial, "m0")]
+            await state.messages(serial), await state.has_message(serial, "m0"),
+            await state.get_message(serial, "m1")]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,

@@ -26,7 +26,7 @@ from tkroom.errors import CodeError
 from tkroom.rooms import decisions, rules
 from tkroom.rooms.model import Event, Member, new_member
 from tkroom.rooms.rules import fail
-from tkroom.rooms.transitions import JoinOutcome, JoinPolicy
+from tkroom.rooms.transitions import NO_LIMITS, JoinOutcome, JoinPolicy, SavePolicy
 from tkroom.signal.fanout import CLOSE_REPLACED, Conn, LocalRoom, dumps, schedule_close
 from tkroom.state.base import RoomState, Session
 
@@ -36,6 +36,7 @@ MAX_FRAME = 64 * 1024        # larger frames are answered with 103
 HARD_FRAME = 1024 * 1024     # larger frames close the connection (1009)
 
 ACK_WAIT = 5.0               # at most this long an ack waits for its own events to arrive
+PUBLISH_BATCH = 64           # a long cascade lets the loop run other work after this many events
 
 Handler = Callable[[Conn, Member, Any], Awaitable[dict[str, Any]]]
 RoomHook = Callable[[str], None]
@@ -48,7 +49,8 @@ class SignalServer:
 
     ``directory`` reads rooms from the store, ``state`` holds room runtime state (memory or
     Redis), ``secret`` verifies join tickets. ``grace`` is how long a session outlives its
-    socket; ``out_limit`` how many unsent bytes a socket may hold before it is dropped.
+    socket; ``out_limit`` how many unsent bytes a socket may hold before it is dropped;
+    ``saved`` caps the saved messages of a room (in all, and associated with one user).
     Other planes add requests (e.g. media) with ``register``, and learn with ``room_hooks``
     when this node starts serving a room (its first local member joins or resumes), so they can
     follow the room's events from then on. Every departure (leave, expiry, eviction, hidden
@@ -58,8 +60,10 @@ class SignalServer:
     def __init__(self, host: str, port: int, directory: RoomDirectory, state: RoomState,
                  secret: bytes, *, grace: float = 15.0, out_limit: int = 4 * 1024 * 1024,
                  sweep_interval: float = 1.0, group_timeout: float = 5.0,
+                 saved: SavePolicy = NO_LIMITS,
                  clock: Callable[[], float] = time.time) -> None:
         self.host, self.port = host, port
+        self.saved = saved
         self.directory, self.state, self.secret = directory, state, secret
         self.grace, self.out_limit = grace, out_limit
         self.sweep_interval, self.group_timeout = sweep_interval, group_timeout
@@ -115,8 +119,12 @@ class SignalServer:
         return f"ws://{self.host}:{self.port}/"
 
     async def _publish(self, serial: str, events: list[Event]) -> None:
-        """Publish in order; remember the last ``s`` so the ack waits for its own events."""
-        for event in events:
+        """Publish in order; remember the last ``s`` so the ack waits for its own events.
+        The memory state publishes without awaiting anything, so a long cascade (a leave
+        taking hundreds of saved messages with it) yields to the loop between batches."""
+        for i, event in enumerate(events):
+            if i and not i % PUBLISH_BATCH:
+                await asyncio.sleep(0)
             stamped = await self.state.publish(serial, event)
             _published.set(max(_published.get(), stamped.s))
 
@@ -314,9 +322,10 @@ class SignalServer:
         out = await self.state.add_member(serial, member, policy)
         if out.code:
             raise fail(out.code, _JOIN_DETAIL.get(out.code, ""))
+        assert out.member is not None       # as stored: a replaced session's grants carried over
         await self.state.open_session(Session(sid, token, serial, ident.userid))
         try:
-            return await self._announce_join(conn, ident, info, member, out, token)
+            return await self._announce_join(conn, ident, info, out.member, out, token)
         except BaseException:
             # nobody must stay in the room without a socket or a session to expire
             self._unregister(conn)
@@ -337,7 +346,7 @@ class SignalServer:
         if out.replaced is not None:
             await self.state.close_session(out.replaced.session)
         conn.serial, conn.userid, conn.role, conn.sid = serial, ident.userid, ident.role, sid
-        conn.group, conn.pending = None, []
+        conn.group, conn.pending = member.group, []
         await self._register(conn)
         snap = await self.state.snapshot(serial, big)
         conn.after_ack = lambda: conn.flush_pending(snap.s)
@@ -467,7 +476,11 @@ class SignalServer:
 
     async def _pub_msg(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
         msg, target = rules.check_pubmsg(me, data, self.now_ms())
-        saved = await self.state.save_message(conn.serial, msg) if msg["save"] else None
+        saved = None
+        if msg["save"]:
+            saved = await self.state.save_message(conn.serial, msg, self.saved)
+            if saved.refused:
+                raise fail(2601, rules.saved_limit_detail(saved.refused, self.saved, msg))
         events, classstate = decisions.published(msg, target, saved)
         await self._publish(conn.serial, events)
         if classstate is not None:
@@ -477,8 +490,7 @@ class SignalServer:
     async def _del_msg(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
         now_ms = self.now_ms()
         msg, target = rules.check_delmsg(me, data, now_ms)
-        saved = next((m for m in await self.state.messages(conn.serial)
-                      if m["id"] == msg["id"]), None)
+        saved = await self.state.get_message(conn.serial, msg["id"])
         if not rules.may_delete_saved(me, saved):
             raise fail(4108, "a student may only delete its own saved messages")
         removed = await self.state.delete_message(conn.serial, msg["id"])

@@ -57,14 +57,18 @@ class MemoryState:
     async def snapshot(self, serial: str, bigroom: bool) -> t.Snapshot:
         return t.snapshot(self._room(serial), bigroom)
 
-    async def save_message(self, serial: str, msg: dict[str, Any]) -> t.SaveOutcome:
-        return t.save_message(self._room(serial), msg)
+    async def save_message(self, serial: str, msg: dict[str, Any],
+                           policy: t.SavePolicy = t.NO_LIMITS) -> t.SaveOutcome:
+        return t.save_message(self._room(serial), msg, policy)
 
     async def delete_message(self, serial: str, msgid: str) -> list[dict[str, Any]]:
         return t.delete_message(self._room(serial), msgid)
 
     async def messages(self, serial: str) -> list[dict[str, Any]]:
         return t.snapshot(self._room(serial), False).messages
+
+    async def get_message(self, serial: str, msgid: str) -> dict[str, Any] | None:
+        return self._room(serial).messages.get(msgid)
 
     async def has_message(self, serial: str, msgid: str) -> bool:
         return msgid in self._room(serial).messages
