@@ -54,7 +54,8 @@ class SignalServer:
     Other planes add requests (e.g. media) with ``register``, and learn with ``room_hooks``
     when this node starts serving a room (its first local member joins or resumes), so they can
     follow the room's events from then on. Every departure (leave, expiry, eviction, hidden
-    members included) is published as the internal event ``_departed`` (``decisions.departed``).
+    members included, and a session a same-id join replaced) is published as the internal
+    event ``_departed`` (``decisions.departed``).
     """
 
     def __init__(self, host: str, port: int, directory: RoomDirectory, state: RoomState,
