@@ -34,7 +34,7 @@ def test_secret_is_generated_once_and_kept(tmp_path):
 
 def test_saved_message_limits(monkeypatch):
     s = Settings.from_env()
-    assert (s.max_saved_messages, s.max_saved_per_user) == (10_000, 1_000)
+    assert (s.max_saved_messages, s.max_saved_per_user) == (5_000, 500)
     monkeypatch.setenv("TKROOM_MAX_SAVED_MESSAGES", "0")
     monkeypatch.setenv("TKROOM_MAX_SAVED_PER_USER", "50")
     s = Settings.from_env()

@@ -8,6 +8,7 @@ the same user id replaces her earlier session at once and keeps the class's stat
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -180,3 +181,38 @@ async def test_a_teacher_joining_again_replaces_her_session_and_keeps_the_class(
     await stu.event("pubMsg", name="page")
     assert (await again.ok("getRoomUserNum", {"roles": [0]}))["num"] == 1
     await again.close()
+
+
+async def test_a_burst_of_requests_is_served_one_per_turn_of_the_loop(world):
+    server, member = world
+    s = await server()
+    stu = await member(s, "r", "s1")
+    n = 300
+    handled = 0
+    jumps: list[int] = []
+
+    def count(e) -> None:
+        nonlocal handled
+        if e.ev == "pubMsg":
+            handled += 1
+
+    await s.state.subscribe("r", count)
+
+    async def probe() -> None:
+        seen = 0
+        while seen < n:
+            await asyncio.sleep(0)
+            jumps.append(handled - seen)
+            seen = handled
+
+    task = asyncio.ensure_future(probe())
+    try:
+        for i in range(n):          # all sent before the first ack comes back
+            await stu.send_raw(json.dumps({"id": f"b{i}", "ev": "pubMsg", "data": {
+                "name": "n", "toID": "__none", "data": {"i": i}}}))
+        await asyncio.wait_for(task, 60)
+    finally:
+        task.cancel()
+        s.state.unsubscribe("r", count)
+    # other work of the node (here the probe) ran between any two requests of the burst
+    assert max(jumps) <= 2, sorted(jumps)[-5:]

@@ -58,8 +58,8 @@ class Settings:
     throttle_max_s: float = 5.0
     # saved messages (pubMsg save:true) a room keeps, in all and associated with one user;
     # 0 = no limit. They bound what every join carries and what one leave removes.
-    max_saved_messages: int = 10_000
-    max_saved_per_user: int = 1_000
+    max_saved_messages: int = 5_000
+    max_saved_per_user: int = 500
     log_level: str = "info"
 
     @classmethod

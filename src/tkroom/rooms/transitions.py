@@ -242,8 +242,9 @@ def save_message(room: RoomData, msg: dict[str, Any],
     Refused (nothing changes) beyond the policy's limits."""
     old = room.messages.get(msg["id"])
     au = _links(msg)[1]
-    refused = save_refusal(len(room.messages), None if au is None else len(room.by_user.get(au, ())),
-                           old is not None, old is not None and _links(old)[1] == au, policy)
+    owned = None if au is None else len(room.by_user.get(au, ()))
+    same_user = old is not None and _links(old)[1] == au
+    refused = save_refusal(len(room.messages), owned, old is not None, same_user, policy)
     if refused:
         return SaveOutcome(msg, None, refused)
     room.seq += 1

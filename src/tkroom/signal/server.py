@@ -26,7 +26,13 @@ from tkroom.errors import CodeError
 from tkroom.rooms import decisions, rules
 from tkroom.rooms.model import Event, Member, new_member
 from tkroom.rooms.rules import fail
-from tkroom.rooms.transitions import NO_LIMITS, JoinOutcome, JoinPolicy, SavePolicy
+from tkroom.rooms.transitions import (
+    ERR_SAVED_LIMIT,
+    NO_LIMITS,
+    JoinOutcome,
+    JoinPolicy,
+    SavePolicy,
+)
 from tkroom.signal.fanout import CLOSE_REPLACED, Conn, LocalRoom, dumps, schedule_close
 from tkroom.state.base import RoomState, Session
 
@@ -142,6 +148,10 @@ class SignalServer:
         try:
             async for raw in ws:
                 await self._on_frame(conn, raw)
+                # a request on the memory state may complete without suspending, and frames
+                # already received are read without suspending either: one request per turn,
+                # so a client's burst never holds the loop (and the other clients) for long
+                await asyncio.sleep(0)
         except ConnectionClosed:
             pass
         finally:
@@ -481,7 +491,7 @@ class SignalServer:
         if msg["save"]:
             saved = await self.state.save_message(conn.serial, msg, self.saved)
             if saved.refused:
-                raise fail(2601, rules.saved_limit_detail(saved.refused, self.saved, msg))
+                raise fail(ERR_SAVED_LIMIT, rules.saved_limit_detail(saved.refused, self.saved, msg))
         events, classstate = decisions.published(msg, target, saved)
         await self._publish(conn.serial, events)
         if classstate is not None:
