@@ -302,3 +302,32 @@ async def test_an_emptied_room_is_forgotten_after_its_idle_time(redis_url):
         assert (await st.snapshot("r", False)).s == 0
     finally:
         await st.stop()
+
+
+async def test_the_cascade_indexes_leave_no_keys_behind(redis_url):
+    st = RedisState(redis_url, prefix=f"x{secrets.token_hex(4)}")
+    await st.start()
+    try:
+        for uid in ("a", "b"):
+            await st.add_member("r", new_member(uid, 2, uid, f"S{uid}", {}, 0), JoinPolicy())
+        await st.save_message("r", {"id": "P", "name": "P"})
+        for i in range(5):
+            await st.save_message("r", {"id": f"a{i}", "name": "n", "associatedUserID": "a",
+                                        "associatedMsgID": "P"})
+            await st.save_message("r", {"id": f"b{i}", "name": "n", "associatedUserID": "b",
+                                        "associatedMsgID": f"a{i}"})
+        await st.save_message("r", {"id": "o", "name": "o", "associatedMsgID": "nowhere"})
+
+        async def index_keys() -> list[str]:
+            return [k async for k in st.redis.scan_iter(match=st._room("r") + "*")
+                    if k[len(st._room("r")):].startswith(("bu:", "ch:"))]
+
+        assert len(await index_keys()) == 2 + 1 + 5 + 1    # bu:a bu:b ch:P ch:a0..4 ch:nowhere
+        removed = await st.remove_member("r", "a", "", False)
+        assert len(removed.removed) == 10                    # a's and, through them, b's
+        assert sorted(await index_keys()) == [st._room("r") + "ch:nowhere"]
+        await st.save_message("r", {"id": "b9", "name": "n", "associatedUserID": "b"})
+        assert (await st.remove_member("r", "b", "", False)).empty
+        assert await index_keys() == []
+    finally:
+        await st.stop()
