@@ -5,8 +5,9 @@ Each scenario runs ``tkroom serve`` in a subprocess (room state in memory, or ``
 from a source tree: this checkout's ``src``, and for "before" the ``src`` of ``--baseline-rev``
 (extracted with ``git archive``). A teacher joins; students save messages associated with
 themselves (``pubMsg`` ``save: true``, ``associatedUserID`` = own id, ``toID: "__none"``, as a
-student may); then the first student leaves and the node deletes its saved messages, each
-announced to the teacher as ``delMsg``. A probe process (``bench.saved_messages.probe``) GETs
+student may), notes on the teacher's saved ``page`` (``associatedMsgID``); then the first
+student leaves and the node deletes its saved messages, each announced to the teacher as
+``delMsg``. A probe process (``bench.saved_messages.probe``) GETs
 ``/openapi.json`` every 10 ms all along: its slowest answer in a phase is the longest time the
 node's event loop was busy without serving HTTP.
 
@@ -77,10 +78,11 @@ def baseline_src(rev: str, dest: Path) -> Path:
 class Probe:
     """The probe process and the answers it reported: ``(start, latency)``."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, redis: str | None = None) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        target = ["--redis", redis] if redis else ["--port", str(port)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.saved_messages.probe", "--port", str(port),
+            [sys.executable, "-m", "bench.saved_messages.probe", *target,
              "--max-seconds", str(4 * TIMEOUT)], env=env, stdout=subprocess.PIPE, text=True)
         self.samples: list[tuple[float, float]] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -103,6 +105,16 @@ class Probe:
         """The slowest answer to a request in flight during [t0, t1], and how many answered."""
         got = [lat for start, lat in list(self.samples) if start <= t1 and start + lat >= t0]
         return {"max_ms": round(max(got, default=0.0) * 1000, 1), "answers": len(got)}
+
+    async def answered_after(self, t: float) -> float:
+        """When an answer first completed after ``t`` (its target was free again)."""
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            done = [start + lat for start, lat in list(self.samples) if start + lat >= t]
+            if done:
+                return min(done)
+            await asyncio.sleep(0.05)
+        raise RuntimeError("the probe's target did not answer again")
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -186,7 +198,8 @@ async def save_many(c: Client, uid: str, n: int) -> tuple[int, int]:
         async with sem:
             ack = await c.req("pubMsg", {
                 "name": "note", "id": f"{uid}-{i}", "toID": "__none", "save": True,
-                "associatedUserID": uid, "data": {"page": i % 50, "text": "x" * 40}})
+                "associatedUserID": uid, "associatedMsgID": "page",
+                "data": {"line": i, "text": "x" * 40}})
         if ack["code"] == 0:
             saved += 1
         elif ack["code"] == 2601:
@@ -198,7 +211,8 @@ async def save_many(c: Client, uid: str, n: int) -> tuple[int, int]:
     return saved, refused
 
 
-async def drive(port: int, sport: int, key: str, sc: Scenario, probe: Probe) -> dict[str, Any]:
+async def drive(port: int, sport: int, key: str, sc: Scenario, probe: Probe,
+                rprobe: Probe | None) -> dict[str, Any]:
     url = f"ws://127.0.0.1:{sport}/"
     now = int(time.time())
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
@@ -209,6 +223,9 @@ async def drive(port: int, sport: int, key: str, sc: Scenario, probe: Probe) -> 
         assert r["result"] == 0, r
         serial = r["serial"]
         teacher, _ = await join(url, await checkroom(http, serial, "teach1", "teacher"))
+        ack = await teacher.req("pubMsg", {"name": "page", "id": "page", "toID": "__all",
+                                           "save": True, "data": {"n": 1}})
+        assert ack["code"] == 0, ack
         students = [(await join(url, await checkroom(http, serial, "stud1", f"s{i}")))[0]
                     for i in range(len(sc.shares))]
         out: dict[str, Any] = {}
@@ -229,15 +246,17 @@ async def drive(port: int, sport: int, key: str, sc: Scenario, probe: Probe) -> 
         j0 = time.monotonic()
         late_client, answer = await join(url, late)
         out["join_ms"] = round((time.monotonic() - j0) * 1000, 1)
-        assert len(answer["msglist"]) == out["saved"], (len(answer["msglist"]), out["saved"])
+        assert len(answer["msglist"]) == out["saved"] + 1, (len(answer["msglist"]), out)
         await asyncio.sleep(0.5)      # the probe sees a quiet loop before the leave
         # the leave: its ack, then every delMsg at the teacher
         teacher.want = saved
         l0 = time.monotonic()
         ack = await students[0].req("leaveRoom", {})
         l1 = time.monotonic()
-        assert ack["code"] == 0, ack
-        await asyncio.wait_for(teacher.enough.wait(), TIMEOUT)
+        if ack["code"]:      # e.g. Redis answering BUSY to the node while a script runs
+            out["leave_error"] = f"{ack['code']} {ack.get('msg', '')}"
+        else:
+            await asyncio.wait_for(teacher.enough.wait(), TIMEOUT)
         l2 = time.monotonic()
         await asyncio.sleep(0.2)
         out["leave_ack_s"] = round(l1 - l0, 3)
@@ -245,13 +264,37 @@ async def drive(port: int, sport: int, key: str, sc: Scenario, probe: Probe) -> 
         # None: the node hung up on the teacher before all came (its keepalive, after a stall)
         out["cascade_done_s"] = round(l2 - l0, 3) if teacher.deleted >= saved else None
         out["stall_during_leave"] = probe.worst(l0, l2)
+        if rprobe is not None:
+            # a script may still run after the leave failed: until Redis answers again
+            free = await rprobe.answered_after(l2)
+            out["redis_free_again_s"] = round(free - l0, 3)
+            out["redis_stall_during_leave"] = rprobe.worst(l0, max(l2, free))
         for c in (teacher, late_client, *students):
             await c.close()
     return out
 
 
+def redis_free(url: str) -> None:
+    """Wait while Redis still runs an earlier scenario's script (it answers BUSY)."""
+    import redis
+
+    r = redis.Redis.from_url(url, socket_timeout=TIMEOUT)
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        try:
+            r.ping()
+            break
+        except redis.exceptions.ResponseError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    r.close()
+
+
 def run(sc: Scenario, data: Path) -> dict[str, Any]:
     env = {**os.environ, **sc.env, "PYTHONPATH": str(sc.src), "TKROOM_EMBEDDED_JANUS": "0"}
+    if "TKROOM_REDIS_URL" in sc.env:
+        redis_free(sc.env["TKROOM_REDIS_URL"])
     ent = json.loads(subprocess.run(
         [sys.executable, "-m", "tkroom", "admin", "enterprise", "create", "Bench", "--data",
          str(data)], env=env, capture_output=True, text=True, check=True).stdout)
@@ -261,21 +304,30 @@ def run(sc: Scenario, data: Path) -> dict[str, Any]:
         [sys.executable, "-m", "tkroom", "serve", "--port", str(port), "--signal-port",
          str(sport), "--data", str(data), "--log-level", "warning"],
         env=env, stdout=log, stderr=subprocess.STDOUT)
-    probe = None
+    probe = rprobe = None
     try:
         wait_port(port, proc)
         wait_port(sport, proc)
         probe = Probe(port)
         probe.wait_first()
+        if "TKROOM_REDIS_URL" in sc.env:
+            rprobe = Probe(0, sc.env["TKROOM_REDIS_URL"])
+            rprobe.wait_first()
         idle0 = time.monotonic()
         time.sleep(1.0)
         idle = probe.worst(idle0, time.monotonic())
-        out = asyncio.run(drive(port, sport, ent["authkey"], sc, probe))
+        try:
+            out = asyncio.run(drive(port, sport, ent["authkey"], sc, probe, rprobe))
+        except BaseException:
+            log.flush()
+            print((data / "node.log").read_text()[-4000:], file=sys.stderr)
+            raise
         print(f"   {json.dumps(out)}", flush=True)
         out["stall_idle"] = idle
     finally:
-        if probe is not None:
-            probe.stop()
+        for p in (probe, rprobe):
+            if p is not None:
+                p.stop()
         proc.terminate()
         try:
             proc.wait(30)
@@ -301,7 +353,7 @@ def main() -> None:
                     help="git revision measured as 'before' (default: main before the fix)")
     ap.add_argument("--no-baseline", action="store_true", help="skip the 'before' scenario")
     ap.add_argument("--redis", help="run the nodes on this Redis (room state shared there) "
-                                    "instead of in memory")
+                                    "instead of in memory; a second probe PINGs it")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="tkroom-bench-saved-"))
     env = {"TKROOM_REDIS_URL": a.redis} if a.redis else {}
@@ -330,12 +382,17 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     state = "redis" if a.redis else "memory"
     print(f"\nroom state: {state}; stall = slowest /openapi.json answer while it happened")
+    if a.redis:
+        print("redis stall ms (slowest PING to Redis during the leave): " + ", ".join(
+            f"{r['scenario']}: {r['redis_stall_during_leave']['max_ms']}" for r in rows))
     head = (f"{'scenario':<24} {'saved':>6} {'refused':>7} {'leaver':>6} {'leave ack s':>11} "
             f"{'all delMsg s':>12} {'stall leave ms':>14} {'stall saving ms':>15} "
             f"{'join ms':>8} {'idle ms':>7}")
     print(head)
     for r in rows:
         done = "dropped" if r["cascade_done_s"] is None else f"{r['cascade_done_s']:.3f}"
+        if "leave_error" in r:
+            done = f"error {r['leave_error'][:4]}"
         print(f"{r['scenario']:<24} {r['saved']:>6} {r['refused']:>7} {r['leaver_saved']:>6} "
               f"{r['leave_ack_s']:>11.3f} {done:>12} "
               f"{r['stall_during_leave']['max_ms']:>14.1f} "
