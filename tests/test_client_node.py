@@ -4,11 +4,13 @@ socket; passwords and login keys; reconnection (resume, full rejoin, giving up);
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from pathlib import Path
 
 import pytest
+import websockets
 
 from client_helpers import Watched
 from client_node import running_node
@@ -54,6 +56,27 @@ async def test_login_key(tmp_path):
         me = room.getMySelf()
         assert me["id"] == "a1" and me["properties"]["role"] == 1
         await room.leaveroom()
+
+
+async def test_login_key_codes_on_the_socket_follow_the_seed(tmp_path):
+    """5300 "the 40-character login key is required": none given; 5301 "the 40-character key
+    is incorrect": one given that is malformed, unknown or expired."""
+    async with running_node(tmp_path) as env:
+        key = (await env.webapi("getloginkey", serial=env.serial, usertype=2, username="Ann",
+                                userid="s1"))["loginkey"]
+        url = f"ws://127.0.0.1:{env.signal.port}/"
+        async with websockets.connect(url) as ws:
+            async def code(data: dict) -> int:
+                await ws.send(json.dumps({"id": 1, "ev": "joinRoom", "data": data}))
+                return json.loads(await ws.recv())["code"]
+
+            assert await code({"serial": env.serial}) == 5300
+            assert await code({"serial": env.serial, "loginkey": ""}) == 5300
+            assert await code({"serial": env.serial, "loginkey": "short"}) == 5301
+            assert await code({"serial": env.serial, "loginkey": 7}) == 5301
+            assert await code({"serial": env.serial, "loginkey": "g" * 40}) == 5301
+            assert await code({"serial": env.serial, "loginkey": "0" * 40}) == 5301
+            assert await code({"serial": env.serial, "loginkey": key}) == 0
 
 
 async def test_wrong_password_keeps_the_servers_code(tmp_path):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tkroom.config import Settings
 
 
@@ -28,3 +30,15 @@ def test_secret_is_generated_once_and_kept(tmp_path):
     assert (tmp_path / "secret").stat().st_mode & 0o077 == 0, "readable by its owner only"
     assert Settings(data_dir=tmp_path / "other").secret() != a
     assert Settings(data_dir=tmp_path, secret_hex="ab" * 32).secret() == b"\xab" * 32
+
+
+def test_saved_message_limits(monkeypatch):
+    s = Settings.from_env()
+    assert (s.max_saved_messages, s.max_saved_per_user) == (5_000, 500)
+    monkeypatch.setenv("TKROOM_MAX_SAVED_MESSAGES", "0")
+    monkeypatch.setenv("TKROOM_MAX_SAVED_PER_USER", "50")
+    s = Settings.from_env()
+    assert (s.max_saved_messages, s.max_saved_per_user) == (0, 50)
+    monkeypatch.setenv("TKROOM_MAX_SAVED_PER_USER", "-1")
+    with pytest.raises(ValueError, match="TKROOM_MAX_SAVED_PER_USER"):
+        Settings.from_env()

@@ -21,7 +21,10 @@ def test_join_announced_unless_invisible():
     ev = dec.joined(member("a", session="new"), member("a", session="old"), False)
     assert ev[0].ev == "participantEvicted" and ev[0].target == Target("session", ids=("old",))
     assert ev[0].data["reason"] == {"code": 5208}
-    assert ev[1].target.matches("a", 2, None, "new") is False        # not to the joiner
+    # the old session's media goes; the user is announced again, never as having left
+    assert [e.ev for e in ev] == ["participantEvicted", "_departed", "participantJoined"]
+    assert ev[1].data == {"id": "a", "session": "old"}
+    assert ev[2].target.matches("a", 2, None, "new") is False        # not to the joiner
 
 
 def test_big_room_switch_once():

@@ -12,7 +12,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from tkroom.errors import CodeError
 from tkroom.rooms import rules
 from tkroom.rooms import transitions as t
-from tkroom.rooms.model import ALL, Event, Target, new_member
+from tkroom.rooms.model import ALL, INHERITED_PROPS, Event, Target, new_member
 
 USERS = [f"u{i}" for i in range(8)]
 MSG_IDS = [f"m{i}" for i in range(6)]
@@ -48,6 +48,9 @@ class RoomMachine(RuleBasedStateMachine):
         else:
             assert self.room.members[uid] is m
             assert out.replaced is before.get(uid)
+            old = before.get(uid)
+            if old is not None and old.role == role:    # a reload keeps what the class gave
+                assert all(m.properties[k] == old.properties[k] for k in INHERITED_PROPS)
 
     @rule(ms=st.integers(0, 40))
     def tick(self, ms):
@@ -77,21 +80,37 @@ class RoomMachine(RuleBasedStateMachine):
 
     @rule(mid=st.sampled_from(MSG_IDS), amsg=st.none() | st.sampled_from(MSG_IDS),
           auser=st.none() | st.sampled_from(USERS), by=st.sampled_from(USERS[:2]),
-          author=st.sampled_from(["", "", "u0", "u1"]))
-    def save(self, mid, amsg, auser, by, author):
+          author=st.sampled_from(["", "", "u0", "u1"]), max_room=st.integers(0, 5),
+          max_user=st.integers(0, 3))
+    def save(self, mid, amsg, auser, by, author, max_room, max_user):
         msg = {"id": mid, "name": mid, "fromID": by}
-        if amsg and amsg != mid:
+        if amsg:
             msg["associatedMsgID"] = amsg
         if auser:
             msg["associatedUserID"] = auser
         old = self.room.messages.get(mid)
         seq = self.room.seq
-        out = t.save_message(self.room, msg, author)
+        before = dict(self.room.messages)
+        count = len(self.room.messages)
+        owned = sum(1 for v in before.values() if auser and v.get("associatedUserID") == auser)
+        out = t.save_message(self.room, msg, t.SavePolicy(max_room, max_user), author)
         if old is not None and author and old["fromID"] != author:
-            assert out.refused and self.room.messages[mid] is old and self.room.seq == seq
+            assert out.refused == "author" and self.room.messages[mid] is old
+            assert self.room.seq == seq and self.room.messages == before
             return
-        assert not out.refused and out.replaced == old
+        if out.refused:
+            assert self.room.messages == before and out.replaced is None
+            if out.refused == "room":
+                assert old is None and count >= max_room > 0
+            else:
+                assert owned >= max_user > 0 and auser
+                assert old is None or old.get("associatedUserID") != auser
+            return
+        assert out.replaced == old
         assert self.room.messages[mid]["seq"] == self.room.seq
+        assert not max_room or old is not None or count < max_room
+        assert not (max_user and auser) or owned < max_user or (
+            old is not None and old.get("associatedUserID") == auser)
 
     @rule(mid=st.sampled_from(MSG_IDS), author=st.sampled_from(["", "", "u0", "u1"]))
     def delete(self, mid, author):
@@ -142,6 +161,20 @@ class RoomMachine(RuleBasedStateMachine):
         assert list(self.room.messages) == [v["id"] for v in
                                             sorted(self.room.messages.values(),
                                                    key=lambda v: v["seq"])]
+
+    @invariant()
+    def cascade_indexes_match_the_messages(self):
+        by_user: dict[str, dict[str, None]] = {}
+        children: dict[str, dict[str, None]] = {}
+        for v in self.room.messages.values():
+            if "associatedUserID" in v:
+                by_user.setdefault(v["associatedUserID"], {})[v["id"]] = None
+            if "associatedMsgID" in v:
+                children.setdefault(v["associatedMsgID"], {})[v["id"]] = None
+        assert {k: set(v) for k, v in self.room.by_user.items()} == {
+            k: set(v) for k, v in by_user.items()}
+        assert {k: set(v) for k, v in self.room.children.items()} == {
+            k: set(v) for k, v in children.items()}
 
     @invariant()
     def big_room_list_is_super_users_and_stage(self):

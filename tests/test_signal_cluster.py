@@ -213,3 +213,37 @@ async def test_a_crashed_node_its_users_resume_elsewhere_or_are_removed(cluster)
         assert {u["id"] for u in (await t.ok("getRoomUsers", {}))["userlist"]} == {"t", "s"}
     finally:
         crashing.kill()
+
+
+async def test_a_teacher_reloading_onto_another_node_replaces_her_session(cluster):
+    node, connect, _ = cluster
+    d = MemoryDirectory(rooms={"r": RoomInfo("r", 1, "Room")})
+    a, b = await node(d, grace=0.5), await node(d, grace=0.5)
+    first = await connect(a)
+    watcher = await connect(b)
+    await first.join(ticket("r", "t", 0))
+    await watcher.join(ticket("r", "s1"))
+    await first.ok("pubMsg", {"name": "ClassBegin", "toID": "__all", "save": True})
+    await first.ok("pubMsg", {"name": "board", "toID": "__all", "save": True,
+                              "associatedUserID": "t"})
+    await first.ok("setProperty", {"id": "s1", "properties": {"publishstate": 3}})
+    again = await connect(b)
+    joined = await again.join(ticket("r", "t", 0))
+    assert [m["id"] for m in joined["msglist"]] == ["ClassBegin", "board"]
+    # the old session, on the other node, is told and closed
+    ev = await first.event("participantEvicted", id="t")
+    assert ev["data"]["reason"] == {"code": 5208}
+    await asyncio.wait_for(first.closed.wait(), 10)
+    assert first.ws.close_code == 4001
+    await watcher.wait_for(lambda e: e["ev"] == "participantJoined" and e["data"]["id"] == "t")
+    # a later grace period runs out (a user dropped on node a) and nothing of the teacher's goes
+    gone = await connect(a)
+    await gone.join(ticket("r", "s2"))
+    gone.ws.transport.abort()
+    await watcher.event("participantLeft", id="s2", wait=30)
+    assert not [e for e in watcher.events if e["ev"] in ("participantLeft", "delMsg")
+                and e["data"]["id"] in ("t", "board", "ClassBegin")]
+    got = (await again.ok("getRoomUsers", {}))["userlist"]
+    assert {u["id"]: u["properties"]["publishstate"] for u in got} == {"t": 0, "s1": 3}
+    await again.ok("pubMsg", {"name": "page", "toID": "__all", "save": True})
+    await watcher.event("pubMsg", name="page")

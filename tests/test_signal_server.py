@@ -70,7 +70,8 @@ async def test_join_codes(world):
     assert await code(c, "joinRoom", {"ticket": ticket("r", "u"), "userId": "v"}) == 63
     assert await code(c, "joinRoom", {"ticket": ticket("nothere", "u")}) == 4007
     assert await code(c, "joinRoom", {"ticket": ticket("gone", "u")}) == 3003
-    assert await code(c, "joinRoom", {"serial": "r", "loginkey": "short"}) == 5300
+    assert await code(c, "joinRoom", {"serial": "r"}) == 5300
+    assert await code(c, "joinRoom", {"serial": "r", "loginkey": "short"}) == 5301
     assert await code(c, "joinRoom", {"serial": "r", "loginkey": "k" * 40}) == 5301
     d.loginkeys[("r", "k" * 40)] = Identity("r", "keyuser", 1, "Key")
     ack = await c.req("joinRoom", {"serial": "r", "loginkey": "k" * 40})

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tkroom.rooms.model import ALL, Event, Target, new_member
-from tkroom.rooms.transitions import JoinPolicy
+from tkroom.rooms.transitions import JoinPolicy, SavePolicy
 from tkroom.state import open_state
 from tkroom.state.base import Session
 
@@ -194,3 +194,71 @@ async def test_an_emptied_room_starts_afresh(state):
     assert (await state.remove_member("gone", "u", "", False)).empty
     assert (await state.snapshot("gone", False)).members == []
     assert await state.messages("gone") == []
+
+
+async def test_saved_message_limits(state):
+    policy = SavePolicy(max_room=4, max_user=2)
+    await state.add_member("r", member("s"), JoinPolicy())
+    for i in range(2):
+        out = await state.save_message("r", {"id": f"s{i}", "name": "n", "associatedUserID": "s"},
+                                       policy)
+        assert not out.refused and out.message["seq"] == i + 1
+    extra = {"id": "s2", "name": "n", "associatedUserID": "s"}
+    assert (await state.save_message("r", extra, policy)).refused == "user"
+    # replacing one of the user's own messages adds nothing: allowed at the limit
+    again = await state.save_message("r", {"id": "s0", "name": "n2", "associatedUserID": "s"},
+                                     policy)
+    assert not again.refused and again.replaced["name"] == "n"
+    # another user's messages are counted apart; the room total caps them all
+    assert not (await state.save_message("r", {"id": "t0", "name": "n"}, policy)).refused
+    assert not (await state.save_message("r", {"id": "v0", "name": "n", "associatedUserID": "v"},
+                                         policy)).refused
+    refused = await state.save_message("r", {"id": "t1", "name": "n"}, policy)
+    assert refused.refused == "room" and "seq" not in refused.message
+    assert not (await state.save_message("r", {"id": "t0", "name": "n3"}, policy)).refused
+    # moving a message to a user at the limit is one more for that user
+    moved = await state.save_message("r", {"id": "t0", "name": "n", "associatedUserID": "s"},
+                                     policy)
+    assert moved.refused == "user"
+    assert [m["id"] for m in await state.messages("r")] == ["s1", "s0", "v0", "t0"]
+    assert (await state.get_message("r", "t0"))["name"] == "n3"
+    assert await state.get_message("r", "nope") is None
+    # a leave frees the user's quota and the room's
+    assert [m["id"] for m in (await state.remove_member("r", "s", "", True)).removed] == \
+        ["s1", "s0"]
+    assert not (await state.save_message("r", extra, policy)).refused
+    assert not (await state.save_message("r", {"id": "t1", "name": "n"}, policy)).refused
+
+
+async def test_cascades_follow_associations_after_replacements(state):
+    await state.add_member("r", member("a"), JoinPolicy())
+    await state.add_member("r", member("b"), JoinPolicy())
+    await state.save_message("r", {"id": "P", "name": "P"})
+    await state.save_message("r", {"id": "C1", "name": "C", "associatedMsgID": "P",
+                                   "associatedUserID": "a"})
+    await state.save_message("r", {"id": "C2", "name": "C", "associatedMsgID": "C1"})
+    # C1 is now b's and hangs on nothing: P's delete and a's leave no longer take it
+    await state.save_message("r", {"id": "C1", "name": "C", "associatedUserID": "b"})
+    await state.save_message("r", {"id": "A1", "name": "A", "associatedUserID": "a"})
+    assert [m["id"] for m in await state.delete_message("r", "P")] == ["P"]
+    assert [m["id"] for m in (await state.remove_member("r", "a", "", False)).removed] == ["A1"]
+    assert [m["id"] for m in (await state.remove_member("r", "b", "", False)).removed] == \
+        ["C2", "C1"]
+    assert await state.messages("r") == []
+
+
+async def test_a_new_session_keeps_what_the_class_gave_the_user(state):
+    await state.add_member("r", member("u", session="a"), JoinPolicy())
+    await state.update_properties("r", "u", {"publishstate": 3, "candraw": True,
+                                             "disablechat": True, "hat": "red"})
+    again = new_member("u", 2, "U", "b", {"raisehand": True, "scarf": 1}, 0)
+    out = await state.add_member("r", again, JoinPolicy())
+    want = {"publishstate": 3, "candraw": True, "disablechat": True, "raisehand": False,
+            "group": None, "scarf": 1, "role": 2, "nickname": "U"}
+    assert out.member.properties == want and out.member.session == "b"
+    assert (await state.get_members("r", ["u"]))[0].properties == want
+    assert [m.userid for m in (await state.snapshot("r", True)).members] == ["u"]
+    # in another role the user starts afresh
+    out = await state.add_member("r", new_member("u", 3, "U", "c", {}, 0), JoinPolicy())
+    assert out.member.properties["publishstate"] == 0
+    assert (await state.snapshot("r", True)).members == []

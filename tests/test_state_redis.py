@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tkroom.rooms.model import ALL, Event, Target, new_member
-from tkroom.rooms.transitions import JoinPolicy
+from tkroom.rooms.transitions import JoinPolicy, SavePolicy
 from tkroom.state.base import Session
 from tkroom.state.memory import MemoryState
 from tkroom.state.redis import RedisState
@@ -39,7 +39,7 @@ _join = st.tuples(st.just("join"), _room, st.sampled_from(USERS), st.sampled_fro
 _author = st.sampled_from(["", "", "u0", "u1"])     # "" = a super user: anyone's message
 _save = st.tuples(st.just("save"), _room, st.sampled_from(MSG_IDS),
                   st.none() | st.sampled_from(MSG_IDS), st.none() | st.sampled_from(USERS), _value,
-                  st.sampled_from(USERS[:2]), _author)
+                  st.sampled_from(USERS[:2]), _author, st.integers(0, 4), st.integers(0, 2))
 OPS = st.one_of(
     _join, _join, _join, _save, _save,
     st.tuples(st.just("bar"), _room, st.sampled_from(USERS), st.integers(0, 20),
@@ -84,13 +84,13 @@ async def apply(state: Any, op: tuple[Any, ...], sessions: dict[tuple[str, str],
     if kind == "props":
         return await state.update_properties(serial, op[2], op[3])
     if kind == "save":
-        _, _, mid, amsg, auser, data, by, author = op
+        _, _, mid, amsg, auser, data, by, author, max_room, max_user = op
         msg: dict[str, Any] = {"id": mid, "name": mid, "data": data, "fromID": by}
-        if amsg and amsg != mid:
+        if amsg:
             msg["associatedMsgID"] = amsg
         if auser:
             msg["associatedUserID"] = auser
-        return await state.save_message(serial, msg, author)
+        return await state.save_message(serial, msg, SavePolicy(max_room, max_user), author)
     if kind == "delete":
         return await state.delete_message(serial, op[2], op[3])
     if kind == "bar":
@@ -105,7 +105,8 @@ async def apply(state: Any, op: tuple[Any, ...], sessions: dict[tuple[str, str],
         return await state.replay(serial, op[2])
     return [await state.snapshot(serial, op[2]), await state.count_members(serial),
             await state.get_members(serial), await state.get_members(serial, ["u1", "u0", "zz"]),
-            await state.messages(serial), await state.has_message(serial, "m0")]
+            await state.messages(serial), await state.has_message(serial, "m0"),
+            await state.get_message(serial, "m1")]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -305,5 +306,34 @@ async def test_an_emptied_room_is_forgotten_after_its_idle_time(redis_url):
             assert time.monotonic() < deadline
             await asyncio.sleep(0.05)
         assert (await st.snapshot("r", False)).s == 0
+    finally:
+        await st.stop()
+
+
+async def test_the_cascade_indexes_leave_no_keys_behind(redis_url):
+    st = RedisState(redis_url, prefix=f"x{secrets.token_hex(4)}")
+    await st.start()
+    try:
+        for uid in ("a", "b"):
+            await st.add_member("r", new_member(uid, 2, uid, f"S{uid}", {}, 0), JoinPolicy())
+        await st.save_message("r", {"id": "P", "name": "P"})
+        for i in range(5):
+            await st.save_message("r", {"id": f"a{i}", "name": "n", "associatedUserID": "a",
+                                        "associatedMsgID": "P"})
+            await st.save_message("r", {"id": f"b{i}", "name": "n", "associatedUserID": "b",
+                                        "associatedMsgID": f"a{i}"})
+        await st.save_message("r", {"id": "o", "name": "o", "associatedMsgID": "nowhere"})
+
+        async def index_keys() -> list[str]:
+            return [k async for k in st.redis.scan_iter(match=st._room("r") + "*")
+                    if k[len(st._room("r")):].startswith(("bu:", "ch:"))]
+
+        assert len(await index_keys()) == 2 + 1 + 5 + 1    # bu:a bu:b ch:P ch:a0..4 ch:nowhere
+        removed = await st.remove_member("r", "a", "", False)
+        assert len(removed.removed) == 10                    # a's and, through them, b's
+        assert sorted(await index_keys()) == [st._room("r") + "ch:nowhere"]
+        await st.save_message("r", {"id": "b9", "name": "n", "associatedUserID": "b"})
+        assert (await st.remove_member("r", "b", "", False)).empty
+        assert await index_keys() == []
     finally:
         await st.stop()

@@ -22,6 +22,14 @@ def _env_list(name: str) -> list[str]:
     return [p.strip() for p in raw.split(",") if p.strip()]
 
 
+def _env_count(name: str) -> int:
+    """A limit from the environment: a whole number, 0 meaning no limit."""
+    raw = os.environ[name].strip()
+    if not raw.isdigit():
+        raise ValueError(f"{name} must be a whole number (0 = no limit), not {raw!r}")
+    return int(raw)
+
+
 @dataclass
 class Settings:
     """Everything a node needs to know to start."""
@@ -54,6 +62,10 @@ class Settings:
     callback_timeout_s: float = 10.0
     throttle_base_s: float = 0.05
     throttle_max_s: float = 5.0
+    # saved messages (pubMsg save:true) a room keeps, in all and associated with one user;
+    # 0 = no limit. They bound what every join carries and what one leave removes.
+    max_saved_messages: int = 5_000
+    max_saved_per_user: int = 500
     log_level: str = "info"
 
     @classmethod
@@ -76,6 +88,10 @@ class Settings:
         s.secret_hex = env.get("TKROOM_SECRET") or None
         if "TKROOM_TICKET_TTL" in env:
             s.ticket_ttl_s = float(env["TKROOM_TICKET_TTL"])
+        if "TKROOM_MAX_SAVED_MESSAGES" in env:
+            s.max_saved_messages = _env_count("TKROOM_MAX_SAVED_MESSAGES")
+        if "TKROOM_MAX_SAVED_PER_USER" in env:
+            s.max_saved_per_user = _env_count("TKROOM_MAX_SAVED_PER_USER")
         if "TKROOM_CALLBACK_DELAYS" in env:
             s.callback_delays_s = tuple(float(x) for x in _env_list("TKROOM_CALLBACK_DELAYS"))
         if "TKROOM_MAX_UPLOAD" in env:

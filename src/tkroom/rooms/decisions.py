@@ -17,12 +17,15 @@ CLASS_BEGAN, CLASS_ENDED = 0, 1
 
 
 def joined(member: Member, replaced: Member | None, big: bool) -> list[Event]:
-    """A join evicts an earlier session of the same user and is announced to the others."""
+    """A join evicts an earlier session of the same user and is announced to the others.
+    The user never left: no ``participantLeft``, its saved messages stay; only what the old
+    session held elsewhere (its media) is released (``_departed``)."""
     events = []
     if replaced is not None:
         events.append(Event("participantEvicted",
                             {"id": replaced.userid, "reason": {"code": 5208}, "fromID": SERVER_ID},
                             Target("session", ids=(replaced.session,))))
+        events.append(departed(replaced))
     if visible(member, big):
         events.append(Event("participantJoined", member.public(),
                             Target("except_sender", member.userid)))

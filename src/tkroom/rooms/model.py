@@ -21,6 +21,8 @@ DEFAULT_PROPERTIES: dict[str, Any] = {
     "candraw": False,
     "group": None,
 }
+# what the class gave a user, kept when the same user replaces its session (e.g. a reload)
+INHERITED_PROPS = tuple(DEFAULT_PROPERTIES)
 
 
 @dataclass(slots=True)

@@ -23,6 +23,7 @@ from tkroom.rooms.model import (
     Member,
     Target,
 )
+from tkroom.rooms.transitions import SavePolicy
 
 CHAT_MAX_CHARS = 1024           # 61 at this many characters or more
 CHAT_MIN_GAP_MS = 1000          # 62 when this close or closer to the user's last chat
@@ -168,6 +169,15 @@ def check_pubmsg(sender: Member, data: Any, now_ms: int) -> tuple[dict[str, Any]
     if save and sender.role == STUDENT and msg.get("associatedUserID") != sender.userid:
         raise fail(4108, "a student may only save messages associated with itself")
     return msg, target
+
+
+def saved_limit_detail(refused: str, policy: SavePolicy, msg: dict[str, Any]) -> str:
+    """Why a saved message was refused (2601), in words a client can show."""
+    if refused == "room":
+        return (f"the room keeps at most {policy.max_room} saved messages: delete some "
+                "(delMsg) or send this one without save")
+    return (f"at most {policy.max_user} saved messages may be associated with one user "
+            f"({msg.get('associatedUserID')!r}): delete some of them first")
 
 
 def check_delmsg(sender: Member, data: Any, now_ms: int) -> tuple[dict[str, Any], Target]:

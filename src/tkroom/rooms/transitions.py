@@ -12,7 +12,15 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from tkroom.rooms.model import STUDENT, SUPER_ROLES, TEACHER, VIEWER, Event, Member
+from tkroom.rooms.model import (
+    INHERITED_PROPS,
+    STUDENT,
+    SUPER_ROLES,
+    TEACHER,
+    VIEWER,
+    Event,
+    Member,
+)
 
 OK = 0
 ERR_WRONG_PARAM = 63          # a second teacher
@@ -20,6 +28,7 @@ ERR_STUDENT_LIMIT = 64
 ERR_VIEWER_LIMIT = 5011
 ERR_ALREADY_LOGGED_IN = 5208
 ERR_EVICTED = 4108            # "No permission": evicted, and the room's evictseconds not over
+ERR_SAVED_LIMIT = 2601        # "the number of posts exceeds the limit": too many saved messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +38,18 @@ class JoinPolicy:
     maxusers: int = 0                 # students; 0 = no limit
     maxviewers: int | None = None     # live viewers; None = no limit, 0 = none allowed
     singlelogin: bool = False         # True: refuse a second login (5208) instead of evicting
+
+
+@dataclass(frozen=True, slots=True)
+class SavePolicy:
+    """How many saved messages a room keeps: in all, and associated with one user (those go
+    when the user leaves, so this bounds the work of a leave). 0 = no limit."""
+
+    max_room: int = 0
+    max_user: int = 0
+
+
+NO_LIMITS = SavePolicy()
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +78,14 @@ class LeaveOutcome:
 
 @dataclass(frozen=True, slots=True)
 class SaveOutcome:
-    """The saved message with its new ``seq``, and the copy it replaced (same ``id``);
-    ``refused``: the same-id copy is someone else's, it stays (``message``) and nothing changed."""
+    """The saved message with its new ``seq``, and the copy it replaced (same ``id``).
+    ``refused`` says why nothing changed: "author" (the same-id copy is someone else's; then
+    ``message`` is that copy, which stays), or the ``SavePolicy`` limit that kept it from being
+    saved ("room" or "user"; then ``message`` is the message as given, unsaved)."""
 
     message: dict[str, Any]
     replaced: dict[str, Any] | None = None
-    refused: bool = False
+    refused: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +110,9 @@ class RoomData:
     shown: dict[str, None] = field(default_factory=dict)  # super users + on stage, join order
     roles: dict[int, int] = field(default_factory=dict)    # members per role
     barred: dict[str, int] = field(default_factory=dict)   # evicted uid -> may rejoin at (ms)
+    # indexes that keep cascades linear: associatedUserID / associatedMsgID -> message ids
+    by_user: dict[str, dict[str, None]] = field(default_factory=dict)
+    children: dict[str, dict[str, None]] = field(default_factory=dict)
 
 
 def _track_shown(room: RoomData, m: Member) -> None:
@@ -115,9 +141,20 @@ def _limit_for(role: int, policy: JoinPolicy) -> int | None:
     return None
 
 
+def inherit(old: Member | None, member: Member) -> None:
+    """A new session of the same user in the same role keeps what the class gave it (on
+    stage, raised hand, drawing, chat ban, group): a reload must neither take the teacher's
+    grants away nor lift a ban."""
+    if old is not None and old.role == member.role:
+        for k in INHERITED_PROPS:
+            if k in old.properties:
+                member.properties[k] = old.properties[k]
+
+
 def add_member(room: RoomData, member: Member, policy: JoinPolicy) -> JoinOutcome:
     """Admit ``member`` if the limits allow and it is not barred (evicted) at its
-    ``joined_ms``; a same-id member is replaced or refuses it."""
+    ``joined_ms``; a same-id member is replaced (its new session inherits the class's grants,
+    and its saved messages stay) or refuses it."""
     barred = room.barred.get(member.userid)
     if barred is not None:
         if barred > member.joined_ms:
@@ -131,6 +168,7 @@ def add_member(room: RoomData, member: Member, policy: JoinPolicy) -> JoinOutcom
         taken = count_role(room, member.role) - (old is not None and old.role == member.role)
         if taken >= limit:
             return JoinOutcome(_LIMIT_CODES[member.role])
+    inherit(old, member)
     room.members[member.userid] = member
     if old is not None:
         room.roles[old.role] -= 1
@@ -149,14 +187,16 @@ def remove_member(room: RoomData, userid: str, session: str, keepstate: bool) ->
     room.shown.pop(userid, None)
     room.roles[m.role] -= 1
     removed: list[dict[str, Any]] = []
-    for mid in [k for k, v in room.messages.items() if v.get("associatedUserID") == userid]:
-        removed.extend(delete_message(room, mid) or ())
+    for mid in list(room.by_user.get(userid, ())):
+        _delete_tree(room, mid, removed)
     removed.sort(key=lambda v: v["seq"])
     empty = not room.members
     cleared: list[dict[str, Any]] = []
     if empty and not keepstate:
-        cleared = sorted(room.messages.values(), key=lambda v: v["seq"])
+        cleared = list(room.messages.values())      # kept in seq order
         room.messages.clear()
+        room.by_user.clear()
+        room.children.clear()
     return LeaveOutcome(m, removed, empty, cleared)
 
 
@@ -184,34 +224,91 @@ def authored_by(saved: dict[str, Any] | None, author: str) -> bool:
     return saved is None or not author or saved.get("fromID") == author
 
 
-def save_message(room: RoomData, msg: dict[str, Any], author: str = "") -> SaveOutcome:
-    """Keep ``msg`` under its ``id`` with the next ``seq``; an earlier same-id copy goes,
-    unless ``author`` is given and that copy is not its own (then nothing changes)."""
-    current = room.messages.get(msg["id"])
-    if not authored_by(current, author):
-        assert current is not None
-        return SaveOutcome(current, None, refused=True)
+def _links(msg: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The message's ``associatedMsgID`` and ``associatedUserID`` (strings only)."""
+    am, au = msg.get("associatedMsgID"), msg.get("associatedUserID")
+    return (am if isinstance(am, str) else None), (au if isinstance(au, str) else None)
+
+
+def _index(room: RoomData, msg: dict[str, Any]) -> None:
+    am, au = _links(msg)
+    if am is not None:
+        room.children.setdefault(am, {})[msg["id"]] = None
+    if au is not None:
+        room.by_user.setdefault(au, {})[msg["id"]] = None
+
+
+def _unindex(room: RoomData, msg: dict[str, Any]) -> None:
+    am, au = _links(msg)
+    for index, key in ((room.children, am), (room.by_user, au)):
+        if key is None:
+            continue
+        ids = index.get(key)
+        if ids is not None:
+            ids.pop(msg["id"], None)
+            if not ids:
+                del index[key]
+
+
+def save_refusal(room_count: int, user_count: int | None, exists: bool,
+                 same_user: bool, policy: SavePolicy) -> str:
+    """Which limit a save breaks ("" = none): a new message beyond ``max_room``, or one more
+    message associated with a user who has ``max_user`` (replacing a message with the same
+    id and the same associated user adds nothing)."""
+    if policy.max_room and not exists and room_count >= policy.max_room:
+        return "room"
+    if policy.max_user and user_count is not None and not same_user \
+            and user_count >= policy.max_user:
+        return "user"
+    return ""
+
+
+def save_message(room: RoomData, msg: dict[str, Any], policy: SavePolicy = NO_LIMITS,
+                 author: str = "") -> SaveOutcome:
+    """Keep ``msg`` under its ``id`` with the next ``seq``; an earlier same-id copy goes.
+    Refused (nothing changes) when ``author`` is given and that copy is not its own, or beyond
+    the policy's limits."""
+    old = room.messages.get(msg["id"])
+    if not authored_by(old, author):
+        assert old is not None
+        return SaveOutcome(old, None, "author")
+    au = _links(msg)[1]
+    owned = None if au is None else len(room.by_user.get(au, ()))
+    same_user = old is not None and _links(old)[1] == au
+    refused = save_refusal(len(room.messages), owned, old is not None, same_user, policy)
+    if refused:
+        return SaveOutcome(msg, None, refused)
     room.seq += 1
     saved = {**msg, "seq": room.seq}
-    old = room.messages.pop(msg["id"], None)
+    if old is not None:
+        del room.messages[msg["id"]]
+        _unindex(room, old)
     room.messages[msg["id"]] = saved
+    _index(room, saved)
     return SaveOutcome(saved, old)
 
 
-def delete_message(room: RoomData, msgid: str, author: str = "") -> list[dict[str, Any]] | None:
-    """Remove a saved message and, transitively, those with ``associatedMsgID`` on it; None
-    (nothing removed) when ``author`` is given and the message is not its own."""
-    if not authored_by(room.messages.get(msgid), author):
-        return None
-    removed: list[dict[str, Any]] = []
+def _delete_tree(room: RoomData, msgid: str, out: list[dict[str, Any]]) -> None:
+    """Remove a saved message and, transitively, those with ``associatedMsgID`` on it:
+    each removed message costs O(1), whatever the room holds."""
     todo = [msgid]
     while todo:
         mid = todo.pop()
         msg = room.messages.pop(mid, None)
         if msg is None:
             continue
-        removed.append(msg)
-        todo.extend(k for k, v in room.messages.items() if v.get("associatedMsgID") == mid)
+        _unindex(room, msg)
+        out.append(msg)
+        todo.extend(room.children.get(mid, ()))
+
+
+def delete_message(room: RoomData, msgid: str, author: str = "") -> list[dict[str, Any]] | None:
+    """Remove a saved message and its ``associatedMsgID`` cascade, in ``seq`` order; None
+    (nothing removed) when ``author`` is given and the message is not its own."""
+    if not authored_by(room.messages.get(msgid), author):
+        return None
+    removed: list[dict[str, Any]] = []
+    _delete_tree(room, msgid, removed)
     removed.sort(key=lambda v: v["seq"])
     return removed
 

@@ -30,7 +30,14 @@ from tkroom.rooms import decisions, rules
 from tkroom.rooms.entry import check_entry
 from tkroom.rooms.model import Event, Member, new_member
 from tkroom.rooms.rules import fail
-from tkroom.rooms.transitions import ERR_EVICTED, JoinOutcome, JoinPolicy
+from tkroom.rooms.transitions import (
+    ERR_EVICTED,
+    ERR_SAVED_LIMIT,
+    NO_LIMITS,
+    JoinOutcome,
+    JoinPolicy,
+    SavePolicy,
+)
 from tkroom.signal.fanout import CLOSE_REPLACED, Conn, LocalRoom, dumps, schedule_close
 from tkroom.state.base import RoomState, Session
 from tkroom.tasks import spawn
@@ -41,6 +48,7 @@ MAX_FRAME = 64 * 1024        # larger frames are answered with 103
 HARD_FRAME = 1024 * 1024     # larger frames close the connection (1009)
 
 ACK_WAIT = 5.0               # at most this long an ack waits for its own events to arrive
+PUBLISH_BATCH = 64           # a long cascade lets the loop run other work after this many events
 
 CLOSE_JOIN_TIMEOUT = 4003    # neither joinRoom nor resume succeeded in time
 CLOSE_TOO_MANY = 4004        # the address already holds the most sockets it may
@@ -56,21 +64,25 @@ class SignalServer:
 
     ``directory`` reads rooms from the store, ``state`` holds room runtime state (memory or
     Redis), ``secret`` verifies join tickets. ``grace`` is how long a session outlives its
-    socket; ``out_limit`` how many unsent bytes a socket may hold before it is dropped.
+    socket; ``out_limit`` how many unsent bytes a socket may hold before it is dropped;
+    ``saved`` caps the saved messages of a room (in all, and associated with one user).
     Other planes add requests (e.g. media) with ``register``, and learn with ``room_hooks``
     when this node starts serving a room (its first local member joins or resumes), so they can
     follow the room's events from then on. Every departure (leave, expiry, eviction, hidden
-    members included) is published as the internal event ``_departed`` (``decisions.departed``).
-    A socket that has not joined ``join_timeout`` seconds after it opened is closed (4003); one
-    address holds at most ``max_conns_per_addr`` sockets (0: no cap; the next is closed, 4004).
+    members included, and a session a same-id join replaced) is published as the internal
+    event ``_departed`` (``decisions.departed``). A socket that has not joined ``join_timeout``
+    seconds after it opened is closed (4003); one address holds at most ``max_conns_per_addr``
+    sockets (0: no cap; the next is closed, 4004).
     """
 
     def __init__(self, host: str, port: int, directory: RoomDirectory, state: RoomState,
                  secret: bytes, *, grace: float = 15.0, out_limit: int = 4 * 1024 * 1024,
                  sweep_interval: float = 1.0, group_timeout: float = 5.0,
                  join_timeout: float = 10.0, max_conns_per_addr: int = 0,
+                 saved: SavePolicy = NO_LIMITS,
                  clock: Callable[[], float] = time.time) -> None:
         self.host, self.port = host, port
+        self.saved = saved
         self.directory, self.state, self.secret = directory, state, secret
         self.grace, self.out_limit = grace, out_limit
         self.sweep_interval, self.group_timeout = sweep_interval, group_timeout
@@ -128,8 +140,12 @@ class SignalServer:
         return f"ws://{self.host}:{self.port}/"
 
     async def _publish(self, serial: str, events: list[Event]) -> None:
-        """Publish in order; remember the last ``s`` so the ack waits for its own events."""
-        for event in events:
+        """Publish in order; remember the last ``s`` so the ack waits for its own events.
+        The memory state publishes without awaiting anything, so a long cascade (a leave
+        taking hundreds of saved messages with it) yields to the loop between batches."""
+        for i, event in enumerate(events):
+            if i and not i % PUBLISH_BATCH:
+                await asyncio.sleep(0)
             stamped = await self.state.publish(serial, event)
             _published.set(max(_published.get(), stamped.s))
 
@@ -151,6 +167,10 @@ class SignalServer:
         try:
             async for raw in ws:
                 await self._on_frame(conn, raw)
+                # a request on the memory state may complete without suspending, and frames
+                # already received are read without suspending either: one request per turn,
+                # so a client's burst never holds the loop (and the other clients) for long
+                await asyncio.sleep(0)
         except ConnectionClosed:
             pass
         finally:
@@ -308,8 +328,13 @@ class SignalServer:
             if not isinstance(data["ticket"], str):
                 raise fail(63, "ticket must be a string")
             ident = tickets.verify(self.secret, data["ticket"], now)
-        elif isinstance(data.get("serial"), str) and isinstance(data.get("loginkey"), str):
-            ident = await self.directory.verify_login_key(data["serial"], data["loginkey"], now)
+        elif isinstance(data.get("serial"), str):
+            key = data.get("loginkey")
+            if key is None or key == "":
+                raise fail(5300)
+            if not isinstance(key, str):
+                raise fail(5301, "the login key must be a string of 40 hexadecimal characters")
+            ident = await self.directory.verify_login_key(data["serial"], key, now)
         else:
             raise fail(63, "joinRoom needs a ticket, or a serial and a loginkey")
         if data.get("userId") is not None and data["userId"] != ident.userid:
@@ -337,9 +362,10 @@ class SignalServer:
             raise fail(out.code, f"evicted from this room: you may enter again in {wait} s")
         if out.code:
             raise fail(out.code, _JOIN_DETAIL.get(out.code, ""))
+        assert out.member is not None       # as stored: a replaced session's grants carried over
         await self.state.open_session(Session(sid, token, serial, ident.userid))
         try:
-            return await self._announce_join(conn, ident, info, member, out, token)
+            return await self._announce_join(conn, ident, info, out.member, out, token)
         except BaseException:
             # nobody must stay in the room without a socket or a session to expire
             self._unregister(conn)
@@ -360,7 +386,7 @@ class SignalServer:
         if out.replaced is not None:
             await self.state.close_session(out.replaced.session)
         conn.serial, conn.userid, conn.role, conn.sid = serial, ident.userid, ident.role, sid
-        conn.group, conn.pending = None, []
+        conn.group, conn.pending = member.group, []
         await self._register(conn)
         snap = await self.state.snapshot(serial, big)
         conn.after_ack = lambda: conn.flush_pending(snap.s)
@@ -487,10 +513,13 @@ class SignalServer:
         msg, target = rules.check_pubmsg(me, data, self.now_ms())
         saved = None
         if msg["save"]:
-            saved = await self.state.save_message(conn.serial, msg, rules.saved_author(me))
-            if saved.refused:
+            saved = await self.state.save_message(conn.serial, msg, self.saved,
+                                                  rules.saved_author(me))
+            if saved.refused == "author":
                 raise fail(4108, f"the saved message {msg['id']!r} is someone else's: only its "
                                  "author, the teacher or an assistant may replace it")
+            if saved.refused:
+                raise fail(ERR_SAVED_LIMIT, rules.saved_limit_detail(saved.refused, self.saved, msg))
         events, classstate = decisions.published(msg, target, saved)
         await self._publish(conn.serial, events)
         if classstate is not None:

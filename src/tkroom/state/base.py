@@ -36,10 +36,12 @@ from typing import Any, Protocol
 
 from tkroom.rooms.model import Event, Member
 from tkroom.rooms.transitions import (
+    NO_LIMITS,
     JoinOutcome,
     JoinPolicy,
     LeaveOutcome,
     SaveOutcome,
+    SavePolicy,
     Snapshot,
 )
 
@@ -47,7 +49,7 @@ Subscriber = Callable[[Event], None]
 
 __all__ = [
     "Event", "JoinOutcome", "JoinPolicy", "LeaveOutcome", "Member", "RoomState",
-    "SaveOutcome", "Session", "Snapshot", "Subscriber",
+    "SaveOutcome", "SavePolicy", "Session", "Snapshot", "Subscriber",
 ]
 
 
@@ -106,17 +108,22 @@ class RoomState(Protocol):
 
     # saved messages ------------------------------------------------------------------
     async def save_message(self, serial: str, msg: dict[str, Any],
-                           author: str = "") -> SaveOutcome:
-        """``transitions.save_message``: next ``seq``, replacing the same ``id`` — when
-        ``author`` is given, only a copy it wrote (else ``refused``, nothing changes)."""
+                           policy: SavePolicy = NO_LIMITS, author: str = "") -> SaveOutcome:
+        """``transitions.save_message``: next ``seq``, replacing the same ``id``; refused
+        (nothing changes) when ``author`` is given and the same-id copy is someone else's, or
+        beyond the policy's limits (room total, messages associated with one user)."""
 
     async def delete_message(self, serial: str, msgid: str,
                              author: str = "") -> list[dict[str, Any]] | None:
-        """``transitions.delete_message``: the message and its ``associatedMsgID`` cascade;
-        None when ``author`` is given and the message is someone else's."""
+        """``transitions.delete_message``: the message and its ``associatedMsgID`` cascade
+        (linear in what it removes, like the ``associatedUserID`` cascade of a leave); None
+        when ``author`` is given and the message is someone else's."""
 
     async def messages(self, serial: str) -> list[dict[str, Any]]:
         """The saved messages in ``seq`` order."""
+
+    async def get_message(self, serial: str, msgid: str) -> dict[str, Any] | None:
+        """One saved message (with its ``seq``), or None."""
 
     async def has_message(self, serial: str, msgid: str) -> bool:
         """Whether a saved message with this id exists (e.g. ``EveryoneBanChat``)."""

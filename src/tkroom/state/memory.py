@@ -62,8 +62,9 @@ class MemoryState:
         return t.snapshot(self._room(serial), bigroom)
 
     async def save_message(self, serial: str, msg: dict[str, Any],
+                           policy: t.SavePolicy = t.NO_LIMITS,
                            author: str = "") -> t.SaveOutcome:
-        return t.save_message(self._room(serial), msg, author)
+        return t.save_message(self._room(serial), msg, policy, author)
 
     async def delete_message(self, serial: str, msgid: str,
                              author: str = "") -> list[dict[str, Any]] | None:
@@ -71,6 +72,9 @@ class MemoryState:
 
     async def messages(self, serial: str) -> list[dict[str, Any]]:
         return t.snapshot(self._room(serial), False).messages
+
+    async def get_message(self, serial: str, msgid: str) -> dict[str, Any] | None:
+        return self._room(serial).messages.get(msgid)
 
     async def has_message(self, serial: str, msgid: str) -> bool:
         return msgid in self._room(serial).messages

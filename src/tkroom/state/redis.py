@@ -127,7 +127,7 @@ class RedisState:
             self.url, decode_responses=True, max_connections=self.max_connections, timeout=30)
         self.redis = aioredis.Redis(connection_pool=pool)
         for name in ("ADD_MEMBER", "REMOVE_MEMBER", "UPDATE_PROPERTIES", "GET_MEMBERS",
-                     "SNAPSHOT", "MESSAGES", "SAVE_MESSAGE", "DELETE_MESSAGE", "CHAT_GATE",
+                     "SNAPSHOT", "MESSAGES", "SAVE_MESSAGE", "DELETE_MESSAGE", "GET_MESSAGE", "CHAT_GATE",
                      "PUBLISH", "REPLAY", "OPEN_SESSION", "DETACH_SESSION", "ATTACH_SESSION",
                      "EXPIRE_SESSION", "CLOSE_SESSION", "EXPIRED_SESSIONS", "HEARTBEAT",
                      "RECLAIM", "BAR_MEMBER"):
@@ -186,7 +186,9 @@ class RedisState:
         if res[0]:
             return t.JoinOutcome(int(res[0]), until_ms=int(res[1]) if len(res) > 1 else 0)
         stored = Member(**base, properties=props)
-        return t.JoinOutcome(t.OK, stored, _member(res[2]) if res[2] else None, int(res[1]))
+        old = _member(res[2]) if res[2] else None
+        t.inherit(old, stored)
+        return t.JoinOutcome(t.OK, stored, old, int(res[1]))
 
     async def remove_member(self, serial: str, userid: str, session: str,
                             keepstate: bool) -> t.LeaveOutcome:
@@ -224,13 +226,17 @@ class RedisState:
 
     # saved messages ----------------------------------------------------------------------
     async def save_message(self, serial: str, msg: dict[str, Any],
+                           policy: t.SavePolicy = t.NO_LIMITS,
                            author: str = "") -> t.SaveOutcome:
         am, au = msg.get("associatedMsgID"), msg.get("associatedUserID")
-        seq, old = await self._run(
+        seq, old, refused = await self._run(
             "SAVE_MESSAGE", self._room(serial), msg["id"], _dumps(msg),
-            am if isinstance(am, str) else "", au if isinstance(au, str) else "", author)
-        if not int(seq):
-            return t.SaveOutcome(_message(old), None, refused=True)
+            am if isinstance(am, str) else "", au if isinstance(au, str) else "",
+            policy.max_room, policy.max_user, author)
+        if refused == "author":
+            return t.SaveOutcome(_message(old), None, refused)
+        if refused:
+            return t.SaveOutcome(msg, None, refused)
         return t.SaveOutcome({**msg, "seq": int(seq)}, _message(old) if old else None)
 
     async def delete_message(self, serial: str, msgid: str,
@@ -240,6 +246,10 @@ class RedisState:
 
     async def messages(self, serial: str) -> list[dict[str, Any]]:
         return _messages(await self._run("MESSAGES", self._room(serial)))
+
+    async def get_message(self, serial: str, msgid: str) -> dict[str, Any] | None:
+        row = await self._run("GET_MESSAGE", self._room(serial), msgid)
+        return _message(row) if row else None
 
     async def has_message(self, serial: str, msgid: str) -> bool:
         assert self.redis is not None

@@ -15,7 +15,9 @@ Room keys, after the room prefix ``R``:
 * ``rc`` hash role -> count; ``vis`` zset uid -> number (``vc`` counter): the members a big
   room shows (role <= 1 or on stage), in the order they became shown
 * ``msg`` hash id -> saved message JSON (no ``seq``); ``mseq`` zset id -> seq; ``seq`` counter
-* ``am`` / ``au`` hash id -> ``associatedMsgID`` / ``associatedUserID``
+* ``am`` / ``au`` hash id -> ``associatedMsgID`` / ``associatedUserID``; their indexes
+  ``ch:<id>`` set of the ids associated with message ``id`` and ``bu:<uid>`` set of the ids
+  associated with user ``uid``, so that a cascade costs what it removes, not what the room holds
 * ``s`` event counter; ``w`` list of the last events, each ``"<s>\\n<event JSON>"``
 * ``chat`` hash uid -> time of the last rate-limited chat (ms)
 * ``bar`` hash uid -> time (ms) from which an evicted user may join again; the key expires
@@ -23,6 +25,10 @@ Room keys, after the room prefix ``R``:
 """
 
 from __future__ import annotations
+
+from tkroom.rooms.model import INHERITED_PROPS
+
+_INHERITED = "{" + ", ".join(f"'{k}'" for k in INHERITED_PROPS) + "}"
 
 _MEMBER = """
 local function member_of(R, uid)
@@ -63,14 +69,32 @@ local function authored_by(raw, author)
   return ok and type(m) == 'table' and m.fromID == author
 end
 
-local function delete_tree(R, root, out)
-  local children = {}
-  local am = redis.call('HGETALL', R .. 'am')
-  for i = 1, #am, 2 do
-    local parent = am[i + 1]
-    children[parent] = children[parent] or {}
-    table.insert(children[parent], am[i])
+local function unindex(R, id)
+  local am = redis.call('HGET', R .. 'am', id)
+  if am then
+    redis.call('SREM', R .. 'ch:' .. am, id)
+    redis.call('HDEL', R .. 'am', id)
   end
+  local au = redis.call('HGET', R .. 'au', id)
+  if au then
+    redis.call('SREM', R .. 'bu:' .. au, id)
+    redis.call('HDEL', R .. 'au', id)
+  end
+end
+
+local function index(R, id, am, au)
+  if am ~= '' then
+    redis.call('HSET', R .. 'am', id, am)
+    redis.call('SADD', R .. 'ch:' .. am, id)
+  end
+  if au ~= '' then
+    redis.call('HSET', R .. 'au', id, au)
+    redis.call('SADD', R .. 'bu:' .. au, id)
+  end
+end
+
+-- each removed message costs O(log n), whatever the room holds
+local function delete_tree(R, root, out)
   local todo = {root}
   while #todo > 0 do
     local mid = table.remove(todo)
@@ -79,16 +103,25 @@ local function delete_tree(R, root, out)
       table.insert(out, {raw, redis.call('ZSCORE', R .. 'mseq', mid)})
       redis.call('HDEL', R .. 'msg', mid)
       redis.call('ZREM', R .. 'mseq', mid)
-      redis.call('HDEL', R .. 'am', mid)
-      redis.call('HDEL', R .. 'au', mid)
-      for _, child in ipairs(children[mid] or {}) do table.insert(todo, child) end
+      unindex(R, mid)
+      for _, child in ipairs(redis.call('SMEMBERS', R .. 'ch:' .. mid)) do
+        table.insert(todo, child)
+      end
     end
   end
+end
+
+local function clear_messages(R)
+  for _, am in ipairs(redis.call('HVALS', R .. 'am')) do redis.call('DEL', R .. 'ch:' .. am) end
+  for _, au in ipairs(redis.call('HVALS', R .. 'au')) do redis.call('DEL', R .. 'bu:' .. au) end
+  redis.call('DEL', R .. 'msg', R .. 'mseq', R .. 'am', R .. 'au')
 end
 """
 
 # ARGV: R, uid, role, base JSON, singlelogin, limit ("" = none), limit code, visible, props...
-ADD_MEMBER = _MEMBER + """
+# A same-id member in the same role passes the INHERITED properties on (transitions.inherit);
+# its shown state then stays as it was.
+ADD_MEMBER = _MEMBER + f"local INHERITED = {_INHERITED}\n" + """
 local R, uid, role = ARGV[1], ARGV[2], ARGV[3]
 local barred = redis.call('HGET', R .. 'bar', uid)
 if barred then
@@ -109,17 +142,30 @@ if limit then
   if taken >= limit then return {tonumber(ARGV[7])} end
 end
 busy(R)
+local inherited = {}
 if old then
+  if oldrole == role then
+    for _, k in ipairs(INHERITED) do
+      local v = redis.call('HGET', R .. 'p:' .. uid, k)
+      if v then
+        table.insert(inherited, k)
+        table.insert(inherited, v)
+      end
+    end
+  end
   redis.call('HINCRBY', R .. 'rc', oldrole, -1)
   redis.call('DEL', R .. 'p:' .. uid)
 end
 redis.call('HINCRBY', R .. 'rc', role, 1)
 redis.call('HSET', R .. 'base', uid, ARGV[4])
 if #ARGV > 8 then redis.call('HSET', R .. 'p:' .. uid, unpack(ARGV, 9)) end
+if #inherited > 0 then redis.call('HSET', R .. 'p:' .. uid, unpack(inherited)) end
 if not redis.call('ZSCORE', R .. 'order', uid) then
   redis.call('ZADD', R .. 'order', redis.call('INCR', R .. 'mc'), uid)
 end
-if ARGV[8] == '1' then show(R, uid) else redis.call('ZREM', R .. 'vis', uid) end
+if oldrole ~= role then
+  if ARGV[8] == '1' then show(R, uid) else redis.call('ZREM', R .. 'vis', uid) end
+end
 return {0, redis.call('ZCARD', R .. 'order'), old or false}
 """
 
@@ -136,15 +182,12 @@ redis.call('HINCRBY', R .. 'rc', tostring(cjson.decode(m[1]).role), -1)
 redis.call('ZREM', R .. 'vis', uid)
 redis.call('HDEL', R .. 'chat', uid)
 local removed = {}
-local au = redis.call('HGETALL', R .. 'au')
-for i = 1, #au, 2 do
-  if au[i + 1] == uid then delete_tree(R, au[i], removed) end
-end
+for _, id in ipairs(redis.call('SMEMBERS', R .. 'bu:' .. uid)) do delete_tree(R, id, removed) end
 local empty = redis.call('ZCARD', R .. 'order') == 0
 local cleared = {}
 if empty and ARGV[4] ~= '1' then
   cleared = saved_messages(R)
-  redis.call('DEL', R .. 'msg', R .. 'mseq', R .. 'am', R .. 'au')
+  clear_messages(R)
 end
 if empty and redis.call('EXISTS', R .. 'msg') == 0 then idle(R, ARGV[5]) end
 return {m, removed, empty and 1 or 0, cleared}
@@ -217,20 +260,39 @@ return saved_messages(ARGV[1])
 """
 
 # ARGV: R, id, message JSON, associatedMsgID ("" = none), associatedUserID ("" = none),
-# author ("" = anyone) -> {seq, old or false}; {0, current} when the current copy is not author's
+# max in the room (0 = no limit), max associated with one user (0 = no limit), author ("" =
+# anyone) -> {seq, old or false, refused ("", "author" with the current copy as old, or the
+# limit: transitions.save_refusal)}
 SAVE_MESSAGE = _MEMBER + """
-local R, id = ARGV[1], ARGV[2]
+local R, id, au = ARGV[1], ARGV[2], ARGV[5]
+local max_room, max_user = tonumber(ARGV[6]), tonumber(ARGV[7])
 local old = redis.call('HGET', R .. 'msg', id)
-local oldseq = redis.call('ZSCORE', R .. 'mseq', id)
-if not authored_by(old, ARGV[6]) then return {0, {old, oldseq}} end
+if not authored_by(old, ARGV[8]) then
+  return {0, {old, redis.call('ZSCORE', R .. 'mseq', id)}, 'author'}
+end
+if max_room > 0 and not old and redis.call('ZCARD', R .. 'mseq') >= max_room then
+  return {0, false, 'room'}
+end
+if max_user > 0 and au ~= '' and not (old and redis.call('HGET', R .. 'au', id) == au)
+    and redis.call('SCARD', R .. 'bu:' .. au) >= max_user then
+  return {0, false, 'user'}
+end
 busy(R)
 local seq = redis.call('INCR', R .. 'seq')
+local oldseq = redis.call('ZSCORE', R .. 'mseq', id)
+if old then unindex(R, id) end
 redis.call('HSET', R .. 'msg', id, ARGV[3])
 redis.call('ZADD', R .. 'mseq', seq, id)
-if ARGV[4] ~= '' then redis.call('HSET', R .. 'am', id, ARGV[4]) else redis.call('HDEL', R .. 'am', id) end
-if ARGV[5] ~= '' then redis.call('HSET', R .. 'au', id, ARGV[5]) else redis.call('HDEL', R .. 'au', id) end
-if old then return {seq, {old, oldseq}} end
-return {seq, false}
+index(R, id, ARGV[4], au)
+if old then return {seq, {old, oldseq}, ''} end
+return {seq, false, ''}
+"""
+
+# ARGV: R, id -> {JSON, seq} or false
+GET_MESSAGE = """
+local raw = redis.call('HGET', ARGV[1] .. 'msg', ARGV[2])
+if not raw then return false end
+return {raw, redis.call('ZSCORE', ARGV[1] .. 'mseq', ARGV[2])}
 """
 
 # ARGV: R, id, author ("" = anyone) -> the removed messages, or false when not author's
