@@ -67,24 +67,24 @@ def test_a_student_cannot_replace_or_delete_the_teachers_messages():
     teacher, student = member("t", 0), member("s")
     doc, _ = rules.check_pubmsg(teacher, {"name": "DocumentChange", "toID": "__all",
                                           "save": True, "data": {"page": 3}}, 1)
-    kept = t.save_message(room, doc, rules.saved_author(teacher)).message
+    kept = t.save_message(room, doc, author=rules.saved_author(teacher)).message
     note, _ = rules.check_pubmsg(teacher, {"name": "Note", "toID": "__all", "save": True,
                                            "associatedMsgID": "DocumentChange"}, 2)
-    t.save_message(room, note, rules.saved_author(teacher))
+    t.save_message(room, note, author=rules.saved_author(teacher))
     hand, _ = rules.check_pubmsg(teacher, {"name": "Hand", "toID": "__all", "save": True,
                                            "associatedUserID": "s"}, 3)
-    t.save_message(room, hand, rules.saved_author(teacher))
+    t.save_message(room, hand, author=rules.saved_author(teacher))
     fake, _ = rules.check_pubmsg(student, {"name": "DocumentChange", **HOSTILE}, 4)
-    out = t.save_message(room, fake, rules.saved_author(student))
+    out = t.save_message(room, fake, author=rules.saved_author(student))
     assert out.refused and room.messages["DocumentChange"] == kept
     assert t.delete_message(room, "DocumentChange", rules.saved_author(student)) is None
     assert t.delete_message(room, "Hand", rules.saved_author(student)) is None
     # its own message, it may replace and delete
     own, _ = rules.check_pubmsg(student, {"name": "Mine", **HOSTILE}, 5)
-    assert not t.save_message(room, own, "s").refused
-    assert not t.save_message(room, {**own, "ts": 6}, "s").refused
+    assert not t.save_message(room, own, author="s").refused
+    assert not t.save_message(room, {**own, "ts": 6}, author="s").refused
     assert [m["id"] for m in t.delete_message(room, "Mine", "s")] == ["Mine"]
-    t.save_message(room, own, "s")
+    t.save_message(room, own, author="s")
     # its leaving takes its own message and the teacher's message associated with it, no other
     events, classstate = dec.left(t.remove_member(room, "s", "", False), False, 7)
     assert [e.data["id"] for e in events if e.ev == "delMsg"] == ["Hand", "Mine"]
@@ -92,8 +92,8 @@ def test_a_student_cannot_replace_or_delete_the_teachers_messages():
     assert list(room.messages) == ["DocumentChange", "Note"]
     assert room.messages["DocumentChange"] == kept
     # the teacher replaces and deletes anyone's
-    t.save_message(room, own, "s")
-    assert t.save_message(room, {**doc, "fromID": "a"}, "").replaced == kept
+    t.save_message(room, own, author="s")
+    assert t.save_message(room, {**doc, "fromID": "a"}, author="").replaced == kept
     assert [m["id"] for m in t.delete_message(room, "Mine", "")] == ["Mine"]
 
 

@@ -93,7 +93,7 @@ class RoomMachine(RuleBasedStateMachine):
         before = dict(self.room.messages)
         count = len(self.room.messages)
         owned = sum(1 for v in before.values() if auser and v.get("associatedUserID") == auser)
-        out = t.save_message(self.room, msg, t.SavePolicy(max_room, max_user), author)
+        out = t.save_message(self.room, msg, t.SavePolicy(max_room, max_user), author=author)
         if old is not None and author and old["fromID"] != author:
             assert out.refused == "author" and self.room.messages[mid] is old
             assert self.room.seq == seq and self.room.messages == before

@@ -91,13 +91,13 @@ async def test_saved_messages_guarded_by_author(state):
     await state.save_message("r", {"id": "Note", "name": "Note", "fromID": "t",
                                    "associatedMsgID": "Doc"})
     out = await state.save_message("r", {"id": "Doc", "name": "Doc", "fromID": "s",
-                                         "associatedUserID": "s"}, "s")
+                                         "associatedUserID": "s"}, author="s")
     assert out.refused and out.message == doc.message and out.replaced is None
     assert await state.delete_message("r", "Doc", "s") is None
     mine = await state.save_message("r", {"id": "Mine", "name": "Mine", "fromID": "s",
-                                          "associatedUserID": "s"}, "s")
+                                          "associatedUserID": "s"}, author="s")
     again = await state.save_message("r", {"id": "Mine", "name": "Mine", "fromID": "s",
-                                           "associatedUserID": "s"}, "s")
+                                           "associatedUserID": "s"}, author="s")
     assert not again.refused and again.replaced == mine.message
     assert [m["id"] for m in await state.delete_message("r", "Mine", "s")] == ["Mine"]
     assert await state.delete_message("r", "Ghost", "s") == []

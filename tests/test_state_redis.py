@@ -90,7 +90,7 @@ async def apply(state: Any, op: tuple[Any, ...], sessions: dict[tuple[str, str],
             msg["associatedMsgID"] = amsg
         if auser:
             msg["associatedUserID"] = auser
-        return await state.save_message(serial, msg, SavePolicy(max_room, max_user), author)
+        return await state.save_message(serial, msg, SavePolicy(max_room, max_user), author=author)
     if kind == "delete":
         return await state.delete_message(serial, op[2], op[3])
     if kind == "bar":

@@ -263,7 +263,7 @@ def save_refusal(room_count: int, user_count: int | None, exists: bool,
     return ""
 
 
-def save_message(room: RoomData, msg: dict[str, Any], policy: SavePolicy = NO_LIMITS,
+def save_message(room: RoomData, msg: dict[str, Any], policy: SavePolicy = NO_LIMITS, *,
                  author: str = "") -> SaveOutcome:
     """Keep ``msg`` under its ``id`` with the next ``seq``; an earlier same-id copy goes.
     Refused (nothing changes) when ``author`` is given and that copy is not its own, or beyond

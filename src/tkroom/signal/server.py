@@ -514,7 +514,7 @@ class SignalServer:
         saved = None
         if msg["save"]:
             saved = await self.state.save_message(conn.serial, msg, self.saved,
-                                                  rules.saved_author(me))
+                                                  author=rules.saved_author(me))
             if saved.refused == "author":
                 raise fail(4108, f"the saved message {msg['id']!r} is someone else's: only its "
                                  "author, the teacher or an assistant may replace it")

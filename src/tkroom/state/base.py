@@ -108,7 +108,7 @@ class RoomState(Protocol):
 
     # saved messages ------------------------------------------------------------------
     async def save_message(self, serial: str, msg: dict[str, Any],
-                           policy: SavePolicy = NO_LIMITS, author: str = "") -> SaveOutcome:
+                           policy: SavePolicy = NO_LIMITS, *, author: str = "") -> SaveOutcome:
         """``transitions.save_message``: next ``seq``, replacing the same ``id``; refused
         (nothing changes) when ``author`` is given and the same-id copy is someone else's, or
         beyond the policy's limits (room total, messages associated with one user)."""

@@ -62,9 +62,9 @@ class MemoryState:
         return t.snapshot(self._room(serial), bigroom)
 
     async def save_message(self, serial: str, msg: dict[str, Any],
-                           policy: t.SavePolicy = t.NO_LIMITS,
+                           policy: t.SavePolicy = t.NO_LIMITS, *,
                            author: str = "") -> t.SaveOutcome:
-        return t.save_message(self._room(serial), msg, policy, author)
+        return t.save_message(self._room(serial), msg, policy, author=author)
 
     async def delete_message(self, serial: str, msgid: str,
                              author: str = "") -> list[dict[str, Any]] | None:

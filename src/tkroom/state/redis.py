@@ -226,7 +226,7 @@ class RedisState:
 
     # saved messages ----------------------------------------------------------------------
     async def save_message(self, serial: str, msg: dict[str, Any],
-                           policy: t.SavePolicy = t.NO_LIMITS,
+                           policy: t.SavePolicy = t.NO_LIMITS, *,
                            author: str = "") -> t.SaveOutcome:
         am, au = msg.get("associatedMsgID"), msg.get("associatedUserID")
         seq, old, refused = await self._run(
