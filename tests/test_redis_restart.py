@@ -58,9 +58,10 @@ async def _class_through_restart(redis: RedisProc, persist: bool) -> None:
     a, b = servers
     people: list[Watched] = []
     try:
-        t = await join(a.url, SERIAL, "t1", 0)
-        s1 = await join(b.url, SERIAL, "s1", 2, backoff_initial=0.05)
-        s2 = await join(a.url, SERIAL, "s2", 2, backoff_initial=0.05)
+        slow = {"request_timeout": 30.0}     # a busy machine must not turn into 2510s
+        t = await join(a.url, SERIAL, "t1", 0, **slow)
+        s1 = await join(b.url, SERIAL, "s1", 2, backoff_initial=0.05, **slow)
+        s2 = await join(a.url, SERIAL, "s2", 2, backoff_initial=0.05, **slow)
         people += [t, s1, s2]
         await t.room.pubMsg(name="ClassBegin", id="ClassBegin", save=True, data={"at": 1})
         await t.room.changeUserProperty("s1", "__all", {"candraw": True})
@@ -95,7 +96,7 @@ async def _class_through_restart(redis: RedisProc, persist: bool) -> None:
         await s1.wait("room-text-message", lambda e: e["message"] == "resumed", 30)
 
         # (b) newcomers join, on either node, and everyone learns of them
-        n1 = await join(b.url, SERIAL, "n1", 2)
+        n1 = await join(b.url, SERIAL, "n1", 2, **slow)
         people.append(n1)
         await t.wait("room-participant_join", lambda e: e["user"]["id"] == "n1", 30)
         assert {u["id"] for u in (await n1.room.getRoomUsers())[0]} == {"t1", "s1", "s2", "n1"}
