@@ -86,7 +86,8 @@ class RedisServer:
     async def start(self) -> None:
         """Start and return once Redis answers PING (its data loaded)."""
         self.sock.unlink(missing_ok=True)
-        self.proc = await asyncio.create_subprocess_exec(*self.args, stdout=subprocess.DEVNULL)
+        self.proc = await asyncio.create_subprocess_exec(*self.args, stdout=subprocess.DEVNULL,
+                                                      stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while True:
             try:

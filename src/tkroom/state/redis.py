@@ -109,7 +109,7 @@ class RedisState:
     how often this node proves it is alive (it is dead after ``heartbeat * 5`` of silence) and
     checks that Redis did not restart, ``idle_ttl`` how long an emptied room without saved
     messages keeps its counters, ``retries`` how often a command is retried on a new connection
-    (with backoff, about 2.5 s in all) before its request fails.
+    (with jittered backoff, at most about 3.5 s in all) before its request fails.
     """
 
     def __init__(self, url: str, *, prefix: str = "tkroom", window: int = 4096,
