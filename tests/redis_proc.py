@@ -43,6 +43,15 @@ class RedisProc:
                 raise RuntimeError("redis-server did not start")
             time.sleep(0.02)
 
+    def wait_in_aof(self, data: bytes, wait: float = 30.0) -> None:
+        """Return once ``data`` is in the append-only files (everysec writes them at once
+        unless an fsync is slow, then up to 2 s later)."""
+        deadline = time.monotonic() + wait
+        while not any(data in f.read_bytes() for f in self.dir.glob("appendonlydir/*.aof")):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{data!r} not in the AOF")
+            time.sleep(0.02)
+
     def kill(self) -> None:
         assert self.proc is not None
         self.proc.kill()

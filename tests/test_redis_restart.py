@@ -68,6 +68,8 @@ async def _class_through_restart(redis: RedisProc, persist: bool) -> None:
         await t.room.changeUserPublish("s2", 3)
         await s1.wait("room-userproperty-changed", lambda e: e["user"]["id"] == "s2")
 
+        if persist:     # what AOF promises: a write that reached the file survives a crash
+            await asyncio.to_thread(redis.wait_in_aof, b"ClassBegin")
         redis.kill()
         redis.start()
         up = time.monotonic()

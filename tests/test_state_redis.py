@@ -328,6 +328,19 @@ async def test_a_node_puts_back_the_members_redis_lost(two_nodes):
     assert await b.attach_session("Su", "tok") is not None  # the session resumes anywhere
 
 
+async def test_a_restore_brings_back_changes_redis_lost_with_its_last_writes(two_nodes):
+    a, b = two_nodes
+    u = new_member("u", 2, "u", "Su", {}, 5)
+    await a.add_member("r", u, JoinPolicy())
+    await a.open_session(Session("Su", "tok", "r", "u"))
+    await b.update_properties("r", "u", {"candraw": True})
+    u.merge({"candraw": True})            # node a learnt it from the setProperty event
+    # Redis comes back from its AOF without that last write
+    await b.redis.hset(b._room("r") + "p:u", "candraw", "false")
+    assert await a.restore([(Session("Su", "tok", "r", "u"), u)], time.time()) == 1
+    assert (await b.get_members("r", ["u"]))[0].properties["candraw"] is True
+
+
 async def test_a_restore_keeps_a_newer_session_and_releases_sockets_gone(two_nodes):
     a, b = two_nodes
     for uid in ("u", "v"):

@@ -161,5 +161,6 @@ class RoomState(Protocol):
 
     async def restore(self, held: list[tuple[Session, Member]], now: float) -> int:
         """After a restart: put back the members and sessions of the sockets this node holds,
-        unless the state kept them or has a newer session of the user; other sessions the state
-        records on this node get their grace period from ``now``. How many are attached here."""
+        as the node knows them, unless the state has a newer session of the user; other
+        sessions the state records on this node get their grace period from ``now``. How many
+        are attached here."""

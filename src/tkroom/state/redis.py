@@ -553,7 +553,7 @@ class RedisState:
 
     async def restore(self, held: list[tuple[Session, Member]], now: float) -> int:
         """Put back the members and sessions of the sockets this node holds (``held``), as the
-        node knows them, unless Redis kept them or has a newer session of the same user; each
+        node knows them, unless Redis has a newer session of the same user; each
         room's event counter is kept above what this node delivered. Sessions Redis still
         records on this node whose socket is gone get a grace period from ``now``. Answers
         how many sessions are attached here now."""

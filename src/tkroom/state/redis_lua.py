@@ -376,22 +376,21 @@ return n
 # ARGV: G, R, uid, role, base JSON, visible, floor, sid, token, serial, node, joined_ms, props...
 # -> 1 when the member and its session are (again) attached on ``node``, 0 when they belong
 # elsewhere now. After Redis lost data (a restart): a node puts back a member it holds the
-# socket of, as it knows it, unless Redis kept that session or has a newer one of the user.
+# socket of, as it knows it (its properties are the latest: a change lost with Redis's last
+# writes still reached the node as an event), unless Redis has a newer session of the user.
 RESTORE_MEMBER = _MEMBER + _KEEP_S + _SESSION + """
 local G, R, uid, sid, node = ARGV[1], ARGV[2], ARGV[3], ARGV[8], ARGV[11]
 keep_s_above(R, tonumber(ARGV[7]))
 local s = session_of(G, sid)
 if s and s[4] == '' and s[5] ~= node then return 0 end
 local old = member_of(R, uid)
+local oldrole = nil
 if old then
   local o = cjson.decode(old[1])
-  if o.session ~= sid then
-    if (o.joined_ms or 0) >= tonumber(ARGV[12]) then return 0 end
-    put_member(R, uid, ARGV[4], ARGV[5], tostring(o.role), ARGV[6], 13)
-  end
-else
-  put_member(R, uid, ARGV[4], ARGV[5], nil, ARGV[6], 13)
+  if o.session ~= sid and (o.joined_ms or 0) >= tonumber(ARGV[12]) then return 0 end
+  oldrole = tostring(o.role)
 end
+put_member(R, uid, ARGV[4], ARGV[5], oldrole, ARGV[6], 13)
 if s then redis.call('SREM', G .. 'node:' .. s[5], sid) end
 redis.call('HSET', G .. 'sess:' .. sid, 'token', ARGV[9], 'serial', ARGV[10], 'userid', uid,
            'deadline', '', 'node', node)
