@@ -27,22 +27,12 @@ pytest_plugins = ["webapi_nodes"]
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory):
     """A private redis-server for this test session (unix socket in a temp dir, no TCP)."""
-    import subprocess
-    import time
+    from redis_proc import RedisProc
 
-    binary = need_binary("redis-server")
-    d = tmp_path_factory.mktemp("redis")
-    sock = d / "redis.sock"
-    proc = subprocess.Popen(
-        [binary, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
-         "--dir", str(d), "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while not sock.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("redis-server did not start")
-        time.sleep(0.02)
-    yield f"unix://{sock}"
-    proc.terminate()
-    proc.wait(10)
+    proc = RedisProc(directory=tmp_path_factory.mktemp("redis"))
+    try:
+        proc.start(wait=20)
+    except RuntimeError:
+        pytest.fail("redis-server did not start")
+    yield proc.url
+    proc.stop()

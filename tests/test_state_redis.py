@@ -206,7 +206,7 @@ async def test_events_reach_every_node_in_order(two_nodes):
 async def test_dead_node_sessions_are_detached_then_expired(redis_url):
     prefix = f"c{secrets.token_hex(4)}"
     dead = RedisState(redis_url, prefix=prefix, node="dead", heartbeat=0.05)
-    alive = RedisState(redis_url, prefix=prefix, node="alive", grace=0.5, heartbeat=0.05)
+    alive = RedisState(redis_url, prefix=prefix, node="alive", grace=5.0, heartbeat=0.05)
     await dead.start()
     await alive.start()
     try:
@@ -226,8 +226,8 @@ async def test_dead_node_sessions_are_detached_then_expired(redis_url):
         # one user comes back through the surviving node, the other never does
         back = await alive.attach_session("Su", "tok")
         assert back is not None and back.deadline is None
-        assert await alive.expired_sessions(time.time() + 0.6) == ["Sv"]
-        gone = await alive.expire_session("Sv", time.time() + 0.6)
+        assert await alive.expired_sessions(time.time() + 6) == ["Sv"]
+        gone = await alive.expire_session("Sv", time.time() + 6)
         assert gone is not None and gone.userid == "v"
         assert await alive.expired_sessions(time.time() + 60) == []
     finally:
@@ -337,3 +337,76 @@ async def test_the_cascade_indexes_leave_no_keys_behind(redis_url):
         assert await index_keys() == []
     finally:
         await st.stop()
+async def _lose_everything(st: RedisState) -> None:
+    """What a Redis without persistence has after a restart: none of the cluster's keys."""
+    keys = [k async for k in st.redis.scan_iter(f"{st.g}*")]
+    await st.redis.delete(*keys)
+
+
+async def test_a_node_puts_back_the_members_redis_lost(two_nodes):
+    a, b = two_nodes
+    await a.subscribe("r", lambda e: None)
+    u = new_member("u", 2, "u", "Su", {"candraw": True}, 5)
+    await a.add_member("r", u, JoinPolicy())
+    await a.open_session(Session("Su", "tok", "r", "u"))
+    for i in range(5):
+        await a.publish("r", Event("x", {"i": i}, ALL))
+    await _lose_everything(a)
+    assert await a.restore([(Session("Su", "tok", "r", "u"), u)], time.time()) == 1
+    (back,) = await b.get_members("r")
+    assert back.session == "Su" and back.properties["candraw"] is True
+    assert (await b.snapshot("r", False)).s == 5          # never back below what a delivered
+    after = await b.publish("r", Event("y", {}, ALL))
+    assert after.s == 6
+    assert await b.replay("r", 2) is None                 # those events are gone: join again
+    assert [e.s for e in await b.replay("r", 5)] == [6]
+    assert await b.attach_session("Su", "tok") is not None  # the session resumes anywhere
+
+
+async def test_a_restore_brings_back_changes_redis_lost_with_its_last_writes(two_nodes):
+    a, b = two_nodes
+    u = new_member("u", 2, "u", "Su", {}, 5)
+    await a.add_member("r", u, JoinPolicy())
+    await a.open_session(Session("Su", "tok", "r", "u"))
+    await b.update_properties("r", "u", {"candraw": True})
+    u.merge({"candraw": True})            # node a learnt it from the setProperty event
+    # Redis comes back from its AOF without that last write
+    await b.redis.hset(b._room("r") + "p:u", "candraw", "false")
+    assert await a.restore([(Session("Su", "tok", "r", "u"), u)], time.time()) == 1
+    assert (await b.get_members("r", ["u"]))[0].properties["candraw"] is True
+
+
+async def test_a_restore_keeps_a_newer_session_and_releases_sockets_gone(two_nodes):
+    a, b = two_nodes
+    for uid in ("u", "v"):
+        await a.add_member("r", new_member(uid, 2, uid, f"S{uid}", {}, 5), JoinPolicy())
+        await a.open_session(Session(f"S{uid}", "tok", "r", uid))
+    old_u = (await a.get_members("r", ["u"]))[0]
+    await _lose_everything(a)
+    # while Redis was away: v's socket dropped (its detach failed); u joined again on node b
+    await b.add_member("r", new_member("u", 2, "u", "Su2", {}, 9), JoinPolicy())
+    await b.open_session(Session("Su2", "tok2", "r", "u"))
+    await a.add_member("r", new_member("v", 2, "v", "Sv", {}, 5), JoinPolicy())
+    await a.open_session(Session("Sv", "tok", "r", "v"))
+    a._mine.discard("Sv")
+    assert await a.restore([(Session("Su", "tok", "r", "u"), old_u)], time.time()) == 0
+    assert (await b.get_members("r", ["u"]))[0].session == "Su2"
+    assert await b.expired_sessions(time.time() + 60) == ["Sv"]  # v gets its grace period
+
+
+async def test_a_restart_runs_the_restore_once(two_nodes):
+    a, _ = two_nodes
+    calls: list[int] = []
+
+    async def hook() -> None:
+        calls.append(1)
+        await asyncio.sleep(0.05)
+
+    for task in a._tasks[-1:]:      # no heartbeat: only these calls look
+        task.cancel()
+    a.on_restart(hook)
+    assert await a.check_restart() is False
+    a._run_id = "a Redis that is gone"
+    assert await asyncio.gather(a.check_restart(), a.check_restart()) == [True, True]
+    assert calls == [1]
+    assert await a.check_restart() is False

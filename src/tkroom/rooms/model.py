@@ -44,6 +44,10 @@ class Member:
     def on_stage(self) -> bool:
         return bool(self.properties.get("publishstate"))
 
+    def merge(self, props: dict[str, Any]) -> None:
+        """Take changed properties in (``role`` never changes this way)."""
+        self.properties.update({k: v for k, v in props.items() if k != "role"})
+
     def public(self) -> dict[str, Any]:
         """The user as others see it (``{"id", "properties"}``), a copy that later property
         changes do not alter (it may wait in a replay window)."""

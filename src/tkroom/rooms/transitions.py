@@ -214,7 +214,7 @@ def update_properties(room: RoomData, userid: str, props: dict[str, Any]) -> Mem
     m = room.members.get(userid)
     if m is None:
         return None
-    m.properties.update({k: v for k, v in props.items() if k != "role"})
+    m.merge(props)
     _track_shown(room, m)
     return m
 

@@ -23,7 +23,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
-from tkroom.rooms.model import Event
+from tkroom.rooms.model import Event, Member
 from tkroom.tasks import spawn
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class Conn:
     """One client socket; once joined it carries the member's routing facts."""
 
     __slots__ = ("ws", "cid", "serial", "userid", "role", "group", "sid", "pending", "ended",
-                 "out_limit", "after_ack", "floor", "room")
+                 "out_limit", "after_ack", "floor", "room", "member", "token")
 
     def __init__(self, ws: ServerConnection, cid: str, out_limit: int) -> None:
         self.ws = ws
@@ -65,6 +65,10 @@ class Conn:
         self.after_ack: Callable[[], None] | None = None  # runs right after the next ack
         self.floor = 0     # the last ``s`` a join snapshot or resume replay already covered
         self.room: LocalRoom | None = None
+        # the member as this node knows it, kept current from the room's events, and the
+        # session's token: what the node puts back if the state loses them (Redis restart)
+        self.member: Member | None = None
+        self.token = ""
 
     @property
     def joined(self) -> bool:
@@ -114,6 +118,7 @@ class LocalRoom:
     def __init__(self, serial: str, on_close: Callable[[Conn, int, str], None]) -> None:
         self.serial = serial
         self.conns: dict[str, Conn] = {}     # by session id
+        self.members: dict[str, Member] = {}  # the local members' records, by user id
         self.on_close = on_close
         self.ready: asyncio.Future[None]     # done when the state delivers the room's events
         self.outbox: list[tuple[Sequence[Conn], bytes, int]] = []
@@ -126,11 +131,15 @@ class LocalRoom:
     def add(self, conn: Conn) -> None:
         self.conns[conn.sid] = conn
         conn.room = self
+        if conn.member is not None:
+            self.members[conn.userid] = conn.member
         self.changed()
 
     def remove(self, conn: Conn) -> None:
         del self.conns[conn.sid]
         conn.room = None
+        if conn.member is not None and self.members.get(conn.userid) is conn.member:
+            del self.members[conn.userid]
         self.changed()
 
     def changed(self) -> None:
@@ -164,10 +173,15 @@ class LocalRoom:
             if event.ev == "_takeover":
                 self._takeover(event.data)
             return
-        if event.ev == "setProperty" and "group" in event.data["properties"]:
-            for c in self.conns.values():
-                if c.userid == event.data["id"]:
-                    c.group = event.data["properties"]["group"]
+        if event.ev == "setProperty":
+            props = event.data["properties"]
+            member = self.members.get(event.data["id"])
+            if member is not None:
+                member.merge(props)
+            if "group" in props:
+                for c in self.conns.values():
+                    if c.userid == event.data["id"]:
+                        c.group = props["group"]
         if kind == "all":
             chosen: Sequence[Conn] = self.everyone()
         elif kind == "except_sender":

@@ -16,6 +16,7 @@ import secrets
 import time
 import weakref
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -111,6 +112,7 @@ class SignalServer:
                                    compression=None, max_queue=64)
         self.port = self._server.sockets[0].getsockname()[1]
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+        self.state.on_restart(self._restore)
         gc.collect()
         gc.freeze()
 
@@ -251,6 +253,9 @@ class SignalServer:
         if not conn.joined:
             raise fail(2508)
         members = await self.state.get_members(conn.serial, [conn.userid])
+        if (not members or members[0].session != conn.sid) and await self.state.check_restart():
+            # the state had lost us (Redis restarted): this node has just put us back
+            members = await self.state.get_members(conn.serial, [conn.userid])
         if not members or members[0].session != conn.sid:
             self._unregister(conn)
             raise fail(2508, "no longer in the room")
@@ -297,6 +302,16 @@ class SignalServer:
         sid = conn.sid
         self._unregister(conn)
         await self.state.detach_session(sid, self.clock() + self.grace)
+
+    async def _restore(self) -> None:
+        """The state restarted and may have lost this node's members (Redis without
+        persistence loses all; with AOF the last second at most): put back every member this
+        node holds a socket for, with its session, as the node knows it. Sockets stay open and
+        nobody has to rejoin or resume."""
+        held = [(Session(c.sid, c.token, c.serial, c.userid), c.member)
+                for room in list(self.rooms.values()) for c in list(room.conns.values())
+                if c.member is not None and c.sid]
+        await self.state.restore(held, self.clock())
 
     async def _sweep(self) -> None:
         """Sessions whose grace period ran out leave their rooms (on whichever node)."""
@@ -387,6 +402,7 @@ class SignalServer:
             await self.state.close_session(out.replaced.session)
         conn.serial, conn.userid, conn.role, conn.sid = serial, ident.userid, ident.role, sid
         conn.group, conn.pending = member.group, []
+        conn.member, conn.token = replace(member, properties=dict(member.properties)), token
         await self._register(conn)
         snap = await self.state.snapshot(serial, big)
         conn.after_ack = lambda: conn.flush_pending(snap.s)
@@ -412,6 +428,7 @@ class SignalServer:
             self._close_conn(old, CLOSE_REPLACED, "session resumed on another socket")
         conn.serial, conn.userid, conn.role, conn.sid = session.serial, me.userid, me.role, sid
         conn.group, conn.pending = me.group, []
+        conn.member, conn.token = replace(me, properties=dict(me.properties)), token
         await self._register(conn)
         missed = await self.state.replay(session.serial, last)
         if missed is None:

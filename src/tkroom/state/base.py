@@ -24,13 +24,16 @@ Contract for implementers (memory now, Redis for clusters):
   drops (with the grace deadline), ``attach_session`` on resume (only with the right token
   and while the member is still in the room), ``expire_session`` when the grace deadline
   passes (only if still detached), ``close_session`` on leave.
+* **Restarts.** A state that can lose data while the node runs (Redis restarting) calls the
+  node's ``on_restart`` hooks when it finds out (``check_restart``), and the node puts back what
+  it knows with ``restore``; nobody has to rejoin. The memory backend never loses data.
 * Members, messages and events are the dataclasses/dicts of ``tkroom.rooms.model``;
   ``Member.to_dict``/``from_dict`` and ``Event.to_dict``/``from_dict`` give JSON forms.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -164,3 +167,16 @@ class RoomState(Protocol):
 
     async def expired_sessions(self, now: float) -> list[str]:
         """Ids of detached sessions whose deadline has passed (a sweeper expires them)."""
+
+    # restarts ----------------------------------------------------------------------------
+    def on_restart(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Await ``hook()`` when the state came back after losing (perhaps) some of its data."""
+
+    async def check_restart(self) -> bool:
+        """Look now whether the state restarted (True), running the hooks before answering."""
+
+    async def restore(self, held: list[tuple[Session, Member]], now: float) -> int:
+        """After a restart: put back the members and sessions of the sockets this node holds,
+        as the node knows them, unless the state has a newer session of the user; other
+        sessions the state records on this node get their grace period from ``now``. How many
+        are attached here."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tkroom.rooms import transitions as t
@@ -135,3 +136,13 @@ class MemoryState:
     async def expired_sessions(self, now: float) -> list[str]:
         return [sid for sid, s in self.sessions.items()
                 if s.deadline is not None and s.deadline <= now]
+
+    # the process holding the state is the node: it never restarts under the node's sockets
+    def on_restart(self, hook: Callable[[], Awaitable[None]]) -> None:
+        return None
+
+    async def check_restart(self) -> bool:
+        return False
+
+    async def restore(self, held: list[tuple[Session, Member]], now: float) -> int:
+        return 0

@@ -10,6 +10,13 @@ subscribers (the node's fan-out), which encode it once for all their sockets.
 Sessions are recorded with the node they are attached to; nodes beat a heartbeat key. When a
 node dies its sessions are detached with a fresh grace period by whichever node sweeps next, so
 their users may resume on another node, and are removed when nobody comes back.
+
+When Redis itself goes away, commands are retried with backoff on fresh connections, the
+subscriber reconnects, resubscribes and fills the gap from each room's replay window. Each beat
+also checks Redis's ``run_id``: a restarted (or failed-over) Redis may have lost recent writes,
+or everything, so the node's restart hooks put back what the node knows (``restore``: the
+members and sessions of the sockets it holds), and no room's event counter goes back below what
+a node already delivered.
 """
 
 from __future__ import annotations
@@ -20,10 +27,15 @@ import json
 import logging
 import secrets
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tkroom.rooms import transitions as t
 from tkroom.rooms.model import SUPER_ROLES, Event, Member, Target
@@ -76,6 +88,11 @@ def _recancel(result: Any) -> Any:
     return result
 
 
+def _visible(member: Member) -> bool:
+    """Whether a big room shows the member to everyone (teacher, assistant, on stage)."""
+    return member.role in SUPER_ROLES or bool(member.properties.get("publishstate"))
+
+
 def _flat_props(props: dict[str, Any]) -> list[str]:
     out: list[str] = []
     for k, v in props.items():
@@ -89,14 +106,16 @@ class RedisState:
     ``prefix`` namespaces every key and channel (tests use a unique one), ``window`` is how
     many events a room keeps for resuming, ``node`` names this node (random by default),
     ``grace`` is the grace period given to the sessions of a node found dead, ``heartbeat``
-    how often this node proves it is alive (it is dead after ``heartbeat * 5`` of silence),
-    ``idle_ttl`` how long an emptied room without saved messages keeps its counters.
+    how often this node proves it is alive (it is dead after ``heartbeat * 5`` of silence) and
+    checks that Redis did not restart, ``idle_ttl`` how long an emptied room without saved
+    messages keeps its counters, ``retries`` how often a command is retried on a new connection
+    (with jittered backoff, at most about 3.5 s in all) before its request fails.
     """
 
     def __init__(self, url: str, *, prefix: str = "tkroom", window: int = 4096,
                  node: str | None = None, grace: float = 15.0, heartbeat: float = 1.0,
                  subscribe_timeout: float = 10.0, max_connections: int = 32,
-                 idle_ttl: float = 86400.0) -> None:
+                 idle_ttl: float = 86400.0, retries: int = 6) -> None:
         self.url = url
         self.g = f"{prefix}:"
         self.window = window
@@ -106,6 +125,7 @@ class RedisState:
         self.subscribe_timeout = subscribe_timeout
         self.max_connections = max_connections
         self.idle_ttl = idle_ttl
+        self.retries = retries
         self.redis: aioredis.Redis | None = None
         self._pubsub: Any = None
         self._scripts: dict[str, AsyncScript] = {}
@@ -118,20 +138,32 @@ class RedisState:
         self._delivered: dict[str, list[tuple[int, asyncio.Future[None]]]] = {}  # publishers
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
+        self._run_id = ""                  # which Redis process we talk to (INFO server)
+        self._restart_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._restarting = asyncio.Lock()
+        self._restarts = 0                 # how many restarts were handled
+        self._down = False                 # Redis unreachable: said once in the log
 
     # life cycle --------------------------------------------------------------------------
     async def start(self) -> None:
         self._closing = False
-        # a bounded pool that makes a burst of requests wait for a connection, not fail
+        # a bounded pool that makes a burst of requests wait for a connection, not fail; a
+        # connection Redis dropped (it restarted) is replaced and the command sent again
+        tcp = {"socket_keepalive": True} if not self.url.startswith("unix:") else {}
         pool = aioredis.BlockingConnectionPool.from_url(
-            self.url, decode_responses=True, max_connections=self.max_connections, timeout=30)
+            self.url, decode_responses=True, max_connections=self.max_connections, timeout=30,
+            retry=Retry(ExponentialWithJitterBackoff(cap=1.0, base=0.05), self.retries),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError], health_check_interval=30,
+            socket_connect_timeout=5, **tcp)
         self.redis = aioredis.Redis(connection_pool=pool)
         for name in ("ADD_MEMBER", "REMOVE_MEMBER", "UPDATE_PROPERTIES", "GET_MEMBERS",
                      "SNAPSHOT", "MESSAGES", "SAVE_MESSAGE", "DELETE_MESSAGE", "GET_MESSAGE", "CHAT_GATE",
                      "PUBLISH", "REPLAY", "OPEN_SESSION", "DETACH_SESSION", "ATTACH_SESSION",
                      "EXPIRE_SESSION", "CLOSE_SESSION", "EXPIRED_SESSIONS", "HEARTBEAT",
-                     "RECLAIM", "BAR_MEMBER"):
+                     "RECLAIM", "BAR_MEMBER", "RESTORE_MEMBER", "RELEASE_UNHELD"):
+            # a Script sends EVALSHA and loads itself again when Redis answers NOSCRIPT
             self._scripts[name] = self.redis.register_script(getattr(lua, name))
+        self._run_id = await self._server_run_id()
         await self._beat()
         self._pubsub = self.redis.pubsub()
         # the node's own channel keeps the subscriber connection open between rooms
@@ -178,7 +210,7 @@ class RedisState:
         base = member.to_dict()
         props = base.pop("properties")
         limit = t._limit_for(member.role, policy)
-        visible = member.role in SUPER_ROLES or bool(props.get("publishstate"))
+        visible = _visible(member)
         res = await self._run(
             "ADD_MEMBER", self._room(serial), member.userid, str(member.role), _dumps(base),
             "1" if policy.singlelogin else "0", "" if limit is None else str(limit),
@@ -263,7 +295,7 @@ class RedisState:
     async def publish(self, serial: str, event: Event) -> Event:
         body = _dumps({"ev": event.ev, "data": event.data, "target": event.target.to_list()})
         s = int(await self._run("PUBLISH", self._room(serial), self._channel(serial),
-                                self.window, body))
+                                self.window, body, self._last.get(serial, 0)))
         ready = self._ready.get(serial)
         if ready is not None and ready.done() and self._last.get(serial, s) < s:
             # like the memory backend, return once this node's members got it: the sender
@@ -309,16 +341,22 @@ class RedisState:
             self._commands.put_nowait(("UNSUBSCRIBE", self._channel(serial)))
 
     async def _write(self) -> None:
-        """Send (un)subscriptions in the order they were asked for, so they never overtake."""
+        """Send (un)subscriptions in the order they were asked for, so they never overtake;
+        one that fails (Redis away) is sent again until it goes through."""
         while not self._closing:
             cmd, chan = await self._commands.get()
-            try:
-                if cmd == "SUBSCRIBE":
-                    await self._pubsub.subscribe(chan)
-                else:
-                    await self._pubsub.unsubscribe(chan)
-            except Exception:
-                log.exception("could not %s %s", cmd.lower(), chan)
+            while not self._closing:
+                try:
+                    if cmd == "SUBSCRIBE":
+                        await self._pubsub.subscribe(chan)
+                    else:
+                        await self._pubsub.unsubscribe(chan)
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    self._unreachable(f"could not {cmd.lower()} {chan}", exc)
+                    await asyncio.sleep(0.2)
 
     async def _read(self) -> None:
         """The node's subscriber: each room event goes to the room's local subscribers."""
@@ -329,7 +367,7 @@ class RedisState:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("Redis subscriber connection lost (%s); reconnecting", exc)
+                self._unreachable("Redis subscriber connection lost; reconnecting", exc)
                 await asyncio.sleep(0.1)
                 continue
             if msg is None:
@@ -342,6 +380,9 @@ class RedisState:
                     if not waiting:
                         del self._waiting[chan]
                     await self._subscribed(_serial_of(chan, g_len), fut)
+                elif chan.endswith(":ev"):
+                    # subscribed again after a reconnection: deliver what was published meanwhile
+                    await self._catch_up(_serial_of(chan, g_len))
             elif kind == "message" and chan.endswith(":ev"):
                 serial = _serial_of(chan, g_len)
                 if serial in self._subs:
@@ -385,6 +426,22 @@ class RedisState:
             self._deliver(serial, event)
             self._release(serial, event.s)
 
+    async def _catch_up(self, serial: str) -> None:
+        """Deliver the room's events after the last one delivered here, from its window."""
+        last = self._last.get(serial)
+        if last is None or serial not in self._subs:
+            return
+        try:
+            missed = await self.replay(serial, last)
+        except Exception as exc:
+            self._unreachable(f"could not catch up on {serial}", exc)
+            return
+        for e in missed or ():
+            if e.s > self._last.get(serial, e.s):
+                self._last[serial] = e.s
+                self._deliver(serial, e)
+                self._release(serial, e.s)
+
     def _release(self, serial: str, upto: int | None = None) -> None:
         """Let the ``publish`` calls whose event was delivered (or all: ``None``) return."""
         waiting = self._delivered.get(serial)
@@ -414,20 +471,24 @@ class RedisState:
 
     # sessions ------------------------------------------------------------------------------
     async def open_session(self, session: Session) -> None:
+        self._mine.add(session.sid)     # before Redis records it: see ``restore``
         await self._run("OPEN_SESSION", self.g, session.sid, session.token, session.serial,
                         session.userid, self.node)
-        self._mine.add(session.sid)
 
     async def detach_session(self, sid: str, deadline: float) -> bool:
         self._mine.discard(sid)
         return bool(await self._run("DETACH_SESSION", self.g, sid, repr(deadline), self.node))
 
     async def attach_session(self, sid: str, token: str) -> Session | None:
-        row = await self._run("ATTACH_SESSION", self.g, sid, token, self.node)
-        if not row:
-            return None
-        self._mine.add(sid)
-        return _session(sid, row)
+        had = sid in self._mine
+        self._mine.add(sid)             # before Redis records it: see ``restore``
+        row = None
+        try:
+            row = await self._run("ATTACH_SESSION", self.g, sid, token, self.node)
+        finally:
+            if not row and not had:
+                self._mine.discard(sid)
+        return _session(sid, row) if row else None
 
     async def expire_session(self, sid: str, now: float) -> Session | None:
         row = await self._run("EXPIRE_SESSION", self.g, sid, repr(now))
@@ -445,20 +506,94 @@ class RedisState:
 
     # node liveness -------------------------------------------------------------------------
     async def _beat(self) -> None:
-        ttl = max(1, int(self.heartbeat * 5 * 1000))
-        alive = await self._run("HEARTBEAT", self.g, self.node, ttl)
+        alive = await self._run("HEARTBEAT", self.g, self.node, self._ttl_ms)
         if not alive and self._mine:
             log.warning("node %s was taken for dead; reclaiming %d sessions", self.node,
                         len(self._mine))
             await self._run("RECLAIM", self.g, self.node, *self._mine)
 
+    @property
+    def _ttl_ms(self) -> int:
+        """How long the heartbeat key outlives a beat: a node silent that long is dead."""
+        return max(1, int(self.heartbeat * 5 * 1000))
+
     async def _heartbeats(self) -> None:
         while not self._closing:
             await asyncio.sleep(self.heartbeat)
             try:
+                await self.check_restart()
                 await self._beat()
-            except Exception:
-                log.exception("heartbeat to Redis failed")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._unreachable("heartbeat to Redis failed", exc)
+            else:
+                if self._down:
+                    self._down = False
+                    log.warning("Redis is reachable again")
+
+    def _unreachable(self, what: str, exc: Exception) -> None:
+        """Log a failure; while Redis is away only its first, without the traceback."""
+        if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError):
+            if not self._down:
+                self._down = True
+                log.warning("%s: Redis unreachable (%s)", what, exc)
+        else:
+            log.error("%s", what, exc_info=exc)
+
+    # Redis restarts ------------------------------------------------------------------------
+    async def _server_run_id(self) -> str:
+        assert self.redis is not None
+        info = _recancel(await self.redis.info("server"))
+        return str(info.get("run_id", ""))
+
+    def on_restart(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Await ``hook()`` when Redis restarted, before anything else learns of it."""
+        self._restart_hooks.append(hook)
+
+    async def check_restart(self) -> bool:
+        """Whether Redis restarted since we last looked (its ``run_id`` changed); if so, run the
+        restart hooks first. Concurrent callers wait for the one that restores; a hook that
+        fails (Redis away again) leaves the restart to be found again."""
+        seen = self._restarts
+        async with self._restarting:
+            if self._restarts != seen:      # restored while we waited
+                return True
+            run_id = await self._server_run_id()
+            if run_id == self._run_id:
+                return False
+            log.warning("Redis restarted (run_id %s, was %s): restoring this node's sessions",
+                        run_id[:8], self._run_id[:8])
+            for hook in self._restart_hooks:
+                await hook()
+            self._run_id = run_id
+            self._restarts += 1
+            return True
+
+    async def restore(self, held: list[tuple[Session, Member]], now: float) -> int:
+        """Put back the members and sessions of the sockets this node holds (``held``), as the
+        node knows them, unless Redis has a newer session of the same user; each
+        room's event counter is kept above what this node delivered. Sessions Redis still
+        records on this node whose socket is gone get a grace period from ``now``. Answers
+        how many sessions are attached here now."""
+        async def one(session: Session, member: Member) -> bool:
+            base = member.to_dict()
+            props = base.pop("properties")
+            return bool(await self._run(
+                "RESTORE_MEMBER", self.g, self._room(session.serial), member.userid,
+                str(member.role), _dumps(base), "1" if _visible(member) else "0",
+                self._last.get(session.serial, 0), session.sid, session.token, session.serial,
+                self.node, member.joined_ms, *_flat_props(props)))
+
+        done = await asyncio.gather(*(one(s, m) for s, m in held))
+        lost = {s.sid for (s, _), ok in zip(held, done, strict=True) if not ok}
+        # sessions opened or resumed here meanwhile are in ``_mine`` before Redis has them
+        self._mine = (self._mine | {s.sid for s, _ in held}) - lost
+        await self._run("RELEASE_UNHELD", self.g, self.node, repr(now + self.grace), *self._mine)
+        await self._run("HEARTBEAT", self.g, self.node, self._ttl_ms)   # known alive again
+        log.warning("node %s: %d of the %d sessions it holds attached again", self.node,
+                    len(held) - len(lost), len(held))
+        return len(held) - len(lost)
 
 
 def _serial_of(channel: str, g_len: int) -> str:

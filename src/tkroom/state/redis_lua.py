@@ -53,6 +53,28 @@ local function busy(R)
   for _, k in ipairs(COUNTERS) do redis.call('PERSIST', R .. k) end
 end
 
+-- write the member ``uid`` (replacing the user's earlier record when ``oldrole`` is given);
+-- its properties are ARGV[first_prop..]
+-- inherited: property name/value pairs set over the given ones (a same-role rejoin keeps them);
+-- a member that keeps its role keeps its shown state
+local function put_member(R, uid, role, base, oldrole, visible, first_prop, inherited)
+  busy(R)
+  if oldrole then
+    redis.call('HINCRBY', R .. 'rc', oldrole, -1)
+    redis.call('DEL', R .. 'p:' .. uid)
+  end
+  redis.call('HINCRBY', R .. 'rc', role, 1)
+  redis.call('HSET', R .. 'base', uid, base)
+  if #ARGV >= first_prop then redis.call('HSET', R .. 'p:' .. uid, unpack(ARGV, first_prop)) end
+  if #inherited > 0 then redis.call('HSET', R .. 'p:' .. uid, unpack(inherited)) end
+  if not redis.call('ZSCORE', R .. 'order', uid) then
+    redis.call('ZADD', R .. 'order', redis.call('INCR', R .. 'mc'), uid)
+  end
+  if oldrole ~= role then
+    if visible == '1' then show(R, uid) else redis.call('ZREM', R .. 'vis', uid) end
+  end
+end
+
 local function saved_messages(R)
   local out = {}
   local ids = redis.call('ZRANGE', R .. 'mseq', 0, -1, 'WITHSCORES')
@@ -141,31 +163,17 @@ if limit then
   if oldrole == role then taken = taken - 1 end
   if taken >= limit then return {tonumber(ARGV[7])} end
 end
-busy(R)
 local inherited = {}
-if old then
-  if oldrole == role then
-    for _, k in ipairs(INHERITED) do
-      local v = redis.call('HGET', R .. 'p:' .. uid, k)
-      if v then
-        table.insert(inherited, k)
-        table.insert(inherited, v)
-      end
+if old and oldrole == role then
+  for _, k in ipairs(INHERITED) do
+    local v = redis.call('HGET', R .. 'p:' .. uid, k)
+    if v then
+      table.insert(inherited, k)
+      table.insert(inherited, v)
     end
   end
-  redis.call('HINCRBY', R .. 'rc', oldrole, -1)
-  redis.call('DEL', R .. 'p:' .. uid)
 end
-redis.call('HINCRBY', R .. 'rc', role, 1)
-redis.call('HSET', R .. 'base', uid, ARGV[4])
-if #ARGV > 8 then redis.call('HSET', R .. 'p:' .. uid, unpack(ARGV, 9)) end
-if #inherited > 0 then redis.call('HSET', R .. 'p:' .. uid, unpack(inherited)) end
-if not redis.call('ZSCORE', R .. 'order', uid) then
-  redis.call('ZADD', R .. 'order', redis.call('INCR', R .. 'mc'), uid)
-end
-if oldrole ~= role then
-  if ARGV[8] == '1' then show(R, uid) else redis.call('ZREM', R .. 'vis', uid) end
-end
+put_member(R, uid, role, ARGV[4], oldrole, ARGV[8], 9, inherited)
 return {0, redis.call('ZCARD', R .. 'order'), old or false}
 """
 
@@ -312,9 +320,23 @@ redis.call('HSET', R .. 'chat', uid, ARGV[3])
 return 1
 """
 
-# ARGV: R, channel, window, event JSON -> s. The one PUBLISH of the event, in ``s`` order.
-PUBLISH = """
+_KEEP_S = """
+-- the room's event counter never goes back below what a node already delivered (Redis lost
+-- recent writes): it continues after ``floor``, and the replay window, which no longer
+-- joins up with it, starts afresh
+local function keep_s_above(R, floor)
+  if tonumber(redis.call('GET', R .. 's') or '0') < floor then
+    redis.call('SET', R .. 's', floor)
+    redis.call('DEL', R .. 'w')
+  end
+end
+"""
+
+# ARGV: R, channel, window, event JSON, floor (the last ``s`` the publishing node delivered)
+# -> s. The one PUBLISH of the event, in ``s`` order.
+PUBLISH = _KEEP_S + """
 local R = ARGV[1]
+keep_s_above(R, tonumber(ARGV[5]))
 local s = redis.call('INCR', R .. 's')
 local entry = s .. '\\n' .. ARGV[4]
 redis.call('RPUSH', R .. 'w', entry)
@@ -447,6 +469,53 @@ for i = 3, #ARGV do
     redis.call('ZREM', G .. 'detached', sid)
     redis.call('SADD', G .. 'node:' .. node, sid)
     n = n + 1
+  end
+end
+return n
+"""
+
+# ARGV: G, R, uid, role, base JSON, visible, floor, sid, token, serial, node, joined_ms, props...
+# -> 1 when the member and its session are (again) attached on ``node``, 0 when they belong
+# elsewhere now. After Redis lost data (a restart): a node puts back a member it holds the
+# socket of, as it knows it (its properties are the latest: a change lost with Redis's last
+# writes still reached the node as an event), unless Redis has a newer session of the user.
+RESTORE_MEMBER = _MEMBER + _KEEP_S + _SESSION + """
+local G, R, uid, sid, node = ARGV[1], ARGV[2], ARGV[3], ARGV[8], ARGV[11]
+keep_s_above(R, tonumber(ARGV[7]))
+local s = session_of(G, sid)
+if s and s[4] == '' and s[5] ~= node then return 0 end
+local old = member_of(R, uid)
+local oldrole = nil
+if old then
+  local o = cjson.decode(old[1])
+  if o.session ~= sid and (o.joined_ms or 0) >= tonumber(ARGV[12]) then return 0 end
+  oldrole = tostring(o.role)
+end
+put_member(R, uid, ARGV[4], ARGV[5], oldrole, ARGV[6], 13, {})
+if s then redis.call('SREM', G .. 'node:' .. s[5], sid) end
+redis.call('HSET', G .. 'sess:' .. sid, 'token', ARGV[9], 'serial', ARGV[10], 'userid', uid,
+           'deadline', '', 'node', node)
+redis.call('ZREM', G .. 'detached', sid)
+redis.call('SADD', G .. 'node:' .. node, sid)
+return 1
+"""
+
+# ARGV: G, node, deadline, held sids... -> how many were detached. After a restore, the sessions
+# Redis still records on ``node`` whose socket the node no longer holds (they left or dropped
+# while Redis was away) get a grace period, so they resume elsewhere or expire and leave.
+RELEASE_UNHELD = """
+local G, node = ARGV[1], ARGV[2]
+local held = {}
+for i = 4, #ARGV do held[ARGV[i]] = true end
+local n = 0
+for _, sid in ipairs(redis.call('SMEMBERS', G .. 'node:' .. node)) do
+  if not held[sid] then
+    if redis.call('HGET', G .. 'sess:' .. sid, 'deadline') == '' then
+      redis.call('HSET', G .. 'sess:' .. sid, 'deadline', ARGV[3])
+      redis.call('ZADD', G .. 'detached', ARGV[3], sid)
+      n = n + 1
+    end
+    redis.call('SREM', G .. 'node:' .. node, sid)
   end
 end
 return n
