@@ -8,7 +8,7 @@ import runpy
 from pathlib import Path
 
 HERE = Path(__file__).parent
-MODULES = ("guessing",)
+MODULES = ("guessing", "redis_restart")
 
 for mod in pkgutil.iter_modules([str(HERE)]):
     if mod.ispkg and (HERE / mod.name / "__main__.py").exists():

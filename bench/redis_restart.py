@@ -1,5 +1,5 @@
-"""Recovery from a Redis restart: ``python bench/redis_restart.py [--members N] [--down S]``
-(table + JSON).
+"""Recovery from a Redis restart: ``python -m bench.redis_restart [--members N] [--down S]``
+(a table, and bench/results/redis_restart-<time>.json).
 
 Two signalling nodes in this process share a private ``redis-server`` (Unix socket, temp dir);
 N members join through the Python SDK, half on each node, and the teacher saves a message.
@@ -209,7 +209,12 @@ def main() -> None:
     print(" | ".join(keys))
     for row in rows:
         print(" | ".join(str(row[k]) for k in keys))
-    print(json.dumps(rows))
+    dest = Path(__file__).parent / "results" / \
+        f"redis_restart-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.json"
+    dest.parent.mkdir(exist_ok=True)
+    dest.write_text(json.dumps({"members": args.members, "down_s": args.down, "results": rows},
+                               indent=1))
+    print(f"wrote {dest}")
 
 
 if __name__ == "__main__":
