@@ -60,7 +60,8 @@ def live():
 
     def run() -> None:
         asyncio.set_event_loop(loop)
-        box["server"] = loop.run_until_complete(start_server(d, grace=30.0))
+        # ``raw`` never joins: it must outlive the join timeout for the whole run
+        box["server"] = loop.run_until_complete(start_server(d, grace=30.0, join_timeout=3600.0))
         ready.set()
         loop.run_forever()
         loop.run_until_complete(box["server"].stop())
