@@ -361,6 +361,19 @@ async def test_ending_the_class_takes_everyone_off_stage(world):
     assert not [m for m in late["msglist"] if m["id"] == "ClassBegin"]
 
 
+async def test_a_class_ending_with_the_teachers_leave_empties_the_stage(world):
+    d, _, connect, member = world
+    t, s1 = await member("r", "t", 0), await member("r", "s1")
+    await t.ok("pubMsg", {"name": "ClassBegin", "id": "ClassBegin", "toID": "__all",
+                          "save": True, "associatedUserID": "t"})
+    await t.ok("setProperty", {"id": "s1", "properties": {"publishstate": 2}})
+    await t.ok("leaveRoom")
+    await s1.event("delMsg", id="ClassBegin")
+    ev = await s1.event("setProperty", id="s1", properties={"publishstate": 0})
+    assert ev["data"]["fromID"] == "__server"
+    assert d.classstates[-1] == ("r", 1)
+
+
 # eviction --------------------------------------------------------------------------------------
 async def test_evict(world):
     _, _, connect, member = world
