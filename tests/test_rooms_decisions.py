@@ -67,6 +67,22 @@ def test_pub_and_del_class_state():
     assert dec.published({"id": "x"}, ALL, None)[0][0].data == {"id": "x"}
 
 
+def test_class_end_clears_the_stage_but_not_the_teachers():
+    t_, a = member("t", 0, stage=3), member("a", 1, stage=1)
+    on, off, v = member("on", stage=3), member("off"), member("v", 3, stage=2)
+    hand, both = member("hand"), member("both", stage=4)
+    a.properties["raisehand"] = hand.properties["raisehand"] = True
+    both.properties["raisehand"] = True
+    changes = dec.stage_cleared([t_, a, on, off, v, hand, both])
+    assert [(m.userid, props) for m, props in changes] == [
+        ("on", {"publishstate": 0}),
+        ("v", {"publishstate": 0}),
+        ("hand", {"raisehand": False}),
+        ("both", {"publishstate": 0, "raisehand": False}),
+    ]
+    assert dec.stage_cleared([off, t_]) == []
+
+
 def test_going_on_stage_in_a_big_room():
     s = member("s", stage=2)
     evs = dec.property_changed(False, s, {"publishstate": 2}, "t", ALL, big=True)

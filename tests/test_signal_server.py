@@ -334,6 +334,46 @@ async def test_class_begin_calls_the_directory(world):
     assert d.classstates == [("r", 0), ("r", 1), ("r", 0), ("r", 1)]
 
 
+async def test_ending_the_class_takes_everyone_off_stage(world):
+    d, _, connect, member = world
+    t = await member("r", "t", 0)
+    s1, s2 = await member("r", "s1"), await member("r", "s2")
+    a = await member("r", "a", 1)
+    await t.ok("pubMsg", {"name": "ClassBegin", "id": "ClassBegin", "toID": "__all",
+                          "save": True})
+    await t.ok("setProperty", {"id": "s1", "properties": {"publishstate": 3}})
+    await t.ok("setProperty", {"id": "t", "properties": {"publishstate": 3}})
+    await s2.ok("setProperty", {"id": "s2", "properties": {"raisehand": True}})
+    await s2.event("setProperty", id="s1", properties={"publishstate": 3})
+    # a bare client (no page logic) ends the class: the server empties the stage itself
+    await a.ok("delMsg", {"name": "ClassBegin", "id": "ClassBegin", "toID": "__all"})
+    for c in (t, s1, s2, a):
+        ev = await c.event("setProperty", id="s1", properties={"publishstate": 0})
+        assert ev["data"]["fromID"] == "__server"
+        await c.event("setProperty", id="s2", properties={"raisehand": False})
+    assert d.classstates[-1] == ("r", 1)
+    # a student may not step back on stage by itself now
+    assert await code(s1, "setProperty", {"id": "s1", "properties": {"publishstate": 3}}) == 4108
+    late = await (await connect()).join(ticket("r", "v", 3))
+    listed = {u["id"]: u["properties"] for u in late["userlist"]}
+    assert listed["s1"]["publishstate"] == 0 and listed["s2"]["raisehand"] is False
+    assert listed["t"]["publishstate"] == 3                  # the teacher stays on stage
+    assert not [m for m in late["msglist"] if m["id"] == "ClassBegin"]
+
+
+async def test_a_class_ending_with_the_teachers_leave_empties_the_stage(world):
+    d, _, connect, member = world
+    t, s1 = await member("r", "t", 0), await member("r", "s1")
+    await t.ok("pubMsg", {"name": "ClassBegin", "id": "ClassBegin", "toID": "__all",
+                          "save": True, "associatedUserID": "t"})
+    await t.ok("setProperty", {"id": "s1", "properties": {"publishstate": 2}})
+    await t.ok("leaveRoom")
+    await s1.event("delMsg", id="ClassBegin")
+    ev = await s1.event("setProperty", id="s1", properties={"publishstate": 0})
+    assert ev["data"]["fromID"] == "__server"
+    assert d.classstates[-1] == ("r", 1)
+
+
 # eviction --------------------------------------------------------------------------------------
 async def test_evict(world):
     _, _, connect, member = world

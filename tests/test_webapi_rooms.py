@@ -192,3 +192,59 @@ def test_quota_holds_under_concurrent_creates(node):
 
     assert asyncio.run(main()) == Counter({0: 3, 4103: 5})
     assert len(a("getroomlist")["room"]) == 3
+
+
+@pytest.fixture
+def read_before_commit(node):
+    """Every Web API commit is preceded by a read of ``serials`` through the node's directory
+    (as a publish or a join reading the room concurrently); the cache lives long enough that
+    only an invalidation can drop what that read cached."""
+    n = node.node
+    real, ttl, serials = n.api.sessions, n.rooms.ttl_s, []
+
+    def sessions():
+        s = real()
+        commit = s.commit
+
+        async def read_then_commit():
+            for serial in serials:
+                await n.directory.room(serial)
+            await commit()
+
+        s.commit = read_then_commit
+        return s
+
+    n.api.sessions, n.rooms.ttl_s = sessions, 600
+    yield serials
+    n.api.sessions, n.rooms.ttl_s = real, ttl
+
+
+def test_a_change_is_seen_by_the_planes_despite_a_read_before_its_commit(api, node,
+                                                                        read_before_commit):
+    """roommodify/roomdelete drop the cached room again after committing: a read between the
+    handler and the commit must not serve the old room (e.g. its maxvideo) afterwards."""
+    serial = create(api, maxvideo=6)["serial"]
+    room = lambda: node.run(node.node.directory.room(serial))  # noqa: E731
+    assert room().maxvideo == 6                                 # cached
+    read_before_commit.append(serial)
+    assert api("roommodify", serial=serial, maxvideo=2)["result"] == 0
+    assert room().maxvideo == 2
+    assert api.client("checkroom", serial=serial, password="teach1", nickname="T")["result"] == 0
+    assert api("roomdelete", serial=serial)["result"] == 0
+    assert room().deleted
+    assert api.client("checkroom", serial=serial, password="teach1", nickname="T")["result"] == 3003
+
+
+def test_a_row_read_before_an_invalidation_is_not_cached_after_it():
+    from types import SimpleNamespace
+
+    from tkroom.store.roomcache import RoomCache
+
+    cache = RoomCache(600)
+    row, company = SimpleNamespace(serial="1"), SimpleNamespace()
+    mark = cache.mark()
+    cache.invalidate("1")               # a change committed while the row was being read
+    cache.put(row, company, mark)
+    assert cache.get("1") is None
+    cache.put(row, company, cache.mark())
+    assert cache.get("1") is not None

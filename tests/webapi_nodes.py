@@ -86,6 +86,9 @@ class PgServer:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         wait_for(lambda: port_open("127.0.0.1", self.port), 60, what="postgres to listen")
+        # listening is not ready: while it starts up (recovers) it refuses connections
+        ready = [str(self.bindir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)]
+        wait_for(lambda: subprocess.run(ready).returncode == 0, 60, 0.1, "postgres to accept connections")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -7,6 +7,7 @@ decided without sockets or a clock, and is tested that way.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from tkroom.rooms.model import ALL, INSPECTOR, SUPER_ROLES, Event, Member, Target
@@ -104,6 +105,25 @@ def deleted(msg: dict[str, Any], target: Target, removed: list[dict[str, Any]],
                if r["id"] != msg["id"]]
     ended = any(r["id"] == CLASS_BEGIN_ID for r in removed)
     return events, CLASS_ENDED if ended else None
+
+
+def stage_cleared(members: Iterable[Member]) -> list[tuple[Member, dict[str, Any]]]:
+    """When the class ends, the stage empties whoever ended it (a teacher's page, an SDK, a
+    bot, the teacher leaving): each student, viewer or inspector on stage (``publishstate``
+    > 0) goes off it, and raised hands go down, as the properties that change for each. The
+    teacher and assistants are always on stage and keep theirs."""
+    changes = []
+    for m in members:
+        if m.role in SUPER_ROLES:
+            continue
+        props: dict[str, Any] = {}
+        if m.on_stage:
+            props["publishstate"] = 0
+        if m.properties.get("raisehand"):
+            props["raisehand"] = False
+        if props:
+            changes.append((m, props))
+    return changes
 
 
 def property_changed(before_on_stage: bool, updated: Member, props: dict[str, Any], by: str,

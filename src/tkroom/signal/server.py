@@ -29,7 +29,7 @@ from tkroom.errors import CodeError
 from tkroom.roles import INSPECTOR
 from tkroom.rooms import decisions, rules
 from tkroom.rooms.entry import check_entry
-from tkroom.rooms.model import Event, Member, new_member
+from tkroom.rooms.model import ALL, Event, Member, new_member
 from tkroom.rooms.rules import fail
 from tkroom.rooms.transitions import (
     ERR_EVICTED,
@@ -471,10 +471,26 @@ class SignalServer:
             await self._class_state(serial, classstate)
 
     async def _class_state(self, serial: str, state: int) -> None:
+        """The class began or ended: the enterprise is told; an end also empties the stage."""
+        if state == decisions.CLASS_ENDED:
+            await self._clear_stage(serial)
         try:
             await self.directory.class_state(serial, state, self.clock())
         except Exception:
             log.exception("class_state callback failed for %s", serial)
+
+    async def _clear_stage(self, serial: str) -> None:
+        """Take everyone but the teacher and assistants off stage (``decisions.stage_cleared``),
+        announced as the server's ``setProperty`` events (the media plane withdraws the
+        streams ``publishstate`` 0 no longer allows)."""
+        changes = decisions.stage_cleared(await self.state.get_members(serial))
+        big = await self._is_big(serial) if changes else False
+        for m, props in changes:
+            was_on_stage = m.on_stage
+            updated = await self.state.update_properties(serial, m.userid, props)
+            if updated is not None:
+                await self._publish(serial, decisions.property_changed(
+                    was_on_stage, updated, props, rules.SERVER_ID, ALL, big))
 
     async def _leave_room(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
         sid = conn.sid

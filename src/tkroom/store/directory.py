@@ -35,6 +35,7 @@ class SqlRoomDirectory:
         hit = self.cache.get(serial) if self.cache is not None else None
         if hit is not None:
             return room_info(*hit)
+        mark = self.cache.mark() if self.cache is not None else 0
         async with self.sessions() as s:
             row = (await s.execute(
                 select(Room, Company).join(Company, Company.id == Room.companyid).where(Room.serial == serial)
@@ -42,7 +43,7 @@ class SqlRoomDirectory:
         if row is None:
             return None
         if self.cache is not None:
-            self.cache.put(row[0], row[1])
+            self.cache.put(row[0], row[1], mark)
         return room_info(row[0], row[1])
 
     async def verify_login_key(self, serial: str, loginkey: str, now: float) -> Identity:

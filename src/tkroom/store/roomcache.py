@@ -3,7 +3,10 @@
 When a class starts, every student calls ``checkroom`` (and then ``joinRoom``) within seconds;
 reading the same room and enterprise rows from the database each time is most of that work.
 Rows are kept for ``ttl_s`` seconds. Changes made through this node's WebAPI invalidate them at
-once; changes made elsewhere (another node, ``tkroom admin``) are seen after at most ``ttl_s``.
+once and again after their commit (``webapi.registry.Call.uncache``); changes made elsewhere
+(another node, ``tkroom admin``) are seen after at most ``ttl_s``. A reader takes a ``mark()``
+before it reads the database and hands it to ``put``: a row read before an invalidation is not
+cached after it (it may be the old one).
 """
 
 from __future__ import annotations
@@ -18,6 +21,11 @@ class RoomCache:
         self.ttl_s = ttl_s
         self.size = size
         self._rows: dict[str, tuple[float, Room, Company]] = {}
+        self._epoch = 0           # bumped by every invalidation
+
+    def mark(self) -> int:
+        """Taken before reading the rows that will be ``put``."""
+        return self._epoch
 
     def get(self, serial: str) -> tuple[Room, Company] | None:
         hit = self._rows.get(serial)
@@ -28,15 +36,18 @@ class RoomCache:
             return None
         return hit[1], hit[2]
 
-    def put(self, room: Room, company: Company) -> None:
-        if self.ttl_s <= 0:
+    def put(self, room: Room, company: Company, mark: int) -> None:
+        """Cache rows read since ``mark``, unless something was invalidated meanwhile."""
+        if self.ttl_s <= 0 or mark != self._epoch:
             return
         if len(self._rows) >= self.size:
             self._rows.clear()
         self._rows[room.serial] = (time.monotonic(), room, company)
 
     def invalidate(self, serial: str) -> None:
+        self._epoch += 1
         self._rows.pop(serial, None)
 
     def clear(self) -> None:
+        self._epoch += 1
         self._rows.clear()

@@ -39,12 +39,13 @@ async def enterable_room(call: Call, serial: str | None) -> tuple[Room, Company]
     now, cache = call.now, call.state.rooms
     hit = cache.get(serial)
     if hit is None:
+        mark = cache.mark()
         row = (await call.s.execute(
             select(Room, Company).join(Company, Company.id == Room.companyid).where(Room.serial == serial)
         )).first()
         if row is not None:
             hit = (row[0], row[1])
-            cache.put(*hit)
+            cache.put(*hit, mark)
     check_entry(serial, entry(*hit) if hit is not None else None, now)
     assert hit is not None
     return hit

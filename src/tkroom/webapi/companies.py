@@ -63,7 +63,7 @@ async def companydelete(call: Call) -> dict[str, Any]:
     if child.parentid != parent.id:
         raise CodeError(4108, "Only the parent enterprise may delete a sub-enterprise")
     child.deleted = True
-    call.state.rooms.clear()
+    call.uncache()
     await call.s.execute(update(Room).where(Room.companyid == child.id).values(deleted=True))
     return {}
 
@@ -94,7 +94,7 @@ async def companyattribute(call: Call) -> dict[str, Any]:
             raise CodeError(4003, "companyname too long")
         c.name = companyname
     c.attributes = attrs
-    call.state.rooms.clear()
+    call.uncache()
     return {"companyname": c.name, **{k: attrs.get(k, "") for k in URL_ATTRS}}
 
 

@@ -84,6 +84,7 @@ class Call:
     now: float = field(default_factory=time.time)
     _company: Company | None = None
     _session: AsyncSession | None = None
+    _stale: set[str | None] = field(default_factory=set)  # rooms this call changes (None: all)
 
     @property
     def s(self) -> AsyncSession:
@@ -92,8 +93,24 @@ class Call:
             self._session = self.state.sessions()
         return self._session
 
+    def uncache(self, serial: str | None = None) -> None:
+        """The cached rows of this room (None: of every room, as when an enterprise changes)
+        are out of date: dropped now, and again once the change is committed (``finish``),
+        since a read in between (a ``checkroom``, a join or a publish through the directory)
+        would cache the old row again for the cache's whole lifetime."""
+        self._stale.add(serial)
+        self._drop_stale()
+
+    def _drop_stale(self) -> None:
+        for serial in self._stale:
+            if serial is not None:
+                self.state.rooms.invalidate(serial)
+            else:
+                self.state.rooms.clear()
+
     async def finish(self, ok: bool) -> None:
-        """Commit (when ``ok``) and close the session if one was opened."""
+        """Commit (when ``ok``) and close the session if one was opened; then drop the cached
+        rows the call changed (``uncache``)."""
         if self._session is None:
             return
         try:
@@ -101,6 +118,7 @@ class Call:
                 await self._session.commit()
         finally:
             await self._session.close()
+            self._drop_stale()
 
     async def release(self) -> None:
         """Commit and give the database connection back before a long wait (such as the

@@ -118,7 +118,7 @@ async def roommodify(call: Call) -> dict[str, Any]:
     for k, v in {**values, **await _hash_all(call, plain)}.items():
         setattr(room, k, v)
     room.modified = int(call.now)
-    call.state.rooms.invalidate(room.serial)
+    call.uncache(room.serial)
     return {"serial": room.serial}
 
 
@@ -127,7 +127,7 @@ async def roomdelete(call: Call) -> dict[str, Any]:
     room = await call.own_room()
     room.deleted = True
     room.modified = int(call.now)
-    call.state.rooms.invalidate(room.serial)
+    call.uncache(room.serial)
     return {"serial": room.serial}
 
 
