@@ -8,14 +8,14 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from client_node import PASSWORDS, running_node
+from client_node import PASSWORDS
+from media.nodes import media_node
 from media.rtc import until
 from signal_helpers import Client, no_server_errors  # noqa: F401
 from tkroom.client import Room
 from tkroom.client.media import attach
-from tkroom.media.bridge import StateSink, attach_media
 from tkroom.media.janus_process import JanusSettings
-from tkroom.media.plane import MediaPlane, MediaSettings
+from tkroom.media.plane import MediaPlane
 from webapi_nodes import Receiver
 
 pytestmark = pytest.mark.media
@@ -27,15 +27,8 @@ async def test_a_student_cannot_take_over_the_class(in_netns, janus: JanusSettin
                                                    tmp_path) -> None:
     rx = Receiver(failures=0)
     try:
-        async with running_node(tmp_path) as env:
-            plane = MediaPlane(MediaSettings([janus.url], tmp_path / "media", embedded=False),
-                               env.node.directory, StateSink(env.signal.state))
-            attach_media(env.signal, plane.service)
-            await plane.start()
-            try:
-                await hostile_student(env, plane, rx)
-            finally:
-                await plane.stop()
+        async with media_node(tmp_path, janus) as (env, plane):
+            await hostile_student(env, plane, rx)
     finally:
         rx.close()
 

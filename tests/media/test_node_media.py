@@ -7,17 +7,17 @@ import asyncio
 
 import pytest
 
-from client_node import PASSWORDS, NodeEnv, free_port, running_node
+from client_node import PASSWORDS, NodeEnv, free_port
 from conftest import need_binary
+from media.nodes import media_node
 from media.rtc import until
 from tkroom.client import Room
 from tkroom.client.media import MediaClient, attach
 from tkroom.config import Settings
 from tkroom.errors import CodeError
-from tkroom.media.bridge import StateSink, attach_media
 from tkroom.media.janus_client import JanusError
 from tkroom.media.janus_process import JanusSettings
-from tkroom.media.plane import MediaPlane, MediaSettings, install_media
+from tkroom.media.plane import install_media
 from tkroom.media.recording import tools_available
 from tkroom.media.videoroom import VideoRoom
 from tkroom.node import Node
@@ -39,11 +39,7 @@ async def join(env, userid: str, password: str) -> tuple[Room, MediaClient]:
 
 @pytest.mark.skipif(not tools_available(), reason="janus-pp-rec / ffmpeg missing")
 async def test_classroom_media_through_a_node(in_netns, janus: JanusSettings, tmp_path) -> None:
-    async with running_node(tmp_path) as env:
-        plane = MediaPlane(MediaSettings([janus.url], tmp_path / "media", embedded=False),
-                           env.node.directory, StateSink(env.signal.state))
-        attach_media(env.signal, plane.service)
-        await plane.start()
+    async with media_node(tmp_path, janus) as (env, plane):
         try:
             teacher, tmedia = await join(env, "t1", PASSWORDS["chairmanpwd"])
             student, smedia = await join(env, "s1", PASSWORDS["confuserpwd"])
@@ -84,7 +80,6 @@ async def test_classroom_media_through_a_node(in_netns, janus: JanusSettings, tm
         finally:
             await tmedia.close()
             await smedia.close()
-            await plane.stop()
 
 
 async def test_serve_wiring_embedded_janus_and_registered_servers(in_netns, janus: JanusSettings,
@@ -132,11 +127,7 @@ async def test_recording_saved_before_any_media_request(in_netns, janus: JanusSe
                                                         tmp_path) -> None:
     """The browser SDK's startServerRecord is a saved ClassBegin (``record: true``) sent before
     anyone publishes: the media plane follows the room from the first join, so it records."""
-    async with running_node(tmp_path) as env:
-        plane = MediaPlane(MediaSettings([janus.url], tmp_path / "media", embedded=False),
-                           env.node.directory, StateSink(env.signal.state))
-        attach_media(env.signal, plane.service)
-        await plane.start()
+    async with media_node(tmp_path, janus) as (env, plane):
         try:
             teacher, tmedia = await join(env, "t1", PASSWORDS["chairmanpwd"])
             await teacher.pubMsg(name="ClassBegin", id="ClassBegin", toID="__all", save=True,
@@ -161,18 +152,13 @@ async def test_recording_saved_before_any_media_request(in_netns, janus: JanusSe
         finally:
             await tmedia.close()
             await smedia.close()
-            await plane.stop()
 
 
 async def test_audio_only_saved_early_and_an_inspector_leaving(in_netns, janus: JanusSettings,
                                                                 tmp_path) -> None:
     """OnlyAudioRoom saved before any media request is honoured; an inspector (who leaves
     without any participantLeft) gets its subscription and Janus handle released."""
-    async with running_node(tmp_path) as env:
-        plane = MediaPlane(MediaSettings([janus.url], tmp_path / "media", embedded=False),
-                           env.node.directory, StateSink(env.signal.state))
-        attach_media(env.signal, plane.service)
-        await plane.start()
+    async with media_node(tmp_path, janus) as (env, plane):
         try:
             teacher, tmedia = await join(env, "t1", PASSWORDS["chairmanpwd"])
             inspector, imedia = await join(env, "p1", PASSWORDS["patrolpwd"])
@@ -208,18 +194,13 @@ async def test_audio_only_saved_early_and_an_inspector_leaving(in_netns, janus: 
         finally:
             await tmedia.close()
             await imedia.close()
-            await plane.stop()
 
 
 async def test_roommodify_maxvideo_reaches_media_and_rooms_are_released(
         in_netns, janus: JanusSettings, tmp_path) -> None:
     """A roommodify of ``maxvideo`` holds for the next publish, and the media room (with its
     Janus room) is released when the class's last member leaves."""
-    async with running_node(tmp_path) as env:
-        plane = MediaPlane(MediaSettings([janus.url], tmp_path / "media", embedded=False),
-                           env.node.directory, StateSink(env.signal.state))
-        attach_media(env.signal, plane.service)
-        await plane.start()
+    async with media_node(tmp_path, janus) as (env, plane):
         try:
             env.serial = await env.create_room(maxvideo=1)
             teacher, tmedia = await join(env, "t1", PASSWORDS["chairmanpwd"])
@@ -254,4 +235,3 @@ async def test_roommodify_maxvideo_reaches_media_and_rooms_are_released(
         finally:
             await tmedia.close()
             await amedia.close()
-            await plane.stop()
