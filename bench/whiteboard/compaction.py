@@ -6,7 +6,8 @@ answer as the server now builds it (shapes compacted per page in ``board``, docs
 compared with the baseline (every shape one ``msglist`` entry): its size in bytes, the time to
 build and encode it (the node), and to decode it and rebuild the saved messages (a client).
 Then the 3-hour-class property: the time to save one shape on an empty page and on a page that
-already holds 9,500 shapes (memory state, and Redis when reachable), which must not grow.
+already holds 9,500 shapes (memory state, and Redis when reachable), which must not grow, and
+the time a clear of that page takes (one atomic step of the state).
 
 ``run() -> list[dict]`` gives the rows (``measure``, ``value``, ``unit``, ``baseline``,
 ``floor``, ``ok``) for ``python -m bench.whiteboard``.
@@ -102,9 +103,11 @@ def compaction_rows(n: int) -> list[dict[str, Any]]:
     return rows
 
 
-async def save_cost(state: Any, serial: str, filled: int, rounds: int = 5) -> float:
+async def save_cost(state: Any, serial: str, filled: int,
+                    rounds: int = 5) -> tuple[float, float]:
     """µs to save one new shape on a page that already holds ``filled`` shapes: the best of
-    ``rounds`` batches of ``SAVES`` (each erased again, so the page stays at ``filled``)."""
+    ``rounds`` batches of ``SAVES`` (each erased again, so the page stays at ``filled``); and
+    the ms the page's clear then takes (one ``delete_children``)."""
     rng = random.Random(filled)
     policy = t.SavePolicy(max_room=0, max_children=filled + SAVES + 1)
     for i in range(filled):
@@ -122,8 +125,9 @@ async def save_cost(state: Any, serial: str, filled: int, rounds: int = 5) -> fl
         best = min(best, (time.perf_counter() - t0) * 1e6 / SAVES)
         for m in msgs:
             await state.delete_message(serial, m["id"])
-    assert len(await state.delete_children(serial, "Page_1_1")) == filled
-    return best
+    t0 = time.perf_counter()
+    assert (await state.delete_children(serial, "Page_1_1")).count == filled
+    return best, (time.perf_counter() - t0) * 1000
 
 
 async def growth_rows(redis_url: str | None) -> list[dict[str, Any]]:
@@ -142,14 +146,16 @@ async def growth_rows(redis_url: str | None) -> list[dict[str, Any]]:
             continue
         try:
             await state.add_member("bench", TEACHER, t.JoinPolicy())
-            empty = await save_cost(state, "bench", 0)
-            full = await save_cost(state, "bench", FULL_PAGE)
+            empty, _ = await save_cost(state, "bench", 0)
+            full, clear_ms = await save_cost(state, "bench", FULL_PAGE)
             await state.remove_member("bench", "teacher", "", False)
         finally:
             await state.stop()
         rows.append({"measure": f"save a shape on a page of {FULL_PAGE} ({name})",
                      "value": full, "unit": "µs", "baseline": empty,
                      "floor": "< 2x an empty page's", "ok": full < 2 * empty})
+        rows.append({"measure": f"clear a page of {FULL_PAGE} shapes ({name})",
+                     "value": clear_ms, "unit": "ms"})
     return rows
 
 
