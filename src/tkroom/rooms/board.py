@@ -154,8 +154,14 @@ def check_shape(class_name: Any, data: Any) -> None:
 
 
 def _size_ok(data: Any, limits: BoardLimits) -> None:
+    """Within the size limit, and plain JSON: a NaN or Infinity (which Python's JSON reads)
+    saved on the board would break every browser's join answer."""
+    try:
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError as exc:
+        raise fail(103, "numbers must be finite (no NaN or Infinity)") from exc
     if limits.max_shape_bytes:
-        size = len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
+        size = len(text.encode())
         if size > limits.max_shape_bytes:
             raise fail(103, f"a board message's data is {size} bytes of JSON; the room allows "
                             f"at most {limits.max_shape_bytes}")
