@@ -258,19 +258,24 @@ def test_what_a_program_sends_is_checked_as_the_server_will() -> None:
     assert "className" in bad(check_shape, "Star", PEN)
     assert "color" in bad(check_shape, "Pen", {**PEN, "color": "red"})
     assert "color" in bad(check_shape, "Pen", {**PEN, "color": "#12345"})
-    assert "0..1" in bad(check_shape, "Pen", {**PEN, "points": [0.1, 1.2]})
+    check_shape("Pen", {**PEN, "points": [-0.5, 1.5]})  # a stroke may leave the page...
+    assert "beyond" in bad(check_shape, "Pen", {**PEN, "points": [0.1, 2.2]})  # ...not far
     assert "points" in bad(check_shape, "Pen", {**PEN, "points": [0.1, 0.2, 0.3]})
     assert "points" in bad(check_shape, "Pen", {**PEN, "points": []})
     bad(check_shape, "Pen", {**PEN, "points": [0.1, True]})
     bad(check_shape, "Pen", {**PEN, "points": [0.1, float("nan")]})
-    assert "width" in bad(check_shape, "Pen", {**PEN, "width": 0})
-    assert "x2" in bad(check_shape, "Line", {**BOX, "x2": -0.1})
-    assert "text" in bad(check_shape, "Text", {**TEXT, "text": ""})
+    assert "width" in bad(check_shape, "Pen", {**PEN, "width": 1.5})
+    assert "x2" in bad(check_shape, "Line", {**BOX, "x2": -1.1})
+    assert "text" in bad(check_shape, "Text", {**TEXT, "text": "x" * 4097})
     assert "size" in bad(check_shape, "Text", {**TEXT, "size": "big"})
     bad(check_shape, "Pen", [1, 2])
     assert check_page((12, 3)) == "12_3" and check_page("0_1") == "0_1"
-    for page in ("12_0", "12", "-1_2", (1, 0), (True, 1), "1_2_3", 5):
+    assert check_page((9999999999, 999999)) == "9999999999_999999"
+    for page in ("12_0", "12", "-1_2", (1, 0), (True, 1), "1_2_3", 5, "01_1", (1, 1000000),
+                 (10**10, 1)):
         bad(check_page, page)
     check_show({"fileid": 0, "currpage": 2, "pagenum": 2, "filename": "", "filetype": ""})
+    assert "page" in bad(check_show, {"fileid": 0, "currpage": 100_001, "pagenum": 100_001,
+                                      "filename": "", "filetype": ""})
     assert "pagenum" in bad(check_show, {"fileid": 3, "currpage": 4, "pagenum": 3,
                                          "filename": "", "filetype": ""})

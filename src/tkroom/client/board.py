@@ -35,6 +35,11 @@ SAVE_EVENT, DRAWING_EVENT = "shapeSaveEvent", "drawingEvent"
 CLEAR_EVENT, LASER_EVENT = "clearEvent", "laserMarkEvent"
 BLANK_PAGE = "0_1"
 MAX_BLANK_PAGES = 1000
+MAX_PAGES = 100_000
+TEXT_MAX = 4096
+# Coordinates are fractions of the page (0..1); a stroke may stray up to a page beyond its
+# edges, as the server allows.
+COORD_MIN, COORD_MAX = -1.0, 2.0
 
 POINTS_CLASSES = frozenset({"Pen", "Highlighter"})
 BOX_CLASSES = frozenset({"Line", "Arrow", "Rectangle", "Ellipse"})
@@ -49,7 +54,7 @@ MAX_STROKE_NUMBERS = 20_000
 MAX_UNDO = 500
 
 _SHAPE_ID = re.compile(r"[A-Za-z0-9-]{1,64}\Z")
-_PAGE_KEY = re.compile(r"(0|[1-9][0-9]{0,17})_([1-9][0-9]{0,17})\Z")
+_PAGE_KEY = re.compile(r"(0|[1-9][0-9]{0,9})_([1-9][0-9]{0,5})\Z")
 _MSG_ID = re.compile(r"([A-Za-z0-9-]{1,64})###_(SharpsChange|SharpsDrawing)_([0-9]+_[0-9]+)\Z")
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}\Z")
 
@@ -125,13 +130,14 @@ def _is_number(v: Any) -> TypeGuard[int | float]:
 
 def check_page(page: Any) -> str:
     """A page key ``"<fileid>_<page>"`` (or a ``(fileid, page)`` pair), or 103."""
-    if isinstance(page, tuple) and len(page) == 2:
-        fileid, num = page
-        if _is_int(fileid) and _is_int(num) and fileid >= 0 and num >= 1:
-            return page_key(fileid, num)
-    elif isinstance(page, str) and _PAGE_KEY.match(page):
-        return page
-    raise _bad(f"bad page {page!r}: a key '<fileid>_<page>' (fileid >= 0, page >= 1)")
+    if isinstance(page, tuple) and len(page) == 2 and all(_is_int(v) for v in page):
+        key = page_key(*page)
+    else:
+        key = page
+    if isinstance(key, str) and _PAGE_KEY.match(key):
+        return key
+    raise _bad(f"bad page {page!r}: a key '<fileid>_<page>' (fileid 0..9999999999, "
+               f"page 1..999999)")
 
 
 def check_shape_id(sid: Any) -> str:
@@ -140,16 +146,21 @@ def check_shape_id(sid: Any) -> str:
     return sid
 
 
+def _coord(v: Any) -> bool:
+    return _is_number(v) and COORD_MIN <= v <= COORD_MAX
+
+
 def _fraction(data: Mapping[str, Any], key: str) -> None:
     v = data.get(key)
-    if not _is_number(v) or not 0 <= v <= 1:
-        raise _bad(f"{key} must be a number in 0..1 (a fraction of the page), not {v!r}")
+    if not _coord(v):
+        raise _bad(f"{key} must be a number (a fraction of the page: 0..1, up to a page "
+                   f"beyond its edges), not {v!r}")
 
 
 def _size(data: Mapping[str, Any], key: str) -> None:
     v = data.get(key)
-    if not _is_number(v) or not 0 < v <= 1:
-        raise _bad(f"{key} must be a number in (0, 1] (a fraction of the page width), not {v!r}")
+    if not _is_number(v) or not 0 <= v <= 1:
+        raise _bad(f"{key} must be a number in 0..1 (a fraction of the page width), not {v!r}")
 
 
 def check_color(v: Any) -> None:
@@ -157,13 +168,14 @@ def check_color(v: Any) -> None:
         raise _bad(f"color must be '#rrggbb', not {v!r}")
 
 
-def check_points(points: Any, *, empty: bool = False) -> None:
-    """``[x0, y0, x1, y1, ...]``, every number in 0..1."""
-    if not isinstance(points, list) or len(points) % 2 or (not points and not empty):
+def check_points(points: Any) -> None:
+    """``[x0, y0, x1, y1, ...]``: at least one point, fractions of the page."""
+    if not isinstance(points, list) or len(points) % 2 or not points:
         raise _bad("points must be a list [x0, y0, x1, y1, ...] of at least one point")
     for v in points:
-        if not _is_number(v) or not 0 <= v <= 1:
-            raise _bad(f"every point coordinate must be a number in 0..1, not {v!r}")
+        if not _coord(v):
+            raise _bad(f"every point coordinate must be a number (0..1 on the page, up to a "
+                       f"page beyond its edges), not {v!r}")
 
 
 def check_shape(class_name: Any, data: Any) -> None:
@@ -184,8 +196,8 @@ def check_shape(class_name: Any, data: Any) -> None:
         _fraction(data, "x")
         _fraction(data, "y")
         _size(data, "size")
-        if not isinstance(data.get("text"), str) or not data["text"]:
-            raise _bad("a Text shape needs a non-empty text")
+        if not isinstance(data.get("text"), str) or len(data["text"]) > TEXT_MAX:
+            raise _bad(f"a Text shape's text must be a string of at most {TEXT_MAX} characters")
 
 
 def check_show(data: Mapping[str, Any]) -> None:
@@ -193,10 +205,10 @@ def check_show(data: Mapping[str, Any]) -> None:
     fileid, cur, num = data.get("fileid"), data.get("currpage"), data.get("pagenum")
     if not (_is_int(fileid) and fileid >= 0):
         raise _bad(f"fileid must be an integer >= 0, not {fileid!r}")
-    if not (_is_int(cur) and cur >= 1):
-        raise _bad(f"the page must be an integer >= 1, not {cur!r}")
-    if not (_is_int(num) and num >= cur):
-        raise _bad(f"pagenum must be an integer >= the page ({cur}), not {num!r}")
+    if not (_is_int(cur) and 1 <= cur <= MAX_PAGES):
+        raise _bad(f"the page must be an integer in 1..{MAX_PAGES}, not {cur!r}")
+    if not (_is_int(num) and cur <= num <= MAX_PAGES):
+        raise _bad(f"pagenum must be an integer in {cur}..{MAX_PAGES}, not {num!r}")
     for key in ("filename", "filetype"):
         if not isinstance(data.get(key), str):
             raise _bad(f"{key} must be text")
@@ -373,7 +385,7 @@ class Board:
         if not _is_int(seq) or seq < 0 or not isinstance(points, list):
             return
         try:
-            check_points(points, empty=True)
+            check_points(points)
         except ClientError:
             return
         key = (page, sid)
@@ -409,7 +421,7 @@ class Board:
         data = d["data"]
         spot = data.get("data") if isinstance(data.get("data"), dict) else data
         x, y, visible = spot.get("x"), spot.get("y"), spot.get("visible")
-        if not (_is_number(x) and _is_number(y) and isinstance(visible, bool)):
+        if not (_coord(x) and _coord(y) and isinstance(visible, bool)):
             return
         from_id = d.get("fromID")
         laser = {"page": page, "x": x, "y": y, "visible": visible, "fromID": from_id}

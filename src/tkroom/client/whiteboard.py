@@ -26,7 +26,6 @@ from tkroom.client.board import (
     Action,
     Board,
     check_blank_pages,
-    check_color,
     check_page,
     check_points,
     check_shape,
@@ -178,11 +177,10 @@ class RoomBoard:
         self._require_init()
         key = self._page(page)
         check_shape_id(shapeId)
-        check_points(points, empty=True)
+        check_points(points)
         if className not in POINTS_CLASSES:
             raise ClientError(BAD_PARAMETERS, f"a stroke is a Pen or a Highlighter, not "
                                               f"{className!r}")
-        check_color(color)
         check_shape(className, {"points": [0, 0], "color": color, "width": width})
         if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
             raise ClientError(BAD_PARAMETERS, f"seq must be an integer >= 0, not {seq!r}")
@@ -248,7 +246,7 @@ class RoomBoard:
     async def laser(self, x: float, y: float, visible: bool = True,
                     page: str | tuple[int, int] | None = None) -> None:
         """Point at ``(x, y)`` (fractions of the page) for the others; ``visible=False`` hides
-        the pointer."""
+        the pointer. Not saved: a late joiner sees the next one."""
         self._require_init()
         key = self._page(page)
         check_points([x, y])
