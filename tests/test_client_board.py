@@ -195,6 +195,18 @@ async def test_the_laser_pointer(tmp_path):
         assert not any("laser" in m["id"] for m in s.room.getMsgList())
 
 
+async def test_courseware_changes_are_announced(tmp_path):
+    async with running_node(tmp_path) as env:
+        t = await enter(env, "t1", "teach1")
+        s = await enter(env, "s1", "stud1")
+        await t.room.board.document_changed("add", 7)
+        ev = await s.wait("board-document")
+        assert (ev["action"], ev["fileid"], ev["fromID"]) == ("add", 7, "t1")
+        assert not any(m["name"] == "DocumentChange" for m in s.room.getMsgList())
+        assert await code_of(s.room.board.document_changed("delete", 7)) == 4108
+        assert await code_of(t.room.board.document_changed("rename", 7)) == 103
+
+
 async def test_bad_arguments_are_103_before_anything_travels(tmp_path):
     async with running_node(tmp_path) as env:
         t = await enter(env, "t1", "teach1")

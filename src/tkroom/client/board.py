@@ -31,6 +31,7 @@ AppEvent = tuple[str, dict[str, Any]]
 SHARPS = "SharpsChange"
 SHOW_PAGE_NAME, SHOW_PAGE_ID = "ShowPage", "DocumentFilePage_ShowPage"
 PAGE_COUNT = "WBPageCount"
+DOCUMENT_CHANGE = "DocumentChange"
 SAVE_EVENT, DRAWING_EVENT = "shapeSaveEvent", "drawingEvent"
 CLEAR_EVENT, LASER_EVENT = "clearEvent", "laserMarkEvent"
 BLANK_PAGE = "0_1"
@@ -310,6 +311,11 @@ class Board:
             if _is_int(total) and total >= 1:
                 self.blank_pages = total
                 out.append(self._page_event(d))
+        elif name == DOCUMENT_CHANGE and mid == DOCUMENT_CHANGE and isinstance(d.get("data"), dict):
+            data = d["data"]
+            if data.get("action") in ("add", "delete") and _is_int(data.get("fileid")):
+                out.append((E.BOARD_DOCUMENT, {"action": data["action"], "fileid": data["fileid"],
+                                               "fromID": d.get("fromID")}))
         elif name == SHARPS and isinstance(d.get("data"), dict):
             return self._sharps(d, out)
         return []

@@ -15,6 +15,7 @@ from typing import Any
 
 from tkroom.client.board import (
     CLEAR_EVENT,
+    DOCUMENT_CHANGE,
     DRAWING_EVENT,
     LASER_EVENT,
     PAGE_COUNT,
@@ -152,6 +153,17 @@ class RoomBoard:
         self._require_init()
         await self._pub(PAGE_COUNT, PAGE_COUNT, {"fileid": 0, "totalPage": check_blank_pages(n)},
                         save=True)
+
+    async def document_changed(self, action: str, fileid: int) -> None:
+        """Tell everyone the room's courseware changed (``action`` "add" or "delete" of
+        ``fileid``) so that they fetch ``getroomfile`` again. Not saved; teacher and assistant
+        only."""
+        self._require_init()
+        if action not in ("add", "delete"):
+            raise ClientError(BAD_PARAMETERS, f"action must be 'add' or 'delete', not {action!r}")
+        if not isinstance(fileid, int) or isinstance(fileid, bool) or fileid < 0:
+            raise ClientError(BAD_PARAMETERS, f"fileid must be an integer >= 0, not {fileid!r}")
+        await self._pub(DOCUMENT_CHANGE, DOCUMENT_CHANGE, {"action": action, "fileid": fileid})
 
     # ---- shapes ------------------------------------------------------------------------------
 
