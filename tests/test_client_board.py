@@ -229,6 +229,7 @@ async def test_bad_arguments_are_103_before_anything_travels(tmp_path):
         idle = Room()
         idle.init()
         assert await code_of(idle.board.draw("Pen", PEN)) == 2508
+        assert await code_of(idle.board.undo()) == 2508
         assert await code_of(Room().board.draw("Pen", PEN)) == 101
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tkroom.client import ClientError
+from tkroom.client import ClientError, Room
 from tkroom.client.board import (
     MAX_STROKE_NUMBERS,
     MAX_STROKES,
@@ -279,3 +279,38 @@ def test_what_a_program_sends_is_checked_as_the_server_will() -> None:
                                       "filename": "", "filetype": ""})
     assert "pagenum" in bad(check_show, {"fileid": 3, "currpage": 4, "pagenum": 3,
                                          "filename": "", "filetype": ""})
+
+
+_any = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+    | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(call=st.sampled_from(["show_page", "next_page", "prev_page", "set_blank_pages",
+                             "document_changed", "draw", "draw_segment", "erase", "undo",
+                             "redo", "clear_page", "laser"]),
+       args=st.lists(_any, max_size=4), initialised=st.booleans())
+def test_any_arguments_to_a_board_call_answer_a_code_never_a_crash(call, args,
+                                                                   initialised) -> None:
+    """Out of a room a board call fails with the SDK's codes only: 101 before init, else 103
+    (bad arguments) or 2508 (not in a room)."""
+    import asyncio
+
+    async def run() -> int:
+        room = Room()
+        if initialised:
+            room.init()
+        try:
+            await getattr(room.board, call)(*args)
+        except ClientError as exc:
+            return exc.code
+        except TypeError:
+            return 0  # a wrong number of arguments: Python's own answer
+        raise AssertionError("a board call out of a room cannot succeed")
+
+    code = asyncio.run(run())
+    assert code in ((0, 103, 2508) if initialised else (0, 101))

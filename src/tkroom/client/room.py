@@ -54,7 +54,8 @@ class Room:
         self._mirror = RoomMirror()
         self._session = Session(self._bus, self._mirror)
         self.appkey = ""
-        self.board = RoomBoard(self._request, self._mirror, self._require_init)
+        self.board = RoomBoard(self._request, self._mirror, self._require_init,
+                               self._require_room)
         """The board (docs/client.md, *The board*): pages, shapes, undo, laser."""
 
     # ---- setup -------------------------------------------------------------------------------
@@ -179,6 +180,12 @@ class Room:
     def _require_init(self) -> None:
         if self.state is State.UNINITIALIZED:
             raise ClientError(NOT_INITIALIZED, "call init() first")
+
+    def _require_room(self) -> None:
+        """101 before init, 2508 out of a room (for calls answered without the server)."""
+        self._require_init()
+        if self.state in (State.IDLE, State.CONNECTING):
+            raise ClientError(ROOM_NOT_CONNECT, "not in a room")
 
     async def _request(self, ev: str, data: dict[str, Any]) -> Any:
         """Send once connected; waits out a reconnection (up to the request timeout)."""

@@ -48,10 +48,11 @@ class RoomBoard:
     """The board of a ``Room`` (``room.board``): what is on it, and the calls that change it."""
 
     def __init__(self, request: Request, mirror: RoomMirror,
-                 require_init: Callable[[], None]) -> None:
+                 require_init: Callable[[], None], require_room: Callable[[], None]) -> None:
         self._request = request
         self._mirror = mirror
         self._require_init = require_init
+        self._require_room = require_room
 
     @property
     def _model(self) -> Board:
@@ -112,6 +113,7 @@ class RoomBoard:
         keywords are kept in the saved data. Teacher and assistant only (4108 otherwise).
         """
         self._require_init()
+        check_page((fileid, page))
         cur = self._model.show
         same = cur is not None and cur.get("fileid") == fileid
         if pagenum is None:
@@ -212,8 +214,8 @@ class RoomBoard:
 
     async def undo(self, page: str | tuple[int, int] | None = None) -> str | None:
         """Undo this user's last drawing or erasing on ``page``; the shapeId, or None when
-        there is nothing to undo."""
-        self._require_init()
+        there is nothing to undo. 2508 out of a room."""
+        self._require_room()
         key = self._page(page)
         action = self._model.take_undo(key)
         if action is None:
@@ -233,7 +235,7 @@ class RoomBoard:
 
     async def redo(self, page: str | tuple[int, int] | None = None) -> str | None:
         """Do again what ``undo`` last undid on ``page``; the shapeId, or None."""
-        self._require_init()
+        self._require_room()
         key = self._page(page)
         action = self._model.take_redo(key)
         if action is None:
