@@ -287,7 +287,7 @@ class Board:
         for msg in msgs:
             self.pub(msg, [])
         for page, shapes in self.pages.items():
-            mine = [Action("add", s) for s in shapes.values() if s["fromID"] == self_id]
+            mine = [Action("add", dict(s)) for s in shapes.values() if s["fromID"] == self_id]
             if mine:
                 self.history[page] = History(undo=mine[-MAX_UNDO:])
 
@@ -333,7 +333,10 @@ class Board:
         if parsed is None or parsed[1] != SHARPS:
             return
         sid, _, page = parsed
-        shape = self.pages.get(page, {}).pop(sid, None)
+        shapes = self.pages.get(page, {})
+        shape = shapes.pop(sid, None)
+        if not shapes:
+            self.pages.pop(page, None)
         if shape is not None:
             out.append((E.BOARD_ERASE, {"page": page, "shapeId": sid,
                                         "shape": copy.deepcopy(shape), "fromID": d.get("fromID")}))
