@@ -557,8 +557,8 @@ class SignalServer:
         if pub.board:
             self._drawing_rate(conn, me, now_ms)
         if pub.kind == "clear":
-            removed = await self.state.delete_children(conn.serial, pub.parent)
-            events, classstate = decisions.cleared(msg, target, removed, pub.parent, now_ms)
+            out = await self.state.delete_children(conn.serial, pub.parent)
+            events, classstate = decisions.cleared(msg, target, out, now_ms)
             await self._publish(conn.serial, events)
             if classstate is not None:
                 await self._class_state(conn.serial, classstate)
