@@ -25,8 +25,8 @@ async def enter(env, userid: str, password: str, **opts) -> Watched:
     room = Room()
     room.init("app", **opts)
     w = Watched(room)
-    await room.joinroom("127.0.0.1", env.port, userid.upper(), userid,
-                        {"serial": env.serial, "password": password})
+    w.answer = await room.joinroom("127.0.0.1", env.port, userid.upper(), userid,  # type: ignore[attr-defined]
+                                   {"serial": env.serial, "password": password})
     return w
 
 
@@ -114,6 +114,13 @@ async def test_erase_undo_redo_as_seen_by_another_client_and_a_late_joiner(tmp_p
         await until(lambda: ids(s) == [mine], "only the assistant's shape is left")
         late = await enter(env, "s2", "stud1")
         assert ids(late) == [mine]
+        # the shapes came compacted in the join answer's board; the SDK rebuilt the messages
+        assert [e[0] for e in late.answer["board"]["0_1"]] == [mine]
+        assert not any(m["name"] == "SharpsChange" for m in late.answer["msglist"])
+        assert [m["id"] for m in late.room.getMsgList() if m["name"] == "SharpsChange"] == \
+            [f"{mine}###_SharpsChange_0_1"]
+        assert [m["id"] for m in late.named("room-connected")[0]["message"]] == \
+            [m["id"] for m in late.room.getMsgList()]
         assert late.room.board.snapshot() == t.room.board.snapshot() == s.room.board.snapshot()
         # a changed shape (same id) and undoing the change
         await tb.draw("Pen", PEN, shapeId="k3f9a2")

@@ -18,6 +18,7 @@ from tkroom.client.board import (
     expand,
 )
 from tkroom.client.mirror import RoomMirror
+from tkroom.rooms import board as server_board
 
 PEN = {"points": [0.1, 0.2, 0.1034, 0.2051], "color": "#e53935", "width": 0.004}
 TEXT = {"x": 0.3, "y": 0.4, "text": "x²", "color": "#000000", "size": 0.03}
@@ -98,6 +99,27 @@ def test_shapes_as_plain_msglist_entries_give_the_same_board() -> None:
     both = loaded(msglist=[SHOW, COUNT, OTHER], board={"12_3": [["k3f9a2", "t", 17, "Pen", PEN]]})
     both.apply("pubMsg", shape_msg("b71c0d", "12_3", "me", 18, "Text", TEXT), 1)
     assert [s["shapeId"] for s in both.board.shapes("12_3")] == ["k3f9a2", "b71c0d"]
+
+
+_entry = st.tuples(st.from_regex(r"[A-Za-z0-9-]{1,12}", fullmatch=True),
+                   st.text(min_size=1, max_size=8), st.integers(0, 10**6),
+                   st.sampled_from(["Pen", "Text", "Line"]),
+                   st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5),
+                                   max_size=3)).map(list)
+
+
+@settings(max_examples=200, deadline=None)
+@given(board=st.dictionaries(st.from_regex(r"(0|[1-9][0-9]{0,3})_[1-9][0-9]{0,3}",
+                                           fullmatch=True),
+                             st.lists(_entry, max_size=4), max_size=4))
+def test_the_sdk_rebuilds_what_the_server_compacted(board) -> None:
+    """The SDK's expansion is the server's reference (``tkroom.rooms.board.expand``), and
+    compacting what it rebuilt gives the same board back."""
+    mine = sorted(expand(board), key=lambda m: m["seq"])
+    assert mine == server_board.expand(board)
+    rest, again = server_board.compact(mine)
+    assert rest == []
+    assert again == {p: sorted(e, key=lambda x: x[2]) for p, e in board.items() if e}
 
 
 def test_malformed_compact_entries_are_left_out() -> None:
