@@ -8,8 +8,11 @@ saved shapes, malformed messages and the drawing rate refused with its codes.
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +20,7 @@ from client_helpers import Watched
 from client_node import running_node
 from tkroom.client import ClientError, Room
 
+ROOT = Path(__file__).resolve().parent.parent
 PEN = {"points": [0.1, 0.2, 0.1034, 0.2051], "color": "#e53935", "width": 0.004}
 BOX = {"x1": 0.1, "y1": 0.1, "x2": 0.5, "y2": 0.6, "color": "#1e88e5", "width": 0.002}
 TEXT = {"x": 0.3, "y": 0.4, "text": "x²", "color": "#000000", "size": 0.03}
@@ -25,7 +29,7 @@ async def enter(env, userid: str, password: str, **opts) -> Watched:
     room = Room()
     room.init("app", **opts)
     w = Watched(room)
-    w.answer = await room.joinroom("127.0.0.1", env.port, userid.upper(), userid,  # type: ignore[attr-defined]
+    w.answer = await room.joinroom("127.0.0.1", env.port, userid.upper(), userid,
                                    {"serial": env.serial, "password": password})
     return w
 
@@ -294,3 +298,41 @@ async def test_the_servers_refusals_surface_with_their_codes(tmp_path):
         marks = await s.wait("board-laser", lambda e: e["y"] == 0)
         assert marks["fromID"] == "t1"
         assert ids(t) == [mine] and ids(s) == [mine]
+
+
+async def painter(env, password: str) -> tuple[int, str]:
+    """Run examples/board_painter.py against the node: its exit code and output."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "examples" / "board_painter.py"), "--port", str(env.port),
+        "--serial", env.serial, "--password", password,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    return proc.returncode or 0, out.decode()
+
+
+async def test_the_example_painter_draws_for_the_class(tmp_path):
+    async with running_node(tmp_path) as env:
+        s = await enter(env, "s1", "stud1")
+        code, out = await painter(env, "teach1")
+        assert code == 0, out
+        await s.wait("room-participant_leave", lambda e: e["id"] == "painter")
+        shapes = s.room.board.shapes()
+        assert [x["className"] for x in shapes] == ["Ellipse", "Line", "Pen", "Text"]
+        assert shapes[3]["data"]["text"] == "Hello, class"
+        assert all(x["fromID"] == "painter" for x in shapes)
+        wave = shapes[2]
+        segments = [e for e in s.seen if e.type == "board-segment"]
+        assert [e["seq"] for e in segments] == list(range(len(segments))) and len(segments) == 6
+        assert segments[-1]["stroke"]["data"]["points"] == wave["data"]["points"]
+        shape_events = [e.type for e in s.seen if e.type in ("board-segment", "board-shape")]
+        assert shape_events == ["board-shape"] * 2 + ["board-segment"] * 6 + ["board-shape"] * 2
+        assert [e["visible"] for e in s.named("board-laser")] == [True, False]
+        code, out = await painter(env, "stud1")  # a student without candraw
+        assert code == 2 and "cannot draw: 4108" in out
+        assert len(s.room.board.shapes()) == 4
