@@ -76,6 +76,7 @@ async def test_a_student_sees_the_page_and_the_shapes_the_teacher_draws(tmp_path
         await s.wait("board-page", lambda e: e["page"] == "12_4")
         assert s.room.board.shapes() == [] and ids(s, "12_3") == [pen, text]
         assert s.room.board.show["filename"] == "algebra.pdf"
+        assert await code_of(t.room.board.show_page(12, 10)) == 103  # algebra.pdf has 9 pages
         assert await t.room.board.prev_page() == "12_3"
         await s.wait("board-page", lambda e: e["page"] == "12_3" and e["fromID"] == "t1"
                      and s.room.board.page == "12_3")

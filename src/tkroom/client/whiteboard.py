@@ -117,7 +117,7 @@ class RoomBoard:
         cur = self._model.show
         same = cur is not None and cur.get("fileid") == fileid
         if pagenum is None:
-            pagenum = (max(int(cur["pagenum"]), page) if same and cur is not None
+            pagenum = (cur["pagenum"] if same and cur is not None
                        else self._model.blank_pages if fileid == 0 else page)
         base = dict(cur) if same and cur is not None else {}
         data = {**base, **extra, "fileid": fileid, "currpage": page, "pagenum": pagenum,
