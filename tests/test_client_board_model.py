@@ -219,8 +219,14 @@ def test_laser_pointers() -> None:
     assert out.events[1] == ("board-laser", {"page": "12_3", "x": 0.5, "y": 0.25,
                                              "visible": True, "fromID": "t"})
     assert m.board.lasers["t"]["x"] == 0.5
-    m.apply("pubMsg", {**laser, "data": {**laser["data"], "visible": False}}, 2)
+    m.apply("pubMsg", {**laser, "data": {"eventType": "laserMarkEvent", "visible": False}}, 2)
     assert m.board.lasers == {}
+    nested = {**laser, "data": {"eventType": "laserMarkEvent",
+                                "data": {"x": 0.1, "y": 0.2, "visible": True}}}
+    m.apply("pubMsg", nested, 3)  # the mark may also sit in data.data
+    assert m.board.lasers["t"]["y"] == 0.2
+    assert names(m.apply("pubMsg", {**laser, "data": {"eventType": "laserMarkEvent"}}, 4)) \
+        == ["room-pubmsg"]  # showing without a position: nothing to show
 
 
 def test_the_undo_history_is_rebuilt_from_this_users_saved_shapes() -> None:

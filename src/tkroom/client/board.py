@@ -429,9 +429,9 @@ class Board:
     def _laser(self, page: str, d: Mapping[str, Any], out: list[AppEvent]) -> None:
         data = d["data"]
         spot = data.get("data") if isinstance(data.get("data"), dict) else data
-        x, y, visible = spot.get("x"), spot.get("y"), spot.get("visible")
-        if not (_coord(x) and _coord(y) and isinstance(visible, bool)):
-            return
+        x, y, visible = spot.get("x"), spot.get("y"), spot.get("visible", True)
+        if not isinstance(visible, bool) or (visible and not (_coord(x) and _coord(y))):
+            return  # hiding needs no position; showing does
         from_id = d.get("fromID")
         laser = {"page": page, "x": x, "y": y, "visible": visible, "fromID": from_id}
         if isinstance(from_id, str):
