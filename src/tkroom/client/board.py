@@ -389,7 +389,7 @@ class Board:
 
     def _segment(self, page: str, sid: str, d: Mapping[str, Any], out: list[AppEvent]) -> None:
         data = d["data"]
-        seq, inner = data.get("seq"), data.get("data")
+        seq, inner = data.get("seq", 0), data.get("data")
         points = inner.get("points") if isinstance(inner, dict) else None
         if not _is_int(seq) or seq < 0 or not isinstance(points, list):
             return
