@@ -267,7 +267,7 @@ class RoomBoard:
         if not isinstance(visible, bool):
             raise ClientError(BAD_PARAMETERS, "visible must be true or false")
         await self._pub(SHARPS, shape_msg_id("laser", key),
-                        {"eventType": LASER_EVENT, "x": x, "y": y, "visible": visible},
+                        {"eventType": LASER_EVENT, "data": {"x": x, "y": y, "visible": visible}},
                         to=TO_OTHERS)
 
     # ---- sending -----------------------------------------------------------------------------
