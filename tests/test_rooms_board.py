@@ -126,6 +126,9 @@ def test_page_messages_and_clear_are_the_super_users():
     {"data": {"eventType": "shapeSaveEvent", "className": "Text",
               "data": {"x": 0, "y": 0, "text": 5, "color": "#000000", "size": 0.1}}},
     {"data": {"eventType": "spin"}},
+    {"data": {"eventType": "shapeSaveEvent", "className": "Pen",
+              "data": {"points": [0.1, 0.1], "color": "#000000", "width": 0.01,
+                       "note": float("inf")}}},
     {"data": "a shape"},
 ])
 def test_malformed_board_messages_get_103(bad):
@@ -236,3 +239,46 @@ def test_compaction_is_smaller():
     whole = len(json.dumps(snap.messages))
     small = len(json.dumps(rest)) + len(json.dumps(compact))
     assert small < whole * 0.6, (small, whole)
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                     lambda kids: st.lists(kids, max_size=4)
+                     | st.dictionaries(st.text(max_size=8), kids, max_size=4), max_leaves=12)
+_ids = st.sampled_from(["a###_SharpsChange_0_1", "clear###_SharpsChange_3_2",
+                        "laser###_SharpsChange_0_1", "a###_SharpsDrawing_0_1",
+                        "DocumentFilePage_ShowPage", "WBPageCount", "DocumentChange", "Page_0_1",
+                        "x"]) | st.text(max_size=12)
+_board_data = st.fixed_dictionaries(
+    {"name": st.sampled_from(sorted(board.BOARD_NAMES) + ["note"]), "id": _ids},
+    optional={"toID": st.sampled_from(["__all", "__allExceptSender", "t", "__none"]) | _json,
+              "save": _json, "associatedMsgID": _json,
+              "data": st.fixed_dictionaries({}, optional={
+                  "eventType": st.sampled_from([board.SAVE_EVENT, board.DRAWING_EVENT,
+                                                board.CLEAR_EVENT, board.LASER_EVENT]) | _json,
+                  "shapeId": _json, "className": st.sampled_from(sorted(board.CLASSES)) | _json,
+                  "data": _json, "fileid": _json, "currpage": _json, "pagenum": _json,
+                  "totalPage": _json, "action": _json}) | _json})
+
+
+@settings(max_examples=400, deadline=None)
+@given(who=st.sampled_from([TEACHER, ASSISTANT, STUDENT, DRAWER, VIEWER, INSPECTOR]),
+       data=_board_data | _json)
+def test_any_request_is_a_board_message_or_a_readable_refusal(who, data):
+    """Whatever a client sends: a code with a message, or a checked message; who may not
+    draw never gets a board message through; nothing else is raised."""
+    try:
+        pub = board.check_pubmsg(who, data, 0, LIMITS)
+    except CodeError as exc:
+        assert exc.code in (103, 4108) and exc.message
+    else:
+        if pub.board:
+            json.dumps(pub.msg["data"], allow_nan=False)     # plain JSON: no NaN, Infinity
+            assert board.may_draw(who)
+            assert pub.kind != "shape" or pub.msg["associatedMsgID"] == pub.parent
+            assert pub.kind not in ("clear", "page") or who.role in (0, 1)
+    try:
+        delete = board.check_delmsg(who, data, 0)
+    except CodeError as exc:
+        assert exc.code in (103, 4108) and exc.message
+    else:
+        assert not delete.board or board.may_draw(who)

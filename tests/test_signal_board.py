@@ -276,6 +276,27 @@ async def test_strokes_drawn_on_one_node_reach_a_late_joiner_on_another(redis_ur
         _, joined = await member(b, "late", 1)
         assert board_of(joined) == {"3_1": ["ta", "sb"]}
         assert [e[1] for e in joined["board"]["3_1"]] == ["t", "s"]
+        # node A goes away: its teacher resumes on B and draws on; nothing was lost
+        w, _ = await member(a, "w")
+        last = w.last_s
+        await a.stop()
+        await asyncio.wait_for(w.closed.wait(), 10)
+        await s.ok("pubMsg", shape("sd", "3_1"))            # w misses it while away
+        resumed = []
+        for old in (t, w):
+            c = await Client.connect(b.url)
+            clients.append(c)
+            c.last_s = old.last_s
+            await c.ok("resume", {"session": old.session["id"], "token": old.session["token"],
+                                  "last": old.last_s})
+            resumed.append(c)
+        t2, w2 = resumed
+        await w2.event("pubMsg", id="sd###_SharpsChange_3_1")
+        assert w.last_s == last
+        await t2.ok("pubMsg", shape("te", "3_1"))
+        await s.event("pubMsg", id="te###_SharpsChange_3_1")
+        _, joined = await member(b, "later", 1)
+        assert board_of(joined) == {"3_1": ["ta", "sb", "sd", "te"]}
     finally:
         for c in clients:
             await c.close()
