@@ -35,12 +35,21 @@ MODE_CHANGED = "room-mode-changed"
 ERROR_NOTICE = "room-error-notice"
 WARN_NOTICE = "room-warn-notice"
 INFO_NOTICE = "room-info-notice"
+# the board (docs/board.md), from the saved messages and pubMsg/delMsg: see client/board.py
+BOARD_PAGE = "board-page"
+BOARD_SHAPE = "board-shape"
+BOARD_ERASE = "board-erase"
+BOARD_CLEAR = "board-clear"
+BOARD_SEGMENT = "board-segment"
+BOARD_LASER = "board-laser"
+BOARD_DOCUMENT = "board-document"
 
 ALL_EVENTS = (
     ROOM_CONNECTED, ROOM_CONNECT_FAIL, ROOM_DISCONNECTED, ROOM_RECONNECTING, ROOM_RECONNECTED,
     ROOM_LEAVEROOM, PARTICIPANT_JOIN, PARTICIPANT_LEAVE, PARTICIPANT_EVICTED, TEXT_MESSAGE,
     PUBMSG, DELMSG, MSGLIST, USERPROPERTY_CHANGED, MODE_CHANGED, ERROR_NOTICE, WARN_NOTICE,
-    INFO_NOTICE,
+    INFO_NOTICE, BOARD_PAGE, BOARD_SHAPE, BOARD_ERASE, BOARD_CLEAR, BOARD_SEGMENT, BOARD_LASER,
+    BOARD_DOCUMENT,
 )
 
 # After these the room is out of the class for good; iterators stop after yielding them.

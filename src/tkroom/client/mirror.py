@@ -3,7 +3,8 @@
 Pure: no socket, no task, no clock. ``RoomMirror.apply`` takes one server event (name, data,
 ``s``) and answers the application events it causes (the original TKRoomSDK's names), or None
 when the event is a replay already applied; the session and the ``Room`` facade do the I/O.
-Keeping it apart lets the room's bookkeeping be tested event by event without a server.
+Keeping it apart lets the room's bookkeeping be tested event by event without a server. The
+board's part of it (pages, shapes, strokes) is ``board.Board``, fed from here.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tkroom.client import events as E
+from tkroom.client.board import Board, expand
 from tkroom.roles import SUPER_ROLES
 
 AppEvent = tuple[str, dict[str, Any]]
@@ -40,6 +42,7 @@ class RoomMirror:
         self.group: str | None = None
         self.session: dict[str, str] = {}
         self.last_s = -1
+        self.board = Board()
 
     # ---- whole-room updates ------------------------------------------------------------------
 
@@ -51,7 +54,8 @@ class RoomMirror:
         if self.self_id:
             self.users[self.self_id] = _user(me)
         self.room = dict(answer.get("room") or {})
-        self.msgs = _saved(answer.get("msglist"))
+        self.msgs = _saved_with_board(answer.get("msglist"), answer.get("board"))
+        self.board.load(self.msgs.values(), self.self_id)
         self.mode = answer.get("mode", "normalRoom")
         self.session = dict(answer.get("session") or {})
         self.last_s = int(answer.get("s", -1))
@@ -119,6 +123,7 @@ class RoomMirror:
         if uid is None:
             return
         user = self.users.pop(uid, None) or {"id": uid, "properties": {}}
+        self.board.forget_user(uid)
         out.events.append((E.PARTICIPANT_LEAVE, {"user": user, "id": uid}))
 
     def _evicted(self, d: dict[str, Any], out: Applied) -> None:
@@ -166,15 +171,19 @@ class RoomMirror:
         if d.get("name") == "BigRoom" or mid == "BigRoom":
             self.mode = "bigRoom"
         out.events.append((E.PUBMSG, d))
+        for cleared in self.board.pub(d, out.events):  # a clear removed the page's shapes
+            self.msgs.pop(cleared, None)
 
     def _delmsg(self, d: dict[str, Any], out: Applied) -> None:
         mid = _id(d)
         if mid is not None:
             self.msgs.pop(mid, None)
         out.events.append((E.DELMSG, d))
+        self.board.delete(d, out.events)
 
     def _msglist(self, d: dict[str, Any], out: Applied) -> None:
-        self.msgs = _saved(d.get("msglist"))
+        self.msgs = _saved_with_board(d.get("msglist"), d.get("board"))
+        self.board.load(self.msgs.values(), self.self_id)
         out.events.append((E.MSGLIST, {"message": list(self.msgs.values())}))
 
     def _mode(self, d: dict[str, Any], out: Applied) -> None:
@@ -223,6 +232,15 @@ def _group(g: Any) -> str | None:
 
 def _is_super(role: Any) -> bool:
     return isinstance(role, int) and role in SUPER_ROLES
+
+
+def _saved_with_board(msgs: Any, board: Any) -> dict[str, dict[str, Any]]:
+    """The saved messages of an answer: its ``msglist`` and the shapes of its compact
+    ``board`` (docs/board.md) as the messages they stand for."""
+    shapes = expand(board)
+    if not shapes:
+        return _saved(msgs)
+    return _saved([*(msgs if isinstance(msgs, list) else ()), *shapes])
 
 
 def _saved(msgs: Any) -> dict[str, dict[str, Any]]:

@@ -8,7 +8,7 @@ session (nobody in the room notices) or, when the server has forgotten it, joins
 
 This module is the facade: it checks the application's arguments and answers from the local
 copy. The copy is ``mirror.RoomMirror`` (pure), the connection and its recovery
-``session.Session``.
+``session.Session``; the board's calls are ``room.board`` (``whiteboard.RoomBoard``).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from tkroom.client.session import (
     Session,
     State,
 )
+from tkroom.client.whiteboard import RoomBoard
 from tkroom.roles import ROLES
 
 MSG_TO_ALLUSER = "__all"
@@ -53,6 +54,9 @@ class Room:
         self._mirror = RoomMirror()
         self._session = Session(self._bus, self._mirror)
         self.appkey = ""
+        self.board = RoomBoard(self._request, self._mirror, self._require_init,
+                               self._require_room)
+        """The board (docs/client.md, *The board*): pages, shapes, undo, laser."""
 
     # ---- setup -------------------------------------------------------------------------------
 
@@ -176,6 +180,12 @@ class Room:
     def _require_init(self) -> None:
         if self.state is State.UNINITIALIZED:
             raise ClientError(NOT_INITIALIZED, "call init() first")
+
+    def _require_room(self) -> None:
+        """101 before init, 2508 out of a room (for calls answered without the server)."""
+        self._require_init()
+        if self.state in (State.IDLE, State.CONNECTING):
+            raise ClientError(ROOM_NOT_CONNECT, "not in a room")
 
     async def _request(self, ev: str, data: dict[str, Any]) -> Any:
         """Send once connected; waits out a reconnection (up to the request timeout)."""
