@@ -66,7 +66,7 @@ def main() -> int:
     options = {k: v for k, v in vars(args).items() if k not in ("only", "out") and v is not None}
     rows: list[dict[str, Any]] = []
     failed = []
-    started = time.time()
+    started, load_before = time.time(), os.getloadavg()[0]
     for name in args.only or MODULES:
         mod = _load(name)
         if mod is None:
@@ -84,10 +84,13 @@ def main() -> int:
             r.setdefault("module", name)
         rows += got
     print(table(rows))
+    print(f"\nload average (1 min) {load_before:.1f} before, {os.getloadavg()[0]:.1f} after; "
+          f"{os.cpu_count()} cores; {time.time() - started:.0f} s")
     args.out.write_text(json.dumps(_clean({
         "bench": "whiteboard", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "seconds": time.time() - started, "machine": platform.platform(),
-        "python": sys.version.split()[0], "cpus": os.cpu_count(), "loadavg": os.getloadavg(),
+        "python": sys.version.split()[0], "cpus": os.cpu_count(),
+        "loadavg_before": load_before, "loadavg_after": os.getloadavg()[0],
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "rows": rows}), indent=2, ensure_ascii=False) + "\n")
     print(f"wrote {args.out}", file=sys.stderr)
