@@ -42,11 +42,13 @@ class JoinPolicy:
 
 @dataclass(frozen=True, slots=True)
 class SavePolicy:
-    """How many saved messages a room keeps: in all, and associated with one user (those go
-    when the user leaves, so this bounds the work of a leave). 0 = no limit."""
+    """How many saved messages a room keeps: in all, associated with one user (those go
+    when the user leaves, so this bounds the work of a leave), and associated with one
+    message (``associatedMsgID``: e.g. the shapes of one board page). 0 = no limit."""
 
     max_room: int = 0
     max_user: int = 0
+    max_children: int = 0
 
 
 NO_LIMITS = SavePolicy()
@@ -81,11 +83,20 @@ class SaveOutcome:
     """The saved message with its new ``seq``, and the copy it replaced (same ``id``).
     ``refused`` says why nothing changed: "author" (the same-id copy is someone else's; then
     ``message`` is that copy, which stays), or the ``SavePolicy`` limit that kept it from being
-    saved ("room" or "user"; then ``message`` is the message as given, unsaved)."""
+    saved ("room", "user" or "children"; then ``message`` is the message as given, unsaved)."""
 
     message: dict[str, Any]
     replaced: dict[str, Any] | None = None
     refused: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClearOutcome:
+    """A ``delete_children``: how many messages hung directly on the parent (all gone), and
+    the further messages their removal took along (``seq`` order), to be announced."""
+
+    count: int
+    cascaded: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,15 +262,20 @@ def _unindex(room: RoomData, msg: dict[str, Any]) -> None:
 
 
 def save_refusal(room_count: int, user_count: int | None, exists: bool,
-                 same_user: bool, policy: SavePolicy) -> str:
-    """Which limit a save breaks ("" = none): a new message beyond ``max_room``, or one more
-    message associated with a user who has ``max_user`` (replacing a message with the same
-    id and the same associated user adds nothing)."""
+                 same_user: bool, policy: SavePolicy, child_count: int | None = None,
+                 same_parent: bool = False) -> str:
+    """Which limit a save breaks ("" = none): a new message beyond ``max_room``, one more
+    message associated with a user who has ``max_user``, or one more associated with a
+    message that has ``max_children`` (replacing a message with the same id and the same
+    associated user, or message, adds nothing). Checked in that order."""
     if policy.max_room and not exists and room_count >= policy.max_room:
         return "room"
     if policy.max_user and user_count is not None and not same_user \
             and user_count >= policy.max_user:
         return "user"
+    if policy.max_children and child_count is not None and not same_parent \
+            and child_count >= policy.max_children:
+        return "children"
     return ""
 
 
@@ -272,10 +288,13 @@ def save_message(room: RoomData, msg: dict[str, Any], policy: SavePolicy = NO_LI
     if not authored_by(old, author):
         assert old is not None
         return SaveOutcome(old, None, "author")
-    au = _links(msg)[1]
+    am, au = _links(msg)
     owned = None if au is None else len(room.by_user.get(au, ()))
+    siblings = None if am is None else len(room.children.get(am, ()))
     same_user = old is not None and _links(old)[1] == au
-    refused = save_refusal(len(room.messages), owned, old is not None, same_user, policy)
+    same_parent = old is not None and _links(old)[0] == am
+    refused = save_refusal(len(room.messages), owned, old is not None, same_user, policy,
+                           siblings, same_parent)
     if refused:
         return SaveOutcome(msg, None, refused)
     room.seq += 1
@@ -311,6 +330,27 @@ def delete_message(room: RoomData, msgid: str, author: str = "") -> list[dict[st
     _delete_tree(room, msgid, removed)
     removed.sort(key=lambda v: v["seq"])
     return removed
+
+
+def delete_children(room: RoomData, parent: str) -> ClearOutcome:
+    """Remove every saved message associated with ``parent`` (``associatedMsgID``, e.g. a
+    board page's shapes), then what hung on those (their cascades), in one atomic step (a page
+    clear). Only the cascades come back as messages: a page's thousands of shapes are only
+    counted, so a clear costs the state no more than removing them."""
+    count = 0
+    kids: list[str] = []
+    for mid in list(room.children.get(parent, ())):
+        msg = room.messages.pop(mid, None)
+        if msg is None:
+            continue
+        count += 1
+        kids.extend(room.children.get(mid, ()))
+        _unindex(room, msg)
+    cascaded: list[dict[str, Any]] = []
+    for kid in kids:
+        _delete_tree(room, kid, cascaded)
+    cascaded.sort(key=lambda v: v["seq"])
+    return ClearOutcome(count, cascaded)
 
 
 def chat_gate(room: RoomData, userid: str, now_ms: int, min_gap_ms: int) -> bool:

@@ -40,6 +40,7 @@ from typing import Any, Protocol
 from tkroom.rooms.model import Event, Member
 from tkroom.rooms.transitions import (
     NO_LIMITS,
+    ClearOutcome,
     JoinOutcome,
     JoinPolicy,
     LeaveOutcome,
@@ -51,7 +52,7 @@ from tkroom.rooms.transitions import (
 Subscriber = Callable[[Event], None]
 
 __all__ = [
-    "Event", "JoinOutcome", "JoinPolicy", "LeaveOutcome", "Member", "RoomState",
+    "ClearOutcome", "Event", "JoinOutcome", "JoinPolicy", "LeaveOutcome", "Member", "RoomState",
     "SaveOutcome", "SavePolicy", "Session", "Snapshot", "Subscriber",
 ]
 
@@ -114,13 +115,18 @@ class RoomState(Protocol):
                            policy: SavePolicy = NO_LIMITS, *, author: str = "") -> SaveOutcome:
         """``transitions.save_message``: next ``seq``, replacing the same ``id``; refused
         (nothing changes) when ``author`` is given and the same-id copy is someone else's, or
-        beyond the policy's limits (room total, messages associated with one user)."""
+        beyond the policy's limits (room total, messages associated with one user or with
+        one message)."""
 
     async def delete_message(self, serial: str, msgid: str,
                              author: str = "") -> list[dict[str, Any]] | None:
         """``transitions.delete_message``: the message and its ``associatedMsgID`` cascade
         (linear in what it removes, like the ``associatedUserID`` cascade of a leave); None
         when ``author`` is given and the message is someone else's."""
+
+    async def delete_children(self, serial: str, parent: str) -> ClearOutcome:
+        """``transitions.delete_children``: every message associated with ``parent``, counted,
+        and what hung on them, returned in ``seq`` order, in one atomic step (a page clear)."""
 
     async def messages(self, serial: str) -> list[dict[str, Any]]:
         """The saved messages in ``seq`` order."""
