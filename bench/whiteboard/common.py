@@ -129,6 +129,24 @@ def summary(values: list[float]) -> dict[str, float]:
             "max": s[-1] if s else math.nan}
 
 
+BLOCKS = 3  # each phase is measured as this many blocks; a p99 is the best block's
+
+
+def pooled(blocks: list[Measured], kind: str) -> dict[str, float]:
+    """The statistics of every receipt of ``kind`` in all blocks together."""
+    return summary([x for b in blocks for x in b.latencies.get(kind, [])])
+
+
+def best_p99(blocks: list[Measured], kind: str) -> tuple[float, list[float]]:
+    """The lowest of the blocks' p99s, and all of them. This machine is shared: whenever
+    another process takes the node's core for a moment, every member waits, and one such
+    stall in a phase is its p99. The best of a few blocks is the node's own tail; a
+    slowdown of the node itself shows in every block."""
+    p99s = [summary(b.latencies.get(kind, []))["p99"] for b in blocks]
+    finite = [x for x in p99s if math.isfinite(x)]
+    return (min(finite) if finite else math.nan), p99s
+
+
 def row(measure: str, value: float, unit: str, *, baseline: float | None = None,
         floor: str | None = None, ok: bool | None = None, **extra: Any) -> dict[str, Any]:
     """One result row of the bench/whiteboard module contract (COMMON keys, then details)."""
