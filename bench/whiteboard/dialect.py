@@ -63,14 +63,17 @@ def message_key(frame: Any) -> str | None:
 
 
 class Board(Tkroom):
-    """tkroom's protocol; while a measurement is armed, marks chats and board messages."""
+    """tkroom's protocol; while a measurement is armed, marks chats and board messages
+    (otherwise ``bench.signal``'s own counting: timestamped chats, pubMsgs)."""
 
     name = "tkroom-board"
 
     def _event(self, payload: bytes) -> None:
         c = self.c
-        if c.target_marks < 0 or (b'"SharpsChange"' not in payload
-                                  and b'"sendMessage"' not in payload):
+        if c.target_marks < 0:
+            super()._event(payload)
+            return
+        if b'"SharpsChange"' not in payload and b'"sendMessage"' not in payload:
             return
         now = time.monotonic_ns()
         key = fast_key(payload) or message_key(json.loads(payload))

@@ -60,12 +60,14 @@ async def measure(members: int, n: int) -> list[dict[str, Any]]:
     seg_p99, seg_blocks = best_p99(blocks, "segment")
     chat_p99, chat_blocks = best_p99(blocks, "chat")
     complete = all(b.complete() for b in blocks)
-    detail = {"members": members, "blocks": BLOCKS, "per_block": n,
+    seg_all, chat_all = pooled(blocks, "segment"), pooled(blocks, "chat")
+    detail: dict[str, Any] = {"members": members, "blocks": BLOCKS, "per_block": n,
               "received": {k: sum(b.received(k) for b in blocks) for k in blocks[0].expected},
               "expected": {k: BLOCKS * x for k, x in blocks[0].expected.items()},
-              "refused": [r for b in blocks for r in b.refused][:3], "loadavg": room.loadavg,
+              "refused": [r for b in blocks for r in b.refused][:3],
+              "stray": sum(b.stray for b in blocks), "loadavg": room.loadavg,
               "segment_p99_blocks": seg_blocks, "chat_p99_blocks": chat_blocks,
-              "segment_all": pooled(blocks, "segment"), "chat_all": pooled(blocks, "chat")}
+              "segment_all": seg_all, "chat_all": chat_all}
     floor = FLOOR_MS.get(members)
     ok = complete and seg_p99 <= FLOOR_TIMES_CHAT * chat_p99
     floor_text = f"≤ {FLOOR_TIMES_CHAT}× chat"
@@ -74,7 +76,7 @@ async def measure(members: int, n: int) -> list[dict[str, Any]]:
         floor_text = f"≤ {floor:.0f} ms, {floor_text}"
     return [
         row(f"stroke segment p50, {members} members (baseline: chat)",
-            detail["segment_all"]["p50"], "ms", baseline=detail["chat_all"]["p50"],
+            seg_all["p50"], "ms", baseline=chat_all["p50"],
             module="fanout"),
         row(f"stroke segment p99, {members} members, best of {BLOCKS} (baseline: chat)",
             seg_p99, "ms", baseline=chat_p99, floor=floor_text, ok=ok, module="fanout",

@@ -99,6 +99,7 @@ def _ratio_row(measure: str, kind: str, start: list[Measured], end: list[Measure
               "expected": sum(m.expected[kind] for m in end),
               "received": [sum(m.received(kind) for m in start), sum(m.received(kind) for m in end)],
               "refused": [r for m in start + end for r in m.refused][:3],
+              "stray": sum(m.stray for m in start + end),
               "loadavg_start_end": load}
     return row(measure, b, "ms", baseline=a, floor=f"≤ {FLOOR_TIMES_START}× start",
                ok=complete and b <= FLOOR_TIMES_START * a, module="longclass", detail=detail)
