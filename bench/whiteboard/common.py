@@ -18,6 +18,7 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bench.signal.__main__ import Workers, percentile
@@ -132,6 +133,11 @@ def summary(values: list[float]) -> dict[str, float]:
 BLOCKS = 3  # each phase is measured as this many blocks; a p99 is the best block's
 
 
+def cpu_per_message_ms(blocks: list[Measured]) -> float:
+    """The node's CPU milliseconds per message sent, over all blocks."""
+    return 1000 * sum(b.node_cpu_s for b in blocks) / max(1, sum(b.sent for b in blocks))
+
+
 def pooled(blocks: list[Measured], kind: str) -> dict[str, float]:
     """The statistics of every receipt of ``kind`` in all blocks together."""
     return summary([x for b in blocks for x in b.latencies.get(kind, [])])
@@ -205,6 +211,8 @@ class Measured:
     refused: list[Any] = field(default_factory=list)
     stray: int = 0  # receipts of messages this measurement did not send
     seconds: float = 0.0
+    sent: int = 0
+    node_cpu_s: float = 0.0  # CPU time the node's event loop ran meanwhile
 
     def received(self, kind: str) -> int:
         return len(self.latencies.get(kind, []))
@@ -224,6 +232,12 @@ class Classroom:
         self.node = TkroomNode(env=NODE_ENV)
         self.stack = contextlib.AsyncExitStack()
         self.loadavg: list[float] = []
+
+    def node_cpu(self) -> float:
+        """The CPU seconds the node's event loop (its main thread) has run so far, from
+        Linux's scheduler statistics (nanoseconds, not clock ticks): what a message costs
+        the node, unlike its latency, hardly depends on what else the machine runs."""
+        return int(Path(f"/proc/{self.node.pid}/schedstat").read_text().split()[0]) / 1e9
 
     async def __aenter__(self) -> Classroom:
         async with contextlib.AsyncExitStack() as stack:
@@ -273,7 +287,7 @@ class Classroom:
         await self.workers.ask([("arm", ("marks", n * len(plan))) for n in self.receivers])
         sent: dict[str, int] = {}
         acks = []
-        start = time.monotonic()
+        cpu, start = self.node_cpu(), time.monotonic()
         for i, (key, ev, data) in enumerate(plan):
             delay = start + i / rate - time.monotonic()
             if delay > 0:
@@ -283,7 +297,8 @@ class Classroom:
         answers = await asyncio.wait_for(asyncio.gather(*acks), wait_s)
         out.refused = [(a.get("code"), a.get("msg")) for a in answers if a.get("code") != 0]
         got = await self.workers.all("wait", wait_s)
-        out.seconds = time.monotonic() - start
+        out.seconds, out.sent = time.monotonic() - start, len(plan)
+        out.node_cpu_s = self.node_cpu() - cpu
         await self.workers.ask([("arm", ("idle", 0)) for _ in self.receivers])
         for g in got:
             for key, t in g["marks"]:

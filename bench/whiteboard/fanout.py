@@ -24,6 +24,7 @@ from bench.whiteboard.common import (
     Shapes,
     best_p99,
     chat,
+    cpu_per_message_ms,
     pooled,
     row,
     segment,
@@ -67,7 +68,8 @@ async def measure(members: int, n: int) -> list[dict[str, Any]]:
               "refused": [r for b in blocks for r in b.refused][:3],
               "stray": sum(b.stray for b in blocks), "loadavg": room.loadavg,
               "segment_p99_blocks": seg_blocks, "chat_p99_blocks": chat_blocks,
-              "segment_all": seg_all, "chat_all": chat_all}
+              "segment_all": seg_all, "chat_all": chat_all,
+              "node_cpu_ms_per_message": cpu_per_message_ms(blocks)}
     floor = FLOOR_MS.get(members)
     ok = complete and seg_p99 <= FLOOR_TIMES_CHAT * chat_p99
     floor_text = f"≤ {FLOOR_TIMES_CHAT}× chat"

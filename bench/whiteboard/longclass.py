@@ -8,7 +8,9 @@ shape) while the latency from send to every member's receipt is measured, in thr
 class goes on compressed: 5000 realistic shapes (pen, highlighter, lines, boxes, texts) are
 saved on the same page as fast as the node acknowledges them, and the same strokes are
 measured again: the end. Floor (issue 9): at the end, the p99 of segments and of saved shapes
-within 20 % of the start's (each the best block's, ``common.best_p99``: the machine is shared). A late joiner (a real WebSocket client) joins at the start and
+within 20 % of the start's (each the best block's, ``common.best_p99``: the machine is shared).
+The node's CPU time per stroke message, at the start and at the end, says the same without
+the machine's noise. A late joiner (a real WebSocket client) joins at the start and
 three at the end: the join answer's size and the time until it is in.
 """
 
@@ -28,6 +30,7 @@ from bench.whiteboard.common import (
     Plan,
     Shapes,
     best_p99,
+    cpu_per_message_ms,
     pooled,
     row,
     saved_shape,
@@ -76,6 +79,13 @@ async def measure(members: int, n_shapes: int, n_strokes: int) -> list[dict[str,
         rows.append(_ratio_row(f"long class: {label} p99 with {on_page} shapes on the page, "
                                f"best of {BLOCKS} (baseline: the same at the start)", kind,
                                start, end, load))
+    rows.append(row(f"long class: node CPU per stroke message with {on_page} shapes on the "
+                    "page (baseline: at the start)", cpu_per_message_ms(end), "ms",
+                    baseline=cpu_per_message_ms(start), floor=f"≤ {FLOOR_TIMES_START}× start",
+                    ok=cpu_per_message_ms(end) <= FLOOR_TIMES_START * cpu_per_message_ms(start),
+                    module="longclass",
+                    detail={"start_blocks_s": [m.node_cpu_s for m in start],
+                            "end_blocks_s": [m.node_cpu_s for m in end]}))
     ms = statistics.median(j["ms"] for j in joins_end)
     rows += [
         row(f"late joiner: join answer with {on_page} shapes (baseline: at the start)",
