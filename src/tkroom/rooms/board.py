@@ -12,6 +12,7 @@ import json
 import math
 import re
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -317,9 +318,9 @@ class RateLimiter:
     def __init__(self, rate: float, burst: float | None = None) -> None:
         self.rate = rate
         self.burst = burst if burst is not None else 2 * rate
-        self._buckets: OrderedDict[str, tuple[float, int]] = OrderedDict()  # least recent first
+        self._buckets: OrderedDict[Hashable, tuple[float, int]] = OrderedDict()  # oldest first
 
-    def allow(self, key: str, now_ms: int) -> bool:
+    def allow(self, key: Hashable, now_ms: int) -> bool:
         """Take one token of ``key`` at ``now_ms``; False (nothing taken) when none is left."""
         if self.rate <= 0:
             return True

@@ -584,7 +584,7 @@ class SignalServer:
 
     def _drawing_rate(self, conn: Conn, me: Member, now_ms: int) -> None:
         """Refuse (2602), never drop, a board message beyond the user's drawing rate."""
-        if not self.board_rate.allow(f"{conn.serial}\n{me.userid}", now_ms):
+        if not self.board_rate.allow((conn.serial, me.userid), now_ms):
             raise fail(2602, f"more than {self.board.rate} board messages a second (bursts of "
                              f"{2 * self.board.rate}): this one was not sent, send it again")
 
