@@ -6,7 +6,8 @@ segment (the unsaved ``SharpsChange`` ``drawingEvent`` to ``__allExceptSender``,
 segments of four points), 15 of each a second, in three blocks of 50 of each; the latency is
 from the send to the receipt at every member (every client runs on this machine: one clock).
 Interleaving puts both kinds under the same load at the same moments. The p50 is over every
-receipt, the p99 the best block's (``common.best_p99``: the machine is shared). Floors (issue 9): segment p99 <= 150 ms at 100 members,
+receipt; the floor is judged on the p99 of every receipt, and the best block's p99
+(``common.best_p99``) is shown beside it, because the machine is shared. Floors (issue 9): segment p99 <= 150 ms at 100 members,
 <= 300 ms at 1000, and no worse than 1.5x the chat's p99 at the same size.
 """
 
@@ -71,18 +72,25 @@ async def measure(members: int, n: int) -> list[dict[str, Any]]:
               "segment_all": seg_all, "chat_all": chat_all,
               "node_cpu_ms_per_message": cpu_per_message_ms(blocks)}
     floor = FLOOR_MS.get(members)
-    ok = complete and seg_p99 <= FLOOR_TIMES_CHAT * chat_p99
     floor_text = f"≤ {FLOOR_TIMES_CHAT}× chat"
     if floor is not None:
-        ok = ok and seg_p99 <= floor
         floor_text = f"≤ {floor:.0f} ms, {floor_text}"
+
+    def meets(seg: float, chat: float) -> bool:
+        return complete and seg <= FLOOR_TIMES_CHAT * chat and (floor is None or seg <= floor)
+
+    # the floor is judged on every receipt; the best block's p99 is shown beside it, because a
+    # stall of the shared machine lands in one block while a slowdown of the node is in all
     return [
         row(f"stroke segment p50, {members} members (baseline: chat)",
             seg_all["p50"], "ms", baseline=chat_all["p50"],
             module="fanout"),
-        row(f"stroke segment p99, {members} members, best of {BLOCKS} (baseline: chat)",
-            seg_p99, "ms", baseline=chat_p99, floor=floor_text, ok=ok, module="fanout",
-            detail=detail),
+        row(f"stroke segment p99, {members} members, all receipts (baseline: chat)",
+            seg_all["p99"], "ms", baseline=chat_all["p99"], floor=floor_text,
+            ok=meets(seg_all["p99"], chat_all["p99"]), module="fanout", detail=detail),
+        row(f"stroke segment p99, {members} members, best of {BLOCKS} blocks (baseline: chat)",
+            seg_p99, "ms", baseline=chat_p99, floor=floor_text,
+            ok=meets(seg_p99, chat_p99), module="fanout"),
     ]
 
 

@@ -8,7 +8,8 @@ shape) while the latency from send to every member's receipt is measured, in thr
 class goes on compressed: 5000 realistic shapes (pen, highlighter, lines, boxes, texts) are
 saved on the same page as fast as the node acknowledges them, and the same strokes are
 measured again: the end. Floor (issue 9): at the end, the p99 of segments and of saved shapes
-within 20 % of the start's (each the best block's, ``common.best_p99``: the machine is shared).
+within 20 % of the start's, over every receipt (and, beside it, the best block's,
+``common.best_p99``: the machine is shared).
 The node's CPU time per stroke message, at the start and at the end, says the same without
 the machine's noise. A late joiner (a real WebSocket client) joins at the start and
 three at the end: the join answer's size and the time until it is in.
@@ -76,9 +77,8 @@ async def measure(members: int, n_shapes: int, n_strokes: int) -> list[dict[str,
                 "shapes/s", module="longclass",
                 detail={"seconds": fill_s, "members": members, "loadavg": room.loadavg})]
     for kind, label in (("segment", "stroke segment"), ("shape", "saved shape")):
-        rows.append(_ratio_row(f"long class: {label} p99 with {on_page} shapes on the page, "
-                               f"best of {BLOCKS} (baseline: the same at the start)", kind,
-                               start, end, load))
+        rows += _ratio_rows(f"long class: {label} p99 with {on_page} shapes on the page",
+                            kind, start, end, load)
     rows.append(row(f"long class: node CPU per stroke message with {on_page} shapes on the "
                     "page (baseline: at the start)", cpu_per_message_ms(end), "ms",
                     baseline=cpu_per_message_ms(start), floor=f"≤ {FLOOR_TIMES_START}× start",
@@ -100,19 +100,31 @@ async def measure(members: int, n_shapes: int, n_strokes: int) -> list[dict[str,
     return rows
 
 
-def _ratio_row(measure: str, kind: str, start: list[Measured], end: list[Measured],
-               load: list[float]) -> dict[str, Any]:
+def _ratio_rows(measure: str, kind: str, start: list[Measured], end: list[Measured],
+                load: list[float]) -> list[dict[str, Any]]:
+    """The end's p99 against the start's: over every receipt (the floor), and the best
+    block's beside it (a stall of the shared machine lands in one block, a slowdown of the
+    node in all)."""
     (a, a_blocks), (b, b_blocks) = best_p99(start, kind), best_p99(end, kind)
+    a_all, b_all = pooled(start, kind), pooled(end, kind)
     complete = all(m.complete() for m in start + end)
     detail = {"start_p99_blocks": a_blocks, "end_p99_blocks": b_blocks,
-              "start_all": pooled(start, kind), "end_all": pooled(end, kind),
+              "start_all": a_all, "end_all": b_all,
               "expected": sum(m.expected[kind] for m in end),
               "received": [sum(m.received(kind) for m in start), sum(m.received(kind) for m in end)],
               "refused": [r for m in start + end for r in m.refused][:3],
               "stray": sum(m.stray for m in start + end),
               "loadavg_start_end": load}
-    return row(measure, b, "ms", baseline=a, floor=f"≤ {FLOOR_TIMES_START}× start",
-               ok=complete and b <= FLOOR_TIMES_START * a, module="longclass", detail=detail)
+    floor = f"≤ {FLOOR_TIMES_START}× start"
+    return [
+        row(f"{measure}, all receipts (baseline: at the start)", b_all["p99"], "ms",
+            baseline=a_all["p99"], floor=floor,
+            ok=complete and b_all["p99"] <= FLOOR_TIMES_START * a_all["p99"],
+            module="longclass", detail=detail),
+        row(f"{measure}, best of {BLOCKS} blocks (baseline: at the start)", b, "ms",
+            baseline=a, floor=floor, ok=complete and b <= FLOOR_TIMES_START * a,
+            module="longclass"),
+    ]
 
 
 def run(quick: bool = False, members: int | None = None, shapes: int | None = None,
