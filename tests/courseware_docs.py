@@ -129,14 +129,27 @@ def glyphs(im) -> list[tuple[int, int]]:
     return spans
 
 
-def glyph_shapes(im) -> list[bytes]:
-    """Each mark of the first text line, cropped to its ink, as black/white bytes: equal
-    for equal shapes (as every missing-glyph box is), different for different characters."""
+def glyph_shapes(im):  # -> list[PIL.Image.Image]
+    """Each mark of the first text line, cropped to its ink (white on black)."""
     mask = _mask(im)
     out = []
     for a, b in glyphs(im):
         crop = mask.crop((a, 0, b + 1, mask.size[1]))
         box = crop.getbbox()
         if box is not None:
-            out.append(crop.crop(box).tobytes())
+            out.append(crop.crop(box))
     return out
+
+
+def likeness(a, b) -> float:
+    """How alike two marks are, 0..1: the share of inked pixels they have in common once
+    scaled to one size (intersection over union). Every missing-glyph box is one and the same
+    shape (near 1); different characters share far less."""
+    size = (64, 64)
+    x = a.resize(size).point(lambda v: 255 if v >= 128 else 0).convert("1")
+    y = b.resize(size).point(lambda v: 255 if v >= 128 else 0).convert("1")
+    from PIL import ImageChops
+
+    both = ImageChops.logical_and(x, y).histogram()[255]
+    either = ImageChops.logical_or(x, y).histogram()[255]
+    return both / either if either else 1.0

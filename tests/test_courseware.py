@@ -69,7 +69,7 @@ def get(url: str) -> httpx.Response:
 
 def image_at(url: str):
     r = get(url)
-    assert r.status_code == 200 and r.headers["content-type"] == "image/png", (url, r.status_code)
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg", (url, r.status_code)
     return docs.image(r.content)
 
 
@@ -127,7 +127,8 @@ def test_pages_show_the_document(converted):
     pages = [image_at(u) for u in got["five.pdf"]["pageimages"]]
     # "Page 1" .. "Page 5": text on every page, and the page numbers differ
     assert all(docs.ink(p) > 2000 for p in pages)
-    assert len({docs.glyph_shapes(p)[-1] for p in pages}) == 5
+    numbers = [docs.glyph_shapes(p)[-1] for p in pages]
+    assert all(docs.likeness(a, b) < 0.9 for i, a in enumerate(numbers) for b in numbers[i + 1:])
     slides = [image_at(u) for u in got["slides.pptx"]["pageimages"]]
     assert len({p.tobytes() for p in slides}) == 3 and all(docs.ink(p) > 2000 for p in slides)
     assert slides[0].size == (1600, 1200)  # 4:3 slides
@@ -144,7 +145,10 @@ def test_chinese_renders_with_chinese_glyphs(converted):
     page = image_at(f["pageimages"][0])
     shapes = docs.glyph_shapes(page)
     # Missing glyphs would be one and the same box for every character: real ones all differ.
-    assert len(shapes) >= 6 and len(set(shapes)) == len(shapes), [len(s) for s in shapes]
+    assert len(shapes) >= 6
+    for i, a in enumerate(shapes):
+        for b in shapes[i + 1:]:
+            assert docs.likeness(a, b) < 0.8, "two characters look alike (missing-glyph boxes?)"
     fonts = subprocess.run(["pdffonts", "-"], input=get(f["pdfpath"]).content,
                            capture_output=True, timeout=30).stdout.decode()
     cjk = [ln for ln in fonts.splitlines() if "CJK" in ln]
@@ -180,11 +184,11 @@ def test_page_downloads_need_the_token_and_an_existing_page(converted):
     url = f["pageimages"][0]
     assert get(url.replace(f"/{f['fileid']}/", f"/{got['five.pdf']['fileid']}/")).status_code == 404
     base = url.rsplit("/", 1)[0]
-    for part in ("page-4.png", "page-0.png", "thumb-9.png", "x.png", "..", "%2e%2e%2fsecret",
-                 "document.pdf.png", "page-1.PNG"):
+    for part in ("page-4.jpg", "page-0.jpg", "thumb-9.jpg", "x.jpg", "..", "%2e%2e%2fsecret",
+                 "document.pdf.jpg", "page-1.JPG", "page-1.png"):
         assert get(f"{base}/{part}").status_code == 404, part
     wrong = base.rsplit("/", 1)[0] + "/" + "0" * 32
-    assert get(wrong + "/page-1.png").status_code == 404
+    assert get(wrong + "/page-1.jpg").status_code == 404
     failed = got["locked.pdf"]
     assert get(failed["downloadpath"] + "/document.pdf").status_code == 404
 

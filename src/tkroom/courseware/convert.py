@@ -23,6 +23,7 @@ from pathlib import Path
 
 from tkroom.rooms.courseware import (
     IMAGE,
+    JPEG_QUALITY,
     OFFICE,
     PAGE_WIDTH,
     PDF_NAME,
@@ -179,9 +180,9 @@ async def _render(pdf: Path, staged: Path, first: int, last: int, width: int, pr
     tmp = staged / f".{prefix}"
     tmp.mkdir(exist_ok=True)
     code, _, err = await run(
-        ["pdftoppm", "-png", "-f", str(first), "-l", str(last), "-scale-to-x", str(width),
+        ["pdftoppm", "-jpeg", "-jpegopt", f"quality={JPEG_QUALITY}", "-f", str(first), "-l", str(last), "-scale-to-x", str(width),
          "-scale-to-y", "-1", "-forcenum", "-sep", "-", str(pdf), str(tmp / "p")], deadline)
-    made = {int(p.stem.rsplit("-", 1)[1]): p for p in tmp.glob("p-*.png")}
+    made = {int(p.stem.rsplit("-", 1)[1]): p for p in tmp.glob("p-*.jpg")}
     missing = [n for n in range(first, last + 1) if n not in made]
     if code != 0 or missing:
         raise ConversionError(f"Page {missing[0] if missing else first} could not be rendered"
