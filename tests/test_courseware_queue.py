@@ -69,14 +69,16 @@ async def test_every_document_is_claimed_exactly_once(db_url):
         assert await old.update(late.id, progress=50) is False
         assert await new.update(late.id, status=DONE, worker="") is True
 
-        # release (a clean stop) and take_back (a start after a kill) requeue
-        await old.release()
-        await ConversionRows(sessionmaker(engines[0]), "n1", "new").take_back()
+        # a clean stop puts the worker's documents back, their attempt not counted
+        more = await _queued(sessionmaker(engines[0]), "n1", 2)
+        stopping = ConversionRows(sessionmaker(engines[1]), "n1", "z")
+        assert [(await stopping.claim(time.time(), 30)).id for _ in more] == more
+        await stopping.release()
         async with sessionmaker(engines[0])() as s:
             rows = {f.id: f for f in (await s.execute(select(File))).scalars()}
-        assert {rows[i].status for i in mine} == {QUEUED, DONE}
-        assert [i for i in mine if rows[i].status == DONE] == [late.id]
-        assert all(rows[i].worker == "" for i in mine)
+        assert all((rows[i].status, rows[i].worker, rows[i].attempts) == (QUEUED, "", 0) for i in more)
+        assert rows[late.id].status == DONE
+        assert {rows[i].status for i in mine if i != late.id} == {CONVERTING}, "others' untouched"
     finally:
         for e in engines:
             await e.dispose()
