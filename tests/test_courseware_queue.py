@@ -82,3 +82,32 @@ async def test_every_document_is_claimed_exactly_once(db_url):
     finally:
         for e in engines:
             await e.dispose()
+
+
+def test_migration_keeps_earlier_files_as_they_were(tmp_path):
+    """Files uploaded before conversion existed read as before: done, one page, no pages."""
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from tkroom.store.engine import alembic_config
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0004")
+            conn.execute(text("INSERT INTO companies (id, name, domain, authkey, frozen, max_rooms, "
+                              "max_videotype, deleted, created, attributes) "
+                              "VALUES (1, 'S', 's', 'k', 0, 0, 4, 0, 0, '{}')"))
+            conn.execute(text("INSERT INTO files (id, companyid, filename, size, path, token, filetype, "
+                              "isopen, dynamicppt, uploaduserid, uploadusername, uploadtime) "
+                              "VALUES (7, 1, 'a.pdf', 3, '/x/a.pdf', 't', 'pdf', 0, 0, '', '', 0)"))
+            command.upgrade(cfg, "head")
+            row = conn.execute(text("SELECT conversion, status, statusmsg, progress, pagenum, node, "
+                                    "worker, heartbeat, attempts FROM files WHERE id = 7")).one()
+            assert tuple(row) == (0, DONE, "", 100, 1, "", "", 0, 0)
+            command.downgrade(cfg, "0004")
+            assert "status" not in {r[1] for r in conn.execute(text("PRAGMA table_info(files)"))}
+    finally:
+        engine.dispose()
