@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,17 +16,20 @@ import pytest
 import courseware_docs as docs
 from conftest import need_binary
 from tkroom.courseware.convert import ConversionError, image_pdf, jpeg_size, run
+from webapi_nodes import SRC
 
 
 def _alive(marker: str) -> list[int]:
+    """Processes running ``sleep <marker>``."""
     pids = []
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             try:
-                if marker in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
-                    pids.append(int(pid))
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
-                pass
+                continue
+            if cmd.startswith(b"sleep\0" + marker.encode()):
+                pids.append(int(pid))
     return pids
 
 
@@ -36,23 +40,28 @@ async def test_a_tool_past_its_time_is_killed_with_its_children():
         await run(["sh", "-c", f"sleep {marker} & sleep {marker}; true"], time.monotonic() + 0.5)
     assert time.monotonic() - t0 < 5
     for _ in range(100):  # the kill is immediate; reaping by init may take a moment
-        if not _alive(f"sleep\0{marker}") and not _alive(f"sleep {marker}"):
+        if not _alive(marker):
             break
         await asyncio.sleep(0.05)
-    assert not _alive(f"sleep\0{marker}"), "the grandchild was killed too"
+    assert not _alive(marker), "the grandchild was killed too"
 
 
 async def test_a_cancelled_conversion_kills_its_tool():
     marker = f"{os.getpid() % 1000}.{(time.time_ns() + 7) % 100000}"
     task = asyncio.create_task(run(["sleep", marker], time.monotonic() + 60))
-    for _ in range(100):
-        if _alive(f"sleep\0{marker}"):
+    for _ in range(200):
+        if _alive(marker):
             break
         await asyncio.sleep(0.02)
+    assert _alive(marker)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert not _alive(f"sleep\0{marker}")
+    for _ in range(100):
+        if not _alive(marker):
+            break
+        await asyncio.sleep(0.05)
+    assert not _alive(marker)
 
 
 async def test_a_missing_tool_is_a_reason():
@@ -71,3 +80,25 @@ def test_an_image_page_is_a_pdf_of_its_size(tmp_path):
     pdf.write_bytes(image_pdf(data, 321, 123))
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, timeout=30)
     assert info.returncode == 0 and "Page size:       321 x 123 pts" in info.stdout, info.stderr
+
+
+def test_a_killed_node_leaves_no_tool_running_past_its_time():
+    marker = f"{os.getpid() % 1000}.{(time.time_ns() + 13) % 100000}"
+    script = ("import asyncio, time\n"
+              "from tkroom.courseware.convert import run\n"
+              f"asyncio.run(run(['sleep', '{marker}'], time.monotonic() + 3.0))\n")
+    node = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": SRC})
+    try:
+        deadline = time.monotonic() + 30
+        while not _alive(marker) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _alive(marker)
+        node.kill()  # the node dies; its tool is an orphan now
+        node.wait(10)
+        assert _alive(marker)
+        deadline = time.monotonic() + 30
+        while _alive(marker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(marker), "the tool's own guard killed it"
+    finally:
+        node.kill()

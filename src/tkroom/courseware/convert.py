@@ -39,6 +39,7 @@ RENDER_MEMORY = 2 << 30     # address space of poppler and ffmpeg (LibreOffice n
 IMAGE_MAX_SIDE = 4096       # px: larger images are scaled down before becoming a page
 OFFICE_SHARE = 30           # % of the progress bar the LibreOffice step stands for
 _STDERR_KEEP = 4000
+GUARD_S = 2.0               # the tool's own guard fires this long after the node would
 
 
 class ConversionError(Exception):
@@ -61,18 +62,28 @@ async def run(cmd: list[str], deadline: float, *, limit_memory: bool = True,
               env: dict[str, str] | None = None) -> tuple[int, str, str]:
     """Run ``cmd`` in a new process group until ``deadline`` (monotonic): (exit code, output,
     errors).
+
     At the deadline, or if the caller is cancelled, the whole group is killed (LibreOffice
-    starts children of its own)."""
+    starts children of its own). The command runs under coreutils' ``timeout``, which kills
+    the group a moment after the deadline by itself: even if the node is killed, no tool it
+    started outlives its document's time."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise ConversionError("The conversion took too long")
+    if shutil.which(cmd[0]) is None:
+        raise ConversionError(f"{cmd[0]} is not installed on the server")
+    guard = ["timeout", "--signal=KILL", f"{remaining + GUARD_S:.1f}"]
+    spawn = asyncio.ensure_future(asyncio.create_subprocess_exec(
+        *guard, *cmd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, start_new_session=True, env=env,
+        preexec_fn=_limit_memory if limit_memory else None))
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *cmd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, start_new_session=True, env=env,
-            preexec_fn=_limit_memory if limit_memory else None)
-    except FileNotFoundError as exc:
-        raise ConversionError(f"{cmd[0]} is not installed on the server") from exc
+        proc = await asyncio.shield(spawn)
+    except asyncio.CancelledError:  # cancelled while starting: the process still starts
+        started = await spawn
+        _kill_group(started.pid)
+        await started.wait()
+        raise
     try:
         out, err = await asyncio.wait_for(proc.communicate(), remaining)
     except TimeoutError as exc:
