@@ -311,6 +311,52 @@ def test_timeout_and_page_limit_fail_and_kill_the_converter(tmp_path):
         n.stop()
 
 
+def test_a_document_deleted_while_converting_leaves_nothing(tmp_path):
+    n = ConvertNode(node_settings(tmp_path, convert_workers=1))
+    try:
+        api = Api(n, n.enterprise())
+        serial = api.room()
+        big = upload(api, serial, "big.pdf", docs.pdf(150))
+        wait_for(lambda: files_of(api, serial)[big]["status"] == 3, 60, 0.05, "conversion to start")
+        assert api("delroomfile", serial=serial, fileid=big)["result"] == 0
+        small = upload(api, serial, "small.pdf", docs.pdf(1))  # after the big one, one worker
+        assert wait_done(api, serial, [small])[small]["status"] == 1
+        files = tmp_path / "files"
+        assert not list(files.rglob("*big.pdf*")), "no upload, no pages of the deleted document"
+        assert not [p for p in (files / ".convert").rglob("*") if p.is_file()], "no scratch left"
+    finally:
+        n.stop()
+
+
+def test_nodes_sharing_a_data_folder_serve_every_page_and_convert_once(tmp_path):
+    a = ConvertNode(node_settings(tmp_path))
+    b = ConvertNode(node_settings(tmp_path))
+    try:
+        api_a = Api(a, a.enterprise())
+        api_b = Api(b, api_a.company)
+        serial = api_a.room()
+        ids = [upload(api_a if i % 2 else api_b, serial, f"d{i}.pdf", docs.pdf(3 + i)) for i in range(6)]
+        done = wait_done(api_b, serial, ids)
+        assert [done[i]["pagenum"] for i in ids] == [3, 4, 5, 6, 7, 8]
+        for f in done.values():
+            path = "/" + f["pageimages"][-1].split("/", 3)[3]
+            for node in (a, b):
+                assert image_at(node.url + path).size[0] == 1600
+
+        async def attempts() -> list[int]:
+            from sqlalchemy import select
+
+            from tkroom.store.models import File
+
+            async with a.node.sessions() as s:
+                return list((await s.execute(select(File.attempts).where(File.id.in_(ids)))).scalars())
+
+        assert a.run(attempts()) == [1] * 6, "each document was converted once"
+    finally:
+        b.stop()
+        a.stop()
+
+
 def test_queued_and_converting_documents_finish_after_a_clean_restart(tmp_path):
     settings = node_settings(tmp_path, convert_workers=1)
     n = ConvertNode(settings)
