@@ -18,7 +18,7 @@ def test_bench_conversion_runs():
     for tool in ("soffice", "pdftoppm"):
         need_binary(tool)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    done = subprocess.run([sys.executable, "-m", "bench.whiteboard.conversion", "--pages", "2", "--json"],
+    done = subprocess.run([sys.executable, "-m", "bench.whiteboard.conversion", "--pages", "2", "--repeat", "1", "--json"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     rows = json.loads(done.stdout.strip().splitlines()[-1])
