@@ -93,7 +93,7 @@ DOCS = {
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory: pytest.TempPathFactory):
     """One node converting every document above at once; what getroomfile says at the end."""
-    n = ConvertNode(node_settings(tmp_path_factory.mktemp("convert"), convert_max_bytes=BIG))
+    n = ConvertNode(node_settings(tmp_path_factory.mktemp("convert 课件"), convert_max_bytes=BIG))  # odd path
     api = Api(n, n.enterprise())
     serial = api.room()
     ids = {name: upload(api, serial, name, make()) for name, make in DOCS.items()}

@@ -130,7 +130,7 @@ async def convert(source: Path, kind: str, out: Path, work: Path, *, seconds: fl
     if problem := pages_problem(pages, max_pages):
         raise ConversionError(problem)
     staged = work / "out"
-    staged.mkdir()
+    await asyncio.to_thread(staged.mkdir)
     await asyncio.to_thread(_place, pdf, staged / PDF_NAME)
     for first in range(1, pages + 1, CHUNK_PAGES):
         last = min(pages, first + CHUNK_PAGES - 1)
@@ -144,18 +144,18 @@ async def convert(source: Path, kind: str, out: Path, work: Path, *, seconds: fl
 async def _office_pdf(source: Path, work: Path, deadline: float) -> Path:
     ext = source.name.rsplit(".", 1)[-1].lower()
     src = work / f"source.{ext}"
-    os.symlink(source, src)
+    await asyncio.to_thread(os.symlink, source, src)
     env = {**os.environ, "HOME": str(work)}  # nothing of the node's user's home
-    profile = work / "profile"
-    code, _, err = await run(
-        ["soffice", f"-env:UserInstallation=file://{profile}", "--headless", "--invisible",
+    profile = (work / "profile").as_uri()  # percent-encoded: data folders may have spaces
+    _, _, err = await run(
+        ["soffice", f"-env:UserInstallation={profile}", "--headless", "--invisible",
          "--nologo", "--norestore", "--nolockcheck", "--nodefault", "--convert-to", "pdf",
          "--outdir", str(work / "pdf"), str(src)],
         deadline, limit_memory=False, env=env)
     pdf = work / "pdf" / "source.pdf"
-    if not pdf.is_file() or pdf.stat().st_size == 0:
+    if not await asyncio.to_thread(_nonempty, pdf):
         raise ConversionError("LibreOffice could not read the document (damaged, password-"
-                              f"protected or not a {ext.upper()} file){_detail(err, code)}")
+                              f"protected or not a {ext.upper()} file){_detail(err)}")
     return pdf
 
 
@@ -166,8 +166,8 @@ async def _image_pdf(source: Path, work: Path, deadline: float) -> Path:
     code, _, err = await run(
         ["ffmpeg", "-nostdin", "-v", "error", "-i", str(source), "-frames:v", "1",
          "-vf", f"{scale},format=yuvj420p", "-q:v", "3", "-y", str(jpg)], deadline)
-    if code != 0 or not jpg.is_file():
-        raise ConversionError(f"The image could not be read (damaged or not an image){_detail(err, code)}")
+    if code != 0 or not await asyncio.to_thread(_nonempty, jpg):
+        raise ConversionError(f"The image could not be read (damaged or not an image){_detail(err)}")
     data = await asyncio.to_thread(jpg.read_bytes)
     size = jpeg_size(data)
     if size is None:
@@ -182,7 +182,7 @@ async def _page_count(pdf: Path, deadline: float) -> int:
     if proc_code != 0:
         if "password" in err.lower():
             raise ConversionError("The PDF is password-protected")
-        raise ConversionError(f"The file is not a readable PDF{_detail(err, proc_code)}")
+        raise ConversionError(f"The file is not a readable PDF{_detail(err)}")
     m = re.search(r"^Pages:\s+(\d+)", out, re.M)
     if m is None:
         raise ConversionError("The file is not a readable PDF (no page count)")
@@ -192,18 +192,29 @@ async def _page_count(pdf: Path, deadline: float) -> int:
 async def _render(pdf: Path, staged: Path, first: int, last: int, width: int, prefix: str,
                   deadline: float) -> None:
     tmp = staged / f".{prefix}"
-    tmp.mkdir(exist_ok=True)
+    await asyncio.to_thread(tmp.mkdir, exist_ok=True)
     code, _, err = await run(
-        ["pdftoppm", "-jpeg", "-jpegopt", f"quality={JPEG_QUALITY}", "-f", str(first), "-l", str(last), "-scale-to-x", str(width),
-         "-scale-to-y", "-1", "-forcenum", "-sep", "-", str(pdf), str(tmp / "p")], deadline)
-    made = {int(p.stem.rsplit("-", 1)[1]): p for p in tmp.glob("p-*.jpg")}
-    missing = [n for n in range(first, last + 1) if n not in made]
+        ["pdftoppm", "-jpeg", "-jpegopt", f"quality={JPEG_QUALITY}", "-f", str(first),
+         "-l", str(last), "-scale-to-x", str(width), "-scale-to-y", "-1", "-forcenum",
+         "-sep", "-", str(pdf), str(tmp / "p")], deadline)
+    name = page_name if prefix == "page" else thumb_name
+    missing = await asyncio.to_thread(_collect, tmp, staged, first, last, name)
     if code != 0 or missing:
         raise ConversionError(f"Page {missing[0] if missing else first} could not be rendered"
-                              f"{_detail(err, code)}")
-    name = page_name if prefix == "page" else thumb_name
+                              f"{_detail(err)}")
+
+
+def _collect(tmp: Path, staged: Path, first: int, last: int,
+             name: Callable[[int], str]) -> list[int]:
+    """Move pdftoppm's ``p-<n>.jpg`` to their names; the pages of first..last it did not make."""
+    made = {int(p.stem.rsplit("-", 1)[1]): p for p in tmp.glob("p-*.jpg")}
     for n, p in made.items():
         p.rename(staged / name(n))
+    return [n for n in range(first, last + 1) if n not in made]
+
+
+def _nonempty(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > 0
 
 
 def _place(pdf: Path, dest: Path) -> None:
@@ -221,7 +232,7 @@ def _publish(staged: Path, out: Path) -> None:
     staged.rename(out)
 
 
-def _detail(err: str, code: int) -> str:
+def _detail(err: str) -> str:
     lines = [ln.strip() for ln in err.splitlines()
              if ln.strip() and "javaldx" not in ln and not ln.startswith("convert ")]
     if not lines:
