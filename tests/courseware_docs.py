@@ -114,13 +114,14 @@ def encrypted_pdf() -> bytes:
     return buf.getvalue()
 
 
-def png(width: int = 800, height: int = 500) -> bytes:
+def png(width: int = 800, height: int = 500, fmt: str = "PNG") -> bytes:
+    """A white picture with a red square in its upper left quarter."""
     from PIL import Image, ImageDraw
 
     im = Image.new("RGB", (width, height), "white")
     ImageDraw.Draw(im).rectangle((width // 4, height // 4, width // 2, height // 2), fill=(220, 30, 30))
     buf = io.BytesIO()
-    im.save(buf, "PNG")
+    im.save(buf, fmt)
     return buf.getvalue()
 
 

@@ -80,6 +80,8 @@ DOCS = {
     "marks.xlsx": lambda: docs.xlsx(2),
     "essay.odt": lambda: docs.odt("Hello OpenDocument"),
     "picture.png": docs.png,
+    "picture.gif": lambda: docs.png(fmt="GIF"),
+    "picture.webp": lambda: docs.png(fmt="WEBP"),
     "broken.pptx": lambda: b"PK\x03\x04" + os.urandom(3000),
     "junk.pdf": lambda: b"%PDF-1.4\n" + os.urandom(2000),
     "broken.png": lambda: docs.png()[:100],
@@ -107,7 +109,7 @@ def converted(tmp_path_factory: pytest.TempPathFactory):
 def test_each_format_becomes_its_pages(converted):
     _, _, got = converted
     for name, pages in (("slides.pptx", 3), ("five.pdf", 5), ("picture.png", 1), ("chinese.docx", 1),
-                        ("marks.xlsx", 2), ("essay.odt", 1)):
+                        ("marks.xlsx", 2), ("essay.odt", 1), ("picture.gif", 1), ("picture.webp", 1)):
         f = got[name]
         assert (f["status"], f["statusmsg"], f["progress"], f["pagenum"]) == (1, "", 100, pages), f
         assert len(f["pageimages"]) == len(f["thumbnails"]) == pages

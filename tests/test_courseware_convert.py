@@ -102,3 +102,77 @@ def test_a_killed_node_leaves_no_tool_running_past_its_time():
         assert not _alive(marker), "the tool's own guard killed it"
     finally:
         node.kill()
+
+
+class _Listener:
+    """A TCP port on 127.0.0.1 that counts the connections it is offered."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.count = 0
+        self.stopped = False
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while not self.stopped:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.count += 1
+            conn.close()
+
+    def close(self) -> None:
+        self.stopped = True
+        self.thread.join(5)
+        self.sock.close()
+
+
+async def test_an_image_that_is_a_playlist_reads_nothing_else(tmp_path):
+    """An "image" that is an HLS playlist naming another file of the node: ffmpeg left to
+    itself would show that file's picture as the page (checked by hand with ffmpeg 5.1); read
+    as the image its name says, it is just a damaged image."""
+    need_binary("ffmpeg")
+    from tkroom.courseware.convert import convert
+    from tkroom.rooms.courseware import IMAGE
+
+    await asyncio.to_thread(
+        subprocess.run, ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=blue:s=64x64:d=2",
+                         "-c:v", "mpeg2video", "-f", "mpegts", "-y", str(tmp_path / "secret.ts")],
+        check=True, timeout=60)
+    evil = tmp_path / "evil.png"
+    evil.write_text("#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10.0,\nsecret.ts\n#EXT-X-ENDLIST\n")
+    (tmp_path / "work").mkdir()
+
+    async def report(_: int) -> None:
+        pass
+
+    with pytest.raises(ConversionError, match="The image could not be read"):
+        await convert(evil, IMAGE, tmp_path / "out", tmp_path / "work", seconds=30,
+                      max_pages=10, report=report)
+    assert not (tmp_path / "out").exists()
+
+
+async def test_tools_run_without_network():
+    from tkroom.courseware.convert import offline_prefix
+
+    if not offline_prefix():
+        pytest.skip("this machine gives no process a network namespace of its own")
+    listener = _Listener()
+    try:
+        connect = f"import socket; socket.create_connection(('127.0.0.1', {listener.port}), 5)"
+        code, _, err = await run([sys.executable, "-c", connect], time.monotonic() + 30)
+        assert code != 0 and "Network is unreachable" in err, err
+        assert listener.count == 0
+        outside = await asyncio.to_thread(subprocess.run, [sys.executable, "-c", connect], timeout=30)
+        assert outside.returncode == 0  # the same call reaches it from the node's namespace
+    finally:
+        listener.close()

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import re
 import resource
 import shutil
 import signal
+import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -54,6 +56,18 @@ def tools_missing() -> list[str]:
     return [t for t in ("soffice", "pdfinfo", "pdftoppm", "ffmpeg") if shutil.which(t) is None]
 
 
+@functools.cache
+def offline_prefix() -> tuple[str, ...]:
+    """``unshare -rn`` when this machine lets a process give itself a network namespace of its
+    own (no network at all, not even the node's loopback), else nothing. A document can make
+    LibreOffice fetch what it links to; isolated, it reaches nothing."""
+    try:
+        ok = subprocess.run(["unshare", "-rn", "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        ok = False
+    return ("unshare", "-rn") if ok else ()
+
+
 def _limit_memory() -> None:  # runs in the child, before exec
     resource.setrlimit(resource.RLIMIT_AS, (RENDER_MEMORY, RENDER_MEMORY))
 
@@ -66,13 +80,15 @@ async def run(cmd: list[str], deadline: float, *, limit_memory: bool = True,
     At the deadline, or if the caller is cancelled, the whole group is killed (LibreOffice
     starts children of its own). The command runs under coreutils' ``timeout``, which kills
     the group a moment after the deadline by itself: even if the node is killed, no tool it
-    started outlives its document's time."""
+    started outlives its document's time. Where the machine allows, it runs without network
+    (``offline_prefix``)."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise ConversionError("The conversion took too long")
     if shutil.which(cmd[0]) is None:
         raise ConversionError(f"{cmd[0]} is not installed on the server")
-    guard = ["timeout", "--signal=KILL", f"{remaining + GUARD_S:.1f}"]
+    guard = ["timeout", "--signal=KILL", f"{remaining + GUARD_S:.1f}",
+             *await asyncio.to_thread(offline_prefix)]
     spawn = asyncio.ensure_future(asyncio.create_subprocess_exec(
         *guard, *cmd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE, start_new_session=True, env=env,
@@ -164,8 +180,8 @@ async def _image_pdf(source: Path, work: Path, deadline: float) -> Path:
     side = IMAGE_MAX_SIDE
     scale = f"scale='min({side},iw)':'min({side},ih)':force_original_aspect_ratio=decrease"
     code, _, err = await run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(source), "-frames:v", "1",
-         "-vf", f"{scale},format=yuvj420p", "-q:v", "3", "-y", str(jpg)], deadline)
+        ["ffmpeg", "-nostdin", "-v", "error", "-protocol_whitelist", "file", *_demuxer(source),
+         "-i", str(source), "-frames:v", "1", "-vf", f"{scale},format=yuvj420p", "-q:v", "3", "-y", str(jpg)], deadline)
     if code != 0 or not await asyncio.to_thread(_nonempty, jpg):
         raise ConversionError(f"The image could not be read (damaged or not an image){_detail(err)}")
     data = await asyncio.to_thread(jpg.read_bytes)
@@ -175,6 +191,14 @@ async def _image_pdf(source: Path, work: Path, deadline: float) -> Path:
     pdf = work / "image.pdf"
     await asyncio.to_thread(pdf.write_bytes, image_pdf(data, *size))
     return pdf
+
+
+def _demuxer(source: Path) -> list[str]:
+    """ffmpeg reads the upload as the image its name says, never as whatever its bytes claim
+    (a playlist that names URLs or other files, say); no file-name patterns either."""
+    if source.suffix.lower() == ".gif":
+        return ["-f", "gif"]
+    return ["-f", "image2", "-pattern_type", "none"]
 
 
 async def _page_count(pdf: Path, deadline: float) -> int:
