@@ -43,6 +43,33 @@ def docx_cjk() -> bytes:
     return buf.getvalue()
 
 
+def docx_linking(target: str) -> bytes:
+    """A Word document whose picture is not embedded but linked to ``target`` (a file URL):
+    LibreOffice draws whatever is there."""
+    import re
+    import zipfile
+
+    from docx import Document
+    from docx.shared import Inches
+
+    doc = Document()
+    doc.add_paragraph("A linked picture:")
+    doc.add_picture(io.BytesIO(png(20, 20)), width=Inches(3))
+    src = io.BytesIO()
+    doc.save(src)
+    out = io.BytesIO()
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "word/_rels/document.xml.rels":
+                data = re.sub(rb'(Type="[^"]+/image" Target=")[^"]+"',
+                              rb'\1' + target.encode() + rb'" TargetMode="External"', data)
+            elif item.filename == "word/document.xml":
+                data = data.replace(b"r:embed=", b"r:link=")
+            zout.writestr(item, data)
+    return out.getvalue()
+
+
 def xlsx(sheets: int) -> bytes:
     """A workbook of ``sheets`` small sheets: LibreOffice prints each on a page of its own."""
     import xlsxwriter  # python-pptx's own dependency

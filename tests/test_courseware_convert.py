@@ -176,3 +176,36 @@ async def test_tools_run_without_network():
         assert outside.returncode == 0  # the same call reaches it from the node's namespace
     finally:
         listener.close()
+
+
+async def test_libreoffice_sees_no_file_of_the_node(tmp_path):
+    """A document that links a picture of the node's data folder: LibreOffice would draw it
+    into the page (shown first, unhidden); with the data folder hidden, the page has none of it."""
+    need_binary("soffice")
+    from PIL import Image
+
+    from tkroom.courseware.convert import convert, sandbox_ready
+    from tkroom.rooms.courseware import OFFICE
+
+    if not sandbox_ready():
+        pytest.skip("this machine gives no process a mount namespace of its own")
+    data = tmp_path / "data"
+    data.mkdir()
+    Image.new("RGB", (300, 300), (0, 0, 255)).save(data / "private.png")
+    doc = tmp_path / "linking.docx"
+    doc.write_bytes(docs.docx_linking((data / "private.png").as_uri()))
+
+    async def blue_pixels(hide: tuple[Path, ...], name: str) -> int:
+        work, out = tmp_path / f"work-{name}", tmp_path / f"out-{name}"
+        work.mkdir()
+
+        async def report(_: int) -> None:
+            pass
+
+        assert await convert(doc, OFFICE, out, work, seconds=120, max_pages=5, report=report,
+                             hide=hide) == 1
+        page = docs.image((out / "page-1.jpg").read_bytes()).convert("RGB")
+        return sum(n for n, (r, g, b) in page.getcolors(1 << 24) if b > 200 and r < 60 and g < 60)
+
+    assert await blue_pixels((), "open") > 10_000, "LibreOffice draws a linked local picture"
+    assert await blue_pixels((data,), "hidden") == 0

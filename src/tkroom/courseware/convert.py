@@ -19,6 +19,7 @@ import resource
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -68,12 +69,43 @@ def offline_prefix() -> tuple[str, ...]:
     return ("unshare", "-rn") if ok else ()
 
 
+# LibreOffice opens what a document links to (a linked picture is drawn into the PDF): it runs
+# where the node's folders are not there. In a user, network and mount namespace of its own
+# this script shows the job's folder at $2, mounts an empty tmpfs over each folder to hide
+# (the data folder: the secret, the database, every enterprise's files; the node user's home),
+# and runs the command.
+SANDBOX = r"""
+set -e
+job=$1; view=$2; shift 2
+mount --bind "$job" "$view"
+while [ "$1" != "--" ]; do mount -t tmpfs -o size=64k,mode=000 tkroom-hidden "$1"; shift; done
+shift
+export HOME="$view"
+cd "$view"
+exec "$@"
+"""
+
+
+@functools.cache
+def sandbox_ready() -> bool:
+    """Whether ``SANDBOX`` works here (user namespaces that may mount; not in every container)."""
+    with tempfile.TemporaryDirectory(prefix="tkroom-sandbox-") as tmp:
+        dirs = [Path(tmp, d) for d in ("job", "view", "hide")]
+        for d in dirs:
+            d.mkdir()
+        try:
+            return subprocess.run(["unshare", "-rnm", "sh", "-c", SANDBOX, "sh", *map(str, dirs),
+                                   "--", "true"], capture_output=True, timeout=10).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            return False
+
+
 def _limit_memory() -> None:  # runs in the child, before exec
     resource.setrlimit(resource.RLIMIT_AS, (RENDER_MEMORY, RENDER_MEMORY))
 
 
 async def run(cmd: list[str], deadline: float, *, limit_memory: bool = True,
-              env: dict[str, str] | None = None) -> tuple[int, str, str]:
+              env: dict[str, str] | None = None, offline: bool = True) -> tuple[int, str, str]:
     """Run ``cmd`` in a new process group until ``deadline`` (monotonic): (exit code, output,
     errors).
 
@@ -81,14 +113,14 @@ async def run(cmd: list[str], deadline: float, *, limit_memory: bool = True,
     starts children of its own). The command runs under coreutils' ``timeout``, which kills
     the group a moment after the deadline by itself: even if the node is killed, no tool it
     started outlives its document's time. Where the machine allows, it runs without network
-    (``offline_prefix``)."""
+    (``offline_prefix``; ``offline=False`` when ``cmd`` isolates itself)."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise ConversionError("The conversion took too long")
     if shutil.which(cmd[0]) is None:
         raise ConversionError(f"{cmd[0]} is not installed on the server")
     guard = ["timeout", "--signal=KILL", f"{remaining + GUARD_S:.1f}",
-             *await asyncio.to_thread(offline_prefix)]
+             *(await asyncio.to_thread(offline_prefix) if offline else ())]
     spawn = asyncio.ensure_future(asyncio.create_subprocess_exec(
         *guard, *cmd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE, start_new_session=True, env=env,
@@ -127,15 +159,16 @@ def _kill_group(pgid: int) -> None:
 
 
 async def convert(source: Path, kind: str, out: Path, work: Path, *, seconds: float,
-                  max_pages: int, report: Progress) -> int:
+                  max_pages: int, report: Progress, hide: tuple[Path, ...] = ()) -> int:
     """Convert ``source`` (of ``kind``, see ``tkroom.rooms.courseware``) into ``out``: the PDF,
     page images and thumbnails. ``work`` is an empty folder of this job on the same file
     system as ``out``; ``out`` appears complete or not at all. Paths are absolute (LibreOffice
-    resolves nothing relative). Returns the page count."""
+    resolves nothing relative). LibreOffice runs where the folders ``hide`` are empty (when the
+    machine allows: ``sandbox_ready``). Returns the page count."""
     deadline = time.monotonic() + seconds
     start = 0
     if kind == OFFICE:
-        pdf = await _office_pdf(source, work, deadline)
+        pdf = await _office_pdf(source, work, deadline, hide)
         start = OFFICE_SHARE
         await report(start)
     elif kind == IMAGE:
@@ -157,17 +190,26 @@ async def convert(source: Path, kind: str, out: Path, work: Path, *, seconds: fl
     return pages
 
 
-async def _office_pdf(source: Path, work: Path, deadline: float) -> Path:
+async def _office_pdf(source: Path, work: Path, deadline: float, hide: tuple[Path, ...]) -> Path:
     ext = source.name.rsplit(".", 1)[-1].lower()
-    src = work / f"source.{ext}"
-    await asyncio.to_thread(os.symlink, source, src)
-    env = {**os.environ, "HOME": str(work)}  # nothing of the node's user's home
-    profile = (work / "profile").as_uri()  # percent-encoded: data folders may have spaces
-    _, _, err = await run(
-        ["soffice", f"-env:UserInstallation={profile}", "--headless", "--invisible",
-         "--nologo", "--norestore", "--nolockcheck", "--nodefault", "--convert-to", "pdf",
-         "--outdir", str(work / "pdf"), str(src)],
-        deadline, limit_memory=False, env=env)
+    name = f"source.{ext}"
+    await asyncio.to_thread(shutil.copyfile, source, work / name)  # the source's folder is hidden
+    view, prefix = work, []
+    if await asyncio.to_thread(sandbox_ready):
+        view = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="tkroom-lo-"))
+        hidden = [str(h) for h in hide if _hideable(h, view)]
+        prefix = ["unshare", "-rnm", "sh", "-c", SANDBOX, "sh", str(work), str(view), *hidden, "--"]
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")}
+    env["HOME"] = str(view)  # nothing of the node's user's home, nor its environment
+    try:
+        _, _, err = await run(
+            [*prefix, "soffice", f"-env:UserInstallation={(view / 'profile').as_uri()}",
+             "--headless", "--invisible", "--nologo", "--norestore", "--nolockcheck",
+             "--nodefault", "--convert-to", "pdf", "--outdir", str(view / "pdf"), str(view / name)],
+            deadline, limit_memory=False, env=env, offline=not prefix)
+    finally:
+        if view != work:
+            await asyncio.to_thread(os.rmdir, view)
     pdf = work / "pdf" / "source.pdf"
     if not await asyncio.to_thread(_nonempty, pdf):
         raise ConversionError("LibreOffice could not read the document (damaged, password-"
@@ -235,6 +277,12 @@ def _collect(tmp: Path, staged: Path, first: int, last: int,
     for n, p in made.items():
         p.rename(staged / name(n))
     return [n for n in range(first, last + 1) if n not in made]
+
+
+def _hideable(folder: Path, view: Path) -> bool:
+    """A folder LibreOffice can do without: not one holding the system or the job's view."""
+    keep = (view, Path("/usr"), Path("/etc"), Path("/tmp"))
+    return folder.is_dir() and not any(k == folder or folder in k.parents for k in keep)
 
 
 def _nonempty(path: Path) -> bool:

@@ -43,6 +43,7 @@ class QueueSettings:
     timeout_s: float = 300.0
     max_pages: int = 500
     poll_s: float = 2.0
+    hide: tuple[Path, ...] = ()  # folders LibreOffice must not see (the data folder...)
 
 
 class _Gone(Exception):
@@ -124,7 +125,8 @@ class ConversionQueue:
                 raise ConversionError("The uploaded file is missing on this node")
             pages = await convert(source, kind, out, work, seconds=self.settings.timeout_s,
                                   max_pages=self.settings.max_pages,
-                                  report=lambda p: self._progress(f.id, p))
+                                  report=lambda p: self._progress(f.id, p),
+                                  hide=self.settings.hide)
             if not await self._finish(f.id, DONE, "", pagenum=pages):
                 await asyncio.to_thread(shutil.rmtree, out, True)  # deleted meanwhile
             log.info("converted file %s: %d pages", f.id, pages)
