@@ -119,6 +119,8 @@ def test_each_format_becomes_its_pages(converted):
             assert image_at(url).size[0] == 240
         pdf = get(f["pdfpath"])
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+        assert pdf.headers["cache-control"] == "private, max-age=86400"
+        assert pdf.headers["content-disposition"] == f'inline; filename="{Path(name).stem}.pdf"'
         assert pdf.headers["content-type"] == "application/pdf"
         assert re.search(rf"^Pages:\s+{pages}$", _pdfinfo(pdf.content), re.M)
         assert get(f["downloadpath"]).status_code == 200  # the original stays downloadable

@@ -158,8 +158,8 @@ class ConversionQueue:
     async def _finish(self, fid: int, status: int, msg: str, pagenum: int = 0) -> bool:
         try:
             return await self.rows.update(fid, status=status, statusmsg=msg, worker="",
-                                    progress=100 if status == DONE else 0,
-                                    pagenum=pagenum if status == DONE else 0)
+                                          progress=100 if status == DONE else 0,
+                                          pagenum=pagenum if status == DONE else 0)
         except Exception:
             log.exception("conversion queue: cannot record the outcome of file %s", fid)
             return False
