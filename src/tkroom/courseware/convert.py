@@ -196,7 +196,9 @@ async def _office_pdf(source: Path, work: Path, deadline: float, hide: tuple[Pat
     await asyncio.to_thread(shutil.copyfile, source, work / name)  # the source's folder is hidden
     view, prefix = work, []
     if await asyncio.to_thread(sandbox_ready):
-        view = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="tkroom-lo-"))
+        # named after the job's folder (the worker's and the job's ids): whose it is shows
+        view = Path(await asyncio.to_thread(
+            tempfile.mkdtemp, prefix=f"tkroom-lo-{work.parent.name}-{work.name}-"))
         hidden = [str(h) for h in hide if _hideable(h, view)]
         prefix = ["unshare", "-rnm", "sh", "-c", SANDBOX, "sh", str(work), str(view), *hidden, "--"]
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")}
