@@ -21,7 +21,6 @@ _KINDS = {
                      "ods", "rtf"), OFFICE),
     **dict.fromkeys(("png", "jpg", "jpeg", "gif", "bmp", "webp"), IMAGE),
 }
-CONVERTIBLE = tuple(sorted(_KINDS))
 
 # Pages are JPEG (quality JPEG_QUALITY): rendering a 1600-pixel page costs about a tenth of
 # PNG's CPU time (zlib dominates) at a fraction of the bytes, and a slide's text stays sharp.
