@@ -1,0 +1,229 @@
+"""The board in Debian's Chromium: a teacher draws with the mouse, students see it (pixels),
+only students given ``candraw`` may draw, pages turn for everyone, and a late joiner or a
+reload sees the same board. A real node (no media: the board needs none) on 127.0.0.1.
+
+Screenshots go to test-output/browser/<test name>/ (printed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import expect
+
+from browser.classnode import PASSWORDS, ClassNode
+from browser.conftest import OUTPUT, need_node_modules
+from browser.test_classroom_e2e import Person, wait_until
+from browser.test_page import run_axe
+
+pytestmark = [pytest.mark.browser]
+
+RED = (0xE5, 0x39, 0x35)
+
+# The ink of a canvas on a coarse grid (cells of the page, whatever the canvas's pixel size),
+# so boards on screens of different sizes can be compared.
+INK_GRID_JS = """([id, cols]) => {
+  const c = document.getElementById(id);
+  const rows = Math.max(1, Math.round(cols * c.height / c.width));
+  const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  const out = new Array(cols * rows).fill(0);
+  for (let y = 0; y < c.height; y++) {
+    const row = Math.min(rows - 1, Math.floor(y * rows / c.height)) * cols;
+    for (let x = 0; x < c.width; x++) {
+      if (px[(y * c.width + x) * 4 + 3] > 10) out[row + Math.min(cols - 1, Math.floor(x * cols / c.width))] = 1;
+    }
+  }
+  return out;
+}"""
+
+# The most opaque pixel within a few pixels of a point (lines are antialiased at their edges).
+PIXEL_JS = """([id, x, y]) => {
+  const c = document.getElementById(id);
+  const r = 4;
+  const px = c.getContext('2d').getImageData(Math.round(x * c.width) - r, Math.round(y * c.height) - r, 2 * r + 1, 2 * r + 1).data;
+  let best = [0, 0, 0, 0];
+  for (let i = 0; i < px.length; i += 4) if (px[i + 3] > best[3]) best = [px[i], px[i + 1], px[i + 2], px[i + 3]];
+  return best;
+}"""
+
+
+def ink(p: Person, canvas: str = "board-canvas", cols: int = 40) -> list[int]:
+    return p.eval(INK_GRID_JS, [canvas, cols])
+
+
+def overlap(a: list[int], b: list[int]) -> float:
+    """Intersection over union of two ink grids (1.0 = the same cells are inked)."""
+    both = sum(1 for x, y in zip(a, b, strict=True) if x and y)
+    either = sum(1 for x, y in zip(a, b, strict=True) if x or y)
+    return both / either if either else 1.0
+
+
+def near_red(rgba: list[int]) -> bool:
+    return rgba[3] > 200 and all(abs(c - r) < 40 for c, r in zip(rgba[:3], RED, strict=True))
+
+
+def shapes(p: Person) -> int:
+    return p.eval("tkroomPage.room.board.getShapes().length")
+
+
+def page_key(p: Person) -> str:
+    return p.page.get_attribute("#board-page", "data-page") or ""
+
+
+def board_point(p: Person, x: float, y: float) -> tuple[float, float]:
+    box = p.page.locator("#board-live").bounding_box()
+    assert box is not None
+    return box["x"] + x * box["width"], box["y"] + y * box["height"]
+
+
+def press(p: Person, x: float, y: float) -> None:
+    p.page.mouse.move(*board_point(p, x, y))
+    p.page.mouse.down()
+
+
+def drag_to(p: Person, x: float, y: float, steps: int = 12) -> None:
+    p.page.mouse.move(*board_point(p, x, y), steps=steps)
+
+
+def release(p: Person) -> None:
+    p.page.mouse.up()
+
+
+def pick_tool(p: Person, tool: str) -> None:
+    p.page.click(f'#board-tools [data-tool="{tool}"]')
+
+
+@pytest.fixture(scope="module")
+def board_node(tmp_path_factory) -> Iterator[ClassNode]:
+    with ClassNode(None, None, tmp_path_factory.mktemp("boardnode")) as node:
+        yield node
+
+
+@pytest.fixture(scope="module")
+def chromium(playwright_instance, chromium_path):
+    from browser.conftest import launch
+
+    b = launch(playwright_instance, chromium_path)
+    yield b
+    b.close()
+
+
+def test_the_board_in_class(board_node: ClassNode, chromium, request):
+    node = board_node
+    serial = node.create_room("Geometry")
+    url = f"{node.url}/room/{serial}"
+    out = OUTPUT / request.node.name
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"screenshots in {out}")
+
+    teacher = Person(chromium, url)
+    ann = Person(chromium, url, locale="zh-CN")
+    # Bob is on a phone: the board has another pixel size there, the same drawing.
+    bob = Person(chromium, url)
+    bob.page.set_viewport_size({"width": 390, "height": 844})
+    people = [teacher, ann, bob]
+    try:
+        teacher.join("Ms Euclid", PASSWORDS["chairmanpwd"])
+        a_id = ann.join("Ann", PASSWORDS["confuserpwd"])
+        bob.join("Bob", PASSWORDS["confuserpwd"])
+        assert page_key(teacher) == "0_1"
+
+        # The teacher draws with the mouse (red pen, the default); while her button is still
+        # down the students already see the stroke (segments), not only when it ends.
+        press(teacher, 0.2, 0.3)
+        drag_to(teacher, 0.5, 0.35)
+        drag_to(teacher, 0.6, 0.6)
+        for s in (ann, bob):
+            wait_until(lambda s=s: sum(ink(s, "board-live")) >= 3, 15, "the stroke while it is drawn")
+        assert shapes(ann) == 0  # not saved yet: it is the live layer that shows it
+        drag_to(teacher, 0.8, 0.65)
+        release(teacher)
+        for s in (ann, bob):
+            wait_until(lambda s=s: shapes(s) == 1, 15, "the saved stroke")
+            wait_until(lambda s=s: sum(ink(s, "board-live")) == 0, 15, "the live layer emptied")
+        wait_until(lambda: shapes(teacher) == 1, 15, "the teacher's own stroke saved")
+        mine = ink(teacher)
+        assert sum(mine) >= 10
+        for s in (ann, bob):
+            wait_until(lambda s=s: overlap(ink(s), mine) > 0.8, 15, "the same stroke on the student's canvas")
+            assert near_red(s.eval(PIXEL_JS, ["board-canvas", 0.5, 0.35]))
+        assert not near_red(ann.eval(PIXEL_JS, ["board-canvas", 0.3, 0.8]))
+
+        # Ann may not draw: the page says so, her pen does nothing and the server refuses.
+        expect(ann.page.locator("#board-status")).to_have_attribute("data-candraw", "0")
+        assert ann.page.is_hidden("#board-tools")
+        press(ann, 0.3, 0.7)
+        drag_to(ann, 0.5, 0.8)
+        release(ann)
+        ann.page.wait_for_selector('.notice[data-code="4108"]', timeout=10000)
+        assert "老师还没有允许" in ann.page.inner_text('.notice[data-code="4108"]')
+        code = ann.eval("tkroomPage.room.board.draw('Pen', {points: [0.1, 0.1, 0.2, 0.2], color: '#000000', width: 0.004})"
+                        ".then(() => 0, (e) => e.code)")
+        assert code == 4108
+        assert shapes(teacher) == 1
+
+        # The teacher lets Ann draw; she is told, and draws a blue rectangle everyone sees.
+        teacher.click("draw-on", a_id)
+        expect(ann.page.locator("#board-status")).to_have_attribute("data-candraw", "1", timeout=15000)
+        expect(ann.page.locator("#board-status")).to_have_text("你可以在白板上书写。")
+        pick_tool(ann, "rectangle")
+        ann.page.click('#board-tools [data-color="#1e88e5"]')
+        press(ann, 0.1, 0.7)
+        drag_to(ann, 0.3, 0.9)
+        release(ann)
+        for s in (teacher, bob):
+            wait_until(lambda s=s: shapes(s) == 2, 15, "Ann's rectangle")
+        assert teacher.eval("tkroomPage.room.board.getShapes()[1].className") == "Rectangle"
+        # Her undo takes it back everywhere; redo brings it back.
+        ann.page.click('#board-tools [data-action="board-undo"]')
+        wait_until(lambda: shapes(teacher) == 1, 15, "Ann's undo")
+        ann.page.click('#board-tools [data-action="board-redo"]')
+        wait_until(lambda: shapes(teacher) == 2, 15, "Ann's redo")
+        wait_until(lambda: overlap(ink(bob), ink(teacher)) > 0.8, 15, "Bob's board equals the teacher's")
+        teacher.page.screenshot(path=str(out / "teacher.png"), full_page=True)
+        ann.page.screenshot(path=str(out / "student-zh.png"), full_page=True)
+        bob.page.screenshot(path=str(out / "student-phone.png"), full_page=True)
+        assert bob.eval("document.documentElement.scrollWidth <= window.innerWidth")
+
+        # A new blank page: every student follows; the teacher writes there; back to page 1.
+        teacher.page.click('#board-nav [data-action="page-add"]')
+        for s in people:
+            wait_until(lambda s=s: page_key(s) == "0_2", 15, "page 2")
+            wait_until(lambda s=s: sum(ink(s)) == 0, 15, "an empty page 2")
+        expect(bob.page.locator("#board-pageno")).to_have_text("Page 2 / 2")
+        pick_tool(teacher, "text")
+        teacher.page.mouse.click(*board_point(teacher, 0.2, 0.2))
+        teacher.page.fill("#board-text", "a² + b² = c²")
+        teacher.page.keyboard.press("Enter")
+        wait_until(lambda: shapes(bob) == 1 and sum(ink(bob)) > 0, 15, "the text on page 2")
+        teacher.page.click('#board-nav [data-action="page-prev"]')
+        for s in people:
+            wait_until(lambda s=s: page_key(s) == "0_1" and shapes(s) == 2, 15, "back on page 1")
+
+        # A late joiner gets the same board; a reload too.
+        carl = Person(chromium, url)
+        people.append(carl)
+        carl.join("Carl", PASSWORDS["confuserpwd"])
+        wait_until(lambda: page_key(carl) == "0_1" and shapes(carl) == 2, 15, "Carl's board")
+        wait_until(lambda: overlap(ink(carl), ink(teacher)) > 0.8, 15, "Carl's pixels")
+        bob.page.reload()
+        bob.page.wait_for_selector("#class-view:not([hidden])", timeout=30000)
+        wait_until(lambda: page_key(bob) == "0_1" and shapes(bob) == 2, 15, "Bob's board after his reload")
+        wait_until(lambda: overlap(ink(bob), ink(teacher)) > 0.8, 15, "Bob's pixels after his reload")
+        saved = bob.eval("tkroomPage.room.getSavedMessages().filter((m) => m.name === 'SharpsChange').length")
+        assert saved == 3  # two on page 1 and the text on page 2, as saved messages
+
+        # The teacher clears the page: gone everywhere, in one step.
+        teacher.page.click('#board-tools [data-action="board-clear"]')
+        for s in people:
+            wait_until(lambda s=s: shapes(s) == 0 and sum(ink(s)) == 0, 15, "the cleared page")
+
+        need_node_modules()
+        assert run_axe(teacher.page) == []
+        assert run_axe(ann.page) == []
+        for p in people:
+            assert p.errors == [], p.errors
+    finally:
+        for p in people:
+            p.close()
