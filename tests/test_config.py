@@ -34,11 +34,24 @@ def test_secret_is_generated_once_and_kept(tmp_path):
 
 def test_saved_message_limits(monkeypatch):
     s = Settings.from_env()
-    assert (s.max_saved_messages, s.max_saved_per_user) == (5_000, 500)
+    assert (s.max_saved_messages, s.max_saved_per_user) == (50_000, 500)
     monkeypatch.setenv("TKROOM_MAX_SAVED_MESSAGES", "0")
     monkeypatch.setenv("TKROOM_MAX_SAVED_PER_USER", "50")
     s = Settings.from_env()
     assert (s.max_saved_messages, s.max_saved_per_user) == (0, 50)
     monkeypatch.setenv("TKROOM_MAX_SAVED_PER_USER", "-1")
     with pytest.raises(ValueError, match="TKROOM_MAX_SAVED_PER_USER"):
+        Settings.from_env()
+
+
+def test_board_limits(monkeypatch):
+    s = Settings.from_env()
+    assert (s.board_max_shapes, s.board_max_shape_bytes, s.board_rate) == (10_000, 32_768, 60)
+    monkeypatch.setenv("TKROOM_BOARD_MAX_SHAPES", "200")
+    monkeypatch.setenv("TKROOM_BOARD_MAX_SHAPE_BYTES", "1024")
+    monkeypatch.setenv("TKROOM_BOARD_RATE", "0")
+    s = Settings.from_env()
+    assert (s.board_max_shapes, s.board_max_shape_bytes, s.board_rate) == (200, 1024, 0)
+    monkeypatch.setenv("TKROOM_BOARD_RATE", "fast")
+    with pytest.raises(ValueError, match="TKROOM_BOARD_RATE"):
         Settings.from_env()

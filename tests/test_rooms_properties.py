@@ -81,8 +81,8 @@ class RoomMachine(RuleBasedStateMachine):
     @rule(mid=st.sampled_from(MSG_IDS), amsg=st.none() | st.sampled_from(MSG_IDS),
           auser=st.none() | st.sampled_from(USERS), by=st.sampled_from(USERS[:2]),
           author=st.sampled_from(["", "", "u0", "u1"]), max_room=st.integers(0, 5),
-          max_user=st.integers(0, 3))
-    def save(self, mid, amsg, auser, by, author, max_room, max_user):
+          max_user=st.integers(0, 3), max_children=st.integers(0, 2))
+    def save(self, mid, amsg, auser, by, author, max_room, max_user, max_children):
         msg = {"id": mid, "name": mid, "fromID": by}
         if amsg:
             msg["associatedMsgID"] = amsg
@@ -93,7 +93,9 @@ class RoomMachine(RuleBasedStateMachine):
         before = dict(self.room.messages)
         count = len(self.room.messages)
         owned = sum(1 for v in before.values() if auser and v.get("associatedUserID") == auser)
-        out = t.save_message(self.room, msg, t.SavePolicy(max_room, max_user), author=author)
+        siblings = sum(1 for v in before.values() if amsg and v.get("associatedMsgID") == amsg)
+        out = t.save_message(self.room, msg, t.SavePolicy(max_room, max_user, max_children),
+                             author=author)
         if old is not None and author and old["fromID"] != author:
             assert out.refused == "author" and self.room.messages[mid] is old
             assert self.room.seq == seq and self.room.messages == before
@@ -102,6 +104,9 @@ class RoomMachine(RuleBasedStateMachine):
             assert self.room.messages == before and out.replaced is None
             if out.refused == "room":
                 assert old is None and count >= max_room > 0
+            elif out.refused == "children":
+                assert siblings >= max_children > 0 and amsg
+                assert old is None or old.get("associatedMsgID") != amsg
             else:
                 assert owned >= max_user > 0 and auser
                 assert old is None or old.get("associatedUserID") != auser
@@ -111,6 +116,21 @@ class RoomMachine(RuleBasedStateMachine):
         assert not max_room or old is not None or count < max_room
         assert not (max_user and auser) or owned < max_user or (
             old is not None and old.get("associatedUserID") == auser)
+        assert not (max_children and amsg) or siblings < max_children or (
+            old is not None and old.get("associatedMsgID") == amsg)
+
+    @rule(parent=st.sampled_from(MSG_IDS))
+    def clear(self, parent):
+        before = dict(self.room.messages)
+        direct = {k for k, v in before.items() if v.get("associatedMsgID") == parent}
+        removed = t.delete_children(self.room, parent)
+        gone = {r["id"] for r in removed}
+        assert direct <= gone and set(self.room.messages) == set(before) - gone
+        if parent in gone:      # only as the cascade of a child it hangs on
+            assert before[parent].get("associatedMsgID") in gone
+        assert all(v.get("associatedMsgID") not in gone | {parent}
+                   for v in self.room.messages.values())
+        assert [r["seq"] for r in removed] == sorted(r["seq"] for r in removed)
 
     @rule(mid=st.sampled_from(MSG_IDS), author=st.sampled_from(["", "", "u0", "u1"]))
     def delete(self, mid, author):

@@ -457,7 +457,7 @@ async def test_a_student_cannot_take_over_the_class(world):
     t = await member("r", "t", 0)
     s = await member("r", "s1")
     s2 = await member("r", "s2")
-    await t.ok("pubMsg", {"name": "DocumentChange", "id": "DocumentChange", "toID": "__all",
+    await t.ok("pubMsg", {"name": "Doc", "id": "Doc", "toID": "__all",
                           "save": True, "data": {"page": 3}})
     await t.ok("pubMsg", {"name": "Hand", "id": "Hand", "toID": "__all", "save": True,
                           "associatedUserID": "s1"})
@@ -471,7 +471,7 @@ async def test_a_student_cannot_take_over_the_class(world):
                 assert ack["code"] == 4108, ack
                 assert "class state" in ack["msg"] and "No permission" in ack["msg"]
             assert (await s.req("delMsg", {**ids, "toID": "__none"}))["code"] == 4108
-    for mid in ("DocumentChange", "Hand"):
+    for mid in ("Doc", "Hand"):
         ack = await s.req("pubMsg", {"name": mid, "id": mid, **hostile})
         assert ack["code"] == 4108 and "someone else's" in ack["msg"], ack
         ack = await s.req("delMsg", {"name": mid, "id": mid, "toID": "__none"})
@@ -496,7 +496,7 @@ async def test_a_student_cannot_take_over_the_class(world):
     assert late["msglist"] == [m for m in before if m["id"] != "Hand"]
     assert late["mode"] == "normalRoom"
     assert d.classstates == []
-    assert not [e for e in t.named("delMsg") if e["data"]["id"] == "DocumentChange"]
+    assert not [e for e in t.named("delMsg") if e["data"]["id"] == "Doc"]
     # the teacher's own class begins as before
     await t.ok("pubMsg", {"name": "ClassBegin", "id": "ClassBegin", "toID": "__all",
                           "save": True})

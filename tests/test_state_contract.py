@@ -262,3 +262,42 @@ async def test_a_new_session_keeps_what_the_class_gave_the_user(state):
     out = await state.add_member("r", new_member("u", 3, "U", "c", {}, 0), JoinPolicy())
     assert out.member.properties["publishstate"] == 0
     assert (await state.snapshot("r", True)).members == []
+
+
+async def test_children_limit_and_clear(state):
+    """``max_children`` caps the messages associated with one message (a board page's
+    shapes); ``delete_children`` removes them all at once, with their own cascades, and
+    leaves the parent and everything else."""
+    policy = SavePolicy(max_children=3)
+    await state.add_member("r", member("t", 0), JoinPolicy())
+    await state.save_message("r", {"id": "Other", "name": "O"})
+    for i in range(3):
+        out = await state.save_message("r", {"id": f"a{i}", "name": "S",
+                                             "associatedMsgID": "Page_1"}, policy)
+        assert not out.refused
+    extra = {"id": "a3", "name": "S", "associatedMsgID": "Page_1"}
+    assert (await state.save_message("r", extra, policy)).refused == "children"
+    # replacing a child of the same parent adds nothing; another parent is counted apart
+    again = await state.save_message("r", {"id": "a0", "name": "S2",
+                                           "associatedMsgID": "Page_1"}, policy)
+    assert not again.refused and again.replaced["name"] == "S"
+    assert not (await state.save_message("r", {"id": "b0", "name": "S",
+                                               "associatedMsgID": "Page_2"}, policy)).refused
+    # moving a message to a full parent is one more for it
+    moved = await state.save_message("r", {"id": "b0", "name": "S", "associatedMsgID": "Page_1"},
+                                     policy)
+    assert moved.refused == "children"
+    # the room limit is checked first, then the user's, then the parent's
+    both = SavePolicy(max_room=5, max_children=3)
+    assert (await state.save_message("r", extra, both)).refused == "room"
+    await state.save_message("r", {"id": "g", "name": "G", "associatedMsgID": "a1"})
+    await state.save_message("r", {"id": "Page_1", "name": "P"})
+    removed = await state.delete_children("r", "Page_1")
+    assert [m["id"] for m in removed] == ["a1", "a2", "a0", "g"]
+    assert [m["id"] for m in await state.messages("r")] == ["Other", "b0", "Page_1"]
+    assert await state.delete_children("r", "Page_1") == []
+    assert await state.delete_children("r", "nothing") == []
+    # the page is empty again: its limit counts from zero
+    for i in range(3):
+        assert not (await state.save_message("r", {"id": f"c{i}", "name": "S",
+                                                   "associatedMsgID": "Page_1"}, policy)).refused

@@ -39,7 +39,8 @@ _join = st.tuples(st.just("join"), _room, st.sampled_from(USERS), st.sampled_fro
 _author = st.sampled_from(["", "", "u0", "u1"])     # "" = a super user: anyone's message
 _save = st.tuples(st.just("save"), _room, st.sampled_from(MSG_IDS),
                   st.none() | st.sampled_from(MSG_IDS), st.none() | st.sampled_from(USERS), _value,
-                  st.sampled_from(USERS[:2]), _author, st.integers(0, 4), st.integers(0, 2))
+                  st.sampled_from(USERS[:2]), _author, st.integers(0, 4), st.integers(0, 2),
+                  st.integers(0, 2))
 OPS = st.one_of(
     _join, _join, _join, _save, _save,
     st.tuples(st.just("bar"), _room, st.sampled_from(USERS), st.integers(0, 20),
@@ -49,6 +50,7 @@ OPS = st.one_of(
               st.dictionaries(st.sampled_from(["a", "b", "publishstate", "role"]), _value,
                               max_size=3)),
     st.tuples(st.just("delete"), _room, st.sampled_from(MSG_IDS), _author),
+    st.tuples(st.just("clear"), _room, st.sampled_from(MSG_IDS)),
     st.tuples(st.just("chat"), _room, st.sampled_from(USERS), st.integers(0, 5000)),
     st.tuples(st.just("publish"), _room, st.integers(1, 4)),
     st.tuples(st.just("replay"), _room, st.integers(-1, 12)),
@@ -84,15 +86,18 @@ async def apply(state: Any, op: tuple[Any, ...], sessions: dict[tuple[str, str],
     if kind == "props":
         return await state.update_properties(serial, op[2], op[3])
     if kind == "save":
-        _, _, mid, amsg, auser, data, by, author, max_room, max_user = op
+        _, _, mid, amsg, auser, data, by, author, max_room, max_user, max_children = op
         msg: dict[str, Any] = {"id": mid, "name": mid, "data": data, "fromID": by}
         if amsg:
             msg["associatedMsgID"] = amsg
         if auser:
             msg["associatedUserID"] = auser
-        return await state.save_message(serial, msg, SavePolicy(max_room, max_user), author=author)
+        return await state.save_message(serial, msg, SavePolicy(max_room, max_user, max_children),
+                                        author=author)
     if kind == "delete":
         return await state.delete_message(serial, op[2], op[3])
+    if kind == "clear":
+        return await state.delete_children(serial, op[2])
     if kind == "bar":
         return await state.bar_member(serial, op[2], op[3], op[4])
     if kind == "chat":

@@ -64,8 +64,13 @@ class Settings:
     throttle_max_s: float = 5.0
     # saved messages (pubMsg save:true) a room keeps, in all and associated with one user;
     # 0 = no limit. They bound what every join carries and what one leave removes.
-    max_saved_messages: int = 5_000
+    max_saved_messages: int = 50_000
     max_saved_per_user: int = 500
+    # the board (docs/board.md): saved shapes per page, bytes of one board message's data as
+    # JSON, board messages a second per user (bursts of twice that); 0 = no limit
+    board_max_shapes: int = 10_000
+    board_max_shape_bytes: int = 32 * 1024
+    board_rate: int = 60
     log_level: str = "info"
 
     @classmethod
@@ -92,6 +97,12 @@ class Settings:
             s.max_saved_messages = _env_count("TKROOM_MAX_SAVED_MESSAGES")
         if "TKROOM_MAX_SAVED_PER_USER" in env:
             s.max_saved_per_user = _env_count("TKROOM_MAX_SAVED_PER_USER")
+        if "TKROOM_BOARD_MAX_SHAPES" in env:
+            s.board_max_shapes = _env_count("TKROOM_BOARD_MAX_SHAPES")
+        if "TKROOM_BOARD_MAX_SHAPE_BYTES" in env:
+            s.board_max_shape_bytes = _env_count("TKROOM_BOARD_MAX_SHAPE_BYTES")
+        if "TKROOM_BOARD_RATE" in env:
+            s.board_rate = _env_count("TKROOM_BOARD_RATE")
         if "TKROOM_CALLBACK_DELAYS" in env:
             s.callback_delays_s = tuple(float(x) for x in _env_list("TKROOM_CALLBACK_DELAYS"))
         if "TKROOM_MAX_UPLOAD" in env:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from tkroom.config import Settings
 from tkroom.node import Node
+from tkroom.rooms.board import BoardLimits
 from tkroom.rooms.transitions import SavePolicy
 from tkroom.signal.server import SignalServer
 from tkroom.state import RoomState, open_state
@@ -54,8 +55,11 @@ def build_node(settings: Settings, *, state: RoomState | None = None, media: boo
     node = Node(settings)
     state = state if state is not None else open_state(settings.redis_url)
     saved = SavePolicy(settings.max_saved_messages, settings.max_saved_per_user)
+    board = BoardLimits(settings.board_max_shapes, settings.board_max_shape_bytes,
+                        settings.board_rate)
     signal = SignalServer(settings.host, settings.effective_signal_port, node.directory, state,
                           node.secret, grace=grace, sweep_interval=sweep_interval, saved=saved,
+                          board=board,
                           join_timeout=settings.join_timeout_s,
                           max_conns_per_addr=settings.max_connections_per_address)
     node.signal = signal

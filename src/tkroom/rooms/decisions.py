@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from tkroom.rooms.board import compact
 from tkroom.rooms.model import ALL, INSPECTOR, SUPER_ROLES, Event, Member, Target
 from tkroom.rooms.rules import BIG_ROOM_ID, CLASS_BEGIN_ID, SERVER_ID, server_delmsg, visible
 from tkroom.rooms.transitions import LeaveOutcome, SaveOutcome, Snapshot
@@ -54,13 +55,16 @@ def entered_big_room(out: SaveOutcome) -> list[Event]:
 
 def join_answer(member: Member, room: dict[str, Any], snap: Snapshot, big: bool, sid: str,
                 token: str) -> dict[str, Any]:
-    """The ``joinRoom`` ack: self, room, visible users, saved messages, session and ``s``."""
+    """The ``joinRoom`` ack: self, room, visible users, saved messages (the board's shapes
+    compacted per page in ``board``, docs/board.md), session and ``s``."""
     mode = "bigRoom" if big else "normalRoom"
+    msglist, board = compact(snap.messages)
     return {
         "self": member.public(),
         "room": {**room, "mode": mode},
         "userlist": [m.public() for m in snap.members if m.role != INSPECTOR],
-        "msglist": snap.messages,
+        "msglist": msglist,
+        "board": board,
         "mode": mode,
         "session": {"id": sid, "token": token},
         "s": snap.s,
@@ -103,6 +107,17 @@ def deleted(msg: dict[str, Any], target: Target, removed: list[dict[str, Any]],
     events = [Event("delMsg", msg, target)]
     events += [Event("delMsg", server_delmsg(r, now_ms), ALL) for r in removed
                if r["id"] != msg["id"]]
+    ended = any(r["id"] == CLASS_BEGIN_ID for r in removed)
+    return events, CLASS_ENDED if ended else None
+
+
+def cleared(msg: dict[str, Any], target: Target, removed: list[dict[str, Any]], parent: str,
+            now_ms: int) -> tuple[list[Event], int | None]:
+    """A page clear is announced as its one ``clearEvent`` (clients drop the page's shapes);
+    only what hung on those shapes (not the page's own shapes) is announced one by one."""
+    events = [Event("pubMsg", msg, target)]
+    events += [Event("delMsg", server_delmsg(r, now_ms), ALL) for r in removed
+               if r.get("associatedMsgID") != parent]
     ended = any(r["id"] == CLASS_BEGIN_ID for r in removed)
     return events, CLASS_ENDED if ended else None
 

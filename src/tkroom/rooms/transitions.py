@@ -42,11 +42,13 @@ class JoinPolicy:
 
 @dataclass(frozen=True, slots=True)
 class SavePolicy:
-    """How many saved messages a room keeps: in all, and associated with one user (those go
-    when the user leaves, so this bounds the work of a leave). 0 = no limit."""
+    """How many saved messages a room keeps: in all, associated with one user (those go
+    when the user leaves, so this bounds the work of a leave), and associated with one
+    message (``associatedMsgID``: e.g. the shapes of one board page). 0 = no limit."""
 
     max_room: int = 0
     max_user: int = 0
+    max_children: int = 0
 
 
 NO_LIMITS = SavePolicy()
@@ -81,7 +83,7 @@ class SaveOutcome:
     """The saved message with its new ``seq``, and the copy it replaced (same ``id``).
     ``refused`` says why nothing changed: "author" (the same-id copy is someone else's; then
     ``message`` is that copy, which stays), or the ``SavePolicy`` limit that kept it from being
-    saved ("room" or "user"; then ``message`` is the message as given, unsaved)."""
+    saved ("room", "user" or "children"; then ``message`` is the message as given, unsaved)."""
 
     message: dict[str, Any]
     replaced: dict[str, Any] | None = None
@@ -251,15 +253,20 @@ def _unindex(room: RoomData, msg: dict[str, Any]) -> None:
 
 
 def save_refusal(room_count: int, user_count: int | None, exists: bool,
-                 same_user: bool, policy: SavePolicy) -> str:
-    """Which limit a save breaks ("" = none): a new message beyond ``max_room``, or one more
-    message associated with a user who has ``max_user`` (replacing a message with the same
-    id and the same associated user adds nothing)."""
+                 same_user: bool, policy: SavePolicy, child_count: int | None = None,
+                 same_parent: bool = False) -> str:
+    """Which limit a save breaks ("" = none): a new message beyond ``max_room``, one more
+    message associated with a user who has ``max_user``, or one more associated with a
+    message that has ``max_children`` (replacing a message with the same id and the same
+    associated user, or message, adds nothing). Checked in that order."""
     if policy.max_room and not exists and room_count >= policy.max_room:
         return "room"
     if policy.max_user and user_count is not None and not same_user \
             and user_count >= policy.max_user:
         return "user"
+    if policy.max_children and child_count is not None and not same_parent \
+            and child_count >= policy.max_children:
+        return "children"
     return ""
 
 
@@ -272,10 +279,13 @@ def save_message(room: RoomData, msg: dict[str, Any], policy: SavePolicy = NO_LI
     if not authored_by(old, author):
         assert old is not None
         return SaveOutcome(old, None, "author")
-    au = _links(msg)[1]
+    am, au = _links(msg)
     owned = None if au is None else len(room.by_user.get(au, ()))
+    siblings = None if am is None else len(room.children.get(am, ()))
     same_user = old is not None and _links(old)[1] == au
-    refused = save_refusal(len(room.messages), owned, old is not None, same_user, policy)
+    same_parent = old is not None and _links(old)[0] == am
+    refused = save_refusal(len(room.messages), owned, old is not None, same_user, policy,
+                           siblings, same_parent)
     if refused:
         return SaveOutcome(msg, None, refused)
     room.seq += 1
@@ -309,6 +319,17 @@ def delete_message(room: RoomData, msgid: str, author: str = "") -> list[dict[st
         return None
     removed: list[dict[str, Any]] = []
     _delete_tree(room, msgid, removed)
+    removed.sort(key=lambda v: v["seq"])
+    return removed
+
+
+def delete_children(room: RoomData, parent: str) -> list[dict[str, Any]]:
+    """Remove every saved message associated with ``parent`` (``associatedMsgID``, e.g. a
+    board page's shapes) and their own cascades, but not ``parent`` itself, in ``seq``
+    order: one atomic step however many there are (a page clear)."""
+    removed: list[dict[str, Any]] = []
+    for mid in list(room.children.get(parent, ())):
+        _delete_tree(room, mid, removed)
     removed.sort(key=lambda v: v["seq"])
     return removed
 

@@ -27,6 +27,7 @@ from tkroom.directory import RoomDirectory, RoomInfo
 from tkroom.edge import ConnectionCap
 from tkroom.errors import CodeError
 from tkroom.roles import INSPECTOR
+from tkroom.rooms import board as board_rules
 from tkroom.rooms import decisions, rules
 from tkroom.rooms.entry import check_entry
 from tkroom.rooms.model import ALL, Event, Member, new_member
@@ -66,7 +67,10 @@ class SignalServer:
     ``directory`` reads rooms from the store, ``state`` holds room runtime state (memory or
     Redis), ``secret`` verifies join tickets. ``grace`` is how long a session outlives its
     socket; ``out_limit`` how many unsent bytes a socket may hold before it is dropped;
-    ``saved`` caps the saved messages of a room (in all, and associated with one user).
+    ``saved`` caps the saved messages of a room (in all, and associated with one user);
+    ``board`` the board's shapes per page, their size and the drawing rate (docs/board.md).
+    The drawing rate is counted on this node (a user's socket is on one node at a time; a
+    resume on another node starts it afresh).
     Other planes add requests (e.g. media) with ``register``, and learn with ``room_hooks``
     when this node starts serving a room (its first local member joins or resumes), so they can
     follow the room's events from then on. Every departure (leave, expiry, eviction, hidden
@@ -81,9 +85,13 @@ class SignalServer:
                  sweep_interval: float = 1.0, group_timeout: float = 5.0,
                  join_timeout: float = 10.0, max_conns_per_addr: int = 0,
                  saved: SavePolicy = NO_LIMITS,
+                 board: board_rules.BoardLimits = board_rules.DEFAULT_LIMITS,
                  clock: Callable[[], float] = time.time) -> None:
         self.host, self.port = host, port
         self.saved = saved
+        self.board = board
+        self.shapes_policy = replace(saved, max_children=board.max_shapes)
+        self.board_rate = board_rules.RateLimiter(board.rate)
         self.directory, self.state, self.secret = directory, state, secret
         self.grace, self.out_limit = grace, out_limit
         self.sweep_interval, self.group_timeout = sweep_interval, group_timeout
@@ -543,14 +551,29 @@ class SignalServer:
         return {"ts": now_ms}
 
     async def _pub_msg(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
-        msg, target = rules.check_pubmsg(me, data, self.now_ms())
+        now_ms = self.now_ms()
+        pub = board_rules.check_pubmsg(me, data, now_ms, self.board)
+        msg, target = pub.msg, pub.target
+        if pub.board:
+            self._drawing_rate(conn, me, now_ms)
+        if pub.kind == "clear":
+            removed = await self.state.delete_children(conn.serial, pub.parent)
+            events, classstate = decisions.cleared(msg, target, removed, pub.parent, now_ms)
+            await self._publish(conn.serial, events)
+            if classstate is not None:
+                await self._class_state(conn.serial, classstate)
+            return {"seq": 0}
         saved = None
         if msg["save"]:
-            saved = await self.state.save_message(conn.serial, msg, self.saved,
+            policy = self.shapes_policy if pub.kind == "shape" else self.saved
+            saved = await self.state.save_message(conn.serial, msg, policy,
                                                   author=rules.saved_author(me))
             if saved.refused == "author":
                 raise fail(4108, f"the saved message {msg['id']!r} is someone else's: only its "
                                  "author, the teacher or an assistant may replace it")
+            if saved.refused == "children":
+                raise fail(103, f"the page already holds {self.board.max_shapes} shapes, the "
+                                "most it may: erase some or clear it")
             if saved.refused:
                 raise fail(ERR_SAVED_LIMIT, rules.saved_limit_detail(saved.refused, self.saved, msg))
         events, classstate = decisions.published(msg, target, saved)
@@ -559,9 +582,18 @@ class SignalServer:
             await self._class_state(conn.serial, classstate)
         return {"seq": saved.message["seq"] if saved else 0}
 
+    def _drawing_rate(self, conn: Conn, me: Member, now_ms: int) -> None:
+        """Refuse (2602), never drop, a board message beyond the user's drawing rate."""
+        if not self.board_rate.allow(f"{conn.serial}\n{me.userid}", now_ms):
+            raise fail(2602, f"more than {self.board.rate} board messages a second (bursts of "
+                             f"{2 * self.board.rate}): this one was not sent, send it again")
+
     async def _del_msg(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
         now_ms = self.now_ms()
-        msg, target = rules.check_delmsg(me, data, now_ms)
+        delete = board_rules.check_delmsg(me, data, now_ms)
+        msg, target = delete.msg, delete.target
+        if delete.board:
+            self._drawing_rate(conn, me, now_ms)
         removed = await self.state.delete_message(conn.serial, msg["id"], rules.saved_author(me))
         if removed is None:
             raise fail(4108, f"the saved message {msg['id']!r} is someone else's: only its "

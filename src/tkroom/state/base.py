@@ -114,13 +114,18 @@ class RoomState(Protocol):
                            policy: SavePolicy = NO_LIMITS, *, author: str = "") -> SaveOutcome:
         """``transitions.save_message``: next ``seq``, replacing the same ``id``; refused
         (nothing changes) when ``author`` is given and the same-id copy is someone else's, or
-        beyond the policy's limits (room total, messages associated with one user)."""
+        beyond the policy's limits (room total, messages associated with one user or with
+        one message)."""
 
     async def delete_message(self, serial: str, msgid: str,
                              author: str = "") -> list[dict[str, Any]] | None:
         """``transitions.delete_message``: the message and its ``associatedMsgID`` cascade
         (linear in what it removes, like the ``associatedUserID`` cascade of a leave); None
         when ``author`` is given and the message is someone else's."""
+
+    async def delete_children(self, serial: str, parent: str) -> list[dict[str, Any]]:
+        """``transitions.delete_children``: every message associated with ``parent`` and
+        their cascades (not ``parent``), in ``seq`` order, in one atomic step (a page clear)."""
 
     async def messages(self, serial: str) -> list[dict[str, Any]]:
         """The saved messages in ``seq`` order."""

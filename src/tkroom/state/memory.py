@@ -71,6 +71,9 @@ class MemoryState:
                              author: str = "") -> list[dict[str, Any]] | None:
         return t.delete_message(self._room(serial), msgid, author)
 
+    async def delete_children(self, serial: str, parent: str) -> list[dict[str, Any]]:
+        return t.delete_children(self._room(serial), parent)
+
     async def messages(self, serial: str) -> list[dict[str, Any]]:
         return t.snapshot(self._room(serial), False).messages
 

@@ -157,7 +157,8 @@ class RedisState:
             socket_connect_timeout=5, **tcp)
         self.redis = aioredis.Redis(connection_pool=pool)
         for name in ("ADD_MEMBER", "REMOVE_MEMBER", "UPDATE_PROPERTIES", "GET_MEMBERS",
-                     "SNAPSHOT", "MESSAGES", "SAVE_MESSAGE", "DELETE_MESSAGE", "GET_MESSAGE", "CHAT_GATE",
+                     "SNAPSHOT", "MESSAGES", "SAVE_MESSAGE", "DELETE_MESSAGE", "DELETE_CHILDREN",
+                     "GET_MESSAGE", "CHAT_GATE",
                      "PUBLISH", "REPLAY", "OPEN_SESSION", "DETACH_SESSION", "ATTACH_SESSION",
                      "EXPIRE_SESSION", "CLOSE_SESSION", "EXPIRED_SESSIONS", "HEARTBEAT",
                      "RECLAIM", "BAR_MEMBER", "RESTORE_MEMBER", "RELEASE_UNHELD"):
@@ -264,7 +265,7 @@ class RedisState:
         seq, old, refused = await self._run(
             "SAVE_MESSAGE", self._room(serial), msg["id"], _dumps(msg),
             am if isinstance(am, str) else "", au if isinstance(au, str) else "",
-            policy.max_room, policy.max_user, author)
+            policy.max_room, policy.max_user, author, policy.max_children)
         if refused == "author":
             return t.SaveOutcome(_message(old), None, refused)
         if refused:
@@ -275,6 +276,9 @@ class RedisState:
                              author: str = "") -> list[dict[str, Any]] | None:
         rows = await self._run("DELETE_MESSAGE", self._room(serial), msgid, author)
         return None if rows is None else _messages(rows)
+
+    async def delete_children(self, serial: str, parent: str) -> list[dict[str, Any]]:
+        return _messages(await self._run("DELETE_CHILDREN", self._room(serial), parent))
 
     async def messages(self, serial: str) -> list[dict[str, Any]]:
         return _messages(await self._run("MESSAGES", self._room(serial)))

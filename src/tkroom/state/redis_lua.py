@@ -269,11 +269,12 @@ return saved_messages(ARGV[1])
 
 # ARGV: R, id, message JSON, associatedMsgID ("" = none), associatedUserID ("" = none),
 # max in the room (0 = no limit), max associated with one user (0 = no limit), author ("" =
-# anyone) -> {seq, old or false, refused ("", "author" with the current copy as old, or the
-# limit: transitions.save_refusal)}
+# anyone), max associated with one message (0 = no limit) -> {seq, old or false, refused ("",
+# "author" with the current copy as old, or the limit: transitions.save_refusal)}. Every
+# count is one O(1) read (ZCARD, SCARD), whatever the room holds.
 SAVE_MESSAGE = _MEMBER + """
-local R, id, au = ARGV[1], ARGV[2], ARGV[5]
-local max_room, max_user = tonumber(ARGV[6]), tonumber(ARGV[7])
+local R, id, am, au = ARGV[1], ARGV[2], ARGV[4], ARGV[5]
+local max_room, max_user, max_children = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[9])
 local old = redis.call('HGET', R .. 'msg', id)
 if not authored_by(old, ARGV[8]) then
   return {0, {old, redis.call('ZSCORE', R .. 'mseq', id)}, 'author'}
@@ -285,13 +286,17 @@ if max_user > 0 and au ~= '' and not (old and redis.call('HGET', R .. 'au', id) 
     and redis.call('SCARD', R .. 'bu:' .. au) >= max_user then
   return {0, false, 'user'}
 end
+if max_children > 0 and am ~= '' and not (old and redis.call('HGET', R .. 'am', id) == am)
+    and redis.call('SCARD', R .. 'ch:' .. am) >= max_children then
+  return {0, false, 'children'}
+end
 busy(R)
 local seq = redis.call('INCR', R .. 'seq')
 local oldseq = redis.call('ZSCORE', R .. 'mseq', id)
 if old then unindex(R, id) end
 redis.call('HSET', R .. 'msg', id, ARGV[3])
 redis.call('ZADD', R .. 'mseq', seq, id)
-index(R, id, ARGV[4], au)
+index(R, id, am, au)
 if old then return {seq, {old, oldseq}, ''} end
 return {seq, false, ''}
 """
@@ -308,6 +313,16 @@ DELETE_MESSAGE = _MEMBER + """
 if not authored_by(redis.call('HGET', ARGV[1] .. 'msg', ARGV[2]), ARGV[3]) then return false end
 local out = {}
 delete_tree(ARGV[1], ARGV[2], out)
+return out
+"""
+
+# ARGV: R, parent -> the removed messages: every message associated with ``parent`` and their
+# cascades, not ``parent`` itself (transitions.delete_children: a board page's clear)
+DELETE_CHILDREN = _MEMBER + """
+local out = {}
+for _, id in ipairs(redis.call('SMEMBERS', ARGV[1] .. 'ch:' .. ARGV[2])) do
+  delete_tree(ARGV[1], id, out)
+end
 return out
 """
 
