@@ -552,6 +552,7 @@ export function createBoard(ctx) {
     if (board.canDraw()) renderTools();
   });
   room.on("board-drawing", queueLive);
+  room.on("board-history", () => board.canDraw() && renderTools());
   room.on("board-laser", (ev) => {
     if (ev.visible) state.lasers.set(ev.fromID, { x: ev.x, y: ev.y, key: ev.page, ts: Date.now() });
     else state.lasers.delete(ev.fromID);

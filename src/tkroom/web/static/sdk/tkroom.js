@@ -558,10 +558,7 @@ var Board = class {
     if (!SHAPE_ID_RE.test(shapeId)) throw new TKError(103, "a shapeId is 1-64 letters, digits or '-'");
     const shape = { shapeId, key: this._key(opts.page), className, data: normalise(className, data) };
     await this._publishShape(shape);
-    const h = this._hist(shape.key);
-    h.undo.push({ kind: "add", shape });
-    if (h.undo.length > UNDO_MAX) h.undo.shift();
-    h.redo = [];
+    this._did(shape.key, { kind: "add", shape });
     return shapeId;
   }
   /**
@@ -580,10 +577,15 @@ var Board = class {
     const shape = this.getShape(shapeId, this._key(key));
     if (!shape) throw new TKError(103, "no such shape on this page");
     await this._erase(shape);
-    const h = this._hist(shape.key);
-    h.undo.push({ kind: "erase", shape });
+    this._did(shape.key, { kind: "erase", shape });
+  }
+  /** A new action of this user: undoable, and what could be redone is gone. */
+  _did(key, act) {
+    const h = this._hist(key);
+    h.undo.push(act);
     if (h.undo.length > UNDO_MAX) h.undo.shift();
     h.redo = [];
+    this.room.dispatchEvent("board-history", { page: key });
   }
   /** Takes back this user's last action on the page; resolves false when there is none. */
   async undo(key) {
@@ -595,6 +597,7 @@ var Board = class {
       if (act.kind === "add") await this._erase(act.shape);
       else await this._publishShape(act.shape);
       h.redo.push(act);
+      this.room.dispatchEvent("board-history", { page: act.shape.key });
       return true;
     }
     return false;
@@ -606,6 +609,7 @@ var Board = class {
     if (act.kind === "add") await this._publishShape(act.shape);
     else if (this.getShape(act.shape.shapeId, act.shape.key)) await this._erase(act.shape);
     h.undo.push(act);
+    this.room.dispatchEvent("board-history", { page: act.shape.key });
     return true;
   }
   /** Removes every shape of a page (teacher, assistant), in one step on the server. */
