@@ -42,9 +42,11 @@ export function createBoard(ctx) {
     lasers: new Map(), // fromID -> {x, y, ts}
     mayDraw: null,
     rendered: { key: "", count: 0, at: 0 },
+    renders: [], // the last few renders {key, count, at} (the late-joiner benchmark reads them)
   };
   const api = { state };
   let baseQueued = false;
+  let baseDirty = false;
   let liveQueued = false;
 
   // ---- drawing shapes ----------------------------------------------------------------------
@@ -118,12 +120,14 @@ export function createBoard(ctx) {
   }
 
   function renderBase() {
-    baseQueued = false;
+    baseDirty = false;
     const g = context(base);
     const key = board.currentPage().key;
     const shapes = board.getShapes(key);
     for (const s of shapes) drawShape(g, base.width, base.height, s);
     state.rendered = { key, count: shapes.length, at: performance.now() };
+    state.renders.push(state.rendered);
+    if (state.renders.length > 20) state.renders.shift();
     sheet.dataset.shapes = String(shapes.length);
     sheet.dataset.page = key;
   }
@@ -155,9 +159,13 @@ export function createBoard(ctx) {
   }
 
   function queueBase() {
+    baseDirty = true;
     if (baseQueued) return;
     baseQueued = true;
-    requestAnimationFrame(renderBase);
+    requestAnimationFrame(() => {
+      baseQueued = false;
+      if (baseDirty) renderBase(); // unless a layout drew it meanwhile
+    });
   }
 
   function queueLive() {
@@ -182,7 +190,8 @@ export function createBoard(ctx) {
     return /(png|jpe?g|gif|webp|bmp)$/.test(type) ? f.downloadpath || "" : "";
   }
 
-  function layout() {
+  /** Sizes the page to the viewport and zoom; redraws when the size changed (or `force`). */
+  function layout(force = false) {
     const avail = view.clientWidth || 320;
     const maxH = Math.max(240, window.innerHeight * 0.72);
     const fit = Math.min(avail, maxH * state.aspect);
@@ -191,16 +200,20 @@ export function createBoard(ctx) {
     sheet.style.width = `${w}px`;
     sheet.style.height = `${h}px`;
     const dpr = Math.min(window.devicePixelRatio || 1, 2);
+    let changed = force;
     for (const c of [base, live]) {
       const cw = Math.round(w * dpr);
       const ch = Math.round(h * dpr);
       if (c.width !== cw || c.height !== ch) {
         c.width = cw;
         c.height = ch;
+        changed = true;
       }
     }
-    renderBase();
-    renderLive();
+    if (changed) {
+      renderBase();
+      renderLive();
+    }
   }
 
   function showPageImage() {
@@ -574,7 +587,7 @@ export function createBoard(ctx) {
     renderTools();
     renderStatus();
     renderNav();
-    layout();
+    layout(true);
   };
   /** Called when the page joined: the first status is not announced as a change. */
   api.joined = () => {

@@ -1,0 +1,1 @@
+"""The teaching surface under load: ``python -m bench.whiteboard`` (see README.md here)."""
