@@ -52,6 +52,15 @@ class Settings:
     entry_window_s: float = 300.0
     room_file_limit: int = 100
     max_upload_bytes: int = 200 * 1024 * 1024
+    # Courseware conversion (tkroom.courseware): documents converted at once by this node, the
+    # time one may take, the largest source and the most pages it may have (0: no limit), and
+    # how long after issue a join ticket still authorizes the page's file calls (uploadfile,
+    # delroomfile of the ClientAPI): a class outlasts the ticket's join lifetime.
+    convert_workers: int = 2
+    convert_timeout_s: float = 300.0
+    convert_max_bytes: int = 100 * 1024 * 1024
+    convert_max_pages: int = 500
+    file_ticket_hours: float = 12.0
     # The edge (tkroom.edge): how long a client may take to send a request's headers, how long
     # a signalling socket may stay without joining (or resuming), and how many HTTP and,
     # separately, signalling connections one address may hold open (0: no cap).
@@ -107,6 +116,16 @@ class Settings:
             s.callback_delays_s = tuple(float(x) for x in _env_list("TKROOM_CALLBACK_DELAYS"))
         if "TKROOM_MAX_UPLOAD" in env:
             s.max_upload_bytes = int(env["TKROOM_MAX_UPLOAD"])
+        if "TKROOM_CONVERT_WORKERS" in env:
+            s.convert_workers = int(env["TKROOM_CONVERT_WORKERS"])
+        if "TKROOM_CONVERT_TIMEOUT" in env:
+            s.convert_timeout_s = float(env["TKROOM_CONVERT_TIMEOUT"])
+        if "TKROOM_CONVERT_MAX_BYTES" in env:
+            s.convert_max_bytes = _env_count("TKROOM_CONVERT_MAX_BYTES")
+        if "TKROOM_CONVERT_MAX_PAGES" in env:
+            s.convert_max_pages = _env_count("TKROOM_CONVERT_MAX_PAGES")
+        if "TKROOM_FILE_TICKET_HOURS" in env:
+            s.file_ticket_hours = float(env["TKROOM_FILE_TICKET_HOURS"])
         if "TKROOM_HEADER_TIMEOUT" in env:
             s.http_header_timeout_s = float(env["TKROOM_HEADER_TIMEOUT"])
         if "TKROOM_JOIN_TIMEOUT" in env:
@@ -136,6 +155,22 @@ class Settings:
                 url = "postgresql+asyncpg://" + url.split("://", 1)[1]
             return url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'tkroom.db').resolve()}"
+
+    def node_id(self) -> str:
+        """This node's name in the store, kept in the data folder: the files it received live
+        on its disk, so only it converts them (and takes them up again after a restart)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.data_dir / "node-id"
+        if not path.exists():
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(secrets.token_hex(8))
+            try:
+                os.link(tmp, path)  # atomic, as for the secret
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return path.read_text().strip()
 
     def secret(self) -> bytes:
         """The server secret: from TKROOM_SECRET, else read (or created once) in the data folder."""

@@ -63,6 +63,7 @@ class Node:
             checker=PasswordChecker(self.secret),
             throttle=Throttle(settings.throttle_base_s, settings.throttle_max_s),
             rooms=self.rooms,
+            node_id=settings.node_id(),
         )
         self.services: list[Service] = []
         self.signal: Any = None  # the signalling server, when tkroom.planes wired one

@@ -49,9 +49,11 @@ class _SignalService:
 
 
 def build_node(settings: Settings, *, state: RoomState | None = None, media: bool = True,
-               web: bool = True, grace: float = 15.0, sweep_interval: float = 1.0) -> Node:
+               web: bool = True, courseware: bool = True, grace: float = 15.0,
+               sweep_interval: float = 1.0) -> Node:
     """A node with every plane. ``state`` overrides the one ``settings.redis_url`` selects;
-    ``media=False`` leaves Janus out (media requests then answer with a clear code)."""
+    ``media=False`` leaves Janus out (media requests then answer with a clear code);
+    ``courseware=False`` converts no document (they stay queued for a node that does)."""
     node = Node(settings)
     state = state if state is not None else open_state(settings.redis_url)
     saved = SavePolicy(settings.max_saved_messages, settings.max_saved_per_user)
@@ -68,6 +70,10 @@ def build_node(settings: Settings, *, state: RoomState | None = None, media: boo
         from tkroom.media.plane import install_media
 
         node.media = install_media(node, signal)
+    if courseware:
+        from tkroom.courseware import install_courseware
+
+        install_courseware(node)
     if web:
         from tkroom.web import web_routes
 

@@ -98,6 +98,7 @@ class File(Base):
     """An uploaded courseware file, kept under the data folder."""
 
     __tablename__ = "files"
+    __table_args__ = (Index("ix_files_queue", "node", "status"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     companyid: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
     filename: Mapped[str] = mapped_column(String(255))
@@ -110,6 +111,19 @@ class File(Base):
     uploaduserid: Mapped[str] = mapped_column(String(100), default="")
     uploadusername: Mapped[str] = mapped_column(String(200), default="")
     uploadtime: Mapped[int] = mapped_column(BigInteger)
+    # Conversion into pages (tkroom.courseware; statuses in tkroom.rooms.courseware): asked
+    # for or not, 0 queued / 3 converting / 1 done / 2 failed, why it failed, how far it is,
+    # the page count; ``node`` holds the source on its disk and alone converts it, ``worker``
+    # is the process converting it now, alive while ``heartbeat`` (Unix seconds) is recent.
+    conversion: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[int] = mapped_column(Integer, default=1)
+    statusmsg: Mapped[str] = mapped_column(String(300), default="")
+    progress: Mapped[int] = mapped_column(Integer, default=100)
+    pagenum: Mapped[int] = mapped_column(Integer, default=1)
+    node: Mapped[str] = mapped_column(String(64), default="")
+    worker: Mapped[str] = mapped_column(String(64), default="")
+    heartbeat: Mapped[float] = mapped_column(Float, default=0.0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class RoomFile(Base):

@@ -12,6 +12,7 @@ import hmac
 import logging
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -24,6 +25,7 @@ from starlette.routing import BaseRoute, Route
 from tkroom.config import Settings
 from tkroom.edge import BodyLimit
 from tkroom.errors import CodeError
+from tkroom.rooms.courseware import DONE, PDF_NAME, is_output, output_dir
 from tkroom.store.models import File, Record
 from tkroom.webapi import clientapi, companies, files, groups, history, login, rooms, servers  # noqa: F401
 from tkroom.webapi.openapi import openapi_document
@@ -90,6 +92,20 @@ async def download_file(request: Request) -> Response:
     return await _download(request, File, _file_id)
 
 
+async def download_page(request: Request) -> Response:
+    """A converted document's page image, thumbnail or PDF (``tkroom.rooms.courseware``
+    names them), under the file's own token."""
+    part = request.path_params["part"]
+
+    def pick(row: File) -> tuple[str, str] | None:
+        if not (row.conversion and row.status == DONE and is_output(part, row.pagenum)):
+            return None
+        name = Path(row.filename).stem + ".pdf" if part == PDF_NAME else part
+        return str(output_dir(row.path) / part), name
+
+    return await _download(request, File, _file_id, pick)
+
+
 async def download_record(request: Request) -> Response:
     return await _download(request, Record, _record_id)
 
@@ -136,8 +152,14 @@ async def no_such_file(request: Request) -> Response:
     return JSONResponse({"result": 4105, "msg": "No such file"}, status_code=404)
 
 
-async def _download(request: Request, model: type, conv: Callable[[str], Any]) -> Response:
-    """A user file or recording, served so that nothing in it runs on the node's origin."""
+def _whole(row: Any) -> tuple[str, str]:
+    return row.path, getattr(row, "filename", None) or os.path.basename(row.path)
+
+
+async def _download(request: Request, model: type, conv: Callable[[str], Any],
+                    pick: Callable[[Any], tuple[str, str] | None] = _whole) -> Response:
+    """A user file or recording (or, by ``pick``, one of its parts: path and download name),
+    served so that nothing in it runs on the node's origin."""
     state: ApiState = request.app.state.api
     ident = conv(request.path_params["ident"])
     row = None
@@ -148,13 +170,15 @@ async def _download(request: Request, model: type, conv: Callable[[str], Any]) -
         except DB_ERRORS:
             log.exception("download: database failure")
             return answer(4107, "Database operation error")
-    exists = row is not None and await asyncio.to_thread(os.path.isfile, row.path)
     token = request.path_params["token"].encode("utf-8", "surrogateescape")
-    if row is None or not exists or not hmac.compare_digest(row.token.encode(), token):
+    if row is None or not hmac.compare_digest(row.token.encode(), token):
         return await no_such_file(request)
-    name = getattr(row, "filename", None) or os.path.basename(row.path)
+    target = pick(row)
+    if target is None or not await asyncio.to_thread(os.path.isfile, target[0]):
+        return await no_such_file(request)
+    path, name = target
     media_type, disposition = user_file_type(name)
-    return FileResponse(row.path, filename=name, media_type=media_type, headers=USER_FILE_HEADERS,
+    return FileResponse(path, filename=name, media_type=media_type, headers=USER_FILE_HEADERS,
                         content_disposition_type=disposition)
 
 
@@ -170,6 +194,7 @@ def routes() -> list[BaseRoute]:
         Route("/ClientAPI/{method}", clientapi_endpoint, methods=methods),
         Route("/ClientAPI/{method}/{rest:path}", clientapi_endpoint, methods=methods),
         Route("/download/file/{ident}/{token}", download_file, methods=["GET"]),
+        Route("/download/file/{ident}/{token}/{part}", download_page, methods=["GET"]),
         Route("/download/record/{ident}/{token}", download_record, methods=["GET"]),
         Route("/download/{rest:path}", no_such_file, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),

@@ -101,6 +101,17 @@ OpenAPI document every node serves at `/openapi.json`.
   changed elsewhere (another node, `tkroom admin`) is seen by `checkroom` within 2 seconds (the
   entry hot path keeps rows that long).
 
+## Courseware: converted documents
+
+`uploadfile` with `conversion=1` (the ClientAPI's default) queues a PDF, Office document or
+image for conversion into pages ([courseware.md](courseware.md)). Every file entry
+(`getroomfile`, `getcompanyfiles`) carries: `status` 0 queued, 3 converting, 1 done, 2 failed;
+`statusmsg` (why, when 2; else ""); `progress` 0-100; `pagenum` (the page count once done, 0
+while queued or failed); `pdfpath` (the PDF's URL once done, else ""); `pageimages` and
+`thumbnails` (URLs of page n at index n-1: PNG, 1600 and 240 pixels wide). A file uploaded
+without conversion (or of another format) has `status` 1, `pagenum` 1 and empty lists. The
+URLs carry the file's random token, like `downloadpath`.
+
 ## Class-state callbacks
 
 When a class begins or ends (the signalling plane reports it), the node POSTs form fields
@@ -132,7 +143,9 @@ ANSWERS = {
     "getcompanyfiles": '`{"result": 0, "companyfile": [<file>, ...]}`',
     "getroomfile": '`{"result": 0, "roomfile": [{fileid, companyid, filename, size, uploaduserid, '
                    'uploadusername, uploadtime, filepath, downloadpath, swfpath, pdfpath, filetype, pagenum, '
-                   'active, status, dynamicppt, isopen, type (1 = default document), sort}]}`',
+                   'active, status, statusmsg, progress, pageimages, thumbnails, dynamicppt, isopen, '
+                   'type (1 = default document), sort}]}` (conversion fields: see "Courseware" above)',
+    "delroomfile": '`{"result": 0}`',
     "groupcreate": '`{"result": 0, "groupid": "<id>"}`',
     "getgrouplist": '`{"result": 0, "grouplist": [{groupid, groupname, createtime}]}`',
     "getloginkey": '`{"result": 0, "loginkey": "<40 hex>", "expires": <Unix seconds>, "userid": ...}`',

@@ -1,6 +1,9 @@
 """Courseware files: uploadfile, getcompanyfiles, roombindfile, roomdeletefile, deletefile,
-getroomfile. Files live under ``<data>/files/<companyid>/``; a random token in the download
-path is what lets a client fetch one."""
+getroomfile, delroomfile, and the ClientAPI's uploadfile and delroomfile for the classroom
+page. Files live under ``<data>/files/<companyid>/`` on the node that received them, a
+converted document's pages beside them (``tkroom.rooms.courseware.output_dir``); a random
+token in the download path is what lets a client fetch one. Conversion itself is the
+courseware plane's (``tkroom.courseware``): here a document is only queued."""
 
 from __future__ import annotations
 
@@ -8,13 +11,28 @@ import asyncio
 import os
 import re
 import secrets
+import shutil
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, select
 
+from tkroom import tickets
 from tkroom.errors import CodeError
-from tkroom.store.models import File, RoomFile
+from tkroom.roles import SUPER_ROLES
+from tkroom.rooms.courseware import (
+    DONE,
+    FAILED,
+    PDF_NAME,
+    QUEUED,
+    conversion_kind,
+    output_dir,
+    page_name,
+    source_problem,
+    thumb_name,
+)
+from tkroom.store.models import File, Room, RoomFile
+from tkroom.webapi.access import enterable_room
 from tkroom.webapi.params import MAX_ID
 from tkroom.webapi.registry import Call, Param, method
 from tkroom.webapi.rooms import SERIAL, SERIAL_CODES
@@ -26,12 +44,17 @@ CHUNK = 1 << 20
 def file_dict(call: Call, f: File, rf: RoomFile | None = None) -> dict[str, Any]:
     base = str(call.request.base_url).rstrip("/")
     path = f"/download/file/{f.id}/{f.token}"
+    pages = range(1, f.pagenum + 1) if f.conversion and f.status == DONE else range(0)
     return {
         "fileid": f.id, "companyid": f.companyid, "filename": f.filename, "size": f.size,
         "uploaduserid": f.uploaduserid, "uploadusername": f.uploadusername,
         "uploadtime": f.uploadtime, "filepath": path, "downloadpath": base + path,
-        "swfpath": "", "pdfpath": "", "filetype": f.filetype, "pagenum": 1, "active": 1,
-        "status": 1, "dynamicppt": int(f.dynamicppt), "isopen": int(f.isopen),
+        "swfpath": "", "pdfpath": f"{base}{path}/{PDF_NAME}" if pages else "",
+        "filetype": f.filetype, "pagenum": f.pagenum, "active": 1,
+        "status": f.status, "statusmsg": f.statusmsg, "progress": f.progress,
+        "pageimages": [f"{base}{path}/{page_name(n)}" for n in pages],
+        "thumbnails": [f"{base}{path}/{thumb_name(n)}" for n in pages],
+        "dynamicppt": int(f.dynamicppt), "isopen": int(f.isopen),
         "type": int(rf.isdefault) if rf else 0, "sort": rf.sort if rf else 0,
     }
 
@@ -85,38 +108,83 @@ async def _bind(call: Call, serial: str, ids: list[int], default: int | None) ->
             rf.isdefault = rf.fileid == default
 
 
+CONVERSION_DOC = ("1: convert a PDF, Office document (ppt/pptx/doc/docx/xls/xlsx/odp/odt...) or "
+                  "image into page images and a PDF (status, progress, pageimages in getroomfile); "
+                  "other formats are kept as uploaded")
+
+
 @method("WebAPI", "uploadfile", "Upload a courseware file (multipart field filedata); answers fileid.",
         (Param("filedata", "file", True, "the file"),
          Param("serial", doc="bind the file to this room at once"),
          Param("isopen", "integer", doc="0/1: public to the whole enterprise"),
          Param("isdefault", "integer", doc="0/1: the room's default document (with serial)"),
          Param("dynamicppt", "integer", doc="0/1"),
-         Param("conversion", "integer", doc="accepted and ignored: files are served as uploaded")),
+         Param("conversion", "integer", doc=CONVERSION_DOC + " (default 0)")),
         ((4202, "filedata missing"), (5017, "a flag not 0/1"), (4106, "the room's file limit"),
          (5206, "the file could not be written"), *SERIAL_CODES[1:]),
         multipart=True)
 async def uploadfile(call: Call) -> dict[str, Any]:
     c = await call.company()
-    up = call.p.file("filedata")
-    if up is None or not up.filename:
-        raise CodeError(4202, "filedata (the file) is required")
+    up = _upload(call)
     isopen = call.p.flag("isopen", bad=5017)
     isdefault = call.p.flag("isdefault", bad=5017)
     dynamic = call.p.flag("dynamicppt", bad=5017)
+    conversion = call.p.flag("conversion", bad=5017)
     room = await call.own_room() if call.p.get("serial") else None
-    folder = call.state.files_dir / str(c.id)
+    f = await _store(call, c.id, up, conversion=conversion, isopen=isopen, dynamic=dynamic)
+    if room is not None:
+        await _bind_new(call, f, room.serial, f.id if isdefault else None)
+    await _queued(call, f)
+    return {"fileid": f.id}
+
+
+def _upload(call: Call) -> Any:
+    up = call.p.file("filedata")
+    if up is None or not up.filename:
+        raise CodeError(4202, "filedata (the file) is required")
+    return up
+
+
+async def _store(call: Call, companyid: int, up: Any, *, conversion: bool, isopen: bool = False,
+                 dynamic: bool = False, userid: str = "", username: str = "") -> File:
+    """Write the upload to the node's disk and add its row; a document to convert is queued
+    (or failed at once when it is empty or too large to convert)."""
+    folder = call.state.files_dir / str(companyid)
     name = _safe_name(up.filename)
     token = secrets.token_hex(16)
     dest = folder / f"{token}_{name}"
     size = await _save(up, dest, call.state.settings.max_upload_bytes)
-    f = File(companyid=c.id, filename=name, size=size, path=str(dest), token=token,
-             filetype=Path(name).suffix.lstrip(".").lower()[:20], isopen=isopen, dynamicppt=dynamic,
-             uploadtime=int(call.now))
+    filetype = Path(name).suffix.lstrip(".").lower()[:20]
+    f = File(companyid=companyid, filename=name, size=size, path=str(dest), token=token,
+             filetype=filetype, isopen=isopen, dynamicppt=dynamic, uploadtime=int(call.now),
+             uploaduserid=userid[:100], uploadusername=username[:200])
+    if conversion and conversion_kind(filetype):
+        problem = source_problem(size, call.state.settings.convert_max_bytes)
+        f.conversion, f.node, f.progress, f.pagenum = True, call.state.node_id, 0, 0
+        f.status, f.statusmsg = (FAILED, problem) if problem else (QUEUED, "")
     call.s.add(f)
-    await call.s.flush()
-    if room is not None:
-        await _bind(call, room.serial, [f.id], f.id if isdefault else None)
-    return {"fileid": f.id}
+    try:
+        await call.s.flush()
+    except BaseException:
+        await asyncio.to_thread(dest.unlink, missing_ok=True)
+        raise
+    return f
+
+
+async def _bind_new(call: Call, f: File, serial: str, default: int | None) -> None:
+    """Bind a just-stored file; when the room refuses it (4106), its bytes go too."""
+    try:
+        await _bind(call, serial, [f.id], default)
+    except BaseException:
+        await asyncio.to_thread(Path(f.path).unlink, missing_ok=True)
+        raise
+
+
+async def _queued(call: Call, f: File) -> None:
+    """Commit, then tell the converter (it reads the queue in its own session)."""
+    await call.s.commit()
+    if f.status == QUEUED:
+        call.state.wake_converter()
 
 
 async def _save(up: Any, dest: Path, limit: int) -> int:
@@ -181,7 +249,102 @@ async def deletefile(call: Call) -> dict[str, Any]:
     await call.s.execute(delete(File).where(File.id.in_(ids)))
     await call.s.flush()
     for f in files:
-        await asyncio.to_thread(Path(f.path).unlink, missing_ok=True)
+        await _remove(f)
+    return {}
+
+
+async def _remove(f: File) -> None:
+    """A file's bytes on this node's disk: the upload and its pages."""
+    await asyncio.to_thread(Path(f.path).unlink, missing_ok=True)
+    await asyncio.to_thread(shutil.rmtree, Path(output_dir(f.path)), True)
+
+
+FILEID = Param("fileid", "integer", True, "the file")
+
+
+async def _delete_from_room(call: Call, room: Room) -> None:
+    """Unbind a file from the room; when no other room uses it, delete it with its pages."""
+    fid = call.p.int("fileid", missing=4202, bad=4202, lo=1, hi=MAX_ID, out_of_range=4105)
+    if fid is None:
+        raise CodeError(4202, "fileid is required")
+    bound = await call.s.get(RoomFile, (room.serial, fid))
+    f = await call.s.get(File, fid)
+    if bound is None or f is None or f.companyid != room.companyid:
+        raise CodeError(4105, f"No file {fid} in room {room.serial}")
+    await call.s.delete(bound)
+    await call.s.flush()
+    others = (await call.s.execute(select(func.count()).select_from(RoomFile)
+                                   .where(RoomFile.fileid == fid))).scalar()
+    if not others:
+        await call.s.delete(f)
+        await call.s.commit()
+        await _remove(f)
+
+
+@method("WebAPI", "delroomfile",
+        "Remove a file from a room; a file no other room uses is deleted with its pages.",
+        (SERIAL, FILEID), SERIAL_CODES + ((4202, "fileid missing"), (4105, "no such file in the room")))
+async def delroomfile(call: Call) -> dict[str, Any]:
+    await _delete_from_room(call, await call.own_room())
+    return {}
+
+
+TICKET = Param("ticket", required=True,
+               doc="the join ticket checkroom gave (accepted for file calls for "
+                   "TKROOM_FILE_TICKET_HOURS after issue)")
+TICKET_CODES = (
+    (5100, "serial missing"), (4007, "no such room"),
+    (3003, "the room was deleted or its endtime has passed"), (3002, "the enterprise is frozen"),
+    (3001, "the enterprise's service period has ended"),
+    (4108, "no ticket, or the ticket of a student, viewer, inspector or another room"),
+    (5301, "the ticket is malformed, forged or too old"),
+)
+
+
+async def _teacher(call: Call) -> tuple[Room, tickets.Identity]:
+    """The room of ``serial`` and the identity of a teacher's or assistant's ticket for it."""
+    room, _ = await enterable_room(call, call.p.get("serial"))
+    raw = call.p.get("ticket")
+    if not raw:
+        raise CodeError(4108, "ticket (the join ticket of checkroom) is required")
+    grace = call.state.settings.file_ticket_hours * 3600
+    ident = tickets.verify(call.state.secret, raw, call.now, grace=grace)
+    if ident.serial != room.serial:
+        raise CodeError(4108, "This ticket is for another room")
+    if ident.role not in SUPER_ROLES:
+        raise CodeError(4108, "Only the teacher or an assistant may change the room's files")
+    return room, ident
+
+
+@method("ClientAPI", "uploadfile",
+        "Upload a courseware file into the room from the classroom (teacher or assistant); "
+        "answers fileid.",
+        (Param("serial", required=True, doc="room number"), TICKET,
+         Param("filedata", "file", True, "the file"),
+         Param("conversion", "integer", doc=CONVERSION_DOC + " (default 1)")),
+        TICKET_CODES + ((4202, "filedata missing"), (5017, "conversion not 0/1"),
+                        (4106, "the room's file limit"), (5206, "the file could not be written")),
+        key=False, multipart=True)
+async def client_uploadfile(call: Call) -> dict[str, Any]:
+    room, ident = await _teacher(call)
+    up = _upload(call)
+    conversion = call.p.flag("conversion", default=True, bad=5017)
+    f = await _store(call, room.companyid, up, conversion=conversion, userid=ident.userid,
+                     username=ident.nickname)
+    await _bind_new(call, f, room.serial, None)
+    await _queued(call, f)
+    return {"fileid": f.id}
+
+
+@method("ClientAPI", "delroomfile",
+        "Remove a file from the room from the classroom (teacher or assistant); a file no "
+        "other room uses is deleted with its pages.",
+        (Param("serial", required=True, doc="room number"), TICKET, FILEID),
+        TICKET_CODES + ((4202, "fileid missing"), (4105, "no such file in the room")),
+        key=False)
+async def client_delroomfile(call: Call) -> dict[str, Any]:
+    room, _ = await _teacher(call)
+    await _delete_from_room(call, room)
     return {}
 
 

@@ -4,6 +4,7 @@ application both import it, and neither imports the other."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,10 @@ class ApiState:
     throttle: Throttle
     rooms: RoomCache = field(default_factory=RoomCache)
     extra: dict[str, Any] = field(default_factory=dict)
+    # The node's id (``Settings.node_id``): uploads record it, since the file is on its disk.
+    node_id: str = ""
+    # Called once a document was queued for conversion (the courseware plane sets it).
+    wake_converter: Callable[[], None] = lambda: None
 
     @property
     def files_dir(self) -> Path:

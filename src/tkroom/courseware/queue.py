@@ -1,0 +1,147 @@
+"""The conversion queue: documents waiting in the database, converted by a bounded pool.
+
+The queue is the ``files`` table itself (status 0 queued, 3 converting;
+``tkroom.store.conversions``), so it survives a restart. Each of ``workers`` tasks claims one
+document at a time, converts it (``tkroom.courseware.convert``) and records the outcome. Only
+the node holding the source on its disk converts it. A converting document's worker writes a
+heartbeat; one whose heartbeat stopped is claimed again, and one that was cut off
+``MAX_ATTEMPTS`` times fails. A node that stops cleanly puts its documents back in the queue,
+and one that was killed takes them back when it starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from tkroom.courseware.convert import ConversionError, convert
+from tkroom.rooms.courseware import DONE, FAILED, MAX_ATTEMPTS, conversion_kind, output_dir
+from tkroom.store.conversions import ConversionRows
+from tkroom.store.models import File
+
+log = logging.getLogger("tkroom.courseware")
+
+HEARTBEAT_S = 5.0
+STALE_S = 30.0  # a converting document whose heartbeat is this old has lost its worker
+
+
+@dataclass
+class QueueSettings:
+    workdir: Path        # per-job scratch folders, on the same file system as the files
+    node: str            # this node's id (File.node of the documents it received)
+    workers: int = 2
+    timeout_s: float = 300.0
+    max_pages: int = 500
+    poll_s: float = 2.0
+
+
+class _Gone(Exception):
+    """The document was deleted (or taken over) while it was being converted."""
+
+
+class ConversionQueue:
+    """``start()``/``stop()`` as a node service; ``wake()`` when a document was queued."""
+
+    def __init__(self, sessions: async_sessionmaker, settings: QueueSettings) -> None:
+        self.settings = settings
+        self.rows = ConversionRows(sessions, settings.node, f"{settings.node}:{secrets.token_hex(4)}")
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        wd = self.settings.workdir
+        await asyncio.to_thread(shutil.rmtree, wd, True)  # scratch of jobs cut off before
+        await asyncio.to_thread(wd.mkdir, parents=True, exist_ok=True)
+        await self.rows.take_back()
+        self._tasks = [asyncio.create_task(self._worker(i), name=f"convert-{i}")
+                       for i in range(max(1, self.settings.workers))]
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks)
+        self._tasks = []
+        with contextlib.suppress(Exception):
+            await self.rows.release()
+
+    async def _worker(self, n: int) -> None:
+        while True:
+            try:
+                job = await self.rows.claim(time.time(), STALE_S)
+            except Exception:
+                log.exception("conversion queue: cannot read the database")
+                job = None
+            if job is None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_s)
+                self._wake.clear()  # a wake set while claiming is seen by the wait above
+                continue
+            self._wake.set()  # there may be more: let the next idle worker look too
+            await self._run(job)
+
+    async def _run(self, f: File) -> None:
+        if f.attempts > MAX_ATTEMPTS:
+            await self._finish(f.id, FAILED, f"The conversion was cut off {MAX_ATTEMPTS} times")
+            return
+        source = await asyncio.to_thread(Path(f.path).absolute)
+        work = self.settings.workdir / f"{f.id}-{secrets.token_hex(4)}"
+        out = Path(output_dir(str(source)))
+        beat = asyncio.create_task(self._heartbeat(f.id))
+        try:
+            await asyncio.to_thread(work.mkdir)
+            kind = conversion_kind(f.filetype)
+            if kind is None:
+                raise ConversionError(f"Files of type {f.filetype!r} are not converted")
+            if not await asyncio.to_thread(source.is_file):
+                raise ConversionError("The uploaded file is missing on this node")
+            pages = await convert(source, kind, out, work, seconds=self.settings.timeout_s,
+                                  max_pages=self.settings.max_pages,
+                                  report=lambda p: self._progress(f.id, p))
+            if not await self._finish(f.id, DONE, "", pagenum=pages):
+                await asyncio.to_thread(shutil.rmtree, out, True)  # deleted meanwhile
+            log.info("converted file %s: %d pages", f.id, pages)
+        except _Gone:
+            log.info("file %s was deleted while it was converted", f.id)
+        except ConversionError as e:
+            log.info("file %s not converted: %s", f.id, e)
+            await self._finish(f.id, FAILED, str(e)[:300])
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("converting file %s", f.id)
+            await self._finish(f.id, FAILED, "The conversion failed on the server")
+        finally:
+            beat.cancel()
+            await asyncio.to_thread(shutil.rmtree, work, True)
+
+    async def _heartbeat(self, fid: int) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            with contextlib.suppress(Exception):
+                await self.rows.update(fid, heartbeat=time.time())
+
+    async def _progress(self, fid: int, pct: int) -> None:
+        """Record progress; stop converting a document that is no longer this worker's."""
+        if not await self.rows.update(fid, progress=pct, heartbeat=time.time()):
+            raise _Gone
+
+    async def _finish(self, fid: int, status: int, msg: str, pagenum: int = 0) -> bool:
+        try:
+            return await self.rows.update(fid, status=status, statusmsg=msg, worker="",
+                                    progress=100 if status == DONE else 0,
+                                    pagenum=pagenum if status == DONE else 0)
+        except Exception:
+            log.exception("conversion queue: cannot record the outcome of file %s", fid)
+            return False

@@ -1,0 +1,82 @@
+"""The conversion queue's rows on SQLite and PostgreSQL: claims by concurrent workers (of one
+node, and of two nodes on one database) take every document exactly once, a silent worker's
+document is claimed again, and a worker that lost its document changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from sqlalchemy import select
+
+from tkroom.rooms.courseware import CONVERTING, DONE, QUEUED
+from tkroom.store.companies import create_company
+from tkroom.store.conversions import ConversionRows
+from tkroom.store.engine import make_engine, migrate, sessionmaker
+from tkroom.store.models import File
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path):
+    if request.param == "postgres":
+        return request.getfixturevalue("own_pg_url")
+    return f"sqlite+aiosqlite:///{tmp_path / 'q.db'}"
+
+
+async def _queued(sessions, node: str, n: int) -> list[int]:
+    async with sessions() as s:
+        c = await create_company(s, "School")
+        await s.flush()
+        files = [File(companyid=c.id, filename=f"{i}.pdf", size=1, path=f"/x/{i}.pdf", token="t",
+                      filetype="pdf", uploadtime=0, conversion=True, status=QUEUED, node=node,
+                      progress=0, pagenum=0) for i in range(n)]
+        s.add_all(files)
+        await s.commit()
+        return [f.id for f in files]
+
+
+async def test_every_document_is_claimed_exactly_once(db_url):
+    engines = [make_engine(db_url) for _ in range(2)]  # two processes of one node
+    try:
+        await migrate(engines[0])
+        mine = await _queued(sessionmaker(engines[0]), "n1", 30)
+        theirs = await _queued(sessionmaker(engines[0]), "n2", 5)
+        workers = [ConversionRows(sessionmaker(engines[i % 2]), "n1", f"w{i}") for i in range(6)]
+        claimed: list[tuple[str, int]] = []
+
+        async def drain(rows: ConversionRows) -> None:
+            for _ in range(100):
+                f = await rows.claim(time.time(), 30)
+                if f is None:
+                    return
+                assert f.status == CONVERTING and f.worker == rows.worker and f.attempts == 1
+                claimed.append((rows.worker, f.id))
+
+        await asyncio.gather(*(drain(w) for w in workers))
+        assert sorted(fid for _, fid in claimed) == mine, "each once, and only this node's"
+        other = ConversionRows(sessionmaker(engines[1]), "n2", "x")
+        assert (await other.claim(time.time(), 30)).id == theirs[0]
+
+        # a worker falls silent: its document is claimed again, and the old worker's writes
+        # no longer land
+        owner = dict((fid, w) for w, fid in claimed)[mine[0]]  # the oldest goes first
+        old = next(w for w in workers if w.worker == owner)
+        new = next(w for w in workers if w.worker != owner)
+        assert await new.claim(time.time(), 30) is None
+        late = await new.claim(time.time() + 31, 30)
+        assert late is not None and late.id == mine[0] and late.attempts == 2
+        assert await old.update(late.id, progress=50) is False
+        assert await new.update(late.id, status=DONE, worker="") is True
+
+        # release (a clean stop) and take_back (a start after a kill) requeue
+        await old.release()
+        await ConversionRows(sessionmaker(engines[0]), "n1", "new").take_back()
+        async with sessionmaker(engines[0])() as s:
+            rows = {f.id: f for f in (await s.execute(select(File))).scalars()}
+        assert {rows[i].status for i in mine} == {QUEUED, DONE}
+        assert [i for i in mine if rows[i].status == DONE] == [late.id]
+        assert all(rows[i].worker == "" for i in mine)
+    finally:
+        for e in engines:
+            await e.dispose()
