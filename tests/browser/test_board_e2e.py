@@ -72,6 +72,8 @@ def page_key(p: Person) -> str:
 
 
 def board_point(p: Person, x: float, y: float) -> tuple[float, float]:
+    """Where a point of the board (fractions) is on the screen (the board scrolled into view)."""
+    p.page.locator("#board-live").scroll_into_view_if_needed()
     box = p.page.locator("#board-live").bounding_box()
     assert box is not None
     return box["x"] + x * box["width"], box["y"] + y * box["height"]
@@ -223,6 +225,119 @@ def test_the_board_in_class(board_node: ClassNode, chromium, request):
         need_node_modules()
         assert run_axe(teacher.page) == []
         assert run_axe(ann.page) == []
+        for p in people:
+            assert p.errors == [], p.errors
+    finally:
+        for p in people:
+            p.close()
+
+
+def boxes_pdf(pages: int = 3) -> bytes:
+    """A PDF whose page n (400 x 300 pt) has one blue box, further right on each page."""
+    objs = ["<< /Type /Catalog /Pages 2 0 R >>",
+            "<< /Type /Pages /Kids [{}] /Count {} >>".format(
+                " ".join(f"{3 + 2 * i} 0 R" for i in range(pages)), pages)]
+    for i in range(pages):
+        draw = f"0 0 1 rg {40 + 100 * i} 100 80 80 re f".encode()
+        objs.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 400 300] /Contents {4 + 2 * i} 0 R >>")
+        objs.append(f"<< /Length {len(draw)} >>\nstream\n{draw.decode()}\nendstream")
+    out, offsets = b"%PDF-1.4\n", []
+    for i, body in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += f"{i} 0 obj {body} endobj\n".encode()
+    xref = len(out)
+    out += f"xref\n0 {len(objs) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
+    out += f"trailer << /Size {len(objs) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return out
+
+
+# The colour of the page image at a point (fractions), read through a canvas.
+IMAGE_PIXEL_JS = """([x, y]) => {
+  const img = document.getElementById('board-image');
+  const c = document.createElement('canvas');
+  c.width = img.naturalWidth; c.height = img.naturalHeight;
+  const g = c.getContext('2d');
+  g.drawImage(img, 0, 0);
+  return [...g.getImageData(Math.round(x * c.width), Math.round(y * c.height), 1, 1).data];
+}"""
+
+
+def blue_at(p: Person, x: float, y: float) -> bool:
+    r, g, b, _ = p.eval(IMAGE_PIXEL_JS, [x, y])
+    return b > 200 and r < 80 and g < 80
+
+
+def image_ready(p: Person, src: str) -> bool:
+    return bool(p.eval("(s) => { const i = document.getElementById('board-image');"
+                       " return !i.hidden && i.src === s && i.complete && i.naturalWidth > 0; }", src))
+
+
+def test_courseware_on_the_board(board_node: ClassNode, chromium, request):
+    """The teacher uploads a PDF from the page, sees it convert, shows it; the students follow
+    her pages (buttons, thumbnails) and see her drawing on a page of it."""
+    node = board_node
+    serial = node.create_room("Optics")
+    url = f"{node.url}/room/{serial}"
+    out = OUTPUT / request.node.name
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"screenshots in {out}")
+    teacher = Person(chromium, url)
+    teacher.page.set_viewport_size({"width": 1280, "height": 1100})  # the whole board in view
+    sue = Person(chromium, url, locale="zh-CN")
+    people = [teacher, sue]
+    try:
+        teacher.join("Mr Newton", PASSWORDS["chairmanpwd"])
+        sue.join("Sue", PASSWORDS["confuserpwd"])
+        assert sue.page.is_hidden("#upload-form")
+
+        teacher.page.set_input_files("#upload-input", files=[
+            {"name": "prisms.pdf", "mimeType": "application/pdf", "buffer": boxes_pdf(3)}])
+        item = teacher.page.locator("#files li").first
+        expect(item).to_have_attribute("data-status", "1", timeout=120000)
+        expect(item).to_contain_text("3 pages")
+        fileid = int(item.get_attribute("data-fileid") or 0)
+        # Sue's list follows (DocumentChange): the file, converted.
+        expect(sue.page.locator(f'#files li[data-fileid="{fileid}"]')).to_have_attribute("data-status", "1",
+                                                                                         timeout=30000)
+        f = teacher.eval("(id) => tkroomPage.courseware.files.find((f) => f.fileid === id)", fileid)
+        assert len(f["pageimages"]) == 3 and len(f["thumbnails"]) == 3
+
+        teacher.page.click(f'#files li[data-fileid="{fileid}"] [data-action="file-show"]')
+        wait_until(lambda: image_ready(sue, f["pageimages"][0]), 30, "page 1 on Sue's board")
+        expect(sue.page.locator("#board-pageno")).to_have_text("第 1 / 3 页")
+        assert blue_at(sue, 0.2, 0.47) and not blue_at(sue, 0.45, 0.47)
+
+        teacher.page.click('#board-nav [data-action="page-next"]')
+        wait_until(lambda: image_ready(sue, f["pageimages"][1]), 30, "page 2 on Sue's board")
+        assert blue_at(sue, 0.45, 0.47) and not blue_at(sue, 0.2, 0.47)
+        assert page_key(sue) == f"{fileid}_2"
+
+        # Thumbnails: the teacher jumps to page 3.
+        expect(teacher.page.locator("#board-thumbs .thumb")).to_have_count(3)
+        teacher.page.click('#board-thumbs .thumb[data-page="3"]')
+        wait_until(lambda: image_ready(sue, f["pageimages"][2]), 30, "page 3 on Sue's board")
+        assert blue_at(sue, 0.7, 0.47)
+
+        # The teacher draws an arrow on page 3; Sue sees it over the page.
+        pick_tool(teacher, "arrow")
+        press(teacher, 0.2, 0.8)
+        drag_to(teacher, 0.65, 0.5)
+        release(teacher)
+        wait_until(lambda: shapes(sue) == 1, 15, "the arrow on Sue's board")
+        wait_until(lambda: overlap(ink(sue), ink(teacher)) > 0.8, 15, "the same arrow")
+
+        # Sue zooms in on her own screen only, then fits the page again.
+        width = sue.eval("document.getElementById('board-page').clientWidth")
+        sue.page.click('#board-nav [data-action="zoom-in"]')
+        wait_until(lambda: sue.eval("document.getElementById('board-page').clientWidth") > width, 10, "zoomed")
+        assert sue.eval("document.documentElement.scrollWidth <= window.innerWidth")
+        sue.page.click('#board-nav [data-action="zoom-fit"]')
+        wait_until(lambda: sue.eval("document.getElementById('board-page').clientWidth") == width, 10, "fitted")
+        wait_until(lambda: overlap(ink(sue), ink(teacher)) > 0.8, 15, "the arrow after zooming")
+
+        teacher.page.screenshot(path=str(out / "teacher-courseware.png"), full_page=True)
+        sue.page.screenshot(path=str(out / "student-courseware-zh.png"), full_page=True)
         for p in people:
             assert p.errors == [], p.errors
     finally:
