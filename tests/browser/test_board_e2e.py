@@ -217,6 +217,14 @@ def test_the_board_in_class(board_node: ClassNode, chromium, request):
         saved = bob.eval("tkroomPage.room.getSavedMessages().filter((m) => m.name === 'SharpsChange').length")
         assert saved == 3  # two on page 1 and the text on page 2, as saved messages
 
+        # The teacher erases Ann's rectangle (the teacher may erase anyone's shape).
+        pick_tool(teacher, "eraser")
+        press(teacher, 0.1, 0.8)
+        release(teacher)
+        for s in people:
+            wait_until(lambda s=s: shapes(s) == 1, 15, "the rectangle erased")
+        assert teacher.eval("tkroomPage.room.board.getShapes()[0].className") == "Pen"
+
         # The teacher clears the page: gone everywhere, in one step.
         teacher.page.click('#board-tools [data-action="board-clear"]')
         for s in people:
@@ -327,6 +335,25 @@ def test_courseware_on_the_board(board_node: ClassNode, chromium, request):
         wait_until(lambda: shapes(sue) == 1, 15, "the arrow on Sue's board")
         wait_until(lambda: overlap(ink(sue), ink(teacher)) > 0.8, 15, "the same arrow")
 
+        # A highlighter stroke and a label; then the laser pointer, which Sue sees move.
+        pick_tool(teacher, "highlighter")
+        press(teacher, 0.1, 0.2)
+        drag_to(teacher, 0.5, 0.2)
+        release(teacher)
+        pick_tool(teacher, "text")
+        teacher.page.mouse.click(*board_point(teacher, 0.1, 0.85))
+        teacher.page.fill("#board-text", "n = 1.5 (glass)")
+        teacher.page.keyboard.press("Enter")
+        wait_until(lambda: shapes(sue) == 3, 15, "the highlighter and the label on Sue's board")
+        highlight = sue.eval(PIXEL_JS, ["board-canvas", 0.3, 0.2])
+        assert near_red(highlight[:3] + [255]) and 60 < highlight[3] < 160  # drawn at 40 % opacity
+        pick_tool(teacher, "laser")
+        teacher.page.mouse.move(*board_point(teacher, 0.8, 0.3))
+        teacher.page.mouse.move(*board_point(teacher, 0.82, 0.32), steps=3)
+        wait_until(lambda: near_red(sue.eval(PIXEL_JS, ["board-live", 0.82, 0.32])[:3] + [255]), 15,
+                   "the laser dot on Sue's board")
+        teacher.page.screenshot(path=str(out / "teacher-courseware.png"), full_page=True)
+
         # Sue zooms in on her own screen only, then fits the page again.
         width = sue.eval("document.getElementById('board-page').clientWidth")
         sue.page.click('#board-nav [data-action="zoom-in"]')
@@ -336,7 +363,6 @@ def test_courseware_on_the_board(board_node: ClassNode, chromium, request):
         wait_until(lambda: sue.eval("document.getElementById('board-page').clientWidth") == width, 10, "fitted")
         wait_until(lambda: overlap(ink(sue), ink(teacher)) > 0.8, 15, "the arrow after zooming")
 
-        teacher.page.screenshot(path=str(out / "teacher-courseware.png"), full_page=True)
         sue.page.screenshot(path=str(out / "student-courseware-zh.png"), full_page=True)
         for p in people:
             assert p.errors == [], p.errors

@@ -280,7 +280,7 @@ export function createBoard(ctx) {
       state.erasing = new Set();
       eraseAt(x, y);
     } else if (tool === "laser") {
-      board.laser(x, y, true);
+      pointAt(x, y);
     } else if (tool === "text") {
       openTextBox(x, y);
     }
@@ -296,7 +296,7 @@ export function createBoard(ctx) {
   function onMove(ev) {
     if (state.tool === "laser" && board.canDraw() && (ev.pointerType === "mouse" || ev.buttons)) {
       const [x, y] = at(ev);
-      board.laser(x, y, true);
+      pointAt(x, y);
       return;
     }
     if (!state.stroke && !state.drag && !state.erasing) return;
@@ -331,13 +331,26 @@ export function createBoard(ctx) {
     } else if (state.erasing) {
       state.erasing = null;
     } else if (state.tool === "laser" && board.canDraw()) {
-      board.laser(0, 0, false);
+      hideLaser();
     }
     queueLive();
   }
 
   function onLeave(ev) {
-    if (state.tool === "laser" && board.canDraw() && ev.pointerType === "mouse") board.laser(0, 0, false);
+    if (state.tool === "laser" && board.canDraw() && ev.pointerType === "mouse") hideLaser();
+  }
+
+  /** The own laser dot: sent to the others, and drawn here too (the cursor is hidden). */
+  function pointAt(x, y) {
+    board.laser(x, y, true);
+    state.lasers.set("", { x, y, key: board.currentPage().key, ts: Date.now() });
+    queueLive();
+  }
+
+  function hideLaser() {
+    board.laser(0, 0, false);
+    state.lasers.delete("");
+    queueLive();
   }
 
   /** The topmost shape under (x, y) that this user may erase. */
