@@ -220,7 +220,8 @@ export function createBoard(ctx) {
     const page = board.currentPage();
     const url = pageImage(page);
     const f = page.fileid ? fileOf(page.fileid) : null;
-    $("board-missing").hidden = !(page.fileid && !url);
+    // A file without page images says so (one not in the list yet is just a blank page until it is).
+    $("board-missing").hidden = !(f && !url);
     if (f && !url) $("board-missing").textContent = ctx.t()("board.noImages", { name: f.filename || f.fileid });
     if (url === state.imageUrl) return;
     state.imageUrl = url;

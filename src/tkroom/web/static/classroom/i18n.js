@@ -394,6 +394,11 @@ export const codesEn = {
   "board:4108": "You may not draw on the board now: the teacher has not allowed it.",
   "board:103": "The board did not accept that drawing (too large, or too many shapes on this page).",
   "board:2602": "You are drawing too fast: wait a moment and try again.",
+  "room:4105": "That file is no longer in this room.",
+  "room:4106": "This room already holds as many files as it may: delete one first.",
+  "room:4202": "No file was chosen (or the file was empty).",
+  "room:5017": "The upload's conversion setting was not valid.",
+  "room:5206": "The server could not store the file: ask the administrator (the disk may be full).",
 };
 
 export const codesZh = {
@@ -477,6 +482,11 @@ export const codesZh = {
   "board:4108": "你现在不能在白板上书写：老师还没有允许。",
   "board:103": "白板没有接受这次书写（内容太大，或本页图形太多）。",
   "board:2602": "书写太快了，请稍等再试。",
+  "room:4105": "该文件已不在本教室中。",
+  "room:4106": "本教室的文件数已达上限：请先删除一个。",
+  "room:4202": "没有选择文件（或文件为空）。",
+  "room:5017": "上传的转换设置无效。",
+  "room:5206": "服务器无法保存该文件：请联系管理员（磁盘可能已满）。",
 };
 
 export const LANGUAGES = { en: "English", zh: "中文" };
