@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tkroom.rooms.model import ALL, Event, Target, new_member
-from tkroom.rooms.transitions import JoinPolicy, SavePolicy
+from tkroom.rooms.transitions import ClearOutcome, JoinPolicy, SavePolicy
 from tkroom.state import open_state
 from tkroom.state.base import Session
 
@@ -292,11 +292,14 @@ async def test_children_limit_and_clear(state):
     assert (await state.save_message("r", extra, both)).refused == "room"
     await state.save_message("r", {"id": "g", "name": "G", "associatedMsgID": "a1"})
     await state.save_message("r", {"id": "Page_1", "name": "P"})
-    removed = await state.delete_children("r", "Page_1")
-    assert [m["id"] for m in removed] == ["a1", "a2", "a0", "g"]
+    await state.save_message("r", {"id": "gg", "name": "G", "associatedMsgID": "g"})
+    out = await state.delete_children("r", "Page_1")
+    # the page's own messages are counted; only what hung on them comes back
+    assert out.count == 3 and [m["id"] for m in out.cascaded] == ["g", "gg"]
+    assert out.cascaded[0]["associatedMsgID"] == "a1"
     assert [m["id"] for m in await state.messages("r")] == ["Other", "b0", "Page_1"]
-    assert await state.delete_children("r", "Page_1") == []
-    assert await state.delete_children("r", "nothing") == []
+    assert (await state.delete_children("r", "Page_1")).count == 0
+    assert await state.delete_children("r", "nothing") == ClearOutcome(0, [])
     # the page is empty again: its limit counts from zero
     for i in range(3):
         assert not (await state.save_message("r", {"id": f"c{i}", "name": "S",

@@ -12,6 +12,7 @@ import json
 import math
 import re
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,8 +155,14 @@ def check_shape(class_name: Any, data: Any) -> None:
 
 
 def _size_ok(data: Any, limits: BoardLimits) -> None:
+    """Within the size limit, and plain JSON: a NaN or Infinity (which Python's JSON reads)
+    saved on the board would break every browser's join answer."""
+    try:
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError as exc:
+        raise fail(103, "numbers must be finite (no NaN or Infinity)") from exc
     if limits.max_shape_bytes:
-        size = len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
+        size = len(text.encode())
         if size > limits.max_shape_bytes:
             raise fail(103, f"a board message's data is {size} bytes of JSON; the room allows "
                             f"at most {limits.max_shape_bytes}")
@@ -311,9 +318,9 @@ class RateLimiter:
     def __init__(self, rate: float, burst: float | None = None) -> None:
         self.rate = rate
         self.burst = burst if burst is not None else 2 * rate
-        self._buckets: OrderedDict[str, tuple[float, int]] = OrderedDict()  # least recent first
+        self._buckets: OrderedDict[Hashable, tuple[float, int]] = OrderedDict()  # oldest first
 
-    def allow(self, key: str, now_ms: int) -> bool:
+    def allow(self, key: Hashable, now_ms: int) -> bool:
         """Take one token of ``key`` at ``now_ms``; False (nothing taken) when none is left."""
         if self.rate <= 0:
             return True

@@ -13,7 +13,7 @@ from typing import Any
 from tkroom.rooms.board import compact
 from tkroom.rooms.model import ALL, INSPECTOR, SUPER_ROLES, Event, Member, Target
 from tkroom.rooms.rules import BIG_ROOM_ID, CLASS_BEGIN_ID, SERVER_ID, server_delmsg, visible
-from tkroom.rooms.transitions import LeaveOutcome, SaveOutcome, Snapshot
+from tkroom.rooms.transitions import ClearOutcome, LeaveOutcome, SaveOutcome, Snapshot
 
 CLASS_BEGAN, CLASS_ENDED = 0, 1
 
@@ -111,14 +111,13 @@ def deleted(msg: dict[str, Any], target: Target, removed: list[dict[str, Any]],
     return events, CLASS_ENDED if ended else None
 
 
-def cleared(msg: dict[str, Any], target: Target, removed: list[dict[str, Any]], parent: str,
+def cleared(msg: dict[str, Any], target: Target, out: ClearOutcome,
             now_ms: int) -> tuple[list[Event], int | None]:
     """A page clear is announced as its one ``clearEvent`` (clients drop the page's shapes);
     only what hung on those shapes (not the page's own shapes) is announced one by one."""
     events = [Event("pubMsg", msg, target)]
-    events += [Event("delMsg", server_delmsg(r, now_ms), ALL) for r in removed
-               if r.get("associatedMsgID") != parent]
-    ended = any(r["id"] == CLASS_BEGIN_ID for r in removed)
+    events += [Event("delMsg", server_delmsg(r, now_ms), ALL) for r in out.cascaded]
+    ended = any(r["id"] == CLASS_BEGIN_ID for r in out.cascaded)
     return events, CLASS_ENDED if ended else None
 
 

@@ -91,6 +91,15 @@ class SaveOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class ClearOutcome:
+    """A ``delete_children``: how many messages hung directly on the parent (all gone), and
+    the further messages their removal took along (``seq`` order), to be announced."""
+
+    count: int
+    cascaded: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """What a joiner needs, read atomically: members, saved messages (``seq`` order), ``s``."""
 
@@ -323,15 +332,25 @@ def delete_message(room: RoomData, msgid: str, author: str = "") -> list[dict[st
     return removed
 
 
-def delete_children(room: RoomData, parent: str) -> list[dict[str, Any]]:
+def delete_children(room: RoomData, parent: str) -> ClearOutcome:
     """Remove every saved message associated with ``parent`` (``associatedMsgID``, e.g. a
-    board page's shapes) and their own cascades, but not ``parent`` itself, in ``seq``
-    order: one atomic step however many there are (a page clear)."""
-    removed: list[dict[str, Any]] = []
+    board page's shapes), then what hung on those (their cascades), in one atomic step (a page
+    clear). Only the cascades come back as messages: a page's thousands of shapes are only
+    counted, so a clear costs the state no more than removing them."""
+    count = 0
+    kids: list[str] = []
     for mid in list(room.children.get(parent, ())):
-        _delete_tree(room, mid, removed)
-    removed.sort(key=lambda v: v["seq"])
-    return removed
+        msg = room.messages.pop(mid, None)
+        if msg is None:
+            continue
+        count += 1
+        kids.extend(room.children.get(mid, ()))
+        _unindex(room, msg)
+    cascaded: list[dict[str, Any]] = []
+    for kid in kids:
+        _delete_tree(room, kid, cascaded)
+    cascaded.sort(key=lambda v: v["seq"])
+    return ClearOutcome(count, cascaded)
 
 
 def chat_gate(room: RoomData, userid: str, now_ms: int, min_gap_ms: int) -> bool:

@@ -557,8 +557,8 @@ class SignalServer:
         if pub.board:
             self._drawing_rate(conn, me, now_ms)
         if pub.kind == "clear":
-            removed = await self.state.delete_children(conn.serial, pub.parent)
-            events, classstate = decisions.cleared(msg, target, removed, pub.parent, now_ms)
+            out = await self.state.delete_children(conn.serial, pub.parent)
+            events, classstate = decisions.cleared(msg, target, out, now_ms)
             await self._publish(conn.serial, events)
             if classstate is not None:
                 await self._class_state(conn.serial, classstate)
@@ -584,7 +584,7 @@ class SignalServer:
 
     def _drawing_rate(self, conn: Conn, me: Member, now_ms: int) -> None:
         """Refuse (2602), never drop, a board message beyond the user's drawing rate."""
-        if not self.board_rate.allow(f"{conn.serial}\n{me.userid}", now_ms):
+        if not self.board_rate.allow((conn.serial, me.userid), now_ms):
             raise fail(2602, f"more than {self.board.rate} board messages a second (bursts of "
                              f"{2 * self.board.rate}): this one was not sent, send it again")
 

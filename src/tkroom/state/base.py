@@ -40,6 +40,7 @@ from typing import Any, Protocol
 from tkroom.rooms.model import Event, Member
 from tkroom.rooms.transitions import (
     NO_LIMITS,
+    ClearOutcome,
     JoinOutcome,
     JoinPolicy,
     LeaveOutcome,
@@ -51,7 +52,7 @@ from tkroom.rooms.transitions import (
 Subscriber = Callable[[Event], None]
 
 __all__ = [
-    "Event", "JoinOutcome", "JoinPolicy", "LeaveOutcome", "Member", "RoomState",
+    "ClearOutcome", "Event", "JoinOutcome", "JoinPolicy", "LeaveOutcome", "Member", "RoomState",
     "SaveOutcome", "SavePolicy", "Session", "Snapshot", "Subscriber",
 ]
 
@@ -123,9 +124,9 @@ class RoomState(Protocol):
         (linear in what it removes, like the ``associatedUserID`` cascade of a leave); None
         when ``author`` is given and the message is someone else's."""
 
-    async def delete_children(self, serial: str, parent: str) -> list[dict[str, Any]]:
-        """``transitions.delete_children``: every message associated with ``parent`` and
-        their cascades (not ``parent``), in ``seq`` order, in one atomic step (a page clear)."""
+    async def delete_children(self, serial: str, parent: str) -> ClearOutcome:
+        """``transitions.delete_children``: every message associated with ``parent``, counted,
+        and what hung on them, returned in ``seq`` order, in one atomic step (a page clear)."""
 
     async def messages(self, serial: str) -> list[dict[str, Any]]:
         """The saved messages in ``seq`` order."""

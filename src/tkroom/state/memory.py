@@ -71,7 +71,7 @@ class MemoryState:
                              author: str = "") -> list[dict[str, Any]] | None:
         return t.delete_message(self._room(serial), msgid, author)
 
-    async def delete_children(self, serial: str, parent: str) -> list[dict[str, Any]]:
+    async def delete_children(self, serial: str, parent: str) -> t.ClearOutcome:
         return t.delete_children(self._room(serial), parent)
 
     async def messages(self, serial: str) -> list[dict[str, Any]]:

@@ -277,8 +277,9 @@ class RedisState:
         rows = await self._run("DELETE_MESSAGE", self._room(serial), msgid, author)
         return None if rows is None else _messages(rows)
 
-    async def delete_children(self, serial: str, parent: str) -> list[dict[str, Any]]:
-        return _messages(await self._run("DELETE_CHILDREN", self._room(serial), parent))
+    async def delete_children(self, serial: str, parent: str) -> t.ClearOutcome:
+        count, cascaded = await self._run("DELETE_CHILDREN", self._room(serial), parent)
+        return t.ClearOutcome(int(count), _messages(cascaded))
 
     async def messages(self, serial: str) -> list[dict[str, Any]]:
         return _messages(await self._run("MESSAGES", self._room(serial)))

@@ -316,14 +316,22 @@ delete_tree(ARGV[1], ARGV[2], out)
 return out
 """
 
-# ARGV: R, parent -> the removed messages: every message associated with ``parent`` and their
-# cascades, not ``parent`` itself (transitions.delete_children: a board page's clear)
+# ARGV: R, parent -> {how many messages were associated with ``parent`` (all removed), the
+# messages their removal took along}: transitions.delete_children (a board page's clear). The
+# page's own shapes are removed without being read.
 DELETE_CHILDREN = _MEMBER + """
-local out = {}
-for _, id in ipairs(redis.call('SMEMBERS', ARGV[1] .. 'ch:' .. ARGV[2])) do
-  delete_tree(ARGV[1], id, out)
+local R = ARGV[1]
+local n, kids, out = 0, {}, {}
+for _, id in ipairs(redis.call('SMEMBERS', R .. 'ch:' .. ARGV[2])) do
+  if redis.call('HDEL', R .. 'msg', id) == 1 then
+    n = n + 1
+    redis.call('ZREM', R .. 'mseq', id)
+    for _, kid in ipairs(redis.call('SMEMBERS', R .. 'ch:' .. id)) do table.insert(kids, kid) end
+    unindex(R, id)
+  end
 end
-return out
+for _, kid in ipairs(kids) do delete_tree(R, kid, out) end
+return {n, out}
 """
 
 # ARGV: R, uid, now_ms, min_gap_ms
