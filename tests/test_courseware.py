@@ -80,6 +80,7 @@ DOCS = {
     "picture.png": docs.png,
     "broken.pptx": lambda: b"PK\x03\x04" + os.urandom(3000),
     "junk.pdf": lambda: b"%PDF-1.4\n" + os.urandom(2000),
+    "broken.png": lambda: docs.png()[:100],
     "locked.pdf": docs.encrypted_pdf,
     "empty.docx": lambda: b"",
     "big.pdf": lambda: docs.pdf(2) + b" " * BIG,  # larger than this node's conversion limit
@@ -158,6 +159,7 @@ def test_chinese_renders_with_chinese_glyphs(converted):
 @pytest.mark.parametrize(("name", "reason"), [
     ("broken.pptx", "LibreOffice could not read"),
     ("junk.pdf", "not a readable PDF"),
+    ("broken.png", "The image could not be read"),
     ("locked.pdf", "password-protected"),
     ("empty.docx", "empty"),
     ("big.pdf", "larger than the conversion limit"),

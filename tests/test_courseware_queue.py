@@ -69,14 +69,45 @@ async def test_every_document_is_claimed_exactly_once(db_url):
         assert await old.update(late.id, progress=50) is False
         assert await new.update(late.id, status=DONE, worker="") is True
 
-        # release (a clean stop) and take_back (a start after a kill) requeue
-        await old.release()
-        await ConversionRows(sessionmaker(engines[0]), "n1", "new").take_back()
+        # a clean stop puts the worker's documents back, their attempt not counted
+        more = await _queued(sessionmaker(engines[0]), "n1", 2)
+        stopping = ConversionRows(sessionmaker(engines[1]), "n1", "z")
+        assert [(await stopping.claim(time.time(), 30)).id for _ in more] == more
+        await stopping.release()
         async with sessionmaker(engines[0])() as s:
             rows = {f.id: f for f in (await s.execute(select(File))).scalars()}
-        assert {rows[i].status for i in mine} == {QUEUED, DONE}
-        assert [i for i in mine if rows[i].status == DONE] == [late.id]
-        assert all(rows[i].worker == "" for i in mine)
+        assert all((rows[i].status, rows[i].worker, rows[i].attempts) == (QUEUED, "", 0) for i in more)
+        assert rows[late.id].status == DONE
+        assert {rows[i].status for i in mine if i != late.id} == {CONVERTING}, "others' untouched"
     finally:
         for e in engines:
             await e.dispose()
+
+
+def test_migration_keeps_earlier_files_as_they_were(tmp_path):
+    """Files uploaded before conversion existed read as before: done, one page, no pages."""
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from tkroom.store.engine import alembic_config
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0004")
+            conn.execute(text("INSERT INTO companies (id, name, domain, authkey, frozen, max_rooms, "
+                              "max_videotype, deleted, created, attributes) "
+                              "VALUES (1, 'S', 's', 'k', 0, 0, 4, 0, 0, '{}')"))
+            conn.execute(text("INSERT INTO files (id, companyid, filename, size, path, token, filetype, "
+                              "isopen, dynamicppt, uploaduserid, uploadusername, uploadtime) "
+                              "VALUES (7, 1, 'a.pdf', 3, '/x/a.pdf', 't', 'pdf', 0, 0, '', '', 0)"))
+            command.upgrade(cfg, "head")
+            row = conn.execute(text("SELECT conversion, status, statusmsg, progress, pagenum, node, "
+                                    "worker, heartbeat, attempts FROM files WHERE id = 7")).one()
+            assert tuple(row) == (0, DONE, "", 100, 1, "", "", 0, 0)
+            command.downgrade(cfg, "0004")
+            assert "status" not in {r[1] for r in conn.execute(text("PRAGMA table_info(files)"))}
+    finally:
+        engine.dispose()

@@ -66,10 +66,13 @@ async def run(cmd: list[str], deadline: float, *, limit_memory: bool = True,
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise ConversionError("The conversion took too long")
-    proc = await asyncio.create_subprocess_exec(
-        *cmd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, start_new_session=True, env=env,
-        preexec_fn=_limit_memory if limit_memory else None)
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *cmd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, start_new_session=True, env=env,
+            preexec_fn=_limit_memory if limit_memory else None)
+    except FileNotFoundError as exc:
+        raise ConversionError(f"{cmd[0]} is not installed on the server") from exc
     try:
         out, err = await asyncio.wait_for(proc.communicate(), remaining)
     except TimeoutError as exc:

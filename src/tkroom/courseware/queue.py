@@ -4,9 +4,11 @@ The queue is the ``files`` table itself (status 0 queued, 3 converting;
 ``tkroom.store.conversions``), so it survives a restart. Each of ``workers`` tasks claims one
 document at a time, converts it (``tkroom.courseware.convert``) and records the outcome. Only
 the node holding the source on its disk converts it. A converting document's worker writes a
-heartbeat; one whose heartbeat stopped is claimed again, and one that was cut off
-``MAX_ATTEMPTS`` times fails. A node that stops cleanly puts its documents back in the queue,
-and one that was killed takes them back when it starts.
+heartbeat; one whose heartbeat stopped (its node was killed) is claimed again ``STALE_S``
+later, and one that was cut off ``MAX_ATTEMPTS`` times fails. A node that stops cleanly puts
+its documents back in the queue at once. (A killed node's documents are not simply taken back
+when it starts: nodes on one machine may share a data folder, and so a node id, and the other
+node may be converting them right now.)
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from tkroom.store.models import File
 
 log = logging.getLogger("tkroom.courseware")
 
-HEARTBEAT_S = 5.0
-STALE_S = 30.0  # a converting document whose heartbeat is this old has lost its worker
+HEARTBEAT_S = 3.0
+STALE_S = 15.0  # a converting document whose heartbeat is this old has lost its worker
 
 
 @dataclass
@@ -63,7 +65,6 @@ class ConversionQueue:
         wd = self.settings.workdir
         await asyncio.to_thread(shutil.rmtree, wd, True)  # scratch of jobs cut off before
         await asyncio.to_thread(wd.mkdir, parents=True, exist_ok=True)
-        await self.rows.take_back()
         self._tasks = [asyncio.create_task(self._worker(i), name=f"convert-{i}")
                        for i in range(max(1, self.settings.workers))]
 

@@ -54,14 +54,6 @@ class ConversionRows:
             await s.commit()
             return bool(res.rowcount)
 
-    async def take_back(self) -> None:
-        """Every document this node was converting goes back in the queue (at start: a data
-        folder is one running node's, so whoever converted them is gone)."""
-        async with self.sessions() as s:
-            await s.execute(update(File).where(File.node == self.node, File.status == CONVERTING)
-                            .values(status=QUEUED, worker=""))
-            await s.commit()
-
     async def release(self) -> None:
         """This worker's documents go back in the queue, their attempt not counted (a clean
         stop cut them off, not the document)."""
