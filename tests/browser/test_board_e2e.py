@@ -369,3 +369,74 @@ def test_courseware_on_the_board(board_node: ClassNode, chromium, request):
     finally:
         for p in people:
             p.close()
+
+
+SDK_MODEL_JS = """async () => {
+  const { default: TK } = await import('/sdk/tkroom.js');
+  const room = TK.Room();
+  const self = { id: 'me', properties: { role: 2, nickname: 'Me' } };
+  const pen = (sid, from, seq, page = '0_1') => [sid, from, seq, 'Pen',
+    { points: [0.1, 0.1, 0.2, 0.2], color: '#000000', width: 0.004 }];
+  // The join answer: a compact board with two pages, and one shape as an ordinary entry.
+  room._applyJoinAck({
+    self, userlist: [],
+    msglist: [
+      { name: 'ShowPage', id: 'DocumentFilePage_ShowPage', seq: 1, save: true,
+        data: { fileid: 7, currpage: 2, pagenum: 5, filename: 'a.pdf', filetype: 'pdf' } },
+      { name: 'SharpsChange', id: 'old1###_SharpsChange_7_2', seq: 4, fromID: 't', save: true,
+        data: { eventType: 'shapeSaveEvent', shapeId: 'old1', className: 'Line',
+                data: { x1: 0, y1: 0, x2: 1, y2: 1, color: '#000000', width: 0.004 } } },
+    ],
+    board: { '7_2': [pen('b', 't', 5), pen('a', 'me', 3)], '0_1': [pen('c', 'me', 2)] },
+  });
+  const out = {};
+  out.page = room.board.currentPage();
+  out.order = room.board.getShapes().map((s) => s.shapeId);
+  out.saved = room.getSavedMessages().map((m) => m.id);
+  out.rebuilt = room.getSavedMessage('b###_SharpsChange_7_2');
+  out.canUndo = room.board.canUndo();
+  const h = room._handlers;
+  // A segment of someone's stroke, then the saved shape that ends it.
+  h.pubMsg.call(room, { name: 'SharpsChange', id: 'd###_SharpsDrawing_7_2', fromID: 't', save: false,
+    data: { eventType: 'drawingEvent', shapeId: 'd', className: 'Pen', seq: 0,
+            data: { points: [0.5, 0.5, 0.6, 0.6], color: '#e53935', width: 0.004 } } });
+  out.drawing = room.board.getDrawing().map((s) => [s.shapeId, s.data.points.length]);
+  h.pubMsg.call(room, { name: 'SharpsChange', id: 'd###_SharpsChange_7_2', fromID: 't', save: true, seq: 9,
+    data: { eventType: 'shapeSaveEvent', shapeId: 'd', className: 'Pen',
+            data: { points: [0.5, 0.5, 0.6, 0.6], color: '#e53935', width: 0.004 } } });
+  out.afterSave = [room.board.getShapes().length, room.board.getDrawing().length];
+  h.delMsg.call(room, { name: 'SharpsChange', id: 'old1###_SharpsChange_7_2', fromID: 't' });
+  out.afterDel = room.board.getShapes().map((s) => s.shapeId);
+  // A clear of page 7_2: its shapes leave the model and the saved messages; 0_1 keeps its own.
+  h.pubMsg.call(room, { name: 'SharpsChange', id: 'clear###_SharpsChange_7_2', fromID: 't', save: false,
+    data: { eventType: 'clearEvent' } });
+  out.afterClear = [room.board.getShapes().length, room.board.getShapes('0_1').length,
+    room.getSavedMessages().filter((m) => m.name === 'SharpsChange').map((m) => m.id)];
+  return out;
+}"""
+
+
+def test_sdk_board_model(browser, web_server):
+    """tkroom.js's board model from a join answer (compact board and ordinary entries) and
+    live events: seq order, rebuilt saved messages, segments, erase, clear."""
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(f"{web_server.url}/room/5551234")
+        out = page.evaluate(SDK_MODEL_JS)
+    finally:
+        context.close()
+    assert out["page"]["key"] == "7_2" and out["page"]["pagenum"] == 5
+    assert out["order"] == ["a", "old1", "b"]  # seq 3, 4, 5
+    assert out["saved"] == ["DocumentFilePage_ShowPage", "c###_SharpsChange_0_1", "a###_SharpsChange_7_2",
+                            "old1###_SharpsChange_7_2", "b###_SharpsChange_7_2"]
+    assert out["rebuilt"] == {
+        "name": "SharpsChange", "id": "b###_SharpsChange_7_2", "toID": "__all", "save": True, "fromID": "t",
+        "seq": 5, "associatedMsgID": "Page_7_2",
+        "data": {"eventType": "shapeSaveEvent", "shapeId": "b", "className": "Pen",
+                 "data": {"points": [0.1, 0.1, 0.2, 0.2], "color": "#000000", "width": 0.004}}}
+    assert out["canUndo"] is True  # "a" is the user's own, from before a reload
+    assert out["drawing"] == [["d", 4]]
+    assert out["afterSave"] == [4, 0]
+    assert out["afterDel"] == ["a", "b", "d"]
+    assert out["afterClear"] == [0, 1, ["c###_SharpsChange_0_1"]]

@@ -78,7 +78,8 @@ export class Board {
     const me = this.room.self && this.room.self.id;
     // After a reload: undo works on what this user drew before it.
     for (const [key, shapes] of this.pages) {
-      for (const s of this._sorted(shapes)) if (s.fromID === me) this._hist(key).undo.push({ kind: "add", shape: s });
+      const mine = this._sorted(shapes).filter((s) => s.fromID === me);
+      if (mine.length) this._hist(key).undo = mine.slice(-UNDO_MAX).map((shape) => ({ kind: "add", shape }));
     }
     this.room.dispatchEvent("board-changed", { reason: "reset" });
   }

@@ -558,6 +558,7 @@ export function createBoard(ctx) {
       layout();
     }
   }).observe(view);
+  window.addEventListener("resize", () => layout()); // the page's height follows the window's
   document.addEventListener("keydown", (e) => {
     if (!(e.ctrlKey || e.metaKey) || /INPUT|TEXTAREA|SELECT/.test(document.activeElement && document.activeElement.tagName)) return;
     if (!board.canDraw()) return;

@@ -378,7 +378,8 @@ var Board = class {
     for (const m of messages) this._applySaved(m);
     const me = this.room.self && this.room.self.id;
     for (const [key, shapes] of this.pages) {
-      for (const s of this._sorted(shapes)) if (s.fromID === me) this._hist(key).undo.push({ kind: "add", shape: s });
+      const mine = this._sorted(shapes).filter((s) => s.fromID === me);
+      if (mine.length) this._hist(key).undo = mine.slice(-UNDO_MAX).map((shape) => ({ kind: "add", shape }));
     }
     this.room.dispatchEvent("board-changed", { reason: "reset" });
   }
