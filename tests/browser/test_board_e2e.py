@@ -299,11 +299,18 @@ def test_courseware_on_the_board(board_node: ClassNode, chromium, request):
         sue.join("Sue", PASSWORDS["confuserpwd"])
         assert sue.page.is_hidden("#upload-form")
 
+        # Every conversion state the teacher's list shows, as it shows it.
+        teacher.eval("""() => { window.__states = [];
+          new MutationObserver(() => document.querySelectorAll('#files .file-state').forEach(
+            (e) => window.__states.push(e.textContent))).observe(document.getElementById('files'),
+            { childList: true, subtree: true, characterData: true }); }""")
         teacher.page.set_input_files("#upload-input", files=[
             {"name": "prisms.pdf", "mimeType": "application/pdf", "buffer": boxes_pdf(3)}])
         item = teacher.page.locator("#files li").first
         expect(item).to_have_attribute("data-status", "1", timeout=120000)
         expect(item).to_contain_text("3 pages")
+        states = teacher.eval("window.__states")
+        assert any(x.startswith(("Waiting to convert", "Converting")) for x in states), states
         fileid = int(item.get_attribute("data-fileid") or 0)
         # Sue's list follows (DocumentChange): the file, converted.
         expect(sue.page.locator(f'#files li[data-fileid="{fileid}"]')).to_have_attribute("data-status", "1",
