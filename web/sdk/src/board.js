@@ -137,6 +137,7 @@ export class Board {
       this.history.delete(parsed.key);
       for (const [id, s] of this.drawing) if (s.key === parsed.key) this.drawing.delete(id);
       this.room.dispatchEvent("board-page-cleared", { page: parsed.key, fromID: m.fromID });
+      this.room.dispatchEvent("board-history", { page: parsed.key });
       this.room.dispatchEvent("board-changed", { reason: "clear", page: parsed.key });
       return;
     }
@@ -145,10 +146,12 @@ export class Board {
       this.room.dispatchEvent("board-laser", { page: parsed.key, x: l.x, y: l.y, visible: Boolean(l.visible), fromID: m.fromID });
       return;
     }
+    const before = this.pages.get(parsed.key);
+    const replaced = Boolean(before && before.has(parsed.shapeId));
     if (this._applySaved(m) === "shape") {
       this.drawing.delete(parsed.shapeId);
       const shape = this.pages.get(parsed.key).get(parsed.shapeId);
-      this.room.dispatchEvent("board-shape-added", { page: parsed.key, shape });
+      this.room.dispatchEvent("board-shape-added", { page: parsed.key, shape, replaced });
       this.room.dispatchEvent("board-changed", { reason: "shape", page: parsed.key });
     }
   }

@@ -42,6 +42,7 @@ export function createBoard(ctx) {
     lasers: new Map(), // fromID -> {x, y, ts}
     mayDraw: null,
     rendered: { key: "", count: 0, at: 0 },
+    lastSeq: 0, // the highest seq drawn on the base canvas
     renders: [], // the last few renders {key, count, at} (the late-joiner benchmark reads them)
   };
   const api = { state };
@@ -125,10 +126,29 @@ export function createBoard(ctx) {
     const key = board.currentPage().key;
     const shapes = board.getShapes(key);
     for (const s of shapes) drawShape(g, base.width, base.height, s);
-    state.rendered = { key, count: shapes.length, at: performance.now() };
+    state.lastSeq = shapes.length ? shapes[shapes.length - 1].seq : 0;
+    noteRender(key, shapes.length);
+  }
+
+  /**
+   * A new shape on top of the others: drawn onto the base canvas as it is, without redrawing
+   * the page (thousands of shapes on a long class's page). False when a full redraw is needed.
+   */
+  function appendShape({ page, shape, replaced }) {
+    const key = board.currentPage().key;
+    if (page !== key) return true; // another page: nothing on screen changes
+    if (replaced || baseDirty || state.rendered.key !== key || shape.seq <= state.lastSeq) return false;
+    drawShape(base.getContext("2d"), base.width, base.height, shape);
+    state.lastSeq = shape.seq;
+    noteRender(key, state.rendered.count + 1);
+    return true;
+  }
+
+  function noteRender(key, count) {
+    state.rendered = { key, count, at: performance.now() };
     state.renders.push(state.rendered);
     if (state.renders.length > 20) state.renders.shift();
-    sheet.dataset.shapes = String(shapes.length);
+    sheet.dataset.shapes = String(count);
     sheet.dataset.page = key;
   }
 
@@ -574,11 +594,13 @@ export function createBoard(ctx) {
       closeTextBox();
       showPageImage();
       renderNav();
+      if (board.canDraw()) renderTools(); // undo and redo are per page
     }
-    queueBase();
+    if (ev.reason !== "shape") queueBase(); // shapes: board-shape-added / -removed below
     queueLive();
-    if (board.canDraw()) renderTools();
   });
+  room.on("board-shape-added", (ev) => appendShape(ev) || queueBase());
+  room.on("board-shape-removed", (ev) => ev.page === board.currentPage().key && queueBase());
   room.on("board-drawing", queueLive);
   room.on("board-history", () => board.canDraw() && renderTools());
   room.on("board-laser", (ev) => {
