@@ -92,6 +92,19 @@ def release(p: Person) -> None:
     p.page.mouse.up()
 
 
+def finger_stroke(p: Person, points: list[tuple[float, float]]) -> None:
+    """A stroke drawn with one finger (touch events through the DevTools protocol)."""
+    cdp = p.context.new_cdp_session(p.page)
+    xy = [board_point(p, x, y) for x, y in points]
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": xy[0][0], "y": xy[0][1]}]})
+    for (x0, y0), (x1, y1) in zip(xy, xy[1:], strict=False):
+        for k in range(1, 6):
+            x, y = x0 + (x1 - x0) * k / 5, y0 + (y1 - y0) * k / 5
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
+
+
 def pick_tool(p: Person, tool: str) -> None:
     p.page.click(f'#board-tools [data-tool="{tool}"]')
 
@@ -123,13 +136,13 @@ def test_the_board_in_class(board_node: ClassNode, chromium, request):
     teacher = Person(chromium, url, bypass_csp=True)
     ann = Person(chromium, url, locale="zh-CN", bypass_csp=True)
     # Bob is on a phone: the board has another pixel size there, the same drawing.
-    bob = Person(chromium, url)
+    bob = Person(chromium, url, has_touch=True)
     bob.page.set_viewport_size({"width": 390, "height": 844})
     people = [teacher, ann, bob]
     try:
         teacher.join("Ms Euclid", PASSWORDS["chairmanpwd"])
         a_id = ann.join("Ann", PASSWORDS["confuserpwd"])
-        bob.join("Bob", PASSWORDS["confuserpwd"])
+        b_id = bob.join("Bob", PASSWORDS["confuserpwd"])
         assert page_key(teacher) == "0_1"
 
         # The teacher draws with the mouse (red pen, the default); while her button is still
@@ -189,6 +202,18 @@ def test_the_board_in_class(board_node: ClassNode, chromium, request):
         bob.page.screenshot(path=str(out / "student-phone.png"), full_page=True)
         assert bob.eval("document.documentElement.scrollWidth <= window.innerWidth")
 
+        # Bob may draw too, and draws with his finger on his phone (touch, not a mouse).
+        teacher.click("draw-on", b_id)
+        expect(bob.page.locator("#board-status")).to_have_attribute("data-candraw", "1", timeout=15000)
+        bob.eval("() => { window.__kinds = []; document.addEventListener('pointerdown',"
+                 " (e) => window.__kinds.push(e.pointerType), true); }")
+        finger_stroke(bob, [(0.6, 0.1), (0.7, 0.15), (0.8, 0.1), (0.9, 0.2)])
+        assert bob.eval("window.__kinds") == ["touch"]
+        for s in (teacher, ann):
+            wait_until(lambda s=s: shapes(s) == 3, 15, "Bob's finger stroke")
+        assert teacher.eval("tkroomPage.room.board.getShapes()[2].fromID") == b_id
+        wait_until(lambda: overlap(ink(bob), ink(teacher)) > 0.8, 15, "Bob's stroke on the teacher's board")
+
         # A new blank page: every student follows; the teacher writes there; back to page 1.
         teacher.page.click('#board-nav [data-action="page-add"]')
         for s in people:
@@ -202,27 +227,27 @@ def test_the_board_in_class(board_node: ClassNode, chromium, request):
         wait_until(lambda: shapes(bob) == 1 and sum(ink(bob)) > 0, 15, "the text on page 2")
         teacher.page.click('#board-nav [data-action="page-prev"]')
         for s in people:
-            wait_until(lambda s=s: page_key(s) == "0_1" and shapes(s) == 2, 15, "back on page 1")
+            wait_until(lambda s=s: page_key(s) == "0_1" and shapes(s) == 3, 15, "back on page 1")
 
         # A late joiner gets the same board; a reload too.
         carl = Person(chromium, url)
         people.append(carl)
         carl.join("Carl", PASSWORDS["confuserpwd"])
-        wait_until(lambda: page_key(carl) == "0_1" and shapes(carl) == 2, 15, "Carl's board")
+        wait_until(lambda: page_key(carl) == "0_1" and shapes(carl) == 3, 15, "Carl's board")
         wait_until(lambda: overlap(ink(carl), ink(teacher)) > 0.8, 15, "Carl's pixels")
         bob.page.reload()
         bob.page.wait_for_selector("#class-view:not([hidden])", timeout=30000)
-        wait_until(lambda: page_key(bob) == "0_1" and shapes(bob) == 2, 15, "Bob's board after his reload")
+        wait_until(lambda: page_key(bob) == "0_1" and shapes(bob) == 3, 15, "Bob's board after his reload")
         wait_until(lambda: overlap(ink(bob), ink(teacher)) > 0.8, 15, "Bob's pixels after his reload")
         saved = bob.eval("tkroomPage.room.getSavedMessages().filter((m) => m.name === 'SharpsChange').length")
-        assert saved == 3  # two on page 1 and the text on page 2, as saved messages
+        assert saved == 4  # three on page 1 and the text on page 2, as saved messages
 
         # The teacher erases Ann's rectangle (the teacher may erase anyone's shape).
         pick_tool(teacher, "eraser")
         press(teacher, 0.1, 0.8)
         release(teacher)
         for s in people:
-            wait_until(lambda s=s: shapes(s) == 1, 15, "the rectangle erased")
+            wait_until(lambda s=s: shapes(s) == 2, 15, "the rectangle erased")
         assert teacher.eval("tkroomPage.room.board.getShapes()[0].className") == "Pen"
 
         # The teacher clears the page: gone everywhere, in one step.
