@@ -39,6 +39,7 @@ export function createBoard(ctx) {
     stroke: null, // this user's freehand stroke in progress: {stroke, points}
     drag: null, // a line/arrow/rectangle/ellipse being dragged: {className, x1, y1, x2, y2}
     erasing: null, // the shape ids erased during this drag
+    pointer: null, // the pointerId drawing now
     lasers: new Map(), // fromID -> {x, y, ts}
     mayDraw: null,
     rendered: { key: "", count: 0, at: 0 },
@@ -282,12 +283,14 @@ export function createBoard(ctx) {
 
   function onDown(ev) {
     if (ev.button !== undefined && ev.button > 0) return;
+    if (state.pointer !== null) return; // one finger (or pen, or mouse) draws at a time
     if (!board.canDraw()) {
       if (room.getMySelf() && room.getMySelf().properties.role === 2) refused();
       return;
     }
     ev.preventDefault();
     live.setPointerCapture(ev.pointerId);
+    state.pointer = ev.pointerId;
     const [x, y] = at(ev);
     const tool = state.tool;
     if (tool === "pen" || tool === "highlighter") {
@@ -320,7 +323,7 @@ export function createBoard(ctx) {
       pointAt(x, y);
       return;
     }
-    if (!state.stroke && !state.drag && !state.erasing) return;
+    if (ev.pointerId !== state.pointer || (!state.stroke && !state.drag && !state.erasing)) return;
     const events = typeof ev.getCoalescedEvents === "function" ? ev.getCoalescedEvents() : [];
     for (const e of events.length ? events : [ev]) {
       const [x, y] = at(e);
@@ -331,7 +334,9 @@ export function createBoard(ctx) {
     queueLive();
   }
 
-  function onUp() {
+  function onUp(ev) {
+    if (ev.pointerId !== state.pointer) return;
+    state.pointer = null;
     if (state.stroke) {
       const { stroke } = state.stroke;
       stroke.end().then(() => {
@@ -409,7 +414,7 @@ export function createBoard(ctx) {
       if (text) board.draw("Text", { x, y, text, color: state.color, size }).catch(fail);
     };
     input.addEventListener("keydown", (e) => {
-      if (e.key === "Enter") commit();
+      if (e.key === "Enter" && !e.isComposing) commit(); // not the Enter that picks a Chinese word
       if (e.key === "Escape") {
         done = true;
         input.remove();
@@ -571,6 +576,7 @@ export function createBoard(ctx) {
   live.addEventListener("pointermove", onMove);
   live.addEventListener("pointerup", onUp);
   live.addEventListener("pointercancel", onUp);
+  live.addEventListener("lostpointercapture", onUp);
   live.addEventListener("pointerleave", onLeave);
   new ResizeObserver(() => {
     if (view.clientWidth !== state.viewWidth) {
