@@ -28,6 +28,10 @@ class Counters:
     last_receipt: float = 0.0
     target_pub: int = -1
     target_chat: int = -1
+    # receipts of keyed messages, (key, time.monotonic_ns()), for a dialect that matches them
+    # with the sender's own send times (bench.whiteboard: a stroke carries no timestamp)
+    marks: list[tuple[str, int]] = field(default_factory=list)
+    target_marks: int = -1
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
     def check(self) -> None:
@@ -161,3 +165,15 @@ class SocketIO(Dialect):
 
 
 DIALECTS: dict[str, type[Dialect]] = {"tkroom": Tkroom, "socket.io": SocketIO}
+
+
+def dialect_class(name: str) -> type[Dialect]:
+    """A dialect by its short name, or by ``module:Class`` for one defined elsewhere (the
+    worker processes are spawned, so they import it themselves)."""
+    if ":" not in name:
+        return DIALECTS[name]
+    import importlib
+
+    module, attr = name.split(":", 1)
+    cls: type[Dialect] = getattr(importlib.import_module(module), attr)
+    return cls

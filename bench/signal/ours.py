@@ -40,14 +40,15 @@ class TkroomNode(Target):
     name = "tkroom"
     dialect = "tkroom"
 
-    def __init__(self, profile: Path | None = None) -> None:
+    def __init__(self, profile: Path | None = None, env: dict[str, str] | None = None) -> None:
         self.profile = profile
+        self.env = env or {}  # TKROOM_* settings for the node (bench.whiteboard raises limits)
         self.secret = secrets.token_bytes(32)
         self.tmp = Path(tempfile.mkdtemp(prefix="tkroom-bench-"))
         self.serial = ""
 
     def start(self, cpu: int | None) -> None:
-        env = {**python_env(), "TKROOM_SECRET": self.secret.hex()}
+        env = {**python_env(), **self.env, "TKROOM_SECRET": self.secret.hex()}
         made = subprocess.run(
             [PYTHON, "-m", "tkroom", "admin", "enterprise", "create", "Bench", "--data",
              str(self.tmp)], env=env, capture_output=True, text=True, check=True)

@@ -12,7 +12,7 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-from bench.signal.dialects import DIALECTS, Counters, Dialect
+from bench.signal.dialects import Counters, Dialect, dialect_class
 from bench.signal.rawws import RawWS
 
 
@@ -43,7 +43,7 @@ async def _join_one(
 async def _serve(pipe: Connection, dialect_name: str, host: str, port: int, parallel: int) -> None:
     loop = asyncio.get_running_loop()
     counters = Counters()
-    dialect = DIALECTS[dialect_name](counters)
+    dialect = dialect_class(dialect_name)(counters)
     conns: list[RawWS] = []
     while True:
         cmd, arg = await loop.run_in_executor(None, pipe.recv)
@@ -60,15 +60,17 @@ async def _serve(pipe: Connection, dialect_name: str, host: str, port: int, para
             kind, total = arg
             counters.chat_latencies_ms = []
             counters.pub_count = 0
+            counters.marks = []
             counters.done.clear()
             counters.target_chat = total if kind == "chat" else -1
             counters.target_pub = total if kind == "pub" else -1
+            counters.target_marks = total if kind == "marks" else -1
             pipe.send("armed")
         elif cmd == "wait":
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(counters.done.wait(), arg)
             pipe.send({"latencies": counters.chat_latencies_ms, "pub": counters.pub_count,
-                       "last": counters.last_receipt})
+                       "marks": counters.marks, "last": counters.last_receipt})
         elif cmd == "close":
             for ws in conns:
                 ws.close()
