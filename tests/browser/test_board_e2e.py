@@ -7,7 +7,12 @@ Screenshots go to test-output/browser/<test name>/ (printed).
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -472,3 +477,24 @@ def test_sdk_board_model(browser, web_server):
     assert out["afterSave"] == [4, 0]
     assert out["afterDel"] == ["a", "b", "d"]
     assert out["afterClear"] == [0, 1, ["c###_SharpsChange_0_1"]]
+
+
+LATE_JOINER_PROBE = """
+import json
+from bench.whiteboard import late_joiner
+print(json.dumps(late_joiner.run(quick=True, shapes_on_page=50)))
+"""
+
+
+def test_late_joiner_bench_keeps_the_module_contract(chromium_path):
+    """bench.whiteboard.late_joiner still runs (a small page; its speed is the benchmark's)."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": f"{root / 'src'}{os.pathsep}{root}"}
+    done = subprocess.run([sys.executable, "-c", LATE_JOINER_PROBE], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [r["unit"] for r in rows] == ["ms", "ms"]
+    first = rows[0]
+    assert "50 shapes" in first["measure"] and first["floor"] == "< 1000 ms" and isinstance(first["ok"], bool)
+    assert all(r["value"] > 0 and r["baseline"] > 0 for r in rows)
