@@ -401,6 +401,14 @@ def test_courseware_on_the_board(board_node: ClassNode, chromium, request):
         wait_until(lambda: overlap(ink(sue), ink(teacher)) > 0.8, 15, "the arrow after zooming")
 
         sue.page.screenshot(path=str(out / "student-courseware-zh.png"), full_page=True)
+
+        # A file that is not really a PDF: the list says the conversion failed, and why.
+        teacher.page.set_input_files("#upload-input", files=[
+            {"name": "broken.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 not really"}])
+        broken = teacher.page.locator("#files li", has_text="broken.pdf")
+        expect(broken).to_have_attribute("data-status", "2", timeout=120000)
+        expect(broken.locator(".file-state")).to_contain_text("Conversion failed: ")
+        assert broken.locator('[data-action="file-show"]').is_disabled()
         for p in people:
             assert p.errors == [], p.errors
     finally:
