@@ -79,7 +79,7 @@ export class Board {
     // After a reload: undo works on what this user drew before it.
     for (const [key, shapes] of this.pages) {
       const mine = this._sorted(shapes).filter((s) => s.fromID === me);
-      if (mine.length) this._hist(key).undo = mine.slice(-UNDO_MAX).map((shape) => ({ kind: "add", shape }));
+      if (mine.length) this._hist(key).undo = mine.slice(-UNDO_MAX).map((shape) => ({ kind: "add", shape, seen: true }));
     }
     this.room.dispatchEvent("board-changed", { reason: "reset" });
   }
@@ -150,6 +150,7 @@ export class Board {
     const replaced = Boolean(before && before.has(parsed.shapeId));
     if (this._applySaved(m) === "shape") {
       this.drawing.delete(parsed.shapeId);
+      this._sawOwn(parsed.key, parsed.shapeId);
       const shape = this.pages.get(parsed.key).get(parsed.shapeId);
       this.room.dispatchEvent("board-shape-added", { page: parsed.key, shape, replaced });
       this.room.dispatchEvent("board-changed", { reason: "shape", page: parsed.key });
@@ -168,6 +169,15 @@ export class Board {
     if (s.data.points.length < MAX_POINTS * 2) s.data.points.push(...pts);
     for (const k of ["color", "width"]) if (inner[k] !== undefined) s.data[k] = inner[k];
     this.room.dispatchEvent("board-drawing", { page: parsed.key, stroke: s, points: pts, seq: d.seq });
+  }
+
+  /** Our own new shape came back from the server: from now on, its absence means it was erased. */
+  _sawOwn(key, shapeId) {
+    const h = this.history.get(key);
+    if (!h) return;
+    for (let i = h.undo.length - 1; i >= Math.max(0, h.undo.length - 8); i--) {
+      if (h.undo[i].shape.shapeId === shapeId) h.undo[i].seen = true;
+    }
   }
 
   /** A live delMsg: a shape erased or undone, or the page shown taken away. */
@@ -288,7 +298,7 @@ export class Board {
     if (!SHAPE_ID_RE.test(shapeId)) throw new TKError(103, "a shapeId is 1-64 letters, digits or '-'");
     const shape = { shapeId, key: this._key(opts.page), className, data: normalise(className, data) };
     await this._publishShape(shape);
-    this._did(shape.key, { kind: "add", shape });
+    this._did(shape.key, { kind: "add", shape, seen: Boolean(this.getShape(shapeId, shape.key)) });
     return shapeId;
   }
 
@@ -328,7 +338,8 @@ export class Board {
     while (h.undo.length) {
       const act = h.undo.pop();
       const exists = Boolean(this.getShape(act.shape.shapeId, act.shape.key));
-      if (act.kind === "add" && !exists) continue; // someone erased or cleared it meanwhile
+      // Someone erased or cleared it meanwhile (unless the server has not echoed it yet).
+      if (act.kind === "add" && !exists && act.seen) continue;
       if (act.kind === "add") await this._erase(act.shape);
       else await this._publishShape(act.shape);
       h.redo.push(act);
@@ -342,8 +353,10 @@ export class Board {
     const h = this._hist(this._key(key));
     const act = h.redo.pop();
     if (!act) return false;
-    if (act.kind === "add") await this._publishShape(act.shape);
-    else if (this.getShape(act.shape.shapeId, act.shape.key)) await this._erase(act.shape);
+    if (act.kind === "add") {
+      await this._publishShape(act.shape);
+      act.seen = Boolean(this.getShape(act.shape.shapeId, act.shape.key)); // else when echoed
+    } else if (this.getShape(act.shape.shapeId, act.shape.key)) await this._erase(act.shape);
     h.undo.push(act);
     this.room.dispatchEvent("board-history", { page: act.shape.key });
     return true;
