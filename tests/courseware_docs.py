@@ -43,6 +43,70 @@ def docx_cjk() -> bytes:
     return buf.getvalue()
 
 
+def docx_linking(target: str) -> bytes:
+    """A Word document whose picture is not embedded but linked to ``target`` (a file URL):
+    LibreOffice draws whatever is there."""
+    import re
+    import zipfile
+
+    from docx import Document
+    from docx.shared import Inches
+
+    doc = Document()
+    doc.add_paragraph("A linked picture:")
+    doc.add_picture(io.BytesIO(png(20, 20)), width=Inches(3))
+    src = io.BytesIO()
+    doc.save(src)
+    out = io.BytesIO()
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "word/_rels/document.xml.rels":
+                data = re.sub(rb'(Type="[^"]+/image" Target=")[^"]+"',
+                              rb'\1' + target.encode() + rb'" TargetMode="External"', data)
+            elif item.filename == "word/document.xml":
+                data = data.replace(b"r:embed=", b"r:link=")
+            zout.writestr(item, data)
+    return out.getvalue()
+
+
+def xlsx(sheets: int) -> bytes:
+    """A workbook of ``sheets`` small sheets: LibreOffice prints each on a page of its own."""
+    import xlsxwriter  # python-pptx's own dependency
+
+    buf = io.BytesIO()
+    book = xlsxwriter.Workbook(buf, {"in_memory": True})
+    for n in range(1, sheets + 1):
+        sheet = book.add_worksheet(f"Term {n}")
+        sheet.write_row(0, 0, ["Name", "Score"])
+        sheet.write_row(1, 0, [f"Student {n}", 90 + n])
+    book.close()
+    return buf.getvalue()
+
+
+def odt(text: str) -> bytes:
+    """The smallest OpenDocument text LibreOffice opens: one paragraph."""
+    import zipfile
+
+    ns = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+          'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"')
+    content = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ns} '
+               f'office:version="1.2"><office:body><office:text><text:p>{text}</text:p>'
+               '</office:text></office:body></office:document-content>')
+    manifest = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+                'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" '
+                'manifest:version="1.2"><manifest:file-entry manifest:full-path="/" '
+                'manifest:media-type="application/vnd.oasis.opendocument.text"/>'
+                '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+                '</manifest:manifest>')
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.text", zipfile.ZIP_STORED)
+        z.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+        z.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
+    return buf.getvalue()
+
+
 def pdf(pages: int) -> bytes:
     """A PDF of ``pages`` A4 pages, page n saying "Page n" in large Helvetica."""
     objs: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>", b"",
@@ -77,13 +141,14 @@ def encrypted_pdf() -> bytes:
     return buf.getvalue()
 
 
-def png(width: int = 800, height: int = 500) -> bytes:
+def png(width: int = 800, height: int = 500, fmt: str = "PNG") -> bytes:
+    """A white picture with a red square in its upper left quarter."""
     from PIL import Image, ImageDraw
 
     im = Image.new("RGB", (width, height), "white")
     ImageDraw.Draw(im).rectangle((width // 4, height // 4, width // 2, height // 2), fill=(220, 30, 30))
     buf = io.BytesIO()
-    im.save(buf, "PNG")
+    im.save(buf, fmt)
     return buf.getvalue()
 
 

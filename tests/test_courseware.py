@@ -77,7 +77,11 @@ DOCS = {
     "slides.pptx": lambda: docs.pptx(3),
     "chinese.docx": docs.docx_cjk,
     "five.pdf": lambda: docs.pdf(5),
+    "marks.xlsx": lambda: docs.xlsx(2),
+    "essay.odt": lambda: docs.odt("Hello OpenDocument"),
     "picture.png": docs.png,
+    "picture.gif": lambda: docs.png(fmt="GIF"),
+    "picture.webp": lambda: docs.png(fmt="WEBP"),
     "broken.pptx": lambda: b"PK\x03\x04" + os.urandom(3000),
     "junk.pdf": lambda: b"%PDF-1.4\n" + os.urandom(2000),
     "broken.png": lambda: docs.png()[:100],
@@ -91,7 +95,7 @@ DOCS = {
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory: pytest.TempPathFactory):
     """One node converting every document above at once; what getroomfile says at the end."""
-    n = ConvertNode(node_settings(tmp_path_factory.mktemp("convert"), convert_max_bytes=BIG))
+    n = ConvertNode(node_settings(tmp_path_factory.mktemp("convert 课件"), convert_max_bytes=BIG))  # odd path
     api = Api(n, n.enterprise())
     serial = api.room()
     ids = {name: upload(api, serial, name, make()) for name, make in DOCS.items()}
@@ -104,7 +108,8 @@ def converted(tmp_path_factory: pytest.TempPathFactory):
 
 def test_each_format_becomes_its_pages(converted):
     _, _, got = converted
-    for name, pages in (("slides.pptx", 3), ("five.pdf", 5), ("picture.png", 1), ("chinese.docx", 1)):
+    for name, pages in (("slides.pptx", 3), ("five.pdf", 5), ("picture.png", 1), ("chinese.docx", 1),
+                        ("marks.xlsx", 2), ("essay.odt", 1), ("picture.gif", 1), ("picture.webp", 1)):
         f = got[name]
         assert (f["status"], f["statusmsg"], f["progress"], f["pagenum"]) == (1, "", 100, pages), f
         assert len(f["pageimages"]) == len(f["thumbnails"]) == pages
@@ -114,6 +119,8 @@ def test_each_format_becomes_its_pages(converted):
             assert image_at(url).size[0] == 240
         pdf = get(f["pdfpath"])
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+        assert pdf.headers["cache-control"] == "private, max-age=86400"
+        assert pdf.headers["content-disposition"] == f'inline; filename="{Path(name).stem}.pdf"'
         assert pdf.headers["content-type"] == "application/pdf"
         assert re.search(rf"^Pages:\s+{pages}$", _pdfinfo(pdf.content), re.M)
         assert get(f["downloadpath"]).status_code == 200  # the original stays downloadable
@@ -234,7 +241,8 @@ def test_clientapi_upload_and_delete(converted):
     assert (f["status"], f["pagenum"], f["uploaduserid"], f["uploadusername"]) == (1, 2, "t-9", "Ms T")
     pages = f["pageimages"]
     assert get(pages[1]).status_code == 200
-    source = Path(api.node.settings.data_dir) / "files"
+    # the enterprise's folder only: scratch folders of conversions come and go beside it
+    source = Path(api.node.settings.data_dir) / "files" / str(api.company["companyid"])
     assert any(source.rglob("*lesson.pptx.pages"))
 
     def delete(ticket: str, fileid: Any) -> dict:
@@ -273,7 +281,7 @@ def test_webapi_delroomfile(converted):
 # --- limits, timeouts and restarts ---------------------------------------------------------------
 
 
-def _processes_under(path: Path) -> list[str]:
+def _processes_under(path: Path | str) -> list[str]:
     """Command lines of the running processes that mention ``path``."""
     found = []
     for pid in os.listdir("/proc"):
@@ -296,8 +304,12 @@ def test_timeout_and_page_limit_fail_and_kill_the_converter(tmp_path):
         slow = upload(api, serial, "slow.pptx", docs.pptx(5))
         got = wait_done(api, serial, [slow])[slow]
         assert got["status"] == 2 and "took too long" in got["statusmsg"], got
-        wait_for(lambda: not _processes_under(tmp_path), 30, 0.2, "LibreOffice to be gone")
-        n.settings.convert_timeout_s = 120
+        # LibreOffice runs in a folder named after the node's id (when sandboxed) or under the
+        # data folder: neither may have a process left
+        node_id = n.node.api.node_id
+        assert node_id in str(next((tmp_path / "files" / ".convert").iterdir()))
+        wait_for(lambda: not _processes_under(tmp_path) and not _processes_under(node_id), 30, 0.2,
+                 "LibreOffice to be gone")
     finally:
         n.stop()
     n = ConvertNode(node_settings(tmp_path, convert_max_pages=3))
@@ -311,13 +323,63 @@ def test_timeout_and_page_limit_fail_and_kill_the_converter(tmp_path):
         n.stop()
 
 
+def test_a_document_deleted_while_converting_leaves_nothing(tmp_path):
+    n = ConvertNode(node_settings(tmp_path, convert_workers=1))
+    try:
+        api = Api(n, n.enterprise())
+        serial = api.room()
+        big = upload(api, serial, "big.pdf", docs.pdf(150))
+        wait_for(lambda: files_of(api, serial)[big]["status"] == 3, 60, 0.05, "conversion to start")
+        assert api("delroomfile", serial=serial, fileid=big)["result"] == 0
+        small = upload(api, serial, "small.pdf", docs.pdf(1))  # after the big one, one worker
+        assert wait_done(api, serial, [small])[small]["status"] == 1
+        company = tmp_path / "files" / str(api.company["companyid"])
+        assert not list(company.glob("*big.pdf*")), "no upload, no pages of the deleted document"
+
+        def scratch_files() -> list[str]:  # os.walk skips what vanishes while it looks
+            return [f for _, _, names in os.walk(tmp_path / "files" / ".convert") for f in names]
+
+        wait_for(lambda: not scratch_files(), 30, 0.1, "the scratch folders to be emptied")
+    finally:
+        n.stop()
+
+
+def test_nodes_sharing_a_data_folder_serve_every_page_and_convert_once(tmp_path):
+    a = ConvertNode(node_settings(tmp_path))
+    b = ConvertNode(node_settings(tmp_path))
+    try:
+        api_a = Api(a, a.enterprise())
+        api_b = Api(b, api_a.company)
+        serial = api_a.room()
+        ids = [upload(api_a if i % 2 else api_b, serial, f"d{i}.pdf", docs.pdf(3 + i)) for i in range(6)]
+        done = wait_done(api_b, serial, ids)
+        assert [done[i]["pagenum"] for i in ids] == [3, 4, 5, 6, 7, 8]
+        for f in done.values():
+            path = "/" + f["pageimages"][-1].split("/", 3)[3]
+            for node in (a, b):
+                assert image_at(node.url + path).size[0] == 1600
+
+        async def attempts() -> list[int]:
+            from sqlalchemy import select
+
+            from tkroom.store.models import File
+
+            async with a.node.sessions() as s:
+                return list((await s.execute(select(File.attempts).where(File.id.in_(ids)))).scalars())
+
+        assert a.run(attempts()) == [1] * 6, "each document was converted once"
+    finally:
+        b.stop()
+        a.stop()
+
+
 def test_queued_and_converting_documents_finish_after_a_clean_restart(tmp_path):
     settings = node_settings(tmp_path, convert_workers=1)
     n = ConvertNode(settings)
     try:
         api = Api(n, n.enterprise())
         serial = api.room()
-        ids = [upload(api, serial, "a.pdf", docs.pdf(60)), upload(api, serial, "b.pptx", docs.pptx(2))]
+        ids = [upload(api, serial, "a.pdf", docs.pdf(150)), upload(api, serial, "b.pptx", docs.pptx(2))]
         wait_for(lambda: files_of(api, serial)[ids[0]]["status"] == 3, 60, 0.05, "conversion to start")
         key = api.key
     finally:
@@ -329,8 +391,8 @@ def test_queued_and_converting_documents_finish_after_a_clean_restart(tmp_path):
         api = Api(n, {"authkey": key, "companyid": 0})
         done = wait_done(api, serial, ids)
         assert [done[i]["status"] for i in ids] == [1, 1]
-        assert [done[i]["pagenum"] for i in ids] == [60, 2]
-        assert image_at(done[ids[0]]["pageimages"][59]).size[0] == 1600
+        assert [done[i]["pagenum"] for i in ids] == [150, 2]
+        assert image_at(done[ids[0]]["pageimages"][149]).size[0] == 1600
     finally:
         n.stop()
 
@@ -348,7 +410,7 @@ def test_conversion_resumes_after_the_node_is_killed(tmp_path):
                 chairmanpwd="teach1", assistantpwd="assist1", patrolpwd="patrol1",
                 passwordrequired=1, confuserpwd="stud1")).json()["serial"]
             fid = http.post("/WebAPI/uploadfile", data={"key": key, "serial": serial, "conversion": 1},
-                            files={"filedata": ("deck.pdf", docs.pdf(80))}).json()["fileid"]
+                            files={"filedata": ("deck.pdf", docs.pdf(150))}).json()["fileid"]
             wait_for(lambda: _room_file(http, serial)["status"] == 3, 60, 0.05, "conversion to start")
             served.proc.send_signal(signal.SIGKILL)
             served.proc.wait(30)
@@ -363,8 +425,8 @@ def test_conversion_resumes_after_the_node_is_killed(tmp_path):
                 return f if f["status"] in (1, 2) else None
 
             f = wait_for(finished, CONVERT_WAIT, 0.3, "conversion after the restart")
-            assert (f["fileid"], f["status"], f["pagenum"]) == (fid, 1, 80), f
-            assert image_at(f["pageimages"][79]).size == (1600, 2265)
+            assert (f["fileid"], f["status"], f["pagenum"]) == (fid, 1, 150), f
+            assert image_at(f["pageimages"][149]).size == (1600, 2265)
     finally:
         served.stop()
 

@@ -111,3 +111,35 @@ def test_migration_keeps_earlier_files_as_they_were(tmp_path):
             assert "status" not in {r[1] for r in conn.execute(text("PRAGMA table_info(files)"))}
     finally:
         engine.dispose()
+
+
+async def test_a_document_cut_off_three_times_fails(tmp_path):
+    """A document whose conversion keeps being cut off (its node killed each time) is not
+    tried forever: the fourth claim fails it with a reason."""
+    from tkroom.courseware import ConversionQueue, QueueSettings
+    from tkroom.rooms.courseware import FAILED
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'q.db'}")
+    sessions = sessionmaker(engine)
+    try:
+        await migrate(engine)
+        fid, = await _queued(sessions, "n1", 1)
+        async with sessions() as s:
+            f = await s.get(File, fid)
+            f.status, f.attempts, f.heartbeat, f.worker = CONVERTING, 3, 0.0, "n1:dead"
+            await s.commit()
+        queue = ConversionQueue(sessions, QueueSettings(workdir=tmp_path / "scratch", node="n1",
+                                                        workers=1, poll_s=0.05))
+        await queue.start()
+        try:
+            for _ in range(400):
+                async with sessions() as s:
+                    f = await s.get(File, fid)
+                if f.status == FAILED:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            await queue.stop()
+        assert (f.status, f.statusmsg, f.attempts) == (FAILED, "The conversion was cut off 3 times", 4)
+    finally:
+        await engine.dispose()

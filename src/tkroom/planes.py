@@ -1,8 +1,8 @@
 """Every plane wired into one node, the way ``tkroom serve`` runs it.
 
 ``tkroom.node.Node`` is the HTTP plane and the store; this module adds the room state (memory or
-Redis), the signalling server, the media plane and the classroom pages, so that the command,
-the tests and the benchmarks all build the same node.
+Redis), the signalling server, the media plane, the courseware conversion queue and the
+classroom pages, so that the command, the tests and the benchmarks all build the same node.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ queues documents (``uploadfile`` with ``conversion=1``) and serves the pages.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from tkroom.courseware.convert import tools_missing
@@ -23,7 +24,7 @@ def install_courseware(node: Any, *, poll_s: float = 2.0) -> ConversionQueue:
     queue = ConversionQueue(node.sessions, QueueSettings(
         workdir=(s.data_dir / "files" / ".convert").absolute(), node=node.api.node_id,
         workers=s.convert_workers, timeout_s=s.convert_timeout_s, max_pages=s.convert_max_pages,
-        poll_s=poll_s))
+        poll_s=poll_s, hide=(s.data_dir.absolute(), Path.home())))
     missing = tools_missing()
     if missing:
         log.warning("courseware conversion needs %s: documents will fail to convert",

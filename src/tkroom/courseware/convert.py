@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import re
 import resource
 import shutil
 import signal
+import subprocess
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -39,6 +42,7 @@ RENDER_MEMORY = 2 << 30     # address space of poppler and ffmpeg (LibreOffice n
 IMAGE_MAX_SIDE = 4096       # px: larger images are scaled down before becoming a page
 OFFICE_SHARE = 30           # % of the progress bar the LibreOffice step stands for
 _STDERR_KEEP = 4000
+GUARD_S = 2.0               # the tool's own guard fires this long after the node would
 
 
 class ConversionError(Exception):
@@ -53,26 +57,81 @@ def tools_missing() -> list[str]:
     return [t for t in ("soffice", "pdfinfo", "pdftoppm", "ffmpeg") if shutil.which(t) is None]
 
 
+@functools.cache
+def offline_prefix() -> tuple[str, ...]:
+    """``unshare -rn`` when this machine lets a process give itself a network namespace of its
+    own (no network at all, not even the node's loopback), else nothing. A document can make
+    LibreOffice fetch what it links to; isolated, it reaches nothing."""
+    try:
+        ok = subprocess.run(["unshare", "-rn", "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        ok = False
+    return ("unshare", "-rn") if ok else ()
+
+
+# LibreOffice opens what a document links to (a linked picture is drawn into the PDF): it runs
+# where the node's folders are not there. In a user, network and mount namespace of its own
+# this script shows the job's folder at $2, mounts an empty tmpfs over each folder to hide
+# (the data folder: the secret, the database, every enterprise's files; the node user's home),
+# and runs the command.
+SANDBOX = r"""
+set -e
+job=$1; view=$2; shift 2
+mount --bind "$job" "$view"
+while [ "$1" != "--" ]; do mount -t tmpfs -o size=64k,mode=000 tkroom-hidden "$1"; shift; done
+shift
+export HOME="$view"
+cd "$view"
+exec "$@"
+"""
+
+
+@functools.cache
+def sandbox_ready() -> bool:
+    """Whether ``SANDBOX`` works here (user namespaces that may mount; not in every container)."""
+    with tempfile.TemporaryDirectory(prefix="tkroom-sandbox-") as tmp:
+        dirs = [Path(tmp, d) for d in ("job", "view", "hide")]
+        for d in dirs:
+            d.mkdir()
+        try:
+            return subprocess.run(["unshare", "-rnm", "sh", "-c", SANDBOX, "sh", *map(str, dirs),
+                                   "--", "true"], capture_output=True, timeout=10).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            return False
+
+
 def _limit_memory() -> None:  # runs in the child, before exec
     resource.setrlimit(resource.RLIMIT_AS, (RENDER_MEMORY, RENDER_MEMORY))
 
 
 async def run(cmd: list[str], deadline: float, *, limit_memory: bool = True,
-              env: dict[str, str] | None = None) -> tuple[int, str, str]:
+              env: dict[str, str] | None = None, offline: bool = True) -> tuple[int, str, str]:
     """Run ``cmd`` in a new process group until ``deadline`` (monotonic): (exit code, output,
     errors).
+
     At the deadline, or if the caller is cancelled, the whole group is killed (LibreOffice
-    starts children of its own)."""
+    starts children of its own). The command runs under coreutils' ``timeout``, which kills
+    the group a moment after the deadline by itself: even if the node is killed, no tool it
+    started outlives its document's time. Where the machine allows, it runs without network
+    (``offline_prefix``; ``offline=False`` when ``cmd`` isolates itself)."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise ConversionError("The conversion took too long")
+    if shutil.which(cmd[0]) is None:
+        raise ConversionError(f"{cmd[0]} is not installed on the server")
+    guard = ["timeout", "--signal=KILL", f"{remaining + GUARD_S:.1f}",
+             *(await asyncio.to_thread(offline_prefix) if offline else ())]
+    spawn = asyncio.ensure_future(asyncio.create_subprocess_exec(
+        *guard, *cmd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, start_new_session=True, env=env,
+        preexec_fn=_limit_memory if limit_memory else None))
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *cmd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, start_new_session=True, env=env,
-            preexec_fn=_limit_memory if limit_memory else None)
-    except FileNotFoundError as exc:
-        raise ConversionError(f"{cmd[0]} is not installed on the server") from exc
+        proc = await asyncio.shield(spawn)
+    except asyncio.CancelledError:  # cancelled while starting: the process still starts
+        started = await spawn
+        _kill_group(started.pid)
+        await started.wait()
+        raise
     try:
         out, err = await asyncio.wait_for(proc.communicate(), remaining)
     except TimeoutError as exc:
@@ -100,15 +159,16 @@ def _kill_group(pgid: int) -> None:
 
 
 async def convert(source: Path, kind: str, out: Path, work: Path, *, seconds: float,
-                  max_pages: int, report: Progress) -> int:
+                  max_pages: int, report: Progress, hide: tuple[Path, ...] = ()) -> int:
     """Convert ``source`` (of ``kind``, see ``tkroom.rooms.courseware``) into ``out``: the PDF,
     page images and thumbnails. ``work`` is an empty folder of this job on the same file
     system as ``out``; ``out`` appears complete or not at all. Paths are absolute (LibreOffice
-    resolves nothing relative). Returns the page count."""
+    resolves nothing relative). LibreOffice runs where the folders ``hide`` are empty (when the
+    machine allows: ``sandbox_ready``). Returns the page count."""
     deadline = time.monotonic() + seconds
     start = 0
     if kind == OFFICE:
-        pdf = await _office_pdf(source, work, deadline)
+        pdf = await _office_pdf(source, work, deadline, hide)
         start = OFFICE_SHARE
         await report(start)
     elif kind == IMAGE:
@@ -119,7 +179,7 @@ async def convert(source: Path, kind: str, out: Path, work: Path, *, seconds: fl
     if problem := pages_problem(pages, max_pages):
         raise ConversionError(problem)
     staged = work / "out"
-    staged.mkdir()
+    await asyncio.to_thread(staged.mkdir)
     await asyncio.to_thread(_place, pdf, staged / PDF_NAME)
     for first in range(1, pages + 1, CHUNK_PAGES):
         last = min(pages, first + CHUNK_PAGES - 1)
@@ -130,21 +190,32 @@ async def convert(source: Path, kind: str, out: Path, work: Path, *, seconds: fl
     return pages
 
 
-async def _office_pdf(source: Path, work: Path, deadline: float) -> Path:
+async def _office_pdf(source: Path, work: Path, deadline: float, hide: tuple[Path, ...]) -> Path:
     ext = source.name.rsplit(".", 1)[-1].lower()
-    src = work / f"source.{ext}"
-    os.symlink(source, src)
-    env = {**os.environ, "HOME": str(work)}  # nothing of the node's user's home
-    profile = work / "profile"
-    code, _, err = await run(
-        ["soffice", f"-env:UserInstallation=file://{profile}", "--headless", "--invisible",
-         "--nologo", "--norestore", "--nolockcheck", "--nodefault", "--convert-to", "pdf",
-         "--outdir", str(work / "pdf"), str(src)],
-        deadline, limit_memory=False, env=env)
+    name = f"source.{ext}"
+    await asyncio.to_thread(shutil.copyfile, source, work / name)  # the source's folder is hidden
+    view, prefix = work, []
+    if await asyncio.to_thread(sandbox_ready):
+        # named after the job's folder (the worker's and the job's ids): whose it is shows
+        view = Path(await asyncio.to_thread(
+            tempfile.mkdtemp, prefix=f"tkroom-lo-{work.parent.name}-{work.name}-"))
+        hidden = [str(h) for h in hide if _hideable(h, view)]
+        prefix = ["unshare", "-rnm", "sh", "-c", SANDBOX, "sh", str(work), str(view), *hidden, "--"]
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")}
+    env["HOME"] = str(view)  # nothing of the node's user's home, nor its environment
+    try:
+        _, _, err = await run(
+            [*prefix, "soffice", f"-env:UserInstallation={(view / 'profile').as_uri()}",
+             "--headless", "--invisible", "--nologo", "--norestore", "--nolockcheck",
+             "--nodefault", "--convert-to", "pdf", "--outdir", str(view / "pdf"), str(view / name)],
+            deadline, limit_memory=False, env=env, offline=not prefix)
+    finally:
+        if view != work:
+            await asyncio.to_thread(os.rmdir, view)
     pdf = work / "pdf" / "source.pdf"
-    if not pdf.is_file() or pdf.stat().st_size == 0:
+    if not await asyncio.to_thread(_nonempty, pdf):
         raise ConversionError("LibreOffice could not read the document (damaged, password-"
-                              f"protected or not a {ext.upper()} file){_detail(err, code)}")
+                              f"protected or not a {ext.upper()} file){_detail(err)}")
     return pdf
 
 
@@ -153,10 +224,10 @@ async def _image_pdf(source: Path, work: Path, deadline: float) -> Path:
     side = IMAGE_MAX_SIDE
     scale = f"scale='min({side},iw)':'min({side},ih)':force_original_aspect_ratio=decrease"
     code, _, err = await run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(source), "-frames:v", "1",
-         "-vf", f"{scale},format=yuvj420p", "-q:v", "3", "-y", str(jpg)], deadline)
-    if code != 0 or not jpg.is_file():
-        raise ConversionError(f"The image could not be read (damaged or not an image){_detail(err, code)}")
+        ["ffmpeg", "-nostdin", "-v", "error", "-protocol_whitelist", "file", *_demuxer(source),
+         "-i", str(source), "-frames:v", "1", "-vf", f"{scale},format=yuvj420p", "-q:v", "3", "-y", str(jpg)], deadline)
+    if code != 0 or not await asyncio.to_thread(_nonempty, jpg):
+        raise ConversionError(f"The image could not be read (damaged or not an image){_detail(err)}")
     data = await asyncio.to_thread(jpg.read_bytes)
     size = jpeg_size(data)
     if size is None:
@@ -166,12 +237,20 @@ async def _image_pdf(source: Path, work: Path, deadline: float) -> Path:
     return pdf
 
 
+def _demuxer(source: Path) -> list[str]:
+    """ffmpeg reads the upload as the image its name says, never as whatever its bytes claim
+    (a playlist that names URLs or other files, say); no file-name patterns either."""
+    if source.suffix.lower() == ".gif":
+        return ["-f", "gif"]
+    return ["-f", "image2", "-pattern_type", "none"]
+
+
 async def _page_count(pdf: Path, deadline: float) -> int:
     proc_code, out, err = await run(["pdfinfo", str(pdf)], deadline)
     if proc_code != 0:
         if "password" in err.lower():
             raise ConversionError("The PDF is password-protected")
-        raise ConversionError(f"The file is not a readable PDF{_detail(err, proc_code)}")
+        raise ConversionError(f"The file is not a readable PDF{_detail(err)}")
     m = re.search(r"^Pages:\s+(\d+)", out, re.M)
     if m is None:
         raise ConversionError("The file is not a readable PDF (no page count)")
@@ -181,18 +260,35 @@ async def _page_count(pdf: Path, deadline: float) -> int:
 async def _render(pdf: Path, staged: Path, first: int, last: int, width: int, prefix: str,
                   deadline: float) -> None:
     tmp = staged / f".{prefix}"
-    tmp.mkdir(exist_ok=True)
+    await asyncio.to_thread(tmp.mkdir, exist_ok=True)
     code, _, err = await run(
-        ["pdftoppm", "-jpeg", "-jpegopt", f"quality={JPEG_QUALITY}", "-f", str(first), "-l", str(last), "-scale-to-x", str(width),
-         "-scale-to-y", "-1", "-forcenum", "-sep", "-", str(pdf), str(tmp / "p")], deadline)
-    made = {int(p.stem.rsplit("-", 1)[1]): p for p in tmp.glob("p-*.jpg")}
-    missing = [n for n in range(first, last + 1) if n not in made]
+        ["pdftoppm", "-jpeg", "-jpegopt", f"quality={JPEG_QUALITY}", "-f", str(first),
+         "-l", str(last), "-scale-to-x", str(width), "-scale-to-y", "-1", "-forcenum",
+         "-sep", "-", str(pdf), str(tmp / "p")], deadline)
+    name = page_name if prefix == "page" else thumb_name
+    missing = await asyncio.to_thread(_collect, tmp, staged, first, last, name)
     if code != 0 or missing:
         raise ConversionError(f"Page {missing[0] if missing else first} could not be rendered"
-                              f"{_detail(err, code)}")
-    name = page_name if prefix == "page" else thumb_name
+                              f"{_detail(err)}")
+
+
+def _collect(tmp: Path, staged: Path, first: int, last: int,
+             name: Callable[[int], str]) -> list[int]:
+    """Move pdftoppm's ``p-<n>.jpg`` to their names; the pages of first..last it did not make."""
+    made = {int(p.stem.rsplit("-", 1)[1]): p for p in tmp.glob("p-*.jpg")}
     for n, p in made.items():
         p.rename(staged / name(n))
+    return [n for n in range(first, last + 1) if n not in made]
+
+
+def _hideable(folder: Path, view: Path) -> bool:
+    """A folder LibreOffice can do without: not one holding the system or the job's view."""
+    keep = (view, Path("/usr"), Path("/etc"), Path("/tmp"))
+    return folder.is_dir() and not any(k == folder or folder in k.parents for k in keep)
+
+
+def _nonempty(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > 0
 
 
 def _place(pdf: Path, dest: Path) -> None:
@@ -210,7 +306,7 @@ def _publish(staged: Path, out: Path) -> None:
     staged.rename(out)
 
 
-def _detail(err: str, code: int) -> str:
+def _detail(err: str) -> str:
     lines = [ln.strip() for ln in err.splitlines()
              if ln.strip() and "javaldx" not in ln and not ln.startswith("convert ")]
     if not lines:

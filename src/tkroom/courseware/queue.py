@@ -37,12 +37,13 @@ STALE_S = 15.0  # a converting document whose heartbeat is this old has lost its
 
 @dataclass
 class QueueSettings:
-    workdir: Path        # per-job scratch folders, on the same file system as the files
+    workdir: Path        # scratch folders, on the same file system as the files
     node: str            # this node's id (File.node of the documents it received)
     workers: int = 2
     timeout_s: float = 300.0
     max_pages: int = 500
     poll_s: float = 2.0
+    hide: tuple[Path, ...] = ()  # folders LibreOffice must not see (the data folder...)
 
 
 class _Gone(Exception):
@@ -61,10 +62,13 @@ class ConversionQueue:
     def wake(self) -> None:
         self._wake.set()
 
+    @property
+    def scratch(self) -> Path:
+        """This process's scratch folder (nodes on one machine may share the data folder)."""
+        return self.settings.workdir / self.rows.worker.replace(":", "-")
+
     async def start(self) -> None:
-        wd = self.settings.workdir
-        await asyncio.to_thread(shutil.rmtree, wd, True)  # scratch of jobs cut off before
-        await asyncio.to_thread(wd.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(self._clean_scratch)
         self._tasks = [asyncio.create_task(self._worker(i), name=f"convert-{i}")
                        for i in range(max(1, self.settings.workers))]
 
@@ -76,6 +80,18 @@ class ConversionQueue:
         self._tasks = []
         with contextlib.suppress(Exception):
             await self.rows.release()
+        await asyncio.to_thread(shutil.rmtree, self.scratch, True)
+
+    def _clean_scratch(self) -> None:
+        """Remove the scratch folders of processes that were killed: those untouched for
+        longer than a conversion may take (every tool they started is dead by then)."""
+        root = self.settings.workdir
+        root.mkdir(parents=True, exist_ok=True)
+        old = time.time() - self.settings.timeout_s - 60
+        for d in root.iterdir():
+            with contextlib.suppress(OSError):
+                if d.stat().st_mtime < old:
+                    shutil.rmtree(d, ignore_errors=True)
 
     async def _worker(self, n: int) -> None:
         while True:
@@ -97,11 +113,11 @@ class ConversionQueue:
             await self._finish(f.id, FAILED, f"The conversion was cut off {MAX_ATTEMPTS} times")
             return
         source = await asyncio.to_thread(Path(f.path).absolute)
-        work = self.settings.workdir / f"{f.id}-{secrets.token_hex(4)}"
+        work = self.scratch / f"{f.id}-{secrets.token_hex(4)}"
         out = Path(output_dir(str(source)))
         beat = asyncio.create_task(self._heartbeat(f.id))
         try:
-            await asyncio.to_thread(work.mkdir)
+            await asyncio.to_thread(work.mkdir, parents=True)
             kind = conversion_kind(f.filetype)
             if kind is None:
                 raise ConversionError(f"Files of type {f.filetype!r} are not converted")
@@ -109,7 +125,8 @@ class ConversionQueue:
                 raise ConversionError("The uploaded file is missing on this node")
             pages = await convert(source, kind, out, work, seconds=self.settings.timeout_s,
                                   max_pages=self.settings.max_pages,
-                                  report=lambda p: self._progress(f.id, p))
+                                  report=lambda p: self._progress(f.id, p),
+                                  hide=self.settings.hide)
             if not await self._finish(f.id, DONE, "", pagenum=pages):
                 await asyncio.to_thread(shutil.rmtree, out, True)  # deleted meanwhile
             log.info("converted file %s: %d pages", f.id, pages)
@@ -141,8 +158,8 @@ class ConversionQueue:
     async def _finish(self, fid: int, status: int, msg: str, pagenum: int = 0) -> bool:
         try:
             return await self.rows.update(fid, status=status, statusmsg=msg, worker="",
-                                    progress=100 if status == DONE else 0,
-                                    pagenum=pagenum if status == DONE else 0)
+                                          progress=100 if status == DONE else 0,
+                                          pagenum=pagenum if status == DONE else 0)
         except Exception:
             log.exception("conversion queue: cannot record the outcome of file %s", fid)
             return False

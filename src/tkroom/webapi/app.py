@@ -103,7 +103,7 @@ async def download_page(request: Request) -> Response:
         name = Path(row.filename).stem + ".pdf" if part == PDF_NAME else part
         return str(output_dir(row.path) / part), name
 
-    return await _download(request, File, _file_id, pick)
+    return await _download(request, File, _file_id, pick, PAGE_HEADERS)
 
 
 async def download_record(request: Request) -> Response:
@@ -139,6 +139,11 @@ USER_FILE_HEADERS = {
 }
 
 
+# A converted page never changes under its URL (a new upload gets a new token): every student's
+# browser keeps it rather than asking again at each page turn.
+PAGE_HEADERS = {**USER_FILE_HEADERS, "Cache-Control": "private, max-age=86400"}
+
+
 def user_file_type(filename: str) -> tuple[str, str]:
     """(media type, disposition) a user file is served with, from its name only: the bytes
     are the uploader's, so they never choose how the browser treats them."""
@@ -157,7 +162,8 @@ def _whole(row: Any) -> tuple[str, str]:
 
 
 async def _download(request: Request, model: type, conv: Callable[[str], Any],
-                    pick: Callable[[Any], tuple[str, str] | None] = _whole) -> Response:
+                    pick: Callable[[Any], tuple[str, str] | None] = _whole,
+                    headers: dict[str, str] = USER_FILE_HEADERS) -> Response:
     """A user file or recording (or, by ``pick``, one of its parts: path and download name),
     served so that nothing in it runs on the node's origin."""
     state: ApiState = request.app.state.api
@@ -178,7 +184,7 @@ async def _download(request: Request, model: type, conv: Callable[[str], Any],
         return await no_such_file(request)
     path, name = target
     media_type, disposition = user_file_type(name)
-    return FileResponse(path, filename=name, media_type=media_type, headers=USER_FILE_HEADERS,
+    return FileResponse(path, filename=name, media_type=media_type, headers=headers,
                         content_disposition_type=disposition)
 
 
