@@ -40,6 +40,9 @@ def test_bench_whiteboard_runs_and_every_message_arrives(tmp_path):
                "same at the start)"]
         assert r["detail"]["received"] == [r["detail"]["expected"]] * 2
         assert r["value"] > 0 and r["baseline"] > 0
+    cpu = by["long class: node CPU per stroke message with 63 shapes on the page (baseline: at "
+             "the start)"]
+    assert cpu["value"] > 0 and cpu["baseline"] > 0
 
     assert "| measure | value | baseline | ratio | floor | ok |" in done.stdout
     assert all(f"| {m} |" in done.stdout for m in by)

@@ -57,10 +57,10 @@ def main() -> int:
     p.add_argument("--quick", action="store_true", help="smaller runs of every module")
     p.add_argument("--only", nargs="+", choices=MODULES, help="run only these modules")
     p.add_argument("--sizes", type=int, nargs="+", help="fanout: class sizes (100 1000)")
-    p.add_argument("--messages", type=int, help="fanout: chats and as many segments per size")
+    p.add_argument("--messages", type=int, help="fanout: chats and as many segments per block (50)")
     p.add_argument("--members", type=int, help="longclass: class size (100)")
     p.add_argument("--shapes", type=int, help="longclass: shapes drawn (5000)")
-    p.add_argument("--strokes", type=int, help="longclass: strokes measured at start and end")
+    p.add_argument("--strokes", type=int, help="longclass: strokes per block (25; 3 blocks at the start, 3 at the end)")
     p.add_argument("--out", type=Path, default=HERE / "results.json")
     args = p.parse_args()
     options = {k: v for k, v in vars(args).items() if k not in ("only", "out") and v is not None}

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import random
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,6 +247,7 @@ class Classroom:
             cpus = sorted(affinity)
             if len(cpus) > 1:
                 os.sched_setaffinity(0, set(cpus[1:]))  # the workers inherit it
+            stack.callback(shutil.rmtree, self.node.tmp, ignore_errors=True)
             self.node.start(cpus[0] if len(cpus) > 1 else None)
             stack.callback(self.node.stop)
             teacher, creds = self.node.credentials(self.members)
