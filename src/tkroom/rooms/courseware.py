@@ -21,10 +21,9 @@ _KINDS = {
                      "ods", "rtf"), OFFICE),
     **dict.fromkeys(("png", "jpg", "jpeg", "gif", "bmp", "webp"), IMAGE),
 }
-CONVERTIBLE = tuple(sorted(_KINDS))
 
-# Pages are JPEG (quality JPEG_QUALITY): rendering a 1600-pixel page costs a quarter of PNG's
-# time (zlib dominates) at a fraction of the bytes, and a slide's text stays sharp.
+# Pages are JPEG (quality JPEG_QUALITY): rendering a 1600-pixel page costs about a tenth of
+# PNG's CPU time (zlib dominates) at a fraction of the bytes, and a slide's text stays sharp.
 JPEG_QUALITY = 90
 PAGE_WIDTH = 1600   # px: the board's image of a page
 THUMB_WIDTH = 240   # px: the page list's thumbnail
