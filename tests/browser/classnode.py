@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import secrets
 import threading
 import time
@@ -29,9 +30,12 @@ PASSWORDS = {"chairmanpwd": "teach1234", "assistantpwd": "assist1234", "patrolpw
 
 
 class ClassNode:
-    """Start with ``with ClassNode(ns, janus_url, workdir) as node:``; ``node.url`` is HTTP."""
+    """Start with ``with ClassNode(ns, janus_url, workdir) as node:``; ``node.url`` is HTTP.
+    ``ClassNode(None, None, workdir)`` is a node without media, in the test's own network
+    (enough for the board: no Janus, no namespace)."""
 
-    def __init__(self, ns: NetNamespace, janus_url: str, workdir: Path, grace: float = 15.0) -> None:
+    def __init__(self, ns: NetNamespace | None, janus_url: str | None, workdir: Path,
+                 grace: float = 15.0) -> None:
         self.ns, self.janus_url, self.workdir, self.grace = ns, janus_url, workdir, grace
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._run, daemon=True, name="classnode")
@@ -40,7 +44,7 @@ class ClassNode:
         self.port = 0
 
     def _run(self) -> None:
-        with self.ns.entered():
+        with self.ns.entered() if self.ns else contextlib.nullcontext():
             asyncio.set_event_loop(self.loop)
             self.ready.set()
             self.loop.run_forever()
@@ -73,13 +77,16 @@ class ClassNode:
 
     async def _start(self) -> None:
         settings = Settings(host="127.0.0.1", port=0, signal_port=0, data_dir=self.workdir / "data",
-                            secret_hex=secrets.token_hex(32), janus_urls=[self.janus_url])
-        self.node = build_node(settings, state=MemoryState(), grace=self.grace, sweep_interval=0.2)
+                            secret_hex=secrets.token_hex(32),
+                            janus_urls=[self.janus_url] if self.janus_url else [])
+        self.node = build_node(settings, state=MemoryState(), grace=self.grace, sweep_interval=0.2,
+                               media=bool(self.janus_url))
         self.signal = self.node.signal
-        self.plane = self.node.media
-        # The Web API registry sync runs often here: it must keep the --janus server.
-        self.plane.sync_every = 0.2
-        self.media = self.plane.service
+        if self.janus_url:
+            self.plane = self.node.media
+            # The Web API registry sync runs often here: it must keep the --janus server.
+            self.plane.sync_every = 0.2
+            self.media = self.plane.service
         await self.node.start()
         self.port = self.node.port
         async with self.node.sessions() as s:

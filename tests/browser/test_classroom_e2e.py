@@ -225,9 +225,9 @@ def test_a_class_in_the_browser(class_node: ClassNode, browser_ns, request):
 
         # Courseware: listed for everyone; the teacher shows the image to the class.
         wait_until(lambda: bob.page.locator("#files li").count() == 1, 15, "file list")
-        teacher.page.click("#files li button", timeout=10000)
-        img = bob.page.locator("#doc-frame img")
-        img.wait_for(timeout=15000)
+        teacher.page.click('#files li [data-action="file-show"]', timeout=10000)
+        img = bob.page.locator("#board-image")
+        expect(img).to_be_visible(timeout=15000)
         wait_until(lambda: img.evaluate("i => i.complete && i.naturalWidth") == 64, 15, "courseware image")
 
         # Ann raises her hand; the teacher sees it and brings her on stage; Bob sees her video.
@@ -446,20 +446,21 @@ def test_teacher_controls_and_roles(class_node: ClassNode, browser_ns, request):
         up = node.webapi("uploadfile", {"conversion": "0"},
                          files={"filedata": ("lesson.pdf", pdf_bytes(), "application/pdf")})
         node.webapi("roombindfile", {"serial": serial, "fileidarr[]": str(up["fileid"])})
-        teacher.eval("tkroomPage.room.pubMsg({name: 'DocumentChange', id: 'DocumentChange', toID: '__all', data: {}})")
-        teacher.page.click(f'#files li[data-fileid="{up["fileid"]}"] button', timeout=15000)
-        frame = sue.page.locator("#doc-frame iframe")
-        frame.wait_for(timeout=15000)
-        src = frame.get_attribute("src")
-        assert src.endswith("#page=1") and "/download/file/" in src
-        r = sue.page.request.get(src.split("#")[0])
+        teacher.eval("(f) => tkroomPage.room.board.documentChanged('add', f)", up["fileid"])
+        teacher.page.click(f'#files li[data-fileid="{up["fileid"]}"] [data-action="file-show"]', timeout=15000)
+        expect(sue.page.locator("#board-title")).to_have_text("lesson.pdf", timeout=15000)
+        # Not converted: no page images, so the board says so and the list links the PDF.
+        expect(sue.page.locator("#board-missing")).to_be_visible()
+        src = sue.page.get_attribute(f'#files li[data-fileid="{up["fileid"]}"] a', "href")
+        assert "/download/file/" in src
+        r = sue.page.request.get(src)
         assert r.status == 200 and r.headers["content-type"] == "application/pdf"
         assert r.headers["content-disposition"].startswith("inline")
         assert r.body().startswith(b"%PDF")
 
         # Groups: the teacher picks from the room's groups (by name) and sends the students there.
         expect(teacher.page.locator("#groups-pick label")).to_have_text(["Red", "Blue"], timeout=15000)
-        teacher.page.get_by_label("Blue").uncheck()
+        teacher.page.get_by_label("Blue", exact=True).uncheck()
         teacher.click("groups-open")
         wait_until(lambda: sue.eval("tkroomPage.room.getMySelf().properties.group") == groups[0], 15, "Sue in a group")
         expect(teacher.page.locator(f'#people li[data-userid="{s_id}"]')).to_contain_text("group Red", timeout=15000)

@@ -10,13 +10,28 @@ export function baseUrl(host, port) {
   return port ? `${proto}//${host}:${port}` : `${proto}//${host}`;
 }
 
-export async function clientApi(base, method, fields) {
+export function clientApi(base, method, fields) {
   const body = new URLSearchParams();
   for (const [k, v] of Object.entries(fields)) {
     if (v === undefined || v === null) continue;
     if (Array.isArray(v)) v.forEach((x) => body.append(`${k}[]`, String(x)));
     else body.append(k, String(v));
   }
+  return post(base, method, body);
+}
+
+/** The same as a multipart form, for uploads: File/Blob values are sent as files. */
+export function clientApiForm(base, method, fields) {
+  const body = new FormData();
+  for (const [k, v] of Object.entries(fields)) {
+    if (v === undefined || v === null) continue;
+    if (typeof Blob !== "undefined" && v instanceof Blob) body.append(k, v, v.name || "file");
+    else body.append(k, String(v));
+  }
+  return post(base, method, body);
+}
+
+async function post(base, method, body) {
   let res;
   try {
     res = await fetch(`${base}/ClientAPI/${method}?ts=${Date.now()}`, { method: "POST", body });

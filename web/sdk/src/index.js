@@ -1,5 +1,6 @@
 // tkroom.js: the browser SDK of tkroom. `import TK from "/sdk/tkroom.js"; const room = TK.Room();`
 
+import { SHAPE_CLASSES, newShapeId, pageKey } from "./board.js";
 import { DESCRIPTIONS, ERROR_NOTICE, INFO_NOTICE, MESSAGES, TK_ERR, WARNING_NOTICE, WEBAPI } from "./codes.js";
 import { TKError, mediaErrorCode } from "./errors.js";
 import { acquireTrack } from "./media.js";
@@ -39,6 +40,8 @@ export const TK = Object.freeze({
   MSG_TO_NONEUSER,
   MSG_TO_ALLSUPERUSERS,
   mediaErrorCode,
+  /** The board's helpers: page keys "<fileid>_<page>", shape classes, random shape ids (docs/board.md). */
+  board: Object.freeze({ pageKey, SHAPE_CLASSES, newShapeId }),
   /** Opens one device ("audio" | "video") as the SDK does before publishing: a device check. */
   getLocalTrack: acquireTrack,
 });

@@ -7,8 +7,9 @@
 import { DESCRIPTIONS, MESSAGES } from "./codes.js";
 import { TKError, autoplayCode, screenErrorCode, trackLostCode } from "./errors.js";
 import { Connection } from "./connection.js";
+import { Board, expandBoard, parseShapeMsgId } from "./board.js";
 import { Emitter } from "./emitter.js";
-import { baseUrl, clientApi, signalUrl } from "./http.js";
+import { baseUrl, clientApi, clientApiForm, signalUrl } from "./http.js";
 import { Publisher, Subscriber, acquireTrack } from "./media.js";
 
 const NOTICE_NS = { error: "error_notice", warn: "warning_notice", info: "info_notice" };
@@ -67,6 +68,8 @@ export class Room extends Emitter {
     this.failCounts = new Map();
     this._join = null;
     this._mediaQueue = Promise.resolve();
+    /** The board: pages, shapes, drawing (board.js, docs/board.md). */
+    this.board = new Board(this);
   }
 
   // ---- set-up ----------------------------------------------------------------------------
@@ -116,6 +119,7 @@ export class Room extends Emitter {
       this.dispatchEvent("room-connect-fail", { source: 3, error: err.code, code: err.code, message: err.message });
       throw err;
     }
+    this.ticket = check.ticket; // also signs courseware uploads (ClientAPI uploadfile)
     this.dispatchEvent("room-checkroom", { message: check });
     let config;
     try {
@@ -180,8 +184,15 @@ export class Room extends Emitter {
     this.users = new Map();
     for (const u of ack.userlist || []) this.users.set(u.id, u);
     this.users.set(this.self.id, this.self);
+    this._setSaved(ack.msglist, ack.board);
+  }
+
+  /** The saved messages: the list plus the join answer's compact board expanded back (docs/board.md). */
+  _setSaved(msglist, board) {
     this.msgs = new Map();
-    for (const m of ack.msglist || []) this.msgs.set(m.id, m);
+    const all = [...(msglist || []), ...expandBoard(board)].sort((a, b) => (a.seq || 0) - (b.seq || 0));
+    for (const m of all) this.msgs.set(m.id, m);
+    this.board.reset(all);
   }
 
   async _rejoin() {
@@ -273,6 +284,11 @@ export class Room extends Emitter {
   /** The saved messages, in seq order. */
   getSavedMessages() {
     return [...this.msgs.values()].sort((a, b) => (a.seq || 0) - (b.seq || 0));
+  }
+
+  /** One saved message by id, or undefined. */
+  getSavedMessage(id) {
+    return this.msgs.get(id);
   }
 
   isOnlyAudioRoom() {
@@ -418,6 +434,27 @@ export class Room extends Emitter {
     const serial = this._join && this._join.params.serial;
     const res = await clientApi(this.base || "", "getroomfile", { serial });
     return res.roomfile || [];
+  }
+
+  /**
+   * Uploads courseware to the room (teacher, assistant): ClientAPI uploadfile with the join
+   * ticket. `conversion` 1 (default) turns documents into page images; resolves with the fileid.
+   */
+  async uploadFile(file, opts = {}) {
+    const serial = this._join && this._join.params.serial;
+    const res = await clientApiForm(this.base || "", "uploadfile", {
+      serial,
+      ticket: this.ticket,
+      conversion: opts.conversion ?? 1,
+      filedata: file,
+    });
+    return res.fileid;
+  }
+
+  /** Removes a courseware file and its pages from the room (teacher, assistant). */
+  deleteFile(fileid) {
+    const serial = this._join && this._join.params.serial;
+    return clientApi(this.base || "", "delroomfile", { serial, ticket: this.ticket, fileid });
   }
 
   /** The room's breakout groups (ClientAPI getgrouplist): [{groupid, groupname}]. */
@@ -977,6 +1014,7 @@ Room.prototype._handlers = {
   participantLeft(data) {
     const user = this.users.get(data.id) || { id: data.id, properties: {} };
     this.users.delete(data.id);
+    this.board.onUserLeft(data.id);
     for (const [sid, entry] of [...this.remote]) if (entry.userId === data.id) this._onRemoveStream({ streamId: sid });
     this.dispatchEvent("room-participant_leave", { user });
   },
@@ -1020,6 +1058,15 @@ Room.prototype._handlers = {
   },
   pubMsg(data) {
     if (data.save) this.msgs.set(data.id, data);
+    if (data.name === "SharpsChange" && data.data && data.data.eventType === "clearEvent") {
+      // A clear removes the page's saved shapes in one step, with no delMsg per shape.
+      const page = parseShapeMsgId(data.id);
+      for (const id of [...this.msgs.keys()]) {
+        const shape = parseShapeMsgId(id);
+        if (page && shape && shape.kind === "SharpsChange" && shape.key === page.key) this.msgs.delete(id);
+      }
+    }
+    this.board.onPubMsg(data);
     this.dispatchEvent("room-pubmsg", { message: data });
     if (data.name === "OnlyAudioRoom") {
       if (this.localTracks.video) this._notice("warn", 1011, undefined);
@@ -1029,6 +1076,7 @@ Room.prototype._handlers = {
   },
   delMsg(data) {
     this.msgs.delete(data.id);
+    this.board.onDelMsg(data);
     this.dispatchEvent("room-delmsg", { message: data });
     if (data.name === "OnlyAudioRoom" || data.id === "OnlyAudioRoom") {
       if (wantsVideo(this._myState())) this._notice("warn", 1012, undefined);
@@ -1037,8 +1085,7 @@ Room.prototype._handlers = {
     }
   },
   msgList(data) {
-    this.msgs = new Map();
-    for (const m of data.msglist || []) this.msgs.set(m.id, m);
+    this._setSaved(data.msglist, data.board);
     this.dispatchEvent("room-msglist", { message: this.getSavedMessages() });
   },
   roomModeChanged(data) {

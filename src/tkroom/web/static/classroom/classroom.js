@@ -1,8 +1,11 @@
-// The classroom page: a join form, then the class (stage, participants, chat, courseware)
-// with controls by role. Everything goes through tkroom.js; the page keeps no state of its
+// The classroom page: a join form, then the class (board, stage, participants, chat,
+// courseware) with controls by role. The board is board.js, the courseware list courseware.js. Everything goes through tkroom.js; the page keeps no state of its
 // own that the room does not also have, so a late joiner or a reconnect sees the same class.
 
 import TK from "/sdk/tkroom.js";
+import { createBoard } from "/classroom/board.js";
+import { createCourseware } from "/classroom/courseware.js";
+import { el } from "/classroom/dom.js";
 import { LANGUAGES, makeTranslator, pickLanguage, translatePage } from "/classroom/i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -51,19 +54,6 @@ const SUPER = new Set([0, 1]);
 const onStage = (u) => (u.properties.publishstate || 0) > 0;
 const hasAudio = (s) => s === 1 || s === 3;
 const hasVideo = (s) => s === 2 || s === 3;
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "onclick") node.addEventListener("click", v);
-    else if (k === "text") node.textContent = v;
-    else if (k in node && k !== "list") node[k] = v;
-    else node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children) if (c) node.append(c);
-  return node;
-}
 
 function me() {
   return room.getMySelf();
@@ -188,7 +178,8 @@ room.on("room-connected", (ev) => {
   document.body.dataset.role = String(role);
   setConn("");
   renderAll();
-  loadFiles();
+  boardView.joined();
+  courseware.load();
   loadGroups();
   restoreMedia();
 });
@@ -256,7 +247,6 @@ function renderAll() {
     renderControls();
     renderStage();
     renderPeople();
-    renderDoc();
     renderChatState();
     renderTimer();
   });
@@ -272,11 +262,12 @@ for (const ev of [
   "room-remote-stream-added",
   "room-remote-stream-removed",
 ]) {
-  room.on(ev, renderAll);
+  // The board's own messages (up to 30 a second while someone draws) are board.js's business.
+  room.on(ev, (e) => (e.message && e.message.name === "SharpsChange" ? null : renderAll()));
 }
 
 function msg(id) {
-  return room.getSavedMessages().find((m) => m.id === id);
+  return room.getSavedMessage(id);
 }
 
 function button(key, onclick, opts = {}) {
@@ -286,6 +277,7 @@ function button(key, onclick, opts = {}) {
     "data-action": opts.action || key,
     "aria-pressed": opts.pressed === undefined ? undefined : String(Boolean(opts.pressed)),
     class: opts.class,
+    disabled: opts.disabled,
     onclick: () => Promise.resolve(onclick()).catch((err) => showError(err)),
   });
 }
@@ -539,12 +531,13 @@ function renderPeople() {
     if (p.raisehand) flags.push(`✋ ${t("flag.hand")}`);
     if (onStage(u)) flags.push(t("flag.stage"));
     if (p.disablechat) flags.push(t("flag.chatOff"));
+    if (p.role === 2 && p.candraw) flags.push(`✎ ${t("flag.canDraw")}`);
     if (p.group) flags.push(t("flag.group", { g: groupName(p.group) }));
     for (const kind of ["video", "audio"]) {
       const code = deviceFailure(u, kind);
       if (code) flags.push(`⚠ ${t(`dev.failed.${kind}`, { code })}`);
     }
-    const li = el("li", { class: "person", "data-userid": u.id, "data-hand": p.raisehand ? "1" : "0", "data-stage": onStage(u) ? "1" : "0" });
+    const li = el("li", { class: "person", "data-userid": u.id, "data-candraw": p.candraw ? "1" : "0", "data-hand": p.raisehand ? "1" : "0", "data-stage": onStage(u) ? "1" : "0" });
     li.append(
       el("span", { class: "name", text: `${p.nickname || u.id}${u.id === me().id ? ` (${t("p.you")})` : ""}` }),
       el("span", { class: "role muted", text: t(`role.${p.role}`) }),
@@ -568,6 +561,13 @@ function renderPeople() {
           hasAudio(s)
             ? act("p.mute", "mute", () => room.changeUserPublish(u.id, s === 3 ? 2 : 4))
             : act("p.unmute", "unmute", () => room.changeUserPublish(u.id, s === 2 ? 3 : 1)),
+        );
+      }
+      if (p.role === 2) {
+        li.append(
+          p.candraw
+            ? act("p.drawOff", "draw-off", () => room.board.setCanDraw(u.id, false))
+            : act("p.drawOn", "draw-on", () => room.board.setCanDraw(u.id, true)),
         );
       }
       if (p.raisehand) li.append(act("p.handDown", "hand-down", () => room.changeUserProperty(u.id, "__all", { raisehand: false })));
@@ -653,75 +653,20 @@ $("chat-form").addEventListener("submit", async (ev) => {
   }
 });
 
-// ---- courseware --------------------------------------------------------------------------
+// ---- courseware and the board ------------------------------------------------------------
 
-let files = [];
-
-async function loadFiles() {
-  try {
-    files = await room.getFileList();
-  } catch (err) {
-    files = [];
-    if (err.code !== 4105) showError(err);
-  }
-  renderFiles();
-}
-
-function fileUrl(f) {
-  return f.downloadpath || f.pdfpath || f.filepath || "";
-}
-
-function renderFiles() {
-  const list = $("files");
-  $("files-empty").hidden = files.length > 0;
-  list.replaceChildren(
-    ...files.map((f) => {
-      const li = el("li", { "data-fileid": String(f.fileid) });
-      li.append(el("a", { href: fileUrl(f), target: "_blank", rel: "noopener", text: f.filename || String(f.fileid) }));
-      if (isSuper()) {
-        const b = button("files.show", () =>
-          room.pubMsg({
-            name: "ShowPage",
-            id: "DocumentFilePage_ShowPage",
-            toID: "__all",
-            save: true,
-            data: { fileid: f.fileid, filename: f.filename, filetype: f.filetype, url: fileUrl(f), page: 1 },
-          }),
-        );
-        b.setAttribute("aria-label", `${t("files.show")}: ${f.filename}`);
-        li.append(b);
-      }
-      return li;
-    }),
-  );
-}
-
-function renderDoc() {
-  const shown = msg("DocumentFilePage_ShowPage");
-  const view = $("courseware-view");
-  if (!shown || !shown.data || !shown.data.url) {
-    view.hidden = true;
-    $("doc-frame").replaceChildren();
-    return;
-  }
-  const d = shown.data;
-  view.hidden = false;
-  $("doc-name").textContent = d.filename || "";
-  const frame = $("doc-frame");
-  if (frame.dataset.url === `${d.url}#${d.page}`) return;
-  frame.dataset.url = `${d.url}#${d.page}`;
-  const type = String(d.filetype || d.filename || "").toLowerCase();
-  if (/(png|jpe?g|gif|webp|svg|bmp)$/.test(type)) {
-    frame.replaceChildren(el("img", { src: d.url, alt: d.filename || "" }));
-  } else {
-    // PDF (and anything else the browser can show): the browser's own viewer, at the page.
-    frame.replaceChildren(el("iframe", { src: `${d.url}#page=${d.page || 1}`, title: d.filename || "document", sandbox: /pdf$/.test(type) ? undefined : "" }));
-  }
-}
-
-room.on("room-pubmsg", (ev) => {
-  if (ev.message.name === "DocumentChange") loadFiles();
+const courseware = createCourseware({
+  room,
+  t: () => t,
+  button,
+  showError,
+  showInfo,
+  isSuper,
+  changed: () => boardView.render(),
 });
+const boardView = createBoard({ room, t: () => t, button, showError, showInfo, showNotice, files: () => courseware.files });
+page.board = boardView;
+page.courseware = courseware;
 
 // ---- the end of the class --------------------------------------------------------------------
 
@@ -755,7 +700,8 @@ function setLanguage(lang) {
   if (me()) {
     $("role-badge").textContent = t(`role.${me().properties.role}`);
     renderAll();
-    renderFiles();
+    courseware.render();
+    boardView.render();
   }
   renderTimer();
 }
