@@ -16,11 +16,13 @@ from tkroom.client import Room
 from tkroom.client.media import attach
 from tkroom.media.janus_process import JanusSettings
 from tkroom.media.plane import MediaPlane
+from tkroom.rooms.board import PAGE_IDS
 from webapi_nodes import Receiver
 
 pytestmark = pytest.mark.media
 
 CLASS_STATE = ("ClassBegin", "EveryoneBanChat", "OnlyAudioRoom", "BigRoom")
+SHOW_PAGE = PAGE_IDS["ShowPage"]
 
 
 async def test_a_student_cannot_take_over_the_class(in_netns, janus: JanusSettings,
@@ -41,11 +43,10 @@ async def hostile_student(env, plane: MediaPlane, rx: Receiver) -> None:
     try:
         await teacher.joinroom("127.0.0.1", env.port, "t1", "t1",
                                {"serial": env.serial, "password": PASSWORDS["chairmanpwd"]})
-        await teacher.pubMsg(name="DocumentChange", id="DocumentChange", toID="__all",
-                             save=True, data={"page": 3})
+        shown = {"fileid": 0, "currpage": 3, "pagenum": 3, "filename": "", "filetype": ""}
+        await teacher.pubMsg(name="ShowPage", id=SHOW_PAGE, toID="__all", save=True, data=shown)
         kept = await env.signal.state.messages(env.serial)
-        assert [(m["id"], m["fromID"], m["data"]) for m in kept] == [
-            ("DocumentChange", "t1", {"page": 3})]
+        assert [(m["id"], m["fromID"], m["data"]) for m in kept] == [(SHOW_PAGE, "t1", shown)]
 
         # the student does not use the polite SDK: raw frames with a real ticket
         async with httpx.AsyncClient(base_url=env.node.base_url) as http:
@@ -58,13 +59,14 @@ async def hostile_student(env, plane: MediaPlane, rx: Receiver) -> None:
             await s.join(checked["ticket"])
             hostile = {"toID": "__none", "save": True, "associatedUserID": "s1",
                        "data": {"record": True, "recordchat": True}}
-            for mid in (*CLASS_STATE, "DocumentChange"):
-                ack = await s.req("pubMsg", {"name": mid, "id": mid, **hostile})
+            named = [(mid, mid) for mid in CLASS_STATE] + [("ShowPage", SHOW_PAGE)]
+            for name, mid in named:
+                ack = await s.req("pubMsg", {"name": name, "id": mid, **hostile})
                 assert ack["code"] == 4108, ack
-                assert ack["msg"].startswith("No permission: ") and mid in ack["msg"]
+                assert ack["msg"].startswith("No permission: ") and name in ack["msg"]
             await unchanged(env, plane, kept)
-            for mid in (*CLASS_STATE, "DocumentChange"):
-                ack = await s.req("delMsg", {"name": mid, "id": mid, "toID": "__none"})
+            for name, mid in named:
+                ack = await s.req("delMsg", {"name": name, "id": mid, "toID": "__none"})
                 assert ack["code"] == 4108 and mid in ack["msg"], ack
             ack = await s.req("pubMsg", {"name": "x", "toID": ["t1", "s1"]})
             assert ack["code"] == 4108 and "one user id" in ack["msg"], ack
