@@ -1,4 +1,4 @@
-"""The ``tkroom`` command: ``serve``, ``admin`` and ``codes``.
+"""The ``tkroom`` command: ``serve``, ``admin``, ``config`` and ``codes``.
 
 Each sub-command is registered by a small ``add_*_parser`` function so that a plane can add
 its own without touching the others.
@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from tkroom import codes
-from tkroom.config import Settings
+from tkroom.config import Settings, SettingsError
 from tkroom.errors import CodeError
 
 
@@ -42,6 +42,8 @@ def add_codes_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _store_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="TOML file of settings (default $TKROOM_CONFIG; "
+                   "docs/configuration.md)")
     p.add_argument("--data", help="data folder (default $TKROOM_DATA or ./tkroom-data)")
     p.add_argument("--database", help="SQLAlchemy URL, e.g. postgresql+asyncpg://user@host/db "
                    "(default $TKROOM_DATABASE_URL or SQLite under the data folder)")
@@ -57,6 +59,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         redis_url=getattr(args, "redis", None),
         janus_urls=getattr(args, "janus", None),
         signal_urls=getattr(args, "signal_url", None),
+        log_level=getattr(args, "log_level", None),
+        config=args.config,
     )
 
 
@@ -65,17 +69,18 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     from tkroom.planes import build_node
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(args)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        build_node(_settings(args)).run()
+        build_node(settings).run()
     except (OSError, RedisConnectionError) as exc:  # a port in use, an unreachable database or
         print(f"tkroom serve: {exc}", file=sys.stderr)  # Redis: say so in one line
         return 2
     return 0
 
 
-def add_serve_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="start a node")
+def _serve_flags(p: argparse.ArgumentParser) -> None:
+    """The flags of the settings (docs/configuration.md lists them beside the variables)."""
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="HTTP port (default 8080; 0 = any free port)")
     p.add_argument("--signal-port", type=int, help="signalling WebSocket port (default port + 1)")
@@ -84,9 +89,29 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
                         "cluster's others (repeatable; default $TKROOM_SIGNAL_URLS)")
     p.add_argument("--redis", help="Redis URL for cluster mode (default $TKROOM_REDIS_URL)")
     p.add_argument("--janus", action="append", help="Janus WebSocket URL (repeatable)")
-    p.add_argument("--log-level", default="info")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                   help="default $TKROOM_LOG_LEVEL or info")
     _store_flags(p)
+
+
+def add_serve_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="start a node")
+    _serve_flags(p)
     p.set_defaults(func=_cmd_serve)
+
+
+def _cmd_config_show(args: argparse.Namespace) -> int:
+    print(_settings(args).show(), end="")
+    return 0
+
+
+def add_config_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("config", help="the settings a node would use")
+    csub = p.add_subparsers(dest="config_command", required=True)
+    show = csub.add_parser("show", help="print the effective settings as TOML, secrets masked, "
+                                        "each with where it came from (takes serve's flags)")
+    _serve_flags(show)
+    show.set_defaults(func=_cmd_config_show)
 
 
 def _admin(op: Callable[[Any], Awaitable[object]]) -> Callable[[argparse.Namespace], int]:
@@ -183,9 +208,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_codes_parser(sub)
     add_serve_parser(sub)
     add_admin_parser(sub)
+    add_config_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except SettingsError as exc:  # a misspelt or malformed setting: one line, before anything starts
+        print(f"tkroom: {exc}", file=sys.stderr)
+        return 2

@@ -5,17 +5,14 @@ configuration it writes under the data folder. With ``--janus ws://…`` (repeat
 those servers, plus every server registered through the Web API (``serveradd`` with a ``url``)
 which it re-reads every ``sync_every`` seconds. Without any server, media requests answer 151.
 
-Settings beyond ``Settings`` come from the environment: ``TKROOM_JANUS_ICE`` (Janus's
-``ice_enforce_list``, e.g. the public interface), ``TKROOM_RTP_PORTS`` (``20000-40000``),
-``TKROOM_JANUS_SECRET`` (the API secret of the ``--janus`` servers), ``TKROOM_EMBEDDED_JANUS=0``
-(never start an own Janus).
+Its settings (``janus_ice``, ``rtp_ports``, ``janus_secret``, ``embedded_janus``,
+``media_sync_s``) are the node's ``Settings`` (docs/configuration.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,12 +38,9 @@ class MediaSettings:
 
     @classmethod
     def from_settings(cls, s: Settings) -> MediaSettings:
-        env = os.environ
         return cls(janus_urls=list(s.janus_urls), workdir=s.data_dir / "media",
-                   ice_enforce_list=env.get("TKROOM_JANUS_ICE", ""),
-                   rtp_port_range=env.get("TKROOM_RTP_PORTS", "20000-40000"),
-                   embedded=env.get("TKROOM_EMBEDDED_JANUS", "1") != "0",
-                   janus_secret=env.get("TKROOM_JANUS_SECRET", ""))
+                   ice_enforce_list=s.janus_ice, rtp_port_range=s.rtp_ports,
+                   embedded=s.embedded_janus, janus_secret=s.janus_secret)
 
 
 class DirectoryRecords:
@@ -128,7 +122,8 @@ def install_media(node: Any, signal: Any) -> MediaPlane:
     from tkroom.media.bridge import StateSink, attach_media
 
     plane = MediaPlane(MediaSettings.from_settings(node.settings), node.directory,
-                       StateSink(signal.state), sync_servers=True)
+                       StateSink(signal.state), sync_servers=True,
+                       sync_every=node.settings.media_sync_s)
     attach_media(signal, plane.service)
     node.services.append(plane)
     return plane

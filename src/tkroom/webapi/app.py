@@ -29,7 +29,7 @@ from tkroom.rooms.courseware import DONE, PDF_NAME, is_output, output_dir
 from tkroom.store.models import File, Record
 from tkroom.webapi import clientapi, companies, files, groups, history, login, rooms, servers  # noqa: F401
 from tkroom.webapi.openapi import openapi_document
-from tkroom.webapi.params import MAX_BODY, MAX_ID, parse
+from tkroom.webapi.params import MAX_ID, parse
 from tkroom.webapi.registry import METHODS, Call
 from tkroom.webapi.state import ApiState
 
@@ -210,14 +210,14 @@ def routes() -> list[BaseRoute]:
 def body_limits(settings: Settings) -> Callable[[str], tuple[int, int]]:
     """Per path: how many body bytes a request may send, and the code that refuses more. The
     multipart methods (uploadfile) take the configured file limit plus room for their fields
-    and answer 5206 (the file is not written); every other body is form fields: 1 MiB, 4105
-    (a body the node cannot take, like one it cannot parse)."""
+    and answer 5206 (the file is not written); every other body is form fields:
+    ``max_body_bytes`` (1 MiB), 4105 (a body the node cannot take, like one it cannot parse)."""
     uploads = tuple(f"/{api}/{name}" for (api, name), m in METHODS.items() if m.multipart)
 
     def limit_for(path: str) -> tuple[int, int]:
         if any(path == u or path.startswith(u + "/") for u in uploads):
-            return settings.max_upload_bytes + MAX_BODY, 5206
-        return MAX_BODY, 4105
+            return settings.max_upload_bytes + settings.max_body_bytes, 5206
+        return settings.max_body_bytes, 4105
 
     return limit_for
 
