@@ -81,6 +81,11 @@ class Settings:
     board_max_shape_bytes: int = 32 * 1024
     board_rate: int = 60
     log_level: str = "info"
+    # Operations (tkroom.health, tkroom.metrics): seconds a stopping node stays up answering
+    # 503 on /readyz (its clients told to reconnect elsewhere) before it closes, so a load
+    # balancer notices first (0: close at once); whether /metrics is served.
+    drain_s: float = 0.0
+    metrics: bool = True
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -132,6 +137,10 @@ class Settings:
             s.join_timeout_s = float(env["TKROOM_JOIN_TIMEOUT"])
         if "TKROOM_MAX_CONNECTIONS_PER_ADDRESS" in env:
             s.max_connections_per_address = int(env["TKROOM_MAX_CONNECTIONS_PER_ADDRESS"])
+        if "TKROOM_DRAIN_SECONDS" in env:
+            s.drain_s = float(env["TKROOM_DRAIN_SECONDS"])
+        if "TKROOM_METRICS" in env:
+            s.metrics = env["TKROOM_METRICS"].strip() != "0"
         for key, value in overrides.items():
             if value is None or (isinstance(value, list) and not value):
                 continue
