@@ -196,6 +196,16 @@ class Settings(BaseSettings):
                          "in bursts of twice that; beyond, each is refused with 2602 (counted "
                          "per node). `0` = no limit", ge=0)
 
+    # operations (docs/operations.md#health-and-readiness, #metrics)
+    drain_s: float = _s(0.0, "TKROOM_DRAIN_SECONDS", "seconds a stopping node keeps serving "
+                        "after it turned not-ready and told its clients to reconnect, so that "
+                        "load balancers take it out before its ports close "
+                        "([operations.md](operations.md#health-and-readiness)); set it to your "
+                        "load balancer's check interval times its failure threshold, plus a "
+                        "little. `0`: close at once", ge=0)
+    metrics: bool = _s(True, "TKROOM_METRICS", "serve Prometheus metrics at `/metrics` "
+                       "(`false`/`0`: it answers 404)")
+
     _origins: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @classmethod

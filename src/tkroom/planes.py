@@ -3,6 +3,9 @@
 ``tkroom.node.Node`` is the HTTP plane and the store; this module adds the room state (memory or
 Redis), the signalling server, the media plane, the courseware conversion queue and the
 classroom pages, so that the command, the tests and the benchmarks all build the same node.
+Each plane also gives the node its readiness check (``node.readiness.add``: ``redis``,
+``media``, ``converters``; the TURN plane of issue 10 adds ``turn`` the same way) and its
+metrics (``node.metrics``, names in ``tkroom.metrics``).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tkroom.config import Settings
+from tkroom.metrics import Metric, signal_families
 from tkroom.node import Node
 from tkroom.rooms.board import BoardLimits
 from tkroom.rooms.transitions import SavePolicy
@@ -72,6 +76,15 @@ def build_node(settings: Settings, *, state: RoomState | None = None, media: boo
                           max_conns_per_addr=settings.max_connections_per_address)
     node.signal = signal
     node.services += [_StateService(state), _SignalService(signal, node)]
+    if settings.redis_url:
+        node.readiness.add("redis", state.ping)
+    node.on_drain.append(signal.drain)
+
+    def signal_metrics() -> list[Metric]:
+        rooms, members, sockets = signal.local_load()
+        return signal_families(signal.counts, rooms, members, sockets)
+
+    node.metrics.add(signal_metrics)
     if media:
         from tkroom.media.plane import install_media
 

@@ -31,4 +31,11 @@ def install_courseware(node: Any) -> ConversionQueue:
                     ", ".join(missing))
     node.api.wake_converter = queue.wake
     node.services.append(queue)
+    node.readiness.add("converters", queue.readiness)
+
+    async def conversion_backlog() -> None:
+        for status, n in (await queue.backlog()).items():
+            node.metrics.conversion_backlog.labels(status).set(n)
+
+    node.metrics.probe("conversions", conversion_backlog)
     return queue

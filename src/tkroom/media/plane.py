@@ -22,6 +22,7 @@ from tkroom.directory import RoomDirectory
 from tkroom.media.janus_process import JanusProcess, JanusSettings, janus_available
 from tkroom.media.servers import MediaServer, ServerRegistry
 from tkroom.media.service import MediaService, RoomSink
+from tkroom.metrics import MediaServerState, Metric, media_families
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,29 @@ class MediaPlane:
                 log.exception("could not read the media-server registry")
             await asyncio.sleep(self.sync_every)
 
+    async def readiness(self) -> dict[str, Any]:
+        """Ready when some media server answers its health check, or when the node has none
+        at all (it was set up without media: media requests answer 151)."""
+        servers = {s.id: {"healthy": s.healthy, "load": s.load, "capacity": s.capacity}
+                   for s in self.registry.servers.values()}
+        ok = not servers or any(s["healthy"] for s in servers.values())
+        return {"ok": ok, "servers": servers}
+
+    def metrics(self) -> list[Metric]:
+        pubs: dict[str, int] = {}
+        subs: dict[str, int] = {}
+        recordings = 0
+        for room in list(self.service.rooms.values()):
+            if room.recording is not None:
+                recordings += 1
+            server = room.server
+            if server is not None:
+                pubs[server.id] = pubs.get(server.id, 0) + len(room.pubs)
+                subs[server.id] = subs.get(server.id, 0) + len(room.subs)
+        states = [MediaServerState(s.id, s.healthy, s.load, s.capacity, pubs.get(s.id, 0),
+                                   subs.get(s.id, 0)) for s in self.registry.servers.values()]
+        return media_families(states, recordings, len(self.service.postprocessing))
+
     async def stop(self) -> None:
         if self._sync is not None:
             self._sync.cancel()
@@ -126,4 +150,6 @@ def install_media(node: Any, signal: Any) -> MediaPlane:
                        sync_every=node.settings.media_sync_s)
     attach_media(signal, plane.service)
     node.services.append(plane)
+    node.readiness.add("media", plane.readiness)
+    node.metrics.add(plane.metrics)
     return plane

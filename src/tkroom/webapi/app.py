@@ -11,6 +11,7 @@ import asyncio
 import hmac
 import logging
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from starlette.routing import BaseRoute, Route
 from tkroom.config import Settings
 from tkroom.edge import BodyLimit
 from tkroom.errors import CodeError
+from tkroom.metrics import UNKNOWN
 from tkroom.rooms.courseware import DONE, PDF_NAME, is_output, output_dir
 from tkroom.store.models import File, Record
 from tkroom.webapi import clientapi, companies, files, groups, history, login, rooms, servers  # noqa: F401
@@ -51,11 +53,25 @@ def answer(code: int, message: str = "", **extra: Any) -> JSONResponse:
 
 
 async def _dispatch(request: Request, api: str) -> Response:
+    """Answer one call, counted by method (only the registry's names: a client cannot make
+    up labels) and result code."""
     state: ApiState = request.app.state.api
+    started = time.perf_counter()
+    code, response = await _answer_call(request, api, state)
+    if state.metrics is not None:
+        name = request.path_params["method"]
+        label = f"{api}/{name}" if (api, name) in METHODS else UNKNOWN
+        state.metrics.observe_webapi(label, code, time.perf_counter() - started)
+    return response
+
+
+async def _answer_call(request: Request, api: str, state: ApiState) -> tuple[int, Response]:
+    """The call's result code and its answer."""
     name = request.path_params["method"]
     m = METHODS.get((api, name))
     if m is None:
-        return JSONResponse({"result": 4105, "msg": f"No method {api}/{name}"}, status_code=404)
+        return 4105, JSONResponse({"result": 4105, "msg": f"No method {api}/{name}"},
+                                  status_code=404)
     try:
         p = await parse(request, request.path_params.get("rest", ""))
         call = Call(p, state, request)
@@ -65,18 +81,18 @@ async def _dispatch(request: Request, api: str) -> Response:
             await call.finish(ok=False)
             raise
         await call.finish(ok=True)
-        return JSONResponse({"result": 0, **result})
+        return 0, JSONResponse({"result": 0, **result})
     except CodeError as e:
-        return answer(e.code, e.message, **e.extra)
+        return e.code, answer(e.code, e.message, **e.extra)
     except IntegrityError:
         log.exception("%s/%s: write refused", api, name)
-        return answer(5206, "Data write failed")
+        return 5206, answer(5206, "Data write failed")
     except DB_ERRORS:
         log.exception("%s/%s: database failure", api, name)
-        return answer(4107, "Database operation error")
+        return 4107, answer(4107, "Database operation error")
     except Exception:
         log.exception("%s/%s: unexpected failure", api, name)
-        return answer(2510, "Server exception")
+        return 2510, answer(2510, "Server exception")
 
 
 async def webapi(request: Request) -> Response:
