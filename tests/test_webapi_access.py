@@ -236,5 +236,94 @@ def test_secrets_are_hashed_and_never_logged(api, node, caplog):
             return await s.get(Room, serial)
 
     room = node.run(stored())
-    assert room.chairmanpwd.startswith("scrypt$") and "teach1" not in room.chairmanpwd
-    assert room.confuserpwd != node.run(stored()).confuserpwd or room.confuserpwd.count("$") == 5
+    assert room.chairmanpwd.startswith("$argon2id$v=19$m=19456,t=2,p=1$") and "teach1" not in room.chairmanpwd
+    assert room.confuserpwd.startswith("$argon2id$") and room.confuserpwd.count("$") == 5
+
+
+def _scrypt_room(node, serial, **plain):
+    """Store role passwords as an earlier version did: scrypt hashes written straight into the row."""
+    from tkroom.passwords import scrypt_hash
+    from tkroom.store.models import Room
+
+    async def write():
+        async with node.node.sessions() as s:
+            room = await s.get(Room, serial)
+            for column, pw in plain.items():
+                setattr(room, column, scrypt_hash(pw))
+            await s.commit()
+        node.node.rooms.clear()
+
+    node.run(write())
+
+
+def _row(node, model, ident):
+    async def read():
+        async with node.node.sessions() as s:
+            return await s.get(model, ident)
+
+    return node.run(read())
+
+
+def test_old_scrypt_hashes_are_upgraded_on_login(api, node):
+    from tkroom.store.models import Room
+
+    serial = api.room()
+    _scrypt_room(node, serial, chairmanpwd="teach1", confuserpwd="stud1")
+    old = _row(node, Room, serial)
+    assert old.chairmanpwd.startswith("scrypt$") and old.confuserpwd.startswith("scrypt$")
+    assert check(api, serial, password="wrong12")["result"] == 4008
+    assert _row(node, Room, serial).chairmanpwd == old.chairmanpwd, "a wrong password upgrades nothing"
+    assert check(api, serial, password="teach1")["roomrole"] == 0
+    room = _row(node, Room, serial)
+    assert room.chairmanpwd.startswith("$argon2id$"), "rehashed at the login"
+    assert room.confuserpwd == old.confuserpwd, "the student password was not given yet"
+    node.node.rooms.clear()  # as another node would, read the room afresh
+    checker = node.node.api.checker
+    runs = checker.runs
+    assert check(api, serial, password="teach1")["roomrole"] == 0
+    assert checker.runs == runs, "the new hash was remembered as verified: no extra run"
+    checker._ok.clear()  # a restarted node: the new hash itself must verify
+    checker._memo.clear()
+    assert check(api, serial, password="teach1")["roomrole"] == 0
+    assert check(api, serial, password="teach2")["result"] == 4008
+    assert check(api, serial, password="stud1", userrole=0)["result"] == 5200
+    assert check(api, serial, password="stud1")["roomrole"] == 2
+    assert _row(node, Room, serial).confuserpwd.startswith("$argon2id$")
+    assert _row(node, Room, serial).chairmanpwd == room.chairmanpwd, "upgraded once"
+
+
+def test_weaker_argon2_hashes_and_enterprise_users_are_upgraded(tmp_path):
+    from sqlalchemy import select
+
+    from tkroom.passwords import HashParams, hash_password, scrypt_hash
+    from tkroom.store.models import EnterpriseUser, Room
+    from webapi_nodes import Api, NodeThread, node_settings
+
+    n = NodeThread(node_settings(tmp_path, password_time_cost=3))
+    try:
+        api = Api(n, n.enterprise())
+        serial = api.room(registeredonly=1)
+        assert _row(n, Room, serial).confuserpwd.startswith("$argon2id$v=19$m=19456,t=3,p=1$")
+        weak = hash_password("stud1", HashParams(time_cost=1, memory_kib=1024))
+        assert api("useradd", account="alice", userpassword="s3cret!", username="Alice")["result"] == 0
+
+        async def write():
+            async with n.node.sessions() as s:
+                (await s.get(Room, serial)).confuserpwd = weak
+                user = (await s.execute(select(EnterpriseUser))).scalar_one()
+                user.pwhash = scrypt_hash("s3cret!")
+                await s.commit()
+                return user.id
+
+        uid = n.run(write())
+        n.node.rooms.clear()
+        ok = check(api, serial, password="stud1", account="alice", userpassword="s3cret!")
+        assert ok["result"] == 0 and ok["roomrole"] == 2
+        assert _row(n, Room, serial).confuserpwd.startswith("$argon2id$v=19$m=19456,t=3,p=1$")
+        assert _row(n, EnterpriseUser, uid).pwhash.startswith("$argon2id$v=19$m=19456,t=3,p=1$")
+        n.node.api.checker._ok.clear()
+        n.node.api.checker._memo.clear()
+        assert check(api, serial, password="stud1", account="alice", userpassword="s3cret!")["result"] == 0
+        assert check(api, serial, password="stud1", account="alice", userpassword="s3cret?")["result"] == 4002
+    finally:
+        n.stop()

@@ -81,6 +81,15 @@ class Settings:
     board_max_shape_bytes: int = 32 * 1024
     board_rate: int = 60
     log_level: str = "info"
+    # Logs (tkroom.logs): "text" (one readable line a record) or "json" (one object a line),
+    # and whether every HTTP request gets an access log line (logger tkroom.access).
+    log_format: str = "text"
+    access_log: bool = True
+    # Argon2id cost of new password hashes (tkroom.passwords); a stored hash made with other
+    # parameters (or scrypt, of earlier versions) is replaced at its next successful login.
+    password_time_cost: int = 2
+    password_memory_kib: int = 19 * 1024
+    password_parallelism: int = 1
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -132,6 +141,16 @@ class Settings:
             s.join_timeout_s = float(env["TKROOM_JOIN_TIMEOUT"])
         if "TKROOM_MAX_CONNECTIONS_PER_ADDRESS" in env:
             s.max_connections_per_address = int(env["TKROOM_MAX_CONNECTIONS_PER_ADDRESS"])
+        if "TKROOM_LOG_FORMAT" in env:
+            s.log_format = env["TKROOM_LOG_FORMAT"].strip().lower()
+        if "TKROOM_ACCESS_LOG" in env:
+            s.access_log = env["TKROOM_ACCESS_LOG"].strip().lower() not in ("0", "false", "no", "off")
+        if "TKROOM_PASSWORD_TIME_COST" in env:
+            s.password_time_cost = int(env["TKROOM_PASSWORD_TIME_COST"])
+        if "TKROOM_PASSWORD_MEMORY_KIB" in env:
+            s.password_memory_kib = int(env["TKROOM_PASSWORD_MEMORY_KIB"])
+        if "TKROOM_PASSWORD_PARALLELISM" in env:
+            s.password_parallelism = int(env["TKROOM_PASSWORD_PARALLELISM"])
         for key, value in overrides.items():
             if value is None or (isinstance(value, list) and not value):
                 continue
