@@ -224,10 +224,33 @@ def test_secrets_are_hashed_and_never_logged(api, node, caplog):
     assert check(api, serial, password="wrongpw9")["result"] == 4008
     assert api("companycreate", companyname="Dup", companydomain=api.company["domain"], account="a",
                userpassword="adminpw7")["result"] == 5206
+    # secrets in query strings, in path-style parameters and in download paths
+    ticket = api.http.post("/ClientAPI/checkroom", params={"serial": serial, "password": "teach1",
+                                                           "nickname": "T"}).json()["ticket"]
+    assert api.http.post(f"/ClientAPI/checkroom/serial/{serial}/password/stud%2F1x/nickname/S").json()["result"] != 0
+    assert api.http.post("/ClientAPI/delroomfile", params={"ticket": ticket, "serial": serial,
+                                                           "fileid": "77"}).json()["result"] != 0
+    up = api.http.post("/ClientAPI/uploadfile", data={"ticket": ticket, "serial": serial},
+                       files={"filedata": ("notes.txt", b"hello")}).json()
+    assert up["result"] == 0, up
+    listed = api("getroomfile", serial=serial)
+    url = next(f for f in listed["roomfile"] if f["fileid"] == up["fileid"])["downloadpath"]
+    token = url.rstrip("/").split("/")[-1]
+    assert api.http.get(url).content == b"hello"
+    api.http.get(f"/room/{serial}", params={"ticket": ticket})  # no page on this bare node: 404
     # the node's log (the test's own HTTP client logs the URLs it calls)
-    text = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore")))
-    for secret in (api.key, lk, "teach1", "stud1", "wrongpw9", "adminpw7"):
+    records = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    text = "\n".join(r.getMessage() + repr(vars(r)) for r in records)
+    for secret in (api.key, lk, "teach1", "stud1", "stud%2F1x", "wrongpw9", "adminpw7", ticket, token):
         assert secret not in text
+    access = [r for r in records if r.name == "tkroom.access"]
+    lines = [(r.method, r.path.split("?")[0], r.status) for r in access]
+    assert ("GET", f"/WebAPI/getloginkey/key/***/serial/{serial}/usertype/2/username/***", 200) in lines
+    assert ("POST", f"/ClientAPI/checkroom/serial/{serial}/password/***/nickname/***", 200) in lines
+    assert ("GET", "/download/file/" + str(up["fileid"]) + "/***", 200) in lines
+    assert ("GET", f"/room/{serial}", 404) in lines
+    assert any(r.path == f"/ClientAPI/checkroom?serial={serial}&password=***&nickname=***" for r in access)
+    assert all(r.client.startswith("127.0.0.1:") and r.duration_ms >= 0 for r in access)
 
     async def stored():
         from tkroom.store.models import Room

@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -57,17 +56,24 @@ def _settings(args: argparse.Namespace) -> Settings:
         redis_url=getattr(args, "redis", None),
         janus_urls=getattr(args, "janus", None),
         signal_urls=getattr(args, "signal_url", None),
+        log_format=getattr(args, "log_format", None),
     )
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from redis.exceptions import ConnectionError as RedisConnectionError
 
+    from tkroom import logs
     from tkroom.planes import build_node
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(args)
     try:
-        build_node(_settings(args)).run()
+        logs.setup(args.log_level, settings.log_format)
+    except ValueError as exc:  # TKROOM_LOG_FORMAT=xml
+        print(f"tkroom serve: {exc}", file=sys.stderr)
+        return 2
+    try:
+        build_node(settings).run()
     except (OSError, RedisConnectionError) as exc:  # a port in use, an unreachable database or
         print(f"tkroom serve: {exc}", file=sys.stderr)  # Redis: say so in one line
         return 2
@@ -85,6 +91,9 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--redis", help="Redis URL for cluster mode (default $TKROOM_REDIS_URL)")
     p.add_argument("--janus", action="append", help="Janus WebSocket URL (repeatable)")
     p.add_argument("--log-level", default="info")
+    p.add_argument("--log-format", choices=("text", "json"),
+                   help="text: one readable line a record; json: one object a line "
+                        "(default $TKROOM_LOG_FORMAT or text)")
     _store_flags(p)
     p.set_defaults(func=_cmd_serve)
 
