@@ -98,6 +98,25 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_serve)
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from tkroom.doctor import run_doctor
+
+    return run_doctor(_settings(args), as_json=args.json)
+
+
+def add_doctor_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("doctor", help="check what this node would use; say what is missing "
+                       "and how to get it (exit status 1 when a required part is missing)")
+    p.add_argument("--host", help="address serve would listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="HTTP port serve would use (default 8080)")
+    p.add_argument("--signal-port", type=int, help="signalling port (default port + 1)")
+    p.add_argument("--redis", help="Redis URL (default $TKROOM_REDIS_URL)")
+    p.add_argument("--janus", action="append", help="Janus WebSocket URL (repeatable)")
+    p.add_argument("--json", action="store_true", help="print a JSON list of the checks")
+    _store_flags(p)
+    p.set_defaults(func=_cmd_doctor)
+
+
 def _admin(op: Callable[[Any], Awaitable[object]]) -> Callable[[argparse.Namespace], int]:
     """Run ``op(session)`` on the store chosen like ``serve`` does, print its JSON answer."""
 
@@ -192,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_codes_parser(sub)
     add_serve_parser(sub)
     add_admin_parser(sub)
+    add_doctor_parser(sub)
     return parser
 
 
