@@ -201,7 +201,7 @@ def test_wrong_passwords_are_slowed_down(tmp_path):
             t0 = time.monotonic()
             assert check(api, serial, password="guess123")["result"] == 4008
             times.append(time.monotonic() - t0)
-        # waits before answers 2..4: 0.2, 0.4, 0.8 s (plus the scrypt work of each guess)
+        # waits before answers 2..4: 0.2, 0.4, 0.8 s (plus the hash work of each guess)
         assert times[1] >= 0.2 and times[2] >= 0.4 and times[3] >= 0.8, times
         throttle = n.node.api.throttle
         assert throttle.delay("127.0.0.1", f"room:{serial}") == 0.8, "capped"

@@ -123,7 +123,7 @@ def bench_node(label: str, src: Path, students: int, rounds: int, upgrade: bool)
                 proc.kill()
                 proc.wait(10)
         with sqlite3.connect(data / "tkroom.db") as db:  # what the logins left stored
-            stored = sorted({row[0].split("$")[1] for row in db.execute("SELECT confuserpwd FROM rooms")})
+            stored = sorted({row[0].lstrip("$").split("$")[0] for row in db.execute("SELECT confuserpwd FROM rooms")})
     finally:
         shutil.rmtree(data, ignore_errors=True)
     codes: dict[str, int] = {}
