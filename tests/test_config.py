@@ -107,7 +107,8 @@ EVERY = {
     "session_grace_s": 30.0, "resume_window": 8192, "sweep_interval_s": 0.5,
     "socket_out_limit_bytes": 8388608, "group_timeout_s": 2.0, "max_saved_messages": 1000,
     "max_saved_per_user": 20, "board_max_shapes": 300, "board_max_shape_bytes": 4096,
-    "board_rate": 0, "drain_s": 12.5, "metrics": False,
+    "board_rate": 0, "drain_s": 12.5, "metrics": False, "log_format": "json", "access_log": False,
+    "password_time_cost": 3, "password_memory_kib": 65536, "password_parallelism": 2,
 }
 MASKED = {"database_url": "postgresql://tk:***@db.internal:5433/tk",
           "redis_url": "redis://:***@redis.internal:6380/2", "secret_hex": "***",

@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -60,6 +59,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         janus_urls=getattr(args, "janus", None),
         signal_urls=getattr(args, "signal_url", None),
         log_level=getattr(args, "log_level", None),
+        log_format=getattr(args, "log_format", None),
         config=args.config,
     )
 
@@ -67,10 +67,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from redis.exceptions import ConnectionError as RedisConnectionError
 
+    from tkroom import logs
     from tkroom.planes import build_node
 
     settings = _settings(args)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup(settings.log_level, settings.log_format)
     try:
         build_node(settings).run()
     except (OSError, RedisConnectionError) as exc:  # a port in use, an unreachable database or
@@ -91,6 +92,9 @@ def _serve_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--janus", action="append", help="Janus WebSocket URL (repeatable)")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
                    help="default $TKROOM_LOG_LEVEL or info")
+    p.add_argument("--log-format", choices=("text", "json"),
+                   help="text: one readable line a record; json: one object a line "
+                        "(default $TKROOM_LOG_FORMAT or text)")
     _store_flags(p)
 
 
@@ -112,6 +116,25 @@ def add_config_parser(sub: argparse._SubParsersAction) -> None:
                                         "each with where it came from (takes serve's flags)")
     _serve_flags(show)
     show.set_defaults(func=_cmd_config_show)
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from tkroom.doctor import run_doctor
+
+    return run_doctor(_settings(args), as_json=args.json)
+
+
+def add_doctor_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("doctor", help="check what this node would use; say what is missing "
+                       "and how to get it (exit status 1 when a required part is missing)")
+    p.add_argument("--host", help="address serve would listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="HTTP port serve would use (default 8080)")
+    p.add_argument("--signal-port", type=int, help="signalling port (default port + 1)")
+    p.add_argument("--redis", help="Redis URL (default $TKROOM_REDIS_URL)")
+    p.add_argument("--janus", action="append", help="Janus WebSocket URL (repeatable)")
+    p.add_argument("--json", action="store_true", help="print a JSON list of the checks")
+    _store_flags(p)
+    p.set_defaults(func=_cmd_doctor)
 
 
 def _admin(op: Callable[[Any], Awaitable[object]]) -> Callable[[argparse.Namespace], int]:
@@ -209,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_parser(sub)
     add_admin_parser(sub)
     add_config_parser(sub)
+    add_doctor_parser(sub)
     return parser
 
 

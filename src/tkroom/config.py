@@ -91,8 +91,22 @@ class Settings(BaseSettings):
                                 "`<data>/secret` (or the cluster's, on PostgreSQL), see "
                                 "[scaling.md](scaling.md#the-shared-secret)", secret=True,
                                 pattern=r"^([0-9a-fA-F]{2}){16,}$")
+    # logs (docs/operations.md#logs)
     log_level: Literal["debug", "info", "warning", "error"] = _s(
         "info", "TKROOM_LOG_LEVEL", "`debug`, `info`, `warning` or `error`", flag="--log-level")
+    log_format: Literal["text", "json"] = _s(
+        "text", "TKROOM_LOG_FORMAT", "`text`: one readable line a record; `json`: one JSON "
+        "object a line ([operations.md](operations.md#logs))", flag="--log-format")
+    access_log: bool = _s(True, "TKROOM_ACCESS_LOG", "an access log line (logger "
+                          "`tkroom.access`) per HTTP request, secrets masked (`false`/`0`: none)")
+    # passwords (docs/operations.md#passwords): the Argon2id cost of new hashes; a stored hash
+    # made with other parameters (or scrypt, of earlier versions) is replaced at its next login
+    password_time_cost: int = _s(2, "TKROOM_PASSWORD_TIME_COST", "Argon2id passes of new "
+                                 "password hashes", ge=1)
+    password_memory_kib: int = _s(19 * 1024, "TKROOM_PASSWORD_MEMORY_KIB", "Argon2id memory of "
+                                  "new password hashes, in KiB", ge=8)
+    password_parallelism: int = _s(1, "TKROOM_PASSWORD_PARALLELISM", "Argon2id lanes of new "
+                                   "password hashes", ge=1)
     # media (docs/media.md)
     janus_urls: list[str] = _s(list, "TKROOM_JANUS", "external Janus WebSocket API URLs; with "
                                "any, no own Janus is started", flag="--janus", repeat=True)
@@ -227,7 +241,7 @@ class Settings(BaseSettings):
             return [p.strip() for p in v.split(",") if p.strip()]
         return v
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
     def _lower(cls, v: Any) -> Any:
         return v.lower() if isinstance(v, str) else v

@@ -28,7 +28,7 @@ from tkroom.config import Settings
 from tkroom.edge import ConnectionCap, edge_protocol
 from tkroom.health import Readiness, ops_routes
 from tkroom.metrics import NodeMetrics
-from tkroom.passwords import PasswordChecker
+from tkroom.passwords import HashParams, PasswordChecker
 from tkroom.store.directory import SqlRoomDirectory
 from tkroom.store.engine import make_engine, migrate, sessionmaker
 from tkroom.store.roomcache import RoomCache
@@ -67,7 +67,7 @@ class Node:
             settings=settings,
             secret=self.secret,
             sessions=self.sessions,
-            checker=PasswordChecker(self.secret),
+            checker=self._checker(),
             throttle=Throttle(settings.throttle_base_s, settings.throttle_max_s),
             rooms=self.rooms,
             node_id=settings.node_id(),
@@ -89,6 +89,11 @@ class Node:
         self._serve_task: asyncio.Task[Any] | None = None
         self._started: list[Service] = []
 
+    def _checker(self) -> PasswordChecker:
+        s = self.settings
+        return PasswordChecker(self.secret, params=HashParams(
+            s.password_time_cost, s.password_memory_kib, s.password_parallelism))
+
     @property
     def base_url(self) -> str:
         return f"http://{self.settings.host}:{self.port}"
@@ -104,7 +109,7 @@ class Node:
         if self.engine.dialect.name != "sqlite" and not self.settings.secret_hex:
             self.secret = await shared_secret(self.sessions, self.secret)  # one secret per cluster
             self.api.secret = self.secret
-            self.api.checker = PasswordChecker(self.secret)
+            self.api.checker = self._checker()
         try:
             for svc in (self.webhooks, *self.services):
                 await svc.start()

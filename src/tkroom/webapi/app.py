@@ -26,6 +26,7 @@ from starlette.routing import BaseRoute, Route
 from tkroom.config import Settings
 from tkroom.edge import BodyLimit
 from tkroom.errors import CodeError
+from tkroom.logs import AccessLog
 from tkroom.metrics import UNKNOWN
 from tkroom.rooms.courseware import DONE, PDF_NAME, is_output, output_dir
 from tkroom.store.models import File, Record
@@ -240,7 +241,9 @@ def body_limits(settings: Settings) -> Callable[[str], tuple[int, int]]:
 
 def build_app(state: ApiState, extra_routes: list[BaseRoute] | None = None) -> Starlette:
     """The node's HTTP application; ``extra_routes`` come first so other planes can add pages."""
+    # the access log outermost, so that it sees every answer, the body limit's 413 included
+    logged = [Middleware(AccessLog)] if state.settings.access_log else []
     app = Starlette(routes=[*(extra_routes or []), *routes()],
-                    middleware=[Middleware(BodyLimit, limit_for=body_limits(state.settings))])
+                    middleware=[*logged, Middleware(BodyLimit, limit_for=body_limits(state.settings))])
     app.state.api = state
     return app
