@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from tkroom.client import Room
 from webapi_nodes import free_port, port_open, wait_for
@@ -212,3 +215,70 @@ def test_the_sdk_alone_joins_a_class(client_py: Path, node: WheelNode, tmp_path:
     tops = {m.split(".")[0] for m in result["modules"]}
     assert not tops & {"starlette", "uvicorn", "sqlalchemy", "alembic", "redis", "pydantic"}
     assert not {"tkroom.config", "tkroom.node", "tkroom.webapi"} & set(result["modules"])
+
+
+def _compose_config(tmp_path: Path) -> dict:
+    """``docker compose config`` (or docker-compose v1): the file validated and interpolated."""
+    for cmd in (["docker", "compose"], ["docker-compose"]):
+        probe = subprocess.run([*cmd, "version"], capture_output=True, text=True, check=False) \
+            if shutil.which(cmd[0]) else None
+        if probe is not None and probe.returncode == 0:
+            break
+    else:
+        pytest.skip("neither `docker compose` nor docker-compose is installed")
+    env = {**_env(), "TKROOM_DB_PASSWORD": "s3cret"}
+    out = subprocess.run([*cmd, "-f", str(ROOT / "compose.yaml"), "config"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 0, out.stderr
+    unset = subprocess.run([*cmd, "-f", str(ROOT / "compose.yaml"), "config"], cwd=tmp_path,
+                           env=_env(), capture_output=True, text=True, timeout=60, check=False)
+    assert unset.returncode != 0 and "TKROOM_DB_PASSWORD" in unset.stderr
+    return yaml.safe_load(out.stdout)
+
+
+def test_compose_runs_the_node_on_postgres_and_redis_once_they_are_healthy(tmp_path: Path) -> None:
+    cfg = _compose_config(tmp_path)
+    node = cfg["services"]["node"]
+    assert node["depends_on"] == {"postgres": {"condition": "service_healthy"},
+                                  "redis": {"condition": "service_healthy"}}
+    assert all("healthcheck" in cfg["services"][s] for s in ("postgres", "redis", "node"))
+    assert "/readyz" in " ".join(node["healthcheck"]["test"])
+    env = node["environment"]
+    assert env["TKROOM_DATABASE_URL"] == "postgresql+asyncpg://tkroom:s3cret@postgres:5432/tkroom"
+    assert env["TKROOM_REDIS_URL"] == "redis://redis:6379/0"
+    assert "--appendonly" in cfg["services"]["redis"]["command"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    data = re.search(r'^VOLUME \["([^"]+)"\]', dockerfile, re.M)
+    # v1 prints "data:/var/lib/tkroom:rw", v2 {"source": "data", "target": ...}
+    mounts = {(v["source"], v["target"]) if isinstance(v, dict) else tuple(v.split(":")[:2])
+              for v in node["volumes"]}
+    assert data and ("data", data.group(1)) in mounts and "data" in cfg["volumes"]
+    assert f"TKROOM_DATA={data.group(1)}" in dockerfile
+    published = {str(p.get("target") if isinstance(p, dict) else p) for p in node["ports"]}
+    assert {"8080", "8081"} <= {p.split(":")[-1] for p in published}
+    exposed = re.search(r"^EXPOSE (.+)$", dockerfile, re.M)
+    assert exposed and "8080/tcp" in exposed.group(1) and "8081/tcp" in exposed.group(1)
+    rtp = re.search(r"TKROOM_RTP_PORTS=(\d+)-(\d+)", dockerfile)
+    assert rtp and f"{rtp.group(1)}-{rtp.group(2)}/udp" in exposed.group(1)
+    user = re.findall(r"^USER (\S+)", dockerfile, re.M)
+    assert user and user[-1] not in {"root", "0"}
+
+
+def test_the_systemd_unit_verifies_and_is_hardened(tmp_path: Path) -> None:
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed")
+    unit = (ROOT / "packaging" / "tkroom.service").read_text()
+    # verify checks that ExecStart's program exists: point it at this venv's command.
+    here = tmp_path / "tkroom.service"
+    here.write_text(unit.replace("/opt/tkroom/bin/tkroom", str(Path(sys.executable).parent / "tkroom")))
+    verified = subprocess.run(["systemd-analyze", "verify", str(here)], capture_output=True,
+                              text=True, timeout=60, check=False)
+    assert verified.returncode == 0 and not verified.stderr.strip(), verified.stderr
+    scored = subprocess.run(["systemd-analyze", "security", "--offline=true", str(here)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    level = re.search(r"Overall exposure level for tkroom.service: ([\d.]+) (\w+)", scored.stdout)
+    assert level, scored.stdout + scored.stderr
+    assert float(level.group(1)) <= 2.5 and level.group(2) == "OK"
+    for line in ("CapabilityBoundingSet=\n", "NoNewPrivileges=yes", "ProtectSystem=strict",
+                 "PrivateTmp=yes", "ReadWritePaths=/var/lib/tkroom", "Environment=TKROOM_DATA=/var/lib/tkroom"):
+        assert line in unit
