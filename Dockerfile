@@ -5,9 +5,14 @@
 # 1. The wheel, built from this tree (it carries the classroom pages, tkroom.js and the
 #    migrations).
 FROM debian:bookworm-slim AS wheel
+# A TLS-intercepting proxy between the build and PyPI: pass its CA certificate (PEM text) with
+# --build-arg EXTRA_CA_CERT="$(cat proxy-ca.crt)". It is trusted while building only.
+ARG EXTRA_CA_CERT=""
+ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* \
+ && if [ -n "$EXTRA_CA_CERT" ]; then printf '%s\n' "$EXTRA_CA_CERT" > /usr/local/share/ca-certificates/build-extra.crt && update-ca-certificates; fi
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
@@ -16,6 +21,7 @@ RUN python3 -m venv /opt/build \
 
 # 2. The node.
 FROM debian:bookworm-slim
+ARG EXTRA_CA_CERT=""
 ENV DEBIAN_FRONTEND=noninteractive \
     LANG=C.UTF-8 \
     PYTHONUNBUFFERED=1
@@ -26,9 +32,11 @@ RUN apt-get update \
       libreoffice-nogui poppler-utils fonts-noto-cjk \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=wheel /dist /dist
-RUN python3 -m venv /opt/tkroom \
- && /opt/tkroom/bin/pip install --no-cache-dir "$(ls /dist/tkroom-*.whl)[server]" \
- && rm -rf /dist
+RUN if [ -n "$EXTRA_CA_CERT" ]; then printf '%s\n' "$EXTRA_CA_CERT" > /usr/local/share/ca-certificates/build-extra.crt && update-ca-certificates; fi \
+ && python3 -m venv /opt/tkroom \
+ && PIP_CERT=/etc/ssl/certs/ca-certificates.crt /opt/tkroom/bin/pip install --no-cache-dir "$(ls /dist/tkroom-*.whl)[server]" \
+ && rm -rf /dist /usr/local/share/ca-certificates/build-extra.crt \
+ && update-ca-certificates --fresh >/dev/null
 
 # A system user of its own; the data folder (secret, SQLite store, files, recordings) is a
 # volume it owns. Nothing else in the image is writable by it.
