@@ -250,7 +250,7 @@ async def test_metrics_can_be_turned_off(tmp_path):
         assert (await _get(node, "/readyz")).status_code == 200
 
 
-async def test_a_stopping_node_is_not_ready_and_tells_its_clients_to_reconnect(tmp_path):
+async def test_a_stopping_node_turns_not_ready_then_tells_its_clients_to_reconnect(tmp_path):
     node = build_node(_settings(tmp_path, drain_s=120.0), state=MemoryState(), media=False,
                       web=False, sweep_interval=0.05)
     await node.start()
@@ -262,22 +262,72 @@ async def test_a_stopping_node_is_not_ready_and_tells_its_clients_to_reconnect(t
         await client.join(t)
         assert (await _get(node, "/readyz")).status_code == 200
         stopping = asyncio.create_task(node.stop())
-        await client.event("forceReconnect", wait=30, reason="node stopping")
-        r = await _get(node, "/readyz")   # HTTP still answers while the node drains
-        assert r.status_code == 503
-        assert r.json()["draining"] is True and r.json()["ready"] is False
+        # first not ready, while everything still works: load balancers take the node out
+        r = await _until("not ready", lambda: _ready_is(node, 503))
+        assert r["draining"] is True and r["ready"] is False
+        assert r["checks"]["database"]["ok"] is True    # healthy, but leaving
         assert (await _get(node, "/healthz")).status_code == 200
+        await client.ok("sendMessage", {"message": "still here", "toID": "__all"})
+        assert not client.named("forceReconnect")
+        # then (the drain period over, cut short here) the clients are told to go
+        node.end_drain()
+        await client.event("forceReconnect", wait=30, reason="node stopping")
+        r = await _get(node, "/readyz")   # HTTP answers until the sockets have gone
+        assert r.status_code == 503 and r.json()["draining"] is True
         m = await _scrape(node)
         assert m.value("tkroom_signal_force_reconnects_total") == 1
-        assert not stopping.done()        # the drain period holds the node up
-        node.end_drain()
+        assert not stopping.done()
+        await client.close()              # the client leaves: the node goes on stopping
         await asyncio.wait_for(stopping, 60)
         with pytest.raises(httpx.ConnectError):
             await _get(node, "/healthz")
-        await asyncio.wait_for(client.closed.wait(), 30)
     finally:
         node.end_drain()
         if stopping is None:
             await node.stop()
         elif not stopping.done():
             await asyncio.wait_for(stopping, 60)
+
+
+async def test_readyz_and_metrics_show_each_media_server(tmp_path):
+    """An external Janus that does not answer makes the node not ready (it has no other);
+    the embedded one, when installed, is healthy and counted up."""
+    from webapi_nodes import free_port
+
+    dead = f"ws://127.0.0.1:{free_port()}/janus"
+    node = build_node(_settings(tmp_path, janus_urls=[dead]), media=True, web=False,
+                      courseware=False, sweep_interval=0.05)
+    await node.start()
+    try:
+        down = await _until("not ready", lambda: _ready_is(node, 503))
+        assert down["checks"]["media"] == {
+            "ok": False, "servers": {"janus-1": {"healthy": False, "load": 0, "capacity": 500}}}
+        assert "converters" not in down["checks"]
+        m = await _scrape(node)
+        assert m.value("tkroom_media_server_up", server="janus-1") == 0
+        assert m.value("tkroom_media_server_capacity", server="janus-1") == 500
+        assert m.value("tkroom_recordings_active") == 0
+        assert dead not in m.text            # the URL is the operator's, never shown
+    finally:
+        await node.stop()
+
+
+@pytest.mark.media
+async def test_the_embedded_janus_is_ready_and_up(tmp_path):
+    from tkroom.media.janus_process import janus_available
+
+    if not janus_available():
+        from conftest import need_binary
+
+        need_binary("janus")
+    node = build_node(_settings(tmp_path), media=True, web=False, courseware=False,
+                      sweep_interval=0.05)
+    await node.start()
+    try:
+        ok = await _until("ready", lambda: _ready_is(node, 200))
+        assert ok["checks"]["media"]["servers"]["embedded"]["healthy"] is True
+        m = await _scrape(node)
+        assert m.value("tkroom_media_server_up", server="embedded") == 1
+        assert m.value("tkroom_media_publishers", server="embedded") == 0
+    finally:
+        await node.stop()

@@ -81,9 +81,9 @@ class Settings:
     board_max_shape_bytes: int = 32 * 1024
     board_rate: int = 60
     log_level: str = "info"
-    # Operations (tkroom.health, tkroom.metrics): seconds a stopping node stays up answering
-    # 503 on /readyz (its clients told to reconnect elsewhere) before it closes, so a load
-    # balancer notices first (0: close at once); whether /metrics is served.
+    # Operations (tkroom.health, tkroom.metrics): seconds a stopping node keeps serving while
+    # /readyz answers 503 (load balancers take it out), and then at most waits for its clients
+    # to reconnect elsewhere (0: stop at once); whether /metrics is served.
     drain_s: float = 0.0
     metrics: bool = True
 
