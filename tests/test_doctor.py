@@ -99,9 +99,14 @@ def test_missing_programs_name_their_debian_packages(tmp_path):
         assert with_janus["janus"]["state"] == "ok" and with_janus["janus-pp-rec"]["state"] == "fail"
 
 
-def test_rtp_range_and_data_folder(tmp_path):
+def test_rtp_range_data_folder_and_clock_skew(tmp_path):
     from tkroom.config import Settings
-    from tkroom.doctor import check_data, check_rtp_ports
+    from tkroom.doctor import check_data, check_rtp_ports, skew_check
+
+    assert skew_check(1000.2, 1000.0, 1000.1).state == "ok"
+    late = skew_check(1000.0, 1004.0, 1004.2)
+    assert late.state == "warn" and late.detail.startswith("4.100 s") and "chrony" in late.fix
+    assert skew_check(1100.0, 1000.0, 1000.0).state == "fail"
 
     assert check_rtp_ports("40000-20000").state == "fail"
     assert check_rtp_ports("20000").state == "fail"

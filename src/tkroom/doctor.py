@@ -132,12 +132,17 @@ async def check_redis(s: Settings) -> list[Check]:
                          "set appendonly yes in redis.conf (docs/cluster.md)"))
     else:
         out.append(Check("redis", OK, f"{_hide(s.redis_url)} (Redis {info.get('redis_version')})"))
-    skew = abs((secs + micros / 1e6) - (t0 + t1) / 2)
+    out.append(skew_check(secs + micros / 1e6, t0, t1))
+    return out
+
+
+def skew_check(redis_time: float, t0: float, t1: float) -> Check:
+    """Redis's clock (read between ``t0`` and ``t1`` of ours) against this machine's."""
+    skew = abs(redis_time - (t0 + t1) / 2)
     text = f"{skew:.3f} s between this machine and Redis (round trip {t1 - t0:.3f} s)"
     fix = "synchronise the clocks (Debian package systemd-timesyncd or chrony)"
     state = FAIL if skew > SKEW_FAIL_S else WARN if skew > SKEW_WARN_S else OK
-    out.append(Check("clock skew", state, text, fix if state != OK else ""))
-    return out
+    return Check("clock skew", state, text, fix if state != OK else "")
 
 
 async def check_janus(s: Settings) -> list[Check]:
@@ -152,10 +157,10 @@ async def check_janus(s: Settings) -> list[Check]:
                       "media requests answer 151",
                       "install janus (Debian package janus) and unset TKROOM_EMBEDDED_JANUS, "
                       "or give --janus / TKROOM_JANUS")]
-    if not janus_available():
-        return [Check("janus", FAIL, f"the node's own Janus: no janus program or no VideoRoom "
-                      f"plugin in {JANUS_LIB}", "install the Debian package janus, or give "
-                      "--janus / TKROOM_JANUS")]
+    if not janus_available() or not (JANUS_LIB / "transports/libjanus_websockets.so").exists():
+        return [Check("janus", FAIL, "the node's own Janus: no janus program, or no VideoRoom "
+                      f"plugin or WebSocket transport in {JANUS_LIB}", "install the Debian package "
+                      "janus, or give --janus / TKROOM_JANUS")]
     out = [Check("janus", OK, f"the node's own Janus ({shutil.which('janus') or '/usr/bin/janus'})")]
     out.append(check_rtp_ports(m.rtp_port_range))
     return out
