@@ -284,16 +284,30 @@ def test_the_systemd_unit_verifies_and_is_hardened(tmp_path: Path) -> None:
         assert line in unit
 
 
-def test_the_image_serves_a_class_and_converts_courseware() -> None:
-    """``packaging/smoke-image`` against an image built beforehand (``docker build -t
-    tkroom:0.1.0 .``): building it downloads hundreds of megabytes, too much for the suite."""
+def _need_image() -> None:
+    """The image built beforehand (``docker build -t tkroom:0.1.0 .``): building it downloads
+    hundreds of megabytes, too much for the suite."""
     if shutil.which("docker") is None:
         pytest.skip("docker is not installed")
     if subprocess.run(["docker", "image", "inspect", "tkroom:0.1.0"], capture_output=True,
                       timeout=60, check=False).returncode != 0:
         pytest.skip("no Docker daemon, or no image tkroom:0.1.0 built")
+
+
+def test_the_image_serves_a_class_and_converts_courseware() -> None:
+    _need_image()
     env = {**_env(), "PORT": str(free_port()), "SIGNAL_PORT": str(free_port())}
     out = subprocess.run([str(ROOT / "packaging" / "smoke-image"), "tkroom:0.1.0"], env=env,
                          capture_output=True, text=True, timeout=600, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "page image: image/jpeg" in out.stdout and out.stdout.rstrip().splitlines()[-1].startswith("OK")
+
+
+def test_the_systemd_unit_runs_the_node_hardened() -> None:
+    """``packaging/smoke-systemd``: the unit under a real systemd (in a container made from the
+    image), with the courseware sandbox working inside its restrictions."""
+    _need_image()
+    out = subprocess.run([str(ROOT / "packaging" / "smoke-systemd"), "tkroom:0.1.0"], env=_env(),
+                         capture_output=True, text=True, timeout=900, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.rstrip().splitlines()[-1].startswith("OK: the unit ran the node")
