@@ -311,3 +311,18 @@ def test_the_systemd_unit_runs_the_node_hardened() -> None:
                          capture_output=True, text=True, timeout=900, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.rstrip().splitlines()[-1].startswith("OK: the unit ran the node")
+
+
+def test_compose_runs_the_node_healthy_with_stand_ins_for_postgres_and_redis() -> None:
+    """``packaging/smoke-compose``: compose.yaml run for real, PostgreSQL and Redis built from
+    Debian's packages in place of the Docker Hub images it names."""
+    _need_image()
+    compose = shutil.which("docker-compose") or subprocess.run(
+        ["docker", "compose", "version"], capture_output=True, check=False).returncode == 0
+    if not compose:
+        pytest.skip("neither `docker compose` nor docker-compose is installed")
+    env = {**_env(), "PORT": str(free_port()), "SIGNAL_PORT": str(free_port())}
+    out = subprocess.run([str(ROOT / "packaging" / "smoke-compose")], env=env,
+                         capture_output=True, text=True, timeout=900, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.rstrip().splitlines()[-1].startswith("OK: compose ran the node healthy")
