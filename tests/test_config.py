@@ -10,10 +10,11 @@ import sys
 import tomllib
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tkroom.config import Settings, reference_markdown
-from webapi_nodes import SRC
+from webapi_nodes import SRC, Served
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -264,3 +265,21 @@ def test_every_flag_of_the_model_is_a_flag_of_serve_and_config_show():
 def test_the_reference_is_generated_from_the_model():
     assert (DOCS / "configuration.md").read_text() == reference_markdown(), "run python -m tkroom.config"
     assert "(configuration.md)" in (DOCS / "operations.md").read_text()
+
+
+def test_serve_runs_on_the_settings_of_its_config_file(tmp_path):
+    """``tkroom serve --config``: the node keeps its data where the file says and applies the
+    file's limits (a body over its ``max_body_bytes`` is cut: HTTP 413, 4105)."""
+    data = tmp_path / "fromfile"
+    conf = tmp_path / "tkroom.toml"
+    conf.write_text(_toml({"data_dir": str(data), "embedded_janus": False, "max_body_bytes": 1000,
+                           "log_format": "json"}))
+    node = Served("--config", str(conf))
+    try:
+        small = httpx.post(f"{node.url}/WebAPI/getroom", data={"key": "x", "serial": "1"})
+        assert small.status_code == 200 and small.json()["result"] != 4105
+        big = httpx.post(f"{node.url}/WebAPI/getroom", data={"key": "x" * 2000, "serial": "1"})
+        assert big.status_code == 413 and big.json()["result"] == 4105
+        assert (data / "tkroom.db").exists() and (data / "secret").exists()
+    finally:
+        node.stop()

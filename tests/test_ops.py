@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
 
 from client_node import PASSWORDS
 from redis_proc import RedisProc
@@ -21,9 +22,11 @@ from signal_helpers import Client
 from tkroom.config import Settings
 from tkroom.node import Node
 from tkroom.planes import build_node
+from tkroom.rooms.courseware import CONVERTING
 from tkroom.state.memory import MemoryState
 from tkroom.store.companies import create_company
-from webapi_nodes import PgServer
+from tkroom.store.models import Company, File
+from webapi_nodes import PgServer, free_port
 
 
 def _settings(tmp: Path, **kw: Any) -> Settings:
@@ -229,14 +232,38 @@ async def test_metrics_follow_a_scripted_class(tmp_path):
         assert not any("no-such" in v or "<script>" in v for v in m.label_values("method"))
         assert not any("no-such" in v for v in m.label_values("request"))
         assert not any(serial in line for line in m.text.splitlines() if "{" in line)
-        # the database-backed gauges were probed
         assert m.value("tkroom_webhook_backlog") == 0
-        assert m.value("tkroom_conversion_backlog", status="queued") == 0
+        assert m.value("tkroom_conversion_backlog", status="converting") == 0
+
+        # the database-backed gauges: a callback nobody answers, a document being converted
+        # (by a worker of this node that is alive: its heartbeat is recent)
+        companyid = await _company_id(node, key)
+        await node.webhooks.enqueue(companyid, f"http://127.0.0.1:{free_port()}/cb", {"a": 1})
+        async with node.sessions() as s:
+            s.add(File(companyid=companyid, filename="a.pdf", size=1, path="/nowhere/a.pdf",
+                       token="t" * 16, filetype="pdf", uploadtime=0, conversion=True,
+                       status=CONVERTING, node=node.api.node_id, worker="other:1",
+                       heartbeat=time.time() + 3600, progress=0))
+            await s.commit()
+        probed = await _until("the backlogs counted", lambda: _backlogs(node))
+        assert probed.value("tkroom_webhook_backlog") == 1
+        assert probed.value("tkroom_conversion_backlog", status="converting") == 1
+        assert probed.value("tkroom_conversion_backlog", status="queued") == 0
 
         # everyone left: the gauges come down, the counters stay
         after = await _until("members gone", lambda: _members_gone(node))
         assert after.value("tkroom_rooms") == 0
         assert after.value("tkroom_signal_joins_total", role="student") == 1
+
+
+async def _company_id(node: Node, key: str) -> int:
+    async with node.sessions() as s:
+        return (await s.execute(select(Company.id).where(Company.authkey == key))).scalar_one()
+
+
+async def _backlogs(node: Node) -> Scrape | None:
+    s = await _scrape(node)   # probes run at most once a second: poll
+    return s if s.value("tkroom_conversion_backlog", status="converting") == 1 else None
 
 
 async def _members_gone(node: Node) -> Scrape | None:
@@ -250,7 +277,7 @@ async def test_metrics_can_be_turned_off(tmp_path):
         assert (await _get(node, "/readyz")).status_code == 200
 
 
-async def test_a_stopping_node_is_not_ready_and_tells_its_clients_to_reconnect(tmp_path):
+async def test_a_stopping_node_turns_not_ready_then_tells_its_clients_to_reconnect(tmp_path):
     node = build_node(_settings(tmp_path, drain_s=120.0), state=MemoryState(), media=False,
                       web=False, sweep_interval=0.05)
     await node.start()
@@ -262,22 +289,70 @@ async def test_a_stopping_node_is_not_ready_and_tells_its_clients_to_reconnect(t
         await client.join(t)
         assert (await _get(node, "/readyz")).status_code == 200
         stopping = asyncio.create_task(node.stop())
-        await client.event("forceReconnect", wait=30, reason="node stopping")
-        r = await _get(node, "/readyz")   # HTTP still answers while the node drains
-        assert r.status_code == 503
-        assert r.json()["draining"] is True and r.json()["ready"] is False
+        # first not ready, while everything still works: load balancers take the node out
+        r = await _until("not ready", lambda: _ready_is(node, 503))
+        assert r["draining"] is True and r["ready"] is False
+        assert r["checks"]["database"]["ok"] is True    # healthy, but leaving
         assert (await _get(node, "/healthz")).status_code == 200
+        await client.ok("sendMessage", {"message": "still here", "toID": "__all"})
+        assert not client.named("forceReconnect")
+        # then (the drain period over, cut short here) the clients are told to go
+        node.end_drain()
+        await client.event("forceReconnect", wait=30, reason="node stopping")
+        r = await _get(node, "/readyz")   # HTTP answers until the sockets have gone
+        assert r.status_code == 503 and r.json()["draining"] is True
         m = await _scrape(node)
         assert m.value("tkroom_signal_force_reconnects_total") == 1
-        assert not stopping.done()        # the drain period holds the node up
-        node.end_drain()
+        assert not stopping.done()
+        await client.close()              # the client leaves: the node goes on stopping
         await asyncio.wait_for(stopping, 60)
         with pytest.raises(httpx.ConnectError):
             await _get(node, "/healthz")
-        await asyncio.wait_for(client.closed.wait(), 30)
     finally:
         node.end_drain()
         if stopping is None:
             await node.stop()
         elif not stopping.done():
             await asyncio.wait_for(stopping, 60)
+
+
+async def test_readyz_and_metrics_show_each_media_server(tmp_path):
+    """An external Janus that does not answer makes the node not ready (it has no other);
+    the embedded one, when installed, is healthy and counted up."""
+    dead = f"ws://127.0.0.1:{free_port()}/janus"
+    node = build_node(_settings(tmp_path, janus_urls=[dead]), media=True, web=False,
+                      courseware=False, sweep_interval=0.05)
+    await node.start()
+    try:
+        down = await _until("not ready", lambda: _ready_is(node, 503))
+        assert down["checks"]["media"] == {
+            "ok": False, "servers": {"janus-1": {"healthy": False, "load": 0, "capacity": 500}}}
+        assert "converters" not in down["checks"]
+        m = await _scrape(node)
+        assert m.value("tkroom_media_server_up", server="janus-1") == 0
+        assert m.value("tkroom_media_server_capacity", server="janus-1") == 500
+        assert m.value("tkroom_recordings_active") == 0
+        assert dead not in m.text            # the URL is the operator's, never shown
+    finally:
+        await node.stop()
+
+
+@pytest.mark.media
+async def test_the_embedded_janus_is_ready_and_up(tmp_path):
+    from tkroom.media.janus_process import janus_available
+
+    if not janus_available():
+        from conftest import need_binary
+
+        need_binary("janus")
+    node = build_node(_settings(tmp_path), media=True, web=False, courseware=False,
+                      sweep_interval=0.05)
+    await node.start()
+    try:
+        ok = await _until("ready", lambda: _ready_is(node, 200))
+        assert ok["checks"]["media"]["servers"]["embedded"]["healthy"] is True
+        m = await _scrape(node)
+        assert m.value("tkroom_media_server_up", server="embedded") == 1
+        assert m.value("tkroom_media_publishers", server="embedded") == 0
+    finally:
+        await node.stop()

@@ -212,11 +212,11 @@ class Settings(BaseSettings):
 
     # operations (docs/operations.md#health-and-readiness, #metrics)
     drain_s: float = _s(0.0, "TKROOM_DRAIN_SECONDS", "seconds a stopping node keeps serving "
-                        "after it turned not-ready and told its clients to reconnect, so that "
-                        "load balancers take it out before its ports close "
-                        "([operations.md](operations.md#health-and-readiness)); set it to your "
-                        "load balancer's check interval times its failure threshold, plus a "
-                        "little. `0`: close at once", ge=0)
+                        "while `/readyz` answers 503, so that load balancers take it out before "
+                        "its clients are told to reconnect; then, at most as long again, it "
+                        "waits for them to go ([operations.md](operations.md#starting-and-"
+                        "stopping)). Set it to your load balancer's check interval times its "
+                        "failure threshold, plus a little. `0`: stop at once", ge=0)
     metrics: bool = _s(True, "TKROOM_METRICS", "serve Prometheus metrics at `/metrics` "
                        "(`false`/`0`: it answers 404)")
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -43,6 +44,7 @@ log = logging.getLogger("tkroom.metrics")
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 PROBE_TIMEOUT_S = 2.0
+PROBE_EVERY_S = 1.0  # scrapes closer together share one run of the probes
 UNKNOWN = "unknown"
 OTHER = "other"
 
@@ -134,6 +136,8 @@ class NodeMetrics:
             "tkroom_metrics_probe_failures", "Scrapes whose database probe failed or timed out",
             ["probe"], registry=r)
         self._probes: dict[str, Probe] = {}
+        self._probing = asyncio.Lock()
+        self._probed = -PROBE_EVERY_S
 
     def add(self, collect: Collect) -> None:
         """Gauges (or counters) a plane computes when ``/metrics`` is scraped."""
@@ -150,6 +154,15 @@ class NodeMetrics:
         self.webapi_seconds.labels(method).observe(seconds)
 
     async def render(self) -> bytes:
+        """The text exposition, after refreshing the probes (at most once a second, so that
+        anyone polling /metrics cannot load the database)."""
+        async with self._probing:
+            if time.monotonic() - self._probed >= PROBE_EVERY_S:
+                await self._probe()
+                self._probed = time.monotonic()
+        return generate_latest(self.registry)
+
+    async def _probe(self) -> None:
         names = list(self._probes)
         outcomes = await asyncio.gather(
             *(asyncio.wait_for(self._probes[n](), PROBE_TIMEOUT_S) for n in names),
@@ -158,7 +171,6 @@ class NodeMetrics:
             if isinstance(out, BaseException):
                 log.warning("metrics probe %s failed: %r", name, out)
                 self.probe_failures.labels(name).inc()
-        return generate_latest(self.registry)
 
 
 def _by(fam: CounterMetricFamily | GaugeMetricFamily, values: Mapping[str, float]) -> None:

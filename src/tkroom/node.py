@@ -4,8 +4,8 @@ Other planes plug in without touching this file: they append objects with async
 ``start()``/``stop()`` to ``node.services`` (started in order before HTTP opens, stopped after
 it closes, in reverse order) and Starlette routes to ``node.routes`` before ``start()``; they
 add readiness checks to ``node.readiness``, metrics to ``node.metrics`` and, to ``node.on_drain``,
-what to do when the node starts draining (the signalling server tells its clients to reconnect
-elsewhere).
+what to do once a stopping node has been taken out of the load balancers (the signalling
+server tells its clients to reconnect elsewhere).
 """
 
 from __future__ import annotations
@@ -170,26 +170,44 @@ class Node:
         await self.engine.dispose()
 
     async def drain(self) -> None:
-        """Answer 503 on /readyz from now on, run the ``on_drain`` hooks (clients are told to
-        reconnect elsewhere), then keep serving for ``settings.drain_s`` seconds so that a load
-        balancer takes the node out before its ports close; ``end_drain()`` cuts that short."""
+        """Answer 503 on /readyz from now on and keep serving for ``settings.drain_s`` seconds,
+        so that load balancers take the node out before anything closes; then run the
+        ``on_drain`` hooks (the signalling server tells its clients to reconnect, now
+        elsewhere, and waits for them to go), for at most ``drain_s`` seconds again.
+        ``end_drain()`` cuts the current wait short. With ``drain_s`` 0 the node only turns
+        not-ready (``stop`` still tells the clients)."""
         if self.readiness.draining:
             return
         self.readiness.draining = True
-        if self._server is None:  # never served: nobody to drain
+        if self._server is None or self.settings.drain_s <= 0:  # nobody to drain, or no time
             return
-        log.info("draining for %g s", self.settings.drain_s)
+        log.info("draining: not ready; clients are told to reconnect in %g s",
+                 self.settings.drain_s)
+        await self._drain_wait(self._drain_cut.wait())
+        self._drain_cut.clear()
+        await self._drain_wait(self._run_drain_hooks())
+        log.info("drained")
+
+    async def _run_drain_hooks(self) -> None:
         for hook in self.on_drain:
             try:
                 await hook()
             except Exception:
                 log.exception("drain hook %r", hook)
-        if self.settings.drain_s > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._drain_cut.wait(), self.settings.drain_s)
+
+    async def _drain_wait(self, work: Awaitable[Any]) -> None:
+        """Until ``work`` is done, ``end_drain()`` is called or ``drain_s`` seconds passed."""
+        tasks = {asyncio.ensure_future(work), asyncio.ensure_future(self._drain_cut.wait())}
+        try:
+            await asyncio.wait(tasks, timeout=self.settings.drain_s,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.wait(tasks)
 
     def end_drain(self) -> None:
-        """Stop waiting out the drain period (a second SIGTERM/SIGINT does this)."""
+        """Cut the current drain wait short (a second SIGTERM/SIGINT does this)."""
         self._drain_cut.set()
 
     async def serve_forever(self) -> None:

@@ -114,6 +114,8 @@ class SignalServer:
         self.max_pending = 10_000
         self.room_hooks: list[RoomHook] = []
         self.counts = SignalCounts()  # read by tkroom.metrics at scrape time
+        self._told: set[str] = set()  # sockets (cid) told to reconnect
+        self._sockets_gone = asyncio.Event()  # set whenever the last socket closed
 
     # life cycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -144,16 +146,23 @@ class SignalServer:
         self.rooms.clear()
 
     async def drain(self) -> None:
-        """The node is being stopped: every client is told to reconnect (elsewhere: the
-        node answers 503 on /readyz from now on). Sockets stay open until ``stop``."""
+        """The node is being stopped (and load balancers have stopped sending it clients):
+        every client is told to reconnect, and this returns once every socket has gone (the
+        node bounds the wait). A socket opened meanwhile is told at ``stop``."""
         self._tell_reconnect()
+        while self.cap.open:
+            self._sockets_gone.clear()
+            await self._sockets_gone.wait()
 
     def _tell_reconnect(self) -> None:
+        """``forceReconnect`` to every joined socket not told yet."""
         notice = dumps({"ev": "forceReconnect", "data": {"reason": "node stopping"}})
         for room in self.rooms.values():
             for conn in room.conns.values():
-                conn.write(notice)
-                self.counts.force_reconnects += 1
+                if conn.cid not in self._told:
+                    self._told.add(conn.cid)
+                    conn.write(notice)
+                    self.counts.force_reconnects += 1
             room.flush()
 
     def local_load(self) -> tuple[int, dict[int, int], int]:
@@ -205,6 +214,9 @@ class SignalServer:
         finally:
             late.cancel()
             self.cap.leave(addr)
+            self._told.discard(conn.cid)
+            if not self.cap.open:
+                self._sockets_gone.set()
             await self._on_socket_gone(conn)
 
     def _join_late(self, conn: Conn) -> None:
