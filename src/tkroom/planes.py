@@ -19,6 +19,7 @@ from tkroom.rooms.board import BoardLimits
 from tkroom.rooms.transitions import SavePolicy
 from tkroom.signal.server import SignalServer
 from tkroom.state import RoomState, open_state
+from tkroom.state.memory import MemoryState
 
 
 @dataclass
@@ -76,7 +77,7 @@ def build_node(settings: Settings, *, state: RoomState | None = None, media: boo
                           max_conns_per_addr=settings.max_connections_per_address)
     node.signal = signal
     node.services += [_StateService(state), _SignalService(signal, node)]
-    if settings.redis_url:
+    if not isinstance(state, MemoryState):  # Redis, from settings.redis_url or given
         node.readiness.add("redis", state.ping)
     node.on_drain.append(signal.drain)
 
