@@ -103,3 +103,44 @@ def test_getconfig_hands_out_the_configured_public_signalling_urls(tmp_path):
         assert cfg["signal"] == {"url": urls[0], "urls": urls}
     finally:
         node.stop()
+
+
+def test_serve_logs_json_lines_with_an_access_log(tmp_path):
+    """``--log-format json``: every line one object (time, level, logger, message, extras), the
+    start line among them, and one access line a request, without the password it carried."""
+    ent = tkroom("admin", "enterprise", "create", "Log School", "--data", str(tmp_path))
+    key = json.loads(ent.stdout)["authkey"]
+    node = Served("--data", str(tmp_path), "--log-format", "json")
+    try:
+        now = int(time.time())
+        created = httpx.post(f"{node.url}/WebAPI/roomcreate", data=dict(
+            key=key, roomname="Logs", roomtype=3, starttime=now, endtime=now + 3600,
+            chairmanpwd="teach1", assistantpwd="assist1", patrolpwd="patrol1",
+            passwordrequired=1, confuserpwd="learn1")).json()
+        serial = created["serial"]
+        r = httpx.post(f"{node.url}/ClientAPI/checkroom?password=learn1", data={"serial": serial, "nickname": "A"})
+        assert r.json()["roomrole"] == 2
+    finally:
+        node.stop()
+    assert node.proc.stderr is not None
+    lines = node.proc.stderr.read().decode().splitlines()
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
+    assert all(r["time"].endswith("Z") and "T" in r["time"] for r in records)
+    assert any(r["logger"] == "tkroom.node" and r["message"].startswith("tkroom node on ") for r in records)
+    access = [r for r in records if r["logger"] == "tkroom.access"]
+    assert [(r["method"], r["path"], r["status"]) for r in access] == [
+        ("POST", "/WebAPI/roomcreate", 200), ("POST", "/ClientAPI/checkroom?password=***", 200)]
+    assert all(r["client"].startswith("127.0.0.1:") and r["duration_ms"] > 0 and r["level"] == "INFO"
+               for r in access)
+    for secret in (key, "teach1", "learn1"):
+        assert secret not in "\n".join(lines)
+
+
+def test_serve_refuses_an_unknown_log_format(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "tkroom", "serve", "--port", str(free_port()), "--data", str(tmp_path)],
+        env={**os.environ, "PYTHONPATH": SRC, "TKROOM_LOG_FORMAT": "xml"},
+        capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 2
+    assert out.stderr.strip() == "tkroom: TKROOM_LOG_FORMAT: 'xml': Input should be 'text' or 'json'"

@@ -201,7 +201,7 @@ def test_wrong_passwords_are_slowed_down(tmp_path):
             t0 = time.monotonic()
             assert check(api, serial, password="guess123")["result"] == 4008
             times.append(time.monotonic() - t0)
-        # waits before answers 2..4: 0.2, 0.4, 0.8 s (plus the scrypt work of each guess)
+        # waits before answers 2..4: 0.2, 0.4, 0.8 s (plus the hash work of each guess)
         assert times[1] >= 0.2 and times[2] >= 0.4 and times[3] >= 0.8, times
         throttle = n.node.api.throttle
         assert throttle.delay("127.0.0.1", f"room:{serial}") == 0.8, "capped"
@@ -216,6 +216,8 @@ def test_wrong_passwords_are_slowed_down(tmp_path):
 def test_secrets_are_hashed_and_never_logged(api, node, caplog):
     import logging
 
+    from webapi_nodes import wait_for
+
     caplog.set_level(logging.DEBUG)
     serial = api.room()
     path = api.http.get(f"/WebAPI/getloginkey/key/{api.key}/serial/{serial}/usertype/2/username/Z").json()
@@ -224,10 +226,36 @@ def test_secrets_are_hashed_and_never_logged(api, node, caplog):
     assert check(api, serial, password="wrongpw9")["result"] == 4008
     assert api("companycreate", companyname="Dup", companydomain=api.company["domain"], account="a",
                userpassword="adminpw7")["result"] == 5206
+    # secrets in query strings, in path-style parameters and in download paths
+    ticket = api.http.post("/ClientAPI/checkroom", params={"serial": serial, "password": "teach1",
+                                                           "nickname": "T"}).json()["ticket"]
+    assert api.http.post(f"/ClientAPI/checkroom/serial/{serial}/password/stud%2F1x/nickname/S").json()["result"] != 0
+    assert api.http.post("/ClientAPI/delroomfile", params={"ticket": ticket, "serial": serial,
+                                                           "fileid": "77"}).json()["result"] != 0
+    up = api.http.post("/ClientAPI/uploadfile", data={"ticket": ticket, "serial": serial},
+                       files={"filedata": ("notes.txt", b"hello")}).json()
+    assert up["result"] == 0, up
+    listed = api("getroomfile", serial=serial)
+    url = next(f for f in listed["roomfile"] if f["fileid"] == up["fileid"])["downloadpath"]
+    token = url.rstrip("/").split("/")[-1]
+    assert api.http.get(url).content == b"hello"
+    api.http.get(f"/room/{serial}", params={"ticket": ticket})  # no page on this bare node: 404
+    # an access line is written once the answer is sent: wait for the last ones
+    expected = {("GET", f"/WebAPI/getloginkey/key/***/serial/{serial}/usertype/2/username/***", 200),
+                ("POST", f"/ClientAPI/checkroom/serial/{serial}/password/***/nickname/***", 200),
+                ("GET", "/download/file/" + str(up["fileid"]) + "/***", 200),
+                ("GET", f"/room/{serial}", 404)}
+    wait_for(lambda: expected <= {(r.method, r.path.split("?")[0], r.status)
+                                  for r in list(caplog.records) if r.name == "tkroom.access"},
+             what="the access lines")
     # the node's log (the test's own HTTP client logs the URLs it calls)
-    text = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore")))
-    for secret in (api.key, lk, "teach1", "stud1", "wrongpw9", "adminpw7"):
+    records = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    text = "\n".join(r.getMessage() + repr(vars(r)) for r in records)
+    for secret in (api.key, lk, "teach1", "stud1", "stud%2F1x", "wrongpw9", "adminpw7", ticket, token):
         assert secret not in text
+    access = [r for r in records if r.name == "tkroom.access"]
+    assert any(r.path == f"/ClientAPI/checkroom?serial={serial}&password=***&nickname=***" for r in access)
+    assert all(r.client.startswith("127.0.0.1:") and r.duration_ms >= 0 for r in access)
 
     async def stored():
         from tkroom.store.models import Room
@@ -236,5 +264,94 @@ def test_secrets_are_hashed_and_never_logged(api, node, caplog):
             return await s.get(Room, serial)
 
     room = node.run(stored())
-    assert room.chairmanpwd.startswith("scrypt$") and "teach1" not in room.chairmanpwd
-    assert room.confuserpwd != node.run(stored()).confuserpwd or room.confuserpwd.count("$") == 5
+    assert room.chairmanpwd.startswith("$argon2id$v=19$m=19456,t=2,p=1$") and "teach1" not in room.chairmanpwd
+    assert room.confuserpwd.startswith("$argon2id$") and room.confuserpwd.count("$") == 5
+
+
+def _scrypt_room(node, serial, **plain):
+    """Store role passwords as an earlier version did: scrypt hashes written straight into the row."""
+    from tkroom.passwords import scrypt_hash
+    from tkroom.store.models import Room
+
+    async def write():
+        async with node.node.sessions() as s:
+            room = await s.get(Room, serial)
+            for column, pw in plain.items():
+                setattr(room, column, scrypt_hash(pw))
+            await s.commit()
+        node.node.rooms.clear()
+
+    node.run(write())
+
+
+def _row(node, model, ident):
+    async def read():
+        async with node.node.sessions() as s:
+            return await s.get(model, ident)
+
+    return node.run(read())
+
+
+def test_old_scrypt_hashes_are_upgraded_on_login(api, node):
+    from tkroom.store.models import Room
+
+    serial = api.room()
+    _scrypt_room(node, serial, chairmanpwd="teach1", confuserpwd="stud1")
+    old = _row(node, Room, serial)
+    assert old.chairmanpwd.startswith("scrypt$") and old.confuserpwd.startswith("scrypt$")
+    assert check(api, serial, password="wrong12")["result"] == 4008
+    assert _row(node, Room, serial).chairmanpwd == old.chairmanpwd, "a wrong password upgrades nothing"
+    assert check(api, serial, password="teach1")["roomrole"] == 0
+    room = _row(node, Room, serial)
+    assert room.chairmanpwd.startswith("$argon2id$"), "rehashed at the login"
+    assert room.confuserpwd == old.confuserpwd, "the student password was not given yet"
+    node.node.rooms.clear()  # as another node would, read the room afresh
+    checker = node.node.api.checker
+    runs = checker.runs
+    assert check(api, serial, password="teach1")["roomrole"] == 0
+    assert checker.runs == runs, "the new hash was remembered as verified: no extra run"
+    checker._ok.clear()  # a restarted node: the new hash itself must verify
+    checker._memo.clear()
+    assert check(api, serial, password="teach1")["roomrole"] == 0
+    assert check(api, serial, password="teach2")["result"] == 4008
+    assert check(api, serial, password="stud1", userrole=0)["result"] == 5200
+    assert check(api, serial, password="stud1")["roomrole"] == 2
+    assert _row(node, Room, serial).confuserpwd.startswith("$argon2id$")
+    assert _row(node, Room, serial).chairmanpwd == room.chairmanpwd, "upgraded once"
+
+
+def test_weaker_argon2_hashes_and_enterprise_users_are_upgraded(tmp_path):
+    from sqlalchemy import select
+
+    from tkroom.passwords import HashParams, hash_password, scrypt_hash
+    from tkroom.store.models import EnterpriseUser, Room
+    from webapi_nodes import Api, NodeThread, node_settings
+
+    n = NodeThread(node_settings(tmp_path, password_time_cost=3))
+    try:
+        api = Api(n, n.enterprise())
+        serial = api.room(registeredonly=1)
+        assert _row(n, Room, serial).confuserpwd.startswith("$argon2id$v=19$m=19456,t=3,p=1$")
+        weak = hash_password("stud1", HashParams(time_cost=1, memory_kib=1024))
+        assert api("useradd", account="alice", userpassword="s3cret!", username="Alice")["result"] == 0
+
+        async def write():
+            async with n.node.sessions() as s:
+                (await s.get(Room, serial)).confuserpwd = weak
+                user = (await s.execute(select(EnterpriseUser))).scalar_one()
+                user.pwhash = scrypt_hash("s3cret!")
+                await s.commit()
+                return user.id
+
+        uid = n.run(write())
+        n.node.rooms.clear()
+        ok = check(api, serial, password="stud1", account="alice", userpassword="s3cret!")
+        assert ok["result"] == 0 and ok["roomrole"] == 2
+        assert _row(n, Room, serial).confuserpwd.startswith("$argon2id$v=19$m=19456,t=3,p=1$")
+        assert _row(n, EnterpriseUser, uid).pwhash.startswith("$argon2id$v=19$m=19456,t=3,p=1$")
+        n.node.api.checker._ok.clear()
+        n.node.api.checker._memo.clear()
+        assert check(api, serial, password="stud1", account="alice", userpassword="s3cret!")["result"] == 0
+        assert check(api, serial, password="stud1", account="alice", userpassword="s3cret?")["result"] == 4002
+    finally:
+        n.stop()

@@ -92,6 +92,42 @@ async def test_a_class_entering_at_once_costs_one_verification(fast_node):
     assert runs(n) - start == 1, "the teacher's hash alone, once"
 
 
+async def test_a_class_entering_a_room_of_an_older_version_upgrades_it_once(fast_node):
+    """Old scrypt hashes: the class's shared verification checks them and stores one new hash;
+    the next class (the room read afresh, as another node would) costs nothing."""
+    from tkroom.passwords import scrypt_hash
+    from tkroom.store.models import Room
+
+    n = fast_node
+    api = Api(n, n.enterprise())
+    per_check = runs_of_one_check(n, api, "stud1")
+    serial = api.room()
+
+    async def make_old() -> None:
+        async with n.node.sessions() as s:
+            room = await s.get(Room, serial)
+            for column, pw in (("chairmanpwd", "teach1"), ("assistantpwd", "assist1"),
+                               ("patrolpwd", "patrol1"), ("confuserpwd", "stud1")):
+                setattr(room, column, scrypt_hash(pw))
+            await s.commit()
+
+    n.run(make_old())
+    n.node.rooms.clear()
+    start = runs(n)
+    async with httpx.AsyncClient(base_url=n.url, timeout=120) as c:
+        answers = await asyncio.gather(
+            *(c.post("/ClientAPI/checkroom", data=form(serial, "stud1")) for _ in range(50)))
+    assert [(r.json()["result"], r.json()["roomrole"]) for r in answers] == [(0, 2)] * 50
+    assert runs(n) - start == per_check + 1, "one verification and one new hash for the whole class"
+    n.node.rooms.clear()
+    start = runs(n)
+    async with httpx.AsyncClient(base_url=n.url, timeout=120) as c:
+        answers = await asyncio.gather(
+            *(c.post("/ClientAPI/checkroom", data=form(serial, "stud1")) for _ in range(20)))
+    assert {(r.json()["result"], r.json()["roomrole"]) for r in answers} == {(0, 2)}
+    assert runs(n) == start, "the upgraded hash was remembered as verified"
+
+
 async def test_a_bystander_gets_in_while_an_address_floods_guesses(fast_node):
     n = fast_node
     api = Api(n, n.enterprise())

@@ -2,7 +2,8 @@
 
 Each store (SQLite; PostgreSQL when one answers at 127.0.0.1:5432 or --pg URL) gets a node in a
 subprocess with the bare route added to the same Starlette app; the load generator runs in this
-process. Prints a table and writes bench/results/webapi-<time>.json.
+process. Prints a table and writes bench/results/webapi-<time>.json. Then
+``bench.webapi.firstlogin``: a class's first logins at once, beside the old behaviour.
 """
 
 from __future__ import annotations
@@ -157,6 +158,9 @@ def main() -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(json.dumps(out, indent=2) + "\n")
     print(f"written {dest.relative_to(ROOT)}")
+    from bench.webapi.firstlogin import main as first_logins
+
+    first_logins([])
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The ``tkroom`` command: ``serve``, ``admin`` and ``codes``.
+"""The ``tkroom`` command: ``serve``, ``admin``, ``config`` and ``codes``.
 
 Each sub-command is registered by a small ``add_*_parser`` function so that a plane can add
 its own without touching the others.
@@ -10,13 +10,12 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from tkroom import codes
-from tkroom.config import Settings
+from tkroom.config import Settings, SettingsError
 from tkroom.errors import CodeError
 
 
@@ -42,6 +41,8 @@ def add_codes_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _store_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="TOML file of settings (default $TKROOM_CONFIG; "
+                   "docs/configuration.md)")
     p.add_argument("--data", help="data folder (default $TKROOM_DATA or ./tkroom-data)")
     p.add_argument("--database", help="SQLAlchemy URL, e.g. postgresql+asyncpg://user@host/db "
                    "(default $TKROOM_DATABASE_URL or SQLite under the data folder)")
@@ -57,25 +58,30 @@ def _settings(args: argparse.Namespace) -> Settings:
         redis_url=getattr(args, "redis", None),
         janus_urls=getattr(args, "janus", None),
         signal_urls=getattr(args, "signal_url", None),
+        log_level=getattr(args, "log_level", None),
+        log_format=getattr(args, "log_format", None),
+        config=args.config,
     )
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from redis.exceptions import ConnectionError as RedisConnectionError
 
+    from tkroom import logs
     from tkroom.planes import build_node
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(args)
+    logs.setup(settings.log_level, settings.log_format)
     try:
-        build_node(_settings(args)).run()
+        build_node(settings).run()
     except (OSError, RedisConnectionError) as exc:  # a port in use, an unreachable database or
         print(f"tkroom serve: {exc}", file=sys.stderr)  # Redis: say so in one line
         return 2
     return 0
 
 
-def add_serve_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="start a node")
+def _serve_flags(p: argparse.ArgumentParser) -> None:
+    """The flags of the settings (docs/configuration.md lists them beside the variables)."""
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="HTTP port (default 8080; 0 = any free port)")
     p.add_argument("--signal-port", type=int, help="signalling WebSocket port (default port + 1)")
@@ -84,9 +90,51 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
                         "cluster's others (repeatable; default $TKROOM_SIGNAL_URLS)")
     p.add_argument("--redis", help="Redis URL for cluster mode (default $TKROOM_REDIS_URL)")
     p.add_argument("--janus", action="append", help="Janus WebSocket URL (repeatable)")
-    p.add_argument("--log-level", default="info")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                   help="default $TKROOM_LOG_LEVEL or info")
+    p.add_argument("--log-format", choices=("text", "json"),
+                   help="text: one readable line a record; json: one object a line "
+                        "(default $TKROOM_LOG_FORMAT or text)")
     _store_flags(p)
+
+
+def add_serve_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="start a node")
+    _serve_flags(p)
     p.set_defaults(func=_cmd_serve)
+
+
+def _cmd_config_show(args: argparse.Namespace) -> int:
+    print(_settings(args).show(), end="")
+    return 0
+
+
+def add_config_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("config", help="the settings a node would use")
+    csub = p.add_subparsers(dest="config_command", required=True)
+    show = csub.add_parser("show", help="print the effective settings as TOML, secrets masked, "
+                                        "each with where it came from (takes serve's flags)")
+    _serve_flags(show)
+    show.set_defaults(func=_cmd_config_show)
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from tkroom.doctor import run_doctor
+
+    return run_doctor(_settings(args), as_json=args.json)
+
+
+def add_doctor_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("doctor", help="check what this node would use; say what is missing "
+                       "and how to get it (exit status 1 when a required part is missing)")
+    p.add_argument("--host", help="address serve would listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="HTTP port serve would use (default 8080)")
+    p.add_argument("--signal-port", type=int, help="signalling port (default port + 1)")
+    p.add_argument("--redis", help="Redis URL (default $TKROOM_REDIS_URL)")
+    p.add_argument("--janus", action="append", help="Janus WebSocket URL (repeatable)")
+    p.add_argument("--json", action="store_true", help="print a JSON list of the checks")
+    _store_flags(p)
+    p.set_defaults(func=_cmd_doctor)
 
 
 def _admin(op: Callable[[Any], Awaitable[object]]) -> Callable[[argparse.Namespace], int]:
@@ -183,9 +231,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_codes_parser(sub)
     add_serve_parser(sub)
     add_admin_parser(sub)
+    add_config_parser(sub)
+    add_doctor_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except SettingsError as exc:  # a misspelt or malformed setting: one line, before anything starts
+        print(f"tkroom: {exc}", file=sys.stderr)
+        return 2

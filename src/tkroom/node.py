@@ -2,7 +2,10 @@
 
 Other planes plug in without touching this file: they append objects with async
 ``start()``/``stop()`` to ``node.services`` (started in order before HTTP opens, stopped after
-it closes, in reverse order) and Starlette routes to ``node.routes`` before ``start()``.
+it closes, in reverse order) and Starlette routes to ``node.routes`` before ``start()``; they
+add readiness checks to ``node.readiness``, metrics to ``node.metrics`` and, to ``node.on_drain``,
+what to do once a stopping node has been taken out of the load balancers (the signalling
+server tells its clients to reconnect elsewhere).
 """
 
 from __future__ import annotations
@@ -11,17 +14,21 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Protocol
 
 import uvicorn
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from tkroom.config import Settings
 from tkroom.edge import ConnectionCap, edge_protocol
-from tkroom.passwords import PasswordChecker
+from tkroom.health import Readiness, ops_routes
+from tkroom.metrics import NodeMetrics
+from tkroom.passwords import HashParams, PasswordChecker
 from tkroom.store.directory import SqlRoomDirectory
 from tkroom.store.engine import make_engine, migrate, sessionmaker
 from tkroom.store.roomcache import RoomCache
@@ -60,11 +67,18 @@ class Node:
             settings=settings,
             secret=self.secret,
             sessions=self.sessions,
-            checker=PasswordChecker(self.secret),
+            checker=self._checker(),
             throttle=Throttle(settings.throttle_base_s, settings.throttle_max_s),
             rooms=self.rooms,
             node_id=settings.node_id(),
         )
+        self.metrics = NodeMetrics()
+        self.api.metrics = self.metrics
+        self.readiness = Readiness()
+        self.readiness.add("database", self._database_check)
+        self.metrics.probe("webhooks", self._webhook_probe)
+        self.on_drain: list[Callable[[], Awaitable[None]]] = []
+        self._drain_cut = asyncio.Event()
         self.services: list[Service] = []
         self.signal: Any = None  # the signalling server, when tkroom.planes wired one
         self.media: Any = None   # the media plane, likewise
@@ -74,6 +88,11 @@ class Node:
         self._server: uvicorn.Server | None = None
         self._serve_task: asyncio.Task[Any] | None = None
         self._started: list[Service] = []
+
+    def _checker(self) -> PasswordChecker:
+        s = self.settings
+        return PasswordChecker(self.secret, params=HashParams(
+            s.password_time_cost, s.password_memory_kib, s.password_parallelism))
 
     @property
     def base_url(self) -> str:
@@ -90,7 +109,7 @@ class Node:
         if self.engine.dialect.name != "sqlite" and not self.settings.secret_hex:
             self.secret = await shared_secret(self.sessions, self.secret)  # one secret per cluster
             self.api.secret = self.secret
-            self.api.checker = PasswordChecker(self.secret)
+            self.api.checker = self._checker()
         try:
             for svc in (self.webhooks, *self.services):
                 await svc.start()
@@ -101,8 +120,21 @@ class Node:
             raise
         log.info("tkroom node on %s (store %s)", self.base_url, self.engine.url.render_as_string())
 
+    async def _database_check(self) -> dict[str, Any]:
+        started = time.monotonic()
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return {"ok": True, "dialect": self.engine.dialect.name,
+                "seconds": round(time.monotonic() - started, 4)}
+
+    async def _webhook_probe(self) -> None:
+        pending, failed = await self.webhooks.backlog()
+        self.metrics.webhook_backlog.set(pending)
+        self.metrics.webhook_failed.set(failed)
+
     async def _serve_http(self) -> None:
-        self.app = build_app(self.api, self.routes)
+        ops = ops_routes(self.readiness, self.metrics if self.settings.metrics else None)
+        self.app = build_app(self.api, [*ops, *self.routes])
         # ws="none": the node serves no WebSocket over HTTP (signalling has its own port), and
         # an upgraded connection would leave the edge protocol's connection count.
         protocol = edge_protocol(ConnectionCap(self.settings.max_connections_per_address),
@@ -122,7 +154,9 @@ class Node:
         self.port = self._server.servers[0].sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
-        """Close HTTP first (no new callers), then the services in reverse order, then the store."""
+        """Turn not-ready, drain, then close HTTP (no new callers), the services in reverse
+        order, and the store."""
+        await self.drain()
         if self._server is not None and self._serve_task is not None:
             self._server.should_exit = True
             with contextlib.suppress(Exception):
@@ -135,12 +169,59 @@ class Node:
         self._started.clear()
         await self.engine.dispose()
 
+    async def drain(self) -> None:
+        """Answer 503 on /readyz from now on and keep serving for ``settings.drain_s`` seconds,
+        so that load balancers take the node out before anything closes; then run the
+        ``on_drain`` hooks (the signalling server tells its clients to reconnect, now
+        elsewhere, and waits for them to go), for at most ``drain_s`` seconds again.
+        ``end_drain()`` cuts the current wait short. With ``drain_s`` 0 the node only turns
+        not-ready (``stop`` still tells the clients)."""
+        if self.readiness.draining:
+            return
+        self.readiness.draining = True
+        if self._server is None or self.settings.drain_s <= 0:  # nobody to drain, or no time
+            return
+        log.info("draining: not ready; clients are told to reconnect in %g s",
+                 self.settings.drain_s)
+        await self._drain_wait(self._drain_cut.wait())
+        self._drain_cut.clear()
+        await self._drain_wait(self._run_drain_hooks())
+        log.info("drained")
+
+    async def _run_drain_hooks(self) -> None:
+        for hook in self.on_drain:
+            try:
+                await hook()
+            except Exception:
+                log.exception("drain hook %r", hook)
+
+    async def _drain_wait(self, work: Awaitable[Any]) -> None:
+        """Until ``work`` is done, ``end_drain()`` is called or ``drain_s`` seconds passed."""
+        tasks = {asyncio.ensure_future(work), asyncio.ensure_future(self._drain_cut.wait())}
+        try:
+            await asyncio.wait(tasks, timeout=self.settings.drain_s,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.wait(tasks)
+
+    def end_drain(self) -> None:
+        """Cut the current drain wait short (a second SIGTERM/SIGINT does this)."""
+        self._drain_cut.set()
+
     async def serve_forever(self) -> None:
-        """Start, wait for SIGINT/SIGTERM, stop."""
+        """Start, wait for SIGINT/SIGTERM, stop (a second signal ends the drain period)."""
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def on_signal() -> None:
+            if stop.is_set():
+                self.end_drain()
+            stop.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal)
         await self.start()
         try:
             await stop.wait()

@@ -3,6 +3,9 @@
 ``tkroom.node.Node`` is the HTTP plane and the store; this module adds the room state (memory or
 Redis), the signalling server, the media plane, the courseware conversion queue and the
 classroom pages, so that the command, the tests and the benchmarks all build the same node.
+Each plane also gives the node its readiness check (``node.readiness.add``: ``redis``,
+``media``, ``converters``; the TURN plane of issue 10 adds ``turn`` the same way) and its
+metrics (``node.metrics``, names in ``tkroom.metrics``).
 """
 
 from __future__ import annotations
@@ -10,11 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tkroom.config import Settings
+from tkroom.metrics import Metric, signal_families
 from tkroom.node import Node
 from tkroom.rooms.board import BoardLimits
 from tkroom.rooms.transitions import SavePolicy
 from tkroom.signal.server import SignalServer
 from tkroom.state import RoomState, open_state
+from tkroom.state.memory import MemoryState
 
 
 @dataclass
@@ -49,23 +54,38 @@ class _SignalService:
 
 
 def build_node(settings: Settings, *, state: RoomState | None = None, media: bool = True,
-               web: bool = True, courseware: bool = True, grace: float = 15.0,
-               sweep_interval: float = 1.0) -> Node:
+               web: bool = True, courseware: bool = True, grace: float | None = None,
+               sweep_interval: float | None = None) -> Node:
     """A node with every plane. ``state`` overrides the one ``settings.redis_url`` selects;
     ``media=False`` leaves Janus out (media requests then answer with a clear code);
-    ``courseware=False`` converts no document (they stay queued for a node that does)."""
+    ``courseware=False`` converts no document (they stay queued for a node that does);
+    ``grace`` and ``sweep_interval`` override the settings' (tests shorten them)."""
     node = Node(settings)
-    state = state if state is not None else open_state(settings.redis_url)
+    grace = settings.session_grace_s if grace is None else grace
+    if state is None:
+        state = open_state(settings.redis_url, window=settings.resume_window, grace=grace)
     saved = SavePolicy(settings.max_saved_messages, settings.max_saved_per_user)
     board = BoardLimits(settings.board_max_shapes, settings.board_max_shape_bytes,
                         settings.board_rate)
     signal = SignalServer(settings.host, settings.effective_signal_port, node.directory, state,
-                          node.secret, grace=grace, sweep_interval=sweep_interval, saved=saved,
-                          board=board,
+                          node.secret, grace=grace, saved=saved, board=board,
+                          sweep_interval=(settings.sweep_interval_s if sweep_interval is None
+                                          else sweep_interval),
+                          out_limit=settings.socket_out_limit_bytes,
+                          group_timeout=settings.group_timeout_s,
                           join_timeout=settings.join_timeout_s,
                           max_conns_per_addr=settings.max_connections_per_address)
     node.signal = signal
     node.services += [_StateService(state), _SignalService(signal, node)]
+    if not isinstance(state, MemoryState):  # Redis, from settings.redis_url or given
+        node.readiness.add("redis", state.ping)
+    node.on_drain.append(signal.drain)
+
+    def signal_metrics() -> list[Metric]:
+        rooms, members, sockets = signal.local_load()
+        return signal_families(signal.counts, rooms, members, sockets)
+
+    node.metrics.add(signal_metrics)
     if media:
         from tkroom.media.plane import install_media
 

@@ -10,3 +10,6 @@ from __future__ import annotations
 TEACHER, ASSISTANT, STUDENT, VIEWER, INSPECTOR = 0, 1, 2, 3, 4
 ROLES = (TEACHER, ASSISTANT, STUDENT, VIEWER, INSPECTOR)
 SUPER_ROLES = frozenset((TEACHER, ASSISTANT))
+# how logs and metric labels name them
+NAMES = {TEACHER: "teacher", ASSISTANT: "assistant", STUDENT: "student", VIEWER: "viewer",
+         INSPECTOR: "inspector"}

@@ -83,15 +83,14 @@ async def test_classroom_media_through_a_node(in_netns, janus: JanusSettings, tm
 
 
 async def test_serve_wiring_embedded_janus_and_registered_servers(in_netns, janus: JanusSettings,
-                                                                  tmp_path, monkeypatch) -> None:
+                                                                  tmp_path) -> None:
     """``install_media`` as ``tkroom serve`` uses it: the node's own Janus, plus a server the
     Web API registers (``serveradd`` with a url), picked up by the registry sync."""
     need_binary("janus")
-    monkeypatch.setenv("TKROOM_JANUS_ICE", "v0")
-    monkeypatch.setenv("TKROOM_RTP_PORTS", "45000-49999")
     sp = free_port()
     node = Node(Settings(host="127.0.0.1", port=0, signal_port=sp, data_dir=tmp_path,
-                         throttle_base_s=0.001, throttle_max_s=0.01))
+                         throttle_base_s=0.001, throttle_max_s=0.01, janus_ice="v0",
+                         rtp_ports="45000-49999"))
     sig = SignalServer("127.0.0.1", sp, node.directory, MemoryState(), node.secret)
     node.services.append(sig)
     plane = install_media(node, sig)

@@ -21,11 +21,20 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from tkroom.courseware.convert import ConversionError, convert
-from tkroom.rooms.courseware import DONE, FAILED, MAX_ATTEMPTS, conversion_kind, output_dir
+from tkroom.courseware.convert import ConversionError, convert, tools_missing
+from tkroom.rooms.courseware import (
+    CONVERTING,
+    DONE,
+    FAILED,
+    MAX_ATTEMPTS,
+    QUEUED,
+    conversion_kind,
+    output_dir,
+)
 from tkroom.store.conversions import ConversionRows
 from tkroom.store.models import File
 
@@ -92,6 +101,19 @@ class ConversionQueue:
             with contextlib.suppress(OSError):
                 if d.stat().st_mtime < old:
                     shutil.rmtree(d, ignore_errors=True)
+
+    async def readiness(self) -> dict[str, Any]:
+        """Ready while every worker runs; the tools a document needs are listed (a missing
+        one fails those documents, status 2, but is no reason to send classes elsewhere)."""
+        alive = sum(1 for t in self._tasks if not t.done())
+        missing = await asyncio.to_thread(tools_missing)
+        return {"ok": bool(self._tasks) and alive == len(self._tasks), "workers": alive,
+                "missing_tools": missing}
+
+    async def backlog(self) -> dict[str, int]:
+        """This node's documents waiting (queued) and being converted."""
+        counts = await self.rows.backlog()
+        return {"queued": counts.get(QUEUED, 0), "converting": counts.get(CONVERTING, 0)}
 
     async def _worker(self, n: int) -> None:
         while True:

@@ -5,17 +5,14 @@ configuration it writes under the data folder. With ``--janus ws://…`` (repeat
 those servers, plus every server registered through the Web API (``serveradd`` with a ``url``)
 which it re-reads every ``sync_every`` seconds. Without any server, media requests answer 151.
 
-Settings beyond ``Settings`` come from the environment: ``TKROOM_JANUS_ICE`` (Janus's
-``ice_enforce_list``, e.g. the public interface), ``TKROOM_RTP_PORTS`` (``20000-40000``),
-``TKROOM_JANUS_SECRET`` (the API secret of the ``--janus`` servers), ``TKROOM_EMBEDDED_JANUS=0``
-(never start an own Janus).
+Its settings (``janus_ice``, ``rtp_ports``, ``janus_secret``, ``embedded_janus``,
+``media_sync_s``) are the node's ``Settings`` (docs/configuration.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +22,7 @@ from tkroom.directory import RoomDirectory
 from tkroom.media.janus_process import JanusProcess, JanusSettings, janus_available
 from tkroom.media.servers import MediaServer, ServerRegistry
 from tkroom.media.service import MediaService, RoomSink
+from tkroom.metrics import MediaServerState, Metric, media_families
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +39,9 @@ class MediaSettings:
 
     @classmethod
     def from_settings(cls, s: Settings) -> MediaSettings:
-        env = os.environ
         return cls(janus_urls=list(s.janus_urls), workdir=s.data_dir / "media",
-                   ice_enforce_list=env.get("TKROOM_JANUS_ICE", ""),
-                   rtp_port_range=env.get("TKROOM_RTP_PORTS", "20000-40000"),
-                   embedded=env.get("TKROOM_EMBEDDED_JANUS", "1") != "0",
-                   janus_secret=env.get("TKROOM_JANUS_SECRET", ""))
+                   ice_enforce_list=s.janus_ice, rtp_port_range=s.rtp_ports,
+                   embedded=s.embedded_janus, janus_secret=s.janus_secret)
 
 
 class DirectoryRecords:
@@ -110,6 +105,29 @@ class MediaPlane:
                 log.exception("could not read the media-server registry")
             await asyncio.sleep(self.sync_every)
 
+    async def readiness(self) -> dict[str, Any]:
+        """Ready when some media server answers its health check, or when the node has none
+        at all (it was set up without media: media requests answer 151)."""
+        servers = {s.id: {"healthy": s.healthy, "load": s.load, "capacity": s.capacity}
+                   for s in self.registry.servers.values()}
+        ok = not servers or any(s["healthy"] for s in servers.values())
+        return {"ok": ok, "servers": servers}
+
+    def metrics(self) -> list[Metric]:
+        pubs: dict[str, int] = {}
+        subs: dict[str, int] = {}
+        recordings = 0
+        for room in list(self.service.rooms.values()):
+            if room.recording is not None:
+                recordings += 1
+            server = room.server
+            if server is not None:
+                pubs[server.id] = pubs.get(server.id, 0) + len(room.pubs)
+                subs[server.id] = subs.get(server.id, 0) + len(room.subs)
+        states = [MediaServerState(s.id, s.healthy, s.load, s.capacity, pubs.get(s.id, 0),
+                                   subs.get(s.id, 0)) for s in self.registry.servers.values()]
+        return media_families(states, recordings, len(self.service.postprocessing))
+
     async def stop(self) -> None:
         if self._sync is not None:
             self._sync.cancel()
@@ -128,7 +146,10 @@ def install_media(node: Any, signal: Any) -> MediaPlane:
     from tkroom.media.bridge import StateSink, attach_media
 
     plane = MediaPlane(MediaSettings.from_settings(node.settings), node.directory,
-                       StateSink(signal.state), sync_servers=True)
+                       StateSink(signal.state), sync_servers=True,
+                       sync_every=node.settings.media_sync_s)
     attach_media(signal, plane.service)
     node.services.append(plane)
+    node.readiness.add("media", plane.readiness)
+    node.metrics.add(plane.metrics)
     return plane

@@ -23,6 +23,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
+from tkroom.metrics import SignalCounts
 from tkroom.rooms.model import Event, Member
 from tkroom.tasks import spawn
 
@@ -49,10 +50,12 @@ class Conn:
     """One client socket; once joined it carries the member's routing facts."""
 
     __slots__ = ("ws", "cid", "serial", "userid", "role", "group", "sid", "pending", "ended",
-                 "out_limit", "after_ack", "floor", "room", "member", "token")
+                 "out_limit", "after_ack", "floor", "room", "member", "token", "counts")
 
-    def __init__(self, ws: ServerConnection, cid: str, out_limit: int) -> None:
+    def __init__(self, ws: ServerConnection, cid: str, out_limit: int,
+                 counts: SignalCounts | None = None) -> None:
         self.ws = ws
+        self.counts = counts if counts is not None else SignalCounts()
         self.cid = cid
         self.serial = ""
         self.userid = ""
@@ -87,6 +90,7 @@ class Conn:
         ws = self.ws
         if ws.protocol.state is OPEN:
             ws.transport.write(frame)
+            self.counts.deliveries += 1
             if ws.paused:
                 self.check_output()
 
@@ -95,6 +99,7 @@ class Conn:
         if ws.transport.get_write_buffer_size() > self.out_limit:
             log.info("dropping %s: %d bytes unsent", self.userid or self.cid,
                      ws.transport.get_write_buffer_size())
+            self.counts.slow_consumers += 1
             ws.transport.abort()
 
     def flush_pending(self, after: int) -> None:
@@ -115,8 +120,10 @@ class LocalRoom:
     own) and written to live sockets at the end of the event-loop turn (``flush``).
     """
 
-    def __init__(self, serial: str, on_close: Callable[[Conn, int, str], None]) -> None:
+    def __init__(self, serial: str, on_close: Callable[[Conn, int, str], None],
+                 counts: SignalCounts | None = None) -> None:
         self.serial = serial
+        self.counts = counts if counts is not None else SignalCounts()
         self.conns: dict[str, Conn] = {}     # by session id
         self.members: dict[str, Member] = {}  # the local members' records, by user id
         self.on_close = on_close
@@ -231,6 +238,7 @@ class LocalRoom:
         joined, one write per socket."""
         batches, self.outbox = self.outbox, []
         i, n = 0, len(batches)
+        written = 0
         while i < n:
             chosen, first, lo = batches[i]
             j = i + 1
@@ -251,7 +259,9 @@ class LocalRoom:
                     ws.transport.write(payload)
                 if ws.paused:
                     c.check_output()
+            written += len(chosen) * (j - i)  # counted per batch: the hot path stays lean
             i = j
+        self.counts.deliveries += written
 
     def _takeover(self, data: dict[str, Any]) -> None:
         """Another socket resumed this session: close the old one without a grace period."""

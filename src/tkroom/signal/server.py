@@ -26,6 +26,7 @@ from tkroom import tickets
 from tkroom.directory import RoomDirectory, RoomInfo
 from tkroom.edge import ConnectionCap
 from tkroom.errors import CodeError
+from tkroom.metrics import UNKNOWN, SignalCounts
 from tkroom.roles import INSPECTOR
 from tkroom.rooms import board as board_rules
 from tkroom.rooms import decisions, rules
@@ -112,6 +113,9 @@ class SignalServer:
         self._stopping = False
         self.max_pending = 10_000
         self.room_hooks: list[RoomHook] = []
+        self.counts = SignalCounts()  # read by tkroom.metrics at scrape time
+        self._told: set[str] = set()  # sockets (cid) told to reconnect
+        self._sockets_gone = asyncio.Event()  # set whenever the last socket closed
 
     # life cycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -131,11 +135,7 @@ class SignalServer:
             self._sweeper.cancel()
             # not ``await``: a state call being cancelled must not hold the node's stop
             await asyncio.wait([self._sweeper], timeout=2.0)
-        notice = dumps({"ev": "forceReconnect", "data": {"reason": "node stopping"}})
-        for room in self.rooms.values():
-            for conn in room.conns.values():
-                conn.write(notice)
-            room.flush()
+        self._tell_reconnect()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -144,6 +144,34 @@ class SignalServer:
         for room in list(self.rooms.values()):
             self.state.unsubscribe(room.serial, room.on_event)
         self.rooms.clear()
+
+    async def drain(self) -> None:
+        """The node is being stopped (and load balancers have stopped sending it clients):
+        every client is told to reconnect, and this returns once every socket has gone (the
+        node bounds the wait). A socket opened meanwhile is told at ``stop``."""
+        self._tell_reconnect()
+        while self.cap.open:
+            self._sockets_gone.clear()
+            await self._sockets_gone.wait()
+
+    def _tell_reconnect(self) -> None:
+        """``forceReconnect`` to every joined socket not told yet."""
+        notice = dumps({"ev": "forceReconnect", "data": {"reason": "node stopping"}})
+        for room in self.rooms.values():
+            for conn in room.conns.values():
+                if conn.cid not in self._told:
+                    self._told.add(conn.cid)
+                    conn.write(notice)
+                    self.counts.force_reconnects += 1
+            room.flush()
+
+    def local_load(self) -> tuple[int, dict[int, int], int]:
+        """(rooms, members by role, sockets) on this node right now, for the metrics."""
+        by_role: dict[int, int] = {}
+        for room in self.rooms.values():
+            for conn in room.conns.values():
+                by_role[conn.role] = by_role.get(conn.role, 0) + 1
+        return len(self.rooms), by_role, sum(self.cap.open.values())
 
     @property
     def url(self) -> str:
@@ -172,7 +200,7 @@ class SignalServer:
         if not self.cap.enter(addr):
             await ws.close(CLOSE_TOO_MANY, self.cap.refusal(addr))
             return
-        conn = Conn(ws, secrets.token_hex(8), self.out_limit)
+        conn = Conn(ws, secrets.token_hex(8), self.out_limit, self.counts)
         late = asyncio.get_running_loop().call_later(self.join_timeout, self._join_late, conn)
         try:
             async for raw in ws:
@@ -186,6 +214,9 @@ class SignalServer:
         finally:
             late.cancel()
             self.cap.leave(addr)
+            self._told.discard(conn.cid)
+            if not self.cap.open:
+                self._sockets_gone.set()
             await self._on_socket_gone(conn)
 
     def _join_late(self, conn: Conn) -> None:
@@ -197,6 +228,7 @@ class SignalServer:
 
     async def _on_frame(self, conn: Conn, raw: str | bytes) -> None:
         rid: Any = None
+        name = "invalid"  # the request's name as a metric label: one the server answers
         try:
             if isinstance(raw, bytes):
                 raise fail(103, "binary frames are not part of the protocol")
@@ -221,6 +253,7 @@ class SignalServer:
             ev = req.get("ev")
             if not isinstance(ev, str):
                 raise fail(103, "ev is missing")
+            name = ev if ev in self.handlers or ev in _JOINS else UNKNOWN
             data = req.get("data", {})
             _published.set(0)
             result = await self._dispatch(conn, ev, data)
@@ -233,6 +266,8 @@ class SignalServer:
             if after is not None:
                 after()
         except CodeError as exc:
+            refused = self.counts.refusals if name in _JOINS else self.counts.errors
+            refused[exc.code] = refused.get(exc.code, 0) + 1
             if conn.pending is not None:     # a join or resume failed half-way
                 conn.pending = None
                 if conn.room is not None:
@@ -245,6 +280,11 @@ class SignalServer:
                 if conn.room is not None:
                     conn.room.changed()
             conn.write(dumps({"ack": rid, "code": 2510, "msg": "Server exception"}))
+            errors = self.counts.refusals if name in _JOINS else self.counts.errors
+            errors[2510] = errors.get(2510, 0) + 1
+        finally:
+            requests = self.counts.requests
+            requests[name] = requests.get(name, 0) + 1
 
     async def _dispatch(self, conn: Conn, ev: str, data: Any) -> dict[str, Any]:
         if ev == "joinRoom":
@@ -276,7 +316,7 @@ class SignalServer:
         misses nothing."""
         room = self.rooms.get(conn.serial)
         if room is None:
-            room = self.rooms[conn.serial] = LocalRoom(conn.serial, self._close_conn)
+            room = self.rooms[conn.serial] = LocalRoom(conn.serial, self._close_conn, self.counts)
             room.ready = asyncio.ensure_future(self.state.subscribe(conn.serial, room.on_event))
             for hook in self.room_hooks:
                 try:
@@ -414,6 +454,7 @@ class SignalServer:
         await self._register(conn)
         snap = await self.state.snapshot(serial, big)
         conn.after_ack = lambda: conn.flush_pending(snap.s)
+        self.counts.joins[ident.role] = self.counts.joins.get(ident.role, 0) + 1
         _published.set(0)       # what the join published was for the others (or is in snap)
         return decisions.join_answer(member, info.public(), snap, big, sid, token)
 
@@ -447,6 +488,7 @@ class SignalServer:
         mine = decisions.missed_for(missed, me)
         upto = missed[-1].s if missed else last
         conn.after_ack = lambda: self._tasks.add(spawn(self._replay_then_flush(conn, mine, upto)))
+        self.counts.resumes += 1
         _published.set(0)       # the takeover notice is for other nodes, not for this socket
         return {"s": upto}
 
@@ -457,6 +499,7 @@ class SignalServer:
             for e in events:
                 await conn.ws.send(dumps(e.frame()))
                 if len(conn.pending or ()) > self.max_pending:
+                    self.counts.slow_consumers += 1
                     conn.ws.transport.abort()
                     return
         except ConnectionClosed:
@@ -665,6 +708,8 @@ class SignalServer:
         conn.group = gid
         await self._publish(conn.serial, [decisions.group_changed(me.userid, gid)])
 
+
+_JOINS = ("joinRoom", "resume")
 
 _JOIN_DETAIL = {
     63: "the room already has a teacher",

@@ -174,6 +174,10 @@ class RoomState(Protocol):
     async def expired_sessions(self, now: float) -> list[str]:
         """Ids of detached sessions whose deadline has passed (a sweeper expires them)."""
 
+    async def ping(self) -> dict[str, Any]:
+        """Whether the state answers now (for /readyz): ``{"ok": bool, ...}``; raises when it
+        cannot be reached."""
+
     # restarts ----------------------------------------------------------------------------
     def on_restart(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Await ``hook()`` when the state came back after losing (perhaps) some of its data."""

@@ -147,5 +147,8 @@ class MemoryState:
     async def check_restart(self) -> bool:
         return False
 
+    async def ping(self) -> dict[str, Any]:
+        return {"ok": True, "backend": "memory"}
+
     async def restore(self, held: list[tuple[Session, Member]], now: float) -> int:
         return 0

@@ -32,7 +32,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -555,6 +555,17 @@ class RedisState:
     def on_restart(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Await ``hook()`` when Redis restarted, before anything else learns of it."""
         self._restart_hooks.append(hook)
+
+    async def ping(self) -> dict[str, Any]:
+        """PING on a connection of its own without retries (the pool's would hide an outage
+        behind seconds of backoff), so /readyz tells at once whether Redis answers."""
+        probe = aioredis.Redis.from_url(self.url, socket_connect_timeout=1.0, socket_timeout=1.0,
+                                        retry=Retry(NoBackoff(), 0))
+        try:
+            await probe.ping()
+        finally:
+            await probe.aclose()
+        return {"ok": True, "backend": "redis", "heartbeat_ok": not self._down}
 
     async def check_restart(self) -> bool:
         """Whether Redis restarted since we last looked (its ``run_id`` changed); if so, run the

@@ -9,7 +9,7 @@ document was deleted or taken over meanwhile changes nothing.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from tkroom.rooms.courseware import CONVERTING, QUEUED
@@ -45,6 +45,16 @@ class ConversionRows:
                     return await s.get(File, fid)
                 await s.rollback()
         return None
+
+    async def backlog(self) -> dict[int, int]:
+        """This node's documents by status, of those queued or converting."""
+        async with self.sessions() as s:
+            rows = (await s.execute(
+                select(File.status, func.count())
+                .where(File.node == self.node, File.conversion.is_(True),
+                       File.status.in_((QUEUED, CONVERTING)))
+                .group_by(File.status))).all()
+        return {int(status): int(n) for status, n in rows}
 
     async def update(self, fid: int, **values: object) -> bool:
         """Change a document while this worker holds it; False when it no longer does."""

@@ -59,7 +59,7 @@ class EnterpriseUser(Base):
 
 
 class Room(Base):
-    """A classroom with every ``roomcreate`` parameter; role passwords only as scrypt hashes."""
+    """A classroom with every ``roomcreate`` parameter; role passwords only as hashes (tkroom.passwords)."""
 
     __tablename__ = "rooms"
     serial: Mapped[str] = mapped_column(String(20), primary_key=True)

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from tkroom.store.models import WebhookDelivery
@@ -42,6 +42,15 @@ class WebhookWorker:
                                   next_at=time.time(), done=False, failed=False, last_error=""))
             await s.commit()
         self._wake.set()
+
+    async def backlog(self) -> tuple[int, int]:
+        """(deliveries still to make, deliveries given up) in the whole store."""
+        async with self.sessions() as s:
+            rows = (await s.execute(
+                select(WebhookDelivery.failed, func.count()).where(WebhookDelivery.done.is_(False))
+                .group_by(WebhookDelivery.failed))).all()
+        counts = {bool(failed): n for failed, n in rows}
+        return counts.get(False, 0), counts.get(True, 0)
 
     async def start(self) -> None:
         self._client = httpx.AsyncClient(timeout=self.timeout_s, follow_redirects=False)

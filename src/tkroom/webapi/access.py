@@ -3,17 +3,20 @@
 Shared by ``checkroom`` and ``entry``. Wrong passwords feed the per-address throttle, and a
 password that must be verified waits for the throttle's turn, so parallel guesses are verified
 one after another. Correct ones are remembered by the password checker, and identical checks
-arriving together share one verification, so a class joining at once costs one scrypt run per
-distinct password, not one per student.
+arriving together share one verification, so a class joining at once costs one hash run per
+distinct password, not one per student. A stored hash of an older kind (scrypt) or weaker than
+the node's parameters is replaced by a new Argon2id hash in that same shared verification, once
+the password proved right.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tkroom.errors import CodeError
 from tkroom.roles import ASSISTANT, INSPECTOR, ROLES, STUDENT, TEACHER, VIEWER
@@ -22,6 +25,9 @@ from tkroom.store.models import Company, EnterpriseUser, Room
 from tkroom.store.rooms import ROLE_PASSWORD, entry
 from tkroom.webapi.registry import Call
 from tkroom.webapi.roomparams import password_ok
+from tkroom.webapi.state import ApiState
+
+log = logging.getLogger("tkroom.webapi.access")
 
 # Which code a wrong password answers when the caller asked for a given role.
 WRONG_FOR_ROLE = {TEACHER: 5200, STUDENT: 5203, VIEWER: 5201}
@@ -93,9 +99,17 @@ async def role_by_password(
                 *(state.checker.check(ROLE_PASSWORD[r], password, h) for r, h in hashes.items())
             )
             matched = [r for r, ok in zip(hashes, results, strict=True) if ok]
-            if matched:
-                state.checker.remember(matched[0], *memo)
-            return matched[0] if matched else None
+            if not matched:
+                return None
+            state.checker.remember(matched[0], *memo)
+            column, old = ROLE_PASSWORD[matched[0]], hashes[matched[0]]
+            new = await state.checker.upgrade(column, password, old)
+            if new is not None:
+                await store_upgrade(state, update(Room).where(
+                    Room.serial == room.serial, getattr(Room, column) == old).values({column: new}))
+                state.rooms.invalidate(room.serial)
+                state.checker.remember(matched[0], *(new if h == old else h for h in memo))
+            return matched[0]
 
         role = await verified(call, scope, memo, verify)
         if role is None:
@@ -120,7 +134,13 @@ async def registered_user(call: Call, room: Room, account: str | None, password:
     checker = call.state.checker
     if not checker.cached("user", password, user.pwhash):
         async def verify() -> bool | None:
-            return await checker.check("user", password, user.pwhash) or None
+            if not await checker.check("user", password, user.pwhash):
+                return None
+            new = await checker.upgrade("user", password, user.pwhash)
+            if new is not None:
+                await store_upgrade(call.state, update(EnterpriseUser).where(
+                    EnterpriseUser.id == user.id, EnterpriseUser.pwhash == user.pwhash).values(pwhash=new))
+            return True
 
         if not await verified(call, scope, ("user", password, user.pwhash), verify):
             raise CodeError(4002)
@@ -145,3 +165,15 @@ async def verified(call: Call, scope: str, parts: tuple[str, ...],
     if out is None and shared:
         state.throttle.failed(call.addr, scope)
     return out
+
+
+async def store_upgrade(state: ApiState, statement: Any) -> None:
+    """Write a rehashed password (an UPDATE that matches only the old hash, so a password
+    changed meanwhile stays). A failure is logged, not answered: the login itself was right,
+    and the old hash still verifies until a later login upgrades it."""
+    try:
+        async with state.sessions() as s:
+            await s.execute(statement)
+            await s.commit()
+    except Exception as exc:  # the database is away: keep the old hash for now
+        log.warning("could not store an upgraded password hash: %s", type(exc).__name__)

@@ -11,6 +11,7 @@ import asyncio
 import hmac
 import logging
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,13 @@ from starlette.routing import BaseRoute, Route
 from tkroom.config import Settings
 from tkroom.edge import BodyLimit
 from tkroom.errors import CodeError
+from tkroom.logs import AccessLog
+from tkroom.metrics import UNKNOWN
 from tkroom.rooms.courseware import DONE, PDF_NAME, is_output, output_dir
 from tkroom.store.models import File, Record
 from tkroom.webapi import clientapi, companies, files, groups, history, login, rooms, servers  # noqa: F401
 from tkroom.webapi.openapi import openapi_document
-from tkroom.webapi.params import MAX_BODY, MAX_ID, parse
+from tkroom.webapi.params import MAX_ID, parse
 from tkroom.webapi.registry import METHODS, Call
 from tkroom.webapi.state import ApiState
 
@@ -51,11 +54,25 @@ def answer(code: int, message: str = "", **extra: Any) -> JSONResponse:
 
 
 async def _dispatch(request: Request, api: str) -> Response:
+    """Answer one call, counted by method (only the registry's names: a client cannot make
+    up labels) and result code."""
     state: ApiState = request.app.state.api
+    started = time.perf_counter()
+    code, response = await _answer_call(request, api, state)
+    if state.metrics is not None:
+        name = request.path_params["method"]
+        label = f"{api}/{name}" if (api, name) in METHODS else UNKNOWN
+        state.metrics.observe_webapi(label, code, time.perf_counter() - started)
+    return response
+
+
+async def _answer_call(request: Request, api: str, state: ApiState) -> tuple[int, Response]:
+    """The call's result code and its answer."""
     name = request.path_params["method"]
     m = METHODS.get((api, name))
     if m is None:
-        return JSONResponse({"result": 4105, "msg": f"No method {api}/{name}"}, status_code=404)
+        return 4105, JSONResponse({"result": 4105, "msg": f"No method {api}/{name}"},
+                                  status_code=404)
     try:
         p = await parse(request, request.path_params.get("rest", ""))
         call = Call(p, state, request)
@@ -65,18 +82,18 @@ async def _dispatch(request: Request, api: str) -> Response:
             await call.finish(ok=False)
             raise
         await call.finish(ok=True)
-        return JSONResponse({"result": 0, **result})
+        return 0, JSONResponse({"result": 0, **result})
     except CodeError as e:
-        return answer(e.code, e.message, **e.extra)
+        return e.code, answer(e.code, e.message, **e.extra)
     except IntegrityError:
         log.exception("%s/%s: write refused", api, name)
-        return answer(5206, "Data write failed")
+        return 5206, answer(5206, "Data write failed")
     except DB_ERRORS:
         log.exception("%s/%s: database failure", api, name)
-        return answer(4107, "Database operation error")
+        return 4107, answer(4107, "Database operation error")
     except Exception:
         log.exception("%s/%s: unexpected failure", api, name)
-        return answer(2510, "Server exception")
+        return 2510, answer(2510, "Server exception")
 
 
 async def webapi(request: Request) -> Response:
@@ -210,21 +227,23 @@ def routes() -> list[BaseRoute]:
 def body_limits(settings: Settings) -> Callable[[str], tuple[int, int]]:
     """Per path: how many body bytes a request may send, and the code that refuses more. The
     multipart methods (uploadfile) take the configured file limit plus room for their fields
-    and answer 5206 (the file is not written); every other body is form fields: 1 MiB, 4105
-    (a body the node cannot take, like one it cannot parse)."""
+    and answer 5206 (the file is not written); every other body is form fields:
+    ``max_body_bytes`` (1 MiB), 4105 (a body the node cannot take, like one it cannot parse)."""
     uploads = tuple(f"/{api}/{name}" for (api, name), m in METHODS.items() if m.multipart)
 
     def limit_for(path: str) -> tuple[int, int]:
         if any(path == u or path.startswith(u + "/") for u in uploads):
-            return settings.max_upload_bytes + MAX_BODY, 5206
-        return MAX_BODY, 4105
+            return settings.max_upload_bytes + settings.max_body_bytes, 5206
+        return settings.max_body_bytes, 4105
 
     return limit_for
 
 
 def build_app(state: ApiState, extra_routes: list[BaseRoute] | None = None) -> Starlette:
     """The node's HTTP application; ``extra_routes`` come first so other planes can add pages."""
+    # the access log outermost, so that it sees every answer, the body limit's 413 included
+    logged = [Middleware(AccessLog)] if state.settings.access_log else []
     app = Starlette(routes=[*(extra_routes or []), *routes()],
-                    middleware=[Middleware(BodyLimit, limit_for=body_limits(state.settings))])
+                    middleware=[*logged, Middleware(BodyLimit, limit_for=body_limits(state.settings))])
     app.state.api = state
     return app

@@ -44,10 +44,10 @@ OpenAPI document every node serves at `/openapi.json`.
 - `key`: the enterprise's 16-character authkey (`tkroom admin enterprise create` prints it,
   `companycreate` answers one for a sub-enterprise). Random (`secrets`), never derived.
 - The role of a person entering a room is decided by which role password matches; that is why
-  two roles of a room can never share a password (5102). Passwords are kept as salted scrypt
-  hashes and compared in constant time. A correct password is remembered in memory (keyed by
-  an HMAC with the server secret), so a class entering at once costs one scrypt run per
-  distinct password. Each wrong password for a room from one address doubles the wait before
+  two roles of a room can never share a password (5102). Passwords are kept as salted Argon2id
+  hashes (older scrypt hashes are upgraded at their next login) and compared in constant time.
+  A correct password is remembered in memory (keyed by an HMAC with the server secret), so a
+  class entering at once costs one hash run per distinct password. Each wrong password for a room from one address doubles the wait before
   that address's next answer about that room (50 ms up to 5 s; forgotten after 10 minutes
   without failures), and an address's passwords for a room are verified one at a time, so
   guessing in parallel is no faster than guessing in turn. Keys, passwords and login keys are

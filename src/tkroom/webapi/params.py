@@ -22,7 +22,6 @@ from tkroom.errors import CodeError
 _ARRAY = re.compile(r"^([^\[\]]+)\[[^\[\]]*\]$")
 MAX_FIELDS = 1000
 MAX_ID = 2**31 - 1  # ids are 32-bit integer columns
-MAX_BODY = 1 << 20  # any body but an upload's
 
 
 class Params:

@@ -70,7 +70,7 @@ SERIAL_CODES = ((5100, "serial missing"), (4007, "no such room, or deleted"), (4
 
 
 async def _hash_all(call: Call, plain: dict[str, str]) -> dict[str, str]:
-    """Hash the role passwords in parallel threads (scrypt releases the GIL)."""
+    """Hash the role passwords in parallel threads (Argon2id releases the GIL)."""
     hashes = await asyncio.gather(*(call.state.checker.hash(v) for v in plain.values()))
     return dict(zip(plain, hashes, strict=True))
 

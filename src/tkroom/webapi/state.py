@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from tkroom.config import Settings
+from tkroom.metrics import NodeMetrics
 from tkroom.passwords import PasswordChecker
 from tkroom.store.roomcache import RoomCache
 from tkroom.webapi.throttle import Throttle
@@ -32,6 +33,8 @@ class ApiState:
     node_id: str = ""
     # Called once a document was queued for conversion (the courseware plane sets it).
     wake_converter: Callable[[], None] = lambda: None
+    # The node's metrics (requests by method and result, latency); None: not counted.
+    metrics: NodeMetrics | None = None
 
     @property
     def files_dir(self) -> Path:

@@ -10,7 +10,7 @@ wait at once and then guess. So a password that must really be verified (not one
 to be right) takes a turn (``guess``): one verification at a time per address and scope, each
 no sooner than the wait after the previous failure, and at most ``per_addr`` verifications at
 once per address over all scopes. Parallel guessing is then no faster than guessing in turn,
-and one address cannot keep the node's scrypt pool to itself.
+and one address cannot keep the node's password hashing pool to itself.
 """
 
 from __future__ import annotations
