@@ -35,6 +35,9 @@ def test_huge_file_id_is_not_found(node):
     _not_found(httpx.get(f"{node.url}/download/file/99999999999999999999/x"))
     _not_found(httpx.get(f"{node.url}/download/record/{'9' * 100}/x"))
     _not_found(httpx.get(f"{node.url}/download/file/1/%C3%A9"))  # a non-ASCII token
+    # a newline in the path: no slash redirect (307), no plain-text 404
+    _not_found(httpx.get(f"{node.url}/download/file/0/%0A%2F"))
+    _not_found(httpx.get(f"{node.url}/download/file/1/a%0Ab/c%0A"))
 
 
 @given(kind=st.sampled_from(["file", "record"]), ident=SEGMENT, token=SEGMENT)

@@ -282,3 +282,11 @@ def test_any_request_is_a_board_message_or_a_readable_refusal(who, data):
         assert exc.code in (103, 4108) and exc.message
     else:
         assert not delete.board or board.may_draw(who)
+
+
+@pytest.mark.parametrize("name", [[], {}, ["SharpsChange"], 3, None])
+def test_a_name_that_is_no_string_gets_103_not_a_server_error(name):
+    # found by the signalling fuzz test: an unhashable name once raised TypeError (2510)
+    for check in (board.check_pubmsg, board.check_delmsg):
+        args = (TEACHER, {"name": name, "id": None, "toID": None}, 0)
+        assert code_of(check, *args, *((LIMITS,) if check is board.check_pubmsg else ())) == 103

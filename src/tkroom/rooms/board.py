@@ -201,11 +201,12 @@ def _not_reserved(msg: dict[str, Any]) -> None:
 
 def check_pubmsg(sender: Member, data: Any, now_ms: int, limits: BoardLimits) -> Publish:
     """A ``pubMsg`` request: a board message checked here, any other by ``rules``."""
-    if not isinstance(data, dict) or data.get("name") not in BOARD_NAMES:
+    name = data.get("name") if isinstance(data, dict) else None
+    if not isinstance(name, str) or name not in BOARD_NAMES:
         plain, to = check_plain_pubmsg(sender, data, now_ms)
         _not_reserved(plain)
         return Publish(plain, to)
-    name = data["name"]
+    assert isinstance(data, dict)
     target = parse_target(data.get("toID", "__all"), sender.userid)
     _steer(sender, target, name)
     payload = _obj(data.get("data"), f"{name} data")

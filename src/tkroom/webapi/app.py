@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.applications import Starlette
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -169,6 +170,17 @@ def user_file_type(filename: str) -> tuple[str, str]:
     return (inline, "inline") if inline else ("application/octet-stream", "attachment")
 
 
+class _AnyPath(PathConvertor):
+    """Like ``path``, but across newlines too: Starlette's ``.*`` stops at a newline, so a
+    download path holding one (``%0A``) matched no route and met the router's slash redirect or
+    its plain-text 404 instead of our answer."""
+
+    regex = "(?s:.*)"
+
+
+register_url_convertor("anypath", _AnyPath())
+
+
 async def no_such_file(request: Request) -> Response:
     """Any other path under /download/: the same answer as a wrong token, never a redirect."""
     return JSONResponse({"result": 4105, "msg": "No such file"}, status_code=404)
@@ -219,7 +231,7 @@ def routes() -> list[BaseRoute]:
         Route("/download/file/{ident}/{token}", download_file, methods=["GET"]),
         Route("/download/file/{ident}/{token}/{part}", download_page, methods=["GET"]),
         Route("/download/record/{ident}/{token}", download_record, methods=["GET"]),
-        Route("/download/{rest:path}", no_such_file, methods=["GET"]),
+        Route("/download/{rest:anypath}", no_such_file, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
     ]
 
