@@ -196,3 +196,16 @@ def test_half_a_pair_or_a_bad_pair_stops_start_up_in_one_line(tmp_path, pki):
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"tkroom: --tls-cert {cert} / --tls-key"), lines
         assert why in lines[0], lines
+
+
+async def test_a_configured_signal_url_wins_over_the_wss_one_the_node_builds(tmp_path, pki):
+    """Behind a proxy the public address is what clients must get, TLS on the node or not."""
+    ca, cert, key = pki
+    trust = ca.context()
+    public = "wss://class.example.org/signal"
+    async with running_node(tmp_path / "data", signal=False, tls_cert=cert, tls_key=key,
+                            verify=trust, signal_urls=[public]) as env:
+        async with httpx.AsyncClient(verify=trust, timeout=30) as http:
+            r = await http.post(f"{env.node.base_url}/ClientAPI/getconfig",
+                                data={"serial": env.serial})
+        assert r.json()["signal"] == {"url": public, "urls": [public]}
