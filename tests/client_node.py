@@ -31,13 +31,16 @@ class NodeEnv:
     signal: SignalServer | None
     key: str
     serial: str = ""
+    verify: Any = True  # what httpx trusts: an ssl.SSLContext for a node serving TLS
+
 
     @property
     def port(self) -> int:
         return self.node.port
 
     async def webapi(self, method: str, **params: Any) -> dict[str, Any]:
-        async with httpx.AsyncClient(base_url=self.node.base_url, timeout=30) as http:
+        async with httpx.AsyncClient(base_url=self.node.base_url, timeout=30,
+                                     verify=self.verify) as http:
             r = await http.post(f"/WebAPI/{method}", data={"key": self.key, **params})
         body = r.json()
         assert body["result"] == 0, body
@@ -53,11 +56,13 @@ class NodeEnv:
 
 @contextlib.asynccontextmanager
 async def running_node(tmp: Path, *, signal: bool = True, state: MemoryState | None = None,
-                       signal_port: int | None = None, grace: float = 5.0) -> AsyncIterator[NodeEnv]:
-    """A node on free ports. ``signal=False``: HTTP only (getconfig still points at a port)."""
+                       signal_port: int | None = None, grace: float = 5.0, verify: Any = True,
+                       **more: Any) -> AsyncIterator[NodeEnv]:
+    """A node on free ports. ``signal=False``: HTTP only (getconfig still points at a port).
+    ``more``: further settings (``tls_cert``/``tls_key``, with ``verify`` the CA to trust)."""
     sp = signal_port or free_port()
     settings = Settings(host="127.0.0.1", port=0, signal_port=sp, data_dir=tmp,
-                        throttle_base_s=0.001, throttle_max_s=0.01)
+                        throttle_base_s=0.001, throttle_max_s=0.01, **more)
     sig = None
     if signal:
         node = build_node(settings, state=state or MemoryState(), media=False, web=False,
@@ -71,7 +76,7 @@ async def running_node(tmp: Path, *, signal: bool = True, state: MemoryState | N
             c = await create_company(s, "School")
             await s.commit()
             key = c.authkey
-        env = NodeEnv(node, sig, key)
+        env = NodeEnv(node, sig, key, verify=verify)
         env.serial = await env.create_room(maxusers=50)
         yield env
     finally:

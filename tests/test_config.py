@@ -94,6 +94,8 @@ def test_node_id_is_made_once_per_data_folder(tmp_path):
 EVERY = {
     "host": "0.0.0.0", "port": 9100, "signal_port": 9200,
     "signal_urls": ["wss://class.example.org/signal", "wss://b.example.org/signal"],
+    "tls_cert": "/etc/tkroom/fullchain.pem", "tls_key": "/etc/tkroom/privkey.pem",
+    "tls_reload_s": 60.0,
     "data_dir": "/var/lib/tkroom", "database_url": "postgresql://tk:dbpass@db.internal:5433/tk",
     "redis_url": "redis://:redispass@redis.internal:6380/2", "secret_hex": "cd" * 32,
     "log_level": "warning", "janus_urls": ["ws://10.0.0.5:8188"], "janus_secret": "janus-pw",

@@ -58,6 +58,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         redis_url=getattr(args, "redis", None),
         janus_urls=getattr(args, "janus", None),
         signal_urls=getattr(args, "signal_url", None),
+        tls_cert=getattr(args, "tls_cert", None),
+        tls_key=getattr(args, "tls_key", None),
         log_level=getattr(args, "log_level", None),
         log_format=getattr(args, "log_format", None),
         config=args.config,
@@ -88,6 +90,9 @@ def _serve_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--signal-url", action="append",
                    help="public signalling URL handed to clients, this node's first, then the "
                         "cluster's others (repeatable; default $TKROOM_SIGNAL_URLS)")
+    p.add_argument("--tls-cert", help="PEM certificate chain: serve HTTPS and WSS (with "
+                   "--tls-key; default $TKROOM_TLS_CERT)")
+    p.add_argument("--tls-key", help="PEM private key of --tls-cert (default $TKROOM_TLS_KEY)")
     p.add_argument("--redis", help="Redis URL for cluster mode (default $TKROOM_REDIS_URL)")
     p.add_argument("--janus", action="append", help="Janus WebSocket URL (repeatable)")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"],

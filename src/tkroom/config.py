@@ -75,6 +75,16 @@ class Settings(BaseSettings):
                                 "the cluster's others (all in `signal.urls`, which the Python SDK "
                                 "fails over to). Empty: the host the client reached over HTTP and "
                                 "the signalling port", flag="--signal-url", repeat=True)
+    # HTTPS and WSS (docs/operations.md#tls)
+    tls_cert: Path | None = _s(None, "TKROOM_TLS_CERT", "PEM certificate chain: with `tls_key`, "
+                               "the HTTP port serves HTTPS and the signalling port WSS (and "
+                               "`getconfig` hands out `wss://`); unset: plain HTTP and WS",
+                               flag="--tls-cert")
+    tls_key: Path | None = _s(None, "TKROOM_TLS_KEY", "PEM private key of `tls_cert`",
+                              flag="--tls-key")
+    tls_reload_s: float = _s(5.0, "TKROOM_TLS_RELOAD", "seconds between two looks at the "
+                             "certificate files; a changed pair is loaded for new connections "
+                             "without a restart", gt=0)
     # where it keeps things
     data_dir: Path = _s(lambda: Path("tkroom-data"), "TKROOM_DATA", "data folder "
                         "([operations.md](operations.md#data-folder))", flag="--data")

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Protocol
@@ -34,6 +35,7 @@ from tkroom.store.engine import make_engine, migrate, sessionmaker
 from tkroom.store.roomcache import RoomCache
 from tkroom.store.secret import shared_secret
 from tkroom.store.webhooks import WebhookWorker
+from tkroom.tls import TlsFiles
 from tkroom.webapi.app import build_app
 from tkroom.webapi.state import ApiState
 from tkroom.webapi.throttle import Throttle
@@ -57,6 +59,8 @@ class Node:
 
     def __init__(self, settings: Settings):
         self.settings = settings
+        # before anything else: half a TLS pair or unreadable files stop start-up in one line
+        self.tls = TlsFiles.from_settings(settings)
         self.secret: bytes = settings.secret()
         self.engine: AsyncEngine = make_engine(settings.db_url)
         self.sessions = sessionmaker(self.engine)
@@ -79,7 +83,7 @@ class Node:
         self.metrics.probe("webhooks", self._webhook_probe)
         self.on_drain: list[Callable[[], Awaitable[None]]] = []
         self._drain_cut = asyncio.Event()
-        self.services: list[Service] = []
+        self.services: list[Service] = [self.tls] if self.tls else []
         self.signal: Any = None  # the signalling server, when tkroom.planes wired one
         self.media: Any = None   # the media plane, likewise
         self.routes: list[BaseRoute] = []
@@ -96,7 +100,8 @@ class Node:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.settings.host}:{self.port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.settings.host}:{self.port}"
 
     async def start(self) -> None:
         """Migrate the store, start the webhook worker and every service, then serve HTTP.
@@ -143,6 +148,7 @@ class Node:
             self.app, host=self.settings.host, port=self.settings.port, lifespan="off",
             log_level="warning", access_log=False, timeout_graceful_shutdown=5,
             http=protocol, ws="none",
+            ssl_context_factory=self._ssl_context if self.tls else None,
         )
         self._server = _QuietServer(config)
         self._serve_task = asyncio.create_task(self._server.serve(), name="http")
@@ -152,6 +158,12 @@ class Node:
                 raise OSError(f"cannot serve HTTP on {self.settings.host}:{self.settings.port}")
             await asyncio.sleep(0.01)
         self.port = self._server.servers[0].sockets[0].getsockname()[1]
+
+    def _ssl_context(self, config: uvicorn.Config, default: Callable[[], ssl.SSLContext],
+                     ) -> ssl.SSLContext:
+        """uvicorn's hook: the context the signalling server shares, so one reload serves both."""
+        assert self.tls is not None
+        return self.tls.context
 
     async def stop(self) -> None:
         """Turn not-ready, drain, then close HTTP (no new callers), the services in reverse

@@ -74,7 +74,8 @@ def build_node(settings: Settings, *, state: RoomState | None = None, media: boo
                           out_limit=settings.socket_out_limit_bytes,
                           group_timeout=settings.group_timeout_s,
                           join_timeout=settings.join_timeout_s,
-                          max_conns_per_addr=settings.max_connections_per_address)
+                          max_conns_per_addr=settings.max_connections_per_address,
+                          ssl=node.tls.context if node.tls else None)
     node.signal = signal
     node.services += [_StateService(state), _SignalService(signal, node)]
     if not isinstance(state, MemoryState):  # Redis, from settings.redis_url or given

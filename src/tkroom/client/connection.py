@@ -13,6 +13,7 @@ import itertools
 import json
 import logging
 from collections.abc import Callable
+from ssl import SSLContext
 from typing import Any
 
 import websockets
@@ -50,12 +51,14 @@ class Connection:
     def open(self) -> bool:
         return self._ws is not None and not self._closing
 
-    async def connect(self, url: str, wait: float) -> None:
-        """Open the socket; ``ROOM_LINK_FAILED`` 2600 when the node cannot be reached."""
+    async def connect(self, url: str, wait: float, ssl: SSLContext | None = None) -> None:
+        """Open the socket; ``ROOM_LINK_FAILED`` 2600 when the node cannot be reached (or its
+        certificate is not trusted). ``ssl``: the CAs to trust for a wss:// URL."""
         self.url = url
+        tls = ssl if url.startswith("wss://") else None
         try:
             self._ws = await asyncio.wait_for(
-                websockets.connect(url, max_size=MAX_FRAME, open_timeout=None), wait
+                websockets.connect(url, max_size=MAX_FRAME, open_timeout=None, ssl=tls), wait
             )
         except (OSError, TimeoutError, websockets.InvalidHandshake, websockets.InvalidURI) as exc:
             raise ClientError(ROOM_LINK_FAILED, f"cannot open {url}: {exc!r}") from exc

@@ -8,6 +8,7 @@ raised with the server's own code (4008 wrong password, 4007 no such room, ...).
 from __future__ import annotations
 
 import time
+from ssl import SSLContext
 from typing import Any
 
 import httpx
@@ -18,9 +19,12 @@ from tkroom.client.errors import HTTP_REQUEST_FAILED, ClientError
 class ClientAPI:
     """One HTTP client bound to a node's base URL (``http://host:port``)."""
 
-    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 10.0,
+                 ssl: SSLContext | None = None) -> None:
+        """``ssl``: the CAs to trust over https:// (default: the system's)."""
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout)
+        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout,
+                                       verify=True if ssl is None else ssl)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -14,6 +14,7 @@ import contextlib
 import enum
 import logging
 import random
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -61,7 +62,9 @@ class Options:
     max_reconnect_attempts: int | None = None
     backoff_initial: float = 0.2
     backoff_max: float = 5.0
-    secure: bool = False
+    secure: bool = False  # joinroom(host, port) over https:// (the node serves TLS)
+    # trusted CAs for https:// and wss:// (a private CA); None: the system's
+    ssl_context: ssl.SSLContext | None = None
     signal_urls: tuple[str, ...] = ()  # other nodes to try when ours is gone (a cluster)
 
 
@@ -109,7 +112,7 @@ class Session:
     async def enter_http(self, base: str, args: JoinArgs) -> dict[str, Any]:
         """Join through ``checkroom`` and ``getconfig`` of the node at ``base``."""
         self._join_args = args
-        self._api = ClientAPI(base, timeout=self.opts.http_timeout)
+        self._api = ClientAPI(base, timeout=self.opts.http_timeout, ssl=self.opts.ssl_context)
         return await self._enter()
 
     async def enter_ticket(self, url: str, args: JoinArgs) -> dict[str, Any]:
@@ -198,7 +201,7 @@ class Session:
 
     async def _open_socket(self, url: str) -> Connection:
         conn = Connection(self.on_event, self._on_closed)
-        await conn.connect(url, self.opts.connect_timeout)
+        await conn.connect(url, self.opts.connect_timeout, ssl=self.opts.ssl_context)
         return conn
 
     async def leave(self) -> None:

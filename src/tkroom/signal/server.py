@@ -17,6 +17,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from ssl import SSLContext
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -87,8 +88,10 @@ class SignalServer:
                  join_timeout: float = 10.0, max_conns_per_addr: int = 0,
                  saved: SavePolicy = NO_LIMITS,
                  board: board_rules.BoardLimits = board_rules.DEFAULT_LIMITS,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 ssl: SSLContext | None = None) -> None:
         self.host, self.port = host, port
+        self.ssl = ssl  # shared with the HTTP listener: a certificate reload reaches both
         self.saved = saved
         self.board = board
         self.shapes_policy = replace(saved, max_children=board.max_shapes)
@@ -121,7 +124,7 @@ class SignalServer:
     async def start(self) -> None:
         """Listen; ``port`` 0 picks a free port (read it back from ``self.port``)."""
         self._server = await serve(self._serve, self.host, self.port, max_size=HARD_FRAME,
-                                   compression=None, max_queue=64)
+                                   compression=None, max_queue=64, ssl=self.ssl)
         self.port = self._server.sockets[0].getsockname()[1]
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
         self.state.on_restart(self._restore)
@@ -175,7 +178,8 @@ class SignalServer:
 
     @property
     def url(self) -> str:
-        return f"ws://{self.host}:{self.port}/"
+        scheme = "wss" if self.ssl is not None else "ws"
+        return f"{scheme}://{self.host}:{self.port}/"
 
     async def _publish(self, serial: str, events: list[Event]) -> None:
         """Publish in order; remember the last ``s`` so the ack waits for its own events.

@@ -91,11 +91,12 @@ async def checkroom(call: Call) -> dict[str, Any]:
 
 def signal_url(call: Call) -> str:
     """Where to open the signalling WebSocket: the configured public URL, else the host the
-    client reached us by."""
+    client reached us by (``wss://`` when the node serves TLS itself)."""
     if call.state.settings.signal_urls:
         return call.state.settings.signal_urls[0]
     host = call.request.url.hostname or call.state.settings.host
-    return f"ws://{host}:{call.state.settings.effective_signal_port}/signal"
+    scheme = "wss" if call.state.settings.tls_cert is not None else "ws"
+    return f"{scheme}://{host}:{call.state.settings.effective_signal_port}/signal"
 
 
 @method(

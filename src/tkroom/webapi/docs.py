@@ -158,7 +158,7 @@ ANSWERS = {
                      '`playpath` downloads the file from the node',
     "checkroom": '`{"result": 0, "room": <room as in getroom>, "roomrole": 0-4, "nickname", "thirdid" (the '
                  'userid given, or ""), "userid" (given or generated), "ticket": <join ticket>}`',
-    "getconfig": '`{"result": 0, "signal": {"url": "ws://<host>:<signal port>/signal" (or the first --signal-url), "urls": [every --signal-url]}, "mediaservers": '
+    "getconfig": '`{"result": 0, "signal": {"url": "ws://<host>:<signal port>/signal" (wss:// with --tls-cert; or the first --signal-url), "urls": [every --signal-url]}, "mediaservers": '
                  '[{serverid, name, ip, maxusers, maxsidelineusers}] (names only: clients never reach Janus), "courseserver", "courseserverport", "ClassDocServerAddr", '
                  '"newcourseaddr": [{name, signaladdr, signalport, webaddr, docaddr, change}]}`',
 }
