@@ -8,7 +8,7 @@ clock) and both expiring by themselves; and verified passwords under
 ``HMAC(secret, parts with the password and the stored hashes)``, so the cache holds no password
 and a changed password never matches an entry.
 
-Redis away: the throttle falls back to the node's own memory (logged once per outage) and the
+Redis away: the throttle falls back to the node's own memory (logged once per outage, and its end) and the
 cache misses (a verification more), so nobody is let in or locked out by the outage. The turns
 (one verification at a time per address and scope) stay per node.
 """
@@ -59,6 +59,7 @@ class Shared:
         self.client: Any = aioredis.Redis.from_url(
             url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S)
         self._down_until = 0.0
+        self._out = False  # an outage was logged and has not ended yet
         self._fail = self.client.register_script(_FAIL)
         self._standing = self.client.register_script(_STANDING)
 
@@ -66,10 +67,16 @@ class Shared:
         return time.monotonic() >= self._down_until
 
     def down(self, exc: BaseException) -> None:
-        if self.usable():
+        if not self._out:
             log.warning("Redis unreachable for the shared password throttle and cache (%s): "
-                        "using this node's memory for %.0f s", type(exc).__name__, RETRY_S)
+                        "using this node's memory meanwhile", type(exc).__name__)
+            self._out = True
         self._down_until = time.monotonic() + RETRY_S
+
+    def up(self) -> None:
+        if self._out:
+            log.warning("Redis is reachable again for the shared password throttle and cache")
+            self._out = False
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -83,6 +90,7 @@ class Shared:
         except (RedisError, OSError) as exc:
             self.down(exc)
             return None
+        self.up()
         return int(v) if v is not None else None
 
     async def vouch(self, key: bytes, value: int) -> None:
@@ -111,6 +119,7 @@ class RedisThrottle(Throttle):
         if self.shared.usable():
             try:
                 n, left = await self.shared._standing(keys=self._keys(addr, scope))
+                self.shared.up()
                 return self._wait_of(int(n)), int(left) / 1000
             except (RedisError, OSError) as exc:
                 self.shared.down(exc)

@@ -11,6 +11,9 @@ to be right) takes a turn (``guess``): one verification at a time per address an
 no sooner than the wait after the previous failure, and at most ``per_addr`` verifications at
 once per address over all scopes. Parallel guessing is then no faster than guessing in turn,
 and one address cannot keep the node's password hashing pool to itself.
+
+This is the node's own memory; ``webapi.shared.RedisThrottle`` keeps the counts in a cluster's
+Redis instead (``standing`` and ``fail`` are what it replaces).
 """
 
 from __future__ import annotations
