@@ -37,6 +37,7 @@ from tkroom.store.secret import shared_secret
 from tkroom.store.webhooks import WebhookWorker
 from tkroom.tls import TlsFiles
 from tkroom.webapi.app import build_app
+from tkroom.webapi.shared import RedisThrottle, Shared
 from tkroom.webapi.state import ApiState
 from tkroom.webapi.throttle import Throttle
 
@@ -67,14 +68,16 @@ class Node:
         self.webhooks = WebhookWorker(self.sessions, settings.callback_delays_s, settings.callback_timeout_s)
         self.rooms = RoomCache(settings.room_cache_ttl_s)
         self.directory = SqlRoomDirectory(self.sessions, self.webhooks, self.rooms)
+        self._shared: Shared | None = None
         self.api = ApiState(
             settings=settings,
             secret=self.secret,
             sessions=self.sessions,
             checker=self._checker(),
-            throttle=Throttle(settings.throttle_base_s, settings.throttle_max_s),
+            throttle=self._throttle(),
             rooms=self.rooms,
             node_id=settings.node_id(),
+            shared=self._shared,
         )
         self.metrics = NodeMetrics()
         self.api.metrics = self.metrics
@@ -92,6 +95,14 @@ class Node:
         self._server: uvicorn.Server | None = None
         self._serve_task: asyncio.Task[Any] | None = None
         self._started: list[Service] = []
+
+    def _throttle(self) -> Throttle:
+        """In Redis when the cluster has one, so that N nodes slow a guesser as one does."""
+        s = self.settings
+        if not s.redis_url:
+            return Throttle(s.throttle_base_s, s.throttle_max_s)
+        self._shared = Shared(s.redis_url)
+        return RedisThrottle(self._shared, s.throttle_base_s, s.throttle_max_s)
 
     def _checker(self) -> PasswordChecker:
         s = self.settings
@@ -179,6 +190,8 @@ class Node:
             except Exception:
                 log.exception("stopping %r", svc)
         self._started.clear()
+        if self._shared is not None:
+            await self._shared.close()
         await self.engine.dispose()
 
     async def drain(self) -> None:

@@ -204,11 +204,16 @@ class PasswordChecker:
     async def hash(self, password: str) -> str:
         return await self._run(hash_password, password, self.params)
 
+    def memo_key(self, *parts: str) -> bytes:
+        """The keyed hash naming these parts in the cache (holding no password; a cluster's
+        shared cache stores outcomes under it)."""
+        return self._key("memo", "\x00".join(parts), "")
+
     def recall(self, *parts: str) -> int | None:
         """A remembered outcome (such as the role a password matched) for exactly these parts."""
-        return self._memo.get(self._key("memo", "\x00".join(parts), ""))
+        return self._memo.get(self.memo_key(*parts))
 
     def remember(self, value: int, *parts: str) -> None:
-        self._memo[self._key("memo", "\x00".join(parts), "")] = value
+        self._memo[self.memo_key(*parts)] = value
         if len(self._memo) > self._size:
             self._memo.popitem(last=False)

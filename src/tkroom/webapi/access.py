@@ -2,7 +2,8 @@
 
 Shared by ``checkroom`` and ``entry``. Wrong passwords feed the per-address throttle, and a
 password that must be verified waits for the throttle's turn, so parallel guesses are verified
-one after another. Correct ones are remembered by the password checker, and identical checks
+one after another. Correct ones are remembered by the password checker (and, in a cluster, in
+Redis: ``webapi.shared``), and identical checks
 arriving together share one verification, so a class joining at once costs one hash run per
 distinct password, not one per student. A stored hash of an older kind (scrypt) or weaker than
 the node's parameters is replaced by a new Argon2id hash in that same shared verification, once
@@ -85,7 +86,7 @@ async def role_by_password(
     if asked == STUDENT and not room.passwordrequired:
         return STUDENT
     if not password_ok(password):
-        state.throttle.failed(call.addr, scope)
+        await state.throttle.fail(call.addr, scope)
         raise CodeError(5006)
     roles = (asked,) if asked is not None else tuple(
         r for r in TRY_ORDER if r != VIEWER or room.allowsidelineuser
@@ -93,6 +94,12 @@ async def role_by_password(
     hashes = {r: getattr(room, ROLE_PASSWORD[r]) for r in roles if getattr(room, ROLE_PASSWORD[r])}
     memo = (room.serial, str(asked), password, *hashes.values())
     role = state.checker.recall(*memo)
+    if role is None and state.shared is not None:  # verified on another node of the cluster
+        role = await state.shared.known(state.checker.memo_key(*memo))
+        if role not in hashes:
+            role = None
+        else:
+            state.checker.remember(role, *memo)
     if role is None:
         async def verify() -> int | None:
             results = await asyncio.gather(
@@ -102,6 +109,8 @@ async def role_by_password(
             if not matched:
                 return None
             state.checker.remember(matched[0], *memo)
+            if state.shared is not None:
+                await state.shared.vouch(state.checker.memo_key(*memo), matched[0])
             column, old = ROLE_PASSWORD[matched[0]], hashes[matched[0]]
             new = await state.checker.upgrade(column, password, old)
             if new is not None:
@@ -131,8 +140,11 @@ async def registered_user(call: Call, room: Room, account: str | None, password:
     scope = f"user:{room.companyid}"
     await call.release()
     await call.state.throttle.wait(call.addr, scope)
-    checker = call.state.checker
-    if not checker.cached("user", password, user.pwhash):
+    checker, shared = call.state.checker, call.state.shared
+    proof = ("user", password, user.pwhash)
+    if not checker.cached(*proof) and shared is not None and await shared.known(checker.memo_key(*proof)):
+        checker.vouch(*proof)  # verified on another node of the cluster
+    if not checker.cached(*proof):
         async def verify() -> bool | None:
             if not await checker.check("user", password, user.pwhash):
                 return None
@@ -140,6 +152,8 @@ async def registered_user(call: Call, room: Room, account: str | None, password:
             if new is not None:
                 await store_upgrade(call.state, update(EnterpriseUser).where(
                     EnterpriseUser.id == user.id, EnterpriseUser.pwhash == user.pwhash).values(pwhash=new))
+            if shared is not None:
+                await shared.vouch(checker.memo_key(*proof), 1)
             return True
 
         if not await verified(call, scope, ("user", password, user.pwhash), verify):
@@ -158,12 +172,12 @@ async def verified(call: Call, scope: str, parts: tuple[str, ...],
         async with state.throttle.guess(call.addr, scope):
             out = await verify()
             if out is None:
-                state.throttle.failed(call.addr, scope)
+                await state.throttle.fail(call.addr, scope)
             return out
 
     out, shared = await state.checker.once(parts, turn)
     if out is None and shared:
-        state.throttle.failed(call.addr, scope)
+        await state.throttle.fail(call.addr, scope)
     return out
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -16,6 +16,9 @@ from tkroom.metrics import NodeMetrics
 from tkroom.passwords import PasswordChecker
 from tkroom.store.roomcache import RoomCache
 from tkroom.webapi.throttle import Throttle
+
+if TYPE_CHECKING:
+    from tkroom.webapi.shared import Shared
 
 
 @dataclass
@@ -35,6 +38,8 @@ class ApiState:
     wake_converter: Callable[[], None] = lambda: None
     # The node's metrics (requests by method and result, latency); None: not counted.
     metrics: NodeMetrics | None = None
+    # The cluster's Redis for the throttle and verified passwords (``webapi.shared``); None: memory.
+    shared: Shared | None = None
 
     @property
     def files_dir(self) -> Path:

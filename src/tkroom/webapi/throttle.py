@@ -11,6 +11,9 @@ to be right) takes a turn (``guess``): one verification at a time per address an
 no sooner than the wait after the previous failure, and at most ``per_addr`` verifications at
 once per address over all scopes. Parallel guessing is then no faster than guessing in turn,
 and one address cannot keep the node's password hashing pool to itself.
+
+This is the node's own memory; ``webapi.shared.RedisThrottle`` keeps the counts in a cluster's
+Redis instead (``standing`` and ``fail`` are what it replaces).
 """
 
 from __future__ import annotations
@@ -62,10 +65,26 @@ class Throttle:
         if time.monotonic() - last > self.forget_s:
             del self._fails[(addr, scope)]
             return 0.0
-        return min(self.cap_s, self.base_s * 2 ** (count - 1))
+        return self._wait_of(count)
+
+    def _wait_of(self, count: int) -> float:
+        return min(self.cap_s, self.base_s * 2 ** (count - 1)) if count else 0.0
+
+    async def standing(self, addr: str, scope: str) -> tuple[float, float]:
+        """The wait before ``addr``'s next answer about ``scope``, and how long until its next
+        verification may start. What a shared backend (``webapi.shared``) answers instead."""
+        entry = self._fails.get((addr, scope))
+        d = self.delay(addr, scope)
+        if entry is None or not d:
+            return 0.0, 0.0
+        return d, max(0.0, entry[1] + d - time.monotonic())
+
+    async def fail(self, addr: str, scope: str) -> None:
+        """``failed``, where a shared backend records it for every node."""
+        self.failed(addr, scope)
 
     async def wait(self, addr: str, scope: str) -> None:
-        d = self.delay(addr, scope)
+        d, _ = await self.standing(addr, scope)
         if d:
             await asyncio.sleep(d)
 
@@ -74,11 +93,9 @@ class Throttle:
         """A turn to verify a password: in order per ``(addr, scope)``, no sooner than the wait
         after the last failure, within ``per_addr`` at once; report a failure before leaving."""
         async with self._turns.hold((addr, scope)):
-            entry = self._fails.get((addr, scope))
-            if entry is not None:
-                ready = entry[1] + self.delay(addr, scope)
-                if ready > time.monotonic():
-                    await asyncio.sleep(ready - time.monotonic())
+            _, ready = await self.standing(addr, scope)
+            if ready:
+                await asyncio.sleep(ready)
             async with self._slots.hold(addr):
                 yield
 
