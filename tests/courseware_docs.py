@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 
+from tkroom.courseware.convert import pdf_file
+
 CJK_TEXT = "中  国  文  字  测  试  龙  鱼"  # eight different characters, far apart
 
 
@@ -119,16 +121,7 @@ def pdf(pages: int) -> bytes:
                     f"<< /Font << /F1 3 0 R >> >> /Contents {len(objs)} 0 R >>".encode())
         kids.append(f"{len(objs)} 0 R")
     objs[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {pages} >>".encode()
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for n, body in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += f"{n} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objs) + 1}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
-    out += f"trailer\n<< /Size {len(objs) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    return bytes(out)
+    return pdf_file(objs)
 
 
 def encrypted_pdf() -> bytes:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import random
 import secrets
 import statistics
 import sys
@@ -26,6 +25,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+from bench.whiteboard.common import Shapes
 from tkroom import tickets
 from tkroom.client import Room as PyRoom
 from tkroom.config import Settings
@@ -41,31 +41,6 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync",
         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"]
-COLORS = ("#e53935", "#1e88e5", "#43a047", "#000000", "#fb8c00", "#8e24aa")
-WORDS = ("x²+1", "f(x)", "Δv/Δt", "答案", "see p. 12", "∫ f dx", "H₂O")
-
-
-def shape(rng: random.Random) -> tuple[str, dict[str, Any]]:
-    """One realistic shape: mostly pen strokes, some highlighter, lines, boxes and texts."""
-    color, r = rng.choice(COLORS), rng.random()
-    if r < 0.78:
-        x, y, pts = rng.uniform(0.05, 0.95), rng.uniform(0.05, 0.95), []
-        for _ in range(rng.randint(8, 40)):
-            x = min(1.0, max(0.0, x + rng.uniform(-0.012, 0.012)))
-            y = min(1.0, max(0.0, y + rng.uniform(-0.012, 0.012)))
-            pts += [round(x, 4), round(y, 4)]
-        if r < 0.70:
-            return "Pen", {"points": pts, "color": color, "width": 0.004}
-        return "Highlighter", {"points": pts, "color": "#ffeb3b", "width": 0.02}
-    if r < 0.92:
-        x1, y1 = rng.uniform(0.05, 0.9), rng.uniform(0.05, 0.9)
-        return rng.choice(("Line", "Arrow", "Rectangle", "Ellipse")), {
-            "x1": round(x1, 4), "y1": round(y1, 4), "x2": round(x1 + rng.uniform(0, 0.1), 4),
-            "y2": round(y1 + rng.uniform(0, 0.1), 4), "color": color, "width": 0.004}
-    return "Text", {"x": round(rng.uniform(0.05, 0.9), 4), "y": round(rng.uniform(0.05, 0.9), 4),
-                    "text": rng.choice(WORDS), "color": color, "size": 0.03}
-
-
 class Node:
     """A tkroom node (HTTP, signalling, the classroom page; no media) on a loop of its own."""
 
@@ -118,12 +93,12 @@ class Node:
         teacher.init("bench")
         ident = tickets.Identity(serial, "teacher", 0, "Teacher")
         await teacher.joinroomEx(self.node.signal.url, tickets.issue(self.node.secret, ident, time.time()))
-        rng = random.Random(9)
+        shapes = Shapes(9)
         sent = 0
         while sent < n:
             batch = []
             for _ in range(min(100, n - sent)):
-                class_name, data = shape(rng)
+                class_name, data = shapes.shape()
                 sid = f"s{sent}"
                 sent += 1
                 batch.append(teacher.pubMsg(

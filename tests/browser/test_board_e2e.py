@@ -21,6 +21,7 @@ from browser.classnode import PASSWORDS, ClassNode
 from browser.conftest import OUTPUT, need_node_modules
 from browser.test_classroom_e2e import Person, wait_until
 from browser.test_page import run_axe
+from tkroom.courseware.convert import pdf_file
 
 pytestmark = [pytest.mark.browser]
 
@@ -279,15 +280,7 @@ def boxes_pdf(pages: int = 3) -> bytes:
         draw = f"0 0 1 rg {40 + 100 * i} 100 80 80 re f".encode()
         objs.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 400 300] /Contents {4 + 2 * i} 0 R >>")
         objs.append(f"<< /Length {len(draw)} >>\nstream\n{draw.decode()}\nendstream")
-    out, offsets = b"%PDF-1.4\n", []
-    for i, body in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += f"{i} 0 obj {body} endobj\n".encode()
-    xref = len(out)
-    out += f"xref\n0 {len(objs) + 1}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
-    out += f"trailer << /Size {len(objs) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    return out
+    return pdf_file([o.encode() for o in objs])
 
 
 # The colour of the page image at a point (fractions), read through a canvas.

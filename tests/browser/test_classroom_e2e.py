@@ -26,6 +26,7 @@ from media.conftest import start_janus, stop_process
 from tkroom import tickets
 from tkroom.client import Room as PyRoom
 from tkroom.client.media import attach as attach_media
+from tkroom.courseware.convert import pdf_file
 from tkroom.media.netns import NetNamespace
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
@@ -58,15 +59,7 @@ def pdf_bytes(pages: int = 2) -> bytes:
     kids = " ".join(f"{3 + i} 0 R" for i in range(pages))
     objs = ["<< /Type /Catalog /Pages 2 0 R >>", f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>"]
     objs += ["<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>"] * pages
-    out, offsets = b"%PDF-1.4\n", []
-    for i, body in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += f"{i} 0 obj {body} endobj\n".encode()
-    xref = len(out)
-    out += f"xref\n0 {len(objs) + 1}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
-    out += f"trailer << /Size {len(objs) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    return out
+    return pdf_file([o.encode() for o in objs])
 
 
 @pytest.fixture(scope="module")

@@ -341,6 +341,12 @@ def image_pdf(jpeg: bytes, width: int, height: int) -> bytes:
         + jpeg + b"\nendstream",
         f"<< /Length {len(content)} >>\nstream\n".encode() + content + b"\nendstream",
     ]
+    return pdf_file(objects)
+
+
+def pdf_file(objects: list[bytes]) -> bytes:
+    """A PDF of numbered ``objects`` (object 1 the catalog), with its cross-reference table:
+    what ``image_pdf`` writes (and the tests use to make documents)."""
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for n, body in enumerate(objects, 1):
