@@ -12,7 +12,7 @@ import json
 import threading
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from websockets.sync.client import ClientConnection, connect
 
@@ -100,6 +100,8 @@ def view(teacher: ClientConnection) -> dict:
 
 @settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(st.tuples(st.booleans(), frames), min_size=1, max_size=6))
+# found under load: a lone surrogate elsewhere in the frame must not cost a valid id its echo
+@example(batch=[(False, '{"ev": "joinRoom", "data": {"toID": {"": "\\udc00"}}, "id": "\\u0080"}')])
 def test_bad_frames_get_codes_and_change_nothing(live, batch):
     url, teacher, inspector, raw = live
     before = view(teacher)

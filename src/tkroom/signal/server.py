@@ -252,7 +252,8 @@ class SignalServer:
                 try:
                     dumps(req).encode()
                 except UnicodeEncodeError as exc:
-                    rid = rid if isinstance(rid, int) or dumps(rid).isascii() else None
+                    # the id is echoed when it is itself valid UTF-8 (a "\\u0080" id is)
+                    rid = rid if not isinstance(rid, str) or _utf8(rid) else None
                     raise fail(103, "a string holds a lone surrogate (not UTF-8)") from exc
             ev = req.get("ev")
             if not isinstance(ev, str):
@@ -721,3 +722,12 @@ _JOIN_DETAIL = {
     5011: "no more live viewers may join",
     5208: "this room refuses a second login with the same user id",
 }
+
+
+def _utf8(text: str) -> bool:
+    """Whether ``text`` encodes as UTF-8 (JSON escapes can carry lone surrogates, which do not)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
