@@ -95,13 +95,18 @@ def signed_by(key: str, headers: dict[str, str], raw: bytes) -> bool:
         abs(time.time() - int(ts)) < 300
 
 
-@pytest.fixture(autouse=True)
-async def close_clients():
-    yield
+async def close_clients() -> None:
+    """Close every client (before its node stops: a node waits a while for open sockets)."""
     for c in CLIENTS:
         with contextlib.suppress(Exception):
             await c.close()
     CLIENTS.clear()
+
+
+@pytest.fixture(autouse=True)
+async def clients_closed():
+    yield
+    await close_clients()
 
 
 async def test_attendance_matches_what_the_users_did_and_the_callback_is_signed(tmp_path):
@@ -211,6 +216,7 @@ async def test_attendance_matches_what_the_users_did_and_the_callback_is_signed(
             await poll(lambda: _async(len(rx.raw) == 13), what="the class-state callback")
             h, raw = rx.raw[-1]
             assert b"classstate=0" in raw and signed_by(env.key, h, raw)
+            await close_clients()
     finally:
         rx.close()
 
@@ -257,6 +263,25 @@ async def test_record_codes_and_room_by_thirdroomid(tmp_path):
             assert (await webapi(node, other.authkey, m, serial=third))["result"] == 4108
         assert (await webapi(node, other.authkey, "getonlineuser",
                              thirdroomid="math-7b"))["result"] == 4007
+        await close_clients()
+
+
+async def test_a_node_on_its_own_memory_closes_every_stay_when_it_stops(tmp_path):
+    """Nobody can resume into a room state that ends with the process: the stays end too."""
+    async with running_node(tmp_path, grace=30.0) as env:
+        node, key, serial = env.node, env.key, env.serial
+        c, *_ = await joined(env.signal.url, tk(node, serial, "ann", 2, "Ann"))
+        d, *_ = await joined(env.signal.url, tk(node, serial, "dan", 2, "Dan"))
+        dropped = await timed(d.close())    # in its grace period when the node stops
+        await poll(lambda: _ok(webapi(node, key, "getlogininfo", serial=serial)), what="entries")
+        stopping = now_ms()
+    stopped = now_ms()
+    async with running_node(tmp_path) as again:
+        got = await webapi(again.node, key, "getlogininfo", serial=serial)
+    rows = {r["userid"]: r for r in got["logininfo"]}
+    assert within(rows["ann"]["outtime_ms"], (stopping, stopped))
+    assert dropped[0] <= rows["dan"]["outtime_ms"] <= dropped[1] + 1000
+    assert not any(r["online"] for r in rows.values())
 
 
 async def _ok(coro: Any) -> bool:
@@ -301,9 +326,9 @@ async def test_joining_never_waits_for_the_attendance_store_nor_fails_with_it(ca
         await poll(lambda: _async(any("could not record the entry of c" in r.getMessage()
                                       for r in caplog.records)), what="the logged failure")
         assert {u["id"] for u in (await c.ok("getRoomUsers", {}))["userlist"]} == {"a", "c"}
-        caplog.clear()      # the error above is the one this test expects
     finally:
         await stop_server(server)
+    caplog.clear()      # the errors logged are the ones this test expects
 
 
 async def test_a_full_attendance_queue_drops_and_says_so(caplog, monkeypatch):
@@ -322,9 +347,9 @@ async def test_a_full_attendance_queue_drops_and_says_so(caplog, monkeypatch):
         d.release.set()
         await poll(lambda: _async(len(d.logins) == 3), what="what was queued")
         assert {x["userid"] for x in d.logins} == {"u1", "u2", "u3"}
-        caplog.clear()
     finally:
-        await stop_server(server)
+        await stop_server(server)   # four exits at once overflow the small queue again
+    caplog.clear()
 
 
 # the cluster ---------------------------------------------------------------------------------

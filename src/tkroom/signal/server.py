@@ -44,6 +44,7 @@ from tkroom.rooms.transitions import (
 )
 from tkroom.signal.fanout import CLOSE_REPLACED, Conn, LocalRoom, dumps, schedule_close
 from tkroom.state.base import RoomState, Session
+from tkroom.state.memory import MemoryState
 from tkroom.tasks import spawn
 
 log = logging.getLogger(__name__)
@@ -158,6 +159,8 @@ class SignalServer:
         for room in list(self.rooms.values()):
             self.state.unsubscribe(room.serial, room.on_event)
         self.rooms.clear()
+        if isinstance(self.state, MemoryState):
+            await self._state_ends()
         await self._stop_recorder()
 
     async def drain(self) -> None:
@@ -239,6 +242,19 @@ class SignalServer:
                               record["serial"])
             finally:
                 self._attendance.task_done()
+
+    async def _state_ends(self) -> None:
+        """The room state lives in this process and ends with it: nobody can resume, so every
+        member still in a room leaves now (or when its socket dropped, if it is in its grace
+        period) as far as the attendance records go. A shared state keeps the sessions for
+        another node's sweeper instead."""
+        assert isinstance(self.state, MemoryState)
+        now = self.clock()
+        for sid, session in list(self.state.sessions.items()):
+            found = await self.state.get_members(session.serial, [session.userid])
+            if found and found[0].session == sid:
+                at = now if session.deadline is None else min(now, session.deadline - self.grace)
+                self._attend(session.serial, found[0], entering=False, ts_ms=int(at * 1000))
 
     async def _stop_recorder(self) -> None:
         """Write what is queued (bounded by ``ATTENDANCE_FLUSH``), then stop the writer."""
