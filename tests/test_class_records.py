@@ -284,6 +284,28 @@ async def test_a_node_on_its_own_memory_closes_every_stay_when_it_stops(tmp_path
     assert not any(r["online"] for r in rows.values())
 
 
+async def test_the_python_sdk_says_what_device_it_is(tmp_path):
+    from tkroom.client import Room
+
+    async with running_node(tmp_path) as env:
+        rooms = []
+        for userid, opts in (("py", {}), ("droid", {"client_type": 3})):
+            room = Room()
+            room.init("app", **opts)
+            await room.joinroom("127.0.0.1", env.port, userid.title(), userid,
+                                {"serial": env.serial, "password": "stud1"})
+            rooms.append(room)
+
+        async def both() -> dict[str, str] | None:
+            r = await webapi(env.node, env.key, "getlogininfo", serial=env.serial)
+            got = {x["userid"]: x["clienttype"] for x in r.get("logininfo") or []}
+            return got if len(got) == 2 else None
+
+        assert await poll(both, what="both entries") == {"py": "python", "droid": "3"}
+        for room in rooms:
+            await room.leaveroom()
+
+
 async def _ok(coro: Any) -> bool:
     return (await coro)["result"] == 0
 
