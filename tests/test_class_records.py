@@ -444,6 +444,8 @@ async def store_node(store_db, tmp_path) -> AsyncIterator[tuple[Node, str, str]]
 async def test_answers_stored_by_the_tools_are_listed_with_right_and_wrong(store_node):
     node, key, serial = store_node
     d = node.directory
+    await d.login_event(serial, "ann", entering=True, ts_ms=1_800_000_000_000, role=2,
+                        nickname="Ann", clienttype="", address="", sid="s-ann")
     q1 = {"qid": "q1", "title": "2 + 2?", "options": ["3", "4", "5"], "multiple": False,
           "right": [1], "asked_at": 1_800_000_000_000}
     await d.save_answers(serial, "q1", q1, {"ann": [1], "bob": [2], "cat": [1]}, 1_800_000_060_000)
@@ -455,6 +457,7 @@ async def test_answers_stored_by_the_tools_are_listed_with_right_and_wrong(store
     assert c1["qid"] == "q1" and c1["question"]["title"] == "2 + 2?"
     assert c1["question"]["options"] == ["3", "4", "5"] and c1["closetime"] == 1_800_000_060
     assert c1["answered"] == 3 and c1["counts"] == [0, 2, 1] and c1["rightcount"] == 2
+    assert [a["nickname"] for a in c1["answers"]] == ["Ann", "", ""]
     assert {a["userid"]: (a["answer"], a["right"]) for a in c1["answers"]} == {
         "ann": ([1], 1), "bob": ([2], 0), "cat": ([1], 1)}
     assert c2["counts"] == [1, 0, 2, 0] and c2["rightcount"] is None
@@ -465,7 +468,8 @@ async def test_answers_stored_by_the_tools_are_listed_with_right_and_wrong(store
     # closing the same card again replaces what was kept
     await d.save_answers(serial, "q2", q2, {"ann": [1]}, 1_800_000_180_000)
     again = await webapi(node, key, "getanswerlist", serial=serial, qid="q2")
-    assert again["answerlist"][0]["answers"] == [{"userid": "ann", "answer": [1], "right": None}]
+    assert again["answerlist"][0]["answers"] == [
+        {"userid": "ann", "nickname": "Ann", "answer": [1], "right": None}]
 
 
 async def test_trophies_stored_by_the_tools_are_totalled_per_student(store_node):
@@ -499,6 +503,27 @@ async def test_an_exit_recorded_before_its_entry_makes_one_stay(store_node):
     [row] = (await webapi(node, key, "getlogininfo", serial=serial))["logininfo"]
     assert (row["entertime"], row["outtime"], row["duration"]) == (1_800_000_000, 1_800_000_090, 90)
     assert (row["clienttype"], row["ipaddress"], row["online"]) == ("5", "127.0.0.9", 0)
+
+
+async def test_entries_and_exits_racing_for_the_same_stays(store_node):
+    """Two nodes write a stay's entry and exit at the same moment: one row each, both times."""
+    node, key, serial = store_node
+    d = node.directory
+
+    def event(i: int, entering: bool) -> Any:
+        return d.login_event(serial, f"u{i}", entering=entering, ts_ms=1_800_000_000_000 + i * 1000
+                             + (0 if entering else 500), role=2, nickname=f"U{i}",
+                             clienttype="5" if entering else "", address="127.0.0.2" if entering else "",
+                             sid=f"race-{i}")
+
+    await asyncio.gather(*(event(i, e) for i in range(20) for e in (False, True)))
+    rows = (await webapi(node, key, "getlogininfo", serial=serial))["logininfo"]
+    assert len(rows) == 20
+    for r in rows:
+        i = int(r["userid"][1:])
+        assert (r["entertime_ms"], r["outtime_ms"]) == (1_800_000_000_000 + i * 1000,
+                                                        1_800_000_000_000 + i * 1000 + 500)
+        assert (r["clienttype"], r["ipaddress"], r["online"]) == ("5", "127.0.0.2", 0)
 
 
 def test_records_through_the_threaded_api(api: Api):

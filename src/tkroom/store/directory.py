@@ -133,27 +133,27 @@ class SqlRoomDirectory:
         nodes record them independently), then queue the login/logout callback."""
         for attempt in (1, 2):
             async with self.sessions() as s:
-                row = await _stay(s, sid)
-                if row is None:
-                    row = LoginEvent(sid=sid[:64], serial=serial[:20], userid=userid[:100],
-                                     nickname=nickname[:200], role=int(role), clienttype="",
-                                     address="")
-                    s.add(row)
-                if entering:
-                    row.enter_ms = int(ts_ms)
-                    row.nickname, row.role = nickname[:200], int(role)
-                else:
-                    row.out_ms = int(ts_ms)
-                row.clienttype = row.clienttype or clienttype[:32]
-                row.address = row.address or address[:64]
-                enter_ms = row.enter_ms
-                room = await s.get(Room, serial)
-                company = await s.get(Company, room.companyid) if room else None
                 try:
+                    room = await s.get(Room, serial)
+                    company = await s.get(Company, room.companyid) if room else None
+                    row = await _stay(s, sid)
+                    if row is None:
+                        row = LoginEvent(sid=sid[:64], serial=serial[:20], userid=userid[:100],
+                                         nickname=nickname[:200], role=int(role), clienttype="",
+                                         address="")
+                        s.add(row)
+                    if entering:
+                        row.enter_ms = int(ts_ms)
+                        row.nickname, row.role = nickname[:200], int(role)
+                    else:
+                        row.out_ms = int(ts_ms)
+                    row.clienttype = row.clienttype or clienttype[:32]
+                    row.address = row.address or address[:64]
+                    enter_ms = row.enter_ms
                     await s.commit()
                     break
                 except IntegrityError:
-                    # the other node inserted this session's row meanwhile: update it instead
+                    # another node inserted this session's row meanwhile: update it instead
                     await s.rollback()
                     if attempt == 2:
                         raise

@@ -101,6 +101,17 @@ async def getonlineuser(call: Call) -> dict[str, Any]:
         for m in sorted(members, key=lambda m: (m["joined_ms"], m["userid"]))]}
 
 
+async def _nicknames(call: Call, serial: str, userids: list[str]) -> dict[str, str]:
+    """The newest nickname each of these users had in the room ("" for one never seen)."""
+    names: dict[str, str] = {}
+    for i in range(0, len(userids), 500):
+        q = (select(LoginEvent.userid, LoginEvent.nickname)
+             .where(LoginEvent.serial == serial, LoginEvent.userid.in_(userids[i:i + 500]))
+             .order_by(LoginEvent.id))
+        names.update({u: n for u, n in (await call.s.execute(q)).all()})
+    return names
+
+
 def _is_right(answer: list[int], right: Any) -> int | None:
     """1 right, 0 wrong, None when the card had no right answer."""
     if not isinstance(right, list) or not right:
@@ -120,6 +131,7 @@ async def getanswerlist(call: Call) -> dict[str, Any]:
     cards = (await call.s.execute(q.order_by(AnswerCard.closed_ms, AnswerCard.qid))).scalars().all()
     if not cards:
         raise CodeError(4105, "No closed answer card" + (f" {qid!r}" if qid else ""))
+    names = await _nicknames(call, room.serial, sorted({u for c in cards for u in c.answers}))
     out = []
     for c in cards:
         question = dict(c.question)
@@ -132,7 +144,8 @@ async def getanswerlist(call: Call) -> dict[str, Any]:
             for i in answer:
                 if isinstance(i, int) and 0 <= i < len(counts):
                     counts[i] += 1
-            answers.append({"userid": userid, "answer": answer, "right": _is_right(answer, right)})
+            answers.append({"userid": userid, "nickname": names.get(userid, ""), "answer": answer,
+                            "right": _is_right(answer, right)})
         out.append({"qid": c.qid, "question": question, "closetime": c.closed_ms // 1000,
                     "answered": len(answers), "counts": counts,
                     "rightcount": sum(1 for a in answers if a["right"] == 1)
@@ -156,9 +169,7 @@ async def getgiftinfo(call: Call) -> dict[str, Any]:
     if not totals:
         raise CodeError(4105, "No trophy given" + (f" to {userid!r}" if userid else ""))
     gifts = (await call.s.execute(q.order_by(Gift.ts_ms.desc(), Gift.id.desc()).limit(MAX_ROWS))).scalars().all()
-    names = dict((await call.s.execute(
-        select(LoginEvent.userid, LoginEvent.nickname).where(LoginEvent.serial == room.serial)
-        .order_by(LoginEvent.id))).all())  # the newest nickname of each user
+    names = await _nicknames(call, room.serial, list(totals))
     per: dict[str, list[dict[str, Any]]] = {}
     for g in reversed(gifts):
         per.setdefault(g.receiver, []).append({"sender": g.sender, "time": g.ts_ms // 1000,

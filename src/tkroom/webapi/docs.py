@@ -202,10 +202,11 @@ ANSWERS = {
                     'times in Unix seconds (`_ms`: milliseconds); a user still in has `outtime` 0, `online` 1 and '
                     'the duration so far; `devicetype` repeats `clienttype` (the original\'s name)',
     "getonlineuser": '`{"result": 0, "onlineuser": [{buddyid, serial, username, userrole, logIntime, isrobot}]}` '
-                     '(`buddyid` the user id, `logIntime` Unix seconds, `isrobot` always 0), earliest first',
+                     '(`buddyid` the user id, `logIntime` Unix seconds, `isrobot` always 0), earliest first; '
+                     'a user whose connection dropped is listed until the grace period ends without a resume',
     "getanswerlist": '`{"result": 0, "answerlist": [{qid, question: {qid, title, options, multiple, right, '
                      'limit_s, asked_at, ...as asked}, closetime, answered, counts: [n per option], rightcount '
-                     '(null without a right answer), answers: [{userid, answer: [option indices], right: 1|0|null}]}]}` '
+                     '(null without a right answer), answers: [{userid, nickname, answer: [option indices], right: 1|0|null}]}]}` '
                      'in the order the cards closed',
     "getgiftinfo": '`{"result": 0, "giftinfo": [{userid, nickname, giftnumber, gifts: [{sender, time, time_ms}]}]}` '
                    'most trophies first',
