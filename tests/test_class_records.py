@@ -207,6 +207,9 @@ async def test_attendance_matches_what_the_users_did_and_the_callback_is_signed(
             assert int(logout["time_ms"]) == bob_stay["outtime_ms"] and logout["serial"] == serial
             assert int(logout["entertime"]) == bob_stay["entertime"] and logout["userrole"] == "2"
             assert logout["username"] == "Bob" and int(logout["duration"]) == bob_stay["duration"]
+            assert logout["ipaddress"] == "127.0.0.1", "an exit carries what the entry recorded"
+            assert next(body["clienttype"] for body in per.values()
+                        if body["userid"] == "ann" and body["type"] == "logout") == "3"
             assert logout["session"] == next(body["session"] for body in per.values()
                                              if body["userid"] == "bob" and body["type"] == "login")
             retried = [i for i in per if sum(1 for body in rx.bodies if body["identify"] == i) == 2]

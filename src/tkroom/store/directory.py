@@ -149,7 +149,7 @@ class SqlRoomDirectory:
                         row.out_ms = int(ts_ms)
                     row.clienttype = row.clienttype or clienttype[:32]
                     row.address = row.address or address[:64]
-                    enter_ms = row.enter_ms
+                    enter_ms, clienttype, address = row.enter_ms, row.clienttype, row.address
                     await s.commit()
                     break
                 except IntegrityError:

@@ -130,7 +130,8 @@ replaced by a new login with the same user id, or lost the connection and did no
 within the grace period (15 s by default). Such an exit is dated when the connection dropped,
 not when the grace period ended; a `resume` within it is no exit. When a node dies with users
 on it, another node of the cluster expires their sessions and records the exits, dated when
-the dead node was noticed (within five heartbeats). Each stay keeps the role, the nickname, the
+the dead node was noticed (within five heartbeats); a node whose room state is its own memory
+(no Redis) ends every stay when it stops, since nobody can resume into it. Each stay keeps the role, the nickname, the
 client type the client gave (`clientType` in `joinRoom`) and the address of the socket.
 The records are written in the background (the join never waits for the store; a failed write
 is logged and lost) and read with `getlogininfo`; `getonlineuser` answers from the room state
@@ -138,11 +139,12 @@ the nodes share, so it is exact at the moment of the call.
 
 With `roomloginouturl` set (`companyattribute`), the node POSTs, for every entry and exit, form
 fields `serial`, `userid`, `username` (nickname), `userrole`, `type` (`login` or `logout`),
-`time` (Unix seconds) and `time_ms`, `clienttype`, `ipaddress` (both "" on an exit recorded by
-another node than the entry), `session` (the same for a stay's login and logout),
+`time` (Unix seconds) and `time_ms`, `clienttype`, `ipaddress` (both as at the entry; "" on a
+logout whose entry is not recorded yet), `session` (the same for a stay's login and logout),
 `identify` (unique per event) and, on a logout whose entry is recorded, `entertime` and
 `duration` (seconds). Delivered and retried like the class-state callbacks; the order of
 deliveries is not guaranteed (a retried login may arrive after its logout: use `time_ms`).
+These fields are tkroom's own: the original platform's callback format is not published.
 
 ## Callback signatures
 
