@@ -315,6 +315,22 @@ async def _ok(coro: Any) -> bool:
     return (await coro)["result"] == 0
 
 
+async def test_a_client_type_is_bounded_and_never_refuses_a_join():
+    d = MemoryDirectory(rooms={"r": RoomInfo("r", 1, "Room")})
+    server = await start_server(d)
+    try:
+        given = {"a": "7" * 1000, "b": {"x": 1}, "c": True, "d": "pc\u0000\nweb", "e": 5}
+        for userid, kind in given.items():
+            c = await Client.connect(server.url)
+            CLIENTS.append(c)
+            await c.join(ticket("r", userid), clientType=kind)
+        await poll(lambda: _async(len(d.logins) == 5), what="five entries")
+        assert {x["userid"]: x["clienttype"] for x in d.logins} == {
+            "a": "7" * 32, "b": "", "c": "", "d": "pcweb", "e": "5"}
+    finally:
+        await stop_server(server)
+
+
 class _SlowDirectory(MemoryDirectory):
     """A store that takes its time (or fails) recording attendance."""
 
