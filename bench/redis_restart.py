@@ -48,7 +48,7 @@ SERIAL = "bench-room"
 
 @dataclass
 class Directory:
-    """The one room of the benchmark; chats and class state go nowhere."""
+    """The one room of the benchmark; chats, class state and attendance go nowhere."""
 
     info: RoomInfo
 
@@ -65,6 +65,9 @@ class Directory:
         return None
 
     async def class_state(self, serial: str, classstate: int, ts: float) -> None:
+        return None
+
+    async def login_event(self, serial: str, userid: str, **kw: Any) -> None:
         return None
 
 

@@ -200,6 +200,7 @@ async def test_a_crashed_node_its_users_resume_elsewhere_or_are_removed(cluster)
         await t.ok("setProperty", {"id": "s", "properties": {"candraw": True}})
         await s.event("setProperty", id="s")
         await t.event("pubMsg", name="hand")
+        killed_ms = int(time.time() * 1000)
         crashing.kill()
         await asyncio.wait_for(s.closed.wait(), 10)
         await t.ok("pubMsg", {"name": "during-crash", "toID": "__all"})
@@ -208,7 +209,15 @@ async def test_a_crashed_node_its_users_resume_elsewhere_or_are_removed(cluster)
         assert (await r.ok("getUser", {"ids": ["s"]}))["users"][0]["properties"]["candraw"]
         # the user who never comes back leaves once the grace period has passed
         left = await t.event("participantLeft", wait=20, id="gone")
+        seen_ms = int(time.time() * 1000)
         assert (await t.event("delMsg", id="hand"))["s"] > left["s"] - 10
+        # the survivor records the exit (its attendance is the cluster's: one database),
+        # dated when the dead node was noticed, not when the grace period ended
+        await poll(lambda: any(not x["entering"] for x in d.logins))
+        [out] = [x for x in d.logins if not x["entering"]]
+        assert (out["userid"], out["role"], out["nickname"]) == ("gone", 2, "GONE")
+        assert killed_ms <= out["ts_ms"] <= seen_ms - grace * 1000
+        assert not [x for x in d.logins if x["userid"] == "s"], "a resume is no exit nor entry"
         assert not [e for e in t.named("participantLeft") if e["data"]["id"] == "s"]
         assert {u["id"] for u in (await t.ok("getRoomUsers", {}))["userlist"]} == {"t", "s"}
     finally:

@@ -278,11 +278,14 @@ class Receiver:
 
     def __init__(self, failures: int):
         self.bodies: list[dict[str, str]] = []
+        self.raw: list[tuple[dict[str, str], bytes]] = []  # (headers, body bytes) of each POST
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.raw.append(({k.lower(): v for k, v in self.headers.items()}, raw))
+                body = raw.decode()
                 outer.bodies.append({k: v[0] for k, v in parse_qs(body).items()})
                 answer = b"fail" if len(outer.bodies) <= failures else b"success"
                 self.send_response(200)

@@ -76,3 +76,15 @@ class RoomDirectory(Protocol):
                          recordid: str | None = None) -> str:
         """Register a finished recording for ``getrecordlist`` (kind 'publisher' or 'mixed');
         answers its ``recordid`` (media plane)."""
+
+    async def save_answers(self, serial: str, qid: str, question: dict[str, Any], answers: dict[str, list[int]], closed_ms: int) -> None:
+        """Keep a closed answer card (the question, each user's answer) for ``getanswerlist``."""
+
+    async def add_gift(self, serial: str, sender: str, receivers: list[str], ts_ms: int) -> None:
+        """Keep one trophy given to each receiver, for ``getgiftinfo``."""
+
+    async def login_event(self, serial: str, userid: str, *, entering: bool, ts_ms: int, role: int, nickname: str, clienttype: str, address: str, sid: str) -> None:
+        """A user entered (after admission) or left the room in session ``sid``: kept for
+        ``getlogininfo`` and sent to the enterprise's ``roomloginouturl``. An exit may be
+        recorded by another node than the entry, and before it; ``clienttype``/``address``
+        are "" when the recording node does not know them."""

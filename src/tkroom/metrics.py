@@ -124,10 +124,10 @@ class NodeMetrics:
             ["method"], registry=r,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
         self.webhook_backlog = Gauge(
-            "tkroom_webhook_backlog", "Class-state callbacks waiting to be delivered (whole cluster)",
+            "tkroom_webhook_backlog", "Callbacks (class state, login/logout) waiting to be delivered (whole cluster)",
             registry=r)
         self.webhook_failed = Gauge(
-            "tkroom_webhook_failed", "Class-state callbacks given up after their last attempt",
+            "tkroom_webhook_failed", "Callbacks (class state, login/logout) given up after their last attempt",
             registry=r)
         self.conversion_backlog = Gauge(
             "tkroom_conversion_backlog", "Documents of this node waiting for or in conversion",

@@ -11,6 +11,7 @@ metrics (``node.metrics``, names in ``tkroom.metrics``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from tkroom.config import Settings
 from tkroom.metrics import Metric, signal_families
@@ -77,6 +78,12 @@ def build_node(settings: Settings, *, state: RoomState | None = None, media: boo
                           max_conns_per_addr=settings.max_connections_per_address,
                           ssl=node.tls.context if node.tls else None)
     node.signal = signal
+
+    async def online(serial: str) -> list[dict[str, Any]]:
+        return [{"userid": m.userid, "role": m.role, "nickname": m.nickname,
+                 "joined_ms": m.joined_ms} for m in await state.get_members(serial)]
+
+    node.api.online = online  # getonlineuser
     node.services += [_StateService(state), _SignalService(signal, node)]
     if not isinstance(state, MemoryState):  # Redis, from settings.redis_url or given
         node.readiness.add("redis", state.ping)

@@ -66,6 +66,8 @@ class Options:
     # trusted CAs for https:// and wss:// (a private CA); None: the system's
     ssl_context: ssl.SSLContext | None = None
     signal_urls: tuple[str, ...] = ()  # other nodes to try when ours is gone (a cluster)
+    # what the attendance records show as this client's device (joinRoom's ``clientType``)
+    client_type: int | str = "python"
 
 
 @dataclass(slots=True)
@@ -145,7 +147,7 @@ class Session:
     async def _credentials(self) -> tuple[str, dict[str, Any]]:
         """Where to connect and the joinRoom proof: checkroom + getconfig, or the given ticket."""
         a, api = self._join_args, self._api
-        join: dict[str, Any] = {"properties": a.properties}
+        join: dict[str, Any] = {"properties": a.properties, "clientType": self.opts.client_type}
         if api is None:
             tk = a.ticket
             join["ticket"] = tk if isinstance(tk, str) else await tk()

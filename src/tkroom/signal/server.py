@@ -44,6 +44,7 @@ from tkroom.rooms.transitions import (
 )
 from tkroom.signal.fanout import CLOSE_REPLACED, Conn, LocalRoom, dumps, schedule_close
 from tkroom.state.base import RoomState, Session
+from tkroom.state.memory import MemoryState
 from tkroom.tasks import spawn
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,9 @@ HARD_FRAME = 1024 * 1024     # larger frames close the connection (1009)
 
 ACK_WAIT = 5.0               # at most this long an ack waits for its own events to arrive
 PUBLISH_BATCH = 64           # a long cascade lets the loop run other work after this many events
+
+ATTENDANCE_QUEUE = 10_000   # entries/exits waiting to be written; beyond, one is dropped (logged)
+ATTENDANCE_FLUSH = 5.0      # at stop, at most this long to write what is still queued
 
 CLOSE_JOIN_TIMEOUT = 4003    # neither joinRoom nor resume succeeded in time
 CLOSE_TOO_MANY = 4004        # the address already holds the most sockets it may
@@ -80,6 +84,10 @@ class SignalServer:
     event ``_departed`` (``decisions.departed``). A socket that has not joined ``join_timeout``
     seconds after it opened is closed (4003); one address holds at most ``max_conns_per_addr``
     sockets (0: no cap; the next is closed, 4004).
+    Each entry (after admission) and exit (leave, eviction, replacement by a same-id join,
+    expiry of a dropped socket's grace period, dated when the socket dropped) is written to the
+    directory's ``login_event`` by a background task, so the join path never waits for the
+    store; a failed write is logged and changes nothing for the user.
     """
 
     def __init__(self, host: str, port: int, directory: RoomDirectory, state: RoomState,
@@ -119,6 +127,9 @@ class SignalServer:
         self.counts = SignalCounts()  # read by tkroom.metrics at scrape time
         self._told: set[str] = set()  # sockets (cid) told to reconnect
         self._sockets_gone = asyncio.Event()  # set whenever the last socket closed
+        self._attendance: asyncio.Queue[dict[str, Any]] = asyncio.Queue(ATTENDANCE_QUEUE)
+        self._recorder: asyncio.Task[None] | None = None
+        self._attendance_dropped = 0
 
     # life cycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -127,6 +138,7 @@ class SignalServer:
                                    compression=None, max_queue=64, ssl=self.ssl)
         self.port = self._server.sockets[0].getsockname()[1]
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+        self._recorder = asyncio.get_running_loop().create_task(self._record_attendance())
         self.state.on_restart(self._restore)
         gc.collect()
         gc.freeze()
@@ -147,6 +159,9 @@ class SignalServer:
         for room in list(self.rooms.values()):
             self.state.unsubscribe(room.serial, room.on_event)
         self.rooms.clear()
+        if isinstance(self.state, MemoryState):
+            await self._state_ends()
+        await self._stop_recorder()
 
     async def drain(self) -> None:
         """The node is being stopped (and load balancers have stopped sending it clients):
@@ -197,6 +212,61 @@ class SignalServer:
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
+
+    # attendance ------------------------------------------------------------------------
+    def _attend(self, serial: str, member: Member, *, entering: bool, ts_ms: int,
+                clienttype: str = "", address: str = "") -> None:
+        """Queue an entry or exit for the store; never waits, never raises."""
+        record = {"serial": serial, "userid": member.userid, "entering": entering,
+                  "ts_ms": ts_ms, "role": member.role, "nickname": member.nickname,
+                  "clienttype": clienttype, "address": address, "sid": member.session}
+        try:
+            self._attendance.put_nowait(record)
+        except asyncio.QueueFull:
+            self._attendance_dropped += 1
+            log.error("attendance queue full (%d waiting): %s of %s in %s not recorded "
+                      "(%d dropped so far)", ATTENDANCE_QUEUE, "entry" if entering else "exit",
+                      member.userid, serial, self._attendance_dropped)
+
+    async def _record_attendance(self) -> None:
+        """Write queued entries and exits one at a time, in order (an exit after its entry)."""
+        while True:
+            record = await self._attendance.get()
+            try:
+                await self.directory.login_event(**record)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not record the %s of %s in %s",
+                              "entry" if record["entering"] else "exit", record["userid"],
+                              record["serial"])
+            finally:
+                self._attendance.task_done()
+
+    async def _state_ends(self) -> None:
+        """The room state lives in this process and ends with it: nobody can resume, so every
+        member still in a room leaves now (or when its socket dropped, if it is in its grace
+        period) as far as the attendance records go. A shared state keeps the sessions for
+        another node's sweeper instead."""
+        assert isinstance(self.state, MemoryState)
+        now = self.clock()
+        for sid, session in list(self.state.sessions.items()):
+            found = await self.state.get_members(session.serial, [session.userid])
+            if found and found[0].session == sid:
+                at = now if session.deadline is None else min(now, session.deadline - self.grace)
+                self._attend(session.serial, found[0], entering=False, ts_ms=int(at * 1000))
+
+    async def _stop_recorder(self) -> None:
+        """Write what is queued (bounded by ``ATTENDANCE_FLUSH``), then stop the writer."""
+        if self._recorder is None:
+            return
+        try:
+            await asyncio.wait_for(self._attendance.join(), ATTENDANCE_FLUSH)
+        except TimeoutError:
+            log.warning("stopping with %d entries/exits not recorded", self._attendance.qsize())
+        self._recorder.cancel()
+        await asyncio.wait([self._recorder], timeout=2.0)
+        self._recorder = None
 
     # the request loop ------------------------------------------------------------------
     async def _serve(self, ws: ServerConnection) -> None:
@@ -375,7 +445,10 @@ class SignalServer:
                 for sid in await self.state.expired_sessions(now):
                     session = await self.state.expire_session(sid, now)
                     if session is not None:
-                        await self._leave(session.serial, session.userid, sid)
+                        # the user left when the socket dropped, not when the grace ended
+                        dropped = (session.deadline or now) - self.grace
+                        await self._leave(session.serial, session.userid, sid,
+                                          at_ms=int(min(dropped, now) * 1000))
             except Exception:
                 if self._stopping:          # the state may be closing under us: not a fault
                     return
@@ -433,7 +506,7 @@ class SignalServer:
         assert out.member is not None       # as stored: a replaced session's grants carried over
         await self.state.open_session(Session(sid, token, serial, ident.userid))
         try:
-            return await self._announce_join(conn, ident, info, out.member, out, token)
+            answer = await self._announce_join(conn, ident, info, out.member, out, token)
         except BaseException:
             # nobody must stay in the room without a socket or a session to expire
             self._unregister(conn)
@@ -441,6 +514,11 @@ class SignalServer:
             await self.state.remove_member(serial, ident.userid, sid, info.keepstate)
             await self.state.close_session(sid)
             raise
+        if out.replaced is not None:
+            self._attend(serial, out.replaced, entering=False, ts_ms=now_ms)
+        self._attend(serial, out.member, entering=True, ts_ms=out.member.joined_ms,
+                     clienttype=_client_type(data), address=_address(conn))
+        return answer
 
     async def _announce_join(self, conn: Conn, ident: tickets.Identity, info: RoomInfo,
                              member: Member, out: JoinOutcome, token: str) -> dict[str, Any]:
@@ -512,8 +590,9 @@ class SignalServer:
         conn.flush_pending(upto)
 
     # leaving -----------------------------------------------------------------------------
-    async def _leave(self, serial: str, userid: str, sid: str) -> None:
-        """Take a member out (leave, eviction, expiry) and announce what that changes."""
+    async def _leave(self, serial: str, userid: str, sid: str, at_ms: int | None = None) -> None:
+        """Take a member out (leave, eviction, expiry) and announce what that changes;
+        ``at_ms`` dates the exit (default: now)."""
         info = await self.directory.room(serial)
         keep = bool(info and info.keepstate)
         big = await self._is_big(serial)
@@ -522,6 +601,8 @@ class SignalServer:
         events, classstate = decisions.left(out, big, self.now_ms())
         if out.member is not None:
             events.append(decisions.departed(out.member))
+            self._attend(serial, out.member, entering=False,
+                         ts_ms=self.now_ms() if at_ms is None else at_ms)
         await self._publish(serial, events)
         if classstate is not None:
             await self._class_state(serial, classstate)
@@ -722,6 +803,20 @@ _JOIN_DETAIL = {
     5011: "no more live viewers may join",
     5208: "this room refuses a second login with the same user id",
 }
+
+
+def _client_type(data: dict[str, Any]) -> str:
+    """The device the client says it is (``joinRoom``'s ``clientType``: the original's
+    numbers or a short name), for the attendance records only."""
+    v = data.get("clientType")
+    if isinstance(v, bool) or not isinstance(v, int | str):
+        return ""
+    return "".join(c for c in str(v)[:32] if c.isprintable())
+
+
+def _address(conn: Conn) -> str:
+    peer = conn.ws.remote_address
+    return str(peer[0])[:64] if peer else ""
 
 
 def _utf8(text: str) -> bool:

@@ -3,6 +3,8 @@
 It also records class begin/end and queues the enterprise's class-state callbacks, and gives
 the media plane the registered media servers (``media_servers``) and ``add_record`` to register
 recordings.
+It keeps the class records: each user's entries and exits (``login_event``, which also queues
+the enterprise's ``roomloginouturl`` callback), closed answer cards and trophies.
 """
 
 from __future__ import annotations
@@ -11,12 +13,23 @@ import secrets
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tkroom.directory import RoomInfo
 from tkroom.rooms.entry import check_entry
 from tkroom.store.loginkeys import check_login_key
-from tkroom.store.models import ChatMessage, ClassEvent, Company, Group, MediaServer, Room
+from tkroom.store.models import (
+    AnswerCard,
+    ChatMessage,
+    ClassEvent,
+    Company,
+    Gift,
+    Group,
+    LoginEvent,
+    MediaServer,
+    Room,
+)
 from tkroom.store.records import RecordRepo
 from tkroom.store.roomcache import RoomCache
 from tkroom.store.rooms import entry, room_info
@@ -113,3 +126,72 @@ class SqlRoomDirectory:
     async def add_record(self, **kw: Any) -> str:
         """See RecordRepo.add: the media plane registers a finished recording."""
         return await self.records.add(**kw)
+
+    async def login_event(self, serial: str, userid: str, *, entering: bool, ts_ms: int, role: int,
+                          nickname: str, clienttype: str, address: str, sid: str) -> None:
+        """Record an entry or an exit on the session's row (whichever comes first creates it:
+        nodes record them independently), then queue the login/logout callback."""
+        for attempt in (1, 2):
+            async with self.sessions() as s:
+                try:
+                    room = await s.get(Room, serial)
+                    company = await s.get(Company, room.companyid) if room else None
+                    row = await _stay(s, sid)
+                    if row is None:
+                        row = LoginEvent(sid=sid[:64], serial=serial[:20], userid=userid[:100],
+                                         nickname=nickname[:200], role=int(role), clienttype="",
+                                         address="")
+                        s.add(row)
+                    if entering:
+                        row.enter_ms = int(ts_ms)
+                        row.nickname, row.role = nickname[:200], int(role)
+                    else:
+                        row.out_ms = int(ts_ms)
+                    row.clienttype = row.clienttype or clienttype[:32]
+                    row.address = row.address or address[:64]
+                    enter_ms, clienttype, address = row.enter_ms, row.clienttype, row.address
+                    await s.commit()
+                    break
+                except IntegrityError:
+                    # another node inserted this session's row meanwhile: update it instead
+                    await s.rollback()
+                    if attempt == 2:
+                        raise
+        url = (company.attributes or {}).get("roomloginouturl") if company else None
+        if not url or company is None:
+            return
+        body: dict[str, Any] = {
+            "serial": serial, "userid": userid, "username": nickname, "userrole": int(role),
+            "type": "login" if entering else "logout", "time": int(ts_ms) // 1000,
+            "time_ms": int(ts_ms), "clienttype": clienttype, "ipaddress": address,
+            "session": sid, "identify": secrets.token_hex(8)}
+        if not entering and enter_ms is not None:
+            body["entertime"] = enter_ms // 1000
+            body["duration"] = max(0, int(ts_ms) - enter_ms) // 1000
+        await self.webhooks.enqueue(company.id, url, body)
+
+    async def save_answers(self, serial: str, qid: str, question: dict[str, Any],
+                           answers: dict[str, list[int]], closed_ms: int) -> None:
+        """Keep a closed card; closing the same card again replaces what was kept."""
+        async with self.sessions() as s:
+            row = await s.get(AnswerCard, (serial, qid))
+            if row is None:
+                s.add(AnswerCard(serial=serial, qid=qid, question=dict(question),
+                                 answers={u: list(a) for u, a in answers.items()},
+                                 closed_ms=int(closed_ms)))
+            else:
+                row.question = dict(question)
+                row.answers = {u: list(a) for u, a in answers.items()}
+                row.closed_ms = int(closed_ms)
+            await s.commit()
+
+    async def add_gift(self, serial: str, sender: str, receivers: list[str], ts_ms: int) -> None:
+        """One row per receiver: ``getgiftinfo`` counts them."""
+        async with self.sessions() as s:
+            s.add_all([Gift(serial=serial, sender=sender[:100], receiver=r[:100], ts_ms=int(ts_ms))
+                       for r in receivers])
+            await s.commit()
+
+
+async def _stay(s: AsyncSession, sid: str) -> LoginEvent | None:
+    return (await s.execute(select(LoginEvent).where(LoginEvent.sid == sid[:64]))).scalar_one_or_none()

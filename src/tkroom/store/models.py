@@ -237,3 +237,47 @@ class ServerSecret(Base):
     __tablename__ = "server_secret"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     secret_hex: Mapped[str] = mapped_column(String(128))
+
+
+class LoginEvent(Base):
+    """One stay of a user in a room (a session, ``sid``): entry and exit in epoch milliseconds,
+    for ``getlogininfo``. Either time may be recorded first (by different nodes); an exit not
+    recorded yet (``out_ms`` None) means the user is still in, or the node recording it has not
+    written it yet."""
+
+    __tablename__ = "login_events"
+    __table_args__ = (Index("ix_login_serial_enter", "serial", "enter_ms"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), unique=True)
+    serial: Mapped[str] = mapped_column(String(20))
+    userid: Mapped[str] = mapped_column(String(100))
+    nickname: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[int] = mapped_column(Integer)
+    clienttype: Mapped[str] = mapped_column(String(32), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+    enter_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    out_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class AnswerCard(Base):
+    """A closed answer card of a room: the question as asked (options, ``right``) and each
+    user's answer, for ``getanswerlist``."""
+
+    __tablename__ = "answer_cards"
+    serial: Mapped[str] = mapped_column(String(20), primary_key=True)
+    qid: Mapped[str] = mapped_column(String(32), primary_key=True)
+    question: Mapped[dict[str, Any]] = mapped_column(JSON)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    closed_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class Gift(Base):
+    """One trophy a teacher or assistant gave a student, for ``getgiftinfo``."""
+
+    __tablename__ = "gifts"
+    __table_args__ = (Index("ix_gifts_serial_receiver", "serial", "receiver"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    serial: Mapped[str] = mapped_column(String(20))
+    sender: Mapped[str] = mapped_column(String(100))
+    receiver: Mapped[str] = mapped_column(String(100))
+    ts_ms: Mapped[int] = mapped_column(BigInteger)

@@ -4,23 +4,40 @@ Deliveries are rows, not tasks, so a restart resumes them: the worker picks up e
 POSTs it, and either marks it done or schedules the next attempt after the configured delays
 (the original platform's 15 s, 60 s, 300 s, 1800 s by default). After the last delay the row is
 marked failed and kept for inspection.
+
+Every POST is signed with the enterprise's key, so the school can tell it from a forgery:
+``X-Tkroom-Timestamp`` (Unix seconds of this attempt) and ``X-Tkroom-Signature:
+sha256=<hex HMAC-SHA256(authkey, timestamp + "." + body)>`` over the exact body bytes sent
+(``sign``; documented in docs/webapi.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from tkroom.store.models import WebhookDelivery
+from tkroom.store.models import Company, WebhookDelivery
 
 log = logging.getLogger("tkroom.webhooks")
+
+TIMESTAMP_HEADER = "X-Tkroom-Timestamp"
+SIGNATURE_HEADER = "X-Tkroom-Signature"
+
+
+def sign(key: str, timestamp: int, body: bytes) -> str:
+    """The signature header's value: what a receiver recomputes with the enterprise's key."""
+    mac = hmac.new(key.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
 
 
 class WebhookWorker:
@@ -85,7 +102,11 @@ class WebhookWorker:
                  .order_by(WebhookDelivery.next_at).limit(100)
                  .with_for_update(skip_locked=True))  # nodes sharing PostgreSQL never send a row twice
             rows = (await s.execute(q)).scalars().all()
-            results = await asyncio.gather(*(self._post(r.url, r.body) for r in rows))
+            ids = {r.companyid for r in rows}
+            keys = dict((await s.execute(select(Company.id, Company.authkey)
+                                         .where(Company.id.in_(ids)))).all()) if ids else {}
+            results = await asyncio.gather(*(self._post(r.url, r.body, keys.get(r.companyid))
+                                             for r in rows))
             for row, err in zip(rows, results, strict=True):
                 row.attempts += 1
                 if err is None:
@@ -100,11 +121,18 @@ class WebhookWorker:
             await s.commit()
         return len(rows)
 
-    async def _post(self, url: str, body: dict[str, Any]) -> str | None:
-        """None when the receiver answered ``success``, else why not."""
+    async def _post(self, url: str, body: dict[str, Any], key: str | None) -> str | None:
+        """None when the receiver answered ``success``, else why not. Signed with ``key``
+        (the enterprise's; None only when the enterprise row is gone)."""
         assert self._client is not None
+        raw = urlencode([(k, str(v)) for k, v in body.items()]).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if key is not None:
+            ts = int(time.time())
+            headers[TIMESTAMP_HEADER] = str(ts)
+            headers[SIGNATURE_HEADER] = sign(key, ts, raw)
         try:
-            r = await self._client.post(url, data={k: str(v) for k, v in body.items()})
+            r = await self._client.post(url, content=raw, headers=headers)
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}"
         if r.text.strip() == "success":

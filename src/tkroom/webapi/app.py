@@ -31,7 +31,17 @@ from tkroom.logs import AccessLog
 from tkroom.metrics import UNKNOWN
 from tkroom.rooms.courseware import DONE, PDF_NAME, is_output, output_dir
 from tkroom.store.models import File, Record
-from tkroom.webapi import clientapi, companies, files, groups, history, login, rooms, servers  # noqa: F401
+from tkroom.webapi import (  # noqa: F401 - registers every method
+    classrecords,
+    clientapi,
+    companies,
+    files,
+    groups,
+    history,
+    login,
+    rooms,
+    servers,
+)
 from tkroom.webapi.openapi import openapi_document
 from tkroom.webapi.params import MAX_ID, parse
 from tkroom.webapi.registry import METHODS, Call

@@ -82,7 +82,8 @@ OpenAPI document every node serves at `/openapi.json`.
 - Registered-users-only rooms (`registeredonly=1`) also need `account` + `userpassword` at
   checkroom: unknown account or none given 4111, wrong password 4002.
 - List queries that find nothing (`getroomlist`, `getroombytime`, `getcompanyfiles`,
-  `getroomfile`, `getgrouplist`, `getserverlist`, `getroomchat`, `getrecordlist`): 4105. The
+  `getroomfile`, `getgrouplist`, `getserverlist`, `getroomchat`, `getrecordlist`,
+  `getlogininfo`, `getonlineuser`, `getanswerlist`, `getgiftinfo`): 4105. The
   ClientAPI `getroomfile` answers 0 with an empty list instead, because the SDK treats a
   failure there as a failed room connection.
 - A request body that cannot be parsed: 4105. `timetype`/`chattype`/`validity` malformed: 4004.
@@ -121,6 +122,48 @@ When a class begins or ends (the signalling plane reports it), the node POSTs fo
 delivery is retried after 15 s, 60 s, 300 s and 1800 s, then given up. Deliveries are rows in
 the store, so a restart resumes them.
 
+## Attendance and the login/logout callback
+
+Every node records each user's **stay** in a class: the entry once the room admitted the user
+(`joinRoom` succeeded) and the exit when the user left (`leaveRoom`), was evicted, was
+replaced by a new login with the same user id, or lost the connection and did not `resume`
+within the grace period (15 s by default). Such an exit is dated when the connection dropped,
+not when the grace period ended; a `resume` within it is no exit. When a node dies with users
+on it, another node of the cluster expires their sessions and records the exits, dated when
+the dead node was noticed (within five heartbeats); a node whose room state is its own memory
+(no Redis) ends every stay when it stops, since nobody can resume into it. Each stay keeps the role, the nickname, the
+client type the client gave (`clientType` in `joinRoom`) and the address of the socket.
+The records are written in the background (the join never waits for the store; a failed write
+is logged and lost) and read with `getlogininfo`; `getonlineuser` answers from the room state
+the nodes share, so it is exact at the moment of the call.
+
+With `roomloginouturl` set (`companyattribute`), the node POSTs, for every entry and exit, form
+fields `serial`, `userid`, `username` (nickname), `userrole`, `type` (`login` or `logout`),
+`time` (Unix seconds) and `time_ms`, `clienttype`, `ipaddress` (both as at the entry; "" on a
+logout whose entry is not recorded yet), `session` (the same for a stay's login and logout),
+`identify` (unique per event) and, on a logout whose entry is recorded, `entertime` and
+`duration` (seconds). Delivered and retried like the class-state callbacks; the order of
+deliveries is not guaranteed (a retried login may arrive after its logout: use `time_ms`).
+These fields are tkroom's own: the original platform's callback format is not published.
+
+## Callback signatures
+
+Every callback (class state and login/logout) carries two headers, so the receiver can tell it
+was sent by the platform for this enterprise:
+
+- `X-Tkroom-Timestamp`: the Unix seconds of this attempt (each retry has its own);
+- `X-Tkroom-Signature`: `sha256=` and the lower-case hex HMAC-SHA256, keyed with the
+  enterprise's `key` (authkey, as UTF-8), of the timestamp, a `.` and the raw request body
+  (the `application/x-www-form-urlencoded` bytes, before any decoding).
+
+The receiver recomputes it over the body it received, compares in constant time, and refuses a
+timestamp more than a few minutes from its clock (a replay). In Python:
+
+```python
+expected = "sha256=" + hmac.new(key.encode(), ts.encode() + b"." + raw_body, hashlib.sha256).hexdigest()
+ok = hmac.compare_digest(expected, signature_header) and abs(time.time() - int(ts)) < 300
+```
+
 ## Methods
 """
 
@@ -156,6 +199,19 @@ ANSWERS = {
     "getrecordlist": '`{"result": 0, "recordlist": [{recordid, serial, recordtitle, starttime, duration_ms, '
                      'duration, size, kind, userid, webhost, recordpath, playpath, https_playpath}]}`; '
                      '`playpath` downloads the file from the node',
+    "getlogininfo": '`{"result": 0, "logininfo": [{userid, nickname, userrole, entertime, outtime, duration, '
+                    'entertime_ms, outtime_ms, online, clienttype, devicetype, ipaddress}]}` oldest first; '
+                    'times in Unix seconds (`_ms`: milliseconds); a user still in has `outtime` 0, `online` 1 and '
+                    'the duration so far; `devicetype` repeats `clienttype` (the original\'s name)',
+    "getonlineuser": '`{"result": 0, "onlineuser": [{buddyid, serial, username, userrole, logIntime, isrobot}]}` '
+                     '(`buddyid` the user id, `logIntime` Unix seconds, `isrobot` always 0), earliest first; '
+                     'a user whose connection dropped is listed until the grace period ends without a resume',
+    "getanswerlist": '`{"result": 0, "answerlist": [{qid, question: {qid, title, options, multiple, right, '
+                     'limit_s, asked_at, ...as asked}, closetime, answered, counts: [n per option], rightcount '
+                     '(null without a right answer), answers: [{userid, nickname, answer: [option indices], right: 1|0|null}]}]}` '
+                     'in the order the cards closed',
+    "getgiftinfo": '`{"result": 0, "giftinfo": [{userid, nickname, giftnumber, gifts: [{sender, time, time_ms}]}]}` '
+                   'most trophies first',
     "checkroom": '`{"result": 0, "room": <room as in getroom>, "roomrole": 0-4, "nickname", "thirdid" (the '
                  'userid given, or ""), "userid" (given or generated), "ticket": <join ticket>}`',
     "getconfig": '`{"result": 0, "signal": {"url": "ws://<host>:<signal port>/signal" (wss:// with --tls-cert; or the first --signal-url), "urls": [every --signal-url]}, "mediaservers": '

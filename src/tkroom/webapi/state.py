@@ -4,7 +4,7 @@ application both import it, and neither imports the other."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +40,9 @@ class ApiState:
     metrics: NodeMetrics | None = None
     # The cluster's Redis for the throttle and verified passwords (``webapi.shared``); None: memory.
     shared: Shared | None = None
+    # Who is in a room now, from the room state every node shares (the signalling plane sets
+    # it): dicts with ``userid``, ``role``, ``nickname``, ``joined_ms``. None: no signalling.
+    online: Callable[[str], Awaitable[list[dict[str, Any]]]] | None = None
 
     @property
     def files_dir(self) -> Path:

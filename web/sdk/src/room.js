@@ -34,6 +34,12 @@ export const MSG_TO_ALLSUPERUSERS = "__allSuperUsers";
 const wantsAudio = (s) => s === 1 || s === 3;
 const wantsVideo = (s) => s === 2 || s === 3;
 
+// The device the attendance records show (the original's clientType: 4 phone browser, 5 PC browser).
+function deviceType() {
+  const ua = typeof navigator !== "undefined" ? navigator.userAgent || "" : "";
+  return /Mobi|Android|iPhone|iPad/i.test(ua) ? 4 : 5;
+}
+
 function callbacks(promise, onOk, onFail) {
   if (typeof onOk === "function" || typeof onFail === "function") {
     promise.then(
@@ -147,7 +153,7 @@ export class Room extends Emitter {
     const props = { ...j.userProps };
     let ack;
     try {
-      ack = await conn.request("joinRoom", { ticket: check.ticket, properties: props });
+      ack = await conn.request("joinRoom", { ticket: check.ticket, properties: props, clientType: deviceType() });
     } catch (err) {
       conn.close();
       this.dispatchEvent("room-connect-fail", { source: 0, error: err.code, code: err.code, message: err.message });

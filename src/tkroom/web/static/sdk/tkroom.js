@@ -1146,6 +1146,10 @@ var MSG_TO_NONEUSER = "__none";
 var MSG_TO_ALLSUPERUSERS = "__allSuperUsers";
 var wantsAudio = (s) => s === 1 || s === 3;
 var wantsVideo = (s) => s === 2 || s === 3;
+function deviceType() {
+  const ua = typeof navigator !== "undefined" ? navigator.userAgent || "" : "";
+  return /Mobi|Android|iPhone|iPad/i.test(ua) ? 4 : 5;
+}
 function callbacks(promise, onOk, onFail) {
   if (typeof onOk === "function" || typeof onFail === "function") {
     promise.then(
@@ -1251,7 +1255,7 @@ var Room = class extends Emitter {
     const props = { ...j.userProps };
     let ack;
     try {
-      ack = await conn.request("joinRoom", { ticket: check.ticket, properties: props });
+      ack = await conn.request("joinRoom", { ticket: check.ticket, properties: props, clientType: deviceType() });
     } catch (err) {
       conn.close();
       this.dispatchEvent("room-connect-fail", { source: 0, error: err.code, code: err.code, message: err.message });
