@@ -117,3 +117,25 @@ async def test_buzzer_timer_dial_and_gifts_through_the_sdk(env):
     assert s2.room.getUser("s1")["properties"]["giftnumber"] == 2
     assert await code_of(s1.room.tools.send_gift("s2")) == 4108
     assert [g[2] for g in d.gifts] == [["s1", "s2"], ["s1"]]
+
+
+def test_the_model_keeps_the_newest_count_and_judges_the_answer():
+    from tkroom.client.tools import ToolsModel
+
+    m = ToolsModel()
+    out: list = []
+
+    def count(version: int, answered: int) -> dict:
+        return {"name": "AnswerCount", "id": "AnswerCount_q", "data": {
+            "qid": "q", "counts": [answered, 0], "answered": answered, "version": version}}
+
+    m.pub(count(5, 5), out)
+    m.pub(count(3, 3), out)                 # from the other node, sent earlier: dropped
+    assert m.counts["q"]["answered"] == 5 and [e[0] for e in out] == ["tools-count"]
+    m.my_answers["q"] = [1]
+    m.pub({"name": "PublishResult", "id": "PublishResult_q", "data": {
+        "qid": "q", "counts": [5, 1], "answered": 6, "right": [0]}}, out)
+    assert out[-1] == ("tools-result", {"qid": "q", "counts": [5, 1], "answered": 6,
+                                        "right": [0], "mine": [1], "correct": False})
+    m.set_clock(10_000, 4_000)
+    assert m.offset_ms == 6_000
