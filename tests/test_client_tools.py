@@ -96,7 +96,7 @@ async def test_buzzer_timer_dial_and_gifts_through_the_sdk(env):
     await t.room.tools.timer.start(120)
     await until(lambda: s1.room.tools.timer.state is not None, "the timer")
     left = [w.room.tools.timer.remaining() for w in (t, s1, s2)]
-    assert max(left) - min(left) < 2000 and 110_000 < min(left) <= 120_000
+    assert max(left) - min(left) < 3000 and 100_000 < min(left) <= 120_000
     await t.room.tools.timer.pause()
     await until(lambda: (s2.room.tools.timer.state or {}).get("state") == "paused", "paused")
     frozen = s2.room.tools.timer.remaining()
