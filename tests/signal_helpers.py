@@ -35,9 +35,9 @@ class MemoryDirectory:
     groups: dict[str, set[str]] = field(default_factory=dict)
     chats: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     classstates: list[tuple[str, int]] = field(default_factory=list)
-    answers: list[tuple[str, str, dict[str, Any], dict[str, list[int]], int]] = field(
-        default_factory=list)
-    gifts: list[tuple[str, str, list[str], int]] = field(default_factory=list)
+    answers: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    gifts: list[tuple[str, str, str, int]] = field(default_factory=list)  # serial, sender, receiver, ms
+    logins: list[dict[str, Any]] = field(default_factory=list)  # login_event's arguments, in order
     group_delay: float = 0.0
 
     async def room(self, serial: str) -> RoomInfo | None:
@@ -62,12 +62,16 @@ class MemoryDirectory:
     async def class_state(self, serial: str, classstate: int, ts: float) -> None:
         self.classstates.append((serial, classstate))
 
-    async def save_answers(self, serial: str, qid: str, question: dict[str, Any],
-                           answers: dict[str, list[int]], closed_ms: int) -> None:
-        self.answers.append((serial, qid, question, answers, closed_ms))
+    async def save_answers(self, serial: str, qid: str, question: dict[str, Any], answers: dict[str, list[int]], closed_ms: int) -> None:
+        self.answers[(serial, qid)] = {"question": question, "answers": answers, "closed_ms": closed_ms}
 
     async def add_gift(self, serial: str, sender: str, receivers: list[str], ts_ms: int) -> None:
-        self.gifts.append((serial, sender, receivers, ts_ms))
+        self.gifts.extend((serial, sender, r, ts_ms) for r in receivers)
+
+    async def login_event(self, serial: str, userid: str, *, entering: bool, ts_ms: int, role: int, nickname: str, clienttype: str, address: str, sid: str) -> None:
+        self.logins.append({"serial": serial, "userid": userid, "entering": entering, "ts_ms": ts_ms,
+                            "role": role, "nickname": nickname, "clienttype": clienttype,
+                            "address": address, "sid": sid})
 
 
 def ticket(serial: str, userid: str, role: int = 2, nickname: str = "", secret: bytes = SECRET,
