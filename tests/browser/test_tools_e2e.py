@@ -239,8 +239,8 @@ def test_buzzer_trophies_and_pick(tools_node: ClassNode, chromium):
             teacher.click("trophy", a_id)
         teacher.click("trophy", b_id)
         for p in (teacher, ann, bob):
-            expect(p.page.locator(f'#people li[data-userid="{a_id}"] .flags')).to_contain_text("🏆 2", timeout=15000)
-            expect(p.page.locator(f'#people li[data-userid="{b_id}"] .flags')).to_contain_text("🏆 1", timeout=15000)
+            expect(p.page.locator(f'#people li[data-userid="{a_id}"] .flags')).to_contain_text("★ 2", timeout=15000)
+            expect(p.page.locator(f'#people li[data-userid="{b_id}"] .flags')).to_contain_text("★ 1", timeout=15000)
         assert ann.eval(f"tkroomPage.room.tools.trophies('{a_id}')") == 2
         # A student may not give trophies (the server says 4108).
         assert ann.eval(f"tkroomPage.room.tools.sendGift(['{b_id}']).then(() => 0, (e) => e.code)") == 4108
@@ -259,7 +259,7 @@ def test_buzzer_trophies_and_pick(tools_node: ClassNode, chromium):
         ann.page.reload()
         ann.page.wait_for_selector("#class-view:not([hidden])", timeout=20000)
         expect(ann.page.locator("#tool-pick")).to_have_attribute("data-userid", picked, timeout=15000)
-        expect(ann.page.locator(f'#people li[data-userid="{a_id}"] .flags')).to_contain_text("🏆 2", timeout=15000)
+        expect(ann.page.locator(f'#people li[data-userid="{a_id}"] .flags')).to_contain_text("★ 2", timeout=15000)
         for p in people:
             assert p.errors == [], p.errors
     finally:

@@ -266,8 +266,9 @@ for (const ev of [
   "room-remote-stream-added",
   "room-remote-stream-removed",
 ]) {
-  // The board's own messages (up to 30 a second while someone draws) are board.js's business.
-  room.on(ev, (e) => (e.message && e.message.name === "SharpsChange" ? null : renderAll()));
+  // The board's own messages (up to 30 a second while someone draws) are board.js's business,
+  // the live tally of an answer card (up to 5 a second) tools.js's.
+  room.on(ev, (e) => (e.message && (e.message.name === "SharpsChange" || e.message.name === "AnswerCount") ? null : renderAll()));
 }
 
 function msg(id) {

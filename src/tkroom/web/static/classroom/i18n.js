@@ -219,8 +219,8 @@ export const en = {
   "tools.dial.you": "Random pick: you!",
   "tools.dial.again": "Pick again",
   "tools.dial.clear": "Clear",
-  "tools.gift.got": "🏆 {name} got a trophy ({n} in all).",
-  "tools.gift.you": "🏆 You got a trophy ({n} in all)!",
+  "tools.gift.got": "★ {name} got a trophy ({n} in all).",
+  "tools.gift.you": "★ You got a trophy ({n} in all)!",
 };
 
 export const zh = {
@@ -441,8 +441,8 @@ export const zh = {
   "tools.dial.you": "随机点名：是你！",
   "tools.dial.again": "再点一次",
   "tools.dial.clear": "清除",
-  "tools.gift.got": "🏆 {name} 获得一个奖杯（共 {n} 个）。",
-  "tools.gift.you": "🏆 你获得一个奖杯（共 {n} 个）！",
+  "tools.gift.got": "★ {name} 获得一个奖杯（共 {n} 个）。",
+  "tools.gift.you": "★ 你获得一个奖杯（共 {n} 个）！",
 };
 
 // What a code means for the person in front of the page. Keyed "sdk:N" for the SDK's own

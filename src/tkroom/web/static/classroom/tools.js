@@ -89,15 +89,15 @@ export function createTools(ctx) {
   function trophyButton(u) {
     if (!isSuper() || u.properties.role !== 2) return null;
     const b = ctx.button("tools.give", () => giveTrophy(u.id), { action: "trophy", class: "trophy-give" });
-    b.textContent = `🏆 ${ctx.t()("tools.give")}`;
+    b.textContent = `★ ${ctx.t()("tools.give")}`;
     b.setAttribute("aria-label", `${ctx.t()("tools.give")}: ${u.properties.nickname || u.id}`);
     return b;
   }
 
-  /** The trophy count of a user as a short label ("🏆 3"), or "" when none. */
+  /** The trophy count of a user as a short label ("★ 3"), or "" when none. */
   function trophyLabel(u) {
     const n = Number(u.properties.giftnumber) || 0;
-    return n > 0 ? `🏆 ${n}` : "";
+    return n > 0 ? `★ ${n}` : "";
   }
 
   /** Puts the trophy count (and the give button) on a stage tile. */
@@ -109,7 +109,7 @@ export function createTools(ctx) {
         badge = el("span", { class: "trophies" });
         tile.append(badge);
       }
-      badge.textContent = `🏆 ${n}`;
+      badge.textContent = `★ ${n}`;
       badge.setAttribute("aria-label", ctx.t()("tools.trophies", { n }));
       badge.dataset.count = String(n);
     } else if (badge) badge.remove();
