@@ -35,6 +35,9 @@ class MemoryDirectory:
     groups: dict[str, set[str]] = field(default_factory=dict)
     chats: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     classstates: list[tuple[str, int]] = field(default_factory=list)
+    answers: list[tuple[str, str, dict[str, Any], dict[str, list[int]], int]] = field(
+        default_factory=list)
+    gifts: list[tuple[str, str, list[str], int]] = field(default_factory=list)
     group_delay: float = 0.0
 
     async def room(self, serial: str) -> RoomInfo | None:
@@ -58,6 +61,13 @@ class MemoryDirectory:
 
     async def class_state(self, serial: str, classstate: int, ts: float) -> None:
         self.classstates.append((serial, classstate))
+
+    async def save_answers(self, serial: str, qid: str, question: dict[str, Any],
+                           answers: dict[str, list[int]], closed_ms: int) -> None:
+        self.answers.append((serial, qid, question, answers, closed_ms))
+
+    async def add_gift(self, serial: str, sender: str, receivers: list[str], ts_ms: int) -> None:
+        self.gifts.append((serial, sender, receivers, ts_ms))
 
 
 def ticket(serial: str, userid: str, role: int = 2, nickname: str = "", secret: bytes = SECRET,

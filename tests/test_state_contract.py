@@ -304,3 +304,72 @@ async def test_children_limit_and_clear(state):
     for i in range(3):
         assert not (await state.save_message("r", {"id": f"c{i}", "name": "S",
                                                    "associatedMsgID": "Page_1"}, policy)).refused
+
+
+def question(qid: str, n: int = 4, multiple: bool = False, **extra):
+    return {"qid": qid, "options": [chr(65 + i) for i in range(n)], "multiple": multiple,
+            "asked_at": 1000, **extra}
+
+
+async def test_answer_card_tally_replaces_and_closes(state):
+    assert await state.open_card("r", question("q1", right=[2])) == (0, None)
+    assert (await state.open_card("r", question("q1")))[0] == 103      # a used id
+    tallies = await asyncio.gather(*(state.answer_card("r", "q1", f"s{i}", (i % 4,), 2000)
+                                     for i in range(40)))
+    assert all(t.code == 0 for t in tallies)
+    assert sorted(t.version for t in tallies) == list(range(1, 41))
+    last = max(tallies, key=lambda t: t.version)
+    assert last.counts == (10, 10, 10, 10) and last.answered == 40
+    # a changed answer replaces the first
+    again = await state.answer_card("r", "q1", "s0", (3,), 2000)
+    assert again.counts == (9, 10, 10, 11) and again.answered == 40
+    bad = await state.answer_card("r", "q1", "s0", (4,), 2000)          # no option 4
+    assert bad.code == 103
+    bad = await state.answer_card("r", "q1", "s0", (0, 1), 2000)        # single choice
+    assert bad.code == 103
+    assert (await state.answer_card("r", "nope", "s0", (0,), 2000)).code == 4105
+    closed = await state.close_card("r", "q1")
+    assert closed.qid == "q1" and closed.counts == [9, 10, 10, 11] and closed.answered == 40
+    assert closed.answers["s0"] == [3] and closed.question["right"] == [2]
+    assert await state.close_card("r", "q1") is None
+    assert (await state.answer_card("r", "q1", "s1", (0,), 2000)).code == 4105
+
+
+async def test_a_new_card_closes_the_open_one_and_time_limits_hold(state):
+    await state.open_card("r", question("a", 3, True, limit_s=2))
+    assert (await state.answer_card("r", "a", "s", (0, 2), 3000)).counts == (1, 0, 1)
+    assert (await state.answer_card("r", "a", "t", (1,), 3001)).code == 4105   # after 1000+2000
+    code, prev = await state.open_card("r", question("b"))
+    assert code == 0 and prev.qid == "a" and prev.answers == {"s": [0, 2]}
+    assert (await state.answer_card("r", "a", "s", (0,), 1000)).code == 4105
+    assert (await state.answer_card("r", "b", "s", (1,), 10**12)).counts == (0, 1, 0, 0)
+    await state.clear_tools("r")
+    assert (await state.open_card("r", question("a"))) == (0, None)     # forgotten
+
+
+async def test_buzzer_has_one_winner_per_round(state):
+    assert (await state.press_buzzer("r", 1, "s0", 5)).code == 4105     # not armed
+    assert await state.arm_buzzer("r") == (1, "")
+    presses = await asyncio.gather(*(state.press_buzzer("r", 1, f"s{i}", 10 + i)
+                                     for i in range(30)))
+    winners = [p for p in presses if p.code == 0]
+    assert len(winners) == 1
+    assert all(p.code == 2602 and p.winner == winners[0].winner for p in presses
+               if p.code != 0)
+    assert (await state.press_buzzer("r", 2, "s0", 50)).code == 4105    # another round
+    assert await state.arm_buzzer("r") == (2, winners[0].winner)
+    assert (await state.press_buzzer("r", 1, "s0", 60)).code == 4105    # the old round
+    assert (await state.press_buzzer("r", 2, "s3", 61)) .winner == "s3"
+    assert await state.disarm_buzzer("r") == "s3"
+    assert (await state.press_buzzer("r", 2, "s4", 62)).code == 4105
+    assert await state.disarm_buzzer("r") == ""
+
+
+async def test_gifts_count_atomically_and_set_the_property(state):
+    await state.add_member("r", member("s1"), JoinPolicy())
+    results = await asyncio.gather(*(state.give_gifts("r", ["s1", "gone"]) for _ in range(25)))
+    assert sorted(r["s1"] for r in results) == list(range(1, 26))
+    assert await state.gift_totals("r", ["s1", "gone", "none"]) == {"s1": 25, "gone": 25}
+    (s1,) = await state.get_members("r", ["s1"])
+    assert s1.properties["giftnumber"] == 25
+    assert await state.get_members("r", ["gone"]) == []

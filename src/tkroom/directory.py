@@ -76,3 +76,12 @@ class RoomDirectory(Protocol):
                          recordid: str | None = None) -> str:
         """Register a finished recording for ``getrecordlist`` (kind 'publisher' or 'mixed');
         answers its ``recordid`` (media plane)."""
+
+    async def save_answers(self, serial: str, qid: str, question: dict[str, Any],
+                           answers: dict[str, list[int]], closed_ms: int) -> None:
+        """Keep a closed answer card (its question with ``right``, each student's answer as
+        option indices) for ``getanswerlist`` (docs/tools.md)."""
+
+    async def add_gift(self, serial: str, sender: str, receivers: list[str], ts_ms: int) -> None:
+        """Keep one ``sendgift``: one trophy from ``sender`` to each receiver, for
+        ``getgiftinfo`` (docs/tools.md)."""

@@ -28,7 +28,9 @@ from tkroom.rooms.transitions import SavePolicy
 CHAT_MAX_CHARS = 1024           # 61 at this many characters or more
 CHAT_MIN_GAP_MS = 1000          # 62 when this close or closer to the user's last chat
 SERVER_ID = "__server"          # fromID of messages the server itself publishes
-RESERVED_PROPS = frozenset(("role", "nickname", "publishstate", "candraw", "disablechat", "group"))
+RESERVED_PROPS = frozenset(("role", "nickname", "publishstate", "candraw", "disablechat", "group",
+                            "giftnumber"))
+SERVER_PROPS = frozenset(("giftnumber",))   # counted by the server (docs/tools.md: trophies)
 SUPER_ONLY_PROPS = frozenset(("candraw", "disablechat", "group"))
 PAGE_MAX = 1000
 
@@ -254,6 +256,8 @@ def check_properties(sender: Member, subject: Member, props: Any) -> dict[str, A
         raise fail(103, "properties must be a non-empty object")
     if "role" in props or "nickname" in props:
         raise fail(4108, "role and nickname come from the join proof")
+    if SERVER_PROPS & props.keys():
+        raise fail(4108, "giftnumber is counted by the server: give trophies with sendgift")
     if is_super(sender):
         if "publishstate" in props:
             _int(props["publishstate"], "publishstate", 0, 4)

@@ -31,6 +31,7 @@ from tkroom.metrics import UNKNOWN, SignalCounts
 from tkroom.roles import INSPECTOR
 from tkroom.rooms import board as board_rules
 from tkroom.rooms import decisions, rules
+from tkroom.rooms import tools as tool_rules
 from tkroom.rooms.entry import check_entry
 from tkroom.rooms.model import ALL, Event, Member, new_member
 from tkroom.rooms.rules import fail
@@ -43,6 +44,7 @@ from tkroom.rooms.transitions import (
     SavePolicy,
 )
 from tkroom.signal.fanout import CLOSE_REPLACED, Conn, LocalRoom, dumps, schedule_close
+from tkroom.signal.tools import Tools
 from tkroom.state.base import RoomState, Session
 from tkroom.tasks import spawn
 
@@ -119,6 +121,7 @@ class SignalServer:
         self.counts = SignalCounts()  # read by tkroom.metrics at scrape time
         self._told: set[str] = set()  # sockets (cid) told to reconnect
         self._sockets_gone = asyncio.Event()  # set whenever the last socket closed
+        self.tools = Tools(self)              # the classroom tools (docs/tools.md)
 
     # life cycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -142,6 +145,7 @@ class SignalServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        self.tools.stop()
         for task in list(self._tasks):
             task.cancel()
         for room in list(self.rooms.values()):
@@ -418,6 +422,9 @@ class SignalServer:
         info = await self._room_info(ident.serial)
         serial, now_ms = ident.serial, self.now_ms()
         sid, token = secrets.token_urlsafe(12), secrets.token_urlsafe(18)
+        gifts = await self.state.gift_totals(ident.serial, [ident.userid])
+        if gifts:           # trophies stay with the user through a rejoin (docs/tools.md)
+            custom["giftnumber"] = gifts[ident.userid]
         member = new_member(ident.userid, ident.role, ident.nickname, sid, custom, now_ms)
         if info.maxsidelineusers > 0:
             maxviewers: int | None = info.maxsidelineusers
@@ -461,7 +468,9 @@ class SignalServer:
         conn.after_ack = lambda: conn.flush_pending(snap.s)
         self.counts.joins[ident.role] = self.counts.joins.get(ident.role, 0) + 1
         _published.set(0)       # what the join published was for the others (or is in snap)
-        return decisions.join_answer(member, info.public(), snap, big, sid, token)
+        answer = decisions.join_answer(member, info.public(), snap, big, sid, token)
+        answer["serverTime"] = self.now_ms()   # clients correct their clocks by it (tools)
+        return answer
 
     async def _resume(self, conn: Conn, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
@@ -495,7 +504,7 @@ class SignalServer:
         conn.after_ack = lambda: self._tasks.add(spawn(self._replay_then_flush(conn, mine, upto)))
         self.counts.resumes += 1
         _published.set(0)       # the takeover notice is for other nodes, not for this socket
-        return {"s": upto}
+        return {"s": upto, "serverTime": self.now_ms()}
 
     async def _replay_then_flush(self, conn: Conn, events: list[Event], upto: int) -> None:
         """Send the missed events with back-pressure (a burst may be large), then go live;
@@ -520,6 +529,8 @@ class SignalServer:
         out = await self.state.remove_member(serial, userid, sid, keep)
         await self.state.close_session(sid)
         events, classstate = decisions.left(out, big, self.now_ms())
+        if out.empty and not keep:
+            await self.state.clear_tools(serial)
         if out.member is not None:
             events.append(decisions.departed(out.member))
         await self._publish(serial, events)
@@ -600,8 +611,13 @@ class SignalServer:
 
     async def _pub_msg(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
         now_ms = self.now_ms()
+        action = tool_rules.check_pubmsg(me, data, now_ms)
+        if action is not None:
+            return await self.tools.pubmsg(conn, me, action, now_ms)
         pub = board_rules.check_pubmsg(me, data, now_ms, self.board)
         msg, target = pub.msg, pub.target
+        if not pub.board:
+            tool_rules.check_not_tool(msg)
         if pub.board:
             self._drawing_rate(conn, me, now_ms)
         if pub.kind == "clear":
@@ -638,6 +654,9 @@ class SignalServer:
 
     async def _del_msg(self, conn: Conn, me: Member, data: Any) -> dict[str, Any]:
         now_ms = self.now_ms()
+        tool = tool_rules.check_delmsg(me, data, now_ms)
+        if tool is not None:
+            return await self.tools.delmsg(conn, me, tool, now_ms)
         delete = board_rules.check_delmsg(me, data, now_ms)
         msg, target = delete.msg, delete.target
         if delete.board:

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tkroom.rooms.model import Event, Member
+from tkroom.rooms.tools import ClosedCard, Press, Tally
 from tkroom.rooms.transitions import (
     NO_LIMITS,
     ClearOutcome,
@@ -53,7 +54,8 @@ Subscriber = Callable[[Event], None]
 
 __all__ = [
     "ClearOutcome", "Event", "JoinOutcome", "JoinPolicy", "LeaveOutcome", "Member", "RoomState",
-    "SaveOutcome", "SavePolicy", "Session", "Snapshot", "Subscriber",
+    "SaveOutcome", "SavePolicy", "Session", "Snapshot", "Subscriber", "ClosedCard", "Press",
+    "Tally",
 ]
 
 
@@ -140,6 +142,37 @@ class RoomState(Protocol):
     # chat ----------------------------------------------------------------------------
     async def chat_gate(self, serial: str, userid: str, now_ms: int, min_gap_ms: int) -> bool:
         """``transitions.chat_gate``: record this chat unless the last was too recent."""
+
+    # classroom tools (docs/tools.md) -------------------------------------------------------
+    async def open_card(self, serial: str, question: dict[str, Any]
+                        ) -> tuple[int, ClosedCard | None]:
+        """``tools.open_card``: 103 for a used ``qid``; else the card it closed, if any."""
+
+    async def answer_card(self, serial: str, qid: str, userid: str, answer: tuple[int, ...],
+                          now_ms: int) -> Tally:
+        """``tools.answer_card``: count (or replace) one answer while the card is open."""
+
+    async def close_card(self, serial: str, qid: str) -> ClosedCard | None:
+        """``tools.close_card``: the card's final tally and answers (None: not open)."""
+
+    async def arm_buzzer(self, serial: str) -> tuple[int, str]:
+        """``tools.arm``: the new round and the last round's winner ("" = none)."""
+
+    async def press_buzzer(self, serial: str, rnd: int, userid: str, now_ms: int) -> Press:
+        """``tools.press``: the first press of the armed round wins."""
+
+    async def disarm_buzzer(self, serial: str) -> str:
+        """``tools.disarm``: the winner whose message goes with it."""
+
+    async def give_gifts(self, serial: str, receivers: list[str]) -> dict[str, int]:
+        """``tools.give``, and each present receiver's ``giftnumber`` property set to its
+        total in the same step (two gifts at once never leave a lower count behind)."""
+
+    async def gift_totals(self, serial: str, userids: list[str]) -> dict[str, int]:
+        """The trophies these users hold in the room (those with none are left out)."""
+
+    async def clear_tools(self, serial: str) -> None:
+        """Forget the room's tool state (the room emptied and its messages went)."""
 
     # events ----------------------------------------------------------------------------
     async def publish(self, serial: str, event: Event) -> Event:

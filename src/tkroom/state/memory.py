@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from tkroom.rooms import tools
 from tkroom.rooms import transitions as t
 from tkroom.rooms.model import Event, Member
 from tkroom.state.base import Session, Subscriber
@@ -18,6 +19,7 @@ class MemoryState:
         self.rooms: dict[str, t.RoomData] = {}
         self.sessions: dict[str, Session] = {}
         self.subscribers: dict[str, list[Subscriber]] = {}
+        self.tools: dict[str, tools.ToolData] = {}
 
     def _room(self, serial: str) -> t.RoomData:
         room = self.rooms.get(serial)
@@ -85,6 +87,48 @@ class MemoryState:
 
     async def chat_gate(self, serial: str, userid: str, now_ms: int, min_gap_ms: int) -> bool:
         return t.chat_gate(self._room(serial), userid, now_ms, min_gap_ms)
+
+    def _tools(self, serial: str) -> tools.ToolData:
+        td = self.tools.get(serial)
+        if td is None:
+            td = self.tools[serial] = tools.ToolData()
+        return td
+
+    async def open_card(self, serial: str, question: dict[str, Any]
+                        ) -> tuple[int, tools.ClosedCard | None]:
+        return tools.open_card(self._tools(serial), question)
+
+    async def answer_card(self, serial: str, qid: str, userid: str, answer: tuple[int, ...],
+                          now_ms: int) -> tools.Tally:
+        return tools.answer_card(self._tools(serial), qid, userid, answer, now_ms)
+
+    async def close_card(self, serial: str, qid: str) -> tools.ClosedCard | None:
+        return tools.close_card(self._tools(serial), qid)
+
+    async def arm_buzzer(self, serial: str) -> tuple[int, str]:
+        return tools.arm(self._tools(serial))
+
+    async def press_buzzer(self, serial: str, rnd: int, userid: str,
+                           now_ms: int) -> tools.Press:
+        return tools.press(self._tools(serial), rnd, userid, now_ms)
+
+    async def disarm_buzzer(self, serial: str) -> str:
+        return tools.disarm(self._tools(serial))
+
+    async def give_gifts(self, serial: str, receivers: list[str]) -> dict[str, int]:
+        totals = tools.give(self._tools(serial), receivers)
+        room = self.rooms.get(serial)
+        for uid, n in totals.items():
+            if room is not None and uid in room.members:
+                t.update_properties(room, uid, {"giftnumber": n})
+        return totals
+
+    async def gift_totals(self, serial: str, userids: list[str]) -> dict[str, int]:
+        td = self.tools.get(serial)
+        return {} if td is None else {u: td.gifts[u] for u in userids if u in td.gifts}
+
+    async def clear_tools(self, serial: str) -> None:
+        self.tools.pop(serial, None)
 
     async def publish(self, serial: str, event: Event) -> Event:
         if serial not in self.rooms and serial not in self.subscribers:

@@ -37,6 +37,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from tkroom.rooms import tools
 from tkroom.rooms import transitions as t
 from tkroom.rooms.model import SUPER_ROLES, Event, Member, Target
 from tkroom.state import redis_lua as lua
@@ -72,6 +73,14 @@ def _event(entry: str) -> Event:
     s, _, body = entry.partition("\n")
     d = json.loads(body)
     return Event(d["ev"], d["data"], Target.from_list(d["target"]), int(s))
+
+
+def _closed_card(row: list[Any]) -> tools.ClosedCard:
+    """A closed card from ``{qid, question JSON, counts, {uid, "0,2", ...}}``."""
+    qid, question, counts, flat = row
+    answers = {flat[i]: [int(x) for x in flat[i + 1].split(",")]
+               for i in range(0, len(flat), 2)}
+    return tools.ClosedCard(qid, json.loads(question), [int(c) for c in counts], answers)
 
 
 def _session(sid: str, row: list[Any]) -> Session:
@@ -161,7 +170,9 @@ class RedisState:
                      "GET_MESSAGE", "CHAT_GATE",
                      "PUBLISH", "REPLAY", "OPEN_SESSION", "DETACH_SESSION", "ATTACH_SESSION",
                      "EXPIRE_SESSION", "CLOSE_SESSION", "EXPIRED_SESSIONS", "HEARTBEAT",
-                     "RECLAIM", "BAR_MEMBER", "RESTORE_MEMBER", "RELEASE_UNHELD"):
+                     "RECLAIM", "BAR_MEMBER", "RESTORE_MEMBER", "RELEASE_UNHELD",
+                     "OPEN_CARD", "ANSWER_CARD", "CLOSE_CARD", "ARM_BUZZER", "PRESS_BUZZER",
+                     "DISARM_BUZZER", "GIVE_GIFTS"):
             # a Script sends EVALSHA and loads itself again when Redis answers NOSCRIPT
             self._scripts[name] = self.redis.register_script(getattr(lua, name))
         self._run_id = await self._server_run_id()
@@ -295,6 +306,76 @@ class RedisState:
     # chat ----------------------------------------------------------------------------------
     async def chat_gate(self, serial: str, userid: str, now_ms: int, min_gap_ms: int) -> bool:
         return bool(await self._run("CHAT_GATE", self._room(serial), userid, now_ms, min_gap_ms))
+
+    # classroom tools -----------------------------------------------------------------------
+    def _tools(self, serial: str) -> str:
+        return self._room(serial) + "t:"
+
+    @property
+    def _idle_ms(self) -> int:
+        return int(self.idle_ttl * 1000)
+
+    async def open_card(self, serial: str, question: dict[str, Any]
+                        ) -> tuple[int, tools.ClosedCard | None]:
+        limit = question.get("limit_s")
+        deadline = question["asked_at"] + limit * 1000 if limit else 0
+        res = await self._run("OPEN_CARD", self._tools(serial), question["qid"],
+                              _dumps(question), len(question["options"]),
+                              "1" if question["multiple"] else "0", deadline, tools.MAX_CARDS,
+                              self._idle_ms, ",".join(map(str, question.get("right", ()))))
+        if int(res[0]):
+            return int(res[0]), None
+        return 0, _closed_card(res[1]) if res[1] else None
+
+    async def answer_card(self, serial: str, qid: str, userid: str, answer: tuple[int, ...],
+                          now_ms: int) -> tools.Tally:
+        res = await self._run("ANSWER_CARD", self._tools(serial), qid, userid,
+                              ",".join(map(str, answer)), max(answer), len(answer), now_ms,
+                              self._idle_ms)
+        code = int(res[0])
+        if code == tools.NOT_OPEN:
+            why = "took answers until its time limit" if res[1] == "late" else "is not open"
+            return tools.Tally(code, detail=f"the card {qid!r} {why}")
+        if code:
+            return tools.Tally(code, detail="the answer does not fit the card's options")
+        right = tuple(int(x) for x in res[4].split(",")) if res[4] else ()
+        return tools.Tally(0, tuple(int(c) for c in res[1]), int(res[2]), int(res[3]),
+                           right=right)
+
+    async def close_card(self, serial: str, qid: str) -> tools.ClosedCard | None:
+        res = await self._run("CLOSE_CARD", self._tools(serial), qid)
+        return _closed_card(res) if res else None
+
+    async def arm_buzzer(self, serial: str) -> tuple[int, str]:
+        rnd, prev = await self._run("ARM_BUZZER", self._tools(serial), self._idle_ms)
+        return int(rnd), str(prev)
+
+    async def press_buzzer(self, serial: str, rnd: int, userid: str,
+                           now_ms: int) -> tools.Press:
+        code, winner, at = await self._run("PRESS_BUZZER", self._tools(serial), rnd, userid,
+                                           now_ms, self._idle_ms)
+        return tools.Press(int(code), str(winner), int(at))
+
+    async def disarm_buzzer(self, serial: str) -> str:
+        return str(await self._run("DISARM_BUZZER", self._tools(serial)))
+
+    async def give_gifts(self, serial: str, receivers: list[str]) -> dict[str, int]:
+        flat = await self._run("GIVE_GIFTS", self._room(serial), self._tools(serial),
+                               self._idle_ms, *receivers)
+        return {flat[i]: int(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+    async def gift_totals(self, serial: str, userids: list[str]) -> dict[str, int]:
+        assert self.redis is not None
+        if not userids:
+            return {}
+        got = _recancel(await self.redis.hmget(self._tools(serial) + "gift", userids))
+        return {u: int(n) for u, n in zip(userids, got, strict=True) if n is not None}
+
+    async def clear_tools(self, serial: str) -> None:
+        assert self.redis is not None
+        t_ = self._tools(serial)
+        _recancel(await self.redis.delete(*(t_ + k for k in
+                                            ("used", "card", "cnt", "ans", "bz", "gift"))))
 
     # events --------------------------------------------------------------------------------
     async def publish(self, serial: str, event: Event) -> Event:

@@ -22,6 +22,12 @@ Room keys, after the room prefix ``R``:
 * ``chat`` hash uid -> time of the last rate-limited chat (ms)
 * ``bar`` hash uid -> time (ms) from which an evicted user may join again; the key expires
   a minute after its longest bar
+* the classroom tools (``tkroom.rooms.tools``), under ``t:``: ``t:used`` set of the card ids
+  asked; ``t:card`` hash of the open card (``qid``, ``q`` its question JSON, ``n`` options,
+  ``multi``, ``deadline`` ms or 0, ``ver`` accepted answers); ``t:cnt`` hash option -> count;
+  ``t:ans`` hash uid -> the answer as ``"0,2"``; ``t:bz`` hash of the buzzer (``round``,
+  ``armed`` round or 0, ``winner``, ``at``); ``t:gift`` hash uid -> trophies. Every write
+  keeps them for the idle time from then on.
 """
 
 from __future__ import annotations
@@ -542,4 +548,123 @@ for _, sid in ipairs(redis.call('SMEMBERS', G .. 'node:' .. node)) do
   end
 end
 return n
+"""
+
+_TOOLS = """
+local TOOL_KEYS = {'used', 'card', 'cnt', 'ans', 'bz', 'gift'}
+local function touch(T, ttl)
+  for _, k in ipairs(TOOL_KEYS) do redis.call('PEXPIRE', T .. k, ttl) end
+end
+
+local function counts(T, n)
+  local fields = {}
+  for i = 0, n - 1 do fields[i + 1] = tostring(i) end
+  local out = redis.call('HMGET', T .. 'cnt', unpack(fields))
+  for i = 1, n do out[i] = tonumber(out[i] or '0') end
+  return out
+end
+
+-- the open card as it closes: {qid, question JSON, counts, {uid, answer, ...}}; its keys go
+local function close_open(T)
+  local card = redis.call('HMGET', T .. 'card', 'qid', 'q', 'n')
+  local out = {card[1], card[2], counts(T, tonumber(card[3])), redis.call('HGETALL', T .. 'ans')}
+  redis.call('DEL', T .. 'card', T .. 'cnt', T .. 'ans')
+  return out
+end
+"""
+
+# ARGV: T (room prefix .. 't:'), qid, question JSON, options, multiple ("1"), deadline ms (0),
+# max cards, ttl ms, right ("0,2" or '') -> {0, closed card or false} | {103}: tools.open_card
+OPEN_CARD = _TOOLS + """
+local T, qid = ARGV[1], ARGV[2]
+if redis.call('SISMEMBER', T .. 'used', qid) == 1
+    or redis.call('SCARD', T .. 'used') >= tonumber(ARGV[7]) then
+  return {103}
+end
+local prev = false
+if redis.call('EXISTS', T .. 'card') == 1 then prev = close_open(T) end
+redis.call('SADD', T .. 'used', qid)
+redis.call('HSET', T .. 'card', 'qid', qid, 'q', ARGV[3], 'n', ARGV[4], 'multi', ARGV[5],
+           'deadline', ARGV[6], 'ver', 0, 'right', ARGV[9])
+touch(T, ARGV[8])
+return {0, prev}
+"""
+
+# ARGV: T, qid, uid, answer ("0,2", sorted), highest index, how many, now ms, ttl ms
+# -> {0, counts, answered, version, right} | {4105, why} | {103}: tools.answer_card
+ANSWER_CARD = _TOOLS + """
+local T, uid = ARGV[1], ARGV[3]
+local card = redis.call('HMGET', T .. 'card', 'qid', 'n', 'multi', 'deadline')
+if card[1] ~= ARGV[2] then return {4105, 'closed'} end
+local deadline = tonumber(card[4])
+if deadline > 0 and tonumber(ARGV[7]) > deadline then return {4105, 'late'} end
+local n = tonumber(card[2])
+if tonumber(ARGV[5]) >= n or (card[3] ~= '1' and tonumber(ARGV[6]) ~= 1) then return {103} end
+local old = redis.call('HGET', T .. 'ans', uid)
+if old then
+  for i in string.gmatch(old, '%d+') do redis.call('HINCRBY', T .. 'cnt', i, -1) end
+end
+for i in string.gmatch(ARGV[4], '%d+') do redis.call('HINCRBY', T .. 'cnt', i, 1) end
+redis.call('HSET', T .. 'ans', uid, ARGV[4])
+local ver = redis.call('HINCRBY', T .. 'card', 'ver', 1)
+touch(T, ARGV[8])
+return {0, counts(T, n), redis.call('HLEN', T .. 'ans'), ver,
+        redis.call('HGET', T .. 'card', 'right')}
+"""
+
+# ARGV: T, qid -> the closed card (see close_open) or false: tools.close_card
+CLOSE_CARD = _TOOLS + """
+if redis.call('HGET', ARGV[1] .. 'card', 'qid') ~= ARGV[2] then return false end
+return close_open(ARGV[1])
+"""
+
+# ARGV: T, ttl ms -> {round, last winner or ''}: tools.arm
+ARM_BUZZER = _TOOLS + """
+local T = ARGV[1]
+local prev = redis.call('HGET', T .. 'bz', 'winner') or ''
+local round = redis.call('HINCRBY', T .. 'bz', 'round', 1)
+redis.call('HSET', T .. 'bz', 'armed', round, 'winner', '', 'at', 0)
+touch(T, ARGV[2])
+return {round, prev}
+"""
+
+# ARGV: T, round, uid, now ms, ttl ms -> {code, winner, pressed_at}: tools.press
+PRESS_BUZZER = _TOOLS + """
+local T = ARGV[1]
+local bz = redis.call('HMGET', T .. 'bz', 'armed', 'winner', 'at')
+if not bz[1] or tonumber(bz[1]) == 0 or tonumber(bz[1]) ~= tonumber(ARGV[2]) then
+  return {4105, '', 0}
+end
+if bz[2] and bz[2] ~= '' then return {2602, bz[2], tonumber(bz[3])} end
+redis.call('HSET', T .. 'bz', 'winner', ARGV[3], 'at', ARGV[4])
+touch(T, ARGV[5])
+return {0, ARGV[3], tonumber(ARGV[4])}
+"""
+
+# ARGV: T -> the winner whose message goes ('' = none): tools.disarm
+DISARM_BUZZER = """
+local T = ARGV[1]
+local prev = redis.call('HGET', T .. 'bz', 'winner') or ''
+if redis.call('EXISTS', T .. 'bz') == 1 then
+  redis.call('HSET', T .. 'bz', 'armed', 0, 'winner', '', 'at', 0)
+end
+return prev
+"""
+
+# ARGV: R, T, ttl ms, uids... -> {uid, total, ...}: tools.give, and the present receivers'
+# giftnumber property set to their totals in the same step
+GIVE_GIFTS = _TOOLS + """
+local R, T = ARGV[1], ARGV[2]
+local out = {}
+for i = 4, #ARGV do
+  local uid = ARGV[i]
+  local n = redis.call('HINCRBY', T .. 'gift', uid, 1)
+  if redis.call('HEXISTS', R .. 'base', uid) == 1 then
+    redis.call('HSET', R .. 'p:' .. uid, 'giftnumber', tostring(n))
+  end
+  table.insert(out, uid)
+  table.insert(out, n)
+end
+touch(T, ARGV[3])
+return out
 """
