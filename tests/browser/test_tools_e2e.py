@@ -119,14 +119,36 @@ def test_quiz_timer_and_roles(tools_node: ClassNode, chromium, request):
         # The teacher's page shows the live tally: one B, one C (Bob's A was replaced), 2 answered.
         wait_until(lambda: counts(teacher) == [0, 1, 1, 0], 15, "live counts [0, 1, 1, 0] at the teacher")
         expect(teacher.page.locator("#tool-quiz .quiz-answered")).to_have_attribute("data-answered", "2")
-        # Students never see the others' answers while the card is open.
+        # The teacher sees which option is right; students see neither that nor the others'
+        # answers while the card is open.
+        expect(teacher.page.locator('#tool-quiz li[data-right="1"]')).to_have_attribute("data-index", "1")
         assert ann.page.locator("#tool-quiz .count").count() == 0
+        assert ann.page.locator("#tool-quiz li[data-right]").count() == 0
+        assert ann.eval("tkroomPage.room.tools.currentCard().right") is None
 
         # A phone renders the student's panel whole: no sideways scrolling, the choices in view.
         assert bob.eval("document.documentElement.scrollWidth <= window.innerWidth")
         box = bob.page.locator('#tool-quiz [data-action="quiz-send"]').bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
         bob.page.locator("#tool-quiz").screenshot(path=str(out / "student-phone-quiz.png"))
+
+        # The countdown (started while the card is open): 90 s, the same remaining time on the
+        # teacher's page and Ann's (whose clock is 7 minutes fast) and Bob's, running, paused
+        # and resumed.
+        teacher.click("timer-open")
+        teacher.page.fill("#timer-min", "1")
+        teacher.page.fill("#timer-sec", "30")
+        teacher.page.click('#tool-timer [data-action="timer-start"]')
+        for p in (ann, bob, live, inspector):
+            expect(p.page.locator("#tool-timer")).to_have_attribute("data-state", "running", timeout=15000)
+        # The pictures of docs/classroom.md: the teacher's tools, a student's phone.
+        for p in (teacher, bob):
+            p.eval("window.scrollTo(0, 0)")
+        area = teacher.page.locator("#tools-area").bounding_box()
+        assert area is not None
+        teacher.page.screenshot(path=str(out / "tools-teacher.png"),
+                                clip={"x": 0, "y": 0, "width": 1280, "height": area["y"] + area["height"] + 12})
+        bob.page.screenshot(path=str(out / "tools-student-phone.png"))
 
         # The teacher publishes: everyone sees the distribution; Ann is right, Bob is not.
         teacher.page.click('#tool-quiz [data-action="quiz-publish"]')
@@ -143,14 +165,7 @@ def test_quiz_timer_and_roles(tools_node: ClassNode, chromium, request):
                         ann.eval("tkroomPage.room.tools.currentCard().qid"))
         assert code == 4105
 
-        # The countdown: 90 s, the same remaining time on the teacher's page and Ann's (whose
-        # clock is 7 minutes fast) and Bob's, running, paused and resumed.
-        teacher.click("timer-open")
-        teacher.page.fill("#timer-min", "1")
-        teacher.page.fill("#timer-sec", "30")
-        teacher.page.click('#tool-timer [data-action="timer-start"]')
-        for p in (ann, bob, live, inspector):
-            expect(p.page.locator("#tool-timer")).to_have_attribute("data-state", "running", timeout=15000)
+        # The countdown, still running after the result.
         wait_until(lambda: seconds(teacher.page.inner_text("#timer-face")) <= 88, 15, "the timer counting down")
         t_s, a_s = faces(teacher, ann)
         assert 0 < t_s < 90 and abs(t_s - a_s) <= 1, (t_s, a_s)
@@ -168,7 +183,6 @@ def test_quiz_timer_and_roles(tools_node: ClassNode, chromium, request):
         wait_until(lambda: seconds(ann.page.inner_text("#timer-face")) < paused, 15, "running again")
         t_s, a_s = faces(teacher, ann)
         assert abs(t_s - a_s) <= 1, (t_s, a_s)
-        teacher.page.screenshot(path=str(out / "teacher.png"))
         bob.page.screenshot(path=str(out / "student-phone.png"), full_page=True)
 
         # The inspector sees every tool and has no controls at all.

@@ -34,6 +34,7 @@ export class Tools {
     this.offset = 0; // server clock minus this clock (ms)
     this.cards = new Map(); // qid -> {qid, question, asked, seq, counts, answered, result}
     this.mine = new Map(); // qid -> this user's last accepted answer
+    this._asked = new Map(); // qid -> the right answer of a card this user asked (this page)
     this.buzzer = null; // the saved qiangDaQi
     this.winner = null; // the saved QiangDaZhe_<uid> of this round
     this.timerMsg = null;
@@ -95,6 +96,8 @@ export class Tools {
         counts: (old && old.counts) || null,
         answered: (old && old.answered) || 0,
         result: (old && old.result) || null,
+        right: Array.isArray(d.right) ? d.right : (old && old.right) || this._asked.get(qid) || null,
+        version: (old && old.version) || 0,
         fromID: m.fromID,
       });
       return "question";
@@ -106,13 +109,18 @@ export class Tools {
       card.result = { ...d };
       if (Array.isArray(d.counts)) card.counts = d.counts;
       if (typeof d.answered === "number") card.answered = d.answered;
+      if (Array.isArray(d.right)) card.right = d.right;
       return "result";
     }
     if (name === COUNT) {
       const card = this.cards.get(d.qid);
       if (!card || !Array.isArray(d.counts)) return null;
+      // Two nodes send counts: an older one arriving after a newer one is dropped.
+      if (typeof d.version === "number" && d.version < card.version) return null;
+      if (typeof d.version === "number") card.version = d.version;
       card.counts = d.counts;
       card.answered = Number(d.answered) || 0;
+      if (Array.isArray(d.right)) card.right = d.right; // super users: the right answer
       return "count";
     }
     if (name === BUZZER || m.id === BUZZER) {
@@ -169,10 +177,23 @@ export class Tools {
         this.room.dispatchEvent("tools-dial", { userId: d.userid, nickname: d.nickname, pickedAt: d.picked_at });
         break;
       case "gift":
+        this._applyTotals(d.totals, m.fromID);
         this.room.dispatchEvent("tools-gift", { receivers: d.receivers || Object.keys(d.totals || {}), totals: d.totals || {}, fromID: m.fromID });
         break;
     }
     this.room.dispatchEvent("tools-changed", { reason: kind });
+  }
+
+  /** The server keeps each receiver's `giftnumber` property; the gift event carries the totals. */
+  _applyTotals(totals, fromID) {
+    for (const [id, n] of Object.entries(totals && typeof totals === "object" ? totals : {})) {
+      const user = this.room.users.get(id);
+      if (!user || typeof n !== "number") continue;
+      user.properties = user.properties || {};
+      if (user.properties.giftnumber === n) continue;
+      user.properties.giftnumber = n;
+      this.room.dispatchEvent("room-userproperty-changed", { user, message: { giftnumber: n }, fromID });
+    }
   }
 
   /** A live delMsg: a card, the buzzer (and its winner), the timer or the pick removed. */
@@ -218,7 +239,11 @@ export class Tools {
     return role === 2;
   }
 
-  /** One card: `{qid, question: {title, options, multiple, right?, limit_s?, asked_at}, counts, answered, result, open}`. */
+  /**
+   * One card: `{qid, question: {title, options, multiple, limit_s?, asked_at}, counts,
+   * answered, right, result, open, closesAt}`. `right` is known to the teacher and assistants
+   * (from the live counts, or the card they asked) and to everyone once the result is out.
+   */
   card(qid) {
     const c = this.cards.get(qid);
     if (!c) return null;
@@ -342,7 +367,10 @@ export class Tools {
     if (title) data.title = String(title);
     if (Array.isArray(right) && right.length) data.right = right.map(Number);
     if (limit_s) data.limit_s = Number(limit_s);
+    if (data.right) this._asked.set(id, data.right);
     await this.room.pubMsg({ name: QUESTION, id: `Question_${id}`, toID: "__all", save: true, data });
+    const card = this.cards.get(id);
+    if (card && !card.right && data.right) card.right = data.right;
     return id;
   }
 

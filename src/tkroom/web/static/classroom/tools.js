@@ -278,7 +278,7 @@ export function createTools(ctx) {
     const q = card.question;
     const options = Array.isArray(q.options) ? q.options : [];
     const result = card.result;
-    const right = new Set((result && result.right) || (isSuper() && q.right) || []);
+    const right = new Set((result && result.right) || (isSuper() && (card.right || q.right)) || []);
     const counts = card.counts || [];
     const answered = card.answered || 0;
     const mine = tools.myAnswer(card.qid);
