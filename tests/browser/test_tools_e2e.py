@@ -95,6 +95,8 @@ def test_quiz_timer_and_roles(tools_node: ClassNode, chromium, request):
         for i, text in enumerate(labels):
             teacher.page.get_by_label(f"Option {'ABCD'[i]}", exact=True).fill(text)
         teacher.page.get_by_label("Option B is right").check()
+        need_node_modules()
+        assert run_axe(teacher.page) == []  # the form, labelled for screen readers
         teacher.page.click('#quiz-compose [data-action="quiz-ask"]')
         expect(teacher.page.locator("#quiz-compose")).to_be_hidden()
 
@@ -202,7 +204,6 @@ def test_quiz_timer_and_roles(tools_node: ClassNode, chromium, request):
             expect(p.page.locator("#timer-face")).to_have_text("00:00")
         expect(ann.page.locator("#timer-note")).to_have_text("Time is up!")
 
-        need_node_modules()
         assert run_axe(teacher.page) == []
         assert run_axe(bob.page) == []
         assert b_id
@@ -256,6 +257,14 @@ def test_buzzer_trophies_and_pick(tools_node: ClassNode, chromium):
             expect(p.page.locator(f'#people li[data-userid="{a_id}"] .flags')).to_contain_text("★ 2", timeout=15000)
             expect(p.page.locator(f'#people li[data-userid="{b_id}"] .flags')).to_contain_text("★ 1", timeout=15000)
         assert ann.eval(f"tkroomPage.room.tools.trophies('{a_id}')") == 2
+        # On stage, a student's tile shows the count and gives another trophy.
+        teacher.click("stage-on", a_id)
+        tile = teacher.page.locator(f'#stage .tile[data-userid="{a_id}"]')
+        expect(tile.locator(".trophies")).to_have_text("★ 2", timeout=15000)
+        tile.locator('[data-action="trophy"]').click()
+        expect(tile.locator(".trophies")).to_have_text("★ 3", timeout=15000)
+        expect(ann.page.locator(f'#people li[data-userid="{a_id}"] .flags')).to_contain_text("★ 3", timeout=15000)
+        teacher.click("stage-off", a_id)
         # A student may not give trophies (the server says 4108).
         assert ann.eval(f"tkroomPage.room.tools.sendGift(['{b_id}']).then(() => 0, (e) => e.code)") == 4108
 
@@ -269,11 +278,24 @@ def test_buzzer_trophies_and_pick(tools_node: ClassNode, chromium):
         name = "Ann" if picked == a_id else "Bob"
         expect(teacher.page.locator("#pick-name")).to_have_text(f"Random pick: {name}")
 
+        # A card with several answers and a 3 s limit closes by itself on the students' pages;
+        # an answer after the limit is refused (4105).
+        teacher.eval("tkroomPage.room.tools.ask({options: ['x', 'y', 'z'], multiple: true, limit_s: 3})")
+        expect(bob.page.locator("#quiz-left")).to_be_visible(timeout=15000)
+        bob.page.click('#tool-quiz li[data-index="0"] [data-action="quiz-choose"]')
+        bob.page.click('#tool-quiz li[data-index="2"] [data-action="quiz-choose"]')
+        bob.page.click('#tool-quiz [data-action="quiz-send"]')
+        expect(bob.page.locator("#tool-quiz .quiz-mine")).to_contain_text("A, C", timeout=15000)
+        expect(ann.page.locator('#tool-quiz [data-action="quiz-choose"]')).to_have_count(0, timeout=15000)
+        expect(ann.page.locator("#tool-quiz .quiz-state")).to_have_text("Answers are closed.")
+        qid = ann.eval("tkroomPage.room.tools.currentCard().qid")
+        assert ann.eval("(q) => tkroomPage.room.tools.answer(q, [1]).then(() => 0, (e) => e.code)", qid) == 4105
+
         # A reload brings the tools back as they are (saved messages), trophies included.
         ann.page.reload()
         ann.page.wait_for_selector("#class-view:not([hidden])", timeout=20000)
         expect(ann.page.locator("#tool-pick")).to_have_attribute("data-userid", picked, timeout=15000)
-        expect(ann.page.locator(f'#people li[data-userid="{a_id}"] .flags')).to_contain_text("★ 2", timeout=15000)
+        expect(ann.page.locator(f'#people li[data-userid="{a_id}"] .flags')).to_contain_text("★ 3", timeout=15000)
         for p in people:
             assert p.errors == [], p.errors
     finally:
