@@ -85,13 +85,13 @@ async def test_saved_messages_and_late_joiner(env):
                                data={"recordtype": 0}))["seq"]
     got = await s.wait("room-pubmsg", lambda ev: ev["id"] == "ClassBegin")
     assert got["seq"] == seq and got["fromID"] == "teach"
-    await t.room.pubMsg({"name": "timer", "id": "timer", "save": True, "data": {"t": 1}})
+    await t.room.pubMsg({"name": "note", "id": "note", "save": True, "data": {"t": 1}})
     late = await member("late")
     ids = [m["id"] for m in late.named("room-connected")[0]["message"]]
-    assert ids == ["ClassBegin", "timer"]
-    assert [m["id"] for m in late.room.getMsgList()] == ["ClassBegin", "timer"]
-    await t.room.delMsg(name="timer", id="timer")
-    await late.wait("room-delmsg", lambda ev: ev["id"] == "timer")
+    assert ids == ["ClassBegin", "note"]
+    assert [m["id"] for m in late.room.getMsgList()] == ["ClassBegin", "note"]
+    await t.room.delMsg(name="note", id="note")
+    await late.wait("room-delmsg", lambda ev: ev["id"] == "note")
     assert [m["id"] for m in late.room.getMsgList()] == ["ClassBegin"]
     with pytest.raises(ClientError) as e:  # a student may not steer the class
         await s.room.pubMsg(name="ClassBegin", id="ClassBegin", toID="__all", save=True)

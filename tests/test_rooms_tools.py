@@ -181,3 +181,12 @@ def test_counts_are_coalesced_with_a_trailing_send():
     c.taken("other", 1500)
     c.offer("x", 5000)
     assert len(c) == 1                          # quiet rooms forgotten
+
+
+def test_a_timer_message_the_server_did_not_stamp_is_no_timer():
+    assert tools.timer_of(None) is None
+    assert tools.timer_of({"data": {"t": 1}}) is None
+    assert tools.timer_of({"data": {"state": "running", "duration_ms": 1, "remaining_ms": "1",
+                                    "since_ms": 0}}) is None
+    st = {"state": "paused", "duration_ms": 5, "remaining_ms": 3, "since_ms": 9}
+    assert tools.timer_of({"data": st}) == st

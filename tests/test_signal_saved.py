@@ -70,16 +70,16 @@ async def test_saved_messages_are_capped_per_user_and_per_room(world):
     await stu.ok("pubMsg", {**saved_msg(9, "s1"), "save": False})
     await teacher.ok("pubMsg", {"name": "ClassBegin", "toID": "__all", "save": True})
     await teacher.ok("pubMsg", {"name": "page", "toID": "__all", "save": True})
-    ack = await teacher.req("pubMsg", {"name": "timer", "toID": "__all", "save": True})
+    ack = await teacher.req("pubMsg", {"name": "note", "toID": "__all", "save": True})
     assert ack["code"] == 2601 and "the room keeps at most 4 saved messages" in ack["msg"]
-    assert all(e["data"]["id"] != "timer" for e in teacher.named("pubMsg"))
+    assert all(e["data"]["id"] != "note" for e in teacher.named("pubMsg"))
     # the room is intact: a late joiner gets exactly what was accepted, in seq order
     snapshot = await late_join_msglist(s)
     assert [m["id"] for m in snapshot] == ["s1-0", "s1-1", "ClassBegin", "page"]
     assert snapshot[1]["data"] == {"i": "again"}
     # deleting makes room again
     await teacher.ok("delMsg", {"name": "page", "toID": "__all"})
-    await teacher.ok("pubMsg", {"name": "timer", "toID": "__all", "save": True})
+    await teacher.ok("pubMsg", {"name": "note", "toID": "__all", "save": True})
 
 
 async def late_join_msglist(s) -> list[dict]:

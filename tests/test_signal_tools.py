@@ -70,6 +70,7 @@ async def test_a_quiz_from_question_to_result(world):
     a = await member("a", 1)
     students = [await member(f"s{i}") for i in range(5)]
     v = await member("v", 3)
+    insp = await member("i", 4)
     ask = await t.ok("pubMsg", card("q1", right=[2], title="2+2?"))
     assert ask["qid"] == "q1"
     for c in (*students, v, a):
@@ -79,7 +80,7 @@ async def test_a_quiz_from_question_to_result(world):
         assert (await s.ok("pubMsg", answer("q1", i % 2 * 2))) == {"result": 0}
     # s0 changes its mind while the card is open: the change replaces the first answer
     await students[0].ok("pubMsg", answer("q1", 3))
-    for sup in (t, a):
+    for sup in (t, a, insp):        # inspectors see everything (and never act)
         await settle(lambda sup=sup: (counts_of(sup, "q1") or {}).get("answered") == 5 and
                      counts_of(sup, "q1")["counts"] == [2, 0, 2, 1])
         assert counts_of(sup, "q1")["right"] == [2]
@@ -231,3 +232,18 @@ async def test_dial_picks_present_students_and_trophies_count(world):
     again = await member("s1")
     assert again and (await s2.ok("getUser", {"ids": ["s1"]}))["users"][0]["properties"][
         "giftnumber"] == 2
+
+
+async def test_an_open_card_is_stored_when_the_room_empties(world):
+    server, member, d = world
+    t = await member("t", 0)
+    s = await member("s")
+    await t.ok("pubMsg", card("open"))
+    await s.ok("pubMsg", answer("open", 1))
+    await s.ok("leaveRoom")
+    await t.ok("leaveRoom")
+    await settle(lambda: len(d.answers) == 1)
+    assert d.answers[0][1:4:2] == ("open", {"s": [1]})
+    # the room starts afresh: the card id may be used again
+    t2 = await member("t", 0)
+    await t2.ok("pubMsg", card("open"))

@@ -373,3 +373,16 @@ async def test_gifts_count_atomically_and_set_the_property(state):
     (s1,) = await state.get_members("r", ["s1"])
     assert s1.properties["giftnumber"] == 25
     assert await state.get_members("r", ["gone"]) == []
+
+
+async def test_clearing_the_tools_hands_back_the_open_card(state):
+    await state.open_card("r", question("q"))
+    await state.answer_card("r", "q", "s", (1,), 2000)
+    await state.arm_buzzer("r")
+    await state.give_gifts("r", ["s"])
+    closed = await state.clear_tools("r")
+    assert closed.qid == "q" and closed.answers == {"s": [1]}
+    assert await state.clear_tools("r") is None
+    assert await state.gift_totals("r", ["s"]) == {}
+    assert await state.arm_buzzer("r") == (1, "")                       # the rounds start afresh
+    assert await state.open_card("r", question("q")) == (0, None)

@@ -43,13 +43,23 @@ BOARD_CLEAR = "board-clear"
 BOARD_SEGMENT = "board-segment"
 BOARD_LASER = "board-laser"
 BOARD_DOCUMENT = "board-document"
+# the classroom tools (docs/tools.md), from their messages: see client/tools.py
+TOOLS_QUESTION = "tools-question"
+TOOLS_COUNT = "tools-count"
+TOOLS_RESULT = "tools-result"
+TOOLS_BUZZER = "tools-buzzer"
+TOOLS_WINNER = "tools-winner"
+TOOLS_TIMER = "tools-timer"
+TOOLS_DIAL = "tools-dial"
+TOOLS_GIFT = "tools-gift"
 
 ALL_EVENTS = (
     ROOM_CONNECTED, ROOM_CONNECT_FAIL, ROOM_DISCONNECTED, ROOM_RECONNECTING, ROOM_RECONNECTED,
     ROOM_LEAVEROOM, PARTICIPANT_JOIN, PARTICIPANT_LEAVE, PARTICIPANT_EVICTED, TEXT_MESSAGE,
     PUBMSG, DELMSG, MSGLIST, USERPROPERTY_CHANGED, MODE_CHANGED, ERROR_NOTICE, WARN_NOTICE,
     INFO_NOTICE, BOARD_PAGE, BOARD_SHAPE, BOARD_ERASE, BOARD_CLEAR, BOARD_SEGMENT, BOARD_LASER,
-    BOARD_DOCUMENT,
+    BOARD_DOCUMENT, TOOLS_QUESTION, TOOLS_COUNT, TOOLS_RESULT, TOOLS_BUZZER, TOOLS_WINNER,
+    TOOLS_TIMER, TOOLS_DIAL, TOOLS_GIFT,
 )
 
 # After these the room is out of the class for good; iterators stop after yielding them.

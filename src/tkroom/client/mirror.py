@@ -16,6 +16,7 @@ from typing import Any
 
 from tkroom.client import events as E
 from tkroom.client.board import Board, expand
+from tkroom.client.tools import ToolsModel
 from tkroom.roles import SUPER_ROLES
 
 AppEvent = tuple[str, dict[str, Any]]
@@ -43,6 +44,7 @@ class RoomMirror:
         self.session: dict[str, str] = {}
         self.last_s = -1
         self.board = Board()
+        self.tools = ToolsModel()
 
     # ---- whole-room updates ------------------------------------------------------------------
 
@@ -56,6 +58,7 @@ class RoomMirror:
         self.room = dict(answer.get("room") or {})
         self.msgs = _saved_with_board(answer.get("msglist"), answer.get("board"))
         self.board.load(self.msgs.values(), self.self_id)
+        self.tools.load(self.msgs.values(), self.users)
         self.mode = answer.get("mode", "normalRoom")
         self.session = dict(answer.get("session") or {})
         self.last_s = int(answer.get("s", -1))
@@ -173,6 +176,14 @@ class RoomMirror:
         out.events.append((E.PUBMSG, d))
         for cleared in self.board.pub(d, out.events):  # a clear removed the page's shapes
             self.msgs.pop(cleared, None)
+        self.tools.pub(d, out.events)
+        body = d.get("data")
+        totals = body.get("totals") if d.get("name") == "sendgift" and isinstance(body, dict) \
+            else None
+        if isinstance(totals, dict):       # trophies: the receivers' giftnumber property
+            for uid, n in totals.items():
+                if uid in self.users:
+                    self.users[uid]["properties"]["giftnumber"] = n
 
     def _delmsg(self, d: dict[str, Any], out: Applied) -> None:
         mid = _id(d)
@@ -180,10 +191,12 @@ class RoomMirror:
             self.msgs.pop(mid, None)
         out.events.append((E.DELMSG, d))
         self.board.delete(d, out.events)
+        self.tools.delete(d, out.events)
 
     def _msglist(self, d: dict[str, Any], out: Applied) -> None:
         self.msgs = _saved_with_board(d.get("msglist"), d.get("board"))
         self.board.load(self.msgs.values(), self.self_id)
+        self.tools.load(self.msgs.values(), self.users)
         out.events.append((E.MSGLIST, {"message": list(self.msgs.values())}))
 
     def _mode(self, d: dict[str, Any], out: Applied) -> None:

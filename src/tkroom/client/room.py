@@ -8,7 +8,8 @@ session (nobody in the room notices) or, when the server has forgotten it, joins
 
 This module is the facade: it checks the application's arguments and answers from the local
 copy. The copy is ``mirror.RoomMirror`` (pure), the connection and its recovery
-``session.Session``; the board's calls are ``room.board`` (``whiteboard.RoomBoard``).
+``session.Session``; the board's calls are ``room.board`` (``whiteboard.RoomBoard``), the
+classroom tools' ``room.tools`` (``tools.RoomTools``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from tkroom.client.session import (
     Session,
     State,
 )
+from tkroom.client.tools import RoomTools
 from tkroom.client.whiteboard import RoomBoard
 from tkroom.roles import ROLES
 
@@ -57,6 +59,10 @@ class Room:
         self.board = RoomBoard(self._request, self._mirror, self._require_init,
                                self._require_room)
         """The board (docs/client.md, *The board*): pages, shapes, undo, laser."""
+        self.tools = RoomTools(self._request, self._mirror.tools, lambda: self._mirror.self_id,
+                               self._require_room)
+        """The classroom tools (docs/client.md, *Classroom tools*): cards, buzzer, timer,
+        random pick, trophies."""
 
     # ---- setup -------------------------------------------------------------------------------
 

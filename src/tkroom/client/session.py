@@ -15,6 +15,7 @@ import enum
 import logging
 import random
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -197,6 +198,7 @@ class Session:
             raise
         self._conn = conn
         self._mirror.load(answer)
+        self._mirror.tools.set_clock(answer.get("serverTime"), time.time() * 1000)
         return answer
 
     async def _open_socket(self, url: str) -> Connection:
@@ -351,12 +353,14 @@ class Session:
             if mirror.session:
                 try:
                     self._conn = conn
-                    await conn.request(
+                    answer = await conn.request(
                         "resume",
                         {"session": mirror.session.get("id"), "token": mirror.session.get("token"),
                          "last": mirror.last_s},
                         self.opts.request_timeout,
                     )
+                    if isinstance(answer, dict):
+                        mirror.tools.set_clock(answer.get("serverTime"), time.time() * 1000)
                     return True
                 except ClientError as exc:
                     if exc.code != RESUMABLE_GONE:

@@ -429,11 +429,25 @@ def result_data(closed: ClosedCard) -> dict[str, Any]:
 
 
 # the countdown timer ------------------------------------------------------------------------
+def timer_of(saved: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The timer state of the saved ``timer`` message (None: none, or not one the server
+    stamped: a message saved under that id before the timer had rules)."""
+    st = saved.get("data") if saved is not None else None
+    if not isinstance(st, dict) or st.get("state") not in ("running", "paused", "stopped",
+                                                            "ended"):
+        return None
+    for k in ("duration_ms", "remaining_ms", "since_ms"):
+        if isinstance(st.get(k), bool) or not isinstance(st.get(k), int):
+            return None
+    return st
+
+
 def timer_remaining(st: dict[str, Any], now_ms: int) -> int:
-    """Milliseconds left on a timer state at ``now_ms`` (never below 0)."""
+    """Milliseconds left on a timer state at ``now_ms`` (never below 0, never above what it
+    had at ``since_ms``: a client clock estimated a little behind shows no extra time)."""
     if st.get("state") != "running":
         return int(st.get("remaining_ms", 0))
-    return max(0, int(st["remaining_ms"]) - (now_ms - int(st["since_ms"])))
+    return max(0, int(st["remaining_ms"]) - max(0, now_ms - int(st["since_ms"])))
 
 
 def timer_apply(current: dict[str, Any] | None, action: str, duration_ms: int,

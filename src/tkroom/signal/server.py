@@ -530,7 +530,7 @@ class SignalServer:
         await self.state.close_session(sid)
         events, classstate = decisions.left(out, big, self.now_ms())
         if out.empty and not keep:
-            await self.state.clear_tools(serial)
+            await self.tools.room_cleared(serial)
         if out.member is not None:
             events.append(decisions.departed(out.member))
         await self._publish(serial, events)

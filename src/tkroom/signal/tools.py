@@ -17,7 +17,7 @@ from tkroom.directory import RoomDirectory
 from tkroom.rooms import decisions
 from tkroom.rooms import tools as rules
 from tkroom.rooms.board import RateLimiter
-from tkroom.rooms.model import Event, Member, Target
+from tkroom.rooms.model import ASSISTANT, INSPECTOR, TEACHER, Event, Member, Target
 from tkroom.rooms.rules import SERVER_ID, fail
 from tkroom.rooms.transitions import ERR_SAVED_LIMIT, SavePolicy
 from tkroom.signal.fanout import Conn
@@ -26,7 +26,8 @@ from tkroom.tasks import spawn
 
 log = logging.getLogger(__name__)
 
-SUPER = Target("super", SERVER_ID)
+# live counts: the super users, and the inspectors (who see everything, never act)
+COUNTED = Target("roles", SERVER_ID, roles=(TEACHER, ASSISTANT, INSPECTOR))
 EVERYONE = Target("all", SERVER_ID)
 
 
@@ -107,9 +108,7 @@ class Tools:
         try:
             out = await self._save_and_send(conn.serial, a.msg)
         except BaseException:
-            closed = await self.state.close_card(conn.serial, a.qid)
-            if closed is not None:
-                await self._store_answers(conn.serial, closed, now_ms)
+            await self.state.close_card(conn.serial, a.qid)     # never shown: nothing to keep
             raise
         return {**out, "qid": a.qid}
 
@@ -143,7 +142,7 @@ class Tools:
         msg = rules.count_message(qid, tally, list(tally.right) if tally.right else None,
                                   now_ms)
         try:
-            await self.server._publish(serial, [Event("pubMsg", msg, SUPER)])
+            await self.server._publish(serial, [Event("pubMsg", msg, COUNTED)])
         except Exception:
             log.exception("could not send the answer count of %s", serial)
 
@@ -183,7 +182,7 @@ class Tools:
     async def _timer(self, conn: Conn, me: Member, a: rules.Action,
                      now_ms: int) -> dict[str, Any]:
         cur = await self.state.get_message(conn.serial, rules.TIMER)
-        st = rules.timer_apply(cur["data"] if cur else None, a.timer, a.duration_ms, now_ms)
+        st = rules.timer_apply(rules.timer_of(cur), a.timer, a.duration_ms, now_ms)
         out = await self._save_and_send(conn.serial, {**a.msg, "data": st})
         self._schedule_end(conn.serial, st)
         return {**out, "timer": st}
@@ -204,8 +203,9 @@ class Tools:
         self.timers.pop(serial, None)
         try:
             cur = await self.state.get_message(serial, rules.TIMER)
-            if cur is None or cur["data"].get("state") != "running" \
-                    or cur["data"].get("since_ms") != since_ms:
+            st = rules.timer_of(cur)
+            if cur is None or st is None or st["state"] != "running" \
+                    or st["since_ms"] != since_ms:
                 return          # paused, reset, restarted or removed meanwhile
             if rules.timer_remaining(cur["data"], self.server.now_ms()) > 0:
                 self._schedule_end(serial, cur["data"])     # the clock ran behind the loop's
@@ -238,6 +238,17 @@ class Tools:
         except Exception:
             log.exception("could not store the trophies given in %s", conn.serial)
         return {"totals": totals}
+
+    async def room_cleared(self, serial: str) -> None:
+        """The room emptied and its messages went: so do its tools (an open card's answers
+        are stored first)."""
+        closed = await self.state.clear_tools(serial)
+        self.latest.pop(serial, None)
+        handle = self.timers.pop(serial, None)
+        if handle is not None:
+            handle.cancel()
+        if closed is not None:
+            await self._store_answers(serial, closed, self.server.now_ms())
 
     # removal -------------------------------------------------------------------------------
     async def delmsg(self, conn: Conn, me: Member, d: rules.ToolDelete,

@@ -171,8 +171,9 @@ class RoomState(Protocol):
     async def gift_totals(self, serial: str, userids: list[str]) -> dict[str, int]:
         """The trophies these users hold in the room (those with none are left out)."""
 
-    async def clear_tools(self, serial: str) -> None:
-        """Forget the room's tool state (the room emptied and its messages went)."""
+    async def clear_tools(self, serial: str) -> ClosedCard | None:
+        """Forget the room's tool state (the room emptied and its messages went); answers the
+        card that was open, closed, so its answers can still be stored."""
 
     # events ----------------------------------------------------------------------------
     async def publish(self, serial: str, event: Event) -> Event:

@@ -127,8 +127,9 @@ class MemoryState:
         td = self.tools.get(serial)
         return {} if td is None else {u: td.gifts[u] for u in userids if u in td.gifts}
 
-    async def clear_tools(self, serial: str) -> None:
-        self.tools.pop(serial, None)
+    async def clear_tools(self, serial: str) -> tools.ClosedCard | None:
+        td = self.tools.pop(serial, None)
+        return tools.close_card(td, td.card.qid) if td is not None and td.card else None
 
     async def publish(self, serial: str, event: Event) -> Event:
         if serial not in self.rooms and serial not in self.subscribers:

@@ -172,7 +172,7 @@ class RedisState:
                      "EXPIRE_SESSION", "CLOSE_SESSION", "EXPIRED_SESSIONS", "HEARTBEAT",
                      "RECLAIM", "BAR_MEMBER", "RESTORE_MEMBER", "RELEASE_UNHELD",
                      "OPEN_CARD", "ANSWER_CARD", "CLOSE_CARD", "ARM_BUZZER", "PRESS_BUZZER",
-                     "DISARM_BUZZER", "GIVE_GIFTS"):
+                     "DISARM_BUZZER", "GIVE_GIFTS", "CLEAR_TOOLS"):
             # a Script sends EVALSHA and loads itself again when Redis answers NOSCRIPT
             self._scripts[name] = self.redis.register_script(getattr(lua, name))
         self._run_id = await self._server_run_id()
@@ -371,11 +371,9 @@ class RedisState:
         got = _recancel(await self.redis.hmget(self._tools(serial) + "gift", userids))
         return {u: int(n) for u, n in zip(userids, got, strict=True) if n is not None}
 
-    async def clear_tools(self, serial: str) -> None:
-        assert self.redis is not None
-        t_ = self._tools(serial)
-        _recancel(await self.redis.delete(*(t_ + k for k in
-                                            ("used", "card", "cnt", "ans", "bz", "gift"))))
+    async def clear_tools(self, serial: str) -> tools.ClosedCard | None:
+        res = await self._run("CLEAR_TOOLS", self._tools(serial))
+        return _closed_card(res) if res else None
 
     # events --------------------------------------------------------------------------------
     async def publish(self, serial: str, event: Event) -> Event:

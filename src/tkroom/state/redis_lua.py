@@ -668,3 +668,12 @@ end
 touch(T, ARGV[3])
 return out
 """
+
+# ARGV: T -> the open card, closed (see close_open), or false; every tool key goes
+CLEAR_TOOLS = _TOOLS + """
+local T = ARGV[1]
+local card = false
+if redis.call('EXISTS', T .. 'card') == 1 then card = close_open(T) end
+for _, k in ipairs(TOOL_KEYS) do redis.call('DEL', T .. k) end
+return card
+"""
