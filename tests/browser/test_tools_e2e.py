@@ -120,6 +120,7 @@ def test_quiz_timer_and_roles(tools_node: ClassNode, chromium, request):
 
         # The teacher's page shows the live tally: one B, one C (Bob's A was replaced), 2 answered.
         wait_until(lambda: counts(teacher) == [0, 1, 1, 0], 15, "live counts [0, 1, 1, 0] at the teacher")
+        wait_until(lambda: counts(inspector) == [0, 1, 1, 0], 15, "live counts at the inspector")
         expect(teacher.page.locator("#tool-quiz .quiz-answered")).to_have_attribute("data-answered", "2")
         # The teacher sees which option is right; students see neither that nor the others'
         # answers while the card is open.

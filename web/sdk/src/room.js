@@ -137,7 +137,7 @@ export class Room extends Emitter {
       maxAttempts: this.options.maxReconnectCount,
       onDrop: () => this.dispatchEvent("room-disconnected", { willReconnect: true }),
       onReconnecting: (n) => this.dispatchEvent("room-reconnecting", { number: n }),
-      onResumed: () => this._onResumed(),
+      onResumed: (ack, sentAt, receivedAt) => this._onResumed(ack, sentAt, receivedAt),
       onExpired: () => this._rejoin(),
       onLost: (err) => this._onLost(err),
     });
@@ -222,7 +222,9 @@ export class Room extends Emitter {
     }
   }
 
-  _onResumed() {
+  _onResumed(ack, sentAt, receivedAt) {
+    // The server's clock again: the computer may have slept meanwhile.
+    if (ack) this.tools.setServerTime(ack.serverTime, sentAt, receivedAt);
     this.dispatchEvent("room-reconnected", { rejoined: false });
     // ICE may have failed while the network was down: bring broken media back.
     for (const pub of [...this.pubs.values()]) {

@@ -158,14 +158,14 @@ export class Tools {
         break;
       case "result": {
         const qid = d.qid || qidOf(m.id, "PublishResult_");
-        this.room.dispatchEvent("tools-result", { qid, card: this.card(qid), correct: this.isCorrect(qid) });
+        this.room.dispatchEvent("tools-result", { qid, card: this.card(qid), mine: this.myAnswer(qid), correct: this.isCorrect(qid) });
         break;
       }
       case "buzzer":
         this.room.dispatchEvent("tools-buzzer", { round: d.round, armed: true });
         break;
       case "winner":
-        this.room.dispatchEvent("tools-buzzer-winner", { round: d.round, userId: this.winnerId(), user: this.room.getUser(this.winnerId()) });
+        this.room.dispatchEvent("tools-winner", { round: d.round, userId: this.winnerId(), user: this.room.getUser(this.winnerId()) });
         break;
       case "timer":
         if (this.timerState().state !== "ended") this._endedSeen = false;

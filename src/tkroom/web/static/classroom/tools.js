@@ -450,7 +450,7 @@ export function createTools(ctx) {
     }
     ctx.refresh();
   });
-  room.on("tools-buzzer-winner", (ev) => {
+  room.on("tools-winner", (ev) => {
     const me = room.getMySelf();
     if (!me || ev.userId === me.id) return;
     if (isStudent()) ctx.showInfo(ctx.t()("tools.buzzer.won", { name: nameOf(ev.userId) }));

@@ -877,14 +877,14 @@ var Tools = class {
         break;
       case "result": {
         const qid = d.qid || qidOf(m.id, "PublishResult_");
-        this.room.dispatchEvent("tools-result", { qid, card: this.card(qid), correct: this.isCorrect(qid) });
+        this.room.dispatchEvent("tools-result", { qid, card: this.card(qid), mine: this.myAnswer(qid), correct: this.isCorrect(qid) });
         break;
       }
       case "buzzer":
         this.room.dispatchEvent("tools-buzzer", { round: d.round, armed: true });
         break;
       case "winner":
-        this.room.dispatchEvent("tools-buzzer-winner", { round: d.round, userId: this.winnerId(), user: this.room.getUser(this.winnerId()) });
+        this.room.dispatchEvent("tools-winner", { round: d.round, userId: this.winnerId(), user: this.room.getUser(this.winnerId()) });
         break;
       case "timer":
         if (this.timerState().state !== "ended") this._endedSeen = false;
@@ -1411,13 +1411,14 @@ var Connection = class {
       return;
     }
     try {
+      const sentAt = Date.now();
       const ack = await this.request("resume", {
         session: this.session.id,
         token: this.session.token,
         last: this.last
       });
       this.attempt = 0;
-      this.hooks.onResumed(ack);
+      this.hooks.onResumed(ack, sentAt, Date.now());
     } catch (err) {
       if (err.code === 102) {
         this.session = null;
@@ -1642,7 +1643,7 @@ var Room = class extends Emitter {
       maxAttempts: this.options.maxReconnectCount,
       onDrop: () => this.dispatchEvent("room-disconnected", { willReconnect: true }),
       onReconnecting: (n) => this.dispatchEvent("room-reconnecting", { number: n }),
-      onResumed: () => this._onResumed(),
+      onResumed: (ack2, sentAt2, receivedAt) => this._onResumed(ack2, sentAt2, receivedAt),
       onExpired: () => this._rejoin(),
       onLost: (err) => this._onLost(err)
     });
@@ -1721,7 +1722,8 @@ var Room = class extends Emitter {
       }
     }
   }
-  _onResumed() {
+  _onResumed(ack, sentAt, receivedAt) {
+    if (ack) this.tools.setServerTime(ack.serverTime, sentAt, receivedAt);
     this.dispatchEvent("room-reconnected", { rejoined: false });
     for (const pub of [...this.pubs.values()]) {
       if (["failed", "closed"].includes(pub.pc.connectionState)) this._restartPublisher(pub);
