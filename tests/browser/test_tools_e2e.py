@@ -117,6 +117,11 @@ def test_quiz_timer_and_roles(tools_node: ClassNode, chromium, request):
         expect(bob.page.locator("#tool-quiz .quiz-mine")).to_contain_text("A", timeout=15000)
         choose(bob, 2)
         expect(bob.page.locator("#tool-quiz .quiz-mine")).to_contain_text("C", timeout=15000)
+        # Bob's tab reloads: his answer is still his (kept in the tab) and still selected.
+        bob.page.reload()
+        bob.page.wait_for_selector("#class-view:not([hidden])", timeout=20000)
+        expect(bob.page.locator("#tool-quiz .quiz-mine")).to_contain_text("C", timeout=15000)
+        expect(bob.page.locator('#tool-quiz li[data-index="2"] [data-action="quiz-choose"]')).to_have_attribute("aria-pressed", "true")
 
         # The teacher's page shows the live tally: one B, one C (Bob's A was replaced), 2 answered.
         wait_until(lambda: counts(teacher) == [0, 1, 1, 0], 15, "live counts [0, 1, 1, 0] at the teacher")
@@ -141,6 +146,12 @@ def test_quiz_timer_and_roles(tools_node: ClassNode, chromium, request):
         teacher.click("timer-open")
         teacher.page.fill("#timer-min", "1")
         teacher.page.fill("#timer-sec", "30")
+        # What the teacher types survives the live counts arriving meanwhile.
+        version = "tkroomPage.room.tools.currentCard().version"
+        before = teacher.eval(version)
+        choose(ann, 1)
+        wait_until(lambda: teacher.eval(version) > before, 15, "a newer count at the teacher")
+        assert teacher.page.input_value("#timer-min") == "1" and teacher.page.input_value("#timer-sec") == "30"
         teacher.page.click('#tool-timer [data-action="timer-start"]')
         for p in (ann, bob, live, inspector):
             expect(p.page.locator("#tool-timer")).to_have_attribute("data-state", "running", timeout=15000)
@@ -222,9 +233,11 @@ def test_buzzer_trophies_and_pick(tools_node: ClassNode, chromium):
     teacher = Person(chromium, url)
     ann = Person(chromium, url)
     bob = Person(chromium, url, locale="zh-CN")
-    people = [teacher, ann, bob]
+    assistant = Person(chromium, url)
+    people = [teacher, ann, bob, assistant]
     try:
         teacher.join("Mr Herodotus", PASSWORDS["chairmanpwd"])
+        assistant.join("Ms Thucydides", PASSWORDS["assistantpwd"])
         a_id = ann.join("Ann", PASSWORDS["confuserpwd"])
         b_id = bob.join("Bob", PASSWORDS["confuserpwd"])
 
@@ -242,8 +255,9 @@ def test_buzzer_trophies_and_pick(tools_node: ClassNode, chromium):
         # A late press (a modified page) is refused: 2602, one winner per round.
         assert bob.eval("tkroomPage.room.tools.press().then(() => 0, (e) => e.code)") == 2602
         assert bob.eval("tkroomPage.room.tools.buzzerState().winnerId") == a_id
-        # A new round: the winner is gone and the buttons are back.
-        teacher.page.click('#tool-buzzer [data-action="buzzer-again"]')
+        # A new round, from the assistant's toolbar: the winner is gone and the buttons are back.
+        expect(assistant.page.locator('#controls [data-group="tools"] button')).to_have_count(4)
+        assistant.click("buzzer-arm")
         expect(bob.page.locator('#tool-buzzer [data-action="buzz"]')).to_be_visible(timeout=15000)
         bob.page.click('#tool-buzzer [data-action="buzz"]')
         expect(ann.page.locator("#buzzer-state")).to_have_text("Bob was first.", timeout=15000)

@@ -45,6 +45,18 @@ export function createTools(ctx) {
     return (u && u.properties.nickname) || id || "";
   };
   const fail = (err) => ctx.showError(err, "tools");
+
+  /** Replaces a card's contents, keeping the keyboard focus on the same control. */
+  function swap(box, kids) {
+    const had = box.contains(document.activeElement) ? document.activeElement : null;
+    const action = had && had.dataset.action;
+    const li = had && had.closest("li[data-index]");
+    box.replaceChildren(...kids);
+    if (!action) return;
+    const sel = `${li ? `li[data-index="${li.dataset.index}"] ` : ""}[data-action="${action}"]`;
+    const again = box.querySelector(sel);
+    if (again) again.focus();
+  }
   const act = (fn) => () => Promise.resolve(fn()).catch(fail);
 
   // ---- the toolbar (teacher, assistant) -----------------------------------------------------
@@ -144,6 +156,13 @@ export function createTools(ctx) {
     const s = tools.timerState();
     box.hidden = s.state === "none" && !(isSuper() && ui.timerOpen);
     if (box.hidden) return;
+    // Rebuilt only when its state changes: the teacher's typing survives other tools' events.
+    const key = `${s.state}|${isSuper()}|${t.lang}|${s.duration_ms}`;
+    if (box.dataset.key === key && $("timer-face")) {
+      $("timer-face").textContent = mmss(s.state === "none" ? 0 : s.remaining_ms);
+      return;
+    }
+    box.dataset.key = key;
     box.dataset.state = s.state;
     const face = el("p", { class: "timer-face", id: "timer-face", role: "timer", "aria-live": "off", text: mmss(s.state === "none" ? 0 : s.remaining_ms) });
     const note = el("p", { class: "timer-note", id: "timer-note", role: "status", text: s.state === "none" ? "" : t(`tools.timer.${s.state}`) });
@@ -167,7 +186,7 @@ export function createTools(ctx) {
       if (s.state === "running" || s.state === "paused" || s.state === "ended") row.append(ctx.button("tools.timer.reset", act(() => tools.timerReset()), { action: "timer-reset" }));
       kids.push(row);
     }
-    box.replaceChildren(...kids);
+    swap(box, kids);
   }
 
   /** Every quarter second: the timer's face and a card's time left, from the server's clock. */
@@ -345,7 +364,7 @@ export function createTools(ctx) {
       row.append(ctx.button("tools.quiz.remove", act(() => tools.removeCard(card.qid)), { action: "quiz-remove" }));
       kids.push(row);
     }
-    box.replaceChildren(...kids);
+    swap(box, kids);
     tick();
   }
 
@@ -401,7 +420,7 @@ export function createTools(ctx) {
         ),
       );
     }
-    box.replaceChildren(...kids);
+    swap(box, kids);
   }
 
   // ---- random pick ---------------------------------------------------------------------------
@@ -428,7 +447,7 @@ export function createTools(ctx) {
         ),
       );
     }
-    box.replaceChildren(...kids);
+    swap(box, kids);
   }
 
   // ---- announcements -------------------------------------------------------------------------
