@@ -305,6 +305,10 @@ def test_buzzer_trophies_and_pick(tools_node: ClassNode, chromium):
         expect(ann.page.locator("#tool-quiz .quiz-state")).to_have_text("Answers are closed.")
         qid = ann.eval("tkroomPage.room.tools.currentCard().qid")
         assert ann.eval("(q) => tkroomPage.room.tools.answer(q, [1]).then(() => 0, (e) => e.code)", qid) == 4105
+        # Its result can still be published: Bob's two answers counted, no right answer to judge.
+        teacher.page.click('#tool-quiz [data-action="quiz-publish"]')
+        wait_until(lambda: counts(ann) == [1, 0, 1], 15, "the timed card's result")
+        assert bob.page.locator("#tool-quiz .quiz-verdict").count() == 0
 
         # A reload brings the tools back as they are (saved messages), trophies included.
         ann.page.reload()
