@@ -31,6 +31,7 @@ export function createTools(ctx) {
     timerOpen: false, // the teacher's timer controls are open without a timer yet
     chosen: new Map(), // qid -> Set of the options a student has ticked (not yet sent)
     sending: false,
+    pressing: false,
   };
   const api = { ui };
 
@@ -408,7 +409,7 @@ export function createTools(ctx) {
     else text = isStudent() ? t("tools.buzzer.go") : t("tools.buzzer.armed");
     kids.push(el("p", { class: `buzzer-state${b.winnerId ? " won" : ""}`, id: "buzzer-state", role: "status", text }));
     if (isStudent() && !b.winnerId) {
-      kids.push(el("button", { type: "button", class: "buzz primary", "data-action": "buzz", text: t("tools.buzzer.press"), onclick: act(() => tools.press()) }));
+      kids.push(el("button", { type: "button", class: "buzz primary", "data-action": "buzz", text: t("tools.buzzer.press"), disabled: ui.pressing, onclick: press }));
     }
     if (isSuper()) {
       kids.push(
@@ -421,6 +422,22 @@ export function createTools(ctx) {
       );
     }
     swap(box, kids);
+  }
+
+  /** One press at a time; being second is news, not an error. */
+  async function press() {
+    if (ui.pressing) return;
+    ui.pressing = true;
+    renderBuzzer();
+    try {
+      await tools.press();
+    } catch (err) {
+      if (err.code === 2602) ctx.showInfo(ctx.t().code("tools", 2602));
+      else fail(err);
+    } finally {
+      ui.pressing = false;
+      renderBuzzer();
+    }
   }
 
   // ---- random pick ---------------------------------------------------------------------------
