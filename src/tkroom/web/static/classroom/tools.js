@@ -122,8 +122,7 @@ export function createTools(ctx) {
         badge = el("span", { class: "trophies" });
         tile.append(badge);
       }
-      badge.textContent = `★ ${n}`;
-      badge.setAttribute("aria-label", ctx.t()("tools.trophies", { n }));
+      badge.replaceChildren(el("span", { "aria-hidden": "true", text: `★ ${n}` }), el("span", { class: "visually-hidden", text: ctx.t()("tools.trophies", { n }) }));
       badge.dataset.count = String(n);
     } else if (badge) badge.remove();
     const give = tile.querySelector("button.trophy-give");
