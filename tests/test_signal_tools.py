@@ -247,3 +247,20 @@ async def test_an_open_card_is_stored_when_the_room_empties(world):
     # the room starts afresh: the card id may be used again
     t2 = await member("t", 0)
     await t2.ok("pubMsg", card("open"))
+
+
+async def test_live_counts_are_coalesced_and_the_last_is_always_sent(world):
+    server, member, _ = world
+    t = await member("t", 0)
+    students = [await member(f"s{i}") for i in range(30)]
+    await t.ok("pubMsg", card("c"))
+    started = time.monotonic()
+    for _ in range(3):                       # 90 answers (changes included) as fast as they go
+        await asyncio.gather(*(s.ok("pubMsg", answer("c", i % 4))
+                               for i, s in enumerate(students)))
+    await settle(lambda: (counts_of(t, "c") or {}).get("version") == 90)
+    elapsed_ms = (time.monotonic() - started) * 1000
+    sent = [e for e in t.named("pubMsg") if e["data"]["name"] == "AnswerCount"]
+    # one node: at most one count per 200 ms (plus the first, sent at once)
+    assert len(sent) <= elapsed_ms / 200 + 2, (len(sent), elapsed_ms)
+    assert counts_of(t, "c")["counts"] == [8, 8, 7, 7] and counts_of(t, "c")["answered"] == 30

@@ -88,7 +88,7 @@ class Member:
                 ev, d = f.get("ev"), f.get("data") or {}
                 if ev == "sendMessage":
                     msg = d.get("message")
-                    if isinstance(msg, dict) and "key" in msg:
+                    if isinstance(msg, dict) and "key" in msg and not self.teacher:
                         self.chats[msg["key"]] = now
                         self.progress.chats += 1
                         self.progress.changed.set()
@@ -143,8 +143,9 @@ async def answer_all(students: list[Member], qid: str) -> tuple[float, list[dict
         return fut
 
     futs = await asyncio.gather(*(one(i, s) for i, s in enumerate(students)))
-    acks = await asyncio.gather(*(asyncio.wait_for(f, 60) for f in futs))
-    return last_send, list(acks)
+    await asyncio.wait(futs, timeout=60)
+    acks = [f.result() if f.done() else {"code": -1, "msg": "no ack in 60 s"} for f in futs]
+    return last_send, acks
 
 
 async def measure(students: int, rounds: int, chats: int) -> list[dict[str, Any]]:
@@ -199,11 +200,12 @@ async def measure(students: int, rounds: int, chats: int) -> list[dict[str, Any]
                     for o in range(len(OPTIONS))]
             exact = exact and teacher.counts.get(qid, {}).get("counts") == want
             await teacher.req("pubMsg", {"name": "PublishResult", "data": {"qid": qid}})
+        in_order = [round(x, 1) for x in tally_ms]
         tally_ms.sort()
         chat_ms.sort()
         expected_chats = rounds * chats * students
         detail = {"students": students, "rounds": rounds, "chats_per_round": chats,
-                  "tally_ms": [round(x, 1) for x in tally_ms], "complete_rounds": len(tally_ms),
+                  "tally_ms": in_order, "complete_rounds": len(tally_ms),
                   "exact": exact, "refused": refused, "chat_receipts": len(chat_ms),
                   "chat_expected": expected_chats, "waits_ran_out": late,
                   "chat_max_ms": round(chat_ms[-1], 1) if chat_ms else None}
