@@ -698,9 +698,9 @@ def test_class_basics_devices_chat_recording(class_node: ClassNode, browser_ns, 
         teacher.click("class-begin")
         # The teacher's toolbar comes in labelled groups.
         groups = teacher.page.locator("#controls [role=group]")
-        expect(groups).to_have_count(4)
-        assert [groups.nth(i).get_attribute("aria-label") for i in range(4)] == \
-            ["Class", "Groups", "Camera and microphone", "Me"]
+        expect(groups).to_have_count(5)
+        assert [groups.nth(i).get_attribute("aria-label") for i in range(5)] == \
+            ["Class", "Groups", "Tools", "Camera and microphone", "Me"]
 
         # The device check: a live preview and a moving microphone level, nothing sent yet.
         teacher.click("devices")

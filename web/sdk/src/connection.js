@@ -132,13 +132,14 @@ export class Connection {
       return;
     }
     try {
+      const sentAt = Date.now();
       const ack = await this.request("resume", {
         session: this.session.id,
         token: this.session.token,
         last: this.last,
       });
       this.attempt = 0;
-      this.hooks.onResumed(ack);
+      this.hooks.onResumed(ack, sentAt, Date.now());
     } catch (err) {
       if (err.code === 102) {
         // The session is gone: the room must be joined again from scratch.

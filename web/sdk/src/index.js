@@ -3,6 +3,7 @@
 import { SHAPE_CLASSES, newShapeId, pageKey } from "./board.js";
 import { DESCRIPTIONS, ERROR_NOTICE, INFO_NOTICE, MESSAGES, TK_ERR, WARNING_NOTICE, WEBAPI } from "./codes.js";
 import { TKError, mediaErrorCode } from "./errors.js";
+import { newQid } from "./tools.js";
 import { acquireTrack } from "./media.js";
 import {
   MSG_TO_ALLEXCEPTAUDITOR,
@@ -42,6 +43,8 @@ export const TK = Object.freeze({
   mediaErrorCode,
   /** The board's helpers: page keys "<fileid>_<page>", shape classes, random shape ids (docs/board.md). */
   board: Object.freeze({ pageKey, SHAPE_CLASSES, newShapeId }),
+  /** The tools' helpers: a fresh answer-card id (docs/tools.md). */
+  tools: Object.freeze({ newQid }),
   /** Opens one device ("audio" | "video") as the SDK does before publishing: a device check. */
   getLocalTrack: acquireTrack,
 });

@@ -11,6 +11,7 @@ import { Board, expandBoard, parseShapeMsgId } from "./board.js";
 import { Emitter } from "./emitter.js";
 import { baseUrl, clientApi, clientApiForm, signalUrl } from "./http.js";
 import { Publisher, Subscriber, acquireTrack } from "./media.js";
+import { Tools } from "./tools.js";
 
 const NOTICE_NS = { error: "error_notice", warn: "warning_notice", info: "info_notice" };
 
@@ -76,6 +77,8 @@ export class Room extends Emitter {
     this._mediaQueue = Promise.resolve();
     /** The board: pages, shapes, drawing (board.js, docs/board.md). */
     this.board = new Board(this);
+    /** The classroom tools: answer card, buzzer, timer, random pick, trophies (tools.js, docs/tools.md). */
+    this.tools = new Tools(this);
   }
 
   // ---- set-up ----------------------------------------------------------------------------
@@ -140,7 +143,7 @@ export class Room extends Emitter {
       maxAttempts: this.options.maxReconnectCount,
       onDrop: () => this.dispatchEvent("room-disconnected", { willReconnect: true }),
       onReconnecting: (n) => this.dispatchEvent("room-reconnecting", { number: n }),
-      onResumed: () => this._onResumed(),
+      onResumed: (ack, sentAt, receivedAt) => this._onResumed(ack, sentAt, receivedAt),
       onExpired: () => this._rejoin(),
       onLost: (err) => this._onLost(err),
     });
@@ -152,8 +155,10 @@ export class Room extends Emitter {
     }
     const props = { ...j.userProps };
     let ack;
+    const sentAt = Date.now();
     try {
       ack = await conn.request("joinRoom", { ticket: check.ticket, properties: props, clientType: deviceType() });
+      this.tools.setServerTime(ack.serverTime, sentAt, Date.now());
     } catch (err) {
       conn.close();
       this.dispatchEvent("room-connect-fail", { source: 0, error: err.code, code: err.code, message: err.message });
@@ -199,6 +204,7 @@ export class Room extends Emitter {
     const all = [...(msglist || []), ...expandBoard(board)].sort((a, b) => (a.seq || 0) - (b.seq || 0));
     for (const m of all) this.msgs.set(m.id, m);
     this.board.reset(all);
+    this.tools.reset(all);
   }
 
   async _rejoin() {
@@ -222,7 +228,9 @@ export class Room extends Emitter {
     }
   }
 
-  _onResumed() {
+  _onResumed(ack, sentAt, receivedAt) {
+    // The server's clock again: the computer may have slept meanwhile.
+    if (ack) this.tools.setServerTime(ack.serverTime, sentAt, receivedAt);
     this.dispatchEvent("room-reconnected", { rejoined: false });
     // ICE may have failed while the network was down: bring broken media back.
     for (const pub of [...this.pubs.values()]) {
@@ -1073,6 +1081,7 @@ Room.prototype._handlers = {
       }
     }
     this.board.onPubMsg(data);
+    this.tools.onPubMsg(data);
     this.dispatchEvent("room-pubmsg", { message: data });
     if (data.name === "OnlyAudioRoom") {
       if (this.localTracks.video) this._notice("warn", 1011, undefined);
@@ -1083,6 +1092,7 @@ Room.prototype._handlers = {
   delMsg(data) {
     this.msgs.delete(data.id);
     this.board.onDelMsg(data);
+    this.tools.onDelMsg(data);
     this.dispatchEvent("room-delmsg", { message: data });
     if (data.name === "OnlyAudioRoom" || data.id === "OnlyAudioRoom") {
       if (wantsVideo(this._myState())) this._notice("warn", 1012, undefined);

@@ -1,11 +1,14 @@
 // The classroom page: a join form, then the class (board, stage, participants, chat,
-// courseware) with controls by role. The board is board.js, the courseware list courseware.js. Everything goes through tkroom.js; the page keeps no state of its
+// courseware) with controls by role. The board is board.js, the courseware list courseware.js,
+// the classroom tools (answer card, buzzer, timer, pick, trophies) tools.js. Everything goes
+// through tkroom.js; the page keeps no state of its
 // own that the room does not also have, so a late joiner or a reconnect sees the same class.
 
 import TK from "/sdk/tkroom.js";
 import { createBoard } from "/classroom/board.js";
 import { createCourseware } from "/classroom/courseware.js";
 import { el } from "/classroom/dom.js";
+import { createTools } from "/classroom/tools.js";
 import { LANGUAGES, makeTranslator, pickLanguage, translatePage } from "/classroom/i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -179,6 +182,7 @@ room.on("room-connected", (ev) => {
   setConn("");
   renderAll();
   boardView.joined();
+  toolsView.joined();
   courseware.load();
   loadGroups();
   restoreMedia();
@@ -262,8 +266,9 @@ for (const ev of [
   "room-remote-stream-added",
   "room-remote-stream-removed",
 ]) {
-  // The board's own messages (up to 30 a second while someone draws) are board.js's business.
-  room.on(ev, (e) => (e.message && e.message.name === "SharpsChange" ? null : renderAll()));
+  // The board's own messages (up to 30 a second while someone draws) are board.js's business,
+  // the live tally of an answer card (up to 5 a second) tools.js's.
+  room.on(ev, (e) => (e.message && (e.message.name === "SharpsChange" || e.message.name === "AnswerCount") ? null : renderAll()));
 }
 
 function msg(id) {
@@ -326,6 +331,7 @@ function renderControls() {
       ]),
     );
     groups.push(toolGroup("tb.groups", "groups", groupControls()));
+    groups.push(toolGroup("tb.tools", "tools", toolsView.controls()));
   }
   const media = [];
   if (role === 0 || role === 1 || (role === 2 && onStage(me()))) {
@@ -480,6 +486,7 @@ function renderStage() {
     }
     const name = u.properties.nickname || u.id;
     tile.querySelector(".label").textContent = u.id === me().id ? `${name} (${t("p.you")})` : name;
+    toolsView.decorateTile(tile, u);
     tile.classList.toggle("audio-only", !hasVideo(u.properties.publishstate) || room.isOnlyAudioRoom());
     const video = tile.querySelector("video");
     if (video) video.setAttribute("aria-label", name);
@@ -533,6 +540,7 @@ function renderPeople() {
     if (p.disablechat) flags.push(t("flag.chatOff"));
     if (p.role === 2 && p.candraw) flags.push(`✎ ${t("flag.canDraw")}`);
     if (p.group) flags.push(t("flag.group", { g: groupName(p.group) }));
+    if (toolsView.trophyLabel(u)) flags.push(toolsView.trophyLabel(u));
     for (const kind of ["video", "audio"]) {
       const code = deviceFailure(u, kind);
       if (code) flags.push(`⚠ ${t(`dev.failed.${kind}`, { code })}`);
@@ -570,6 +578,8 @@ function renderPeople() {
             : act("p.drawOn", "draw-on", () => room.board.setCanDraw(u.id, true)),
         );
       }
+      const trophy = toolsView.trophyButton(u);
+      if (trophy) li.append(trophy);
       if (p.raisehand) li.append(act("p.handDown", "hand-down", () => room.changeUserProperty(u.id, "__all", { raisehand: false })));
       li.append(
         p.disablechat
@@ -666,6 +676,8 @@ const courseware = createCourseware({
 });
 const boardView = createBoard({ room, t: () => t, button, showError, showInfo, showNotice, files: () => courseware.files });
 page.board = boardView;
+const toolsView = createTools({ room, t: () => t, button, showError, showInfo, refresh: renderAll, saved, save });
+page.tools = toolsView;
 page.courseware = courseware;
 
 // ---- the end of the class --------------------------------------------------------------------
@@ -702,6 +714,7 @@ function setLanguage(lang) {
     renderAll();
     courseware.render();
     boardView.render();
+    toolsView.render();
   }
   renderTimer();
 }
