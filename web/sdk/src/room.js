@@ -123,7 +123,7 @@ export class Room extends Emitter {
     this.dispatchEvent("room-checkroom", { message: check });
     let config;
     try {
-      config = await clientApi(base, "getconfig", { serial: j.params.serial, userrole: check.roomrole });
+      config = await clientApi(base, "getconfig", { serial: j.params.serial, userrole: check.roomrole, ticket: check.ticket });
     } catch (err) {
       this.dispatchEvent("room-connect-fail", { source: 1, error: err.code, code: err.code, message: err.message });
       throw err;
