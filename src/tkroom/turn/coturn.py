@@ -16,7 +16,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,13 +97,14 @@ def turnserver_binary() -> str | None:
                                           if os.path.exists("/usr/bin/turnserver") else None)
 
 
-def tcp_open(port: int, host: str = "127.0.0.1") -> bool:
+async def tcp_open(port: int, host: str = "127.0.0.1") -> bool:
     """Whether something accepts TCP connections on ``host:port`` now."""
     try:
-        socket.create_connection((host, port), timeout=1).close()
-        return True
-    except OSError:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 2)
+    except (OSError, TimeoutError):
         return False
+    writer.close()
+    return True
 
 
 class TurnProcess:
@@ -133,7 +133,7 @@ class TurnProcess:
         self._reader = asyncio.create_task(self._forward(self.proc))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
-        while not await asyncio.to_thread(tcp_open, self.settings.port):
+        while not await tcp_open(self.settings.port):
             if self.proc.returncode is not None:
                 raise RuntimeError(f"turnserver exited with {self.proc.returncode} at start "
                                    "(its lines are in the node's log, logger tkroom.turn.coturn)")

@@ -73,7 +73,7 @@ class TurnPlane:
             return {"ok": True, "embedded": False, "urls": list(self.offer.urls) if self.offer
                     else []}
         port = self.process.settings.port
-        ok = self.process.alive() and await asyncio.to_thread(tcp_open, port)
+        ok = self.process.alive() and await tcp_open(port)
         return {"ok": ok, "embedded": True, "port": port, "restarts": self.process.restarts}
 
     async def stop(self) -> None:
