@@ -78,8 +78,9 @@ class Campus:
         tried and blocked)."""
         out = subprocess.run(self.router.argv("iptables", "-L", "FORWARD", "-v", "-n", "-x"),
                              capture_output=True, text=True, check=True, timeout=20).stdout
-        return sum(int(line.split()[0]) for line in out.splitlines()
-                   if "DROP" in line and " udp " in f" {line} ")
+        rows = [line.split() for line in out.splitlines()]
+        return sum(int(r[0]) for r in rows
+                   if len(r) > 3 and r[2] == "DROP" and r[3] in ("udp", "17"))
 
     def delete(self) -> None:
         for ns in (self.student, self.router, self.server):
