@@ -133,8 +133,9 @@ class Settings(BaseSettings):
                         "port range", pattern=r"^\d{1,5}-\d{1,5}$")
     # TURN (docs/operations.md#turn)
     embedded_turn: bool = _s(True, "TKROOM_EMBEDDED_TURN", "start an own TURN server (coturn's "
-                             "`turnserver`) beside the media plane when it is installed and no "
-                             "`turn_urls` are given (`false`/`0`: never)")
+                             "`turnserver`, listening on `host`) beside the media plane when it "
+                             "is installed, no `turn_urls` are given and `host` is not loopback "
+                             "(`false`/`0`: never)")
     turn_urls: list[str] = _s(list, "TKROOM_TURN_URLS", "external TURN servers (`turn:host:3478"
                               "?transport=udp`, `turns:host:443?transport=tcp`, ...), sharing "
                               "`turn_secret`; with any, no own TURN server is started",

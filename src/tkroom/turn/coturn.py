@@ -50,6 +50,7 @@ class TurnSettings:
     key: Path | None = None
     relay_ports: str = "49152-65535"
     allowed_peers: list[str] = field(default_factory=list)
+    listen: str = ""  # one address to listen and relay on; empty: every interface
 
     @property
     def tls(self) -> bool:
@@ -78,6 +79,8 @@ def write_config(s: TurnSettings) -> Path:
         f"pidfile={s.workdir / 'turnserver.pid'}",
         f"userdb={s.workdir / 'turndb'}",
     ]
+    if s.listen:
+        lines += [f"listening-ip={s.listen}", f"relay-ip={s.listen}"]
     if s.tls:
         lines += [f"tls-listening-port={s.tls_port}", f"cert={s.cert}", f"pkey={s.key}"]
     else:
@@ -133,7 +136,7 @@ class TurnProcess:
         self._reader = asyncio.create_task(self._forward(self.proc))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
-        while not await tcp_open(self.settings.port):
+        while not await tcp_open(self.settings.port, self.settings.listen or "127.0.0.1"):
             if self.proc.returncode is not None:
                 raise RuntimeError(f"turnserver exited with {self.proc.returncode} at start "
                                    "(its lines are in the node's log, logger tkroom.turn.coturn)")

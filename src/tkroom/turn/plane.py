@@ -14,6 +14,7 @@ a detour (docs/operations.md#turn).
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from typing import Any
 
@@ -40,6 +41,9 @@ class TurnPlane:
         tls = self.node.tls
         if s.turn_urls:
             self.offer = TurnOffer(secret, s.turn_ttl_s, urls=tuple(s.turn_urls))
+        elif s.embedded_turn and turnserver_binary() and _loopback(s.host):
+            log.info("no TURN server: the node listens on loopback only (%s), where every "
+                     "client reaches the media server directly", s.host)
         elif s.embedded_turn and turnserver_binary():
             low_high = s.turn_relay_ports
             self.process = TurnProcess(TurnSettings(
@@ -47,7 +51,8 @@ class TurnPlane:
                 port=s.turn_port, tls_port=s.turn_tls_port if tls else None,
                 cert=tls.cert if tls else None, key=tls.key if tls else None,
                 relay_ports=low_high, allowed_peers=list(s.turn_allowed_peers or
-                                                         self.allowed_peers)))
+                                                         self.allowed_peers),
+                listen=_listen_address(s.host)))
             await self.process.start()
             self.offer = TurnOffer(secret, s.turn_ttl_s, host=s.turn_host, port=s.turn_port,
                                    tls_port=s.turn_tls_port if tls else None)
@@ -73,7 +78,8 @@ class TurnPlane:
             return {"ok": True, "embedded": False, "urls": list(self.offer.urls) if self.offer
                     else []}
         port = self.process.settings.port
-        ok = self.process.alive() and await tcp_open(port)
+        ok = self.process.alive() and await tcp_open(port, self.process.settings.listen or
+                                                       "127.0.0.1")
         return {"ok": ok, "embedded": True, "port": port, "restarts": self.process.restarts}
 
     async def stop(self) -> None:
@@ -83,6 +89,22 @@ class TurnPlane:
         if self.process is not None:
             await self.process.stop()
         self.node.api.turn = None
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _listen_address(host: str) -> str:
+    """coturn listens where the node does: the ``host`` address, or every interface for a
+    wildcard or a name."""
+    try:
+        return "" if ipaddress.ip_address(host).is_unspecified else host
+    except ValueError:
+        return ""
 
 
 def install_turn(node: Any, allowed_peers: list[str]) -> TurnPlane:
