@@ -130,6 +130,7 @@ export class Room extends Emitter {
     }
     if (Array.isArray(config.iceServers)) this.options.iceServers = config.iceServers;
     const url = signalUrl(base, config);
+    this.signalUrl = url; // the page explains a refused wss:// (a certificate problem) with it
     const conn = new Connection(url, (ev, data) => this._onEvent(ev, data), {
       maxAttempts: this.options.maxReconnectCount,
       onDrop: () => this.dispatchEvent("room-disconnected", { willReconnect: true }),

@@ -1234,6 +1234,7 @@ var Room = class extends Emitter {
     }
     if (Array.isArray(config.iceServers)) this.options.iceServers = config.iceServers;
     const url = signalUrl(base, config);
+    this.signalUrl = url;
     const conn = new Connection(url, (ev, data) => this._onEvent(ev, data), {
       maxAttempts: this.options.maxReconnectCount,
       onDrop: () => this.dispatchEvent("room-disconnected", { willReconnect: true }),
