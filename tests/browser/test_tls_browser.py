@@ -8,8 +8,6 @@ the browser and the page says why; an expired one keeps the page from loading at
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import os
 import subprocess
@@ -20,10 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from browser.classnode import PASSWORDS
 from browser.conftest import BASE_ARGS, FAKE_MEDIA
@@ -33,33 +28,6 @@ from test_tls import CA
 from webapi_nodes import SRC, free_port, port_open, wait_for
 
 pytestmark = pytest.mark.browser
-DAY = datetime.timedelta(days=1)
-
-
-def issue(ca: CA, folder: Path, names: list[str], *, expired: bool = False) -> tuple[Path, Path]:
-    """A server certificate from ``ca`` for ``names`` (DNS names or IP addresses)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    start, end = (now - 3 * DAY, now - DAY) if expired else (now - DAY, now + DAY)
-    alt = []
-    for n in names:
-        try:
-            alt.append(x509.IPAddress(ipaddress.ip_address(n)))
-        except ValueError:
-            alt.append(x509.DNSName(n))
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
-            .issuer_name(ca.cert.subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(start)
-            .not_valid_after(end).add_extension(x509.SubjectAlternativeName(alt), critical=False)
-            .sign(ca.key, hashes.SHA256()))
-    folder.mkdir(parents=True, exist_ok=True)
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
 
 
 class TlsNode:
@@ -138,7 +106,7 @@ def trusting_chromium(ca, tmp_path) -> Iterator:
 
 def test_chromium_joins_over_https_and_wss_trusting_the_schools_ca(ca, trusting_chromium,
                                                                    tmp_path) -> None:
-    cert, key = issue(ca, tmp_path / "tls", ["127.0.0.1", "localhost"])
+    cert, key = ca.issue_for(tmp_path / "tls", ["127.0.0.1", "localhost"])
     node = TlsNode(tmp_path, ca, cert, key)
     person = None
     try:
@@ -159,7 +127,7 @@ def test_a_certificate_for_another_name_on_wss_is_refused_and_explained(ca, trus
                                                                        tmp_path) -> None:
     """The page is fine on https://127.0.0.1, but the signalling URL names ``localhost``, which
     the certificate does not: the browser refuses the socket and the page says why."""
-    cert, key = issue(ca, tmp_path / "tls", ["127.0.0.1"])
+    cert, key = ca.issue_for(tmp_path / "tls", ["127.0.0.1"])
     node = TlsNode(tmp_path, ca, cert, key, "--signal-url",
                    "wss://localhost:{signal_port}/signal")
     person = None
@@ -181,7 +149,7 @@ def test_a_certificate_for_another_name_on_wss_is_refused_and_explained(ca, trus
 
 def test_an_expired_certificate_is_refused_by_the_browser(ca, trusting_chromium,
                                                          tmp_path) -> None:
-    cert, key = issue(ca, tmp_path / "tls", ["127.0.0.1", "localhost"], expired=True)
+    cert, key = ca.issue_for(tmp_path / "tls", ["127.0.0.1", "localhost"], expired=True)
     node = TlsNode(tmp_path, ca, cert, key, room=False)
     try:
         page = trusting_chromium.new_page()

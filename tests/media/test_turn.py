@@ -3,6 +3,7 @@ node hands out: what coturn accepts, what it refuses, and the Web API's iceServe
 
 from __future__ import annotations
 
+import ssl
 import time
 
 import httpx
@@ -10,7 +11,8 @@ import pytest
 
 from client_node import PASSWORDS
 from conftest import need_binary
-from media.turnclient import allocate, permit, turn_client
+from media.turnclient import allocate, allocate_over_tls, permit, turn_client
+from test_tls import CA
 from tkroom.config import Settings
 from tkroom.iceservers import turn_credential
 from tkroom.planes import build_node
@@ -131,5 +133,33 @@ async def test_checkroom_and_getconfig_hand_out_per_user_credentials(in_netns, t
         server = (in_netns.addr0, settings.turn_port)
         async with turn_client(server, ice["username"], ice["credential"]) as c:
             assert isinstance(await allocate(c), tuple)
+    finally:
+        await node.stop()
+
+
+async def test_a_node_with_a_certificate_offers_turn_over_tls(in_netns, tmp_path) -> None:
+    """With --tls-cert the node's coturn also listens for TLS, with the node's certificate, and
+    the credentials name a ``turns:`` URL that works for a client trusting the CA."""
+    need_binary("turnserver")
+    ca = CA()
+    cert, key = ca.issue_for(tmp_path / "tls", [in_netns.addr0])
+    settings = Settings(host=in_netns.addr0, port=0, signal_port=free_port(),
+                        data_dir=tmp_path / "data", tls_cert=cert, tls_key=key,
+                        embedded_janus=False, turn_port=free_port(),
+                        turn_tls_port=free_port(), turn_relay_ports="52000-52999",
+                        turn_allowed_peers=[in_netns.addr0])
+    node = build_node(settings, state=MemoryState(), web=False, courseware=False)
+    await node.start()
+    try:
+        [ice] = node.api.turn.ice_servers("ann", in_netns.addr0, time.time())
+        tls_url = f"turns:{in_netns.addr0}:{settings.turn_tls_port}?transport=tcp"
+        assert ice["urls"][-1] == tls_url
+        server = (in_netns.addr0, settings.turn_tls_port)
+        relayed = await allocate_over_tls(server, ice["username"], ice["credential"],
+                                          ca.context())
+        assert isinstance(relayed, tuple) and relayed[0] == in_netns.addr0
+        with pytest.raises(ssl.SSLCertVerificationError):  # the node's certificate, not another
+            await allocate_over_tls(server, ice["username"], ice["credential"],
+                                    ssl.create_default_context())
     finally:
         await node.stop()
