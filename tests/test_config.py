@@ -234,6 +234,11 @@ def test_a_node_is_built_from_the_settings(tmp_path):
     (None, {"TKROOM_PORT": "eighty"}, "TKROOM_PORT: 'eighty': Input should be a valid integer"),
     (None, {"TKROOM_SECRET": "not-hex"}, "TKROOM_SECRET: ***: String should match pattern"),
     (None, {"TKROOM_CONFIG": "/nonexistent/tkroom.toml"}, "/nonexistent/tkroom.toml: no such config file"),
+    (None, {"TKROOM_TURN_URLS": "turn:ok.example.org,https://turn.example.org"},
+     "TKROOM_TURN_URLS: 'turn:ok.example.org,https://turn.example.org': Value error, "
+     "'https://turn.example.org' is not a turn: or turns: URL with a host"),
+    (None, {"TKROOM_TURN_ALLOWED_PEERS": "10.0.0.5,10.0.0.x"}, "TKROOM_TURN_ALLOWED_PEERS: '10.0.0.5,10.0.0.x': "
+     "Value error, '10.0.0.x' is not an address or a first-last range"),
 ])
 def test_an_unknown_or_malformed_setting_stops_start_up_with_one_line(tmp_path, file, env, line):
     conf = tmp_path / "tkroom.toml"

@@ -15,6 +15,7 @@ another node must stay valid.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import json
 import os
 import secrets
@@ -291,6 +292,18 @@ class Settings(BaseSettings):
         for url in v:
             if not valid_turn_url(url):
                 raise ValueError(f"{url!r} is not a turn: or turns: URL with a host")
+        return v
+
+    @field_validator("turn_allowed_peers")
+    @classmethod
+    def _peer_ranges(cls, v: list[str]) -> list[str]:
+        """Addresses or ``first-last`` ranges (coturn silently ignores a malformed one)."""
+        for item in v:
+            try:
+                for part in item.split("-"):
+                    ipaddress.ip_address(part.strip())
+            except ValueError:
+                raise ValueError(f"{item!r} is not an address or a first-last range") from None
         return v
 
     @field_validator("log_level", "log_format", mode="before")
