@@ -3,6 +3,7 @@ node hands out: what coturn accepts, what it refuses, and the Web API's iceServe
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import time
 
@@ -76,8 +77,6 @@ async def test_coturn_is_restarted_when_it_dies(coturn) -> None:
 
 
 async def _sleep() -> None:
-    import asyncio
-
     await asyncio.sleep(0.1)
 
 
@@ -145,7 +144,7 @@ async def test_a_node_with_a_certificate_offers_turn_over_tls(in_netns, tmp_path
     cert, key = ca.issue_for(tmp_path / "tls", [in_netns.addr0])
     settings = Settings(host=in_netns.addr0, port=0, signal_port=free_port(),
                         data_dir=tmp_path / "data", tls_cert=cert, tls_key=key,
-                        embedded_janus=False, turn_port=free_port(),
+                        tls_reload_s=0.2, embedded_janus=False, turn_port=free_port(),
                         turn_tls_port=free_port(), turn_relay_ports="52000-52999",
                         turn_allowed_peers=[in_netns.addr0])
     node = build_node(settings, state=MemoryState(), web=False, courseware=False)
@@ -161,5 +160,23 @@ async def test_a_node_with_a_certificate_offers_turn_over_tls(in_netns, tmp_path
         with pytest.raises(ssl.SSLCertVerificationError):  # the node's certificate, not another
             await allocate_over_tls(server, ice["username"], ice["credential"],
                                     ssl.create_default_context())
+
+        # renewed files reach coturn too, without a restart
+        before = await presented_serial(server, ca.context())
+        ca.issue_for(tmp_path / "tls", [in_netns.addr0])
+        deadline = time.monotonic() + 30
+        while await presented_serial(server, ca.context()) == before:
+            assert time.monotonic() < deadline, "coturn still presents the old certificate"
+            await asyncio.sleep(0.2)
+        assert node.turn.process.restarts == 0
     finally:
         await node.stop()
+
+
+async def presented_serial(server: tuple[str, int], trust: ssl.SSLContext) -> int:
+    """The serial number of the certificate a new TLS connection to ``server`` is shown."""
+    _, writer = await asyncio.wait_for(asyncio.open_connection(*server, ssl=trust), 30)
+    try:
+        return int(writer.get_extra_info("peercert")["serialNumber"], 16)
+    finally:
+        writer.close()
