@@ -45,12 +45,11 @@ class TurnPlane:
             log.info("no TURN server: the node listens on loopback only (%s), where every "
                      "client reaches the media server directly", s.host)
         elif s.embedded_turn and turnserver_binary():
-            low_high = s.turn_relay_ports
             self.process = TurnProcess(TurnSettings(
                 workdir=s.data_dir / "turn", secret=secret, realm=s.turn_realm,
                 port=s.turn_port, tls_port=s.turn_tls_port if tls else None,
                 cert=tls.cert if tls else None, key=tls.key if tls else None,
-                relay_ports=low_high, allowed_peers=list(s.turn_allowed_peers or
+                relay_ports=s.turn_relay_ports, allowed_peers=list(s.turn_allowed_peers or
                                                          self.allowed_peers),
                 listen=_listen_address(s.host)))
             await self.process.start()
