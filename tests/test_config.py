@@ -112,10 +112,15 @@ EVERY = {
     "max_saved_per_user": 20, "board_max_shapes": 300, "board_max_shape_bytes": 4096,
     "board_rate": 0, "drain_s": 12.5, "metrics": False, "log_format": "json", "access_log": False,
     "password_time_cost": 3, "password_memory_kib": 65536, "password_parallelism": 2,
+    "embedded_turn": False, "turn_urls": ["turn:turn.example.org:3478?transport=udp",
+                                          "turns:turn.example.org:443?transport=tcp"],
+    "turn_secret": "turn-pw", "turn_host": "turn.example.org", "turn_port": 3479,
+    "turn_tls_port": 443, "turn_relay_ports": "50000-50999", "turn_realm": "school.example.org",
+    "turn_allowed_peers": ["10.0.0.5", "10.0.1.1-10.0.1.9"], "turn_ttl_s": 14400.0,
 }
 MASKED = {"database_url": "postgresql://tk:***@db.internal:5433/tk",
           "redis_url": "redis://:***@redis.internal:6380/2", "secret_hex": "***",
-          "janus_secret": "***"}
+          "janus_secret": "***", "turn_secret": "***"}
 
 
 def _toml(values: dict) -> str:
@@ -149,7 +154,7 @@ def test_a_file_with_every_setting_round_trips_through_config_show(tmp_path):
     assert got == {**EVERY, **MASKED}, "every setting as the file gave it, secrets masked"
     for line in shown.stdout.splitlines():
         assert line.endswith(f"# {conf}: {line.split(' = ')[0]}"), line
-    for secret in ("dbpass", "redispass", "cd" * 32, "janus-pw"):
+    for secret in ("dbpass", "redispass", "cd" * 32, "janus-pw", "turn-pw"):
         assert secret not in shown.stdout
 
     # what show printed, secrets filled in again, is a config file giving the same settings
@@ -229,6 +234,11 @@ def test_a_node_is_built_from_the_settings(tmp_path):
     (None, {"TKROOM_PORT": "eighty"}, "TKROOM_PORT: 'eighty': Input should be a valid integer"),
     (None, {"TKROOM_SECRET": "not-hex"}, "TKROOM_SECRET: ***: String should match pattern"),
     (None, {"TKROOM_CONFIG": "/nonexistent/tkroom.toml"}, "/nonexistent/tkroom.toml: no such config file"),
+    (None, {"TKROOM_TURN_URLS": "turn:ok.example.org,https://turn.example.org"},
+     "TKROOM_TURN_URLS: 'turn:ok.example.org,https://turn.example.org': Value error, "
+     "'https://turn.example.org' is not a turn: or turns: URL with a host"),
+    (None, {"TKROOM_TURN_ALLOWED_PEERS": "10.0.0.5,10.0.0.x"}, "TKROOM_TURN_ALLOWED_PEERS: '10.0.0.5,10.0.0.x': "
+     "Value error, '10.0.0.x' is not an address or a first-last range"),
 ])
 def test_an_unknown_or_malformed_setting_stops_start_up_with_one_line(tmp_path, file, env, line):
     conf = tmp_path / "tkroom.toml"

@@ -66,6 +66,35 @@ class CA:
             os.utime(p, (mtime, mtime))
 
 
+    def issue_for(self, folder: Path, names: list[str], *,
+                  expired: bool = False) -> tuple[Path, Path]:
+        """A server pair for ``names`` (DNS names or IP addresses) in ``folder``; ``expired``:
+        its validity ended a day ago."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.UTC)
+        start, end = (now - 3 * DAY, now - DAY) if expired else (now - DAY, now + DAY)
+        alt: list[x509.GeneralName] = []
+        for n in names:
+            try:
+                alt.append(x509.IPAddress(ipaddress.ip_address(n)))
+            except ValueError:
+                alt.append(x509.DNSName(n))
+        cert = (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+                .issuer_name(self.cert.subject).public_key(key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(start)
+                .not_valid_after(end)
+                .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+                .sign(self.key, hashes.SHA256()))
+        folder.mkdir(parents=True, exist_ok=True)
+        cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                               serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+        return cert_path, key_path
+
+
 async def served_serial(port: int, trust: ssl.SSLContext) -> int:
     """The serial number of the certificate a new connection to ``port`` is shown."""
     _, writer = await asyncio.wait_for(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from tkroom.config import Settings
+from tkroom.iceservers import TurnOffer
 from tkroom.metrics import NodeMetrics
 from tkroom.passwords import PasswordChecker
 from tkroom.store.roomcache import RoomCache
@@ -43,6 +44,9 @@ class ApiState:
     # Who is in a room now, from the room state every node shares (the signalling plane sets
     # it): dicts with ``userid``, ``role``, ``nickname``, ``joined_ms``. None: no signalling.
     online: Callable[[str], Awaitable[list[dict[str, Any]]]] | None = None
+    # TURN servers and the secret to sign their credentials (the TURN plane sets it); None:
+    # no ``iceServers`` are handed out.
+    turn: TurnOffer | None = None
 
     @property
     def files_dir(self) -> Path:
