@@ -417,6 +417,10 @@ class MediaService:
                 await VideoRoom.trickle(handle, d["candidate"])
             if isinstance(jsep, dict) and sub is not None:
                 await VideoRoom.start(handle, jsep, within=self.subscribe_timeout)
+                if sub.pub.simulcast and sub.layers.current != 2:
+                    # Janus 1.1 starts a subscription on the top layer whatever the join said
+                    await VideoRoom.set_substream(handle, sub.video_mids, sub.layers.current,
+                                                  within=self.subscribe_timeout)
         except TimeoutError:
             raise CodeError(E.ERR_SUBSCRIBE_TIMEOUT, namespace="error_notice") from None
         except JanusError as e:

@@ -18,7 +18,7 @@ import os
 import secrets
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 from tkroom.media.netns import NetNamespace
@@ -111,10 +111,13 @@ class StudentLink:
 
             await asyncio.gather(pipe(reader, up_w), pipe(up_r, writer))
 
+        def handler(port: int) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter],
+                                           Awaitable[None]]:
+            return lambda r, w: relay(r, w, port)
+
         async def start() -> None:
             for port in ports:
-                servers.append(await asyncio.start_server(
-                    lambda r, w, p=port: relay(r, w, p), "127.0.0.1", port))
+                servers.append(await asyncio.start_server(handler(port), "127.0.0.1", port))
 
         def run() -> None:
             with self.student.entered():

@@ -1,0 +1,1 @@
+"""Benchmarks of reaching students on real networks (issue 10)."""
