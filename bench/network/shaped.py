@@ -66,15 +66,21 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def first_frames(student: Person, uid: str, tries: int, *, passive: bool = True) -> dict[str, Any]:
-    times: list[float] = []
-    failed = 0
+def first_frames(student: Person, uid: str, tries: int,
+                 modes: tuple[bool, ...] = (True,)) -> list[dict[str, Any]]:
+    """First-frame times for each DTLS mode (True: setup:passive), the modes interleaved try
+    by try so warm-up and machine load fall on all of them alike."""
+    times: list[list[float]] = [[] for _ in modes]
     for _ in range(tries):
-        ms = student.page.evaluate(FIRST_FRAME_JS, [uid, passive])
-        if ms is None:
-            failed += 1
-        else:
-            times.append(float(ms))
+        for i, passive in enumerate(modes):
+            ms = student.page.evaluate(FIRST_FRAME_JS, [uid, passive])
+            if ms is not None:
+                times[i].append(float(ms))
+    return [summary(t, tries) for t in times]
+
+
+def summary(times: list[float], tries: int) -> dict[str, Any]:
+    failed = tries - len(times)
     if not times:
         return {"tries": tries, "failed": failed}
     return {"tries": tries, "failed": failed, "p50_ms": round(percentile(times, 0.5), 1),
@@ -134,13 +140,13 @@ def run(tries: int, seconds: float, work: Path) -> dict[str, Any]:
                 teacher.click("av-on")
                 student.decodes(uid, 30, 60)
                 out: dict[str, Any] = {}
-                print("first frames, unshaped ...", file=sys.stderr)
-                out["unshaped"] = first_frames(student, uid, tries)
-                print("first frames, DTLS client (before) ...", file=sys.stderr)
-                out["dtls_active"] = first_frames(student, uid, tries, passive=False)
+                print("first frames, unshaped: DTLS server (now) and client (before) ...",
+                      file=sys.stderr)
+                out["unshaped"], out["dtls_active"] = first_frames(student, uid, tries,
+                                                                   (True, False))
                 print("first frames, 1 Mbit/s ...", file=sys.stderr)
                 link.shape(1000)
-                out["shaped_1mbit"] = first_frames(student, uid, tries)
+                out["shaped_1mbit"], = first_frames(student, uid, tries)
                 print("300 kbit/s with 2 % loss ...", file=sys.stderr)
                 link.shape(300, loss_percent=2)
                 low = min(x["width"] for x in teacher.eval(
