@@ -112,10 +112,15 @@ EVERY = {
     "max_saved_per_user": 20, "board_max_shapes": 300, "board_max_shape_bytes": 4096,
     "board_rate": 0, "drain_s": 12.5, "metrics": False, "log_format": "json", "access_log": False,
     "password_time_cost": 3, "password_memory_kib": 65536, "password_parallelism": 2,
+    "embedded_turn": False, "turn_urls": ["turn:turn.example.org:3478?transport=udp",
+                                          "turns:turn.example.org:443?transport=tcp"],
+    "turn_secret": "turn-pw", "turn_host": "turn.example.org", "turn_port": 3479,
+    "turn_tls_port": 443, "turn_relay_ports": "50000-50999", "turn_realm": "school.example.org",
+    "turn_allowed_peers": ["10.0.0.5", "10.0.1.1-10.0.1.9"], "turn_ttl_s": 14400.0,
 }
 MASKED = {"database_url": "postgresql://tk:***@db.internal:5433/tk",
           "redis_url": "redis://:***@redis.internal:6380/2", "secret_hex": "***",
-          "janus_secret": "***"}
+          "janus_secret": "***", "turn_secret": "***"}
 
 
 def _toml(values: dict) -> str:
@@ -149,7 +154,7 @@ def test_a_file_with_every_setting_round_trips_through_config_show(tmp_path):
     assert got == {**EVERY, **MASKED}, "every setting as the file gave it, secrets masked"
     for line in shown.stdout.splitlines():
         assert line.endswith(f"# {conf}: {line.split(' = ')[0]}"), line
-    for secret in ("dbpass", "redispass", "cd" * 32, "janus-pw"):
+    for secret in ("dbpass", "redispass", "cd" * 32, "janus-pw", "turn-pw"):
         assert secret not in shown.stdout
 
     # what show printed, secrets filled in again, is a config file giving the same settings

@@ -14,12 +14,16 @@ the server's veth, shaped with ``tc tbf`` (and an ``iptables`` random drop for l
    time spent on the low layer, the share of time there, and the overall fps including the
    node's tries one layer up). Floor: ≥ 15 fps at the low layer.
 
-Prints a table, writes JSON to ``bench/results/network-shaped-<time>.json``.
+Alone it prints a table and writes JSON to ``bench/results/network-shaped-<time>.json``; it is
+also a measurement of ``python -m bench.network`` (its own namespace, node and Janus: Chromium
+needs the node's page, which the package's shared stage does not serve). There, "vs direct" is
+against this module's own unshaped baseline row (Chromium subscribing directly over UDP).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
@@ -31,6 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))  # the browser tests' node and page helpers
 
+from bench.network.registry import measurement  # noqa: E402
 from browser.classnode import PASSWORDS, ClassNode  # noqa: E402
 from browser.conftest import BASE_ARGS, FAKE_MEDIA  # noqa: E402
 from browser.test_classroom_e2e import Person, wait_until  # noqa: E402
@@ -195,6 +200,34 @@ def table(r: dict[str, Any]) -> str:
         f"{k['widths_seen']} | {'met' if k['fps_at_low'] >= FLOOR_FPS else 'NOT met'} |",
     ]
     return "\n".join(lines)
+
+
+def rows(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """The result as ``bench.network`` rows."""
+    base = r["unshaped"]
+    out: list[dict[str, Any]] = []
+    for key, name in (("unshaped", "Chromium subscribe → first frame, setup:passive (baseline)"),
+                      ("dtls_active", "Chromium subscribe → first frame, DTLS client (before)"),
+                      ("shaped_1mbit", "Chromium subscribe → first frame, 1 Mbit/s link")):
+        row = {"row": name, **r[key]}
+        if key != "unshaped" and "p50_ms" in row and "p50_ms" in base:
+            row["p50_vs_direct"] = row["p50_ms"] / base["p50_ms"]
+            row["p95_vs_direct"] = row["p95_ms"] / base["p95_ms"]
+        out.append(row)
+    k = r["kbit300"]
+    out.append({"row": "300 kbit/s + 2 % loss subscriber", **k,
+                "floor": f"≥ {FLOOR_FPS:g} fps at the low layer",
+                "floor_met": k["fps_at_low"] >= FLOOR_FPS})
+    return out
+
+
+@measurement("shaped link", order=50)
+async def measure(env: Any, tries: int) -> list[dict[str, Any]]:
+    """``bench.network``'s entry: the whole scenario in a thread (sync Playwright)."""
+    def go() -> dict[str, Any]:
+        with tempfile.TemporaryDirectory(prefix="tkr-shaped-") as tmp:
+            return run(tries, 30.0, Path(tmp))
+    return rows(await asyncio.to_thread(go))
 
 
 def main() -> int:

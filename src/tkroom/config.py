@@ -34,6 +34,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from tkroom.iceservers import valid_turn_url
+
 DEFAULT_PORT = 8080
 CALLBACK_DELAYS_S = (15.0, 60.0, 300.0, 1800.0)
 CONFIG_ENV = "TKROOM_CONFIG"  # the config file, when no --config names one
@@ -133,6 +135,36 @@ class Settings(BaseSettings):
         "auto", "TKROOM_SIMULCAST", "cameras as three simulcast layers: `auto` in rooms of "
         "640x480 or more (`videotype` >= 2), `on` in every room, `off` never "
         "([media.md](media.md#simulcast-and-adaptation))")
+    # TURN (docs/operations.md#turn)
+    embedded_turn: bool = _s(True, "TKROOM_EMBEDDED_TURN", "start an own TURN server (coturn's "
+                             "`turnserver`, listening on `host`) beside the media plane when it "
+                             "is installed, no `turn_urls` are given and `host` is not loopback "
+                             "(`false`/`0`: never)")
+    turn_urls: list[str] = _s(list, "TKROOM_TURN_URLS", "external TURN servers (`turn:host:3478"
+                              "?transport=udp`, `turns:host:443?transport=tcp`, ...), sharing "
+                              "`turn_secret`; with any, no own TURN server is started",
+                              repeat=True)
+    turn_secret: str = _s("", "TKROOM_TURN_SECRET", "the TURN REST API shared secret "
+                          "(coturn's `static-auth-secret`); empty: derived from the server "
+                          "secret (the same on every node of a cluster)", secret=True)
+    turn_host: str = _s("", "TKROOM_TURN_HOST", "the name or address clients reach the own "
+                        "TURN server by; empty: the host they reached the node's HTTP by")
+    turn_port: int = _s(3478, "TKROOM_TURN_PORT", "the own TURN server's UDP and TCP port",
+                        ge=1, le=65535)
+    turn_tls_port: int = _s(5349, "TKROOM_TURN_TLS_PORT", "the own TURN server's TLS port "
+                            "(`turns:`), used when the node has `tls_cert`; 443 gets through "
+                            "firewalls that allow only HTTPS", ge=1, le=65535)
+    turn_relay_ports: str = _s("49152-65535", "TKROOM_TURN_RELAY_PORTS", "the own TURN "
+                               "server's UDP relay port range", pattern=r"^\d{1,5}-\d{1,5}$")
+    turn_realm: str = _s("tkroom", "TKROOM_TURN_REALM", "the own TURN server's realm")
+    turn_allowed_peers: list[str] = _s(list, "TKROOM_TURN_ALLOWED_PEERS", "private addresses "
+                                       "(or `first-last` ranges) the own TURN server may relay "
+                                       "to: the media servers'; empty: the embedded Janus's "
+                                       "addresses. Every other loopback, private and link-local "
+                                       "address is refused")
+    turn_ttl_s: float = _s(8 * 3600.0, "TKROOM_TURN_TTL", "seconds a TURN credential from "
+                           "`checkroom`/`getconfig` stays valid (a class must fit in it: a "
+                           "relay is refused once its credential has expired)", gt=0)
     media_sync_s: float = _s(10.0, "TKROOM_MEDIA_SYNC", "seconds between two readings of the "
                              "media servers registered through the Web API (`serveradd`)", gt=0)
     # joining and the Web API
@@ -247,12 +279,22 @@ class Settings(BaseSettings):
         the file, so a test's node never picks up the shell it runs in."""
         return (init_settings,)
 
-    @field_validator("signal_urls", "janus_urls", "callback_delays_s", mode="before")
+    @field_validator("signal_urls", "janus_urls", "turn_urls", "turn_allowed_peers",
+                     "callback_delays_s", mode="before")
     @classmethod
     def _comma_list(cls, v: Any) -> Any:
         """A variable holds a list as comma-separated items."""
         if isinstance(v, str):
             return [p.strip() for p in v.split(",") if p.strip()]
+        return v
+
+    @field_validator("turn_urls")
+    @classmethod
+    def _turn_urls(cls, v: list[str]) -> list[str]:
+        """``turn:`` / ``turns:`` URLs with a host, or start-up names the bad one."""
+        for url in v:
+            if not valid_turn_url(url):
+                raise ValueError(f"{url!r} is not a turn: or turns: URL with a host")
         return v
 
     @field_validator("log_level", "log_format", mode="before")

@@ -1,8 +1,8 @@
 """``/healthz``, ``/readyz`` and ``/metrics``: what a load balancer and Prometheus ask a node.
 
 ``/healthz`` answers 200 while the process serves HTTP at all. ``/readyz`` runs the node's
-readiness checks, each a plane's (``database``, ``redis``, ``media``, ``converters``; a TURN
-plane adds ``turn`` the same way, with ``Readiness.add``), and answers 503 when any fails or
+readiness checks, each a plane's (``database``, ``redis``, ``media``, ``turn``, ``converters``),
+and answers 503 when any fails or
 the node is draining (being stopped): the node should not be given new classes. Every check
 has a deadline, and one answer is shared by the requests arriving within ``CACHE_S``, so an
 anonymous client polling it cannot make the node hammer its database or Redis.

@@ -4,12 +4,13 @@
 Redis), the signalling server, the media plane, the courseware conversion queue and the
 classroom pages, so that the command, the tests and the benchmarks all build the same node.
 Each plane also gives the node its readiness check (``node.readiness.add``: ``redis``,
-``media``, ``converters``; the TURN plane of issue 10 adds ``turn`` the same way) and its
+``media``, ``turn``, ``converters``) and its
 metrics (``node.metrics``, names in ``tkroom.metrics``).
 """
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass
 
 from tkroom.config import Settings
@@ -53,6 +54,19 @@ class _SignalService:
         await self.signal.stop()
 
 
+def _media_addresses(settings: Settings) -> list[str]:
+    """The addresses the embedded Janus offers (what a TURN relay must reach); none when the
+    media servers are external (``turn_allowed_peers`` names theirs)."""
+    from tkroom.media.janus_process import ice_addresses
+
+    if settings.janus_urls or not settings.embedded_janus:
+        return []
+    try:
+        return ice_addresses(settings.janus_ice)
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return []
+
+
 def build_node(settings: Settings, *, state: RoomState | None = None, media: bool = True,
                web: bool = True, courseware: bool = True, grace: float | None = None,
                sweep_interval: float | None = None) -> Node:
@@ -89,8 +103,10 @@ def build_node(settings: Settings, *, state: RoomState | None = None, media: boo
     node.metrics.add(signal_metrics)
     if media:
         from tkroom.media.plane import install_media
+        from tkroom.turn.plane import install_turn
 
         node.media = install_media(node, signal)
+        node.turn = install_turn(node, _media_addresses(settings))
     if courseware:
         from tkroom.courseware import install_courseware
 

@@ -80,6 +80,9 @@ class ClientAPI:
             },
         )
 
-    async def getconfig(self, serial: str, userrole: int | None = None) -> dict[str, Any]:
-        """Where to connect: ``signal.url`` is the WebSocket endpoint of a node."""
-        return await self.call("getconfig", {"serial": serial, "userrole": userrole})
+    async def getconfig(self, serial: str, userrole: int | None = None,
+                        ticket: str | None = None) -> dict[str, Any]:
+        """Where to connect: ``signal.url`` is the WebSocket endpoint of a node; with the
+        ``ticket`` of checkroom, ``iceServers`` are this user's TURN servers."""
+        return await self.call("getconfig", {"serial": serial, "userrole": userrole,
+                                             "ticket": ticket})

@@ -22,11 +22,13 @@ from typing import Any
 from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
+    RTCIceServer,
     RTCPeerConnection,
     RTCSessionDescription,
 )
 from aiortc.contrib.media import MediaPlayer, MediaRelay
 from aiortc.mediastreams import MediaStreamError
+from aiortc.rtcconfiguration import RTCIceTransportPolicy
 from av import AudioFrame, VideoFrame
 
 from tkroom import codes
@@ -70,9 +72,25 @@ def _fail(call_code: int, reason: CodeError) -> CodeError:
                      namespace="sdk", reason=reason.code, **reason.extra)
 
 
-def new_peer() -> RTCPeerConnection:
-    """A PeerConnection without STUN servers: the media server is reached directly."""
-    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+def new_peer(ice_servers: list[dict[str, Any]] | None = None, *, turn_choice: int = 0,
+             policy: str = "all") -> RTCPeerConnection:
+    """A PeerConnection reaching the media server directly, or through the TURN servers of
+    getconfig's ``iceServers`` (never a public STUN server).
+
+    aiortc uses only the first TURN URL it is given, so ``turn_choice`` rotates which one
+    comes first: the SDK moves to the next (UDP, then TCP, then TLS) after an attempt that
+    could not connect. ``policy="relay"``: TURN candidates only."""
+    servers = []
+    for entry in ice_servers or []:
+        urls = entry.get("urls")
+        urls = [urls] if isinstance(urls, str) else [u for u in urls or [] if isinstance(u, str)]
+        if not urls:
+            continue
+        k = turn_choice % len(urls)
+        servers.append(RTCIceServer(urls=urls[k:] + urls[:k], username=entry.get("username"),
+                                    credential=entry.get("credential")))
+    return RTCPeerConnection(RTCConfiguration(iceServers=servers,
+                                              iceTransportPolicy=RTCIceTransportPolicy(policy)))
 
 
 async def answer_as_dtls_server(pc: RTCPeerConnection, offer: dict[str, Any]) -> dict[str, Any]:
@@ -220,8 +238,15 @@ class MediaClient:
         self.remote: dict[str, RemoteStream] = {}
         self.available: dict[str, dict[str, Any]] = {}
         self.notices: list[dict[str, Any]] = []
+        # TURN servers (getconfig's ``iceServers``); ``attach`` reads the room's at each attempt
+        self.ice_servers: Callable[[], list[dict[str, Any]]] = list
+        self.ice_policy = "all"  # "relay": through TURN only (what the network benchmark uses)
+        self.turn_choice = 0  # which TURN URL goes first; moves on after a failed connection
         self._listeners: list[NoticeCallback] = []
         self._tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()  # close() cancels
+
+    def _new_peer(self) -> RTCPeerConnection:
+        return new_peer(self.ice_servers(), turn_choice=self.turn_choice, policy=self.ice_policy)
 
     # ---- notices and server events --------------------------------------------------------
 
@@ -418,7 +443,7 @@ class MediaClient:
     async def _publish_once(self, ls: LocalStream) -> None:
         await self._close_local_pc(ls)
         ls.announced.clear()
-        pc = new_peer()
+        pc = self._new_peer()
         ls.pc = pc
         for t in ls.tracks:
             pc.addTransceiver(ls.relay.subscribe(t, buffered=False), direction="sendonly")
@@ -441,6 +466,7 @@ class MediaClient:
         deadline = loop.time() + self.publish_timeout
         if not await _wait_connected(pc, self.publish_timeout):
             await self._withdraw_attempt(ls)
+            self.turn_choice += 1
             raise Retry(E.ERR_PUBLISH_TIMEOUT, "no connection to the media server")
         # Our side of the connection is up before Janus's (it reports ``webrtcup`` a moment
         # later, and only then may others subscribe): the call returns once the server has
@@ -618,7 +644,7 @@ class MediaClient:
             raise Retry(E.ERR_SUBSCRIBE_TIMEOUT, "the server did not answer") from None
         rs.subscription_id = ack["subscriptionId"]
         rs.current_layer = ack.get("layer")
-        pc = new_peer()
+        pc = self._new_peer()
         rs.pc = pc
         pc.on("track", rs._feed)
         answer = await answer_as_dtls_server(pc, ack["jsep"])
@@ -633,6 +659,7 @@ class MediaClient:
             await rs._close_pc()
             with contextlib.suppress(CodeError, TimeoutError):
                 await self.request("unsubscribe", {"subscriptionId": rs.subscription_id})
+            self.turn_choice += 1
             raise Retry(E.ERR_SUBSCRIBE_TIMEOUT, "no connection to the media server")
 
         @pc.on("connectionstatechange")
@@ -748,5 +775,6 @@ def attach(room: Any, **options: Any) -> MediaClient:
             client._spawn(client.dispatch(ev, data))
 
     client = MediaClient(request, "", **options)
+    client.ice_servers = lambda: list(getattr(room, "iceServers", []))
     room.on_server_event(on_event)
     return client

@@ -364,6 +364,11 @@ class Room:
         self._require_init()
         return self._mirror.all_users()
 
+    @property
+    def iceServers(self) -> list[dict[str, Any]]:  # noqa: N802 - the SDK's public name
+        """The TURN servers (and this user's credentials) the node's getconfig gave."""
+        return list(self._session.ice_servers)
+
     def getMySelf(self) -> dict[str, Any] | None:
         self._require_init()
         return self._mirror.myself()

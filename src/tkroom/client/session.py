@@ -99,6 +99,8 @@ class Session:
         self._connected = asyncio.Event()
         self._reconnector: asyncio.Task[None] | None = None
         self._raw_listeners: list[RawListener] = []
+        # TURN servers from the last getconfig (RTCConfiguration form): the media side reads them
+        self.ice_servers: list[dict[str, Any]] = []
 
     def configure(self, opts: Options) -> None:
         self.opts = opts
@@ -159,13 +161,15 @@ class Session:
             exc.extra.setdefault("source", SOURCE_CHECKROOM)
             raise
         try:
-            config = await api.getconfig(a.serial, checked.get("roomrole"))
+            config = await api.getconfig(a.serial, checked.get("roomrole"), checked.get("ticket"))
         except ClientError as exc:
             exc.extra.setdefault("source", SOURCE_GETCONFIG)
             raise
         url = self._learn_urls(config)
         if not url:
             raise ClientError(INVALID_STATUS, "getconfig gave no signal url")
+        ice = config.get("iceServers")
+        self.ice_servers = [s for s in ice if isinstance(s, dict)] if isinstance(ice, list) else []
         if checked.get("ticket"):
             join["ticket"] = checked["ticket"]
         elif a.loginkey:

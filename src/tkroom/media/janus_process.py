@@ -9,6 +9,8 @@ admin secret and the ICE interface list come from the node's settings.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import json
 import logging
 import os
 import secrets
@@ -66,6 +68,9 @@ def write_config(s: JanusSettings) -> Path:
         if not link.exists():
             link.symlink_to(s.library_dir / lib)
     nat = f'\tice_enforce_list = "{s.ice_enforce_list}"\n' if s.ice_enforce_list else ""
+    # IPv6 only when the operator named an IPv6 address: otherwise libnice adds every
+    # interface's link-local fe80:: address, which no client can reach.
+    ipv6 = "true" if ":" in s.ice_enforce_list else "false"
     (cfg / "janus.jcfg").write_text(
         "general: {\n"
         f'\tconfigs_folder = "{cfg}"\n'
@@ -82,6 +87,7 @@ def write_config(s: JanusSettings) -> Path:
         "media: {\n"
         f'\trtp_port_range = "{s.rtp_port_range}"\n'
         f"\tslowlink_threshold = {s.slowlink_threshold}\n"
+        f"\tipv6 = {ipv6}\n"
         "}\n"
         "nat: {\n"
         f"{nat}"
@@ -105,6 +111,44 @@ def write_config(s: JanusSettings) -> Path:
         "admin: {\n\tadmin_ws = false\n\tadmin_wss = false\n}\n"
     )
     return cfg
+
+
+def interface_addresses() -> list[tuple[str, str]]:
+    """``(interface, address)`` of every up, non-loopback interface of this network namespace,
+    as Janus sees them when it gathers candidates."""
+    out = subprocess.run(["ip", "-j", "addr", "show", "up"], capture_output=True, text=True,
+                         check=True, timeout=10).stdout
+    pairs = []
+    for link in json.loads(out):
+        if "LOOPBACK" in link.get("flags", []):
+            continue
+        for a in link.get("addr_info", []):
+            if a.get("local") and not ipaddress.ip_address(a["local"]).is_loopback:
+                pairs.append((link["ifname"], a["local"]))
+    return pairs
+
+
+def ice_addresses(enforce_list: str) -> list[str]:
+    """The addresses Janus offers for ``ice_enforce_list`` (comma-separated interface names or
+    addresses, each matching as a prefix, as Janus does): loopback never, since Janus skips it.
+    Empty list: every address of an up interface (the empty setting)."""
+    wanted = [w.strip() for w in enforce_list.split(",") if w.strip()]
+    return [addr for name, addr in interface_addresses()
+            if not wanted or any(name.startswith(w) or addr.startswith(w) for w in wanted)]
+
+
+def check_ice_list(enforce_list: str) -> list[str]:
+    """The addresses the embedded Janus will offer, or ``ValueError`` when the list matches
+    none: Janus then silently falls back to every interface (IPv6 link-local included), the
+    opposite of what the operator asked (``TKROOM_JANUS_ICE=lo`` did exactly that)."""
+    found = ice_addresses(enforce_list)
+    if enforce_list and not found:
+        names = ", ".join(sorted({n for n, _ in interface_addresses()})) or "none"
+        raise ValueError(
+            f"TKROOM_JANUS_ICE={enforce_list!r} matches no interface Janus can offer (loopback "
+            f"never carries ICE; the interfaces here are: {names}); Janus would offer every "
+            "address instead")
+    return found
 
 
 def janus_argv(s: JanusSettings, binary: str = "janus") -> list[str]:
@@ -155,7 +199,9 @@ class JanusProcess:
         return self.settings.api_secret
 
     async def start(self) -> None:
-        """Write the configuration, start Janus, wait until its API listens, and supervise it."""
+        """Write the configuration, start Janus, wait until its API listens, and supervise it.
+        A Janus ICE list that matches no usable interface stops start-up (``ValueError``)."""
+        check_ice_list(self.settings.ice_enforce_list)
         write_config(self.settings)
         await self._spawn()
         self._supervisor = asyncio.create_task(self._supervise())

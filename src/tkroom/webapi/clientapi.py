@@ -86,7 +86,17 @@ async def checkroom(call: Call) -> dict[str, Any]:
                              companyid=company.id)
     ticket = tickets.issue(call.state.secret, ident, call.now, call.state.settings.ticket_ttl_s)
     return {"room": room_dict(room), "roomrole": role, "nickname": nickname, "thirdid": thirdid,
-            "userid": userid, "ticket": ticket}
+            "userid": userid, "ticket": ticket, "iceServers": ice_servers(call, userid)}
+
+
+def ice_servers(call: Call, userid: str) -> list[dict[str, Any]]:
+    """TURN credentials for ``userid`` (empty when the node has no TURN server): signed here,
+    checked by the TURN server, expiring after ``turn_ttl_s``."""
+    offer = call.state.turn
+    if offer is None:
+        return []
+    return offer.ice_servers(userid, call.request.url.hostname or call.state.settings.host,
+                             call.now)
 
 
 def signal_url(call: Call) -> str:
@@ -103,8 +113,12 @@ def signal_url(call: Call) -> str:
     "ClientAPI", "getconfig", "Where to connect for signalling and which media servers serve the room.",
     (Param("serial", required=True, doc="room number"),
      Param("userrole", "integer", doc="the caller's role (ignored)"),
-     Param("selfip", doc="the caller's address as it sees it (ignored)")),
-    ((5100, "serial missing"), (4007, "no such room")),
+     Param("selfip", doc="the caller's address as it sees it (ignored)"),
+     Param("ticket", doc="the join ticket checkroom gave: with it the answer carries the "
+                         "caller's own TURN credentials (`iceServers`)")),
+    ((5100, "serial missing"), (4007, "no such room"),
+     (5301, "the ticket is malformed, forged or too old"),
+     (4108, "the ticket is for another room")),
     key=False,
 )
 async def getconfig(call: Call) -> dict[str, Any]:
@@ -121,6 +135,12 @@ async def getconfig(call: Call) -> dict[str, Any]:
                for m in (await call.s.execute(q)).scalars()]
     if call.state.settings.janus_urls:
         servers.append({"serverid": 0, "name": "default", "ip": ""})
+    ice: list[dict[str, Any]] = []
+    if raw := call.p.get("ticket"):
+        ident = tickets.verify(call.state.secret, raw, call.now)
+        if ident.serial != room.serial:
+            raise CodeError(4108, "This ticket is for another room")
+        ice = ice_servers(call, ident.userid)
     url = signal_url(call)
     host = call.request.url.hostname or ""
     port = call.request.url.port or 80
@@ -129,6 +149,7 @@ async def getconfig(call: Call) -> dict[str, Any]:
     return {
         "signal": {"url": url, "urls": list(call.state.settings.signal_urls)},
         "mediaservers": servers,
+        "iceServers": ice,
         "courseserver": host,
         "courseserverport": sig_port,
         "ClassDocServerAddr": f"{host}:{port}",

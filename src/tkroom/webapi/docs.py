@@ -157,9 +157,13 @@ ANSWERS = {
                      'duration, size, kind, userid, webhost, recordpath, playpath, https_playpath}]}`; '
                      '`playpath` downloads the file from the node',
     "checkroom": '`{"result": 0, "room": <room as in getroom>, "roomrole": 0-4, "nickname", "thirdid" (the '
-                 'userid given, or ""), "userid" (given or generated), "ticket": <join ticket>}`',
+                 'userid given, or ""), "userid" (given or generated), "ticket": <join ticket>, "iceServers": <the user\'s TURN '
+                 'servers, as in getconfig>}`',
     "getconfig": '`{"result": 0, "signal": {"url": "ws://<host>:<signal port>/signal" (wss:// with --tls-cert; or the first --signal-url), "urls": [every --signal-url]}, "mediaservers": '
-                 '[{serverid, name, ip, maxusers, maxsidelineusers}] (names only: clients never reach Janus), "courseserver", "courseserverport", "ClassDocServerAddr", '
+                 '[{serverid, name, ip, maxusers, maxsidelineusers}] (names only: clients never reach Janus), "iceServers": '
+                 '[{urls: ["turn:<host>:3478?transport=udp", "turn:…?transport=tcp", "turns:…?transport=tcp" (with TLS)], '
+                 'username: "<expiry>:<userid>", credential, credentialType: "password"}] (with a valid `ticket` and a TURN server; '
+                 'otherwise `[]`), "courseserver", "courseserverport", "ClassDocServerAddr", '
                  '"newcourseaddr": [{name, signaladdr, signalport, webaddr, docaddr, change}]}`',
 }
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from tkroom.config import Settings
+from tkroom.iceservers import TurnOffer
 from tkroom.metrics import NodeMetrics
 from tkroom.passwords import PasswordChecker
 from tkroom.store.roomcache import RoomCache
@@ -40,6 +41,9 @@ class ApiState:
     metrics: NodeMetrics | None = None
     # The cluster's Redis for the throttle and verified passwords (``webapi.shared``); None: memory.
     shared: Shared | None = None
+    # TURN servers and the secret to sign their credentials (the TURN plane sets it); None:
+    # no ``iceServers`` are handed out.
+    turn: TurnOffer | None = None
 
     @property
     def files_dir(self) -> Path:

@@ -126,13 +126,14 @@ export class Room extends Emitter {
     this.dispatchEvent("room-checkroom", { message: check });
     let config;
     try {
-      config = await clientApi(base, "getconfig", { serial: j.params.serial, userrole: check.roomrole });
+      config = await clientApi(base, "getconfig", { serial: j.params.serial, userrole: check.roomrole, ticket: check.ticket });
     } catch (err) {
       this.dispatchEvent("room-connect-fail", { source: 1, error: err.code, code: err.code, message: err.message });
       throw err;
     }
     if (Array.isArray(config.iceServers)) this.options.iceServers = config.iceServers;
     const url = signalUrl(base, config);
+    this.signalUrl = url; // the page explains a refused wss:// (a certificate problem) with it
     const conn = new Connection(url, (ev, data) => this._onEvent(ev, data), {
       maxAttempts: this.options.maxReconnectCount,
       onDrop: () => this.dispatchEvent("room-disconnected", { willReconnect: true }),

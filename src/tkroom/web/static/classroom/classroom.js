@@ -148,7 +148,21 @@ async function join(nickname, password, loginkey, userid) {
     $("join-form").hidden = false;
     if (userid) storageSet(sessionStorage, SESSION_KEY, null);
     showError(err);
+    explainRefusedTls(err);
   }
+}
+
+/** A wss:// socket that cannot open while HTTPS to the same node worked is, almost always, a
+ * certificate the browser refused (a wrong name, an expired one): say so, since the browser
+ * tells the page nothing more than "failed". */
+function explainRefusedTls(err) {
+  const url = String(room.signalUrl || "");
+  if (err.code !== 2600 || !url.startsWith("wss:")) return;
+  let host = url;
+  try {
+    host = new URL(url).host;
+  } catch {}
+  showNotice("error", 2600, "page", t("join.secureRefused", { host }));
 }
 
 $("join-form").addEventListener("submit", (ev) => {

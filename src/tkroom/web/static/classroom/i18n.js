@@ -11,6 +11,8 @@ export const en = {
   "join.submit": "Join",
   "join.joining": "Joining…",
   "join.needName": "Please enter your name.",
+  "join.secureRefused":
+    "The secure connection to the class server ({host}) was refused: its certificate is wrong or has expired. Ask your school's administrator.",
   "class.notStarted": "Class has not begun",
   "class.running": "In class {time}",
   "stage.heading": "Stage",
@@ -166,6 +168,7 @@ export const zh = {
   "join.submit": "进入",
   "join.joining": "正在进入…",
   "join.needName": "请输入你的名字。",
+  "join.secureRefused": "与课堂服务器（{host}）的安全连接被拒绝：其证书无效或已过期。请联系学校管理员。",
   "class.notStarted": "尚未上课",
   "class.running": "上课中 {time}",
   "stage.heading": "讲台",
