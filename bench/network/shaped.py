@@ -142,6 +142,9 @@ def run(tries: int, seconds: float, work: Path) -> dict[str, Any]:
                 teacher, student = Person(tb, url), Person(sb, url)
                 uid = teacher.join("Teacher", PASSWORDS["chairmanpwd"])
                 student.join("Student", PASSWORDS["confuserpwd"])
+                student.eval("window.__layers = []; tkroomPage.room.on('room-video-layer-changed',"
+                             " (e) => window.__layers.push([Math.round(performance.now()), "
+                             "e.layer, e.reason]))")
                 teacher.click("av-on")
                 student.decodes(uid, 30, 60)
                 out: dict[str, Any] = {}
@@ -154,13 +157,18 @@ def run(tries: int, seconds: float, work: Path) -> dict[str, Any]:
                 out["shaped_1mbit"], = first_frames(student, uid, tries)
                 print("300 kbit/s with 2 % loss ...", file=sys.stderr)
                 link.shape(300, loss_percent=2)
+                shaped_at = student.eval("performance.now()")
                 low = min(x["width"] for x in teacher.eval(
                     "tkroomPage.room.getPublishLayers('video')") if x["width"] > 0)
                 t0 = time.monotonic()
                 wait_until(lambda: student.stats(uid).get("frameWidth") == low, 90,
                            "the low layer at 300 kbit/s")
                 out["kbit300"] = {"moved_down_s": round(time.monotonic() - t0, 1),
-                                  **keeps(student, uid, seconds, low)}
+                                  **keeps(student, uid, seconds, low),
+                                  "layer_changes": [[round((t - shaped_at) / 1000, 1), la, why]
+                                                    for t, la, why in
+                                                    student.eval("window.__layers")
+                                                    if t >= shaped_at]}
                 link.clear()
                 teacher.close()
                 student.close()

@@ -37,6 +37,17 @@ pytestmark = [pytest.mark.browser, pytest.mark.media]
 QUICK = Tuning(settle=1.5, probe_first=4.0, probe_max=8.0, probe_window=3.0)
 
 
+RESUBSCRIBE_JS = """async (uid) => {
+  const room = tkroomPage.room;
+  const e = [...room.remote.values()].find((x) => x.userId === uid && x.type === "video");
+  const old = room.subs.get(e.streamId);
+  room.subs.delete(e.streamId);
+  await old.stop(true);
+  await room.subscribe(e.streamId);
+  return room.subs.get(e.streamId).layer;
+}"""
+
+
 def chromium_in(ns_name: str, folder: Path) -> str:
     """A Chromium launcher that runs the browser inside namespace ``ns_name`` (Playwright's
     pipe to it is inherited through ``ip netns exec``)."""
@@ -138,6 +149,11 @@ def test_student_on_a_slow_link_gets_a_lower_layer_and_keeps_decoding(shaped_cla
         rate, share = fps(student, t_id, 8, width=low)
         assert share >= 0.5 and rate >= 10, \
             f"{rate:.1f} fps at the low layer, {share:.0%} of the time, on 300 kbit/s + 2 % loss"
+
+        # Subscribing again on that link starts below the top layer that congested it.
+        again = student.page.evaluate(RESUBSCRIBE_JS, t_id)
+        assert again in ("low", "medium"), again
+        student.decodes(t_id, 5)
 
         # The shaping is lifted: tried back up, layer by layer, to the high one.
         link.clear()

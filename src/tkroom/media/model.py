@@ -72,6 +72,7 @@ class MediaRoom:
     withdrawn: dict[str, list[StreamKey]] = field(default_factory=dict)
     pubs: dict[str, Publication] = field(default_factory=dict)
     subs: dict[str, Subscription] = field(default_factory=dict)
+    link_caps: dict[str, int] = field(default_factory=dict)  # userid -> layer its link carried
     recording: RecordingJob | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

@@ -271,14 +271,18 @@ class MediaService:
         except (JanusError, TimeoutError) as e:
             raise CodeError(E.ERR_SUBSCRIBE_FAILED, str(e), namespace="error_notice",
                             **_fields(pub.key)) from e
+        # a user whose link was capped starts new subscriptions there (and is tried up later),
+        # not at the top layer that congested it before
         sub = Subscription(f"sub-{secrets.token_hex(8)}", r.userid, pub, handle,
-                           layers=LayerControl(preferred=preferred, tuning=self.layer_tuning))
+                           layers=LayerControl(preferred=preferred,
+                                               cap=room.link_caps.get(r.userid, 2),
+                                               tuning=self.layer_tuning))
         room.subs[sub.id] = sub
         videoroom.server.load += 1
         try:
             offer, sub.video_mids = await videoroom.subscribe(
                 handle, pub.feed, within=self.subscribe_timeout,
-                substream=preferred if pub.simulcast else None)
+                substream=sub.layers.current if pub.simulcast else None)
         except TimeoutError:
             await self._drop_sub(room, sub)
             raise CodeError(E.ERR_SUBSCRIBE_TIMEOUT, namespace="error_notice",
@@ -291,6 +295,9 @@ class MediaService:
                             **_fields(pub.key)) from None
         handle.on_event = lambda m: self._sub_event(room, sub, m)
         sub.watchdog = spawn(self._subscribe_watchdog(room, sub))
+        if pub.simulcast and sub.layers.next_probe() is not None:
+            sub.layers.changed_at = asyncio.get_running_loop().time()
+            sub.prober = spawn(self._probe_up(room, sub))
         return {"subscriptionId": sub.id, "streamId": pub.key.stream_id, "jsep": offer,
                 "layer": LAYERS[sub.layers.current] if pub.simulcast else None,
                 **_fields(pub.key)}
@@ -339,6 +346,8 @@ class MediaService:
     async def _apply_layer(self, room: MediaRoom, sub: Subscription, reason: str) -> None:
         """Tell Janus the subscription's current layer, and the subscriber why."""
         layer = sub.layers.current
+        if reason != "request":
+            room.link_caps[sub.userid] = sub.layers.cap
         try:
             await VideoRoom.set_substream(sub.handle, sub.video_mids, layer,
                                           within=self.subscribe_timeout)
@@ -504,6 +513,7 @@ class MediaService:
         for pub in [p for p in room.pubs.values() if p.key.userid == userid]:
             await self._drop_pub(room, pub, announce=True)
         room.withdrawn.pop(userid, None)
+        room.link_caps.pop(userid, None)
 
     async def release(self, serial: str) -> None:
         """The class's last member left: stop its recording, destroy its VideoRoom and forget
