@@ -113,7 +113,9 @@ def keeps(student: Person, uid: str, seconds: float, low: int) -> dict[str, Any]
             "fps_at_low": round(at_low_frames / at_low_time, 1) if at_low_time else 0.0,
             "share_at_low": round(at_low_time / total, 2), "width": low,
             "height": heights.get(low, 0), "seconds": round(total, 1),
-            "widths_seen": sorted({w for _, _, w, _ in samples})}
+            "widths_seen": sorted({w for _, _, w, _ in samples}),
+            "width_changes": [[round(t - samples[0][0], 1), w] for i, (t, _, w, _) in
+                              enumerate(samples) if i == 0 or samples[i - 1][2] != w]}
 
 
 def run(tries: int, seconds: float, work: Path) -> dict[str, Any]:
