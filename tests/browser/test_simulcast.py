@@ -203,3 +203,35 @@ def test_a_thumbnail_asks_for_the_low_layer(shaped_class, browser_ns):  # noqa: 
             node.call(bot[0].leaveroom())
         teacher.close()
         student.close()
+
+
+def test_a_shared_screen_keeps_its_resolution(shaped_class, browser_ns):  # noqa: F811
+    """A screen is one encoding marked for detail, and the student receives it at the size it
+    is captured, also on a 1 Mbit/s link."""
+    node, link, student_browser = shaped_class
+    serial = node.create_room("Screen")
+    url = f"{node.url}/room/{serial}"
+    teacher = Person(browser_ns, url)
+    student = Person(student_browser, url)
+    try:
+        t_id = teacher.join("Ms Noether", PASSWORDS["chairmanpwd"])
+        student.join("Carl", PASSWORDS["confuserpwd"])
+        teacher.eval("tkroomPage.room.startShareScreen().then(() => { window.__shared = true; })")
+        wait_until(lambda: teacher.eval("window.__shared === true"), 30, "the screen shared")
+        sender = teacher.eval("""(() => {
+          const pub = tkroomPage.room.pubs.get("screen");
+          const s = pub.pc.getSenders().find((x) => x.track && x.track.kind === "video");
+          const p = s.getParameters();
+          return {hint: s.track.contentHint, pref: p.degradationPreference,
+                  encodings: p.encodings.length, width: s.track.getSettings().width};
+        })()""")
+        assert sender["hint"] == "detail" and sender["encodings"] == 1, sender
+        assert sender["pref"] == "maintain-resolution", sender
+        link.shape(1000)
+        got = wait_until(lambda: (s := student.stats(t_id, "screen")) and s.get("framesDecoded", 0)
+                         >= 10 and s, 40, "the screen at the student")
+        assert got["frameWidth"] == sender["width"], (got, sender)
+    finally:
+        link.clear()
+        teacher.close()
+        student.close()
