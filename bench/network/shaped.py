@@ -6,7 +6,9 @@ the server's veth, shaped with ``tc tbf`` (and an ``iptables`` random drop for l
 ``tkroom.media.shaping``). Rows, all from one run:
 
 1. ``subscribe()`` → first decoded frame at the student, p50/p95 over ``--tries`` tries, on an
-   unshaped link (the baseline) and on a 1 Mbit/s link.
+   unshaped link (the baseline) and on a 1 Mbit/s link; and the teacher's ``publishVideo``
+   → the student's first frame (the whole path: camera, publish, ``onAddStream``, subscribe),
+   unshaped and on 1 Mbit/s.
 2. The same, unshaped, with the browser SDK answering Janus as the DTLS client (its old
    behaviour, ``dtlsPassive: false``) and as the DTLS server (``setup:passive``, now).
 3. The frames per second and picture size a 300 kbit/s subscriber with 2 % loss keeps once
@@ -64,6 +66,30 @@ FIRST_FRAME_JS = """async ([uid, passive]) => {
   }
   return null;
 }"""
+
+
+def publish_to_frame(teacher: Person, student: Person, uid: str, tries: int) -> dict[str, Any]:
+    """The teacher turns the camera on (``publishVideo``: camera, simulcast publish, the
+    media server's ``onAddStream``, the student's subscription) until the student's page
+    reports the first frame (``room-first-video-frame``); both pages read the same machine
+    clock. Between tries the camera goes off and the student's tile empties."""
+    times: list[float] = []
+    student.eval(f"window.__ff = null; tkroomPage.room.on('room-first-video-frame', (e) => "
+                 f"{{ if (e.userId === '{uid}' && e.type === 'video') window.__ff = Date.now(); }})")
+    for _ in range(tries):
+        teacher.eval("tkroomPage.room.unpublishAV()")
+        wait_until(lambda: not student.eval(f"[...tkroomPage.room.remote.values()].some((e) => "
+                                            f"e.userId === '{uid}' && e.type === 'video')"),
+                   20, "the camera gone at the student")
+        student.eval("window.__ff = null")
+        t0 = teacher.eval("(() => { const t = Date.now(); tkroomPage.room.publishVideo(); "
+                          "return t; })()")
+        try:
+            t1 = wait_until(lambda: student.eval("window.__ff"), 20, "the first frame")
+        except AssertionError:
+            continue
+        times.append(float(t1) - float(t0))
+    return summary(times, tries)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -154,9 +180,15 @@ def run(tries: int, seconds: float, work: Path) -> dict[str, Any]:
                       file=sys.stderr)
                 out["unshaped"], out["dtls_active"] = first_frames(student, uid, tries,
                                                                    (True, False))
+                print("publish → first frame, unshaped ...", file=sys.stderr)
+                out["publish_unshaped"] = publish_to_frame(teacher, student, uid, tries)
                 print("first frames, 1 Mbit/s ...", file=sys.stderr)
                 link.shape(1000)
                 out["shaped_1mbit"], = first_frames(student, uid, tries)
+                print("publish → first frame, 1 Mbit/s ...", file=sys.stderr)
+                out["publish_1mbit"] = publish_to_frame(teacher, student, uid, tries)
+                teacher.eval("tkroomPage.room.publishAV()")
+                student.decodes(uid, 30, 60)
                 print("300 kbit/s with 2 % loss ...", file=sys.stderr)
                 link.shape(300, loss_percent=2)
                 shaped_at = student.eval("performance.now()")
@@ -194,6 +226,12 @@ def table(r: dict[str, Any]) -> str:
         ratio = f"{d['p95_ms'] / base:.2f}×" if base else "-"
         return f"| {name} | {d['p50_ms']:.0f} | {d['p95_ms']:.0f} | {ratio} |"
 
+    def row2(name: str, d: dict[str, Any], b: dict[str, Any]) -> str:
+        if "p50_ms" not in d:
+            return f"| {name} | failed {d['failed']}/{d['tries']} | | |"
+        ratio = f"{d['p95_ms'] / b['p95_ms']:.2f}×" if b.get("p95_ms") else "-"
+        return f"| {name} | {d['p50_ms']:.0f} | {d['p95_ms']:.0f} | {ratio} |"
+
     k = r["kbit300"]
     lines = [
         "| subscribe → first frame (Chromium) | p50 ms | p95 ms | p95 vs unshaped |",
@@ -201,6 +239,12 @@ def table(r: dict[str, Any]) -> str:
         row("unshaped link, setup:passive (baseline)", r["unshaped"]),
         row("unshaped link, browser as DTLS client (before)", r["dtls_active"]),
         row("1 Mbit/s link", r["shaped_1mbit"]),
+        "",
+        "| teacher's publishVideo → student's first frame (Chromium) | p50 ms | p95 ms | "
+        "p95 vs unshaped |",
+        "|---|---|---|---|",
+        row2("unshaped link (baseline)", r["publish_unshaped"], r["publish_unshaped"]),
+        row2("1 Mbit/s link", r["publish_1mbit"], r["publish_unshaped"]),
         "",
         f"| 300 kbit/s + 2 % loss, {k['seconds']} s | fps at the low layer | low layer | "
         "time at low | fps overall (incl. tries up) | widths seen | floor ≥ 15 fps at low |",
@@ -218,7 +262,9 @@ def rows(r: dict[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for key, name in (("unshaped", "Chromium subscribe → first frame, setup:passive (baseline)"),
                       ("dtls_active", "Chromium subscribe → first frame, DTLS client (before)"),
-                      ("shaped_1mbit", "Chromium subscribe → first frame, 1 Mbit/s link")):
+                      ("shaped_1mbit", "Chromium subscribe → first frame, 1 Mbit/s link"),
+                      ("publish_unshaped", "Chromium publish → Chromium first frame, unshaped"),
+                      ("publish_1mbit", "Chromium publish → Chromium first frame, 1 Mbit/s")):
         row = {"row": name, **r[key]}
         if key != "unshaped" and "p50_ms" in row and "p50_ms" in base:
             row["p50_vs_direct"] = row["p50_ms"] / base["p50_ms"]
