@@ -182,6 +182,10 @@ def test_a_thumbnail_asks_for_the_low_layer(shaped_class, browser_ns):  # noqa: 
         teacher.click("av-on")
         widths = sent_widths(teacher)
         student.decodes(t_id)
+        # The browser answered Janus's actpass offer as the DTLS server, like the Python SDK.
+        setups = student.eval("[...tkroomPage.room.subs.values()].map((x) => "
+                              "x.pc.localDescription.sdp.match(/a=setup:(\\w+)/)[1])")
+        assert setups and set(setups) == {"passive"}, setups
         sid = student.eval(f"[...tkroomPage.room.remote.values()].find(e => e.userId === '{t_id}' "
                            "&& e.type === 'video').streamId")
         for layer, width in zip(("low", "medium", "high"), widths, strict=True):
