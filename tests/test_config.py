@@ -100,7 +100,7 @@ EVERY = {
     "redis_url": "redis://:redispass@redis.internal:6380/2", "secret_hex": "cd" * 32,
     "log_level": "warning", "janus_urls": ["ws://10.0.0.5:8188"], "janus_secret": "janus-pw",
     "embedded_janus": False, "janus_ice": "eth1", "rtp_ports": "30000-30999",
-    "media_sync_s": 30.0, "ticket_ttl_s": 60.0, "loginkey_ttl_s": 7200.0,
+    "media_sync_s": 30.0, "simulcast": "off", "ticket_ttl_s": 60.0, "loginkey_ttl_s": 7200.0,
     "entry_window_s": 120.0, "room_cache_ttl_s": 0.5, "throttle_base_s": 0.1,
     "throttle_max_s": 8.0, "max_body_bytes": 2097152, "max_upload_bytes": 52428800,
     "room_file_limit": 40, "callback_delays_s": [5.0, 30.0], "callback_timeout_s": 4.0,

@@ -132,6 +132,10 @@ class Settings(BaseSettings):
                         "empty: all interfaces")
     rtp_ports: str = _s("20000-40000", "TKROOM_RTP_PORTS", "the embedded Janus's UDP RTP/RTCP "
                         "port range", pattern=r"^\d{1,5}-\d{1,5}$")
+    simulcast: Literal["auto", "on", "off"] = _s(
+        "auto", "TKROOM_SIMULCAST", "cameras as three simulcast layers: `auto` in rooms of "
+        "640x480 or more (`videotype` >= 2), `on` in every room, `off` never "
+        "([media.md](media.md#simulcast-and-adaptation))")
     # TURN (docs/operations.md#turn)
     embedded_turn: bool = _s(True, "TKROOM_EMBEDDED_TURN", "start an own TURN server (coturn's "
                              "`turnserver`, listening on `host`) beside the media plane when it "

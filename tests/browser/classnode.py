@@ -35,8 +35,9 @@ class ClassNode:
     (enough for the board: no Janus, no namespace)."""
 
     def __init__(self, ns: NetNamespace | None, janus_url: str | None, workdir: Path,
-                 grace: float = 15.0) -> None:
+                 grace: float = 15.0, host: str = "127.0.0.1") -> None:
         self.ns, self.janus_url, self.workdir, self.grace = ns, janus_url, workdir, grace
+        self.host = host  # "0.0.0.0": reachable from a student namespace (media.shaping)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._run, daemon=True, name="classnode")
         self.ready = threading.Event()
@@ -76,7 +77,7 @@ class ClassNode:
             self.thread.join(10)
 
     async def _start(self) -> None:
-        settings = Settings(host="127.0.0.1", port=0, signal_port=0, data_dir=self.workdir / "data",
+        settings = Settings(host=self.host, port=0, signal_port=0, data_dir=self.workdir / "data",
                             secret_hex=secrets.token_hex(32),
                             janus_urls=[self.janus_url] if self.janus_url else [])
         self.node = build_node(settings, state=MemoryState(), grace=self.grace, sweep_interval=0.2,

@@ -168,3 +168,42 @@ async def test_a_stream_plays_as_soon_as_its_publish_call_returns(in_netns, janu
             await until(lambda: a.frames_received > 10, 20, "audio at bob")
         finally:
             await n.close()
+
+
+async def test_layers_are_asked_by_the_subscriber_only_and_checked(node: Node) -> None:
+    """A one-layer (aiortc) stream answers layer None; bad layer names are 103; someone
+    else's subscription is 143; a simulcast offer in a room that takes one layer is 103."""
+    alice = node.user("r2", "alice")
+    bob = node.user("r2", "bob")
+    eve = node.user("r2", "eve")
+    await alice.publishVideo()
+    b = await bob.playVideo("alice", layer="low")
+    assert b.current_layer is None  # aiortc sends one layer: nothing to choose
+    assert await bob.setVideoLayer("alice", "medium") is None
+    for bad in ("huge", 7, None):
+        with pytest.raises(CodeError) as e:
+            await node.service.handle("setVideoLayer", "r2", "bob", 2,
+                                      {"subscriptionId": b.subscription_id, "layer": bad})
+        assert e.value.code == 103
+    with pytest.raises(CodeError) as e:
+        await node.service.handle("setVideoLayer", "r2", "eve", 2,
+                                  {"subscriptionId": b.subscription_id, "layer": "low"})
+    assert e.value.code == 143
+    with pytest.raises(CodeError) as e:
+        await node.service.handle("subscribe", "r2", "eve", 2,
+                                  {"streamId": "alice:video:default", "layer": "top"})
+    assert e.value.code == 103
+    assert (await node.service.handle("getStreams", "r2", "eve", 2, {}))["simulcast"] is True
+    await until(lambda: b.frames_received >= 10, 20, "frames after the layer requests")
+    await eve.close()
+
+    node.directory.rooms["s1"] = RoomInfo("s1", 1, videotype=1)  # 320x240: one layer
+    offer = {"type": "offer", "sdp": "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+             "a=rid:h send\r\na=rid:l send\r\na=simulcast:send h;l\r\n"}
+    assert (await node.service.handle("getStreams", "s1", "zoe", 2, {}))["simulcast"] is False
+    with pytest.raises(CodeError) as e:
+        await node.service.handle("publish", "s1", "zoe", 2, {"type": "video", "jsep": offer})
+    assert e.value.code == 103 and "simulcast" in e.value.message
+    with pytest.raises(CodeError) as e:
+        await node.service.handle("publish", "r2", "zoe", 2, {"type": "screen", "jsep": offer})
+    assert e.value.code == 103

@@ -166,6 +166,8 @@ class RemoteStream:
         self.userid, self.type, self.device_id = userid, type, device_id
         self.stream_id = f"{userid}:{type}:{device_id}"
         self.subscription_id = ""
+        self.layer: str | None = None  # asked for (simulcast): "high", "medium" or "low"
+        self.current_layer: str | None = None  # what the media server forwards now
         self.frames_received = 0
         self.track: MediaStreamTrack | None = None
         self.pc: RTCPeerConnection | None = None
@@ -293,6 +295,10 @@ class MediaClient:
         elif ev == "notice":
             self._notice(data)
             self._on_server_notice(data)
+        elif ev == "onVideoLayer":
+            rs = self.remote.get(data.get("streamId", ""))
+            if rs is not None and rs.subscription_id == data.get("subscriptionId"):
+                rs.current_layer = data.get("layer")
         elif ev == "mediaServerChanged" and data.get("serverName"):
             for ls in self.local.values():
                 if ls.active and not ls.withdrawn:
@@ -550,15 +556,32 @@ class MediaClient:
     # ---- playing --------------------------------------------------------------------------
 
     async def playVideo(self, userid: str, deviceId: str = "default",
-                        type: str = "video") -> RemoteStream:
-        """Subscribe to a user's camera (or ``type`` 'screen' / 'media')."""
-        return await self._play(userid, type, deviceId)
+                        type: str = "video", layer: str | None = None) -> RemoteStream:
+        """Subscribe to a user's camera (or ``type`` 'screen' / 'media'); ``layer``: the
+        simulcast layer wanted ("high", "medium" or "low"; the server's default: high)."""
+        return await self._play(userid, type, deviceId, layer)
+
+    async def setVideoLayer(self, userid: str, layer: str, deviceId: str = "default",
+                            type: str = "video") -> str | None:
+        """Ask for another simulcast layer of a played stream; the layer forwarded now (None:
+        the stream has one layer). A weak link may hold it lower (``onVideoLayer`` events)."""
+        rs = self.remote.get(f"{userid}:{type}:{deviceId}")
+        if rs is None:
+            raise CodeError(E.ERR_SUBSCRIBE_STREAM_NOTFOUND, f"{userid}'s {type} is not played",
+                            namespace="error_notice")
+        rs.layer = layer
+        ack = await self.request("setVideoLayer", {"subscriptionId": rs.subscription_id,
+                                                   "layer": layer})
+        rs.current_layer = ack.get("layer")
+        return rs.current_layer
 
     async def playAudio(self, userid: str) -> RemoteStream:
         return await self._play(userid, "audio", "default")
 
-    async def _play(self, userid: str, type: str, device_id: str) -> RemoteStream:
+    async def _play(self, userid: str, type: str, device_id: str,
+                    layer: str | None = None) -> RemoteStream:
         rs = RemoteStream(userid, type, device_id)
+        rs.layer = layer
         if rs.stream_id in self.remote:
             return self.remote[rs.stream_id]
         self.remote[rs.stream_id] = rs
@@ -609,7 +632,10 @@ class MediaClient:
     async def _subscribe_once(self, rs: RemoteStream) -> None:
         await rs._close_pc()
         try:
-            ack = await self.request("subscribe", {"streamId": rs.stream_id})
+            req: dict[str, Any] = {"streamId": rs.stream_id}
+            if rs.layer is not None:
+                req["layer"] = rs.layer
+            ack = await self.request("subscribe", req)
         except CodeError as e:
             if e.code in RETRY_SUBSCRIBE:
                 raise Retry(e.code, e.message) from None
@@ -617,6 +643,7 @@ class MediaClient:
         except TimeoutError:
             raise Retry(E.ERR_SUBSCRIBE_TIMEOUT, "the server did not answer") from None
         rs.subscription_id = ack["subscriptionId"]
+        rs.current_layer = ack.get("layer")
         pc = self._new_peer()
         rs.pc = pc
         pc.on("track", rs._feed)

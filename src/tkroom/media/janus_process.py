@@ -44,6 +44,7 @@ class JanusSettings:
     admin_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     api_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     debug_level: int = 4
+    slowlink_threshold: int = 4  # lost packets a second that make Janus report a slow link
     library_dir: Path = JANUS_LIB
 
     @property
@@ -85,6 +86,7 @@ def write_config(s: JanusSettings) -> Path:
         "}\n"
         "media: {\n"
         f'\trtp_port_range = "{s.rtp_port_range}"\n'
+        f"\tslowlink_threshold = {s.slowlink_threshold}\n"
         f"\tipv6 = {ipv6}\n"
         "}\n"
         "nat: {\n"

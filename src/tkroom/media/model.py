@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tkroom.media.janus_client import JanusHandle
+from tkroom.media.layers import LayerControl
 from tkroom.media.recording import RecordingJob
 from tkroom.media.rules import StreamKey
 from tkroom.media.servers import MediaServer
@@ -34,12 +35,13 @@ class Publication:
     completed: bool = False
     record_base: str = ""
     watchdog: asyncio.Task[None] | None = None
+    simulcast: bool = False
 
     def describe(self) -> dict[str, Any]:
         """The stream as ``onAddStream`` / ``getStreams`` tell it."""
         return {"streamId": self.key.stream_id, "userId": self.key.userid, "type": self.key.type,
                 "deviceId": self.key.device_id, "audio": self.key.has_audio,
-                "video": self.key.has_video}
+                "video": self.key.has_video, "simulcast": self.simulcast}
 
 
 @dataclass(eq=False)
@@ -52,6 +54,9 @@ class Subscription:
     handle: JanusHandle
     flowing: bool = False
     watchdog: asyncio.Task[None] | None = None
+    layers: LayerControl = field(default_factory=LayerControl)
+    video_mids: list[str] = field(default_factory=list)
+    prober: asyncio.Task[None] | None = None
 
 
 @dataclass(eq=False)
@@ -67,6 +72,7 @@ class MediaRoom:
     withdrawn: dict[str, list[StreamKey]] = field(default_factory=dict)
     pubs: dict[str, Publication] = field(default_factory=dict)
     subs: dict[str, Subscription] = field(default_factory=dict)
+    link_caps: dict[str, int] = field(default_factory=dict)  # userid -> layer its link carried
     recording: RecordingJob | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

@@ -20,6 +20,7 @@ from typing import Any
 from tkroom.config import Settings
 from tkroom.directory import RoomDirectory
 from tkroom.media.janus_process import JanusProcess, JanusSettings, janus_available
+from tkroom.media.layers import SimulcastMode
 from tkroom.media.servers import MediaServer, ServerRegistry
 from tkroom.media.service import MediaService, RoomSink
 from tkroom.metrics import MediaServerState, Metric, media_families
@@ -36,12 +37,14 @@ class MediaSettings:
     rtp_port_range: str = "20000-40000"
     embedded: bool = True
     janus_secret: str = ""
+    simulcast: SimulcastMode = "auto"
 
     @classmethod
     def from_settings(cls, s: Settings) -> MediaSettings:
         return cls(janus_urls=list(s.janus_urls), workdir=s.data_dir / "media",
                    ice_enforce_list=s.janus_ice, rtp_port_range=s.rtp_ports,
-                   embedded=s.embedded_janus, janus_secret=s.janus_secret)
+                   embedded=s.embedded_janus, janus_secret=s.janus_secret,
+                   simulcast=s.simulcast)
 
 
 class DirectoryRecords:
@@ -71,7 +74,8 @@ class MediaPlane:
         self.registry = ServerRegistry()
         self.service = MediaService(self.registry, directory, sink,
                                     record_dir=settings.workdir / "records",
-                                    records=DirectoryRecords(directory))
+                                    records=DirectoryRecords(directory),
+                                    simulcast=settings.simulcast)
         self.sync_servers = sync_servers
         self.sync_every = sync_every
         self.janus: JanusProcess | None = None

@@ -25,6 +25,14 @@ from tkroom.directory import RoomDirectory
 from tkroom.errors import CodeError
 from tkroom.media.failover import Failover
 from tkroom.media.janus_client import JanusError, JanusHandle, Json
+from tkroom.media.layers import (
+    LAYERS,
+    LayerControl,
+    SimulcastMode,
+    Tuning,
+    layer_number,
+    simulcast_for,
+)
 from tkroom.media.model import MediaRoom, Publication, RoomSink, Subscription
 from tkroom.media.recorder import Recorder
 from tkroom.media.recording import RecordingJob, RecordSink
@@ -73,8 +81,11 @@ class MediaService:
     def __init__(self, registry: ServerRegistry, directory: RoomDirectory, sink: RoomSink, *,
                  record_dir: Path, records: RecordSink | None = None,
                  publish_timeout: float = 10.0, subscribe_timeout: float = 10.0,
-                 max_cameras: int = 3) -> None:
+                 max_cameras: int = 3, simulcast: SimulcastMode = "auto",
+                 layer_tuning: Tuning | None = None) -> None:
         self.registry = registry
+        self.simulcast = simulcast
+        self.layer_tuning = layer_tuning or Tuning()
         self.directory = directory
         self.sink = sink
         self.publish_timeout = publish_timeout
@@ -134,6 +145,10 @@ class MediaService:
         info = await self.directory.room(r.serial)  # fresh: roommodify changes the limits
         if info is None:
             raise CodeError(4007)
+        layered = "a=simulcast:" in str(offer.get("sdp", ""))
+        if layered and not simulcast_for(info, self.simulcast, key.type):
+            raise CodeError(103, f"this room takes {key.type} as one layer (no simulcast): "
+                            "getStreams says when it does", namespace="error_notice")
         room = await self._room(r.serial)
         async with room.lock:
             check_publish(info, r.role, key, [p.key for p in room.pubs.values()],
@@ -148,7 +163,7 @@ class MediaService:
             except (JanusError, TimeoutError) as e:
                 raise CodeError(E.ERR_PUBLISH_FAILED, f"media server unavailable: {e}",
                                 namespace="error_notice", **_fields(key)) from e
-            pub = Publication(key, handle, feed=secrets.token_hex(8))
+            pub = Publication(key, handle, feed=secrets.token_hex(8), simulcast=layered)
             room.pubs[key.stream_id] = pub
             videoroom.server.load += 1
         try:
@@ -229,12 +244,19 @@ class MediaService:
         return {}
 
     async def _get_streams(self, r: MediaRequest) -> Json:
+        """The flowing streams, and whether this room takes cameras as simulcast (the SDK
+        asks once after joining, before it publishes)."""
+        info = await self.directory.room(r.serial)
+        if info is None:
+            raise CodeError(4007)
         room = await self._room(r.serial)
-        return {"streams": [p.describe() for p in room.pubs.values() if p.flowing]}
+        return {"streams": [p.describe() for p in room.pubs.values() if p.flowing],
+                "simulcast": simulcast_for(info, self.simulcast, "video")}
 
     # ---- subscribing ----------------------------------------------------------------------
 
     async def _subscribe(self, r: MediaRequest) -> Json:
+        preferred = layer_number(r.data.get("layer", "high"))
         room = await self._room(r.serial)
         pub = room.pubs.get(str(r.data.get("streamId", "")))
         if pub is None or not pub.flowing:  # announced with onAddStream once it flows
@@ -249,11 +271,18 @@ class MediaService:
         except (JanusError, TimeoutError) as e:
             raise CodeError(E.ERR_SUBSCRIBE_FAILED, str(e), namespace="error_notice",
                             **_fields(pub.key)) from e
-        sub = Subscription(f"sub-{secrets.token_hex(8)}", r.userid, pub, handle)
+        # a user whose link was capped starts new subscriptions there (and is tried up later),
+        # not at the top layer that congested it before
+        sub = Subscription(f"sub-{secrets.token_hex(8)}", r.userid, pub, handle,
+                           layers=LayerControl(preferred=preferred,
+                                               cap=room.link_caps.get(r.userid, 2),
+                                               tuning=self.layer_tuning))
         room.subs[sub.id] = sub
         videoroom.server.load += 1
         try:
-            offer = await videoroom.subscribe(handle, pub.feed, within=self.subscribe_timeout)
+            offer, sub.video_mids = await videoroom.subscribe(
+                handle, pub.feed, within=self.subscribe_timeout,
+                substream=sub.layers.current if pub.simulcast else None)
         except TimeoutError:
             await self._drop_sub(room, sub)
             raise CodeError(E.ERR_SUBSCRIBE_TIMEOUT, namespace="error_notice",
@@ -266,7 +295,11 @@ class MediaService:
                             **_fields(pub.key)) from None
         handle.on_event = lambda m: self._sub_event(room, sub, m)
         sub.watchdog = spawn(self._subscribe_watchdog(room, sub))
+        if pub.simulcast and sub.layers.next_probe() is not None:
+            sub.layers.changed_at = asyncio.get_running_loop().time()
+            sub.prober = spawn(self._probe_up(room, sub))
         return {"subscriptionId": sub.id, "streamId": pub.key.stream_id, "jsep": offer,
+                "layer": LAYERS[sub.layers.current] if pub.simulcast else None,
                 **_fields(pub.key)}
 
     def _sub_event(self, room: MediaRoom, sub: Subscription, msg: Json) -> None:
@@ -283,6 +316,71 @@ class MediaService:
         elif kind == "hangup":
             spawn(self._sub_failed(room, sub, E.ERR_SUBSCRIBE_FAILED,
                                    str(msg.get("reason", "hangup"))))
+        elif sub.pub.simulcast and (
+                (kind == "slowlink" and msg.get("uplink") and msg.get("media") != "audio") or
+                msg.get("plugindata", {}).get("data", {}).get("videoroom") == "slow_link"):
+            # Janus's "uplink" is its own: packets it sends this subscriber are being lost
+            self._slow_link(room, sub)
+
+    # ---- simulcast layers -----------------------------------------------------------------
+
+    def _slow_link(self, room: MediaRoom, sub: Subscription) -> None:
+        """The subscriber's link loses packets: one layer down, and try back up later."""
+        loop = asyncio.get_running_loop()
+        lower = sub.layers.slow_link(loop.time())
+        if lower is None:
+            return
+        spawn(self._apply_layer(room, sub, "slow_link"))
+        if sub.prober is None or sub.prober.done():
+            sub.prober = spawn(self._probe_up(room, sub))
+
+    async def _probe_up(self, room: MediaRoom, sub: Subscription) -> None:
+        """While the subscription is capped below its preference, try one layer up each
+        time the quiet period has passed (a slow_link meanwhile restarts the wait)."""
+        loop = asyncio.get_running_loop()
+        while room.subs.get(sub.id) is sub and (wait := sub.layers.next_probe()) is not None:
+            await asyncio.sleep(max(0.05, sub.layers.changed_at + wait - loop.time()))
+            if sub.layers.probe(loop.time()) is not None:
+                await self._apply_layer(room, sub, "recovered")
+
+    async def _apply_layer(self, room: MediaRoom, sub: Subscription, reason: str) -> None:
+        """Tell Janus the subscription's current layer, and the subscriber why."""
+        layer = sub.layers.current
+        if reason != "request":
+            room.link_caps[sub.userid] = sub.layers.cap
+        try:
+            await VideoRoom.set_substream(sub.handle, sub.video_mids, layer,
+                                          within=self.subscribe_timeout)
+        except (JanusError, TimeoutError) as e:
+            log.warning("layer change of %s failed: %s", sub.id, e)
+            return
+        if room.subs.get(sub.id) is sub:
+            await self.sink.to_user(room.serial, sub.userid, "onVideoLayer", {
+                "subscriptionId": sub.id, "streamId": sub.pub.key.stream_id,
+                "layer": LAYERS[layer], "preferred": LAYERS[sub.layers.preferred],
+                "reason": reason, **_fields(sub.pub.key)})
+
+    async def _set_video_layer(self, r: MediaRequest) -> Json:
+        """A subscriber asks for a layer (``high`` for a large tile, ``low`` for a
+        thumbnail); its link may still hold it lower."""
+        layer = layer_number(r.data.get("layer"))
+        room = await self._room(r.serial)
+        sid = str(r.data.get("subscriptionId") or "")
+        sub = room.subs.get(sid) if sid else next(
+            (s for s in room.subs.values() if s.userid == r.userid and
+             s.pub.key.stream_id == r.data.get("streamId")), None)
+        if sub is None or sub.userid != r.userid:
+            raise CodeError(E.ERR_SUBSCRIBE_STREAM_NOTFOUND, "no such subscription",
+                            namespace="error_notice")
+        if not sub.pub.simulcast:
+            return {"subscriptionId": sub.id, "layer": None}
+        before = sub.layers.current
+        sub.layers.prefer(layer)
+        if sub.layers.current != before:
+            await self._apply_layer(room, sub, "request")
+        if sub.layers.next_probe() is not None and (sub.prober is None or sub.prober.done()):
+            sub.prober = spawn(self._probe_up(room, sub))
+        return {"subscriptionId": sub.id, "layer": LAYERS[sub.layers.current]}
 
     async def _subscribe_watchdog(self, room: MediaRoom, sub: Subscription) -> None:
         await asyncio.sleep(self.subscribe_timeout)
@@ -302,8 +400,9 @@ class MediaService:
     async def _drop_sub(self, room: MediaRoom, sub: Subscription) -> None:
         if room.subs.pop(sub.id, None) is sub and room.server is not None:
             room.server.load -= 1
-        if sub.watchdog is not None and sub.watchdog is not asyncio.current_task():
-            sub.watchdog.cancel()
+        for task in (sub.watchdog, sub.prober):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
         sub.handle.on_event = None
         await sub.handle.detach()
 
@@ -327,6 +426,10 @@ class MediaService:
                 await VideoRoom.trickle(handle, d["candidate"])
             if isinstance(jsep, dict) and sub is not None:
                 await VideoRoom.start(handle, jsep, within=self.subscribe_timeout)
+                if sub.pub.simulcast and sub.layers.current != 2:
+                    # Janus 1.1 starts a subscription on the top layer whatever the join said
+                    await VideoRoom.set_substream(handle, sub.video_mids, sub.layers.current,
+                                                  within=self.subscribe_timeout)
         except TimeoutError:
             raise CodeError(E.ERR_SUBSCRIBE_TIMEOUT, namespace="error_notice") from None
         except JanusError as e:
@@ -410,6 +513,7 @@ class MediaService:
         for pub in [p for p in room.pubs.values() if p.key.userid == userid]:
             await self._drop_pub(room, pub, announce=True)
         room.withdrawn.pop(userid, None)
+        room.link_caps.pop(userid, None)
 
     async def release(self, serial: str) -> None:
         """The class's last member left: stop its recording, destroy its VideoRoom and forget
@@ -476,6 +580,7 @@ class MediaService:
         "unsubscribe": _unsubscribe,
         "signaling_message": _signaling_message,
         "getStreams": _get_streams,
+        "setVideoLayer": _set_video_layer,
         "requestServerList": _server_list,
         "switchServerByName": _switch_server,
         "startServerRecord": _start_record,

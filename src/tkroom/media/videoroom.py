@@ -94,14 +94,30 @@ class VideoRoom:
             raise JanusError(0, "no SDP answer from the media server")
         return answer
 
-    async def subscribe(self, handle: JanusHandle, feed: str, *, within: float) -> Json:
-        """Join as subscriber of ``feed``; Janus's SDP offer (428 while the feed is not up)."""
-        _, offer = await handle.message({"request": "join", "room": self.id,
-                                         "ptype": "subscriber", "streams": [{"feed": feed}]},
-                                        within=within)
+    async def subscribe(self, handle: JanusHandle, feed: str, *, within: float,
+                        substream: int | None = None) -> tuple[Json, list[str]]:
+        """Join as subscriber of ``feed``; Janus's SDP offer (428 while the feed is not up) and
+        the subscription's video ``mid``s. ``substream``: the simulcast layer to start with."""
+        stream: Json = {"feed": feed}
+        if substream is not None:
+            stream.update(substream=substream, temporal=2)
+        data, offer = await handle.message({"request": "join", "room": self.id,
+                                            "ptype": "subscriber", "streams": [stream]},
+                                           within=within)
         if not offer:
             raise JanusError(0, "no SDP offer from the media server")
-        return offer
+        mids = [str(s["mid"]) for s in data.get("streams", [])
+                if s.get("type") == "video" and "mid" in s]
+        return offer, mids
+
+    @staticmethod
+    async def set_substream(handle: JanusHandle, mids: list[str], substream: int, *,
+                            within: float) -> None:
+        """Forward simulcast layer ``substream`` (0 low .. 2 high, every temporal layer) on a
+        subscription's video streams; a publisher sending one layer ignores it."""
+        await handle.message({"request": "configure",
+                              "streams": [{"mid": m, "substream": substream, "temporal": 2}
+                                          for m in mids]}, within=within)
 
     @staticmethod
     async def start(handle: JanusHandle, answer: Json, *, within: float) -> None:

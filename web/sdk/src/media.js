@@ -28,6 +28,29 @@ function description(obj) {
   return typeof d === "string" ? null : { type: d.type, sdp: d.sdp };
 }
 
+/**
+ * A camera as three simulcast layers, highest first as Janus's janus.js sends them: the media
+ * server forwards one of them to each subscriber (docs/media.md, "Simulcast and adaptation").
+ * The bitrates keep the low layer under ~150 kbit/s so a 300 kbit/s student still gets video.
+ */
+export const SIMULCAST_ENCODINGS = [
+  { rid: "h", active: true, maxBitrate: 1200000 },
+  { rid: "m", active: true, maxBitrate: 450000, scaleResolutionDownBy: 2 },
+  { rid: "l", active: true, maxBitrate: 150000, scaleResolutionDownBy: 4 },
+];
+
+/** Subscription layer names, as setVideoLayer takes them. */
+export const LAYERS = ["low", "medium", "high"];
+
+/**
+ * Janus offers `a=setup:actpass`; answering `passive` makes Janus the DTLS client, so its
+ * ClientHello leaves once its DTLS stack is ready (as the Python SDK does; see docs/media.md).
+ */
+export function passiveAnswer(offerSdp, answer) {
+  if (!/a=setup:actpass/.test(offerSdp)) return answer;
+  return { type: answer.type, sdp: answer.sdp.replace(/a=setup:active/g, "a=setup:passive") };
+}
+
 function newPeerConnection(iceServers) {
   // No STUN by default: a public STUN server would mean look-ups that fail offline.
   return new RTCPeerConnection({ iceServers: iceServers || [] });
@@ -57,11 +80,15 @@ export async function acquireTrack(kind, constraints) {
 }
 
 export class Publisher {
-  /** @param {import("./connection.js").Connection} conn */
-  constructor(conn, stream, type, iceServers) {
+  /**
+   * @param {import("./connection.js").Connection} conn
+   * @param {{simulcast?: boolean}} options simulcast: send a camera as three layers
+   */
+  constructor(conn, stream, type, iceServers, options = {}) {
     this.conn = conn;
     this.stream = stream;
     this.type = type;
+    this.simulcast = Boolean(options.simulcast) && type === "video";
     this.pc = newPeerConnection(iceServers);
     this.streamId = null;
     this.onfailed = null;
@@ -72,7 +99,10 @@ export class Publisher {
 
   async start() {
     for (const track of this.stream.getTracks()) {
-      this.pc.addTransceiver(track, { direction: "sendonly", streams: [this.stream] });
+      const init = { direction: "sendonly", streams: [this.stream] };
+      if (track.kind === "video" && this.simulcast) init.sendEncodings = SIMULCAST_ENCODINGS.map((e) => ({ ...e }));
+      const transceiver = this.pc.addTransceiver(track, init);
+      if (track.kind === "video" && this.type === "screen") await keepResolution(transceiver.sender);
     }
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
@@ -90,6 +120,18 @@ export class Publisher {
     return this;
   }
 
+  /** The layers the browser is sending now (rid, width, fps), from getStats: diagnostics. */
+  async layers() {
+    const out = [];
+    const report = await this.pc.getStats();
+    report.forEach((s) => {
+      if (s.type === "outbound-rtp" && s.kind === "video") {
+        out.push({ rid: s.rid || null, width: s.frameWidth || 0, height: s.frameHeight || 0, fps: s.framesPerSecond || 0, active: s.active !== false });
+      }
+    });
+    return out;
+  }
+
   /** A trickled candidate or a renegotiation from the media server. */
   async onServerMessage(msg) {
     if (msg && msg.candidate) await this.pc.addIceCandidate(msg).catch(() => {});
@@ -104,11 +146,29 @@ export class Publisher {
   }
 }
 
+/**
+ * A screen share keeps its resolution and gives up frame rate when bandwidth is short: text on
+ * a slide stays readable. One encoding, no simulcast.
+ */
+async function keepResolution(sender) {
+  if (sender.track) sender.track.contentHint = "detail";
+  try {
+    const params = sender.getParameters();
+    params.degradationPreference = "maintain-resolution";
+    await sender.setParameters(params);
+  } catch (err) {
+    // Older browsers refuse degradationPreference; contentHint alone still biases the encoder.
+  }
+}
+
 export class Subscriber {
-  constructor(conn, info, iceServers) {
+  /** @param {{dtlsPassive?: boolean}} options dtlsPassive false: keep the browser's own DTLS role */
+  constructor(conn, info, iceServers, options = {}) {
     this.conn = conn;
-    this.info = info; // {streamId, userId, type, deviceId, audio, video}
+    this.dtlsPassive = options.dtlsPassive !== false;
+    this.info = info; // {streamId, userId, type, deviceId, audio, video, simulcast}
     this.subscriptionId = null;
+    this.layer = null; // the layer the media server forwards (simulcast streams), or null
     this.pc = newPeerConnection(iceServers);
     this.stream = new MediaStream();
     this.onfailed = null;
@@ -122,13 +182,18 @@ export class Subscriber {
     return this.info.streamId;
   }
 
-  async start() {
-    const ack = await this.conn.request("subscribe", { streamId: this.streamId });
+  /** @param {string} [layer] "high" | "medium" | "low": the simulcast layer to start with */
+  async start(layer) {
+    const req = { streamId: this.streamId };
+    if (layer) req.layer = layer;
+    const ack = await this.conn.request("subscribe", req);
     this.subscriptionId = ack.subscriptionId || null;
+    this.layer = ack.layer || null;
     const offer = description(ack);
     if (!offer) throw new TKError(2528, "The server answered subscribe without an SDP offer");
     await this.pc.setRemoteDescription(offer);
-    const answer = await this.pc.createAnswer();
+    const made = await this.pc.createAnswer();
+    const answer = this.dtlsPassive ? passiveAnswer(offer.sdp, made) : made;
     await this.pc.setLocalDescription(answer);
     await gathered(this.pc);
     const local = this.pc.localDescription;
@@ -146,7 +211,7 @@ export class Subscriber {
 
   /** Decoded-frame and audio counters, from getStats. */
   async stats() {
-    const out = { framesDecoded: 0, frameWidth: 0, audioEnergy: 0, audioSamples: 0, bytesReceived: 0 };
+    const out = { framesDecoded: 0, frameWidth: 0, frameHeight: 0, framesPerSecond: 0, audioEnergy: 0, audioSamples: 0, bytesReceived: 0, layer: this.layer };
     const report = await this.pc.getStats();
     report.forEach((s) => {
       if (s.type !== "inbound-rtp") return;
@@ -154,6 +219,8 @@ export class Subscriber {
       if (s.kind === "video") {
         out.framesDecoded += s.framesDecoded || 0;
         out.frameWidth = Math.max(out.frameWidth, s.frameWidth || 0);
+        out.frameHeight = Math.max(out.frameHeight, s.frameHeight || 0);
+        out.framesPerSecond = Math.max(out.framesPerSecond, s.framesPerSecond || 0);
       } else if (s.kind === "audio") {
         out.audioEnergy += s.totalAudioEnergy || 0;
         out.audioSamples += s.totalSamplesReceived || 0;

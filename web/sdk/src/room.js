@@ -10,7 +10,7 @@ import { Connection } from "./connection.js";
 import { Board, expandBoard, parseShapeMsgId } from "./board.js";
 import { Emitter } from "./emitter.js";
 import { baseUrl, clientApi, clientApiForm, signalUrl } from "./http.js";
-import { Publisher, Subscriber, acquireTrack } from "./media.js";
+import { LAYERS, Publisher, Subscriber, acquireTrack } from "./media.js";
 import { Tools } from "./tools.js";
 
 const NOTICE_NS = { error: "error_notice", warn: "warning_notice", info: "info_notice" };
@@ -55,7 +55,8 @@ export class Room extends Emitter {
   constructor() {
     super();
     this.initialized = false;
-    this.options = { autoSubscribeAV: true, maxReconnectCount: 0, iceServers: [] };
+    // simulcast false: never send the camera as layers; dtlsPassive false: the browser's own DTLS role
+    this.options = { autoSubscribeAV: true, maxReconnectCount: 0, iceServers: [], simulcast: true, dtlsPassive: true };
     this.conn = null;
     this.self = null;
     this.users = new Map();
@@ -73,6 +74,8 @@ export class Room extends Emitter {
     this.deviceIds = { audio: null, video: null }; // chosen with setDevice(); null = the default
     this.deviceState = { audio: 0, video: 0 }; // the own devicestate property: 0 or the failure code
     this.failCounts = new Map();
+    this.layerPrefs = new Map(); // streamId or `${userId}:${type}` -> "high" | "medium" | "low"
+    this._roomSimulcast = Promise.resolve(false); // getStreams says whether the room takes layers
     this._join = null;
     this._mediaQueue = Promise.resolve();
     /** The board: pages, shapes, drawing (board.js, docs/board.md). */
@@ -83,7 +86,7 @@ export class Room extends Emitter {
 
   // ---- set-up ----------------------------------------------------------------------------
 
-  /** init(appKey, onOk, onFail, isCheckDevice, {autoSubscribeAV, maxReconnectCount, iceServers}) */
+  /** init(appKey, onOk, onFail, isCheckDevice, {autoSubscribeAV, maxReconnectCount, iceServers, simulcast, dtlsPassive}) */
   init(appKey, onOk, onFail, isCheckDevice, options = {}) {
     this.appKey = appKey;
     Object.assign(this.options, options || {});
@@ -173,18 +176,23 @@ export class Room extends Emitter {
     const msglist = [...this.msgs.values()].sort((a, b) => (a.seq || 0) - (b.seq || 0));
     this.dispatchEvent("room-connected", { message: msglist, userlist: [...this.users.values()], isReconnect });
     if (isReconnect) this.dispatchEvent("room-reconnected", { rejoined: true });
+    this._roomSimulcast = this._loadStreams();
     this._syncPublishing();
-    this._loadStreams();
     return ack;
   }
 
-  /** The streams already flowing in the room (a late joiner subscribes to them). */
+  /**
+   * The streams already flowing in the room (a late joiner subscribes to them); resolves with
+   * whether the room takes cameras as simulcast layers.
+   */
   async _loadStreams() {
     try {
       const res = await this._req("getStreams", {});
       for (const info of res.streams || []) if (!this.remote.has(info.streamId)) this._onAddStream(info);
+      return res.simulcast === true;
     } catch (err) {
       if (err.code !== 103) this._notice("error", err.code, err.message);
+      return false;
     }
   }
 
@@ -603,7 +611,8 @@ export class Room extends Emitter {
       }
       if (!this.localTracks[kind]) {
         try {
-          const constraints = kind === "video" ? this._videoConstraints() : this._audioConstraints();
+          const simulcast = kind === "video" && this.options.simulcast !== false && (await this._roomSimulcast);
+          const constraints = kind === "video" ? this._videoConstraints(simulcast) : this._audioConstraints();
           const track = await acquireTrack(kind, constraints);
           track.onended = () => this._onTrackLost(kind, track);
           this.localTracks[kind] = track;
@@ -629,9 +638,17 @@ export class Room extends Emitter {
     return this.deviceIds.audio ? { deviceId: { exact: this.deviceIds.audio } } : true;
   }
 
-  _videoConstraints() {
+  _videoConstraints(simulcast = false) {
     const p = this.videoProfile;
     const c = this.deviceIds.video ? { deviceId: { exact: this.deviceIds.video } } : {};
+    if (simulcast) {
+      // Chromium sends three simulcast layers only from about 960x540 up (two at 640x480):
+      // capture 960x720 (4:3) so the layers are 960, 480 and 240 pixels wide.
+      c.width = { ideal: Math.max(960, (p && p.width) || 0) };
+      c.height = { ideal: Math.max(720, (p && p.height) || 0) };
+      if (p && p.maxfps) c.frameRate = { max: p.maxfps };
+      return c;
+    }
     if (!p) return Object.keys(c).length ? c : true;
     if (p.width) c.width = { ideal: p.width };
     if (p.height) c.height = { ideal: p.height };
@@ -640,7 +657,8 @@ export class Room extends Emitter {
   }
 
   async _publish(type, stream) {
-    const pub = new Publisher(this.conn, stream, type, this.options.iceServers);
+    const simulcast = type === "video" && this.options.simulcast !== false && (await this._roomSimulcast);
+    const pub = new Publisher(this.conn, stream, type, this.options.iceServers, { simulcast });
     pub.onfailed = (p) => this._restartPublisher(p);
     this.pubs.set(type, pub);
     try {
@@ -780,6 +798,7 @@ export class Room extends Emitter {
     if (options.mode) video.style.objectFit = options.mode;
     video.dataset.userid = userId;
     this.players.set(`${userId}:${type}`, video);
+    if (options.layer) this._preferLayer(userId, type, options.layer);
     this._attach(userId, type);
     return Promise.resolve(video);
   }
@@ -900,6 +919,45 @@ export class Room extends Emitter {
     return null;
   }
 
+  /**
+   * Asks the media server for one simulcast layer of a subscribed stream: "high" for a large
+   * tile, "low" for a thumbnail ("medium" between). Kept for later subscriptions of the same
+   * stream. A weak link may still hold the stream lower (room-video-layer-changed says so).
+   * Resolves with the layer forwarded now, or null when the stream has one layer only.
+   */
+  async setVideoLayer(streamId, layer) {
+    if (!LAYERS.includes(layer)) throw new TKError(103, `setVideoLayer: layer must be one of ${LAYERS.join(", ")}`);
+    const entry = this.remote.get(streamId);
+    this.layerPrefs.set(streamId, layer);
+    if (entry) this.layerPrefs.set(`${entry.userId}:${entry.type}`, layer);
+    const sub = this.subs.get(streamId);
+    if (!sub || !sub.subscriptionId || !this.conn) return null;
+    const ack = await this._req("setVideoLayer", { subscriptionId: sub.subscriptionId, layer });
+    sub.layer = ack.layer || null;
+    return sub.layer;
+  }
+
+  _preferLayer(userId, type, layer) {
+    if (!LAYERS.includes(layer)) return;
+    const key = `${userId}:${type}`;
+    if (this.layerPrefs.get(key) === layer) return;
+    this.layerPrefs.set(key, layer);
+    for (const sub of this.subs.values()) {
+      if (sub.info.userId === userId && sub.info.type === type) this.setVideoLayer(sub.streamId, layer).catch(() => {});
+    }
+  }
+
+  _layerFor(entry) {
+    if (!entry.simulcast) return undefined;
+    return this.layerPrefs.get(entry.streamId) || this.layerPrefs.get(`${entry.userId}:${entry.type}`);
+  }
+
+  /** The layers a local publication sends now ([{rid, width, height, fps}]; diagnostics, tests). */
+  async getPublishLayers(type = "video") {
+    const pub = this.pubs.get(type);
+    return pub ? pub.layers() : [];
+  }
+
   /** The connection state of a local publication ("video" | "audio" | "screen"), or "none". */
   getPublishState(type = "video") {
     const pub = this.pubs.get(type);
@@ -944,12 +1002,12 @@ export class Room extends Emitter {
 
   async _subscribe(entry) {
     if (this.subs.has(entry.streamId) || !this.conn) return;
-    const sub = new Subscriber(this.conn, entry, this.options.iceServers);
+    const sub = new Subscriber(this.conn, entry, this.options.iceServers, { dtlsPassive: this.options.dtlsPassive });
     sub.onfailed = (s) => this._restartSubscriber(s);
     this.subs.set(entry.streamId, sub);
     sub.pc.addEventListener("track", () => this._attach(entry.userId, entry.type));
     try {
-      await sub.start();
+      await sub.start(this._layerFor(entry));
       this.failCounts.delete(`sub:${entry.streamId}`);
       this._attach(entry.userId, entry.type);
     } catch (err) {
@@ -1135,6 +1193,21 @@ Room.prototype._handlers = {
   },
   onAddStream(data) {
     this._onAddStream(data);
+  },
+  onVideoLayer(data) {
+    // The media server changed the layer it forwards: asked for, or the link lost packets
+    // ("slow_link") or recovered ("recovered").
+    const sub = [...this.subs.values()].find((x) => x.subscriptionId === data.subscriptionId);
+    if (!sub) return;
+    sub.layer = data.layer;
+    this.dispatchEvent("room-video-layer-changed", {
+      userId: sub.info.userId,
+      streamId: sub.streamId,
+      type: sub.info.type,
+      layer: data.layer,
+      preferred: data.preferred,
+      reason: data.reason,
+    });
   },
   onRemoveStream(data) {
     this._onRemoveStream(data);

@@ -489,15 +489,23 @@ function renderStage() {
       tile.remove();
     }
   }
-  for (const u of users) {
+  for (const [i, u] of users.entries()) {
+    // The first on stage (the teacher, when there) gets the large tile and the camera's high
+    // simulcast layer; the others are thumbnails on the low layer (docs/media.md).
+    const layer = i === 0 ? "high" : "low";
     let tile = stage.querySelector(`.tile[data-userid="${CSS.escape(u.id)}"]`);
     if (!tile) {
       tile = el("figure", { class: "tile", "data-userid": u.id });
       tile.append(el("figcaption", { class: "label" }));
       stage.append(tile);
-      room.playVideo(u.id, tile, { mode: "cover" });
+      room.playVideo(u.id, tile, { mode: "cover", layer });
       room.playAudio(u.id);
+    } else if (tile.dataset.layer !== layer) {
+      room.playVideo(u.id, tile, { mode: "cover", layer });
     }
+    tile.dataset.layer = layer;
+    tile.classList.toggle("large", i === 0 && users.length > 1);
+    if (i === 0 && stage.firstElementChild !== tile) stage.prepend(tile);
     const name = u.properties.nickname || u.id;
     tile.querySelector(".label").textContent = u.id === me().id ? `${name} (${t("p.you")})` : name;
     toolsView.decorateTile(tile, u);

@@ -1160,6 +1160,16 @@ function description(obj) {
   if (!d) return null;
   return typeof d === "string" ? null : { type: d.type, sdp: d.sdp };
 }
+var SIMULCAST_ENCODINGS = [
+  { rid: "h", active: true, maxBitrate: 12e5 },
+  { rid: "m", active: true, maxBitrate: 45e4, scaleResolutionDownBy: 2 },
+  { rid: "l", active: true, maxBitrate: 15e4, scaleResolutionDownBy: 4 }
+];
+var LAYERS = ["low", "medium", "high"];
+function passiveAnswer(offerSdp, answer) {
+  if (!/a=setup:actpass/.test(offerSdp)) return answer;
+  return { type: answer.type, sdp: answer.sdp.replace(/a=setup:active/g, "a=setup:passive") };
+}
 function newPeerConnection(iceServers) {
   return new RTCPeerConnection({ iceServers: iceServers || [] });
 }
@@ -1182,11 +1192,15 @@ async function acquireTrack(kind, constraints) {
   }
 }
 var Publisher = class {
-  /** @param {import("./connection.js").Connection} conn */
-  constructor(conn, stream, type, iceServers) {
+  /**
+   * @param {import("./connection.js").Connection} conn
+   * @param {{simulcast?: boolean}} options simulcast: send a camera as three layers
+   */
+  constructor(conn, stream, type, iceServers, options = {}) {
     this.conn = conn;
     this.stream = stream;
     this.type = type;
+    this.simulcast = Boolean(options.simulcast) && type === "video";
     this.pc = newPeerConnection(iceServers);
     this.streamId = null;
     this.onfailed = null;
@@ -1196,7 +1210,10 @@ var Publisher = class {
   }
   async start() {
     for (const track of this.stream.getTracks()) {
-      this.pc.addTransceiver(track, { direction: "sendonly", streams: [this.stream] });
+      const init = { direction: "sendonly", streams: [this.stream] };
+      if (track.kind === "video" && this.simulcast) init.sendEncodings = SIMULCAST_ENCODINGS.map((e) => ({ ...e }));
+      const transceiver = this.pc.addTransceiver(track, init);
+      if (track.kind === "video" && this.type === "screen") await keepResolution(transceiver.sender);
     }
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
@@ -1213,6 +1230,17 @@ var Publisher = class {
     await this.pc.setRemoteDescription(answer);
     return this;
   }
+  /** The layers the browser is sending now (rid, width, fps), from getStats: diagnostics. */
+  async layers() {
+    const out = [];
+    const report = await this.pc.getStats();
+    report.forEach((s) => {
+      if (s.type === "outbound-rtp" && s.kind === "video") {
+        out.push({ rid: s.rid || null, width: s.frameWidth || 0, height: s.frameHeight || 0, fps: s.framesPerSecond || 0, active: s.active !== false });
+      }
+    });
+    return out;
+  }
   /** A trickled candidate or a renegotiation from the media server. */
   async onServerMessage(msg) {
     if (msg && msg.candidate) await this.pc.addIceCandidate(msg).catch(() => {
@@ -1227,11 +1255,23 @@ var Publisher = class {
     this.pc.close();
   }
 };
+async function keepResolution(sender) {
+  if (sender.track) sender.track.contentHint = "detail";
+  try {
+    const params = sender.getParameters();
+    params.degradationPreference = "maintain-resolution";
+    await sender.setParameters(params);
+  } catch (err) {
+  }
+}
 var Subscriber = class {
-  constructor(conn, info, iceServers) {
+  /** @param {{dtlsPassive?: boolean}} options dtlsPassive false: keep the browser's own DTLS role */
+  constructor(conn, info, iceServers, options = {}) {
     this.conn = conn;
+    this.dtlsPassive = options.dtlsPassive !== false;
     this.info = info;
     this.subscriptionId = null;
+    this.layer = null;
     this.pc = newPeerConnection(iceServers);
     this.stream = new MediaStream();
     this.onfailed = null;
@@ -1243,13 +1283,18 @@ var Subscriber = class {
   get streamId() {
     return this.info.streamId;
   }
-  async start() {
-    const ack = await this.conn.request("subscribe", { streamId: this.streamId });
+  /** @param {string} [layer] "high" | "medium" | "low": the simulcast layer to start with */
+  async start(layer) {
+    const req = { streamId: this.streamId };
+    if (layer) req.layer = layer;
+    const ack = await this.conn.request("subscribe", req);
     this.subscriptionId = ack.subscriptionId || null;
+    this.layer = ack.layer || null;
     const offer = description(ack);
     if (!offer) throw new TKError(2528, "The server answered subscribe without an SDP offer");
     await this.pc.setRemoteDescription(offer);
-    const answer = await this.pc.createAnswer();
+    const made = await this.pc.createAnswer();
+    const answer = this.dtlsPassive ? passiveAnswer(offer.sdp, made) : made;
     await this.pc.setLocalDescription(answer);
     await gathered(this.pc);
     const local = this.pc.localDescription;
@@ -1266,7 +1311,7 @@ var Subscriber = class {
   }
   /** Decoded-frame and audio counters, from getStats. */
   async stats() {
-    const out = { framesDecoded: 0, frameWidth: 0, audioEnergy: 0, audioSamples: 0, bytesReceived: 0 };
+    const out = { framesDecoded: 0, frameWidth: 0, frameHeight: 0, framesPerSecond: 0, audioEnergy: 0, audioSamples: 0, bytesReceived: 0, layer: this.layer };
     const report = await this.pc.getStats();
     report.forEach((s) => {
       if (s.type !== "inbound-rtp") return;
@@ -1274,6 +1319,8 @@ var Subscriber = class {
       if (s.kind === "video") {
         out.framesDecoded += s.framesDecoded || 0;
         out.frameWidth = Math.max(out.frameWidth, s.frameWidth || 0);
+        out.frameHeight = Math.max(out.frameHeight, s.frameHeight || 0);
+        out.framesPerSecond = Math.max(out.framesPerSecond, s.framesPerSecond || 0);
       } else if (s.kind === "audio") {
         out.audioEnergy += s.totalAudioEnergy || 0;
         out.audioSamples += s.totalSamplesReceived || 0;
@@ -1567,7 +1614,7 @@ var Room = class extends Emitter {
   constructor() {
     super();
     this.initialized = false;
-    this.options = { autoSubscribeAV: true, maxReconnectCount: 0, iceServers: [] };
+    this.options = { autoSubscribeAV: true, maxReconnectCount: 0, iceServers: [], simulcast: true, dtlsPassive: true };
     this.conn = null;
     this.self = null;
     this.users = /* @__PURE__ */ new Map();
@@ -1585,13 +1632,15 @@ var Room = class extends Emitter {
     this.deviceIds = { audio: null, video: null };
     this.deviceState = { audio: 0, video: 0 };
     this.failCounts = /* @__PURE__ */ new Map();
+    this.layerPrefs = /* @__PURE__ */ new Map();
+    this._roomSimulcast = Promise.resolve(false);
     this._join = null;
     this._mediaQueue = Promise.resolve();
     this.board = new Board(this);
     this.tools = new Tools(this);
   }
   // ---- set-up ----------------------------------------------------------------------------
-  /** init(appKey, onOk, onFail, isCheckDevice, {autoSubscribeAV, maxReconnectCount, iceServers}) */
+  /** init(appKey, onOk, onFail, isCheckDevice, {autoSubscribeAV, maxReconnectCount, iceServers, simulcast, dtlsPassive}) */
   init(appKey, onOk, onFail, isCheckDevice, options = {}) {
     this.appKey = appKey;
     Object.assign(this.options, options || {});
@@ -1677,17 +1726,22 @@ var Room = class extends Emitter {
     const msglist = [...this.msgs.values()].sort((a, b) => (a.seq || 0) - (b.seq || 0));
     this.dispatchEvent("room-connected", { message: msglist, userlist: [...this.users.values()], isReconnect });
     if (isReconnect) this.dispatchEvent("room-reconnected", { rejoined: true });
+    this._roomSimulcast = this._loadStreams();
     this._syncPublishing();
-    this._loadStreams();
     return ack;
   }
-  /** The streams already flowing in the room (a late joiner subscribes to them). */
+  /**
+   * The streams already flowing in the room (a late joiner subscribes to them); resolves with
+   * whether the room takes cameras as simulcast layers.
+   */
   async _loadStreams() {
     try {
       const res = await this._req("getStreams", {});
       for (const info of res.streams || []) if (!this.remote.has(info.streamId)) this._onAddStream(info);
+      return res.simulcast === true;
     } catch (err) {
       if (err.code !== 103) this._notice("error", err.code, err.message);
+      return false;
     }
   }
   _applyJoinAck(ack) {
@@ -2041,7 +2095,8 @@ var Room = class extends Emitter {
       }
       if (!this.localTracks[kind]) {
         try {
-          const constraints = kind === "video" ? this._videoConstraints() : this._audioConstraints();
+          const simulcast = kind === "video" && this.options.simulcast !== false && await this._roomSimulcast;
+          const constraints = kind === "video" ? this._videoConstraints(simulcast) : this._audioConstraints();
           const track = await acquireTrack(kind, constraints);
           track.onended = () => this._onTrackLost(kind, track);
           this.localTracks[kind] = track;
@@ -2065,9 +2120,15 @@ var Room = class extends Emitter {
   _audioConstraints() {
     return this.deviceIds.audio ? { deviceId: { exact: this.deviceIds.audio } } : true;
   }
-  _videoConstraints() {
+  _videoConstraints(simulcast = false) {
     const p = this.videoProfile;
     const c = this.deviceIds.video ? { deviceId: { exact: this.deviceIds.video } } : {};
+    if (simulcast) {
+      c.width = { ideal: Math.max(960, p && p.width || 0) };
+      c.height = { ideal: Math.max(720, p && p.height || 0) };
+      if (p && p.maxfps) c.frameRate = { max: p.maxfps };
+      return c;
+    }
     if (!p) return Object.keys(c).length ? c : true;
     if (p.width) c.width = { ideal: p.width };
     if (p.height) c.height = { ideal: p.height };
@@ -2075,7 +2136,8 @@ var Room = class extends Emitter {
     return c;
   }
   async _publish(type, stream) {
-    const pub = new Publisher(this.conn, stream, type, this.options.iceServers);
+    const simulcast = type === "video" && this.options.simulcast !== false && await this._roomSimulcast;
+    const pub = new Publisher(this.conn, stream, type, this.options.iceServers, { simulcast });
     pub.onfailed = (p) => this._restartPublisher(p);
     this.pubs.set(type, pub);
     try {
@@ -2206,6 +2268,7 @@ var Room = class extends Emitter {
     if (options.mode) video.style.objectFit = options.mode;
     video.dataset.userid = userId;
     this.players.set(`${userId}:${type}`, video);
+    if (options.layer) this._preferLayer(userId, type, options.layer);
     this._attach(userId, type);
     return Promise.resolve(video);
   }
@@ -2314,6 +2377,42 @@ var Room = class extends Emitter {
     }
     return null;
   }
+  /**
+   * Asks the media server for one simulcast layer of a subscribed stream: "high" for a large
+   * tile, "low" for a thumbnail ("medium" between). Kept for later subscriptions of the same
+   * stream. A weak link may still hold the stream lower (room-video-layer-changed says so).
+   * Resolves with the layer forwarded now, or null when the stream has one layer only.
+   */
+  async setVideoLayer(streamId, layer) {
+    if (!LAYERS.includes(layer)) throw new TKError(103, `setVideoLayer: layer must be one of ${LAYERS.join(", ")}`);
+    const entry = this.remote.get(streamId);
+    this.layerPrefs.set(streamId, layer);
+    if (entry) this.layerPrefs.set(`${entry.userId}:${entry.type}`, layer);
+    const sub = this.subs.get(streamId);
+    if (!sub || !sub.subscriptionId || !this.conn) return null;
+    const ack = await this._req("setVideoLayer", { subscriptionId: sub.subscriptionId, layer });
+    sub.layer = ack.layer || null;
+    return sub.layer;
+  }
+  _preferLayer(userId, type, layer) {
+    if (!LAYERS.includes(layer)) return;
+    const key = `${userId}:${type}`;
+    if (this.layerPrefs.get(key) === layer) return;
+    this.layerPrefs.set(key, layer);
+    for (const sub of this.subs.values()) {
+      if (sub.info.userId === userId && sub.info.type === type) this.setVideoLayer(sub.streamId, layer).catch(() => {
+      });
+    }
+  }
+  _layerFor(entry) {
+    if (!entry.simulcast) return void 0;
+    return this.layerPrefs.get(entry.streamId) || this.layerPrefs.get(`${entry.userId}:${entry.type}`);
+  }
+  /** The layers a local publication sends now ([{rid, width, height, fps}]; diagnostics, tests). */
+  async getPublishLayers(type = "video") {
+    const pub = this.pubs.get(type);
+    return pub ? pub.layers() : [];
+  }
   /** The connection state of a local publication ("video" | "audio" | "screen"), or "none". */
   getPublishState(type = "video") {
     const pub = this.pubs.get(type);
@@ -2353,12 +2452,12 @@ var Room = class extends Emitter {
   }
   async _subscribe(entry) {
     if (this.subs.has(entry.streamId) || !this.conn) return;
-    const sub = new Subscriber(this.conn, entry, this.options.iceServers);
+    const sub = new Subscriber(this.conn, entry, this.options.iceServers, { dtlsPassive: this.options.dtlsPassive });
     sub.onfailed = (s) => this._restartSubscriber(s);
     this.subs.set(entry.streamId, sub);
     sub.pc.addEventListener("track", () => this._attach(entry.userId, entry.type));
     try {
-      await sub.start();
+      await sub.start(this._layerFor(entry));
       this.failCounts.delete(`sub:${entry.streamId}`);
       this._attach(entry.userId, entry.type);
     } catch (err) {
@@ -2532,6 +2631,19 @@ Room.prototype._handlers = {
   },
   onAddStream(data) {
     this._onAddStream(data);
+  },
+  onVideoLayer(data) {
+    const sub = [...this.subs.values()].find((x) => x.subscriptionId === data.subscriptionId);
+    if (!sub) return;
+    sub.layer = data.layer;
+    this.dispatchEvent("room-video-layer-changed", {
+      userId: sub.info.userId,
+      streamId: sub.streamId,
+      type: sub.info.type,
+      layer: data.layer,
+      preferred: data.preferred,
+      reason: data.reason
+    });
   },
   onRemoveStream(data) {
     this._onRemoveStream(data);
