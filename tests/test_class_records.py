@@ -553,3 +553,39 @@ def test_records_through_the_threaded_api(api: Api):
     serial = api.room()
     assert api("getonlineuser", serial=serial)["result"] == 4107
     assert api("getlogininfo", serial=serial)["result"] == 4105
+
+
+async def test_a_quiz_and_trophies_in_a_real_class_reach_the_web_api(tmp_path):
+    """The whole path a school relies on: the tools in the signalling server write through the
+    node's own store, and the Web API reads back what happened in the class."""
+    async with running_node(tmp_path) as env:
+        node, serial, url = env.node, env.serial, env.signal.url
+        tea, *_ = await joined(url, tk(node, serial, "tea", 0, "Teacher"))
+        ann, *_ = await joined(url, tk(node, serial, "ann", 2, "Ann"))
+        bob, *_ = await joined(url, tk(node, serial, "bob", 2, "Bob"))
+        await tea.ok("pubMsg", {"name": "Question", "id": "Question_q1", "toID": "__all",
+                                "data": {"qid": "q1", "title": "2 + 2?",
+                                         "options": ["3", "4", "5"], "right": [1]}})
+        for who, pick in ((ann, 1), (bob, 2)):
+            await who.ok("pubMsg", {"name": "AnswerCommit", "id": "AnswerCommit",
+                                    "toID": "__none", "data": {"qid": "q1", "answer": [pick]}})
+        await tea.ok("pubMsg", {"name": "PublishResult", "id": "PublishResult_q1",
+                                "data": {"qid": "q1"}})
+        await tea.ok("pubMsg", {"name": "sendgift", "data": {"receivers": ["ann"]}})
+
+        async def cards() -> list[dict[str, Any]] | None:
+            got = await webapi(node, env.key, "getanswerlist", serial=serial)
+            return got.get("answerlist") if got["result"] == 0 else None
+
+        (c1,) = await poll(cards, what="the closed card in getanswerlist")
+        assert c1["qid"] == "q1" and c1["counts"] == [0, 1, 1] and c1["rightcount"] == 1
+        assert {a["userid"]: (a["answer"], a["right"], a["nickname"]) for a in c1["answers"]} \
+            == {"ann": ([1], 1, "Ann"), "bob": ([2], 0, "Bob")}
+
+        async def gifts() -> list[dict[str, Any]] | None:
+            got = await webapi(node, env.key, "getgiftinfo", serial=serial)
+            return got.get("giftinfo") if got["result"] == 0 else None
+
+        (g,) = await poll(gifts, what="the trophy in getgiftinfo")
+        assert (g["userid"], g["nickname"], g["giftnumber"]) == ("ann", "Ann", 1)
+        assert [x["sender"] for x in g["gifts"]] == ["tea"]
