@@ -171,6 +171,8 @@ class MediaServer(Base):
     maxusers: Mapped[int] = mapped_column(Integer)
     maxsidelineusers: Mapped[int] = mapped_column(Integer)
     created: Mapped[int] = mapped_column(BigInteger)
+    # Janus's API secret for this server (written by serveradd/servermodify, never listed)
+    apisecret: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 class ChatMessage(Base):

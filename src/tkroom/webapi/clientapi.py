@@ -117,7 +117,7 @@ async def getconfig(call: Call) -> dict[str, Any]:
     q = select(MediaServer).where(MediaServer.companyid == room.companyid).order_by(MediaServer.id)
     # Clients never talk to Janus: they learn the servers' names (for switchServerByName), not
     # their API addresses.
-    servers = [{k: v for k, v in server_dict(m).items() if k != "url"}
+    servers = [{k: v for k, v in server_dict(m).items() if k not in ("url", "apisecret")}
                for m in (await call.s.execute(q)).scalars()]
     if call.state.settings.janus_urls:
         servers.append({"serverid": 0, "name": "default", "ip": ""})
