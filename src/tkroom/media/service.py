@@ -477,7 +477,7 @@ class MediaService:
         node's part of its VideoRoom and forget it (the next media request starts afresh,
         with the room's current settings). One node of the cluster gets the shared record
         back (``release_media_room``: only once nobody is left) and destroys the VideoRoom."""
-        room = self.rooms.pop(serial, None)
+        room = self.rooms.get(serial)
         if room is not None:
             async with room.lock:
                 if room.recording is not None:
@@ -487,6 +487,8 @@ class MediaService:
         server = self.registry.servers.get(str(rec["server"])) if rec is not None else None
         if rec is not None and server is not None:
             await VideoRoom.destroy_room(server, str(rec["room"]))
+        if room is not None and self.rooms.get(serial) is room:
+            del self.rooms[serial]
 
     async def _teardown(self, room: MediaRoom) -> None:
         for sub in list(room.subs.values()):
