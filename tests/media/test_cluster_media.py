@@ -285,3 +285,54 @@ async def test_media_servers_per_enterprise(in_netns, netns, tmp_path, redis_url
             await m.media.close()
         stop_process(p_op)
         stop_process(p_own)
+
+
+async def test_the_media_room_record_comes_back_after_a_redis_restart(
+        in_netns, netns, tmp_path) -> None:
+    """Redis restarts without persistence: the nodes claim their class's media room again,
+    so a member on a third node still joins the room the class is in."""
+    from redis_proc import RedisProc
+
+    redis = RedisProc()
+    redis.start()
+    p1, s1 = janus_in(netns, tmp_path / "j1")
+    members: list[Member] = []
+    try:
+        async with cluster(tmp_path / "data", redis.url, [s1.url], n=3) as c:
+            serial = await c.envs[0].create_room(maxusers=10)
+            a, b, third = c.nodes
+            teacher = await enter(a, serial, "t1", PASSWORDS["chairmanpwd"])
+            student = await enter(b, serial, "s1", PASSWORDS["confuserpwd"])
+            members += [teacher, student]
+            await teacher.media.publishVideo()
+            v = await student.media.playVideo("t1")
+            await until(lambda: v.frames_received > 10, 30, "frames before the restart")
+            before = await a.signal.state.media_room(serial)
+            assert before is not None
+
+            redis.kill()
+            redis.start()
+            state = third.signal.state
+            deadline = asyncio.get_running_loop().time() + 30
+            while True:  # Redis came back empty; the nodes put the record back
+                try:
+                    after = await state.media_room(serial)
+                except Exception:  # noqa: BLE001 - Redis still restarting
+                    after = None
+                if after is not None:
+                    break
+                assert asyncio.get_running_loop().time() < deadline, "record not reclaimed"
+                await asyncio.sleep(0.05)
+            assert (after["server"], after["room"], after["epoch"]) == \
+                (before["server"], before["room"], 1)
+            late = await enter(third, serial, "s2", PASSWORDS["confuserpwd"])
+            members.append(late)
+            w = await late.media.playVideo("t1")
+            await until(lambda: w.frames_received > 10, 30, "frames at a member of node 3")
+            assert c.plane(2).service.rooms[serial].videoroom.id == before["room"]
+            assert not teacher.changed and not student.changed
+    finally:
+        for m in members:
+            await m.media.close()
+        stop_process(p1)
+        redis.stop()

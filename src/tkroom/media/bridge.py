@@ -52,6 +52,7 @@ class MediaBridge:
         for ev in MEDIA_EVENTS:
             server.register(ev, self._handler(ev))
         server.room_hooks.append(self._follow)
+        server.state.on_restart(media.failover.reclaim)  # Redis lost the media-room records
 
     def _handler(self, ev: str) -> Handler:
         async def handle(conn: Conn, me: Member, data: Any) -> dict[str, Any]:

@@ -177,6 +177,29 @@ class Failover:
                     log.warning("room %s cannot follow its media room: %s", room.serial,
                                 e.message)
 
+    async def reclaim(self) -> None:
+        """The shared state lost its records (Redis restarted): claim again the rooms this
+        node brokers into; the first claim of each class wins and the other nodes follow it
+        (a node whose room lost sends nothing: ``mediaServerChanged`` is not needed, the
+        winner's room is where the class already was or the follower moves its own streams)."""
+        for room in list(self.rooms.values()):
+            async with room.lock:
+                vr = room.videoroom
+                if vr is None:
+                    continue
+                rec, _ = await self.records.claim_media_room(
+                    room.serial, {"server": vr.server.id, "room": vr.id})
+                if rec is not None and is_current(rec, vr.server.id, vr.id):
+                    room.epoch = int(rec["epoch"])
+                    continue
+                await self._leave(room)
+                if rec is not None and usable(rec, self.registry.servers):
+                    try:
+                        await self._adopt(room, rec, await self._info(room.serial))
+                    except CodeError as e:
+                        log.warning("room %s cannot follow its media room: %s", room.serial,
+                                    e.message)
+
     async def server_down(self, server: MediaServer) -> None:
         """Move the server's rooms elsewhere (once for the cluster), or keep them waiting."""
         for room in [r for r in self.rooms.values() if r.server is server]:
