@@ -169,6 +169,9 @@ async def test_one_videoroom_for_a_class_on_two_nodes(in_netns, netns, tmp_path,
             await until(lambda: v.frames_received > before + 30, 40, "frames after the move")
             assert teacher.changed == student.changed == \
                 [{"serverName": other, "reason": "mediaServerDown"}], "told once"
+            subs = list(c.plane(1).service.rooms[serial].subs.values())
+            assert [(s.userid, s.pub.key.stream_id) for s in subs] == [("s1", "t1:video:default")]
+            assert subs[0].handle.id in c.plane(1).service.rooms[serial].videoroom.session.handles
 
             # everyone leaves: the record is released and the VideoRoom destroyed, once
             destroyed: list[str] = []

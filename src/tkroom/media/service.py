@@ -226,9 +226,12 @@ class MediaService:
             await self.sink.to_room(room.serial, "onRemoveStream", pub.describe())
 
     async def _drop_streams(self, room: MediaRoom) -> None:
-        """Remove every publication of the room (their subscriptions go with them)."""
+        """Remove every publication of the room (their subscriptions go with them) and the
+        subscriptions to streams other nodes broker."""
         for pub in list(room.pubs.values()):
             await self._drop_pub(room, pub, announce=True)
+        for sub in list(room.subs.values()):
+            await self._drop_sub(room, sub)
 
     async def _unpublish(self, r: MediaRequest) -> Json:
         room = await self._room(r.serial)
