@@ -269,7 +269,9 @@ class MediaService:
             old = room.remote.get(key.stream_id)
             seen[key.stream_id] = old if old is not None and old.feed == feed else \
                 RemoteFeed(key, feed)
-        room.remote = seen
+        played = {id(s.pub) for s in room.subs.values()}
+        # a feed no longer listed but still played here stays until its onRemoveStream
+        room.remote = {**{k: f for k, f in room.remote.items() if id(f) in played}, **seen}
         return list(seen.values())
 
     async def remote_gone(self, serial: str, stream_id: str) -> None:
