@@ -164,7 +164,9 @@ class MediaServer(Base):
 
     __tablename__ = "media_servers"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    companyid: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
+    # the enterprise that registered it (serveradd); NULL: the operator's, for every enterprise
+    companyid: Mapped[int | None] = mapped_column(ForeignKey("companies.id"), index=True,
+                                                  nullable=True)
     name: Mapped[str] = mapped_column(String(50), default="")
     ip: Mapped[str] = mapped_column(String(64))
     url: Mapped[str] = mapped_column(String(300), default="")
