@@ -339,3 +339,46 @@ async def test_the_media_room_record_comes_back_after_a_redis_restart(
             await m.media.close()
         stop_process(p1)
         redis.stop()
+
+
+async def test_switch_server_by_name_moves_the_class_on_every_node(
+        in_netns, netns, tmp_path, redis_url) -> None:
+    p1, s1 = janus_in(netns, tmp_path / "j1")
+    p2, s2 = janus_in(netns, tmp_path / "j2")
+    members: list[Member] = []
+    try:
+        async with cluster(tmp_path / "data", redis_url, [s1.url, s2.url]) as c:
+            serial = await c.envs[0].create_room(maxusers=10)
+            a, b = c.nodes
+            teacher = await enter(a, serial, "t1", PASSWORDS["chairmanpwd"])
+            student = await enter(b, serial, "s1", PASSWORDS["confuserpwd"])
+            members += [teacher, student]
+            await teacher.media.publishVideo()
+            v = await student.media.playVideo("t1")
+            await until(lambda: v.frames_received > 10, 30, "frames before the switch")
+            rec = await a.signal.state.media_room(serial)
+            assert rec is not None
+            other = "janus-2" if rec["server"] == "janus-1" else "janus-1"
+            with pytest.raises(CodeError) as e:  # a student moves nothing
+                await student.media.switchServerByName(other)
+            assert e.value.code == 4108
+
+            assert (await teacher.media.switchServerByName(other))["serverName"] == other
+            await until(lambda: c.plane(1).service.rooms[serial].server is not None and
+                        c.plane(1).service.rooms[serial].server.id == other, 20,
+                        "node B followed")
+            before = v.frames_received
+            await until(lambda: v.frames_received > before + 30, 40, "frames after the switch")
+            assert teacher.changed == student.changed == \
+                [{"serverName": other, "reason": "switchServerByName"}]
+            assert (await student.media.requestServerList())["current"] == other
+            old = c.plane(0).registry.servers[rec["server"]]
+            deadline = asyncio.get_running_loop().time() + 20
+            while [r for r in await VideoRoom.rooms(old) if r.room == rec["room"]]:
+                assert asyncio.get_running_loop().time() < deadline, "old room not destroyed"
+                await asyncio.sleep(0.2)
+    finally:
+        for m in members:
+            await m.media.close()
+        stop_process(p1)
+        stop_process(p2)
