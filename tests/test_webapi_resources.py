@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -120,8 +121,9 @@ def test_media_servers_and_getconfig(api, node):
     assert api("serveradd", ip="10.0.0.1", maxusers="lots")["result"] == 6002
     assert api("serveradd", ip="10.0.0.1", maxsidelineusers=-1)["result"] == 6003
     assert api("serveradd", ip="10.0.0.1", url="http://x")["result"] == 6001
+    assert api("serveradd", ip="10.0.0.1", apisecret="x" * 201)["result"] == 6001
     sid = api("serveradd", ip="10.0.0.1", name="cn", maxusers=500, maxsidelineusers=2000,
-              url="ws://127.0.0.1:8188")["serverid"]
+              url="ws://127.0.0.1:8188", apisecret="janus-s3cret")["serverid"]
     assert api("servermodify", serverid=sid, maxusers=600)["result"] == 0
     assert api("servermodify", serverid=sid, ip="nope")["result"] == 6001
     assert api("servermodify", serverid=987654)["result"] == 6000
@@ -130,9 +132,16 @@ def test_media_servers_and_getconfig(api, node):
     assert other("serverdelete", serverid=sid)["result"] == 4108
     lst = api("getserverlist")["serverlist"]
     assert lst == [{"serverid": sid, "name": "cn", "ip": "10.0.0.1", "url": "ws://127.0.0.1:8188",
-                    "maxusers": 600, "maxsidelineusers": 2000}]
+                    "maxusers": 600, "maxsidelineusers": 2000, "apisecret": True}]
+    # the node reads the secret and the owner; nobody reads the secret back through the API
+    theirs = other("serveradd", ip="10.0.0.2", url="ws://127.0.0.1:8189")["serverid"]
+    rows = {r["serverid"]: r for r in node.run(node.node.directory.media_servers())}
+    assert (rows[sid]["apisecret"], rows[theirs]["apisecret"]) == ("janus-s3cret", "")
+    assert rows[sid]["companyid"] != rows[theirs]["companyid"], "each enterprise owns its own"
+    assert other("serverdelete", serverid=theirs)["result"] == 0
     serial = api.room()
     cfg = api.client("getconfig", serial=serial)
+    assert "janus-s3cret" not in json.dumps(cfg)
     port = node.node.settings.effective_signal_port
     assert cfg["result"] == 0 and cfg["signal"]["url"] == f"ws://127.0.0.1:{port}/signal"
     assert cfg["mediaservers"] == [{"serverid": sid, "name": "cn", "ip": "10.0.0.1",

@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import json
 import sys
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -208,8 +209,50 @@ async def _enterprise_list(sa: Any) -> object:
     return [company_dict(c) for c in (await s.execute(select(Company).order_by(Company.id))).scalars()]
 
 
+async def _server_add(sa: Any) -> object:
+    from urllib.parse import urlsplit
+
+    from tkroom.store.models import MediaServer
+
+    s, args = sa
+    if urlsplit(args.url).scheme not in ("ws", "wss") or len(args.url) > 300:
+        raise CodeError(6001, "url must be a ws:// or wss:// URL")
+    if not 1 <= args.maxusers <= 100000:
+        raise CodeError(6002, "maxusers is 1-100000")
+    if len(args.name) > 50 or len(args.apisecret) > 200:
+        raise CodeError(4003, "name is at most 50 characters, apisecret 200")
+    m = MediaServer(companyid=None, name=args.name, ip=urlsplit(args.url).hostname or "",
+                    url=args.url, maxusers=args.maxusers, maxsidelineusers=0,
+                    apisecret=args.apisecret, created=int(time.time()))
+    s.add(m)
+    await s.flush()
+    return {"serverid": m.id, "name": m.name, "url": m.url, "maxusers": m.maxusers}
+
+
+async def _server_list(sa: Any) -> object:
+    from sqlalchemy import select
+
+    from tkroom.store.models import MediaServer
+
+    s, _ = sa
+    rows = (await s.execute(select(MediaServer).order_by(MediaServer.id))).scalars()
+    return [{"serverid": m.id, "name": m.name, "url": m.url, "maxusers": m.maxusers,
+             "companyid": m.companyid, "apisecret": bool(m.apisecret)} for m in rows]
+
+
+async def _server_delete(sa: Any) -> object:
+    from tkroom.store.models import MediaServer
+
+    s, args = sa
+    m = await s.get(MediaServer, args.serverid)
+    if m is None or m.companyid is not None:
+        raise CodeError(6000, f"No operator media server {args.serverid}")
+    await s.delete(m)
+    return {}
+
+
 def add_admin_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("admin", help="operate the platform: enterprises")
+    p = sub.add_parser("admin", help="operate the platform: enterprises, media servers")
     asub = p.add_subparsers(dest="admin_command", required=True)
     ent = asub.add_parser("enterprise", help="create, freeze, unfreeze, list enterprises")
     esub = ent.add_subparsers(dest="enterprise_command", required=True)
@@ -227,6 +270,22 @@ def add_admin_parser(sub: argparse._SubParsersAction) -> None:
     lst = esub.add_parser("list", help="list enterprises (without keys)")
     lst.set_defaults(func=_admin(_enterprise_list))
     for q in (c, lst):
+        _store_flags(q)
+    srv = asub.add_parser("server", help="media servers for every enterprise: add, list, delete")
+    ssub = srv.add_subparsers(dest="server_command", required=True)
+    add = ssub.add_parser("add", help="register a Janus for every enterprise's classes "
+                          "(an enterprise's own: WebAPI serveradd); prints its serverid")
+    add.add_argument("url", help="its Janus WebSocket URL (ws:// or wss://)")
+    add.add_argument("--name", required=True, help="its name (what switchServerByName takes)")
+    add.add_argument("--maxusers", type=int, default=500, help="PeerConnections it is given")
+    add.add_argument("--apisecret", default="", help="its Janus API secret")
+    add.set_defaults(func=_admin(_server_add))
+    sl = ssub.add_parser("list", help="every registered media server (never the secrets)")
+    sl.set_defaults(func=_admin(_server_list))
+    sd = ssub.add_parser("delete", help="remove an operator media server")
+    sd.add_argument("serverid", type=int)
+    sd.set_defaults(func=_admin(_server_delete))
+    for q in (add, sl, sd):
         _store_flags(q)
 
 

@@ -69,7 +69,8 @@ class RoomDirectory(Protocol):
 
     async def media_servers(self) -> list[dict[str, Any]]:
         """The media servers registered through the Web API (``serveradd``), as rows with
-        ``serverid``, ``name``, ``ip``, ``url`` and ``maxusers`` (media plane)."""
+        ``serverid``, ``name``, ``ip``, ``url``, ``maxusers``, ``companyid`` (the enterprise
+        whose classes it carries) and ``apisecret`` (media plane)."""
 
     async def add_record(self, *, serial: str, path: str, starttime: int, duration_ms: int = 0,
                          size: int = 0, title: str = "", kind: str = "mixed", userid: str = "",

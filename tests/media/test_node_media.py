@@ -111,10 +111,10 @@ async def test_serve_wiring_embedded_janus_and_registered_servers(in_netns, janu
         await tmedia.publishVideo()
         listing = await tmedia.requestServerList()
         assert {s["serverName"] for s in listing["servers"]} == {"embedded", "second"}
-        assert listing["current"] == "embedded"  # both idle: the one with more free capacity
-        await tmedia.switchServerByName("second")
-        assert (await tmedia.requestServerList())["current"] == "second"
-        await until(lambda: "t1:video:default" in tmedia.available, 15, "republished on second")
+        assert listing["current"] == "second"  # the enterprise's own server before the operator's
+        await tmedia.switchServerByName("embedded")
+        assert (await tmedia.requestServerList())["current"] == "embedded"
+        await until(lambda: "t1:video:default" in tmedia.available, 15, "republished on embedded")
         await tmedia.close()
         await teacher.leaveroom()
     finally:

@@ -7,9 +7,12 @@ signal server publishes (``_departed`` for every departure, hidden members inclu
 reacts to them. A room is followed from the moment this node serves it (``room_hooks``: its
 first local member joins), not from its first media request, and what was saved before that
 (an audio-only switch, a ``ClassBegin`` that records) is applied when following starts. When
-the class's last member leaves (the room state counts no member) the room is no longer
-followed and the service releases its media room, so nothing a class leaves behind (its
-VideoRoom, cached switches) outlives it. The service reaches clients through ``StateSink``:
+the class's last member leaves (the room state counts no member on any node) the room is no
+longer followed and the service releases its media room, so nothing a class leaves behind (its
+VideoRoom, cached switches) outlives it; the VideoRoom, shared by the nodes, is destroyed by
+the one node the room state hands the record to. A ``mediaServerChanged`` (a node moved the
+class) makes every node follow, and an ``onRemoveStream`` drops this node's subscriptions to
+a stream another node brokered. The service reaches clients through ``StateSink``:
 events published in the room state.
 """
 
@@ -49,6 +52,7 @@ class MediaBridge:
         for ev in MEDIA_EVENTS:
             server.register(ev, self._handler(ev))
         server.room_hooks.append(self._follow)
+        server.state.on_restart(media.failover.reclaim)  # Redis lost the media-room records
 
     def _handler(self, ev: str) -> Handler:
         async def handle(conn: Conn, me: Member, data: Any) -> dict[str, Any]:
@@ -57,7 +61,7 @@ class MediaBridge:
             return await self.media.handle(ev, conn.serial, me.userid, me.role,
                                            data if isinstance(data, dict) else {},
                                            publishstate=int(state) if isinstance(state, int)
-                                           else None)
+                                           else None, session=me.session)
         return handle
 
     def _follow(self, serial: str) -> None:
@@ -91,7 +95,11 @@ class MediaBridge:
     def _on_event(self, serial: str, event: Event) -> None:
         d = event.data
         if event.ev == "_departed" and isinstance(d.get("id"), str):
-            spawn(self._departed(serial, d["id"]))
+            spawn(self._departed(serial, d["id"], str(d.get("session") or "")))
+        elif event.ev == "mediaServerChanged":  # a node moved the class: every node follows
+            spawn(self.media.follow(serial))
+        elif event.ev == "onRemoveStream" and isinstance(d.get("streamId"), str):
+            spawn(self.media.remote_gone(serial, d["streamId"]))
         elif event.ev == "pubMsg" and d.get("save"):
             spawn(self.media.on_saved_message(serial, d))
         elif event.ev == "delMsg":
@@ -99,9 +107,10 @@ class MediaBridge:
         elif event.ev == "setProperty" and "publishstate" in (d.get("properties") or {}):
             spawn(self._stage(serial, d["id"], d["properties"]["publishstate"]))
 
-    async def _departed(self, serial: str, userid: str) -> None:
-        """Release what the member held; when it was the class's last, the whole media room."""
-        await self.media.user_left(serial, userid)
+    async def _departed(self, serial: str, userid: str, session: str = "") -> None:
+        """Release what the member's session held; when it was the class's last member on any
+        node, the whole media room (``MediaService.release``: one node destroys it)."""
+        await self.media.user_left(serial, userid, session)
         if await self.server.state.count_members(serial):
             return
         self._unfollow(serial)

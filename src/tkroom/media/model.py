@@ -31,6 +31,7 @@ class Publication:
     key: StreamKey
     handle: JanusHandle
     feed: str
+    session: str = ""  # the publisher's signalling session: a same-id re-join releases it
     flowing: bool = False
     completed: bool = False
     record_base: str = ""
@@ -45,14 +46,32 @@ class Publication:
 
 
 @dataclass(eq=False)
+class RemoteFeed:
+    """A stream another node of the cluster brokers into the class's VideoRoom: subscribable
+    here by its ``feed``, published and withdrawn over there."""
+
+    key: StreamKey
+    feed: str
+    flowing: bool = True
+    simulcast: bool = False     # it sends simulcast layers (the feed's display says)
+
+    def describe(self) -> dict[str, Any]:
+        """As ``Publication.describe``."""
+        return {"streamId": self.key.stream_id, "userId": self.key.userid, "type": self.key.type,
+                "deviceId": self.key.device_id, "audio": self.key.has_audio,
+                "video": self.key.has_video, "simulcast": self.simulcast}
+
+
+@dataclass(eq=False)
 class Subscription:
     """One user playing one publication, on its own Janus handle."""
 
     id: str
     userid: str
-    pub: Publication
+    pub: Publication | RemoteFeed
     handle: JanusHandle
     flowing: bool = False
+    session: str = ""
     watchdog: asyncio.Task[None] | None = None
     layers: LayerControl = field(default_factory=LayerControl)
     video_mids: list[str] = field(default_factory=list)
@@ -63,14 +82,18 @@ class Subscription:
 class MediaRoom:
     """A class's media on this node. Room-wide switches (audio-only, recording) exist before
     anyone publishes; ``videoroom`` is made by the first media request. ``placed``: it had
-    a VideoRoom once, so it is placed again when a server comes back."""
+    a VideoRoom once, so it is placed again when a server comes back. ``epoch``: the version
+    of the cluster's record (``RoomState.media_room``) ``videoroom`` follows; ``remote``: the
+    streams other nodes broker into the same VideoRoom, as subscriptions here found them."""
 
     serial: str
     videoroom: VideoRoom | None = None
     placed: bool = False
     audio_only: bool = False
     withdrawn: dict[str, list[StreamKey]] = field(default_factory=dict)
+    epoch: int = 0
     pubs: dict[str, Publication] = field(default_factory=dict)
+    remote: dict[str, RemoteFeed] = field(default_factory=dict)
     subs: dict[str, Subscription] = field(default_factory=dict)
     link_caps: dict[str, int] = field(default_factory=dict)  # userid -> layer its link carried
     recording: RecordingJob | None = None

@@ -19,6 +19,7 @@ from typing import Any
 
 from tkroom.config import Settings
 from tkroom.directory import RoomDirectory
+from tkroom.media.failover import MediaRecords
 from tkroom.media.janus_process import JanusProcess, JanusSettings, janus_available
 from tkroom.media.layers import SimulcastMode
 from tkroom.media.servers import MediaServer, ServerRegistry
@@ -65,16 +66,18 @@ class MediaPlane:
     """Start/stop the servers and the service; ``service`` exists from construction on.
 
     Recordings are registered through ``directory.add_record``; with ``sync_servers`` the
-    servers registered through the Web API (``directory.media_servers``) join the pool."""
+    servers registered through the Web API (``directory.media_servers``) join the pool.
+    ``shared``: the room state that records each class's media room (the cluster's)."""
 
     def __init__(self, settings: MediaSettings, directory: RoomDirectory, sink: RoomSink, *,
-                 sync_servers: bool = False, sync_every: float = 10.0) -> None:
+                 sync_servers: bool = False, sync_every: float = 10.0,
+                 shared: MediaRecords | None = None) -> None:
         self.settings = settings
         self.directory = directory
         self.registry = ServerRegistry()
         self.service = MediaService(self.registry, directory, sink,
                                     record_dir=settings.workdir / "records",
-                                    records=DirectoryRecords(directory),
+                                    records=DirectoryRecords(directory), shared=shared,
                                     simulcast=settings.simulcast)
         self.sync_servers = sync_servers
         self.sync_every = sync_every
@@ -151,7 +154,7 @@ def install_media(node: Any, signal: Any) -> MediaPlane:
 
     plane = MediaPlane(MediaSettings.from_settings(node.settings), node.directory,
                        StateSink(signal.state), sync_servers=True,
-                       sync_every=node.settings.media_sync_s)
+                       sync_every=node.settings.media_sync_s, shared=signal.state)
     attach_media(signal, plane.service)
     node.services.append(plane)
     node.readiness.add("media", plane.readiness)

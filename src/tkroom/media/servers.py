@@ -19,6 +19,7 @@ import websockets
 
 from tkroom.errors import CodeError
 from tkroom.media.janus_client import JanusConnection, JanusError, JanusHandle, JanusSession
+from tkroom.media.placement import choose_server
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class MediaServer:
     embedded: bool = False
     static: bool = False  # from --janus: the Web API registry sync leaves it alone, like embedded
     region: str = ""
+    owner: int | None = None  # the enterprise that registered it (serveradd); None: everyone's
     secret: str = field(default="", repr=False)
     load: int = 0
     healthy: bool = False
@@ -54,13 +56,15 @@ class MediaServer:
 
 def from_row(row: dict[str, Any]) -> MediaServer:
     """A server from a Web API registry row (``serverid``, ``name``, ``ip``, ``url``,
-    ``maxusers`` as capacity); its name is what ``switchServerByName`` takes."""
+    ``maxusers`` as capacity, ``companyid`` as owner, ``apisecret``); its name is what
+    ``switchServerByName`` takes."""
     sid = str(row.get("name") or row.get("serverid") or row.get("id"))
     url = row.get("url") or f"ws://{row['ip']}:{int(row.get('port') or 8188)}"
     capacity = row.get("capacity") or row.get("maxusers") or 500
     return MediaServer(id=sid, url=str(url), capacity=int(capacity),
                        region=str(row.get("region") or row.get("name") or ""),
-                       secret=str(row.get("apisecret") or ""))
+                       secret=str(row.get("apisecret") or ""),
+                       owner=int(row["companyid"]) if row.get("companyid") is not None else None)
 
 
 ServerCallback = Callable[[MediaServer], Awaitable[None]]
@@ -98,7 +102,8 @@ class ServerRegistry:
             await self.remove(sid)
         for sid, s in wanted.items():
             cur = self.servers.get(sid)
-            if cur is None or (cur.url, cur.capacity, cur.secret) != (s.url, s.capacity, s.secret):
+            if cur is None or (cur.url, cur.capacity, cur.secret, cur.owner) != \
+                    (s.url, s.capacity, s.secret, s.owner):
                 await self.add(s)
 
     async def remove(self, server_id: str) -> None:
@@ -181,15 +186,16 @@ class ServerRegistry:
             elif not server.healthy:
                 await self.connect(server)
 
-    def pick(self, need: int = 1, exclude: Iterable[str] = ()) -> MediaServer:
-        """The healthy server with the most free capacity that can take ``need`` more."""
-        skip = set(exclude)
-        candidates = [s for s in self.servers.values()
-                      if s.healthy and s.id not in skip and s.free >= need]
-        if not candidates:
+    def pick(self, need: int = 1, exclude: Iterable[str] = (),
+             enterprise: int | None = None) -> MediaServer:
+        """The server ``placement.choose_server`` gives a class of ``enterprise``: 151 when
+        there is none."""
+        server = choose_server(self.servers.values(), enterprise, need=need, exclude=exclude)
+        if server is None:
             raise CodeError(ERR_SWITCH_SERVER_FAILED, "no media server with free capacity",
                             namespace="error_notice")
-        return max(candidates, key=lambda s: (s.free / max(s.capacity, 1), s.free))
+        assert isinstance(server, MediaServer)
+        return server
 
     async def close(self) -> None:
         self._closing = True  # ends the loop even if a cancellation gets lost in a timeout race

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 from tkroom import codes
 from tkroom.directory import RoomDirectory
 from tkroom.errors import CodeError
-from tkroom.media.failover import Failover
+from tkroom.media.failover import Failover, MediaRecords
 from tkroom.media.janus_client import JanusError, JanusHandle, Json
 from tkroom.media.layers import (
     LAYERS,
@@ -33,7 +33,8 @@ from tkroom.media.layers import (
     layer_number,
     simulcast_for,
 )
-from tkroom.media.model import MediaRoom, Publication, RoomSink, Subscription
+from tkroom.media.model import MediaRoom, Publication, RemoteFeed, RoomSink, Subscription
+from tkroom.media.placement import feed_display, may_carry, stream_of
 from tkroom.media.recorder import Recorder
 from tkroom.media.recording import RecordingJob, RecordSink
 from tkroom.media.rules import (
@@ -46,6 +47,7 @@ from tkroom.media.rules import (
 )
 from tkroom.media.servers import ServerRegistry
 from tkroom.media.videoroom import NO_SUCH_FEED, VideoRoom
+from tkroom.state.memory import MemoryState
 from tkroom.tasks import spawn
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,7 @@ class MediaRequest:
     role: int
     data: Json
     publishstate: int | None = None
+    session: str = ""
 
 
 Handler = Callable[["MediaService", MediaRequest], Awaitable[Json]]
@@ -76,10 +79,12 @@ def _fields(key: StreamKey) -> dict[str, str]:
 
 
 class MediaService:
-    """Media for every room of this node."""
+    """Media for every room of this node. ``shared``: where the class's media room is
+    recorded (the cluster's room state; a private in-memory one for a lone service)."""
 
     def __init__(self, registry: ServerRegistry, directory: RoomDirectory, sink: RoomSink, *,
                  record_dir: Path, records: RecordSink | None = None,
+                 shared: MediaRecords | None = None,
                  publish_timeout: float = 10.0, subscribe_timeout: float = 10.0,
                  max_cameras: int = 3, simulcast: SimulcastMode = "auto",
                  layer_tuning: Tuning | None = None) -> None:
@@ -93,8 +98,9 @@ class MediaService:
         self.max_cameras = max_cameras
         self.rooms: dict[str, MediaRoom] = {}
         self.recorder = Recorder(record_dir, records)
+        self.shared: MediaRecords = shared if shared is not None else MemoryState()
         self.failover = Failover(registry, directory, sink, self.rooms, self._drop_streams,
-                                 record_dir=record_dir)
+                                 record_dir=record_dir, records=self.shared)
 
     @property
     def postprocessing(self) -> set[asyncio.Task[Any]]:
@@ -104,18 +110,21 @@ class MediaService:
     # ---- dispatch -------------------------------------------------------------------------
 
     async def handle(self, ev: str, serial: str, userid: str, role: int,
-                     data: dict[str, Any], publishstate: int | None = None) -> dict[str, Any]:
+                     data: dict[str, Any], publishstate: int | None = None,
+                     session: str = "") -> dict[str, Any]:
         """Answer one media request (ack data), or raise ``CodeError``.
 
         ``publishstate`` is the caller's property (students publish only what it allows);
-        ``None`` skips that check.
+        ``None`` skips that check. ``session``: the caller's signalling session (what it
+        publishes goes when a same-id join replaces that session).
         """
         handler = self.HANDLERS.get(ev)
         if handler is None:
             raise CodeError(103, f"unknown media request {ev!r}", namespace="error_notice")
         if not isinstance(data, dict):
             raise CodeError(103, "data must be an object", namespace="error_notice")
-        return await handler(self, MediaRequest(serial, userid, role, data, publishstate))
+        return await handler(self, MediaRequest(serial, userid, role, data, publishstate,
+                                                session))
 
     async def _known(self, serial: str) -> MediaRoom:
         """The room's media state, without placing it on a media server (room-wide switches
@@ -151,7 +160,9 @@ class MediaService:
                             "getStreams says when it does", namespace="error_notice")
         room = await self._room(r.serial)
         async with room.lock:
-            check_publish(info, r.role, key, [p.key for p in room.pubs.values()],
+            remote = await self._remote(room)
+            check_publish(info, r.role, key,
+                          [p.key for p in room.pubs.values()] + [f.key for f in remote],
                           audio_only=room.audio_only, max_cameras=self.max_cameras,
                           publishstate=r.publishstate)
             videoroom = room.videoroom
@@ -163,13 +174,14 @@ class MediaService:
             except (JanusError, TimeoutError) as e:
                 raise CodeError(E.ERR_PUBLISH_FAILED, f"media server unavailable: {e}",
                                 namespace="error_notice", **_fields(key)) from e
-            pub = Publication(key, handle, feed=secrets.token_hex(8), simulcast=layered)
+            pub = Publication(key, handle, feed=secrets.token_hex(8), simulcast=layered,
+                              session=r.session)
             room.pubs[key.stream_id] = pub
             videoroom.server.load += 1
         try:
             answer = await videoroom.publish(
-                handle, feed=pub.feed, display=r.userid, offer=offer, audio=key.has_audio,
-                video=key.has_video, record_file=self.recorder.file_for(room, pub),
+                handle, feed=pub.feed, display=feed_display(key.stream_id, layered), offer=offer,
+                audio=key.has_audio, video=key.has_video, record_file=self.recorder.file_for(room, pub),
                 within=self.publish_timeout)
         except TimeoutError:
             await self._drop_pub(room, pub, announce=False)
@@ -230,9 +242,12 @@ class MediaService:
             await self.sink.to_room(room.serial, "onRemoveStream", pub.describe())
 
     async def _drop_streams(self, room: MediaRoom) -> None:
-        """Remove every publication of the room (their subscriptions go with them)."""
+        """Remove every publication of the room (their subscriptions go with them) and the
+        subscriptions to streams other nodes broker."""
         for pub in list(room.pubs.values()):
             await self._drop_pub(room, pub, announce=True)
+        for sub in list(room.subs.values()):
+            await self._drop_sub(room, sub)
 
     async def _unpublish(self, r: MediaRequest) -> Json:
         room = await self._room(r.serial)
@@ -250,15 +265,61 @@ class MediaService:
         if info is None:
             raise CodeError(4007)
         room = await self._room(r.serial)
-        return {"streams": [p.describe() for p in room.pubs.values() if p.flowing],
+        remote = await self._remote(room)
+        return {"streams": [p.describe() for p in room.pubs.values() if p.flowing] +
+                [f.describe() for f in remote],
                 "simulcast": simulcast_for(info, self.simulcast, "video")}
+
+    async def _remote(self, room: MediaRoom) -> list[RemoteFeed]:
+        """The streams other nodes of the cluster publish into the class's VideoRoom (Janus
+        lists the feeds; the node named each after its stream), kept in ``room.remote`` so
+        that their subscriptions here can be dropped when they go."""
+        videoroom = room.videoroom
+        if videoroom is None:
+            return []
+        try:
+            feeds = await videoroom.publishers()
+        except (JanusError, TimeoutError):
+            return list(room.remote.values())
+        mine = {p.feed for p in room.pubs.values()}
+        seen: dict[str, RemoteFeed] = {}
+        for feed, display in feeds:
+            parts = stream_of(display)
+            if feed in mine or parts is None:
+                continue
+            key = StreamKey(*parts[:3])
+            old = room.remote.get(key.stream_id)
+            seen[key.stream_id] = old if old is not None and old.feed == feed else \
+                RemoteFeed(key, feed, simulcast=parts[3])
+        played = {id(s.pub) for s in room.subs.values()}
+        # a feed no longer listed but still played here stays until its onRemoveStream
+        room.remote = {**{k: f for k, f in room.remote.items() if id(f) in played}, **seen}
+        return list(seen.values())
+
+    async def remote_gone(self, serial: str, stream_id: str) -> None:
+        """Another node announced ``onRemoveStream``: drop this node's subscriptions to it."""
+        room = self.rooms.get(serial)
+        pub = room.remote.pop(stream_id, None) if room is not None else None
+        if room is None or pub is None:
+            return
+        for sub in [s for s in room.subs.values() if s.pub is pub]:
+            await self._drop_sub(room, sub)
+
+    async def follow(self, serial: str) -> None:
+        """``mediaServerChanged``: follow the class to the media room the cluster moved it to."""
+        room = self.rooms.get(serial)
+        if room is not None:
+            await self.failover.follow(room)
 
     # ---- subscribing ----------------------------------------------------------------------
 
     async def _subscribe(self, r: MediaRequest) -> Json:
         preferred = layer_number(r.data.get("layer", "high"))
         room = await self._room(r.serial)
-        pub = room.pubs.get(str(r.data.get("streamId", "")))
+        wanted = str(r.data.get("streamId", ""))
+        pub: Publication | RemoteFeed | None = room.pubs.get(wanted)
+        if pub is None:  # brokered by another node of the cluster?
+            pub = next((p for p in await self._remote(room) if p.key.stream_id == wanted), None)
         if pub is None or not pub.flowing:  # announced with onAddStream once it flows
             raise CodeError(E.ERR_SUBSCRIBE_STREAM_NOTFOUND, namespace="error_notice",
                             streamId=r.data.get("streamId"))
@@ -276,7 +337,8 @@ class MediaService:
         sub = Subscription(f"sub-{secrets.token_hex(8)}", r.userid, pub, handle,
                            layers=LayerControl(preferred=preferred,
                                                cap=room.link_caps.get(r.userid, 2),
-                                               tuning=self.layer_tuning))
+                                               tuning=self.layer_tuning),
+                           session=r.session)
         room.subs[sub.id] = sub
         videoroom.server.load += 1
         try:
@@ -503,37 +565,50 @@ class MediaService:
                 await self.sink.to_user(serial, userid, "onRemoveStream",
                                         {**pub.describe(), "reason": "publishstate"})
 
-    async def user_left(self, serial: str, userid: str) -> None:
-        """Close everything a departed user published or subscribed to."""
+    async def user_left(self, serial: str, userid: str, session: str = "") -> None:
+        """Close everything a departed user published or subscribed to: only what its
+        ``session`` opened when given (a same-id join replaced that session and may already
+        publish anew), everything the user holds otherwise."""
         room = self.rooms.get(serial)
         if room is None:
             return
-        for sub in [s for s in room.subs.values() if s.userid == userid]:
+
+        def gone(uid: str, sess: str) -> bool:
+            return uid == userid and (not session or not sess or sess == session)
+        for sub in [s for s in room.subs.values() if gone(s.userid, s.session)]:
             await self._drop_sub(room, sub)
-        for pub in [p for p in room.pubs.values() if p.key.userid == userid]:
+        for pub in [p for p in room.pubs.values() if gone(p.key.userid, p.session)]:
             await self._drop_pub(room, pub, announce=True)
         room.withdrawn.pop(userid, None)
         room.link_caps.pop(userid, None)
 
     async def release(self, serial: str) -> None:
-        """The class's last member left: stop its recording, destroy its VideoRoom and forget
-        it (the next media request starts afresh, with the room's current settings)."""
-        room = self.rooms.pop(serial, None)
-        if room is None:
-            return
-        async with room.lock:
-            if room.recording is not None:
-                await self.recorder.stop(room)
-            await self._teardown(room)
+        """The class's last member left (on every node): stop its recording here, close this
+        node's part of its VideoRoom and forget it (the next media request starts afresh,
+        with the room's current settings). One node of the cluster gets the shared record
+        back (``release_media_room``: only once nobody is left) and destroys the VideoRoom."""
+        room = self.rooms.get(serial)
+        if room is not None:
+            async with room.lock:
+                if room.recording is not None:
+                    await self.recorder.stop(room)
+                await self._teardown(room)
+        rec = await self.shared.release_media_room(serial)
+        server = self.registry.servers.get(str(rec["server"])) if rec is not None else None
+        if rec is not None and server is not None:
+            await VideoRoom.destroy_room(server, str(rec["room"]))
+        if room is not None and self.rooms.get(serial) is room:
+            del self.rooms[serial]
 
     async def _teardown(self, room: MediaRoom) -> None:
         for sub in list(room.subs.values()):
             await self._drop_sub(room, sub)
         for pub in list(room.pubs.values()):
             await self._drop_pub(room, pub, announce=False)
+        room.remote.clear()
         videoroom, room.videoroom = room.videoroom, None
         if videoroom is not None:
-            await videoroom.destroy()
+            await videoroom.leave()
 
     # ---- recording ------------------------------------------------------------------------
 
@@ -556,16 +631,23 @@ class MediaService:
     # ---- servers --------------------------------------------------------------------------
 
     async def _server_list(self, r: MediaRequest) -> Json:
+        """The servers the class may use (another enterprise's are never shown)."""
+        info = await self.directory.room(r.serial)
+        if info is None:
+            raise CodeError(4007)
         room = self.rooms.get(r.serial)
         current = room.server.id if room and room.server else None
-        return {"servers": [s.public() for s in self.registry.servers.values()],
-                "current": current}
+        return {"servers": [s.public() for s in self.registry.servers.values()
+                            if may_carry(s, info.companyid)], "current": current}
 
     async def _switch_server(self, r: MediaRequest) -> Json:
         check_super(r.role, "moves the room")
         name = str(r.data.get("serverName") or r.data.get("name") or "")
         target = self.registry.servers.get(name)
-        if target is None or not target.healthy:
+        info = await self.directory.room(r.serial)
+        if info is None:
+            raise CodeError(4007)
+        if target is None or not target.healthy or not may_carry(target, info.companyid):
             raise CodeError(E.ERR_SWITCH_SERVER_FAILED, f"no healthy media server {name!r}",
                             namespace="error_notice")
         room = await self._room(r.serial)

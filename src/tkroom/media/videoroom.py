@@ -14,6 +14,7 @@ from tkroom.media.janus_client import JanusError, JanusHandle, JanusSession, Jso
 from tkroom.media.servers import MediaServer
 
 NO_SUCH_FEED = 428
+ROOM_EXISTS = 427
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +47,8 @@ class VideoRoom:
     @classmethod
     async def create(cls, server: MediaServer, room_id: str, settings: RoomSettings) -> VideoRoom:
         """Open a session on ``server`` and create the room (not permanent) through the
-        server's control handle."""
+        server's control handle. A room that exists already (another node of the cluster
+        created it: the class's room is shared) is joined as it is."""
         if server.conn is None or server.control is None:
             raise JanusError(0, f"media server {server.id} is not connected")
         session = await server.conn.create_session()
@@ -58,6 +60,10 @@ class VideoRoom:
                 "audiocodec": "opus", "videocodec": "vp8,h264",
                 "rec_dir": settings.rec_dir, "notify_joining": False,
             })
+        except JanusError as e:
+            if e.code != ROOM_EXISTS:
+                await session.destroy()
+                raise
         except BaseException:
             await session.destroy()
             raise
@@ -71,6 +77,29 @@ class VideoRoom:
                 await self.server.control.message({"request": "destroy", "room": self.id},
                                                   within=5)
         await self.session.destroy()
+
+    async def leave(self) -> None:
+        """Close this node's session (its handles and PeerConnections) and leave the room to
+        the cluster: it is destroyed once, by the node that releases it."""
+        await self.session.destroy()
+
+    @staticmethod
+    async def destroy_room(server: MediaServer, room_id: str) -> None:
+        """Destroy a room on ``server`` (nothing when the server is not reachable now: a
+        server that restarted took its rooms with it)."""
+        if server.control is not None and server.healthy:
+            with contextlib.suppress(JanusError, TimeoutError):
+                await server.control.message({"request": "destroy", "room": room_id}, within=5)
+
+    async def publishers(self) -> list[tuple[str, str]]:
+        """``(feed, display)`` of the room's publishers sending media now, whichever node
+        brokered them."""
+        if self.server.control is None:
+            raise JanusError(0, f"media server {self.server.id} is not connected")
+        data, _ = await self.server.control.message({"request": "listparticipants",
+                                                     "room": self.id})
+        return [(str(p.get("id")), str(p.get("display", "")))
+                for p in data.get("participants", []) if p.get("publisher")]
 
     async def attach(self) -> JanusHandle:
         """A new handle on the plugin: one publication or one subscription."""

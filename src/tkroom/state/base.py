@@ -27,6 +27,10 @@ Contract for implementers (memory now, Redis for clusters):
 * **Restarts.** A state that can lose data while the node runs (Redis restarting) calls the
   node's ``on_restart`` hooks when it finds out (``check_restart``), and the node puts back what
   it knows with ``restore``; nobody has to rejoin. The memory backend never loses data.
+* **The class's media room** (``claim_media_room``, ``media_room``, ``release_media_room``)
+  is one record per room naming the media server and the VideoRoom every node brokers into:
+  the first claim wins, a move is a compare-and-set on the record's ``epoch``, and the record
+  is released by exactly one node once the room has no member left on any node.
 * Members, messages and events are the dataclasses/dicts of ``tkroom.rooms.model``;
   ``Member.to_dict``/``from_dict`` and ``Event.to_dict``/``from_dict`` give JSON forms.
 """
@@ -207,6 +211,22 @@ class RoomState(Protocol):
 
     async def expired_sessions(self, now: float) -> list[str]:
         """Ids of detached sessions whose deadline has passed (a sweeper expires them)."""
+
+    # the class's media room ----------------------------------------------------------------
+    async def claim_media_room(self, serial: str, record: dict[str, str],
+                               replaces: int = 0) -> tuple[dict[str, Any] | None, bool]:
+        """Write ``record`` (``server``, ``room``: strings) as the room's media room, with the
+        next ``epoch``: when ``replaces`` is 0, only if the room has none; otherwise only if
+        the current record's ``epoch`` is ``replaces`` (a move decided once). Answers the
+        record now in force (None when a move found the record released) and whether it is
+        the one given."""
+
+    async def media_room(self, serial: str) -> dict[str, Any] | None:
+        """The room's media room record (``server``, ``room``, ``epoch``), or None."""
+
+    async def release_media_room(self, serial: str) -> dict[str, Any] | None:
+        """Forget the record and answer it, only if the room has no member on any node; None
+        otherwise (or when there is none): one caller gets it, and destroys the VideoRoom."""
 
     async def ping(self) -> dict[str, Any]:
         """Whether the state answers now (for /readyz): ``{"ok": bool, ...}``; raises when it

@@ -20,6 +20,7 @@ class MemoryState:
         self.sessions: dict[str, Session] = {}
         self.subscribers: dict[str, list[Subscriber]] = {}
         self.tools: dict[str, tools.ToolData] = {}
+        self.media: dict[str, dict[str, Any]] = {}
 
     def _room(self, serial: str) -> t.RoomData:
         room = self.rooms.get(serial)
@@ -184,6 +185,25 @@ class MemoryState:
     async def expired_sessions(self, now: float) -> list[str]:
         return [sid for sid, s in self.sessions.items()
                 if s.deadline is not None and s.deadline <= now]
+
+    async def claim_media_room(self, serial: str, record: dict[str, str],
+                               replaces: int = 0) -> tuple[dict[str, Any] | None, bool]:
+        cur = self.media.get(serial)
+        if (cur is None and replaces == 0) or (cur is not None and cur["epoch"] == replaces):
+            cur = self.media[serial] = {"server": str(record["server"]),
+                                        "room": str(record["room"]), "epoch": replaces + 1}
+            return dict(cur), True
+        return (dict(cur) if cur is not None else None), False
+
+    async def media_room(self, serial: str) -> dict[str, Any] | None:
+        cur = self.media.get(serial)
+        return dict(cur) if cur is not None else None
+
+    async def release_media_room(self, serial: str) -> dict[str, Any] | None:
+        room = self.rooms.get(serial)
+        if room is not None and room.members:
+            return None
+        return self.media.pop(serial, None)
 
     # the process holding the state is the node: it never restarts under the node's sockets
     def on_restart(self, hook: Callable[[], Awaitable[None]]) -> None:

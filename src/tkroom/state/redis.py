@@ -172,7 +172,8 @@ class RedisState:
                      "EXPIRE_SESSION", "CLOSE_SESSION", "EXPIRED_SESSIONS", "HEARTBEAT",
                      "RECLAIM", "BAR_MEMBER", "RESTORE_MEMBER", "RELEASE_UNHELD",
                      "OPEN_CARD", "ANSWER_CARD", "CLOSE_CARD", "ARM_BUZZER", "PRESS_BUZZER",
-                     "DISARM_BUZZER", "GIVE_GIFTS", "CLEAR_TOOLS"):
+                     "DISARM_BUZZER", "GIVE_GIFTS", "CLEAR_TOOLS",
+                     "CLAIM_MEDIA_ROOM", "RELEASE_MEDIA_ROOM"):
             # a Script sends EVALSHA and loads itself again when Redis answers NOSCRIPT
             self._scripts[name] = self.redis.register_script(getattr(lua, name))
         self._run_id = await self._server_run_id()
@@ -267,6 +268,25 @@ class RedisState:
         members, msgs, s = await self._run("SNAPSHOT", self._room(serial),
                                            "1" if bigroom else "0")
         return t.Snapshot([_member(r) for r in members], _messages(msgs), int(s))
+
+    # the class's media room --------------------------------------------------------------
+    async def claim_media_room(self, serial: str, record: dict[str, str],
+                               replaces: int = 0) -> tuple[dict[str, Any] | None, bool]:
+        res = await self._run("CLAIM_MEDIA_ROOM", self._room(serial), str(record["server"]),
+                              str(record["room"]), int(replaces))
+        if len(res) < 4:
+            return None, False
+        return {"server": res[1], "room": res[2], "epoch": int(res[3])}, bool(res[0])
+
+    async def media_room(self, serial: str) -> dict[str, Any] | None:
+        assert self.redis is not None
+        server, room, epoch = _recancel(await self.redis.hmget(
+            self._room(serial) + "media", ["server", "room", "epoch"]))
+        return None if epoch is None else {"server": server, "room": room, "epoch": int(epoch)}
+
+    async def release_media_room(self, serial: str) -> dict[str, Any] | None:
+        res = await self._run("RELEASE_MEDIA_ROOM", self._room(serial))
+        return {"server": res[0], "room": res[1], "epoch": int(res[2])} if res else None
 
     # saved messages ----------------------------------------------------------------------
     async def save_message(self, serial: str, msg: dict[str, Any],

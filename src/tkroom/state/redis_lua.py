@@ -677,3 +677,27 @@ if redis.call('EXISTS', T .. 'card') == 1 then card = close_open(T) end
 for _, k in ipairs(TOOL_KEYS) do redis.call('DEL', T .. k) end
 return card
 """
+
+# The class's media room: ``R .. 'media'`` hash server, room, epoch.
+# ARGV: R, server, room, replaces (0: only when there is none; n: only when epoch is n)
+CLAIM_MEDIA_ROOM = """
+local R, replaces = ARGV[1], tonumber(ARGV[4])
+local cur = redis.call('HMGET', R .. 'media', 'server', 'room', 'epoch')
+local epoch = tonumber(cur[3] or '0')
+if epoch ~= replaces then
+  if not cur[3] then return {0} end
+  return {0, cur[1], cur[2], epoch}
+end
+redis.call('HSET', R .. 'media', 'server', ARGV[2], 'room', ARGV[3], 'epoch', epoch + 1)
+return {1, ARGV[2], ARGV[3], epoch + 1}
+"""
+
+# ARGV: R. Forget the record only when the room has no member on any node.
+RELEASE_MEDIA_ROOM = """
+local R = ARGV[1]
+if redis.call('ZCARD', R .. 'order') > 0 then return {} end
+local cur = redis.call('HMGET', R .. 'media', 'server', 'room', 'epoch')
+if not cur[3] then return {} end
+redis.call('DEL', R .. 'media')
+return {cur[1], cur[2], tonumber(cur[3])}
+"""

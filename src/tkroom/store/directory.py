@@ -117,11 +117,13 @@ class SqlRoomDirectory:
             return [(e.classstate, e.ts) for e in (await s.execute(q)).scalars()]
 
     async def media_servers(self) -> list[dict[str, Any]]:
-        """Every enterprise's ``serveradd`` rows: the media plane places rooms on them."""
+        """Every enterprise's ``serveradd`` rows: the media plane places the rooms of their
+        enterprise (``companyid``) on them, and talks to them with ``apisecret``."""
         async with self.sessions() as s:
             rows = (await s.execute(select(MediaServer).order_by(MediaServer.id))).scalars().all()
         return [{"serverid": m.id, "name": m.name, "ip": m.ip, "url": m.url,
-                 "maxusers": m.maxusers} for m in rows]
+                 "maxusers": m.maxusers, "companyid": m.companyid, "apisecret": m.apisecret}
+                for m in rows]
 
     async def add_record(self, **kw: Any) -> str:
         """See RecordRepo.add: the media plane registers a finished recording."""

@@ -164,13 +164,17 @@ class MediaServer(Base):
 
     __tablename__ = "media_servers"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    companyid: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
+    # the enterprise that registered it (serveradd); NULL: the operator's, for every enterprise
+    companyid: Mapped[int | None] = mapped_column(ForeignKey("companies.id"), index=True,
+                                                  nullable=True)
     name: Mapped[str] = mapped_column(String(50), default="")
     ip: Mapped[str] = mapped_column(String(64))
     url: Mapped[str] = mapped_column(String(300), default="")
     maxusers: Mapped[int] = mapped_column(Integer)
     maxsidelineusers: Mapped[int] = mapped_column(Integer)
     created: Mapped[int] = mapped_column(BigInteger)
+    # Janus's API secret for this server (written by serveradd/servermodify, never listed)
+    apisecret: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 class ChatMessage(Base):

@@ -6,7 +6,7 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from tkroom import tickets
 from tkroom.errors import CodeError
@@ -128,10 +128,11 @@ async def getconfig(call: Call) -> dict[str, Any]:
     room = await call.s.get(Room, serial)
     if room is None:
         raise CodeError(4007, f"No room {serial}")
-    q = select(MediaServer).where(MediaServer.companyid == room.companyid).order_by(MediaServer.id)
+    q = select(MediaServer).where(or_(MediaServer.companyid == room.companyid,
+                                      MediaServer.companyid.is_(None))).order_by(MediaServer.id)
     # Clients never talk to Janus: they learn the servers' names (for switchServerByName), not
     # their API addresses.
-    servers = [{k: v for k, v in server_dict(m).items() if k != "url"}
+    servers = [{k: v for k, v in server_dict(m).items() if k not in ("url", "apisecret")}
                for m in (await call.s.execute(q)).scalars()]
     if call.state.settings.janus_urls:
         servers.append({"serverid": 0, "name": "default", "ip": ""})

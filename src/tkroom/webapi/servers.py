@@ -1,5 +1,7 @@
 """The media-server registry (codes 6000-6003): serveradd, servermodify, serverdelete,
-getserverlist. Each enterprise registers its own servers; ``getconfig`` lists them."""
+getserverlist. Each enterprise registers its own servers; ``getconfig`` lists them, and the
+media plane places only that enterprise's classes on them (the operator's ``--janus`` servers
+carry every enterprise's)."""
 
 from __future__ import annotations
 
@@ -20,8 +22,10 @@ SERVER_PARAMS = (
     Param("maxusers", "integer", doc="regular users it may serve, 1-100000"),
     Param("maxsidelineusers", "integer", doc="eavesdropping (live) users, 0-1000000"),
     Param("url", doc="its Janus WebSocket URL (ws:// or wss://)"),
+    Param("apisecret", doc="its Janus API secret (`api_secret`), at most 200 characters; "
+          "never listed back (getserverlist says `apisecret: true` when one is set)"),
 )
-SERVER_CODES = ((6001, "ip missing or malformed, or url not ws(s)://"), (6002, "maxusers outside 1-100000"),
+SERVER_CODES = ((6001, "ip missing or malformed, url not ws(s)://, or apisecret longer than 200"), (6002, "maxusers outside 1-100000"),
                 (6003, "maxsidelineusers outside 0-1000000"), (4003, "name longer than 50 characters"))
 SERVERID = Param("serverid", "integer", True)
 SERVERID_CODES = ((6000, "serverid missing or unknown"), (4108, "a server of another enterprise"))
@@ -39,6 +43,11 @@ def _apply(call: Call, m: MediaServer, create: bool) -> None:
         if urlsplit(url).scheme not in ("ws", "wss") or len(url) > 300:
             raise CodeError(6001, "url must be a ws:// or wss:// URL")
         m.url = url
+    secret = call.p.raw("apisecret")
+    if secret is not None:
+        if len(secret) > 200:
+            raise CodeError(6001, "apisecret is at most 200 characters")
+        m.apisecret = secret
     name = call.p.get("name")
     if name is not None:
         if len(name) > 50:
@@ -54,7 +63,7 @@ def _apply(call: Call, m: MediaServer, create: bool) -> None:
 
 def server_dict(m: MediaServer) -> dict[str, Any]:
     return {"serverid": m.id, "name": m.name, "ip": m.ip, "url": m.url, "maxusers": m.maxusers,
-            "maxsidelineusers": m.maxsidelineusers}
+            "maxsidelineusers": m.maxsidelineusers, "apisecret": bool(m.apisecret)}
 
 
 async def _own(call: Call) -> MediaServer:
@@ -71,7 +80,7 @@ async def _own(call: Call) -> MediaServer:
 @method("WebAPI", "serveradd", "Register a media server; answers serverid.", SERVER_PARAMS, SERVER_CODES)
 async def serveradd(call: Call) -> dict[str, Any]:
     c = await call.company()
-    m = MediaServer(companyid=c.id, name="", url="", created=int(call.now))
+    m = MediaServer(companyid=c.id, name="", url="", apisecret="", created=int(call.now))
     _apply(call, m, create=True)
     call.s.add(m)
     await call.s.flush()

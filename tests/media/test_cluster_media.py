@@ -1,0 +1,384 @@
+"""One class on two nodes (``build_node`` as ``tkroom serve`` builds it) over one private Redis
+and one store, with real Janus servers in the test's network namespace: the class has one
+VideoRoom, chosen once in the shared state; members on either node see each other; a dead
+Janus moves the class once for every node; the room is released once. And media servers per
+enterprise: a class lands on its enterprise's own server, never on another's."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from client_node import PASSWORDS, NodeEnv
+from conftest import need_binary
+from media.conftest import stop_process, wait_port
+from media.rtc import until
+from tkroom.client import Room
+from tkroom.client.media import MediaClient, attach
+from tkroom.config import Settings
+from tkroom.errors import CodeError
+from tkroom.media.janus_process import JanusSettings, janus_argv, write_config
+from tkroom.media.netns import NetNamespace
+from tkroom.media.plane import MediaPlane
+from tkroom.media.videoroom import VideoRoom
+from tkroom.node import Node
+from tkroom.planes import build_node
+from tkroom.state import open_state
+from tkroom.store.companies import create_company
+from webapi_nodes import free_port
+
+pytestmark = pytest.mark.media
+
+
+def janus_in(ns: NetNamespace, workdir: Path, api_secret: str = "",
+             rtp: str = "30000-39999") -> tuple[subprocess.Popen[bytes], JanusSettings]:
+    """A Janus in ``ns`` (with ``api_secret`` when given: it then refuses requests without)."""
+    binary = need_binary("janus")
+    s = JanusSettings(workdir=workdir, ice_enforce_list="v0", rtp_port_range=rtp,
+                      api_secret=api_secret)
+    write_config(s)
+    with ns.entered():
+        out = open(workdir / "janus.out", "wb")  # noqa: SIM115 - kept open for the child's life
+        proc = subprocess.Popen(janus_argv(s, binary), stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+        out.close()
+        try:
+            wait_port(s.ws_port)
+        except OSError:
+            proc.kill()
+            raise
+    return proc, s
+
+
+@dataclass
+class Cluster:
+    nodes: list[Node]
+    envs: list[NodeEnv]
+
+    def plane(self, i: int) -> MediaPlane:
+        plane = self.nodes[i].media
+        assert isinstance(plane, MediaPlane)
+        return plane
+
+
+@asynccontextmanager
+async def cluster(tmp: Path, redis_url: str, janus_urls: list[str], n: int = 2,
+                  enterprises: int = 1) -> AsyncIterator[Cluster]:
+    """``n`` nodes on one data folder (one SQLite store, one secret) and one Redis (a fresh
+    key prefix), each with a media plane on ``janus_urls``; ``enterprises`` enterprises."""
+    prefix = f"t{secrets.token_hex(4)}"
+    nodes: list[Node] = []
+    try:
+        for _ in range(n):
+            settings = Settings(host="127.0.0.1", port=0, signal_port=free_port(), data_dir=tmp,
+                                throttle_base_s=0.001, throttle_max_s=0.01,
+                                janus_urls=janus_urls, embedded_janus=False, media_sync_s=0.2)
+            state = open_state(redis_url, prefix=prefix, grace=5.0, heartbeat=0.2)
+            node = build_node(settings, state=state, web=False, courseware=False, grace=5.0,
+                              sweep_interval=0.05)
+            await node.start()
+            nodes.append(node)
+        envs = []
+        for i in range(enterprises):
+            async with nodes[0].sessions() as s:
+                c = await create_company(s, f"School {i}")
+                await s.commit()
+            envs.append(NodeEnv(nodes[0], nodes[0].signal, c.authkey))
+        yield Cluster(nodes, envs)
+    finally:
+        for node in reversed(nodes):
+            await asyncio.wait_for(node.stop(), 60)
+
+
+@dataclass
+class Member:
+    room: Room
+    media: MediaClient
+    changed: list[dict[str, Any]]
+
+    async def close(self) -> None:
+        await self.media.close()
+        await self.room.leaveroom()
+
+
+async def enter(node: Node, serial: str, userid: str, password: str) -> Member:
+    room = Room()
+    room.init("app")
+    media = attach(room)
+    changed: list[dict[str, Any]] = []
+    room.on_server_event(lambda ev, data, s: changed.append(data)
+                         if ev == "mediaServerChanged" else None)
+    await room.joinroom("127.0.0.1", node.port, userid, userid,
+                        {"serial": serial, "password": password})
+    return Member(room, media, changed)
+
+
+async def test_one_videoroom_for_a_class_on_two_nodes(in_netns, netns, tmp_path,
+                                                     redis_url) -> None:
+    p1, s1 = janus_in(netns, tmp_path / "j1")
+    p2, s2 = janus_in(netns, tmp_path / "j2")
+    procs = {"janus-1": p1, "janus-2": p2}
+    members: list[Member] = []
+    try:
+        async with cluster(tmp_path / "data", redis_url, [s1.url, s2.url]) as c:
+            env = c.envs[0]
+            serial = await env.create_room(maxusers=10)
+            a, b = c.nodes
+            state = a.signal.state
+            teacher = await enter(a, serial, "t1", PASSWORDS["chairmanpwd"])
+            student = await enter(b, serial, "s1", PASSWORDS["confuserpwd"])
+            members += [teacher, student]
+
+            await teacher.media.publishVideo()
+            await student.media.waitForStream("t1", "video")
+            v = await student.media.playVideo("t1")
+            await until(lambda: v.frames_received > 30, 30, "teacher's frames at node B")
+            frame = await asyncio.wait_for(anext(v.frames()), 10)
+            assert frame.width > 0 and frame.height > 0  # decoded, not only received
+
+            rec = await state.media_room(serial)
+            assert rec is not None and rec["epoch"] == 1
+            rooms = [c.plane(i).service.rooms[serial] for i in (0, 1)]
+            assert {(r.server.id, r.videoroom.id) for r in rooms} == \
+                {(rec["server"], rec["room"])}, "both nodes broker into the recorded room"
+            assert rooms[0].videoroom.session is not rooms[1].videoroom.session
+            server = c.plane(0).registry.servers[rec["server"]]
+            listed = [r for r in await VideoRoom.rooms(server) if r.description == serial]
+            assert [r.room for r in listed] == [rec["room"]], "one VideoRoom for the class"
+
+            # the class's Janus dies: the move is decided once and every node follows it
+            procs[rec["server"]].kill()
+            other = "janus-2" if rec["server"] == "janus-1" else "janus-1"
+            await until(lambda: all(r.server is not None and r.server.id == other
+                                    for r in (c.plane(i).service.rooms[serial]
+                                              for i in (0, 1))), 20, "both nodes moved")
+            moved = await state.media_room(serial)
+            assert moved is not None and moved["server"] == other and moved["epoch"] == 2
+            assert {c.plane(i).service.rooms[serial].videoroom.id for i in (0, 1)} == \
+                {moved["room"]}
+            await until(lambda: teacher.changed and student.changed, 10, "mediaServerChanged")
+            before = v.frames_received
+            await until(lambda: v.frames_received > before + 30, 40, "frames after the move")
+            assert teacher.changed == student.changed == \
+                [{"serverName": other, "reason": "mediaServerDown"}], "told once"
+            subs = list(c.plane(1).service.rooms[serial].subs.values())
+            assert [(s.userid, s.pub.key.stream_id) for s in subs] == [("s1", "t1:video:default")]
+            assert subs[0].handle.id in c.plane(1).service.rooms[serial].videoroom.session.handles
+
+            # everyone leaves: the record is released and the VideoRoom destroyed, once
+            destroyed: list[str] = []
+            real = VideoRoom.destroy_room
+
+            async def counted(srv: Any, room_id: str) -> None:
+                destroyed.append(room_id)
+                await real(srv, room_id)
+
+            VideoRoom.destroy_room = staticmethod(counted)  # type: ignore[method-assign]
+            try:
+                for m in (teacher, student):
+                    await m.close()
+                members.clear()
+                await until(lambda: all(serial not in c.plane(i).service.rooms
+                                        for i in (0, 1)), 20, "released on both nodes")
+                await until(lambda: destroyed, 10, "the VideoRoom destroyed")
+                await asyncio.sleep(1.0)  # a second destroy would come now
+            finally:
+                VideoRoom.destroy_room = staticmethod(real)  # type: ignore[method-assign]
+            assert destroyed == [moved["room"]]
+            assert await state.media_room(serial) is None
+            live = c.plane(0).registry.servers[other]
+            assert not [r for r in await VideoRoom.rooms(live) if r.room == moved["room"]]
+    finally:
+        for m in members:
+            await m.media.close()
+        stop_process(p1)
+        stop_process(p2)
+
+
+async def test_a_same_id_rejoin_on_another_node_releases_the_old_media(
+        in_netns, netns, tmp_path, redis_url) -> None:
+    p1, s1 = janus_in(netns, tmp_path / "j1")
+    old = new = None
+    try:
+        async with cluster(tmp_path / "data", redis_url, [s1.url]) as c:
+            serial = await c.envs[0].create_room(maxusers=10)
+            a, b = c.nodes
+            old = await enter(a, serial, "t1", PASSWORDS["chairmanpwd"])
+            await old.media.publishVideo()
+            await until(lambda: "t1:video:default" in c.plane(0).service.rooms[serial].pubs,
+                        20, "published on A")
+            new = await enter(b, serial, "t1", PASSWORDS["chairmanpwd"])  # replaces the session
+            await until(lambda: not c.plane(0).service.rooms[serial].pubs, 20,
+                        "the replaced session's publication released on A")
+            await new.media.publishVideo()
+            await until(lambda: "t1:video:default" in c.plane(1).service.rooms[serial].pubs,
+                        20, "the new session publishes on B")
+            await asyncio.sleep(1.0)
+            assert "t1:video:default" in c.plane(1).service.rooms[serial].pubs, \
+                "the new session's stream survives the old one's release"
+            await new.close()
+    finally:
+        for m in (old, new):
+            if m is not None:
+                await m.media.close()
+        stop_process(p1)
+
+
+async def test_media_servers_per_enterprise(in_netns, netns, tmp_path, redis_url) -> None:
+    """The operator's server (``--janus``) carries anyone's class; a server an enterprise
+    registered (with its API secret) carries only that enterprise's."""
+    p_op, s_op = janus_in(netns, tmp_path / "op", rtp="30000-34999")
+    p_own, s_own = janus_in(netns, tmp_path / "own", api_secret="own-s3cret",
+                            rtp="35000-39999")
+    members: list[Member] = []
+    try:
+        async with cluster(tmp_path / "data", redis_url, [s_op.url], n=1, enterprises=2) as c:
+            mine, theirs = c.envs
+            plane = c.plane(0)
+            await mine.webapi("serveradd", ip="127.0.0.1", name="wrong-secret", maxusers=50,
+                              url=s_own.url, apisecret="not-it")
+            await until(lambda: "wrong-secret" in plane.registry.servers, 10, "registered")
+            await asyncio.sleep(1.0)
+            assert not plane.registry.servers["wrong-secret"].healthy, "Janus refused it"
+            sid = (await mine.webapi("getserverlist"))["serverlist"][0]["serverid"]
+            await mine.webapi("servermodify", serverid=sid, name="own", apisecret="own-s3cret")
+            await until(lambda: "own" in plane.registry.servers and
+                        plane.registry.servers["own"].healthy, 15, "the secret opens it")
+
+            my_serial = await mine.create_room(maxusers=10)
+            their_serial = await theirs.create_room(maxusers=10)
+            t1 = await enter(c.nodes[0], my_serial, "t1", PASSWORDS["chairmanpwd"])
+            t2 = await enter(c.nodes[0], their_serial, "t2", PASSWORDS["chairmanpwd"])
+            members += [t1, t2]
+            await t1.media.publishVideo()
+            await t2.media.publishVideo()
+            state = c.nodes[0].signal.state
+            assert (await state.media_room(my_serial))["server"] == "own"
+            assert (await state.media_room(their_serial))["server"] == "janus-1"
+            listing = await t2.media.requestServerList()
+            assert {s["serverName"] for s in listing["servers"]} == {"janus-1"}
+            with pytest.raises(CodeError) as e:
+                await t2.media.switchServerByName("own")
+            assert e.value.code == 151
+            assert {s["serverName"] for s in (await t1.media.requestServerList())["servers"]} \
+                == {"janus-1", "own"}
+
+            # the operator's server dies: the other enterprise's class waits, it never moves
+            # onto the enterprise's own server
+            p_op.kill()
+            await until(lambda: not plane.registry.servers["janus-1"].healthy, 10, "down")
+            await asyncio.sleep(1.5)
+            rec = await state.media_room(their_serial)
+            assert rec is not None and rec["server"] == "janus-1"
+            assert plane.service.rooms[their_serial].videoroom is None
+            with pytest.raises(CodeError) as e:
+                await t2.media.getStreams()
+            assert e.value.code == 151
+            assert (await state.media_room(my_serial))["server"] == "own"
+    finally:
+        for m in members:
+            await m.media.close()
+        stop_process(p_op)
+        stop_process(p_own)
+
+
+async def test_the_media_room_record_comes_back_after_a_redis_restart(
+        in_netns, netns, tmp_path) -> None:
+    """Redis restarts without persistence: the nodes claim their class's media room again,
+    so a member on a third node still joins the room the class is in."""
+    from redis_proc import RedisProc
+
+    redis = RedisProc()
+    redis.start()
+    p1, s1 = janus_in(netns, tmp_path / "j1")
+    members: list[Member] = []
+    try:
+        async with cluster(tmp_path / "data", redis.url, [s1.url], n=3) as c:
+            serial = await c.envs[0].create_room(maxusers=10)
+            a, b, third = c.nodes
+            teacher = await enter(a, serial, "t1", PASSWORDS["chairmanpwd"])
+            student = await enter(b, serial, "s1", PASSWORDS["confuserpwd"])
+            members += [teacher, student]
+            await teacher.media.publishVideo()
+            v = await student.media.playVideo("t1")
+            await until(lambda: v.frames_received > 10, 30, "frames before the restart")
+            before = await a.signal.state.media_room(serial)
+            assert before is not None
+
+            redis.kill()
+            redis.start()
+            state = third.signal.state
+            deadline = asyncio.get_running_loop().time() + 30
+            while True:  # Redis came back empty; the nodes put the record back
+                try:
+                    after = await state.media_room(serial)
+                except Exception:  # noqa: BLE001 - Redis still restarting
+                    after = None
+                if after is not None:
+                    break
+                assert asyncio.get_running_loop().time() < deadline, "record not reclaimed"
+                await asyncio.sleep(0.05)
+            assert (after["server"], after["room"], after["epoch"]) == \
+                (before["server"], before["room"], 1)
+            late = await enter(third, serial, "s2", PASSWORDS["confuserpwd"])
+            members.append(late)
+            w = await late.media.playVideo("t1")
+            await until(lambda: w.frames_received > 10, 30, "frames at a member of node 3")
+            assert c.plane(2).service.rooms[serial].videoroom.id == before["room"]
+            assert not teacher.changed and not student.changed
+    finally:
+        for m in members:
+            await m.media.close()
+        stop_process(p1)
+        redis.stop()
+
+
+async def test_switch_server_by_name_moves_the_class_on_every_node(
+        in_netns, netns, tmp_path, redis_url) -> None:
+    p1, s1 = janus_in(netns, tmp_path / "j1")
+    p2, s2 = janus_in(netns, tmp_path / "j2")
+    members: list[Member] = []
+    try:
+        async with cluster(tmp_path / "data", redis_url, [s1.url, s2.url]) as c:
+            serial = await c.envs[0].create_room(maxusers=10)
+            a, b = c.nodes
+            teacher = await enter(a, serial, "t1", PASSWORDS["chairmanpwd"])
+            student = await enter(b, serial, "s1", PASSWORDS["confuserpwd"])
+            members += [teacher, student]
+            await teacher.media.publishVideo()
+            v = await student.media.playVideo("t1")
+            await until(lambda: v.frames_received > 10, 30, "frames before the switch")
+            rec = await a.signal.state.media_room(serial)
+            assert rec is not None
+            other = "janus-2" if rec["server"] == "janus-1" else "janus-1"
+            with pytest.raises(CodeError) as e:  # a student moves nothing
+                await student.media.switchServerByName(other)
+            assert e.value.code == 4108
+
+            assert (await teacher.media.switchServerByName(other))["serverName"] == other
+            await until(lambda: c.plane(1).service.rooms[serial].server is not None and
+                        c.plane(1).service.rooms[serial].server.id == other, 20,
+                        "node B followed")
+            before = v.frames_received
+            await until(lambda: v.frames_received > before + 30, 40, "frames after the switch")
+            assert teacher.changed == student.changed == \
+                [{"serverName": other, "reason": "switchServerByName"}]
+            assert (await student.media.requestServerList())["current"] == other
+            old = c.plane(0).registry.servers[rec["server"]]
+            deadline = asyncio.get_running_loop().time() + 20
+            while [r for r in await VideoRoom.rooms(old) if r.room == rec["room"]]:
+                assert asyncio.get_running_loop().time() < deadline, "old room not destroyed"
+                await asyncio.sleep(0.2)
+    finally:
+        for m in members:
+            await m.media.close()
+        stop_process(p1)
+        stop_process(p2)
