@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,11 +27,15 @@ class RoomSink(Protocol):
 
 @dataclass(eq=False)
 class Publication:
-    """One stream a user sends, on its own Janus handle (``feed`` is its VideoRoom id)."""
+    """One stream a user sends, on its own Janus handle (``feed`` is its VideoRoom id).
+
+    ``id`` tells this attempt from the earlier and later publications of the same stream id:
+    a client retrying quickly sees notices and events of attempts it already abandoned."""
 
     key: StreamKey
     handle: JanusHandle
     feed: str
+    id: str = field(default_factory=lambda: f"pub-{secrets.token_hex(8)}")
     flowing: bool = False
     completed: bool = False
     record_base: str = ""
@@ -41,7 +46,8 @@ class Publication:
         """The stream as ``onAddStream`` / ``getStreams`` tell it."""
         return {"streamId": self.key.stream_id, "userId": self.key.userid, "type": self.key.type,
                 "deviceId": self.key.device_id, "audio": self.key.has_audio,
-                "video": self.key.has_video, "simulcast": self.simulcast}
+                "video": self.key.has_video, "simulcast": self.simulcast,
+                "publicationId": self.id}
 
 
 @dataclass(eq=False)
