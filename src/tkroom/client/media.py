@@ -552,6 +552,10 @@ class MediaClient:
                 return
 
     async def _publish_once(self, ls: LocalStream) -> None:
+        if ls.publication_id:
+            # publishing again (our connection failed, the server moved): withdraw the
+            # earlier attempt first, or the server may still hold it and refuse this one
+            await self._withdraw_attempt(ls)
         await self._close_local_pc(ls)
         ls.announced.clear()
         ls.attempt_failed.clear()
@@ -609,6 +613,7 @@ class MediaClient:
         req = {"streamId": ls.stream_id}
         if ls.publication_id:
             req["publicationId"] = ls.publication_id
+        ls.publication_id = ""
         with contextlib.suppress(CodeError, TimeoutError):
             await self.request("unpublish", req)
 
