@@ -207,3 +207,34 @@ async def test_layers_are_asked_by_the_subscriber_only_and_checked(node: Node) -
     with pytest.raises(CodeError) as e:
         await node.service.handle("publish", "r2", "zoe", 2, {"type": "screen", "jsep": offer})
     assert e.value.code == 103
+
+
+async def test_withdrawing_an_abandoned_attempt_leaves_the_newer_publication(node: Node) -> None:
+    """A publisher publishes again under the same stream id (its connection failed, the
+    server moved): it withdraws its earlier attempt by that attempt's id first; such a
+    request arriving late answers 143 and the newer publication stays, its subscriber keeps
+    decoding."""
+    alice, bob = node.user("r2", "alice"), node.user("r2", "bob")
+    sid = await alice.publishVideo()
+    mine = alice.local[("video", "default")]
+    first = mine.publication_id
+    assert first.startswith("pub-")
+    b = await bob.playVideo("alice")
+    await until(lambda: b.frames_received >= 10, 20, "frames of the first publication")
+    await alice.dispatch("mediaServerChanged", {"serverName": "j1", "reason": "mediaServerUp"})
+    await until(lambda: mine.publication_id not in ("", first) and mine.announced.is_set(),
+                20, "the second publication announced")
+    second = mine.publication_id
+    with pytest.raises(CodeError) as e:
+        await node.service.handle("unpublish", "r2", "alice", 2,
+                                  {"streamId": sid, "publicationId": first})
+    assert e.value.code == 143
+    await until(lambda: b.pc is not None and b.publication_id == second, 20,
+                "bob playing the second publication")
+    before = b.frames_received
+    await until(lambda: b.frames_received >= before + 30, 20, "frames of the second one")
+    assert [s["publicationId"] for s in await bob.getStreams()] == [second]
+    assert not node.codes(alice, "error") and mine.publication_id == second
+    await node.service.handle("unpublish", "r2", "alice", 2,
+                              {"streamId": sid, "publicationId": second})
+    await until(lambda: not bob.available, 10, "withdrawn by its own id")

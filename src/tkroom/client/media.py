@@ -22,6 +22,7 @@ from typing import Any
 from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
+    RTCIceGatherer,
     RTCIceServer,
     RTCPeerConnection,
     RTCSessionDescription,
@@ -72,25 +73,72 @@ def _fail(call_code: int, reason: CodeError) -> CodeError:
                      namespace="sdk", reason=reason.code, **reason.extra)
 
 
-def new_peer(ice_servers: list[dict[str, Any]] | None = None, *, turn_choice: int = 0,
-             policy: str = "all") -> RTCPeerConnection:
-    """A PeerConnection reaching the media server directly, or through the TURN servers of
-    getconfig's ``iceServers`` (never a public STUN server).
+def _urls(entry: dict[str, Any]) -> list[str]:
+    urls = entry.get("urls")
+    return [urls] if isinstance(urls, str) else [u for u in urls or [] if isinstance(u, str)]
 
-    aiortc uses only the first TURN URL it is given, so ``turn_choice`` rotates which one
-    comes first: the SDK moves to the next (UDP, then TCP, then TLS) after an attempt that
-    could not connect. ``policy="relay"``: TURN candidates only."""
+
+def ice_servers_for(ice_servers: list[dict[str, Any]] | None,
+                    turn_choice: int = 0) -> list[RTCIceServer]:
+    """getconfig's ``iceServers`` for aiortc, the URL ``turn_choice`` first in each entry
+    (aiortc uses only the first TURN URL it is given)."""
     servers = []
     for entry in ice_servers or []:
-        urls = entry.get("urls")
-        urls = [urls] if isinstance(urls, str) else [u for u in urls or [] if isinstance(u, str)]
+        urls = _urls(entry)
         if not urls:
             continue
         k = turn_choice % len(urls)
         servers.append(RTCIceServer(urls=urls[k:] + urls[:k], username=entry.get("username"),
                                     credential=entry.get("credential")))
-    return RTCPeerConnection(RTCConfiguration(iceServers=servers,
-                                              iceTransportPolicy=RTCIceTransportPolicy(policy)))
+    return servers
+
+
+def new_peer(ice_servers: list[dict[str, Any]] | None = None, *, turn_choice: int = 0,
+             policy: str = "all") -> RTCPeerConnection:
+    """A PeerConnection reaching the media server directly, or through the TURN servers of
+    getconfig's ``iceServers`` (never a public STUN server).
+
+    ``turn_choice`` rotates which TURN URL comes first: the SDK starts with the first one
+    that gives a relay address (``choose_turn``) and moves to the next (UDP, then TCP, then
+    TLS) after an attempt that could not connect. ``policy="relay"``: TURN candidates only."""
+    return RTCPeerConnection(RTCConfiguration(
+        iceServers=ice_servers_for(ice_servers, turn_choice),
+        iceTransportPolicy=RTCIceTransportPolicy(policy)))
+
+
+async def _relay_reachable(ice_servers: list[dict[str, Any]], turn_choice: int) -> bool:
+    """Whether the TURN URL ``turn_choice`` allocates us a relay address."""
+    gatherer = RTCIceGatherer(ice_servers_for(ice_servers, turn_choice),
+                              RTCIceTransportPolicy.RELAY)
+    try:
+        await gatherer.gather()
+        return any(c.type == "relay" for c in gatherer.getLocalCandidates())
+    finally:
+        await gatherer._connection.close()
+
+
+async def choose_turn(ice_servers: list[dict[str, Any]], turn_choice: int = 0) -> int:
+    """The first TURN URL, from ``turn_choice`` on, that allocates a relay address.
+
+    aiortc tries one TURN URL per PeerConnection; on a network that lets only TCP out, the
+    UDP URL would cost a whole failed attempt (the publish timeout, then a retry). All URLs
+    are tried side by side (a blocked one gives up after aioice's 5 s), and the earliest
+    that works wins; none working leaves ``turn_choice`` (a direct path may still exist)."""
+    n = max((len(_urls(e)) for e in ice_servers), default=0)
+    if n < 2:
+        return turn_choice
+    order = [(turn_choice + k) % n for k in range(n)]
+    probes = [asyncio.ensure_future(_relay_reachable(ice_servers, c)) for c in order]
+    try:
+        for choice, probe in zip(order, probes, strict=True):
+            with contextlib.suppress(Exception):
+                if await probe:
+                    return choice
+        return turn_choice
+    finally:
+        for probe in probes:
+            probe.cancel()
+        await asyncio.gather(*probes, return_exceptions=True)
 
 
 async def answer_as_dtls_server(pc: RTCPeerConnection, offer: dict[str, Any]) -> dict[str, Any]:
@@ -112,11 +160,15 @@ async def answer_as_dtls_server(pc: RTCPeerConnection, offer: dict[str, Any]) ->
     return {"type": pc.localDescription.type, "sdp": pc.localDescription.sdp}
 
 
-async def _wait_connected(pc: RTCPeerConnection, within: float) -> bool:
+async def _wait_connected(pc: RTCPeerConnection, within: float,
+                          failed: asyncio.Event | None = None) -> bool:
+    """Whether ``pc`` connects within ``within`` seconds; ``failed``: the server already
+    said this attempt failed (no use waiting on)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while pc.connectionState != "connected":
-        if pc.connectionState in ("failed", "closed") or loop.time() > deadline:
+        if pc.connectionState in ("failed", "closed") or loop.time() > deadline or \
+                (failed is not None and failed.is_set()):
             return False
         await asyncio.sleep(0.02)
     return True
@@ -124,7 +176,12 @@ async def _wait_connected(pc: RTCPeerConnection, within: float) -> bool:
 
 @dataclass(eq=False)
 class LocalStream:
-    """One of our publications: its source survives re-publishing (through a relay)."""
+    """One of our publications: its source survives re-publishing (through a relay).
+
+    ``publication_id`` is the server's id of the current attempt: notices and events about
+    earlier attempts of the same stream id (ones we withdrew or closed ourselves) are stale.
+    ``looping``: a publish loop runs (the first one included), the only one for this
+    stream; ``attempt_failed``: the server said the attempt in progress failed."""
 
     type: str
     device_id: str
@@ -138,6 +195,9 @@ class LocalStream:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     task: asyncio.Task[None] | None = None
     announced: asyncio.Event = field(default_factory=asyncio.Event)
+    publication_id: str = ""
+    looping: bool = False
+    attempt_failed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -166,6 +226,9 @@ class RemoteStream:
         self.userid, self.type, self.device_id = userid, type, device_id
         self.stream_id = f"{userid}:{type}:{device_id}"
         self.subscription_id = ""
+        self.publication_id = ""  # the publication the current subscription plays
+        self.looping = False  # a subscribe loop runs (the first one included)
+        self.attempt_failed = asyncio.Event()  # the server failed the current subscription
         self.layer: str | None = None  # asked for (simulcast): "high", "medium" or "low"
         self.current_layer: str | None = None  # what the media server forwards now
         self.frames_received = 0
@@ -220,6 +283,24 @@ class RemoteStream:
         self._queue.put_nowait(None)
 
 
+def _same_attempt(data: dict[str, Any], publication_id: str) -> bool:
+    """Whether a server event or notice concerns the publication ``publication_id`` (``""``:
+    the attempt has no answer yet, so a named one is an earlier attempt; a server that
+    names no publication: assume it does)."""
+    named = data.get("publicationId")
+    return not named or named == publication_id
+
+
+async def _first(*events: asyncio.Event) -> None:
+    """Wait until one of ``events`` is set."""
+    waits = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
+
+
 class MediaClient:
     """Publish and play media in the room the signalling connection joined."""
 
@@ -242,11 +323,20 @@ class MediaClient:
         self.ice_servers: Callable[[], list[dict[str, Any]]] = list
         self.ice_policy = "all"  # "relay": through TURN only (what the network benchmark uses)
         self.turn_choice = 0  # which TURN URL goes first; moves on after a failed connection
+        self._turn_chosen: asyncio.Task[None] | None = None  # the TURN URLs tried once
         self._listeners: list[NoticeCallback] = []
         self._tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()  # close() cancels
 
     def _new_peer(self) -> RTCPeerConnection:
         return new_peer(self.ice_servers(), turn_choice=self.turn_choice, policy=self.ice_policy)
+
+    async def _choose_turn(self) -> None:
+        """Before the first connection: start with a TURN URL that works on this network."""
+        if self._turn_chosen is None:
+            async def choose() -> None:
+                self.turn_choice = await choose_turn(self.ice_servers(), self.turn_choice)
+            self._turn_chosen = self._spawn(choose())
+        await asyncio.shield(self._turn_chosen)
 
     # ---- notices and server events --------------------------------------------------------
 
@@ -278,7 +368,8 @@ class MediaClient:
             self.available[data["streamId"]] = data
             mine = self.local.get((data.get("type", ""), data.get("deviceId", "default")))
             if data.get("userId") == self.userid and mine is not None and \
-                    mine.stream_id == data["streamId"]:
+                    mine.stream_id == data["streamId"] and \
+                    _same_attempt(data, mine.publication_id):
                 mine.announced.set()
             rs = self.remote.get(data["streamId"])
             if rs is not None and rs.active and rs.pc is None and not rs.lock.locked():
@@ -290,7 +381,7 @@ class MediaClient:
                 if ls is not None:
                     await self._unpublish(ls, quiet=True)
             rs = self.remote.get(data.get("streamId", ""))
-            if rs is not None:
+            if rs is not None and _same_attempt(data, rs.publication_id):
                 await rs._close_pc()
         elif ev == "notice":
             self._notice(data)
@@ -309,13 +400,15 @@ class MediaClient:
         key = (n.get("type", ""), n.get("deviceId", "default"))
         if n.get("kind") == "error" and code in RETRY_PUBLISH and n.get("userId") == self.userid:
             ls = self.local.get(key)
-            if ls is not None and ls.active:
-                self._background(self._publish_loop(ls, failed=True), ls)
+            # a notice about an attempt we already gave up on (withdrew, or closed to publish
+            # again) says nothing about the current one: republishing would tear that down
+            if ls is not None and ls.active and _same_attempt(n, ls.publication_id):
+                self._retry(self._publish_loop(ls, failed=True), ls)
         elif n.get("kind") == "error" and code in RETRY_SUBSCRIBE:
             rs = next((r for r in self.remote.values()
                        if r.subscription_id == n.get("subscriptionId")), None)
             if rs is not None and rs.active:
-                self._background(self._subscribe_loop(rs, failed=True), rs)
+                self._retry(self._subscribe_loop(rs, failed=True), rs)
         elif code == W.WAR_UNPUBLISHVIDEO_BY_SWITCHAUDIOROOM:
             ls = self.local.get(key)
             if ls is not None:
@@ -334,11 +427,20 @@ class MediaClient:
 
     def _background(self, coro: Coroutine[Any, Any, None],
                     owner: LocalStream | RemoteStream) -> None:
-        """Run one retry loop per stream at a time."""
-        if owner.task is not None and not owner.task.done():
+        """Run one retry loop per stream at a time (the first call's loop counts too)."""
+        if owner.looping or (owner.task is not None and not owner.task.done()):
             coro.close()
             return
         owner.task = self._spawn(coro)
+
+    def _retry(self, coro: Coroutine[Any, Any, None], owner: LocalStream | RemoteStream) -> None:
+        """The server failed the current attempt: the loop waiting on it moves on at once,
+        or a new loop starts when none runs."""
+        if owner.looping:
+            owner.attempt_failed.set()
+            coro.close()
+            return
+        self._background(coro, owner)
 
     # ---- publishing -----------------------------------------------------------------------
 
@@ -410,6 +512,15 @@ class MediaClient:
 
     async def _publish_loop(self, ls: LocalStream, *, initial: bool = False,
                             failed: bool = False) -> None:
+        if ls.looping:
+            return
+        ls.looping = True
+        try:
+            await self._publish_attempts(ls, initial=initial, failed=failed)
+        finally:
+            ls.looping = False
+
+    async def _publish_attempts(self, ls: LocalStream, *, initial: bool, failed: bool) -> None:
         attempts = 1 if failed else 0
         while ls.active and not ls.withdrawn:
             if failed or attempts:
@@ -441,8 +552,15 @@ class MediaClient:
                 return
 
     async def _publish_once(self, ls: LocalStream) -> None:
+        if ls.publication_id:
+            # publishing again (our connection failed, the server moved): withdraw the
+            # earlier attempt first, or the server may still hold it and refuse this one
+            await self._withdraw_attempt(ls)
         await self._close_local_pc(ls)
         ls.announced.clear()
+        ls.attempt_failed.clear()
+        ls.publication_id = ""
+        await self._choose_turn()
         pc = self._new_peer()
         ls.pc = pc
         for t in ls.tracks:
@@ -461,10 +579,11 @@ class MediaClient:
             await self._close_local_pc(ls)
             raise Retry(E.ERR_PUBLISH_TIMEOUT, "the server did not answer") from None
         ls.stream_id = ack["streamId"]
+        ls.publication_id = str(ack.get("publicationId") or "")
         await pc.setRemoteDescription(RTCSessionDescription(**ack["jsep"]))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.publish_timeout
-        if not await _wait_connected(pc, self.publish_timeout):
+        if not await _wait_connected(pc, self.publish_timeout, ls.attempt_failed):
             await self._withdraw_attempt(ls)
             self.turn_choice += 1
             raise Retry(E.ERR_PUBLISH_TIMEOUT, "no connection to the media server")
@@ -472,7 +591,10 @@ class MediaClient:
         # later, and only then may others subscribe): the call returns once the server has
         # announced the stream to the room, so others can play it as soon as it returns.
         try:
-            await asyncio.wait_for(ls.announced.wait(), max(0.0, deadline - loop.time()))
+            await asyncio.wait_for(_first(ls.announced, ls.attempt_failed),
+                                   max(0.0, deadline - loop.time()))
+            if not ls.announced.is_set():
+                raise TimeoutError
         except TimeoutError:
             await self._withdraw_attempt(ls)
             raise Retry(E.ERR_PUBLISH_TIMEOUT, "the server did not announce the stream") from None
@@ -485,9 +607,15 @@ class MediaClient:
                 self._background(self._publish_loop(ls, failed=True), ls)
 
     async def _withdraw_attempt(self, ls: LocalStream) -> None:
+        """Close the attempt and withdraw it at the server: that attempt only (should a
+        newer publication of the stream be there, it stays)."""
         await self._close_local_pc(ls)
+        req = {"streamId": ls.stream_id}
+        if ls.publication_id:
+            req["publicationId"] = ls.publication_id
+        ls.publication_id = ""
         with contextlib.suppress(CodeError, TimeoutError):
-            await self.request("unpublish", {"streamId": ls.stream_id})
+            await self.request("unpublish", req)
 
     async def _close_local_pc(self, ls: LocalStream) -> None:
         if ls.pc is not None:
@@ -595,6 +723,16 @@ class MediaClient:
     async def _subscribe_loop(self, rs: RemoteStream, *, initial: bool = False,
                               failed: bool = False, resume: bool = False) -> None:
         """Subscribe, retrying; ``resume``: only if no subscription was made meanwhile."""
+        if rs.looping:
+            return
+        rs.looping = True
+        try:
+            await self._subscribe_attempts(rs, initial=initial, failed=failed, resume=resume)
+        finally:
+            rs.looping = False
+
+    async def _subscribe_attempts(self, rs: RemoteStream, *, initial: bool, failed: bool,
+                                  resume: bool) -> None:
         attempts = 1 if failed else 0
         last = int(E.ERR_SUBSCRIBE_FAILED)
         while rs.active:
@@ -631,6 +769,8 @@ class MediaClient:
 
     async def _subscribe_once(self, rs: RemoteStream) -> None:
         await rs._close_pc()
+        rs.attempt_failed.clear()
+        await self._choose_turn()
         try:
             req: dict[str, Any] = {"streamId": rs.stream_id}
             if rs.layer is not None:
@@ -643,6 +783,7 @@ class MediaClient:
         except TimeoutError:
             raise Retry(E.ERR_SUBSCRIBE_TIMEOUT, "the server did not answer") from None
         rs.subscription_id = ack["subscriptionId"]
+        rs.publication_id = str(ack.get("publicationId") or "")
         rs.current_layer = ack.get("layer")
         pc = self._new_peer()
         rs.pc = pc
@@ -655,7 +796,7 @@ class MediaClient:
             if e.code in RETRY_SUBSCRIBE:
                 raise Retry(e.code, e.message) from None
             raise
-        if not await _wait_connected(pc, self.subscribe_timeout):
+        if not await _wait_connected(pc, self.subscribe_timeout, rs.attempt_failed):
             await rs._close_pc()
             with contextlib.suppress(CodeError, TimeoutError):
                 await self.request("unsubscribe", {"subscriptionId": rs.subscription_id})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,12 +27,16 @@ class RoomSink(Protocol):
 
 @dataclass(eq=False)
 class Publication:
-    """One stream a user sends, on its own Janus handle (``feed`` is its VideoRoom id)."""
+    """One stream a user sends, on its own Janus handle (``feed`` is its VideoRoom id).
+
+    ``id`` tells this attempt from the earlier and later publications of the same stream id:
+    a client retrying quickly sees notices and events of attempts it already abandoned."""
 
     key: StreamKey
     handle: JanusHandle
     feed: str
     session: str = ""  # the publisher's signalling session: a same-id re-join releases it
+    id: str = field(default_factory=lambda: f"pub-{secrets.token_hex(8)}")
     flowing: bool = False
     completed: bool = False
     record_base: str = ""
@@ -42,7 +47,8 @@ class Publication:
         """The stream as ``onAddStream`` / ``getStreams`` tell it."""
         return {"streamId": self.key.stream_id, "userId": self.key.userid, "type": self.key.type,
                 "deviceId": self.key.device_id, "audio": self.key.has_audio,
-                "video": self.key.has_video, "simulcast": self.simulcast}
+                "video": self.key.has_video, "simulcast": self.simulcast,
+                "publicationId": self.id}
 
 
 @dataclass(eq=False)
@@ -54,6 +60,11 @@ class RemoteFeed:
     feed: str
     flowing: bool = True
     simulcast: bool = False     # it sends simulcast layers (the feed's display says)
+
+    @property
+    def id(self) -> str:
+        """This node's name for the attempt: each publication joins Janus as a new feed."""
+        return f"feed-{self.feed}"
 
     def describe(self) -> dict[str, Any]:
         """As ``Publication.describe``."""

@@ -193,7 +193,7 @@ class MediaService:
                             f"{e.reason}", namespace="error_notice", **_fields(key)) from None
         handle.on_event = lambda m: self._pub_event(room, pub, m)
         pub.watchdog = spawn(self._publish_watchdog(room, pub))
-        return {"streamId": key.stream_id, "jsep": answer}
+        return {"streamId": key.stream_id, "publicationId": pub.id, "jsep": answer}
 
     def _pub_event(self, room: MediaRoom, pub: Publication, msg: Json) -> None:
         """Janus's events on a publication: ``webrtcup`` makes it subscribable (announced with
@@ -207,7 +207,7 @@ class MediaService:
         elif kind == "media" and msg.get("receiving") and not pub.completed:
             pub.completed = True
             spawn(self._notice(room.serial, pub.key.userid, "info", I.INFO_PUBLISH_COMPLETED,
-                               **_fields(pub.key)))
+                               publicationId=pub.id, **_fields(pub.key)))
         elif kind == "hangup":
             spawn(self._pub_failed(room, pub, E.ERR_PUBLISH_FAILED,
                                    str(msg.get("reason", "hangup"))))
@@ -223,7 +223,8 @@ class MediaService:
             return
         await self._drop_pub(room, pub, announce=True)
         await self._notice(room.serial, pub.key.userid, "error", code,
-                           f"{codes.describe('error_notice', code)}: {why}", **_fields(pub.key))
+                           f"{codes.describe('error_notice', code)}: {why}",
+                           publicationId=pub.id, **_fields(pub.key))
 
     async def _drop_pub(self, room: MediaRoom, pub: Publication, *, announce: bool) -> None:
         """Forget a publication, close it in Janus, drop its subscribers, tell the room."""
@@ -255,6 +256,12 @@ class MediaService:
         if pub is None:
             raise CodeError(E.ERR_SUBSCRIBE_STREAM_NOTFOUND, namespace="error_notice")
         check_unpublish(r.role, r.userid, pub.key)
+        attempt = r.data.get("publicationId")
+        if attempt is not None and attempt != pub.id:
+            # a client withdrawing an attempt it gave up on, which the stream's newer
+            # publication replaced: that one stays
+            raise CodeError(E.ERR_SUBSCRIBE_STREAM_NOTFOUND, f"publication {attempt!r} of "
+                            f"{pub.key.stream_id} was replaced", namespace="error_notice")
         await self._drop_pub(room, pub, announce=True)
         return {}
 
@@ -360,7 +367,8 @@ class MediaService:
         if pub.simulcast and sub.layers.next_probe() is not None:
             sub.layers.changed_at = asyncio.get_running_loop().time()
             sub.prober = spawn(self._probe_up(room, sub))
-        return {"subscriptionId": sub.id, "streamId": pub.key.stream_id, "jsep": offer,
+        return {"subscriptionId": sub.id, "streamId": pub.key.stream_id,
+                "publicationId": pub.id, "jsep": offer,
                 "layer": LAYERS[sub.layers.current] if pub.simulcast else None,
                 **_fields(pub.key)}
 

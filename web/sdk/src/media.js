@@ -114,6 +114,7 @@ export class Publisher {
       jsep: { type: local.type, sdp: local.sdp },
     });
     this.streamId = ack.streamId || null;
+    this.publicationId = ack.publicationId || null; // this attempt: notices about others are stale
     const answer = description(ack);
     if (!answer) throw new TKError(2526, "The server answered publish without an SDP answer");
     await this.pc.setRemoteDescription(answer);
@@ -140,7 +141,9 @@ export class Publisher {
   async stop(tellServer = true) {
     this.onfailed = null;
     if (tellServer && this.streamId && this.conn.connected) {
-      await this.conn.request("unpublish", { streamId: this.streamId }).catch(() => {});
+      const req = { streamId: this.streamId };
+      if (this.publicationId) req.publicationId = this.publicationId; // never a newer attempt
+      await this.conn.request("unpublish", req).catch(() => {});
     }
     this.pc.close();
   }

@@ -1039,7 +1039,9 @@ export class Room extends Emitter {
     const { kind, code } = data;
     if (kind === "error" && (code === 131 || code === 132) && this.self && data.userId === this.self.id) {
       const pub = this.pubs.get(data.type);
-      if (pub) {
+      // a notice about an attempt already replaced (same stream id) leaves the current one alone
+      const stale = pub && data.publicationId && data.publicationId !== pub.publicationId;
+      if (pub && !stale) {
         this.pubs.delete(data.type);
         pub.stop(false);
         this._retryPublish(data.type);

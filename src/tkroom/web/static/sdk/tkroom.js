@@ -1225,6 +1225,7 @@ var Publisher = class {
       jsep: { type: local.type, sdp: local.sdp }
     });
     this.streamId = ack.streamId || null;
+    this.publicationId = ack.publicationId || null;
     const answer = description(ack);
     if (!answer) throw new TKError(2526, "The server answered publish without an SDP answer");
     await this.pc.setRemoteDescription(answer);
@@ -1249,7 +1250,9 @@ var Publisher = class {
   async stop(tellServer = true) {
     this.onfailed = null;
     if (tellServer && this.streamId && this.conn.connected) {
-      await this.conn.request("unpublish", { streamId: this.streamId }).catch(() => {
+      const req = { streamId: this.streamId };
+      if (this.publicationId) req.publicationId = this.publicationId;
+      await this.conn.request("unpublish", req).catch(() => {
       });
     }
     this.pc.close();
@@ -2486,7 +2489,8 @@ var Room = class extends Emitter {
     const { kind, code } = data;
     if (kind === "error" && (code === 131 || code === 132) && this.self && data.userId === this.self.id) {
       const pub = this.pubs.get(data.type);
-      if (pub) {
+      const stale = pub && data.publicationId && data.publicationId !== pub.publicationId;
+      if (pub && !stale) {
         this.pubs.delete(data.type);
         pub.stop(false);
         this._retryPublish(data.type);
