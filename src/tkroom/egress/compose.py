@@ -12,9 +12,11 @@ decodes every input once and writes every output.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import re
 import shutil
+import signal
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -87,8 +89,19 @@ def user_file(userid: str) -> str:
     return f"user-{safe}.mp4"
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: a worker killed mid-way takes its ffmpeg with it (Linux
+    ``PR_SET_PDEATHSIG``), so a retry never races an orphan writing the same files."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _run(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False,
+                          preexec_fn=_die_with_parent)
 
 
 def probe(path: Path) -> dict[str, Any]:
@@ -379,7 +392,8 @@ def compose(folder: Path, settings: ComposeSettings,
     p = plan(folder, settings)
     progress(0.05)
     argv, outputs = ffmpeg_args(folder, p, settings)
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_die_with_parent)
     assert proc.stdout is not None
     total_us = max(1, p.duration_ms * 1000)
     try:

@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -124,8 +125,8 @@ class JobPool:
         for t in [*self._tasks, *self._later]:
             t.cancel()
         for proc in list(self.running.values()):
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
         for t in [*self._tasks, *self._later]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
@@ -194,7 +195,8 @@ class JobPool:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "tkroom.egress.worker", str(folder),
             *self.settings.compose_args, env=env, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            start_new_session=True)
         self.running[folder] = proc
         try:
             assert proc.stderr is not None
@@ -206,9 +208,9 @@ class JobPool:
             rc = await proc.wait()
         finally:
             self.running.pop(folder, None)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)  # whatever the worker left running
             if proc.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
                 await proc.wait()
         if rc != 0 and err:
             log.warning("compositor for %s: %s", folder.name, err.decode(errors="replace")[-500:])
