@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw
 from tkroom.rooms.scene import dumps, end_line, event_line, start_line, track_line
 
 AT_MS = 1_700_000_000_000
+LOOP_S = 20  # seconds of each publisher's media encoded; longer lessons repeat them
 
 
 @dataclass
@@ -86,11 +87,20 @@ def make_media(base: Path, pub: Publisher, seconds: float, width: int, height: i
     else:
         video = f"testsrc2=s={width}x{height}:r={fps}:d={seconds}"
         audio = f"sine=f={pub.hz}:r=48000:d={seconds},volume=2"
+    if pub.flash_s is None and seconds > 2 * LOOP_S:
+        # a long lesson: encode LOOP_S seconds and repeat them without re-encoding
+        video = video.replace(f":d={seconds}", f":d={LOOP_S}")
+        audio = audio.replace(f":d={seconds}", f":d={LOOP_S}")
+    v, a = Path(str(base) + "-video.webm"), Path(str(base) + "-audio.opus")
+    short_v, short_a = v.with_suffix(".loop.webm"), a.with_suffix(".loop.opus")
     _ffmpeg(["-f", "lavfi", "-i", video, "-c:v", "libvpx", "-deadline", "realtime",
-             "-cpu-used", "8", "-b:v", "400k", "-g", str(fps * 4),
-             str(base) + "-video.webm"])
+             "-cpu-used", "8", "-b:v", "400k", "-g", str(fps * 4), str(short_v)])
     _ffmpeg(["-f", "lavfi", "-i", audio, "-c:a", "libopus", "-b:a", "32k", "-ac", "1",
-             str(base) + "-audio.opus"])
+             str(short_a)])
+    for short, out in ((short_v, v), (short_a, a)):
+        _ffmpeg(["-stream_loop", "-1", "-i", str(short), "-t", f"{seconds:.3f}", "-c", "copy",
+                 str(out)])
+        short.unlink()
 
 
 def shape(sid: str, page: int, points: list[float], color: str, fileid: int) -> dict[str, Any]:

@@ -287,7 +287,8 @@ def ffmpeg_args(folder: Path, p: Plan, settings: ComposeSettings) -> tuple[list[
             "-f", "concat", "-safe", "0", "-i", str(listing)]
     for m in [*p.videos, *p.audios]:
         argv += ["-i", str(m.path)]
-    graph: list[str] = [f"[0:v]fps={fps},scale={w}:{h},setsar=1,format=yuv420p[bg0]"]
+    # convert each still once, then repeat it: fps after the conversion, not before
+    graph: list[str] = [f"[0:v]scale={w}:{h},setsar=1,format=yuv420p,fps={fps}[bg0]"]
     users = sorted({m.userid for m in p.videos + p.audios}) if settings.per_user else []
     user_videos: dict[str, list[int]] = {}
     for i, m in enumerate(p.videos):
