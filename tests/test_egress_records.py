@@ -7,6 +7,7 @@ import httpx
 from bench.egress.lesson import Lesson, Publisher, make
 
 from conftest import need_binary
+from tkroom.egress.jobs import read_job
 from tkroom.egress.plane import EgressPlane, EgressSettings
 from tkroom.state.memory import MemoryState
 from webapi_nodes import Api, Receiver, wait_for
@@ -19,7 +20,7 @@ def test_outputs_are_listed_downloadable_and_announced(api: Api, node, tmp_path)
     assert api("companyattribute", roomendcallbackurl=hook.url)["result"] == 0
     records = tmp_path / "records"
     # what a node that stopped mid-class leaves: an event log without a job (queued at start)
-    make(records / serial / "rec42",
+    folder = make(records / serial / "rec42",
                   Lesson(4000, [Publisher("t", 0), Publisher("s1", 2, hz=550)], pages=2,
                          page_turns=[(2000, 2)]))
     plane = EgressPlane(EgressSettings(records, width=640, height=360, preset="ultrafast",
@@ -39,6 +40,7 @@ def test_outputs_are_listed_downloadable_and_announced(api: Api, node, tmp_path)
             return rows if all(r["state"] == 1 for r in rows) and len(rows) == 4 else None
 
         rows = wait_for(ready, 300, what="outputs ready")
+        wait_for(lambda: read_job(folder).registered, 60, what="the outcome registered")
     finally:
         node.run(plane.stop())
     by = {(r["recordtype"], r["userid"]): r for r in rows}
@@ -98,6 +100,7 @@ def test_a_failed_recording_keeps_its_event_playback(api: Api, node, tmp_path):
             return rows if all(r["state"] != 0 for r in rows) else None
 
         rows = wait_for(settled, 300, what="the job's end")
+        wait_for(lambda: read_job(folder).registered, 60, what="the outcome registered")
     finally:
         node.run(plane.stop())
     by = {r["recordtype"]: r for r in rows}
