@@ -9,7 +9,16 @@ import pytest
 from bench.egress.lesson import Lesson, Publisher, make, page_color
 
 from conftest import need_binary
-from egress_media import beep_time, close, duration, flash_time, frame_at, mean_color, streams
+from egress_media import (
+    beep_time,
+    brightest,
+    close,
+    duration,
+    flash_time,
+    frame_at,
+    mean_color,
+    streams,
+)
 from tkroom.egress.board import BACKGROUND
 from tkroom.egress.compose import ComposeSettings, CorruptInput, compose
 
@@ -78,6 +87,13 @@ def test_cameras_take_their_slots_when_they_start(made):
     assert close(mean_color(early, TEACHER_SLOT), (0, 0, 0), 20)  # the teacher's black video
     late = frame_at(mp4, 6.5)
     assert not close(mean_color(late, STUDENT_SLOT), BACKGROUND, 30)  # the test pattern
+
+
+def test_the_chat_shows_below_the_cameras(made):
+    mp4 = made[0] / "composite.mp4"
+    panel = (960, 360, 320, 360)  # layout 0, below two camera slots
+    assert brightest(frame_at(mp4, 1.0), panel) < 80       # nothing said yet
+    assert brightest(frame_at(mp4, 2.5), panel) > 150      # "T: hello" at 2 s
 
 
 def test_audio_and_video_stay_together(made):

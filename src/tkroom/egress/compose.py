@@ -433,6 +433,8 @@ def compose(folder: Path, settings: ComposeSettings,
                 proc.kill()
                 proc.wait()
     if errors:
+        for part in folder.glob("*.part.*"):
+            part.unlink(missing_ok=True)
         raise RuntimeError("; ".join(errors))
     outputs += user_outputs
     result: dict[str, Any] = {"duration_ms": p.duration_ms, "outputs": {}}
