@@ -41,6 +41,9 @@ def test_outputs_are_listed_downloadable_and_announced(api: Api, node, tmp_path)
 
         rows = wait_for(ready, 300, what="outputs ready")
         wait_for(lambda: read_job(folder).registered, 60, what="the outcome registered")
+        gauges = {m.name: m.samples[0].value for m in plane.metrics()}
+        assert gauges == {"tkroom_egress_jobs_queued": 0, "tkroom_egress_jobs_running": 0,
+                          "tkroom_egress_progress": 1.0}
     finally:
         node.run(plane.stop())
     by = {(r["recordtype"], r["userid"]): r for r in rows}
@@ -101,6 +104,9 @@ def test_a_failed_recording_keeps_its_event_playback(api: Api, node, tmp_path):
 
         rows = wait_for(settled, 300, what="the job's end")
         wait_for(lambda: read_job(folder).registered, 60, what="the outcome registered")
+        gauges = {m.name: m.samples[0].value for m in plane.metrics()}
+        assert gauges == {"tkroom_egress_jobs_queued": 0, "tkroom_egress_jobs_running": 0,
+                          "tkroom_egress_progress": 1.0}
     finally:
         node.run(plane.stop())
     by = {r["recordtype"]: r for r in rows}
