@@ -146,3 +146,21 @@ def test_a_screen_share_takes_the_boards_place_while_it_is_on(tmp_path):
     shared = frame_at(mp4, 3.0)
     assert not close(mean_color(shared, board), page_color(1), 30)  # the colour bars
     assert close(mean_color(frame_at(mp4, 5.0), board), page_color(1))  # the page is back
+
+
+def test_a_burst_of_strokes_makes_a_bounded_number_of_stills(tmp_path):
+    """200 shapes in one second (a hostile client at the rate limit) are a handful of stills,
+    and the board ends up with all of them."""
+    from tkroom.egress.compose import STILL_MS, plan
+
+    need_binary("ffmpeg")
+    strokes = [(1000 + 5 * i, 1, [0.1, 0.02 + 0.0045 * i, 0.9, 0.02 + 0.0045 * i], "#ff0000")
+               for i in range(200)]
+    folder = make(tmp_path / "r5", Lesson(3000, [], pages=1, strokes=strokes))
+    p = plan(folder, ComposeSettings(width=640, height=360))
+    assert 2 <= len(p.stills) <= 2 + 1000 // STILL_MS + 1
+    assert sum(d for _, d in p.stills) == 3000
+    compose(folder, ComposeSettings(width=640, height=360))
+    last = frame_at(folder / "composite.mp4", 2.5)
+    # the page (480x360 in the 480x360 board) is striped red from y = 0.02 to 0.92
+    assert close(mean_color(last, (100, 100, 200, 150)), (255, 0, 0), 90)
