@@ -19,7 +19,12 @@ def test_outputs_are_listed_downloadable_and_announced(api: Api, node, tmp_path)
     hook = Receiver(failures=0)
     assert api("companyattribute", roomendcallbackurl=hook.url)["result"] == 0
     records = tmp_path / "records"
-    # what a node that stopped mid-class leaves: an event log without a job (queued at start)
+    # what a node that stopped mid-class leaves: an event log without a job (queued at start),
+    # here with the rows it had registered just before it died
+    node.run(node.node.directory.add_record(
+        serial=serial, path=str(records / serial / "rec42" / "composite.mp4"),
+        starttime=1_700_000_000, kind="mixed", recordid="rec42-8", state=0, recording="rec42",
+        files=[]))
     folder = make(records / serial / "rec42",
                   Lesson(4000, [Publisher("t", 0), Publisher("s1", 2, hz=550)], pages=2,
                          page_turns=[(2000, 2)]))

@@ -103,8 +103,13 @@ class EgressPlane:
         info = await self.directory.room(serial)
         title = (info.roomname if info is not None else "") or serial
         job = Job(recording, serial, started_ms)
+        # a node that died between registering and writing job.json left the rows: reuse them
+        known = {r["kind"]: r["recordid"] for r in await self.directory.records_of(recording)}
         for kind, name, rtype, files in (("events", EVENTS, 0, [EVENTS, *_pages(folder)]),
                                          ("mixed", COMPOSITE, 8, [])):
+            if kind in known:
+                job.records[kind] = known[kind]
+                continue
             job.records[kind] = await self.directory.add_record(
                 serial=serial, path=str(folder / name), starttime=started_ms // 1000,
                 title=title, kind=kind, recordid=f"{recording}-{rtype}", state=PROCESSING,
