@@ -254,3 +254,15 @@ def media_families(servers: Iterable[MediaServerState], recordings: int,
                              value=postprocessing)
     return [up, load, cap, pubs, subs, rec, post]
 
+
+def egress_families(queued: int, running: int, progress: float) -> list[Metric]:
+    """The compositor's jobs on this node (docs/recordings.md)."""
+    q = GaugeMetricFamily("tkroom_egress_jobs_queued",
+                          "Recordings waiting for the compositor on this node", value=queued)
+    r = GaugeMetricFamily("tkroom_egress_jobs_running",
+                          "Recordings being composited on this node", value=running)
+    p = GaugeMetricFamily("tkroom_egress_progress",
+                          "Progress (0..1) of the least advanced running compositor job, 1 when "
+                          "none runs", value=progress)
+    return [q, r, p]
+
