@@ -91,6 +91,9 @@ def build_node(settings: Settings, *, state: RoomState | None = None, media: boo
         from tkroom.media.plane import install_media
 
         node.media = install_media(node, signal)
+    from tkroom.egress.live_plane import install_live
+
+    install_live(node, signal)
     if courseware:
         from tkroom.courseware import install_courseware
 

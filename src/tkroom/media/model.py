@@ -33,6 +33,7 @@ class Publication:
     flowing: bool = False
     completed: bool = False
     record_base: str = ""
+    sdp: str = ""  # the media server's SDP answer: its mids and codecs (live forwarding)
     watchdog: asyncio.Task[None] | None = None
 
     def describe(self) -> dict[str, Any]:
