@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import hmac
 import logging
 import shutil
@@ -26,13 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from tkroom.directory import RoomDirectory
+from tkroom.egress.board import BoardRenderer
 from tkroom.egress.live_plan import (
     Output,
     Stream,
     ffmpeg_argv,
-    layout,
     receiver_sdp,
     rtmp_argv,
+    tiles,
     tracks,
 )
 from tkroom.media.janus_client import JanusError
@@ -41,12 +43,14 @@ from tkroom.media.service import MediaService
 from tkroom.media.videoroom import Forward
 from tkroom.roles import VIEWER
 from tkroom.rooms.model import Event
+from tkroom.rooms.scene import Scene, SceneBuilder, start_line
 from tkroom.state.base import RoomState
 from tkroom.tasks import spawn
 from tkroom.tickets import live_token
 
 log = logging.getLogger(__name__)
 
+# events that can change who watches, what is streamed or what the board shows
 WATCHED = frozenset({"participantJoined", "participantLeft", "participantEvicted", "_departed",
                      "onAddStream", "onRemoveStream", "pubMsg", "delMsg", "setProperty"})
 CLASS_BEGIN = "ClassBegin"
@@ -106,6 +110,13 @@ class LiveRoom:
     stopping: bool = False
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
     log_tail: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=20))
+    scene: SceneBuilder = field(default_factory=SceneBuilder)
+    t0: float = field(default_factory=time.monotonic)
+    board_key: tuple[Any, ...] | None = None
+    layers: int = 0          # board stills written (the first, then one per change)
+
+    def t(self) -> int:
+        return int((time.monotonic() - self.t0) * 1000)
 
 
 class LiveService:
@@ -147,12 +158,13 @@ class LiveService:
         self.poke(serial)
 
     def _on_event(self, serial: str, e: Event) -> None:
+        lr = self.rooms.get(serial)
+        if lr is not None and not e.ev.startswith("_"):
+            lr.scene.apply({"kind": "event", "t": lr.t(), "name": e.ev, "data": e.data})
         name = e.data.get("name") or e.data.get("id")
-        if e.ev in ("pubMsg", "delMsg") and name != CLASS_BEGIN:
-            return
-        if e.ev == "pubMsg":
+        if name == CLASS_BEGIN and e.ev == "pubMsg":
             self.ended.discard(serial)
-        elif e.ev == "delMsg":
+        elif name == CLASS_BEGIN and e.ev == "delMsg":
             self.ended.add(serial)
         self.poke(serial)
 
@@ -179,19 +191,15 @@ class LiveService:
 
     # ---- deciding -------------------------------------------------------------------------
 
-    async def viewers(self, serial: str) -> int:
-        return sum(1 for m in await self.state.get_members(serial) if m.role == VIEWER)
-
     async def reconsider(self, serial: str) -> None:
         """Start, update or stop the room's live stream to match the room now."""
         async with self._lock:
             info = await self.directory.room(serial)
             members = await self.state.get_members(serial)
             viewers = sum(1 for m in members if m.role == VIEWER)
-            want = (viewers > 0 and serial not in self.ended and info is not None
-                    and info.allowsidelineuser)
             lr = self.rooms.get(serial)
-            if not want:
+            if info is None or not info.allowsidelineuser or not viewers or \
+                    serial in self.ended:
                 self.refused.discard(serial)
                 if lr is not None:
                     await self._stop_room(lr)
@@ -207,14 +215,15 @@ class LiveService:
                     return
                 self.refused.discard(serial)
                 lr = LiveRoom(serial, self.settings.workdir / serial)
+                lr.scene.apply(start_line(int(time.time() * 1000), serial, info.public(),
+                                          [m.public() for m in members],
+                                          await self.state.messages(serial)))
                 await asyncio.to_thread(_fresh_dir, lr.dir)
                 self.rooms[serial] = lr
                 if self.push_url is not None:
                     lr.rtmp_url = (await self.push_url(serial)).replace("{serial}", serial)
-            roles = {m.userid: m.role for m in members}
-            roomlayout = int((info.extra.get("roomlayout") if info else 0) or 0)
-            await self._sync_forwards(lr, roles)
-            argv = await self._plan(lr, roomlayout)
+            await self._sync_forwards(lr)
+            argv = await self._plan(lr)
             if argv != lr.argv:
                 lr.argv = argv
                 if not lr.tasks:
@@ -227,8 +236,9 @@ class LiveService:
     def _media_room(self, serial: str) -> MediaRoom | None:
         return self.media.rooms.get(serial) if self.media is not None else None
 
-    async def _sync_forwards(self, lr: LiveRoom, roles: dict[str, int]) -> None:
-        """Forward every flowing publication's tracks; forget the ones that went."""
+    async def _sync_forwards(self, lr: LiveRoom) -> None:
+        """Forward every flowing publication's tracks; forget the ones that went. Each video
+        track is a ``track`` of the room's scene, so the layout places it."""
         room = self._media_room(lr.serial)
         wanted: dict[str, tuple[str, Stream]] = {}
         if room is not None and room.videoroom is not None:
@@ -236,21 +246,19 @@ class LiveService:
                 if not pub.flowing:
                     continue
                 for kind, mid, codec in tracks(pub.sdp):
-                    s = Stream(pub.feed, mid, kind, pub.key.type, codec, pub.key.userid,
-                               roles.get(pub.key.userid, 2))
+                    s = Stream(pub.feed, mid, kind, pub.key.type, codec, pub.key.userid)
                     wanted[s.key] = (pub.feed, s)
         for key in [k for k in lr.forwards if k not in wanted]:
-            self.ports.give(lr.forwards.pop(key).stream.port)
+            gone = lr.forwards.pop(key).stream
+            self.ports.give(gone.port)
+            self._track(lr, gone, on=False)
         for key, (feed, s) in wanted.items():
-            have = lr.forwards.get(key)
-            if have is not None:
-                if have.stream.role != s.role:
-                    have.stream = Stream(**{**_fields(have.stream), "role": s.role})
+            if key in lr.forwards:
                 continue
             if room is None or room.videoroom is None:
                 break
             port = self.ports.take()
-            s = Stream(**{**_fields(s), "port": port})
+            s = dataclasses.replace(s, port=port)
             try:
                 ids = await room.videoroom.rtp_forward(
                     feed, self.settings.rtp_host, [Forward(s.mid, port, s.pt)])
@@ -259,17 +267,35 @@ class LiveService:
                 self.ports.give(port)
                 continue
             lr.forwards[key] = Forwarded(s, ids[0] if ids else None)
+            self._track(lr, s, on=True)
 
-    async def _plan(self, lr: LiveRoom, roomlayout: int) -> list[str]:
+    @staticmethod
+    def _track(lr: LiveRoom, s: Stream, *, on: bool) -> None:
+        if s.kind == "video":
+            lr.scene.apply({"kind": "track", "t": lr.t(), "userid": s.userid,
+                            "stream_id": s.key, "type": s.source, "file": s.key, "on": on})
+
+    async def _plan(self, lr: LiveRoom) -> list[str]:
+        """The board still (when it changed) and the command for the room as it is now."""
         out = self.settings.output
-        streams = [f.stream for f in lr.forwards.values()]
-        scene = layout(roomlayout, [s for s in streams if s.kind == "video"], out)
-        audio = sorted((s for s in streams if s.kind == "audio"), key=lambda s: s.key)
-        files = {s.key: lr.dir / f"in-{s.port}.sdp" for s in streams}
-        sdps = {files[s.key]: receiver_sdp(s, self.settings.rtp_host) for s in streams}
+        scene = lr.scene.scene(lr.t())
+        streams = {f.stream.key: f.stream for f in lr.forwards.values()}
+        audio = sorted((s for s in streams.values() if s.kind == "audio"), key=lambda s: s.key)
+        files = {k: lr.dir / f"in-{s.port}.sdp" for k, s in streams.items()}
+        sdps = {files[k]: receiver_sdp(s, self.settings.rtp_host) for k, s in streams.items()}
         layer = lr.dir / "layer.png"
-        await asyncio.to_thread(_write_inputs, sdps, layer, out, scene.content)
-        return ffmpeg_argv(self.settings.ffmpeg, out, scene, audio, files, layer, lr.dir)
+        key = scene.board_key()
+        page = None
+        if key != lr.board_key and not scene.page.startswith("0_"):
+            found = await self.directory.page_image(lr.serial, scene.fileid, scene.pagenum)
+            page = Path(found) if found else None
+        await asyncio.to_thread(_write_inputs, sdps, layer, out, scene,
+                                page if key != lr.board_key else None, key != lr.board_key)
+        if key != lr.board_key:
+            lr.board_key = key
+            lr.layers += 1
+        return ffmpeg_argv(self.settings.ffmpeg, out, tiles(scene, streams, out), audio, files,
+                           layer, lr.dir)
 
     # ---- running --------------------------------------------------------------------------
 
@@ -385,25 +411,21 @@ class LiveService:
         return live_token(secret, serial)
 
 
-def _fields(s: Stream) -> dict[str, Any]:
-    return {k: getattr(s, k) for k in Stream.__dataclass_fields__}
-
-
 def _fresh_dir(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
 
 
-def _write_inputs(sdps: dict[Path, str], layer: Path, out: Output, content: Any) -> None:
-    """The receivers' SDP files and, the first time, the page layer (blank until a page is
-    shown: ``tkroom.egress.live_layer`` replaces it)."""
+def _write_inputs(sdps: dict[Path, str], layer: Path, out: Output, scene: Scene,
+                  page: Path | None, board: bool) -> None:
+    """The receivers' SDP files and, when the board changed, the still behind the videos
+    (``egress.board``), replaced whole so that ffmpeg never reads half of it."""
     for path, text in sdps.items():
         path.write_text(text)
-    if not layer.exists():
-        from PIL import Image
-
-        tmp = layer.with_suffix(".tmp.png")
-        Image.new("RGBA", (out.width, out.height), (0, 0, 0, 0)).save(tmp)
+    if board:
+        still = BoardRenderer(out.width, out.height, lambda _key: page).still(scene)
+        tmp = layer.with_name("layer.tmp.png")
+        still.save(tmp, compress_level=1)
         tmp.replace(layer)
 
 

@@ -1,5 +1,6 @@
-"""The live composite as a plan: which forwarded streams go where, the receiver's SDP and the
-ffmpeg command line (docs/recordings.md#live).
+"""The live composite as a plan: which forwarded streams go where (the layouts of
+``tkroom.rooms.scene``), the receiver's SDP and the ffmpeg command line
+(docs/recordings.md#live).
 
 Pure: no I/O. ``tkroom.egress.live`` gathers the streams (Janus ``rtp_forward`` to local UDP
 ports), writes the files this module describes and runs the command.
@@ -11,12 +12,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from tkroom.rooms.scene import Rect, Scene, place
+
 VIDEO_PT, AUDIO_PT = 96, 111
 SEGMENT_PATTERN = "seg-%d.ts"
 PLAYLIST = "index.m3u8"
 SEGMENT_NAME = re.compile(r"^seg-\d{1,12}\.ts$")
-LAYOUT_BESIDE, LAYOUT_GRID = 0, 1
-MAX_TILES = 4  # cameras beside the page in the default layout
 BACKGROUND = "0x1e1e1e"
 
 
@@ -30,7 +31,6 @@ class Stream:
     source: str   # the publication's type: "video" (camera), "screen", "media", "audio"
     codec: str    # "VP8" | "H264" | "opus"
     userid: str
-    role: int = 2
     port: int = 0
 
     @property
@@ -40,14 +40,6 @@ class Stream:
     @property
     def pt(self) -> int:
         return VIDEO_PT if self.kind == "video" else AUDIO_PT
-
-
-@dataclass(frozen=True, slots=True)
-class Rect:
-    x: int
-    y: int
-    w: int
-    h: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +54,7 @@ class Output:
     list_size: int = 6
 
 
-@dataclass(frozen=True, slots=True)
-class Scene:
-    """Where each video stream is drawn; ``content`` is the page/board area (None: no page)."""
-
-    content: Rect | None
-    tiles: tuple[tuple[Stream, Rect], ...]
+Tile = tuple[Stream, Rect]
 
 
 def tracks(sdp: str) -> list[tuple[str, str, str]]:
@@ -90,42 +77,19 @@ def tracks(sdp: str) -> list[tuple[str, str, str]]:
     return out
 
 
-def _even(v: float) -> int:
-    return max(2, int(v) // 2 * 2)
-
-
-def _order(s: Stream) -> tuple[int, int, str]:
-    """Teachers first, then assistants, then students; a user's screen before cameras."""
-    return (s.role if s.role in (0, 1) else 2, 0 if s.source == "screen" else 1, s.userid)
-
-
-def layout(roomlayout: int, videos: list[Stream], out: Output) -> Scene:
-    """Where things go, per the room's ``roomlayout``:
-
-    - ``0`` (and any layout not listed): the page (or a screen share, which takes its place)
-      on the left three quarters, up to four cameras stacked on the right, teachers first;
-    - ``1``: no page; the screen share and cameras in an even grid.
-    """
-    w, h = out.width, out.height
-    screens = sorted((s for s in videos if s.source == "screen"), key=_order)
-    cams = sorted((s for s in videos if s.source != "screen"), key=_order)
-    if roomlayout == LAYOUT_GRID:
-        shown = (screens + cams)[:9]
-        n = len(shown)
-        cols = 1 if n <= 1 else 2 if n <= 4 else 3
-        rows = max(1, -(-n // cols))
-        cw, ch = _even(w / cols), _even(h / rows)
-        tiles = tuple((s, Rect(_even((i % cols) * cw), _even((i // cols) * ch), cw, ch))
-                      for i, s in enumerate(shown))
-        return Scene(None, tiles)
-    side = _even(w / 4)
-    content = Rect(0, 0, w - side, h)
-    th = _even(h / MAX_TILES)
-    placed: list[tuple[Stream, Rect]] = []
-    if screens:
-        placed.append((screens[0], content))
-    placed += [(s, Rect(w - side, i * th, side, th)) for i, s in enumerate(cams[:MAX_TILES])]
-    return Scene(content, tuple(placed))
+def tiles(scene: Scene, streams: dict[str, Stream], out: Output) -> list[Tile]:
+    """Where each forwarded video goes, by the scene's layout (``rooms.scene.place``, the
+    same regions the board still leaves for them): a screen share over the board, then the
+    cameras in their slots. A camera track's ``stream_id`` in the scene is the stream's key."""
+    placement = place(scene, out.width, out.height)
+    placed: list[Tile] = []
+    if scene.screen is not None and placement.board is not None and \
+            scene.screen.stream_id in streams:
+        placed.append((streams[scene.screen.stream_id], placement.board))
+    for cam, rect in zip(scene.cameras, placement.cameras, strict=False):
+        if cam.stream_id in streams:
+            placed.append((streams[cam.stream_id], rect))
+    return placed
 
 
 def receiver_sdp(s: Stream, host: str) -> str:
@@ -141,10 +105,11 @@ def receiver_sdp(s: Stream, host: str) -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
-def ffmpeg_argv(ffmpeg: str, out: Output, scene: Scene, audio: list[Stream],
+def ffmpeg_argv(ffmpeg: str, out: Output, placed: list[Tile], audio: list[Stream],
                 sdp_files: dict[str, Path], layer: Path | None, out_dir: Path) -> list[str]:
-    """The command that composes ``scene`` over the page layer (an RGBA image of the whole
-    frame, re-read as it is replaced), mixes ``audio`` and writes HLS into ``out_dir``."""
+    """The command that composes the ``placed`` videos over the board layer (an image of the
+    whole frame, re-read as it is replaced), mixes ``audio`` and writes HLS into
+    ``out_dir``."""
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "warning", "-y"]
     filters: list[str] = [f"color=c={BACKGROUND}:s={out.width}x{out.height}:r={out.fps},"
                           f"format=yuv420p[bg0]"]
@@ -156,7 +121,7 @@ def ffmpeg_argv(ffmpeg: str, out: Output, scene: Scene, audio: list[Stream],
     rtp_in = ["-protocol_whitelist", "file,udp,rtp", "-fflags", "+genpts+nobuffer",
               "-analyzeduration", "1500000", "-probesize", "200000",
               "-reorder_queue_size", "64", "-f", "sdp"]
-    for i, (s, r) in enumerate(scene.tiles):
+    for i, (s, r) in enumerate(placed):
         argv += [*rtp_in, "-i", str(sdp_files[s.key])]
         tile = f"t{i}"
         filters.append(f"[{n_in}:v]setpts=PTS-STARTPTS,scale={r.w}:{r.h}:"
