@@ -11,6 +11,7 @@ metrics (``node.metrics``, names in ``tkroom.metrics``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from tkroom.config import Settings
 from tkroom.metrics import Metric, signal_families
@@ -101,5 +102,6 @@ def build_node(settings: Settings, *, state: RoomState | None = None, media: boo
     if web:
         from tkroom.web import web_routes
 
-        node.routes.extend(web_routes())
+        live = urlsplit(settings.live_public_url)
+        node.routes.extend(web_routes(f"{live.scheme}://{live.netloc}" if live.netloc else ""))
     return node

@@ -329,7 +329,7 @@ class LiveService:
             delay = RESTART_DELAYS[min(failures, len(RESTART_DELAYS) - 1)]
             log.warning("live ffmpeg of room %s ended (%s); again in %.1f s: %s", lr.serial,
                         proc.returncode, delay, " | ".join(lr.log_tail) or "no output")
-            with contextlib.suppress(asyncio.TimeoutError):
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(lr.stopped.wait(), delay)
 
     async def _push(self, lr: LiveRoom) -> None:
@@ -360,7 +360,7 @@ class LiveService:
             delay = RESTART_DELAYS[min(failures, len(RESTART_DELAYS) - 1)]
             log.warning("RTMP push of room %s ended (%s); again in %.1f s: %s", lr.serial,
                         proc.returncode, delay, " | ".join(tail) or "no output")
-            with contextlib.suppress(asyncio.TimeoutError):
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(lr.stopped.wait(), delay)
 
     async def _stop_room(self, lr: LiveRoom) -> None:
@@ -442,7 +442,7 @@ async def _end(proc: asyncio.subprocess.Process) -> None:
         proc.terminate()
     try:
         await asyncio.wait_for(proc.wait(), 5)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         await proc.wait()
