@@ -112,6 +112,10 @@ EVERY = {
     "max_saved_per_user": 20, "board_max_shapes": 300, "board_max_shape_bytes": 4096,
     "board_rate": 0, "drain_s": 12.5, "metrics": False, "log_format": "json", "access_log": False,
     "password_time_cost": 3, "password_memory_kib": 65536, "password_parallelism": 2,
+    "live_enabled": False, "live_max_rooms": 2, "live_size": "960x540", "live_fps": 20,
+    "live_video_kbps": 1200, "live_segment_s": 2.0, "live_list_size": 8,
+    "live_ports": "41000-41999", "live_rtp_host": "10.0.0.9",
+    "live_public_url": "https://cdn.example.org", "live_rtmp_url": "rtmp://live.example.org/app/key",
 }
 MASKED = {"database_url": "postgresql://tk:***@db.internal:5433/tk",
           "redis_url": "redis://:***@redis.internal:6380/2", "secret_hex": "***",

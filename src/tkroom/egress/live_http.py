@@ -7,12 +7,13 @@ playlist about twice a segment. A wrong token or a room without a stream answers
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from tkroom.egress.live import token_ok
@@ -43,15 +44,11 @@ def live_routes(workdir: Path, secret: Callable[[], bytes], segment_s: float) ->
         else:
             return _missing()
         path = workdir / serial / name
-        if not path.is_file():
+        try:  # read whole: ffmpeg deletes old segments, and a half-sent file is worse
+            body = await asyncio.to_thread(path.read_bytes)
+        except (FileNotFoundError, IsADirectoryError):
             return _missing()
-        if name == PLAYLIST:  # small, replaced whole by ffmpeg: read it at once
-            try:
-                body = path.read_bytes()
-            except FileNotFoundError:
-                return _missing()
-            return Response(body, media_type=media, headers={"Cache-Control": cache, **CORS})
-        return FileResponse(path, media_type=media, headers={"Cache-Control": cache, **CORS})
+        return Response(body, media_type=media, headers={"Cache-Control": cache, **CORS})
 
     return [Route("/live/{serial}/{token}/{name}", serve, methods=["GET", "HEAD"])]
 

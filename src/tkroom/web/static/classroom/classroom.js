@@ -141,8 +141,10 @@ function startLive() {
   $("live-status").textContent = t("live.waiting");
   video.addEventListener("playing", () => ($("live-status").textContent = ""));
   if (Hls.isSupported()) {
-    // 1 s segments: start two segments behind the live edge (low latency, few stalls).
-    const hls = new Hls({ lowLatencyMode: true, liveSyncDurationCount: 2, enableWorker: false });
+    // 1 s segments, listed about 1 s after their last frame: play 1.5 s behind the live edge
+    // (bench/egress/live.py measures it), and catch up when more than 6 s behind.
+    const hls = new Hls({ lowLatencyMode: true, liveSyncDuration: 1.5, liveMaxLatencyDuration: 6,
+                          maxLiveSyncPlaybackRate: 1.2, enableWorker: false });
     page.hls = hls;
     hls.on(Hls.Events.ERROR, (_e, data) => {
       if (!data.fatal || page.hls !== hls) return;
