@@ -203,6 +203,8 @@ class LiveService:
                 self.refused.discard(serial)
                 if lr is not None:
                     await self._stop_room(lr)
+                    for waiting in list(self.refused):  # a slot is free: the first may have it
+                        self.poke(waiting)
                 if not members:
                     self._unwatch(serial)
                 return
