@@ -4,25 +4,58 @@ the publisher's test pattern, while a Python SDK teacher publishes camera and mi
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from browser.classnode import ClassNode
-from browser.test_classroom_e2e import (  # noqa: F401 - module fixtures shared with these tests
-    Person,
-    browser_ns,
-    class_node,
-    janus_url,
-    netns,
-    ns_playwright,
-    wait_until,
-)
+from browser.conftest import FAKE_MEDIA
+from browser.test_classroom_e2e import Person, ns_browser, wait_until
+from conftest import REQUIRE_ALL, need_binary
+from media.conftest import start_janus, stop_process
 from tkroom import tickets
 from tkroom.client import Room as PyRoom
 from tkroom.client.media import attach as attach_media
+from tkroom.media.netns import NetNamespace
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
+
+
+@pytest.fixture(scope="module")
+def class_node(tmp_path_factory) -> Iterator[ClassNode]:
+    """A namespace, a Janus and a node in it (as the classroom tests have them)."""
+    need_binary("ip")
+    if os.geteuid() != 0:
+        if REQUIRE_ALL:
+            pytest.fail("network namespaces need root")
+        pytest.skip("network namespaces need root")
+    ns = NetNamespace.create("tkl")
+    try:
+        proc, janus = start_janus(ns, tmp_path_factory.mktemp("janus"))
+        try:
+            with ClassNode(ns, janus.url, tmp_path_factory.mktemp("node")) as node:
+                yield node
+        finally:
+            stop_process(proc)
+    finally:
+        ns.delete()
+
+
+@pytest.fixture(scope="module")
+def browser_ns(class_node: ClassNode):
+    """Chromium launched inside the node's namespace."""
+    from playwright.sync_api import sync_playwright
+
+    with class_node.ns.entered():
+        pw = sync_playwright().start()
+    try:
+        b = ns_browser(pw, FAKE_MEDIA)
+        yield b
+        b.close()
+    finally:
+        pw.stop()
 
 LIVE_PASSWORD = "watch1234"
 CAMERA = (960, 0, 320, 180)  # layout 0: the teacher's camera slot, top of the right column

@@ -55,3 +55,28 @@ async def test_one_live_room_at_a_time(tmp_path) -> None:
                 assert segments((await h.get(url_b)).text) and names
             await vb.leaveroom()
             await until(lambda: not live.rooms, 20, "no live room left")
+
+
+async def test_enterprise_rtmp_url(tmp_path) -> None:
+    need_binary("ffmpeg")
+    async with running_node(tmp_path, live_ports="52100-52199",
+                            live_rtmp_url="rtmp://127.0.0.1:9/node/{serial}") as env:
+        live = env.node.live
+        async with httpx.AsyncClient(base_url=env.node.base_url, timeout=30) as http:
+            bad = (await http.post("/WebAPI/companyattribute", data={
+                "key": env.key, "livertmpurl": "http://example.org/x"})).json()
+            assert bad["result"] == 6001
+        a = await env.create_room(allowsidelineuser=1, sidelineuserpwd=LIVE_PASSWORD)
+        va, _ = await viewer(env, a, "va")
+        await until(lambda: a in live.rooms, 10, "live room")
+        assert live.rooms[a].rtmp_url == f"rtmp://127.0.0.1:9/node/{a}"  # the node's
+        await va.leaveroom()
+        await until(lambda: not live.rooms, 20, "stopped")
+
+        answer = await env.webapi("companyattribute", livertmpurl="rtmps://127.0.0.2:9/app/{serial}")
+        assert answer["livertmpurl"] == "rtmps://127.0.0.2:9/app/{serial}"
+        va, _ = await viewer(env, a, "va")
+        await until(lambda: a in live.rooms, 10, "live room")
+        assert live.rooms[a].rtmp_url == f"rtmps://127.0.0.2:9/app/{a}"  # the school's
+        await va.leaveroom()
+        await until(lambda: not live.rooms, 20, "stopped")

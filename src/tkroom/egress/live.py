@@ -220,10 +220,10 @@ class LiveService:
                 lr.scene.apply(start_line(int(time.time() * 1000), serial, info.public(),
                                           [m.public() for m in members],
                                           await self.state.messages(serial)))
-                await asyncio.to_thread(_fresh_dir, lr.dir)
-                self.rooms[serial] = lr
                 if self.push_url is not None:
                     lr.rtmp_url = (await self.push_url(serial)).replace("{serial}", serial)
+                await asyncio.to_thread(_fresh_dir, lr.dir)
+                self.rooms[serial] = lr
             await self._sync_forwards(lr)
             argv = await self._plan(lr)
             if argv != lr.argv:

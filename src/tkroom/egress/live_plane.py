@@ -32,7 +32,9 @@ def install_live(node: Any, signal: Any) -> LiveService | None:
     media = node.media.service if node.media is not None else None
 
     async def push_url(serial: str) -> str:
-        return settings.rtmp_url
+        """The enterprise's own RTMP URL, else the node's."""
+        own = await node.directory.live_push_url(serial)
+        return own or settings.rtmp_url
 
     service = LiveService(settings, signal.state, node.directory, media, push_url=push_url)
     signal.room_hooks.append(service.watch)
