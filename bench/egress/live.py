@@ -230,7 +230,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     await node.start()
     out: dict[str, Any] = {"machine": {"cpus": os.cpu_count(),
                                        "python": platform.python_version()},
-                           "segment_s": settings.live_segment_s}
+                           "segment_s": settings.live_segment_s, "size": settings.live_size}
     try:
         async with node.sessions() as s:
             c = await create_company(s, "Bench")
@@ -268,6 +268,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                               "player_default_s": med + 3 * seg,
                               "player_low_latency_s": med + PAGE_HOLD_BACK_S,
                               "floor_default_s": 6.0, "floor_low_latency_s": 3.0}
+            pid = node.live.status()[serial]["pid"]
+            c0, t0 = cpu_seconds(pid), time.monotonic()
+            await asyncio.sleep(args.seconds)
+            sizes = [len((await http.get(f"{pull.rsplit('/', 1)[0]}/{n}")).content)
+                     for n in segments((await http.get(pull)).text)]
+            out["compositor"] = {"ffmpeg_cpu": (cpu_seconds(pid) - c0) / (time.monotonic() - t0),
+                                 "kbit_s": statistics.mean(sizes) * 8 / seg / 1000,
+                                 "publishers": 1}
             print(f"{args.viewers} HLS viewers ...", file=sys.stderr)
             out["hls"] = await hls_viewers(pull, args.viewers, args.seconds, seg)
             print(f"{args.webrtc} WebRTC viewers ...", file=sys.stderr)
@@ -293,6 +301,9 @@ def table(r: dict[str, Any]) -> str:
         f"<= 6 s: {'met' if d <= 6 else 'NOT met'}",
         f"glass-to-glass (at most), player {PAGE_HOLD_BACK_S:g} s behind (classroom page) | "
         f"{low:.2f} s | <= 3 s: {'met' if low <= 3 else 'NOT met'}",
+        f"live compositor (ffmpeg, 1 camera + mic, {r['size']}) | "
+        f"{r['compositor']['ffmpeg_cpu']:.0%} of a core | "
+        f"{r['compositor']['kbit_s']:.0f} kbit/s of HLS",
         f"HLS viewers {h['viewers']} for {h['seconds']:g} s | node CPU {h['node_cpu_busy']:.0%}"
         f" (idle {h['node_cpu_idle']:.0%}) | {h['requests_per_s']:.0f} requests/s served, "
         f"{h['segments']} segments, {h['errors']} errors",
