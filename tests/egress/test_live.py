@@ -138,6 +138,9 @@ async def test_killed_ffmpeg_comes_back_and_class_end_stops(in_netns, janus: Jan
                     raise AssertionError("no new segment after the restart")
                 data = await newest_segment(http, pull)
                 assert any(bar_visible(f, CAMERA) for f in decode(data))
+                metrics = (await http.get(f"{env.node.base_url}/metrics")).text
+                assert "tkroom_live_streams 1.0" in metrics
+                assert "tkroom_live_ffmpeg_restarts_total 1.0" in metrics
 
             await teacher.delMsg(name="ClassBegin", id="ClassBegin", toID="__all")
             await until(lambda: env.serial not in live.rooms, 20, "stopped at class end")

@@ -41,6 +41,7 @@ from tkroom.media.janus_client import JanusError
 from tkroom.media.model import MediaRoom
 from tkroom.media.service import MediaService
 from tkroom.media.videoroom import Forward
+from tkroom.metrics import Metric, live_families
 from tkroom.roles import VIEWER
 from tkroom.rooms.model import Event
 from tkroom.rooms.scene import Scene, SceneBuilder, start_line
@@ -139,6 +140,7 @@ class LiveService:
         self._pending: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._lock = asyncio.Lock()
+        self.restarts = 0  # ffmpeg deaths over the node's life (a metric)
 
     # ---- following rooms ------------------------------------------------------------------
 
@@ -327,6 +329,7 @@ class LiveService:
                 failures = 0
                 continue
             lr.deaths += 1
+            self.restarts += 1
             failures = 0 if time.monotonic() - started > STABLE_S else failures + 1
             delay = RESTART_DELAYS[min(failures, len(RESTART_DELAYS) - 1)]
             log.warning("live ffmpeg of room %s ended (%s); again in %.1f s: %s", lr.serial,
@@ -401,6 +404,9 @@ class LiveService:
                 await self._stop_room(lr)
         for serial in list(self._followed):
             self._unwatch(serial)
+
+    def metrics(self) -> list[Metric]:
+        return live_families(len(self.rooms), len(self.refused), self.restarts)
 
     def status(self) -> dict[str, Any]:
         """For readiness and tests: per room, its ffmpeg's pid, starts, deaths, streams."""

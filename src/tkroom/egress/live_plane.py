@@ -39,6 +39,7 @@ def install_live(node: Any, signal: Any) -> LiveService | None:
     service = LiveService(settings, signal.state, node.directory, media, push_url=push_url)
     signal.room_hooks.append(service.watch)
     node.services.append(service)
+    node.metrics.add(service.metrics)
     node.routes.extend(live_routes(settings.workdir, lambda: node.secret,
                                    settings.output.segment_s))
     node.live = service
