@@ -13,8 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
+from client_node import PASSWORDS
 from egress.live_env import (
     LIVE_PASSWORD,
+    SEG_RE,
     bar_visible,
     checkroom_viewer,
     column_means,
@@ -185,3 +187,47 @@ async def test_rtmp_push_reaches_a_receiver(in_netns, janus: JanusSettings, tmp_
     assert (frames[0].width, frames[0].height) == (1280, 720)
     assert any(bar_visible(f, CAMERA) for f in frames)
     assert has_audio(received.read_bytes())
+
+
+async def test_a_student_on_stage_joins_the_picture(in_netns, janus: JanusSettings,
+                                                    tmp_path) -> None:
+    """A new camera restarts ffmpeg on the same playlist (a discontinuity, numbering goes on)
+    and takes the next slot; its unpublishing frees its forwarder."""
+    async with live_node(tmp_path, janus) as env:
+        teacher, tmedia = await teacher_publishing(env)
+        student, smedia = await join(env, "s1", PASSWORDS["confuserpwd"])
+        try:
+            pull = (await checkroom_viewer(env))["pullinfo"]["hls"]
+            viewer, _ = await join(env, "v1", LIVE_PASSWORD, role=3)
+            live = env.node.live
+            async with httpx.AsyncClient(timeout=30) as http:
+                first = await wait_segments(http, pull, 2, 60)
+                lr = live.rooms[env.serial]
+                starts = lr.starts
+                await teacher.changeUserPublish("s1", 3)
+                await until(lambda: student.getUser("s1")["properties"]["publishstate"] == 3,
+                            what="on stage")
+                await smedia.publishVideo()
+                await until(lambda: len(lr.forwards) == 3 and lr.starts > starts, 20,
+                            "the student's camera forwarded, ffmpeg restarted")
+                second_slot = (960, 180, 320, 180)
+                for _ in range(60):
+                    await asyncio.sleep(0.5)
+                    text = (await http.get(pull)).text
+                    data = (await http.get(f"{pull.rsplit('/', 1)[0]}/{segments(text)[-1]}"
+                                           )).content
+                    if any(bar_visible(f, second_slot) for f in decode(data)):
+                        break
+                else:
+                    raise AssertionError("the student's camera never showed in its slot")
+                assert "#EXT-X-DISCONTINUITY" in text
+                assert int(SEG_RE.search(segments(text)[-1]).group(1)) > \
+                    int(SEG_RE.search(first[-1]).group(1))
+            await smedia.unpublishVideo()
+            await until(lambda: len(lr.forwards) == 2, 20, "its forwarder dropped")
+            await viewer.leaveroom()
+        finally:
+            await smedia.close()
+            await tmedia.close()
+            await student.leaveroom()
+            await teacher.leaveroom()
