@@ -40,7 +40,7 @@ from tkroom.egress.live_plan import (
 from tkroom.media.janus_client import JanusError
 from tkroom.media.model import MediaRoom
 from tkroom.media.service import MediaService
-from tkroom.media.videoroom import Forward
+from tkroom.media.videoroom import Forward, VideoRoom
 from tkroom.metrics import Metric, live_families
 from tkroom.roles import VIEWER
 from tkroom.rooms.model import Event
@@ -57,6 +57,7 @@ WATCHED = frozenset({"participantJoined", "participantLeft", "participantEvicted
 CLASS_BEGIN = "ClassBegin"
 RESTART_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
 STABLE_S = 30.0  # an ffmpeg that ran this long resets the restart delay
+KEYFRAME_AFTER_S = 1.0  # ffmpeg opens its RTP inputs within about this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +316,7 @@ class LiveService:
             lr.proc = proc
             lr.starts += 1
             drain = spawn(_drain(proc, lr.log_tail))
+            spawn(self._keyframes(lr, proc), name=f"live-keyframes-{lr.serial}")
             ended = asyncio.ensure_future(proc.wait())
             changed = asyncio.ensure_future(lr.changed.wait())
             try:
@@ -336,6 +338,18 @@ class LiveService:
                         proc.returncode, delay, " | ".join(lr.log_tail) or "no output")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(lr.stopped.wait(), delay)
+
+    async def _keyframes(self, lr: LiveRoom, proc: asyncio.subprocess.Process) -> None:
+        """Once the new ffmpeg listens, ask every forwarded camera for a key frame rather
+        than wait for the room's periodic one (up to 5 s)."""
+        await asyncio.sleep(KEYFRAME_AFTER_S)
+        room = self._media_room(lr.serial)
+        if room is None or proc.returncode is not None:
+            return
+        feeds = {f.stream.feed for f in lr.forwards.values() if f.stream.kind == "video"}
+        for pub in [p for p in room.pubs.values() if p.feed in feeds]:
+            with contextlib.suppress(JanusError, TimeoutError):
+                await VideoRoom.keyframe(pub.handle)
 
     async def _push(self, lr: LiveRoom) -> None:
         """Copy the room's HLS to its RTMP URL, again whenever the copy ends."""
@@ -384,8 +398,8 @@ class LiveService:
                 await room.videoroom.stop_rtp_forward(f.stream.feed, f.janus_id)
             self.ports.give(f.stream.port)
         lr.forwards.clear()
-        self.rooms.pop(lr.serial, None)
         await asyncio.to_thread(shutil.rmtree, lr.dir, True)
+        self.rooms.pop(lr.serial, None)
 
     def _unwatch(self, serial: str) -> None:
         callback = self._followed.pop(serial, None)

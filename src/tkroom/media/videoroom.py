@@ -128,6 +128,12 @@ class VideoRoom:
         await handle.message(body)
 
     @staticmethod
+    async def keyframe(handle: JanusHandle) -> None:
+        """Ask a publication for a key frame now (Janus sends it a PLI): a new receiver of its
+        forwarded RTP decodes nothing before one."""
+        await handle.message({"request": "configure", "keyframe": True}, within=5)
+
+    @staticmethod
     async def trickle(handle: JanusHandle, candidate: Json | None) -> None:
         """Forward one ICE candidate of the client (``None``: end of candidates)."""
         await handle.trickle(candidate)
