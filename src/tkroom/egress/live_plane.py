@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from typing import Any
 
@@ -9,6 +10,8 @@ from tkroom.config import Settings
 from tkroom.egress.live import LiveService, LiveSettings
 from tkroom.egress.live_http import live_routes
 from tkroom.egress.live_plan import Output
+
+log = logging.getLogger(__name__)
 
 
 def live_settings(s: Settings) -> LiveSettings:
@@ -26,7 +29,12 @@ def install_live(node: Any, signal: Any) -> LiveService | None:
     """Serve ``/live/...`` and run the live compositor for the rooms this node serves (the
     media plane's rooms: call after ``install_media``). None when disabled or without ffmpeg."""
     s: Settings = node.settings
-    if not s.live_enabled or shutil.which("ffmpeg") is None:
+    if not s.live_enabled:
+        return None
+    if shutil.which("ffmpeg") is None:
+        # checkroom then hands out no pullinfo: live viewers subscribe over WebRTC instead
+        log.warning("ffmpeg not found: no live streaming (live_enabled turned off)")
+        s.live_enabled = False
         return None
     settings = live_settings(s)
     media = node.media.service if node.media is not None else None
