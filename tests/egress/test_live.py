@@ -191,8 +191,9 @@ async def test_rtmp_push_reaches_a_receiver(in_netns, janus: JanusSettings, tmp_
 
 async def test_a_student_on_stage_joins_the_picture(in_netns, janus: JanusSettings,
                                                     tmp_path) -> None:
-    """A new camera restarts ffmpeg on the same playlist (a discontinuity, numbering goes on)
-    and takes the next slot; its unpublishing frees its forwarder."""
+    """A new camera and microphone restart ffmpeg on the same playlist (a discontinuity,
+    numbering goes on); the camera takes the next slot, the microphones are mixed; unpublishing
+    frees the forwarder."""
     async with live_node(tmp_path, janus) as env:
         teacher, tmedia = await teacher_publishing(env)
         student, smedia = await join(env, "s1", PASSWORDS["confuserpwd"])
@@ -208,23 +209,26 @@ async def test_a_student_on_stage_joins_the_picture(in_netns, janus: JanusSettin
                 await until(lambda: student.getUser("s1")["properties"]["publishstate"] == 3,
                             what="on stage")
                 await smedia.publishVideo()
-                await until(lambda: len(lr.forwards) == 3 and lr.starts > starts, 20,
-                            "the student's camera forwarded, ffmpeg restarted")
+                await smedia.publishAudio()
+                await until(lambda: len(lr.forwards) == 4 and lr.starts > starts, 20,
+                            "the student's camera and microphone forwarded, ffmpeg restarted")
                 second_slot = (960, 180, 320, 180)
                 for _ in range(60):
                     await asyncio.sleep(0.5)
                     text = (await http.get(pull)).text
                     data = (await http.get(f"{pull.rsplit('/', 1)[0]}/{segments(text)[-1]}"
                                            )).content
-                    if any(bar_visible(f, second_slot) for f in decode(data)):
+                    if any(bar_visible(f, second_slot) for f in decode(data)) and \
+                            has_audio(data):  # two microphones mixed
                         break
                 else:
                     raise AssertionError("the student's camera never showed in its slot")
                 assert "#EXT-X-DISCONTINUITY" in text
                 assert int(SEG_RE.search(segments(text)[-1]).group(1)) > \
                     int(SEG_RE.search(first[-1]).group(1))
+            assert "amix=inputs=2" in " ".join(lr.argv)
             await smedia.unpublishVideo()
-            await until(lambda: len(lr.forwards) == 2, 20, "its forwarder dropped")
+            await until(lambda: len(lr.forwards) == 3, 20, "its forwarder dropped")
             await viewer.leaveroom()
         finally:
             await smedia.close()
