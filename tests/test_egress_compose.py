@@ -115,3 +115,18 @@ def test_a_corrupt_input_is_named_in_the_reason(tmp_path):
         compose(folder, ComposeSettings(width=640, height=360))
     assert "rec-t_video_default-0-video.webm" in str(e.value)
     assert not (folder / "composite.mp4").exists()
+
+
+def test_a_screen_share_takes_the_boards_place_while_it_is_on(tmp_path):
+    need_binary("ffmpeg")
+    les = Lesson(6000, [Publisher("t", 0),
+                        Publisher("t", 0, start_ms=2000, end_ms=4000, kind="screen")], pages=1)
+    folder = make(tmp_path / "r4", les)
+    result = compose(folder, ComposeSettings(width=640, height=360))
+    assert set(result["outputs"]) == {"composite.mp4", "audio.m4a", "user-t.mp4"}
+    mp4 = folder / "composite.mp4"
+    board = (40, 150, 60, 40)  # inside layout 0's board, on the page's paper
+    assert close(mean_color(frame_at(mp4, 1.0), board), page_color(1))
+    shared = frame_at(mp4, 3.0)
+    assert not close(mean_color(shared, board), page_color(1), 30)  # the colour bars
+    assert close(mean_color(frame_at(mp4, 5.0), board), page_color(1))  # the page is back

@@ -32,6 +32,7 @@ def test_outputs_are_listed_downloadable_and_announced(api: Api, node, tmp_path)
         assert set(by_type) >= {0, 8}
         if by_type[8]["state"] == 0:  # still processing: no media paths yet
             assert by_type[8]["playpath_mp4"] == "" and by_type[8]["playpath_m4a"] == ""
+            assert 0 <= by_type[8]["progress"] <= 1
 
         def ready() -> list | None:
             rows = api("getrecordlist", serial=serial)["recordlist"]
@@ -47,6 +48,7 @@ def test_outputs_are_listed_downloadable_and_announced(api: Api, node, tmp_path)
     assert merged["playpath"] == merged["playpath_mp4"].replace("https", "http")
     assert merged["playpath_mp4"].endswith("/composite.mp4")
     assert all(r["starttime"] == 1_700_000_000 for r in rows)
+    assert all("progress" not in r for r in rows)
     mp4 = httpx.get(merged["playpath_mp4"])
     assert mp4.status_code == 200 and mp4.content[4:8] == b"ftyp"
     assert mp4.headers["content-type"] == "video/mp4"

@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw
 from tkroom.rooms.scene import dumps, end_line, event_line, start_line, track_line
 
 AT_MS = 1_700_000_000_000
+LOOP_S = 20  # seconds of each publisher's media encoded; longer lessons repeat them
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Publisher:
     end_ms: int = -1     # -1: the class's end
     hz: int = 440
     flash_s: float | None = None  # a white flash and a beep at this time of its own file
+    kind: str = "video"  # 'screen': a screen share (colour bars, no sound)
 
 
 @dataclass
@@ -84,13 +86,25 @@ def make_media(base: Path, pub: Publisher, seconds: float, width: int, height: i
                  f"volume=enable='not(between(t,{f},{f + 0.2}))':volume=0[b];"
                  f"[t][b]amix=inputs=2:normalize=0")
     else:
-        video = f"testsrc2=s={width}x{height}:r={fps}:d={seconds}"
+        pattern = "smptehdbars" if pub.kind == "screen" else "testsrc2"
+        video = f"{pattern}=s={width}x{height}:r={fps}:d={seconds}"
         audio = f"sine=f={pub.hz}:r=48000:d={seconds},volume=2"
+    if pub.flash_s is None and seconds > 2 * LOOP_S:
+        # a long lesson: encode LOOP_S seconds and repeat them without re-encoding
+        video = video.replace(f":d={seconds}", f":d={LOOP_S}")
+        audio = audio.replace(f":d={seconds}", f":d={LOOP_S}")
+    v, a = Path(str(base) + "-video.webm"), Path(str(base) + "-audio.opus")
+    short_v, short_a = v.with_suffix(".loop.webm"), a.with_suffix(".loop.opus")
     _ffmpeg(["-f", "lavfi", "-i", video, "-c:v", "libvpx", "-deadline", "realtime",
-             "-cpu-used", "8", "-b:v", "400k", "-g", str(fps * 4),
-             str(base) + "-video.webm"])
+             "-cpu-used", "8", "-b:v", "400k", "-g", str(fps * 4), str(short_v)])
     _ffmpeg(["-f", "lavfi", "-i", audio, "-c:a", "libopus", "-b:a", "32k", "-ac", "1",
-             str(base) + "-audio.opus"])
+             str(short_a)])
+    if pub.kind == "screen":
+        short_a.unlink()
+    for short, out in ((short_v, v), (short_a, a))[:1 if pub.kind == "screen" else 2]:
+        _ffmpeg(["-stream_loop", "-1", "-i", str(short), "-t", f"{seconds:.3f}", "-c", "copy",
+                 str(out)])
+        short.unlink()
 
 
 def shape(sid: str, page: int, points: list[float], color: str, fileid: int) -> dict[str, Any]:
@@ -112,19 +126,18 @@ def make(folder: Path, lesson: Lesson, rid: str = "rec") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for n in range(1, lesson.pages + 1):
         make_page(folder / f"page-{lesson.fileid}_{n}.jpg", n)
-    members = [{"id": p.userid, "properties": {"role": p.role, "nickname": p.userid.upper(),
-                                                "publishstate": 3}}
-               for p in lesson.publishers]
+    members = list({p.userid: {"id": p.userid, "properties": {
+        "role": p.role, "nickname": p.userid.upper(), "publishstate": 3}}
+        for p in lesson.publishers}.values())
     lines: list[dict[str, Any]] = []
     for p in lesson.publishers:
         end = lesson.duration_ms if p.end_ms < 0 else p.end_ms
-        base = f"{rid}-{p.userid}_video_default-0"
+        base = f"{rid}-{p.userid}_{p.kind}_default-0"
         make_media(folder / base, p, (end - p.start_ms) / 1000, lesson.width, lesson.height,
                    lesson.fps)
-        lines.append(track_line(p.start_ms, p.userid, f"{p.userid}:video:default", "video",
-                                base, True))
-        lines.append(track_line(end, p.userid, f"{p.userid}:video:default", "video", base,
-                                False))
+        sid = f"{p.userid}:{p.kind}:default"
+        lines.append(track_line(p.start_ms, p.userid, sid, p.kind, base, True))
+        lines.append(track_line(end, p.userid, sid, p.kind, base, False))
     for t, page in lesson.page_turns:
         lines.append(event_line(t, "pubMsg", show_page(page, lesson)))
     for i, (t, page, pts, color) in enumerate(lesson.strokes):

@@ -1,4 +1,5 @@
-"""``python -m bench.egress.live``: the live stream's latency and how many viewers it serves
+"""``python -m bench.egress.live`` (or ``python -m bench.egress --only live``, which prints
+its rows with the recordings'): the live stream's latency and how many viewers it serves
 (needs root for a network namespace, Janus and ffmpeg).
 
 1. Glass-to-glass latency of the HLS output: a Python SDK teacher publishes a camera whose
@@ -35,6 +36,8 @@ from typing import Any
 import av
 import httpx
 
+from bench.whiteboard.common import row
+from bench.whiteboard.common import table as rows_table
 from tkroom.client import Room
 from tkroom.client.media import attach
 from tkroom.client.sources import PatternTrack
@@ -218,7 +221,7 @@ async def join(env: dict[str, Any], userid: str, password: str, role: int | None
     return room, media
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+async def measure(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="tkroom-bench-live-"))
     janus = JanusProcess(JanusSettings(workdir=work / "janus", ice_enforce_list="v0",
                                        rtp_port_range="20000-40000", debug_level=3))
@@ -318,6 +321,46 @@ def table(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def rows(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """The results as ``bench.egress`` rows (its runner prints them with the others)."""
+    lat, h, w, c = r["latency"], r["hls"], r["webrtc"], r["compositor"]
+    d, low = lat["player_default_s"], lat["player_low_latency_s"]
+    return [
+        row(f"live: flash -> its HLS segment fetched (median of {len(lat['available_s'])})",
+            lat["available_median_s"], "s", segment_s=r["segment_s"]),
+        row("live: glass-to-glass (at most), player 3 segments behind", d, "s",
+            floor="≤ 6 s", ok=d <= 6),
+        row(f"live: glass-to-glass (at most), classroom page {PAGE_HOLD_BACK_S:g} s behind", low,
+            "s", floor="≤ 3 s", ok=low <= 3),
+        row(f"live: compositor ffmpeg, 1 camera + mic, {r['size']}", c["ffmpeg_cpu"] * 100,
+            "% core", kbit_s=c["kbit_s"]),
+        row("live: HLS viewers per core (baseline: WebRTC live viewers per core on Janus)",
+            h["viewers_per_core"], "viewers", baseline=w["subscribers_per_core"],
+            node_cpu_per_viewer=h["cpu_per_viewer"], janus_cpu_per_subscriber=
+            w["cpu_per_subscriber"], simulated_viewers=h["viewers"],
+            requests_per_s=h["requests_per_s"], errors=h["errors"],
+            webrtc_subscribers=w["subscribers"]),
+    ]
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    """``bench.egress``'s entry: one measurement in a namespace of its own (needs root)."""
+    args = argparse.Namespace(tries=3 if quick else 5, viewers=200, webrtc=4,
+                              seconds=8.0 if quick else 15.0)
+    return rows(in_namespace(args))
+
+
+def in_namespace(args: argparse.Namespace) -> dict[str, Any]:
+    if os.geteuid() != 0:
+        raise RuntimeError("bench.egress.live needs root (it creates a network namespace)")
+    ns = NetNamespace.create("tkrl")
+    try:
+        with ns.entered():
+            return asyncio.run(measure(args))
+    finally:
+        ns.delete()
+
+
 def main() -> int:
     p = argparse.ArgumentParser(prog="python -m bench.egress.live", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -329,17 +372,11 @@ def main() -> int:
     args = p.parse_args()
     args.viewers, args.webrtc = min(args.viewers, 500), min(args.webrtc, 20)
     args.seconds = min(args.seconds, 120.0)
-    if os.geteuid() != 0:
-        print("bench.egress.live needs root (it creates a network namespace)", file=sys.stderr)
-        return 2
-    ns = NetNamespace.create("tkrl")
-    try:
-        with ns.entered():
-            result = asyncio.run(run(args))
-    finally:
-        ns.delete()
+    result = in_namespace(args)
     result["args"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     print(table(result))
+    print()
+    print(rows_table(rows(result)))
     path = args.json or RESULTS / f"egress-live-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2))

@@ -219,6 +219,8 @@ async def test_a_recorded_lesson_becomes_the_mp4_students_would_have_seen(
     assert abs(flash - 8.0) < 1.0  # and about where the class had it
     log = (folder / "events.jsonl").read_text()
     assert '"kind":"track"' in log and "a question" in log and "SharpsDrawing" not in log
+    assert {p.name for p in folder.glob("page-*.jpg")} == {f"page-{fileid}_1.jpg",
+                                                          f"page-{fileid}_2.jpg"}
     assert not list(folder.glob("*.mjr"))  # Janus's files go once the outputs exist
 
 

@@ -6,8 +6,9 @@ never touches a frame in Python: the board layer is a few stills (rendered by
 ``board.BoardRenderer`` only when ``Scene.board_key`` changes) played by ffmpeg's concat
 demuxer with their durations, the cameras and the screen share are overlaid on it by ffmpeg
 filters, each during the intervals the scene shows it, and the audio is ffmpeg's mix of every
-published microphone, each file delayed to where it started in the class. One ffmpeg run
-decodes every input once and writes every output.
+published microphone, each file delayed to where it started in the class. One ffmpeg process
+writes the merged MP4 and the audio mix, a second one beside it (another core) the per-user
+MP4s; each decodes its inputs once.
 """
 
 from __future__ import annotations
@@ -273,8 +274,28 @@ def _sec(ms: int) -> str:
     return f"{ms / 1000:.3f}"
 
 
+def _audio_chain(j: int, index: int, m: MediaFile) -> str:
+    """One microphone, on the class's timeline. janus-pp-rec leaves lost packets as gaps in
+    the timestamps: aresample fills each gap with silence (hard compensation from 15 ms), so
+    what follows a loss stays in place."""
+    return (f"[{index}:a]asetpts=PTS-STARTPTS,"
+            f"aresample=48000:async=1:min_hard_comp=0.015:first_pts=0,"
+            f"aformat=channel_layouts=stereo,adelay={m.start_ms}:all=1[a{j}]")
+
+
+def _encoders(settings: ComposeSettings) -> tuple[list[str], list[str]]:
+    enc_v = ["-c:v", "libx264", "-preset", settings.preset, "-crf", str(settings.crf),
+             "-pix_fmt", "yuv420p", "-r", str(settings.fps), "-g", str(settings.fps * 4)]
+    enc_a = ["-c:a", "aac", "-b:a", settings.audio_bitrate, "-ar", "48000"]
+    return enc_v, enc_a
+
+
+def _inputs(files: list[MediaFile]) -> list[str]:
+    return [a for m in files for a in ("-i", str(m.path))]
+
+
 def ffmpeg_args(folder: Path, p: Plan, settings: ComposeSettings) -> tuple[list[str], list[str]]:
-    """The ffmpeg command and the names of the files it writes."""
+    """The ffmpeg command that makes the merged MP4 and the audio mix, and their names."""
     listing = folder / STILLS / "stills.txt"
     lines = ["ffconcat version 1.0"]
     for path, dur in p.stills:
@@ -284,24 +305,17 @@ def ffmpeg_args(folder: Path, p: Plan, settings: ComposeSettings) -> tuple[list[
     fps = settings.fps
     w, h = settings.width, settings.height
     argv = ["ffmpeg", "-y", "-v", "error", "-nostats", "-progress", "pipe:1",
-            "-f", "concat", "-safe", "0", "-i", str(listing)]
-    for m in [*p.videos, *p.audios]:
-        argv += ["-i", str(m.path)]
-    graph: list[str] = [f"[0:v]fps={fps},scale={w}:{h},setsar=1,format=yuv420p[bg0]"]
-    users = sorted({m.userid for m in p.videos + p.audios}) if settings.per_user else []
-    user_videos: dict[str, list[int]] = {}
-    for i, m in enumerate(p.videos):
-        if m.stype not in SCREEN_TYPES and m.userid in users:
-            user_videos.setdefault(m.userid, []).append(i)
+            "-f", "concat", "-safe", "0", "-i", str(listing), *_inputs([*p.videos, *p.audios])]
+    # convert each still once, then repeat it: fps after the conversion, not before
+    graph: list[str] = [f"[0:v]scale={w}:{h},setsar=1,format=yuv420p,fps={fps}[bg0]"]
     bg = "bg0"
     n_over = 0
     for i, m in enumerate(p.videos):
         shown = p.shown.get(i, [])
-        outs = len(shown) + sum(1 for u in user_videos.values() if i in u)
-        if outs == 0:
+        if not shown:
             continue
         graph.append(f"[{1 + i}:v]setpts=PTS-STARTPTS+{_sec(m.start_ms)}/TB,fps={fps},"
-                     f"split={outs}" + "".join(f"[v{i}_{k}]" for k in range(outs)))
+                     f"split={len(shown)}" + "".join(f"[v{i}_{k}]" for k in range(len(shown))))
         for k, (a, b, r) in enumerate(shown):
             graph.append(f"[v{i}_{k}]scale={r.w}:{r.h}:force_original_aspect_ratio=decrease,"
                          f"pad={r.w}:{r.h}:(ow-iw)/2:(oh-ih)/2,setsar=1[s{i}_{k}]")
@@ -311,71 +325,66 @@ def ffmpeg_args(folder: Path, p: Plan, settings: ComposeSettings) -> tuple[list[
             bg = f"bg{n_over}"
     graph.append(f"[{bg}]null[vout]")
     base_a = 1 + len(p.videos)
-    for j, m in enumerate(p.audios):
-        # janus-pp-rec leaves lost packets as gaps in the timestamps: aresample fills each gap
-        # with silence (hard compensation from 15 ms), so what follows a loss stays in place
-        graph.append(f"[{base_a + j}:a]asetpts=PTS-STARTPTS,"
-                     f"aresample=48000:async=1:min_hard_comp=0.015:first_pts=0,"
-                     f"aformat=channel_layouts=stereo,adelay={m.start_ms}:all=1[a{j}]")
-    n_a = len(p.audios)
-    user_audio: dict[str, list[int]] = {}
-    for j, m in enumerate(p.audios):
-        if m.userid in users:
-            user_audio.setdefault(m.userid, []).append(j)
-    # each audio feeds the mix and its user's file
-    for j in range(n_a):
-        uses = 1 + sum(1 for u in user_audio.values() if j in u)
-        graph.append(f"[a{j}]asplit={uses}" + "".join(f"[a{j}_{k}]" for k in range(uses)))
-    a_used = dict.fromkeys(range(n_a), 1)
-    if n_a:
-        graph.append("".join(f"[a{j}_0]" for j in range(n_a)) +
-                     f"amix=inputs={n_a}:duration=longest:normalize=0,apad,asplit=2[am][am2]")
+    graph += [_audio_chain(j, base_a + j, m) for j, m in enumerate(p.audios)]
+    if p.audios:
+        graph.append("".join(f"[a{j}]" for j in range(len(p.audios))) +
+                     f"amix=inputs={len(p.audios)}:duration=longest:normalize=0,apad,"
+                     "asplit=2[am][am2]")
     else:
         graph.append("anullsrc=r=48000:cl=stereo,asplit=2[am][am2]")
     total = _sec(p.duration_ms)
-    enc_v = ["-c:v", "libx264", "-preset", settings.preset, "-crf", str(settings.crf),
-             "-pix_fmt", "yuv420p", "-r", str(fps), "-g", str(fps * 4)]
-    enc_a = ["-c:a", "aac", "-b:a", settings.audio_bitrate, "-ar", "48000"]
-    outputs = [COMPOSITE, AUDIO]
-    tail = ["-map", "[vout]", "-map", "[am]", *enc_v, *enc_a, "-t", total,
-            "-movflags", "+faststart", str(folder / (COMPOSITE + ".part.mp4")),
-            "-map", "[am2]", "-vn", *enc_a, "-t", total, "-movflags", "+faststart",
-            str(folder / (AUDIO + ".part.m4a"))]
-    split_used: dict[int, int] = {i: len(p.shown.get(i, [])) for i in range(len(p.videos))}
+    enc_v, enc_a = _encoders(settings)
+    argv += ["-filter_complex", ";".join(graph),
+             "-map", "[vout]", "-map", "[am]", *enc_v, *enc_a, "-t", total,
+             "-movflags", "+faststart", str(folder / part_name(COMPOSITE)),
+             "-map", "[am2]", "-vn", *enc_a, "-t", total, "-movflags", "+faststart",
+             str(folder / part_name(AUDIO))]
+    return argv, [COMPOSITE, AUDIO]
+
+
+def users_args(folder: Path, p: Plan, settings: ComposeSettings) -> tuple[list[str], list[str]]:
+    """The ffmpeg command that makes one MP4 per user with a camera (their camera at
+    ``USER_SIZE`` and their microphones, from their first frame on), and the names; a second
+    process beside the merged MP4's, so the two use two cores. Empty when there is none."""
+    fps = settings.fps
+    cams = [m for m in p.videos if m.stype not in SCREEN_TYPES]
+    users = sorted({m.userid for m in cams}) if settings.per_user else []
+    if not users:
+        return [], []
+    mics = [m for m in p.audios if m.userid in users]
+    argv = ["ffmpeg", "-y", "-v", "error", "-nostats", *_inputs([*cams, *mics])]
+    graph: list[str] = []
+    graph += [_audio_chain(j, len(cams) + j, m) for j, m in enumerate(mics)]
+    enc_v, enc_a = _encoders(settings)
     uw, uh = USER_SIZE
+    tail: list[str] = []
+    outputs: list[str] = []
     for u in users:
-        vids, auds = user_videos.get(u, []), user_audio.get(u, [])
-        if not vids:
-            continue  # a user without a camera: the audio mix has them
-        starts = [p.videos[i].start_ms for i in vids] + [p.audios[j].start_ms for j in auds]
-        t0 = min(starts)
+        vids = [i for i, m in enumerate(cams) if m.userid == u]
+        auds = [j for j, m in enumerate(mics) if m.userid == u]
+        t0 = min([cams[i].start_ms for i in vids] + [mics[j].start_ms for j in auds])
         length = max(1000, p.duration_ms - t0)
-        graph.append(f"color=c=black:s={uw}x{uh}:r={fps}:d={_sec(length)},format=yuv420p[ub{u}0]"
-                     .replace(f"[ub{u}0]", f"[ub_{_tag(u)}_0]"))
-        prev = f"ub_{_tag(u)}_0"
+        tag = _tag(u)
+        graph.append(f"color=c=black:s={uw}x{uh}:r={fps}:d={_sec(length)},format=yuv420p"
+                     f"[ub_{tag}_0]")
+        prev = f"ub_{tag}_0"
         for n, i in enumerate(vids, 1):
-            k = split_used[i]
-            split_used[i] += 1
-            graph.append(f"[v{i}_{k}]scale={uw}:{uh}:force_original_aspect_ratio=decrease,"
-                         f"pad={uw}:{uh}:(ow-iw)/2:(oh-ih)/2,setsar=1,"
-                         f"setpts=PTS-{_sec(t0)}/TB[uv{i}_{k}]")
-            graph.append(f"[{prev}][uv{i}_{k}]overlay=0:0:eof_action=pass[ub_{_tag(u)}_{n}]")
-            prev = f"ub_{_tag(u)}_{n}"
-        ua: list[str] = []
+            graph.append(f"[{i}:v]setpts=PTS-STARTPTS+{_sec(cams[i].start_ms - t0)}/TB,"
+                         f"fps={fps},scale={uw}:{uh}:force_original_aspect_ratio=decrease,"
+                         f"pad={uw}:{uh}:(ow-iw)/2:(oh-ih)/2,setsar=1[uv{i}]")
+            graph.append(f"[{prev}][uv{i}]overlay=0:0:eof_action=pass[ub_{tag}_{n}]")
+            prev = f"ub_{tag}_{n}"
         amap: list[str] = []
-        for j in auds:
-            ua.append(f"[a{j}_{a_used[j]}]")
-            a_used[j] += 1
-        if ua:
-            graph.append("".join(ua) + f"amix=inputs={len(ua)}:duration=longest:normalize=0,"
-                         f"atrim=start={_sec(t0)},asetpts=PTS-STARTPTS,apad[ua_{_tag(u)}]")
-            amap = ["-map", f"[ua_{_tag(u)}]", *enc_a]
+        if auds:
+            graph.append("".join(f"[a{j}]" for j in auds) +
+                         f"amix=inputs={len(auds)}:duration=longest:normalize=0,"
+                         f"atrim=start={_sec(t0)},asetpts=PTS-STARTPTS,apad[ua_{tag}]")
+            amap = ["-map", f"[ua_{tag}]", *enc_a]
         name = user_file(u)
         outputs.append(name)
         tail += ["-map", f"[{prev}]", *amap, *enc_v, "-t", _sec(length), "-movflags",
-                 "+faststart", str(folder / (name + ".part.mp4"))]
-    argv += ["-filter_complex", ";".join(graph), *tail]
-    return argv, outputs
+                 "+faststart", str(folder / part_name(name))]
+    return [*argv, "-filter_complex", ";".join(graph), *tail], outputs
 
 
 def _tag(userid: str) -> str:
@@ -395,26 +404,37 @@ def compose(folder: Path, settings: ComposeSettings,
     p = plan(folder, settings)
     progress(0.05)
     argv, outputs = ffmpeg_args(folder, p, settings)
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_die_with_parent)
-    assert proc.stdout is not None
+    users_argv, user_outputs = users_args(folder, p, settings)
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=_die_with_parent)]
+    if users_argv:
+        procs.append(subprocess.Popen(users_argv, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, text=True,
+                                      preexec_fn=_die_with_parent))
+    main = procs[0]
+    assert main.stdout is not None
     total_us = max(1, p.duration_ms * 1000)
+    errors: list[str] = []
     try:
-        for line in proc.stdout:
+        for line in main.stdout:
             if line.startswith("out_time_us="):
                 try:
                     done = int(line.split("=", 1)[1])
                 except ValueError:
                     continue
                 progress(min(0.99, 0.05 + 0.94 * done / total_us))
-        proc.wait(timeout)
+        for proc in procs:
+            _, err = proc.communicate(timeout=timeout)
+            if proc.returncode != 0:
+                errors.append(f"ffmpeg failed ({proc.returncode}): {(err or '').strip()[-400:]}")
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    err = proc.stderr.read() if proc.stderr else ""
-    if proc.returncode != 0:
-        raise RuntimeError(f"ffmpeg failed ({proc.returncode}): {err.strip()[-400:]}")
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    if errors:
+        raise RuntimeError("; ".join(errors))
+    outputs += user_outputs
     result: dict[str, Any] = {"duration_ms": p.duration_ms, "outputs": {}}
     users = {user_file(m.userid): m.userid for m in p.videos}
     for name in outputs:

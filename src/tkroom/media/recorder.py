@@ -75,7 +75,10 @@ class Recorder:
         job.folder = job.folder / job.id
         job.folder.mkdir(parents=True, exist_ok=True)
         for listener in self.listeners:
-            await listener.recording_started(job)
+            try:
+                await listener.recording_started(job)
+            except Exception:  # the recording itself goes on
+                log.exception("recording listener failed at the recording's start")
         room.recording = job
         for pub in list(room.pubs.values()):
             name = self.file_for(room, pub)

@@ -158,7 +158,8 @@ ANSWERS = {
                      'playpath_mp4, https_playpath_mp4, playpath_m4a, https_playpath_m4a, state, reason?}]}`: '
                      'one entry per output (`recordtype` 0 event playback: `playpath` is the playback page; '
                      '1 a user\'s MP4, 8 the merged MP4: `playpath` is the MP4). `state` 0 processing (the '
-                     'media paths are empty until made), 1 ready, 2 failed (`reason`). See docs/recordings.md',
+                     'media paths are empty until made; `progress` 0..1), 1 ready, 2 failed (`reason`). '
+                     'See docs/recordings.md',
     "checkroom": '`{"result": 0, "room": <room as in getroom>, "roomrole": 0-4, "nickname", "thirdid" (the '
                  'userid given, or ""), "userid" (given or generated), "ticket": <join ticket>}`',
     "getconfig": '`{"result": 0, "signal": {"url": "ws://<host>:<signal port>/signal" (wss:// with --tls-cert; or the first --signal-url), "urls": [every --signal-url]}, "mediaservers": '

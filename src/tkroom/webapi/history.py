@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -101,4 +104,17 @@ async def getrecordlist(call: Call) -> dict[str, Any]:
     if not rows:
         raise CodeError(4105, "No recording")
     base = str(call.request.base_url).rstrip("/")
-    return {"recordlist": [record_entry(base, r) for r in rows]}
+    out = [record_entry(base, r) for r in rows]
+    for entry, r in zip(out, rows, strict=True):
+        if r.state == 0 and r.files is not None:
+            entry["progress"] = await asyncio.to_thread(_progress, Path(r.path).parent)
+    return {"recordlist": out}
+
+
+def _progress(folder: Path) -> float:
+    """How far the compositor is (its ``job.json``, docs/recordings.md); 0 before it starts."""
+    try:
+        p = json.loads((folder / "job.json").read_text(encoding="utf-8")).get("progress", 0)
+    except (OSError, ValueError, AttributeError):
+        return 0.0
+    return float(p) if isinstance(p, int | float) and 0 <= p <= 1 else 0.0

@@ -1,0 +1,62 @@
+"""The event-log writer (tkroom.egress.eventlog) on the in-memory room state: what a student
+would have received, in order, and nothing else."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from tkroom.egress.eventlog import EventLog
+from tkroom.rooms.model import ALL, Event, Target
+from tkroom.rooms.scene import parse_log, scene_at
+from tkroom.state.memory import MemoryState
+
+
+def pen(sid: str) -> dict:
+    return {"name": "SharpsChange", "id": f"{sid}###_SharpsChange_0_1", "save": True,
+            "toID": "__all", "data": {"eventType": "shapeSaveEvent", "shapeId": sid,
+                                      "className": "Pen",
+                                      "data": {"points": [0, 0, 1, 1], "color": "#000000",
+                                               "width": 0.01}}}
+
+
+async def test_the_log_holds_what_students_received_in_order(tmp_path):
+    state = MemoryState()
+    serial = "4242"
+    await state.subscribe(serial, lambda e: None)  # the room is served
+    await state.save_message(serial, pen("early"))  # drawn before the recording began
+    log = EventLog(state, serial, tmp_path / "rec", time.time(), {"roomlayout": 3})
+    await log.start()
+    await state.publish(serial, Event("pubMsg", pen("a"), ALL))
+    await state.publish(serial, Event("pubMsg", {"name": "SharpsChange", "toID":
+                                                 "__allExceptSender",
+                                                 "id": "a###_SharpsDrawing_0_1", "data": {}},
+                                      Target("except_sender", sender="t")))
+    await state.publish(serial, Event("sendMessage", {"fromID": "t", "toID": "__all",
+                                                      "message": "hello"}, ALL))
+    await state.publish(serial, Event("sendMessage", {"fromID": "t", "toID": "s1",
+                                                      "message": "private"},
+                                      Target("user", ids=("s1",))))
+    await state.publish(serial, Event("notice", {"x": 1}, Target("super")))
+    await state.publish(serial, Event("_departed", {"id": "s2"}, ALL))
+    log.track("t", "t:video:default", "video", str(tmp_path / "rec" / "r-t-0"), True)
+    await state.publish(serial, Event("delMsg", {"id": "a###_SharpsChange_0_1"}, ALL))
+    await log.close()
+    await state.publish(serial, Event("pubMsg", pen("after"), ALL))  # not followed any more
+
+    lines = (tmp_path / "rec" / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    recs = [json.loads(x) for x in lines]
+    assert recs[0]["kind"] == "start" and recs[0]["room"] == {"roomlayout": 3}
+    assert recs[-1]["kind"] == "end"
+    body = [(r["kind"], r.get("name"), r.get("data", {}).get("message")) for r in recs[1:-1]]
+    assert body == [("event", "pubMsg", None), ("event", "sendMessage", "hello"),
+                    ("track", None, None), ("event", "delMsg", None)]
+    assert recs[3]["file"] == "r-t-0" and recs[3]["on"] is True
+    ts = [r["t"] for r in recs]
+    assert ts == sorted(ts)
+    # what the reader makes of it: the shape drawn before recording came with the start line
+    # (a saved message), the one drawn and erased during it is gone, no drawing segment
+    s = scene_at(parse_log(lines), 10**9)
+    assert [x.id for x in s.shapes] == ["early"]
+    assert [m["id"] for m in recs[0]["saved"]] == ["early###_SharpsChange_0_1"]
+    assert "SharpsDrawing" not in "".join(lines) and "private" not in "".join(lines)
