@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import io
 import json
+import math
 import os
 import platform
 import statistics
@@ -162,9 +163,13 @@ async def hls_viewers(pull: str, n: int, seconds: float, segment_s: float) -> di
     segment; the clients may fall behind on a loaded machine, so the figure is CPU per request
     served, times the requests one viewer needs a second."""
     me = os.getpid()
-    c0, t0 = cpu_seconds(me), time.monotonic()
-    await asyncio.sleep(seconds)
-    idle = (cpu_seconds(me) - c0) / (time.monotonic() - t0)
+
+    async def idle_window() -> float:
+        c0, t0 = cpu_seconds(me), time.monotonic()
+        await asyncio.sleep(seconds / 2)
+        return (cpu_seconds(me) - c0) / (time.monotonic() - t0)
+
+    before = await idle_window()
     c0, t0 = cpu_seconds(me), time.monotonic()
     procs = [await asyncio.create_subprocess_exec(
         sys.executable, "-c", VIEWER_CHILD, pull, str(n // CHILDREN + (i < n % CHILDREN)),
@@ -173,14 +178,16 @@ async def hls_viewers(pull: str, n: int, seconds: float, segment_s: float) -> di
             for p in procs]
     wall = time.monotonic() - t0
     busy = (cpu_seconds(me) - c0) / wall
+    idle = (before + await idle_window()) / 2  # the windows around it: the publisher's own CPU
     stats = {k: sum(o[k] for o in outs) for k in outs[0]}
     requests = stats["playlists"] + stats["segments"]
-    per_request = max(busy - idle, 0.0) * wall / max(requests, 1)
+    # below the noise of the windows around it, the figure is not measurable: NaN, not infinity
+    per_request = (busy - idle) * wall / max(requests, 1) if busy > idle else math.nan
     per_viewer = per_request * 2 / segment_s
     return {"viewers": n, "seconds": seconds, "node_cpu_idle": idle, "node_cpu_busy": busy,
             "requests_per_s": requests / wall, "cpu_per_request_s": per_request,
             "cpu_per_viewer": per_viewer,
-            "viewers_per_core": 1 / per_viewer if per_viewer > 0 else float("inf"), **stats}
+            "viewers_per_core": 1 / per_viewer, **stats}
 
 
 async def webrtc_viewers(env: dict[str, Any], janus_pid: int, n: int,
