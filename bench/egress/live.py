@@ -9,11 +9,12 @@ its rows with the recordings'): the live stream's latency and how many viewers i
    default (3 segments) and the classroom page's low-latency setting (1.5 s). That sum is an
    upper bound (a frame early in its segment is shown up to one segment sooner). Floors:
    6 s default, 3 s low latency.
-2. Viewers per core: ``--viewers`` simulated HTTP viewers (a separate process, 127.0.0.1 in
-   the namespace) fetch the playlist and every new segment for ``--seconds``; the node's CPU
-   (this process, minus the same window without viewers) per viewer; beside it, WebRTC live
-   viewers on Janus (aiortc subscribers of the same camera): Janus's CPU per subscriber, same
-   run.
+2. Viewers per core: WebRTC live viewers on Janus (aiortc subscribers of the camera):
+   Janus's CPU per subscriber; then, the publisher gone (its encoder runs in this process),
+   ``--viewers`` simulated HTTP viewers (4 client processes, 127.0.0.1 in the namespace)
+   fetch the playlist and every new segment for ``--seconds``: the node's CPU (this process,
+   minus the windows before and after) per request served, times the two requests a viewer
+   needs a segment. Same run.
 
 Prints a table, writes JSON to ``bench/results/egress-live-<time>.json``.
 """
@@ -286,13 +287,16 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             out["compositor"] = {"ffmpeg_cpu": (cpu_seconds(pid) - c0) / (time.monotonic() - t0),
                                  "kbit_s": statistics.mean(sizes) * 8 / seg / 1000,
                                  "publishers": 1}
-            print(f"{args.viewers} HLS viewers ...", file=sys.stderr)
-            out["hls"] = await hls_viewers(pull, args.viewers, args.seconds, seg)
             print(f"{args.webrtc} WebRTC viewers ...", file=sys.stderr)
             assert janus.proc is not None
             out["webrtc"] = await webrtc_viewers(env, janus.proc.pid, args.webrtc, args.seconds)
-            await viewer.leaveroom()
+            # the publisher (aiortc encoding in this process) would drown the HTTP serving's
+            # CPU: it stops, the stream goes on with the board alone
             await tmedia.close()
+            await asyncio.sleep(3.0)
+            print(f"{args.viewers} HLS viewers ...", file=sys.stderr)
+            out["hls"] = await hls_viewers(pull, args.viewers, args.seconds, seg)
+            await viewer.leaveroom()
             await teacher.leaveroom()
     finally:
         await node.stop()
