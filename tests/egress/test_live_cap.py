@@ -3,13 +3,17 @@ streams its board, and a room over the cap gets its stream when a slot frees up.
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
+import pytest
 
 from client_node import running_node
 from conftest import need_binary
 from egress.live_env import LIVE_PASSWORD, segments, wait_segments
 from media.rtc import until
 from tkroom.client import Room
+from tkroom.client.errors import ClientError
 
 
 async def viewer(env, serial: str, userid: str) -> tuple[Room, str]:
@@ -80,3 +84,34 @@ async def test_enterprise_rtmp_url(tmp_path) -> None:
         assert live.rooms[a].rtmp_url == f"rtmps://127.0.0.2:9/app/{a}"  # the school's
         await va.leaveroom()
         await until(lambda: not live.rooms, 20, "stopped")
+
+
+async def test_a_viewer_joining_a_big_room_silently_gets_a_stream(tmp_path) -> None:
+    """Past ``bigroomthreshold`` a live viewer's join is announced to nobody; the stream still
+    starts."""
+    need_binary("ffmpeg")
+    async with running_node(tmp_path, live_ports="52200-52299") as env:
+        live = env.node.live
+        a = await env.create_room(allowsidelineuser=1, sidelineuserpwd=LIVE_PASSWORD,
+                                  bigroomthreshold=1)
+        first = Room()
+        first.init("app")
+        await first.joinroom("127.0.0.1", env.port, "s1", "s1",
+                             {"serial": a, "password": "stud1"})
+        second = Room()
+        second.init("app")
+        await second.joinroom("127.0.0.1", env.port, "s2", "s2",
+                              {"serial": a, "password": "stud1"})  # now a big room
+        await until(lambda: a in env.signal.rooms, 5, "room served")
+        await asyncio.sleep(1.0)  # the first look at the room (no viewer) is over
+        va, url = await viewer(env, a, "va")
+        await asyncio.sleep(0.5)
+        with pytest.raises(ClientError):  # a big room announces no viewer's join
+            first.getUser("va")
+        await until(lambda: a in live.rooms, 15, "the stream starts without an announced join")
+        async with httpx.AsyncClient(timeout=30) as h:
+            await wait_segments(h, url, 2, 60)
+        await va.leaveroom()
+        await until(lambda: not live.rooms, 20, "stopped")
+        await first.leaveroom()
+        await second.leaveroom()

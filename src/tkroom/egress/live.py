@@ -57,6 +57,7 @@ WATCHED = frozenset({"participantJoined", "participantLeft", "participantEvicted
 CLASS_BEGIN = "ClassBegin"
 RESTART_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
 STABLE_S = 30.0  # an ffmpeg that ran this long resets the restart delay
+SWEEP_S = 2.0  # how often rooms without a stream are looked at (big rooms' silent joins)
 KEYFRAME_AFTER_S = 1.0  # ffmpeg opens its RTP inputs within about this long
 
 
@@ -142,6 +143,7 @@ class LiveService:
         self._again: set[str] = set()
         self._lock = asyncio.Lock()
         self.restarts = 0  # ffmpeg deaths over the node's life (a metric)
+        self._sweeper: asyncio.Task[None] | None = None
 
     # ---- following rooms ------------------------------------------------------------------
 
@@ -169,7 +171,12 @@ class LiveService:
             self.ended.discard(serial)
         elif name == CLASS_BEGIN and e.ev == "delMsg":
             self.ended.add(serial)
-        self.poke(serial)
+        # a class without a live stream costs nothing until a live viewer comes
+        props = e.data.get("properties")
+        viewer_came = e.ev == "participantJoined" and isinstance(props, dict) and \
+            props.get("role") == VIEWER
+        if lr is not None or serial in self.refused or viewer_came or name == CLASS_BEGIN:
+            self.poke(serial)
 
     def poke(self, serial: str) -> None:
         """Look at the room again soon (several events in a row make one look)."""
@@ -409,8 +416,20 @@ class LiveService:
 
     async def start(self) -> None:
         await asyncio.to_thread(self.settings.workdir.mkdir, parents=True, exist_ok=True)
+        self._sweeper = spawn(self._sweep(), name="live-sweep")
+
+    async def _sweep(self) -> None:
+        """In a big room a live viewer's join is announced to nobody (``rules.visible``): look
+        at the served rooms without a stream now and then."""
+        while True:
+            await asyncio.sleep(SWEEP_S)
+            for serial in list(self._followed):
+                if serial not in self.rooms:
+                    self.poke(serial)
 
     async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         for task in list(self._pending.values()):
             task.cancel()
         async with self._lock:
