@@ -47,6 +47,12 @@ def mean_color(img: Image.Image, box: tuple[int, int, int, int]) -> tuple[float,
     return (r, g, b)
 
 
+def brightest(img: Image.Image, box: tuple[int, int, int, int]) -> int:
+    """The brightest grey level in ``box`` (text on a dark panel shows as a bright maximum)."""
+    x, y, w, h = box
+    return int(img.crop((x, y, x + w, y + h)).convert("L").getextrema()[1])
+
+
 def close(a: tuple[float, ...], b: tuple[float, ...], tol: float = 24) -> bool:
     return all(abs(x - y) <= tol for x, y in zip(a, b, strict=True))
 

@@ -9,7 +9,16 @@ import pytest
 from bench.egress.lesson import Lesson, Publisher, make, page_color
 
 from conftest import need_binary
-from egress_media import beep_time, close, duration, flash_time, frame_at, mean_color, streams
+from egress_media import (
+    beep_time,
+    brightest,
+    close,
+    duration,
+    flash_time,
+    frame_at,
+    mean_color,
+    streams,
+)
 from tkroom.egress.board import BACKGROUND
 from tkroom.egress.compose import ComposeSettings, CorruptInput, compose
 
@@ -80,6 +89,13 @@ def test_cameras_take_their_slots_when_they_start(made):
     assert not close(mean_color(late, STUDENT_SLOT), BACKGROUND, 30)  # the test pattern
 
 
+def test_the_chat_shows_below_the_cameras(made):
+    mp4 = made[0] / "composite.mp4"
+    panel = (960, 360, 320, 360)  # layout 0, below two camera slots
+    assert brightest(frame_at(mp4, 1.0), panel) < 80       # nothing said yet
+    assert brightest(frame_at(mp4, 2.5), panel) > 150      # "T: hello" at 2 s
+
+
 def test_audio_and_video_stay_together(made):
     """The teacher's flash and beep were made together: they come out within 100 ms of each
     other, and where the class had them (5 s)."""
@@ -130,3 +146,21 @@ def test_a_screen_share_takes_the_boards_place_while_it_is_on(tmp_path):
     shared = frame_at(mp4, 3.0)
     assert not close(mean_color(shared, board), page_color(1), 30)  # the colour bars
     assert close(mean_color(frame_at(mp4, 5.0), board), page_color(1))  # the page is back
+
+
+def test_a_burst_of_strokes_makes_a_bounded_number_of_stills(tmp_path):
+    """200 shapes in one second (a hostile client at the rate limit) are a handful of stills,
+    and the board ends up with all of them."""
+    from tkroom.egress.compose import STILL_MS, plan
+
+    need_binary("ffmpeg")
+    strokes = [(1000 + 5 * i, 1, [0.1, 0.02 + 0.0045 * i, 0.9, 0.02 + 0.0045 * i], "#ff0000")
+               for i in range(200)]
+    folder = make(tmp_path / "r5", Lesson(3000, [], pages=1, strokes=strokes))
+    p = plan(folder, ComposeSettings(width=640, height=360))
+    assert 2 <= len(p.stills) <= 2 + 1000 // STILL_MS + 1
+    assert sum(d for _, d in p.stills) == 3000
+    compose(folder, ComposeSettings(width=640, height=360))
+    last = frame_at(folder / "composite.mp4", 2.5)
+    # the page (480x360 in the 480x360 board) is striped red from y = 0.02 to 0.92
+    assert close(mean_color(last, (100, 100, 200, 150)), (255, 0, 0), 90)

@@ -60,3 +60,20 @@ async def test_the_log_holds_what_students_received_in_order(tmp_path):
     assert [x.id for x in s.shapes] == ["early"]
     assert [m["id"] for m in recs[0]["saved"]] == ["early###_SharpsChange_0_1"]
     assert "SharpsDrawing" not in "".join(lines) and "private" not in "".join(lines)
+
+
+def test_a_node_with_media_makes_its_recordings_through_egress(tmp_path):
+    """What ``tkroom serve`` builds: the egress plane listens to the media plane's recorder,
+    which leaves its own post-processing to it."""
+    from tkroom.config import Settings
+    from tkroom.egress.plane import EgressPlane
+    from tkroom.planes import build_node
+
+    node = build_node(Settings(host="127.0.0.1", port=0, signal_port=0, data_dir=tmp_path,
+                               egress_width=640, egress_height=360),
+                      state=MemoryState(), web=False, courseware=False)
+    assert isinstance(node.egress, EgressPlane) and node.egress in node.services
+    recorder = node.media.service.recorder
+    assert recorder.listeners == [node.egress] and recorder.legacy is False
+    assert node.egress.settings.record_dir == recorder.record_dir
+    assert (node.egress.settings.width, node.egress.settings.height) == (640, 360)

@@ -69,6 +69,8 @@ async def test_a_job_killed_mid_way_is_retried_and_finishes(lessons_root):
             j = read_job(folder)
             return j is not None and j.state == RUNNING and j.pid > 0 and 0.05 < j.progress < 0.9
         await until(encoding, 120, "encoding progress")
+        await until(lambda: pool.progress.get(folder, 0) > 0.05, 30, "the pool seeing progress")
+        assert pool.status()["running"] == 1
         first = read_job(folder)
         assert first is not None
         os.kill(first.pid, signal.SIGKILL)

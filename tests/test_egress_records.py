@@ -7,6 +7,7 @@ import httpx
 from bench.egress.lesson import Lesson, Publisher, make
 
 from conftest import need_binary
+from tkroom.egress.jobs import read_job
 from tkroom.egress.plane import EgressPlane, EgressSettings
 from tkroom.state.memory import MemoryState
 from webapi_nodes import Api, Receiver, wait_for
@@ -18,8 +19,13 @@ def test_outputs_are_listed_downloadable_and_announced(api: Api, node, tmp_path)
     hook = Receiver(failures=0)
     assert api("companyattribute", roomendcallbackurl=hook.url)["result"] == 0
     records = tmp_path / "records"
-    # what a node that stopped mid-class leaves: an event log without a job (queued at start)
-    make(records / serial / "rec42",
+    # what a node that stopped mid-class leaves: an event log without a job (queued at start),
+    # here with the rows it had registered just before it died
+    node.run(node.node.directory.add_record(
+        serial=serial, path=str(records / serial / "rec42" / "composite.mp4"),
+        starttime=1_700_000_000, kind="mixed", recordid="rec42-8", state=0, recording="rec42",
+        files=[]))
+    folder = make(records / serial / "rec42",
                   Lesson(4000, [Publisher("t", 0), Publisher("s1", 2, hz=550)], pages=2,
                          page_turns=[(2000, 2)]))
     plane = EgressPlane(EgressSettings(records, width=640, height=360, preset="ultrafast",
@@ -39,6 +45,10 @@ def test_outputs_are_listed_downloadable_and_announced(api: Api, node, tmp_path)
             return rows if all(r["state"] == 1 for r in rows) and len(rows) == 4 else None
 
         rows = wait_for(ready, 300, what="outputs ready")
+        wait_for(lambda: read_job(folder).registered, 60, what="the outcome registered")
+        gauges = {m.name: m.samples[0].value for m in plane.metrics()}
+        assert gauges == {"tkroom_egress_jobs_queued": 0, "tkroom_egress_jobs_running": 0,
+                          "tkroom_egress_progress": 1.0}
     finally:
         node.run(plane.stop())
     by = {(r["recordtype"], r["userid"]): r for r in rows}
@@ -98,6 +108,10 @@ def test_a_failed_recording_keeps_its_event_playback(api: Api, node, tmp_path):
             return rows if all(r["state"] != 0 for r in rows) else None
 
         rows = wait_for(settled, 300, what="the job's end")
+        wait_for(lambda: read_job(folder).registered, 60, what="the outcome registered")
+        gauges = {m.name: m.samples[0].value for m in plane.metrics()}
+        assert gauges == {"tkroom_egress_jobs_queued": 0, "tkroom_egress_jobs_running": 0,
+                          "tkroom_egress_progress": 1.0}
     finally:
         node.run(plane.stop())
     by = {r["recordtype"]: r for r in rows}

@@ -89,8 +89,13 @@ def test_the_page_its_shapes_and_the_cameras_follow_the_log():
 def test_board_key_changes_only_with_the_board_layer():
     keys = [s.board_key() for s in scenes(lesson())]
     by_t = {s.t: s.board_key() for s in scenes(lesson())}
-    assert by_t[3500] == by_t[3000]  # a chat line does not change the still
+    assert by_t[3500] != by_t[3000]  # layout 0 shows the chat: a line changes the still
+    assert by_t[3600] == by_t[3500]  # a private line does not
     assert by_t[1000] != by_t[100]   # a shape does
+    log = lesson()
+    log[0] = start_line(1_000, "123", {"roomlayout": 3}, MEMBERS, [])
+    by_t = {s.t: s.board_key() for s in scenes(log)}
+    assert by_t[3500] == by_t[3000]  # layout 3 shows no chat
     assert len(set(keys)) < len(keys)
 
 
@@ -137,6 +142,9 @@ def test_every_layout_keeps_regions_inside_the_frame_and_apart(layout):
     assert layout_name(layout) == {0: "board-right", 1: "board-top", 2: "cameras",
                                    3: "board-only"}.get(layout, "board-right")
     assert len(p.cameras) == (1 if layout == 3 else 2)
+    if p.chat is not None:  # only layout 0 (and its fall-backs), below the cameras
+        assert layout_name(layout) == "board-right" and p.chat.y >= p.cameras[-1].y + 180
+        assert p.chat.y + p.chat.h <= 720 and p.chat.x >= p.board.x + p.board.w
 
 
 def test_fit_keeps_the_aspect_and_centres():

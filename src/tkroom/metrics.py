@@ -255,6 +255,17 @@ def media_families(servers: Iterable[MediaServerState], recordings: int,
     return [up, load, cap, pubs, subs, rec, post]
 
 
+def egress_families(queued: int, running: int, progress: float) -> list[Metric]:
+    """The compositor's jobs on this node (docs/recordings.md)."""
+    q = GaugeMetricFamily("tkroom_egress_jobs_queued",
+                          "Recordings waiting for the compositor on this node", value=queued)
+    r = GaugeMetricFamily("tkroom_egress_jobs_running",
+                          "Recordings being composited on this node", value=running)
+    p = GaugeMetricFamily("tkroom_egress_progress",
+                          "Progress (0..1) of the least advanced running compositor job, 1 when "
+                          "none runs", value=progress)
+    return [q, r, p]
+
 
 def live_families(rooms: int, waiting: int, restarts: int) -> list[Metric]:
     """The live compositor's metrics: streams running, rooms over the cap, ffmpeg deaths."""

@@ -158,4 +158,21 @@ class BoardRenderer:
             name = cam.nickname or cam.userid
             d.text((slot.x + 8, slot.y + slot.h - 8), name[:40], fill=NAME,
                    font=font(max(10, slot.h // 10)), anchor="lb")
+        if placement.chat is not None and scene.chat:
+            self._chat(d, scene, placement.chat)
         return frame
+
+    def _chat(self, d: ImageDraw.ImageDraw, scene: Scene, box: Rect) -> None:
+        """The newest public chat lines, bottom up, each cut to the panel's width."""
+        size = max(10, self.height // 48)
+        f = font(size)
+        line_h = size + size // 2
+        y = box.y + box.h - 8
+        for line in reversed(scene.chat):
+            if y - line_h < box.y + 4:
+                break
+            text = f"{line.nickname or line.fromid}: {line.text}".replace("\n", " ")
+            while text and d.textlength(text, font=f) > box.w - 16:
+                text = text[:-2] + "…"
+            d.text((box.x + 8, y), text, fill=NAME, font=f, anchor="lb")
+            y -= line_h

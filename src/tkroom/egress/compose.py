@@ -38,6 +38,7 @@ from tkroom.rooms.scene import (
 COMPOSITE = "composite.mp4"
 AUDIO = "audio.m4a"
 STILLS = ".stills"
+STILL_MS = 250  # the board layer changes at most this often in the outputs
 USER_SIZE = (640, 360)
 VIDEO_SUFFIXES = (".webm", ".mkv", ".mp4")
 AUDIO_SUFFIXES = (".opus", ".ogg", ".m4a", ".wav")
@@ -226,15 +227,16 @@ def plan(folder: Path, settings: ComposeSettings,
     stills_dir = folder / STILLS
     shutil.rmtree(stills_dir, ignore_errors=True)
     stills_dir.mkdir()
-    frame_ms = max(1, 1000 // settings.fps)
+    # at most one still per STILL_MS window (the last state in it): a board drawn on as fast
+    # as the rate limit allows still makes a bounded number of stills
+    window = max(1000 // settings.fps, STILL_MS)
     last_key: Any = None
     last_t = 0
     opened: dict[tuple[int, Rect], int] = {}  # (video index, rect) -> shown since
     timeline = [s for s in scenes(records) if s.t < duration]
     for n, sc in enumerate(timeline):
-        nxt = timeline[n + 1].t if n + 1 < len(timeline) else duration
-        if nxt - sc.t < frame_ms and n + 1 < len(timeline):
-            continue  # replaced within one frame: never seen
+        if n + 1 < len(timeline) and timeline[n + 1].t // window == sc.t // window:
+            continue  # replaced within the same window
         placement = place(sc, settings.width, settings.height)
         shown: list[tuple[int, Rect]] = []
         if sc.screen is not None and placement.board is not None:
@@ -433,6 +435,8 @@ def compose(folder: Path, settings: ComposeSettings,
                 proc.kill()
                 proc.wait()
     if errors:
+        for part in folder.glob("*.part.*"):
+            part.unlink(missing_ok=True)
         raise RuntimeError("; ".join(errors))
     outputs += user_outputs
     result: dict[str, Any] = {"duration_ms": p.duration_ms, "outputs": {}}

@@ -34,8 +34,9 @@ from tkroom.state.base import RoomState
 log = logging.getLogger(__name__)
 
 EVENTS = "events.jsonl"
-# whom an event reaches: the log keeps what a student of the class would have seen
-_STUDENT_KINDS = frozenset(("all", "except_sender", "except_auditor", "group"))
+# whom an event reaches: the log keeps what every student of the class saw (not what one
+# group, one user or the teachers alone did)
+_STUDENT_KINDS = frozenset(("all", "except_sender", "except_auditor"))
 
 
 class PageFiles(Protocol):

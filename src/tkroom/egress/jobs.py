@@ -90,6 +90,7 @@ class JobPool:
         self.queue: asyncio.Queue[Path] = asyncio.Queue()
         self.queued: set[Path] = set()
         self.running: dict[Path, asyncio.subprocess.Process] = {}
+        self.progress: dict[Path, float] = {}  # running jobs, as their job.json last said
         self._tasks: list[asyncio.Task[None]] = []
         self._later: set[asyncio.Task[None]] = set()
         self.finished = 0
@@ -200,14 +201,19 @@ class JobPool:
         self.running[folder] = proc
         try:
             assert proc.stderr is not None
+            self.progress[folder] = 0.0
+            watch = asyncio.create_task(self._watch(folder))
             try:
                 err = await asyncio.wait_for(proc.stderr.read(), self.settings.timeout_s)
             except TimeoutError:
                 proc.kill()
                 err = b"timed out"
+            finally:
+                watch.cancel()
             rc = await proc.wait()
         finally:
             self.running.pop(folder, None)
+            self.progress.pop(folder, None)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)  # whatever the worker left running
             if proc.returncode is None:
@@ -215,6 +221,14 @@ class JobPool:
         if rc != 0 and err:
             log.warning("compositor for %s: %s", folder.name, err.decode(errors="replace")[-500:])
         return rc
+
+    async def _watch(self, folder: Path, every: float = 2.0) -> None:
+        """Follow a running job's progress (its worker writes it to ``job.json``)."""
+        while True:
+            await asyncio.sleep(every)
+            job = await asyncio.to_thread(read_job, folder)
+            if job is not None:
+                self.progress[folder] = job.progress
 
     async def _finish(self, folder: Path, job: Job) -> None:
         try:

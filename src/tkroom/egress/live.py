@@ -51,9 +51,10 @@ from tkroom.tickets import live_token
 
 log = logging.getLogger(__name__)
 
-# events that can change who watches, what is streamed or what the board shows
+# events that can change who watches, what is streamed or what the still shows (board, chat)
 WATCHED = frozenset({"participantJoined", "participantLeft", "participantEvicted", "_departed",
-                     "onAddStream", "onRemoveStream", "pubMsg", "delMsg", "setProperty"})
+                     "onAddStream", "onRemoveStream", "pubMsg", "delMsg", "setProperty",
+                     "sendMessage"})
 CLASS_BEGIN = "ClassBegin"
 RESTART_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
 STABLE_S = 30.0  # an ffmpeg that ran this long resets the restart delay

@@ -20,8 +20,9 @@ from typing import Any
 from tkroom.directory import RoomDirectory
 from tkroom.egress.compose import AUDIO, COMPOSITE
 from tkroom.egress.eventlog import EVENTS, EventLog
-from tkroom.egress.jobs import DONE, JOB, Job, JobPool, PoolSettings, read_job, write_job
+from tkroom.egress.jobs import DONE, JOB, Job, JobPool, PoolSettings, write_job
 from tkroom.media.recording import RecordingJob
+from tkroom.metrics import Metric, egress_families
 from tkroom.rooms.scene import log_end, parse_log
 from tkroom.state.base import RoomState
 
@@ -102,8 +103,13 @@ class EgressPlane:
         info = await self.directory.room(serial)
         title = (info.roomname if info is not None else "") or serial
         job = Job(recording, serial, started_ms)
+        # a node that died between registering and writing job.json left the rows: reuse them
+        known = {r["kind"]: r["recordid"] for r in await self.directory.records_of(recording)}
         for kind, name, rtype, files in (("events", EVENTS, 0, [EVENTS, *_pages(folder)]),
                                          ("mixed", COMPOSITE, 8, [])):
+            if kind in known:
+                job.records[kind] = known[kind]
+                continue
             job.records[kind] = await self.directory.add_record(
                 serial=serial, path=str(folder / name), starttime=started_ms // 1000,
                 title=title, kind=kind, recordid=f"{recording}-{rtype}", state=PROCESSING,
@@ -181,9 +187,12 @@ class EgressPlane:
         self.logs.clear()
         await self.pool.stop()
 
-    def progress(self, recording_folder: Path) -> float | None:
-        job = read_job(recording_folder)
-        return job.progress if job is not None else None
+    def metrics(self) -> list[Metric]:
+        """Queued and running jobs, and how far the slowest running one is (the progress the
+        worker last wrote, kept by the pool: nothing is read from disk here)."""
+        running = list(self.pool.progress.values())
+        return egress_families(len(self.pool.queued), len(self.pool.running),
+                               min(running) if running else 1.0)
 
 
 def _drop_sources(folder: Path) -> None:
@@ -216,4 +225,5 @@ def install_egress(node: Any, state: RoomState, media: Any) -> EgressPlane:
     media.service.recorder.listeners.append(plane)
     media.service.recorder.legacy = False
     node.services.append(plane)
+    node.metrics.add(plane.metrics)
     return plane

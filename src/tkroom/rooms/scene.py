@@ -8,7 +8,7 @@ where each thing sits in the frame. The log's format is docs/recordings.md's.
 Layouts (the room's ``roomlayout``, 0-99; numbers without a layout of their own use 0):
 
 - 0 ``board-right``: the board (or a screen share) on the left three quarters, cameras stacked
-  in the right column, the teacher's first.
+  in the right column, the teacher's first, the newest chat lines below them.
 - 1 ``board-top``: a strip of cameras along the top (up to six), the board below.
 - 2 ``cameras``: the cameras in a grid over the whole frame (a video conference); a screen
   share, when on, takes the board's place of layout 0.
@@ -37,6 +37,8 @@ _DRAWING = "###_SharpsDrawing_"
 _LASER = "laser###_"
 
 LAYOUTS = {0: "board-right", 1: "board-top", 2: "cameras", 3: "board-only"}
+CHAT_LAYOUTS = frozenset((0,))  # layouts with room for the chat (below the cameras)
+MIN_CHAT_HEIGHT = 120           # px: less room than this shows no chat
 
 
 def layout_name(number: int) -> str:
@@ -155,9 +157,11 @@ class Scene:
         return int(self.page.split("_")[1])
 
     def board_key(self) -> tuple[Any, ...]:
-        """What the still behind the videos depends on (the page, its shapes, the slots)."""
+        """What the still behind the videos depends on (the page, its shapes, the slots, and
+        the chat where the layout shows it)."""
         return (self.page, self.shapes, self.screen is not None,
-                tuple((c.userid, c.stream_id) for c in self.cameras), self.layout)
+                tuple((c.userid, c.stream_id) for c in self.cameras), self.layout,
+                self.chat if self.layout in CHAT_LAYOUTS else ())
 
 
 def _page_of(msg_id: str) -> tuple[str, str] | None:
@@ -352,10 +356,11 @@ class Rect:
 
 @dataclass(frozen=True)
 class Placement:
-    """Where the board (or screen share) and each camera sit in a frame."""
+    """Where the board (or screen share), each camera and the chat sit in a frame."""
 
     board: Rect | None
     cameras: tuple[Rect, ...]
+    chat: Rect | None = None
 
 
 def _even(v: float) -> int:
@@ -404,5 +409,8 @@ def place(scene: Scene, width: int, height: int) -> Placement:
         cams = [Rect(width - w - 16, height - h - 16, w, h)] if n else []
         return Placement(Rect(0, 0, width, height), tuple(cams))
     side = _even(width / 4)
-    return Placement(Rect(0, 0, width - side, height),
-                     tuple(_column(width - side, side, height, n)))
+    cams = _column(width - side, side, height, n) if n else []
+    below = cams[-1].y + cams[-1].h if cams else 0
+    chat = (Rect(width - side, below, side, height - below)
+            if lay in CHAT_LAYOUTS and height - below >= MIN_CHAT_HEIGHT else None)
+    return Placement(Rect(0, 0, width - side, height), tuple(cams), chat)
