@@ -36,3 +36,5 @@ jsdeps: web/sdk/node_modules/.package-lock.json
 js: jsdeps
 	PYTHONPATH=src $(PY) -m tkroom.codes --js > web/sdk/src/codes.js
 	cd web/sdk && npm run build
+	cp web/sdk/node_modules/hls.js/dist/hls.light.min.mjs src/tkroom/web/static/classroom/vendor/hls.js
+	cp web/sdk/node_modules/hls.js/LICENSE src/tkroom/web/static/classroom/vendor/hls.js.LICENSE.txt

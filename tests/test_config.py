@@ -119,6 +119,10 @@ EVERY = {
     "turn_secret": "turn-pw", "turn_host": "turn.example.org", "turn_port": 3479,
     "turn_tls_port": 443, "turn_relay_ports": "50000-50999", "turn_realm": "school.example.org",
     "turn_allowed_peers": ["10.0.0.5", "10.0.1.1-10.0.1.9"], "turn_ttl_s": 14400.0,
+    "live_enabled": False, "live_max_rooms": 2, "live_size": "960x540", "live_fps": 20,
+    "live_video_kbps": 1200, "live_segment_s": 2.0, "live_list_size": 8,
+    "live_ports": "41000-41999", "live_rtp_host": "10.0.0.9",
+    "live_public_url": "https://cdn.example.org", "live_rtmp_url": "rtmp://live.example.org/app/key",
 }
 MASKED = {"database_url": "postgresql://tk:***@db.internal:5433/tk",
           "redis_url": "redis://:***@redis.internal:6380/2", "secret_hex": "***",

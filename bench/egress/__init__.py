@@ -1,0 +1,1 @@
+"""Benchmarks of the egress plane (recordings, the live stream)."""

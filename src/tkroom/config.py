@@ -276,6 +276,37 @@ class Settings(BaseSettings):
     board_rate: int = _s(60, "TKROOM_BOARD_RATE", "board messages a second one user may send, "
                          "in bursts of twice that; beyond, each is refused with 2602 (counted "
                          "per node). `0` = no limit", ge=0)
+    # live streaming to live viewers, role 3 (docs/recordings.md#live)
+    live_enabled: bool = _s(True, "TKROOM_LIVE", "compose a class live as HLS while it has live "
+                            "viewers (role 3) and the room admits them (`allowsidelineuser`); "
+                            "`checkroom` then gives them `pullinfo.hls` (`false`/`0`: never)")
+    live_max_rooms: int = _s(4, "TKROOM_LIVE_MAX_ROOMS", "live compositors (one ffmpeg each) "
+                             "this node runs at once; a further room gets none until one "
+                             "stops", ge=0)
+    live_size: str = _s("1280x720", "TKROOM_LIVE_SIZE", "width x height of the live composite",
+                        pattern=r"^\d{2,4}x\d{2,4}$")
+    live_fps: int = _s(25, "TKROOM_LIVE_FPS", "frames a second of the live composite", ge=5,
+                       le=60)
+    live_video_kbps: int = _s(2500, "TKROOM_LIVE_VIDEO_KBPS", "H.264 bitrate of the live "
+                              "composite, kbit/s", ge=100)
+    live_segment_s: float = _s(1.0, "TKROOM_LIVE_SEGMENT", "seconds of one HLS segment (one "
+                               "key frame each)", ge=0.5, le=10)
+    live_list_size: int = _s(6, "TKROOM_LIVE_LIST_SIZE", "segments the live playlist names; "
+                             "older ones are deleted a few segments later", ge=3, le=60)
+    live_ports: str = _s("50000-50999", "TKROOM_LIVE_PORTS", "local UDP ports the live "
+                         "compositor receives the publishers' RTP on (two a stream); outside "
+                         "the media server's own range", pattern=r"^\d{1,5}-\d{1,5}$")
+    live_rtp_host: str = _s("127.0.0.1", "TKROOM_LIVE_RTP_HOST", "the address the media server "
+                            "forwards RTP to (this node as Janus reaches it; `127.0.0.1` for "
+                            "the embedded Janus)")
+    live_public_url: str = _s("", "TKROOM_LIVE_PUBLIC_URL", "base URL `pullinfo.hls` starts "
+                              "with, e.g. a CDN in front of this node's `/live/` "
+                              "(`https://cdn.example.org`); empty: the address the viewer "
+                              "reached the node by")
+    live_rtmp_url: str = _s("", "TKROOM_LIVE_RTMP_URL", "RTMP URL every live composite is also "
+                            "pushed to (`{serial}` is replaced by the room number), unless the "
+                            "enterprise set its own (`companyattribute` `livertmpurl`); empty: "
+                            "no push", secret=True)
 
     # operations (docs/operations.md#health-and-readiness, #metrics)
     drain_s: float = _s(0.0, "TKROOM_DRAIN_SECONDS", "seconds a stopping node keeps serving "

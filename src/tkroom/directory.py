@@ -87,6 +87,10 @@ class RoomDirectory(Protocol):
     async def records_of(self, recording: str) -> list[dict[str, Any]]:
         """The outputs registered for one recording (egress plane)."""
 
+    async def live_push_url(self, serial: str) -> str:
+        """The RTMP URL the room's enterprise pushes its live streams to (``livertmpurl`` of
+        ``companyattribute``); empty: none (egress plane)."""
+
     async def page_image(self, serial: str, fileid: int, page: int) -> str | None:
         """The image of a converted courseware page on this node's disk, when the file is the
         room's enterprise's (egress plane: a recording keeps the pages it showed)."""

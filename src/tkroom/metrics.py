@@ -266,3 +266,14 @@ def egress_families(queued: int, running: int, progress: float) -> list[Metric]:
                           "none runs", value=progress)
     return [q, r, p]
 
+
+def live_families(rooms: int, waiting: int, restarts: int) -> list[Metric]:
+    """The live compositor's metrics: streams running, rooms over the cap, ffmpeg deaths."""
+    return [
+        GaugeMetricFamily("tkroom_live_streams", "Live compositors (one ffmpeg each) running "
+                          "on this node", value=rooms),
+        GaugeMetricFamily("tkroom_live_waiting", "Rooms with live viewers left without a "
+                          "stream by live_max_rooms", value=waiting),
+        CounterMetricFamily("tkroom_live_ffmpeg_restarts", "Live ffmpeg processes that ended "
+                            "without being asked to and were started again", value=restarts),
+    ]

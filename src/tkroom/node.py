@@ -91,6 +91,7 @@ class Node:
         self.media: Any = None   # the media plane, likewise
         self.turn: Any = None    # the TURN plane, likewise
         self.egress: Any = None  # the egress plane (recordings' outputs), likewise
+        self.live: Any = None  # the live compositor (tkroom.egress.live_plane), when installed
         self.routes: list[BaseRoute] = []
         self.app: Starlette | None = None
         self.port: int = settings.port

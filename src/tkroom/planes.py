@@ -13,6 +13,7 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from tkroom.config import Settings
 from tkroom.metrics import Metric, signal_families
@@ -117,6 +118,9 @@ def build_node(settings: Settings, *, state: RoomState | None = None, media: boo
         from tkroom.egress.plane import install_egress
 
         node.egress = install_egress(node, state, node.media)
+    from tkroom.egress.live_plane import install_live
+
+    install_live(node, signal)
     if courseware:
         from tkroom.courseware import install_courseware
 
@@ -124,5 +128,6 @@ def build_node(settings: Settings, *, state: RoomState | None = None, media: boo
     if web:
         from tkroom.web import web_routes
 
-        node.routes.extend(web_routes())
+        live = urlsplit(settings.live_public_url)
+        node.routes.extend(web_routes(f"{live.scheme}://{live.netloc}" if live.netloc else ""))
     return node

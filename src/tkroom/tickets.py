@@ -59,3 +59,9 @@ def verify(secret: bytes, ticket: str, now: float, grace: float = 0.0) -> Identi
     if data.pop("exp") + grace < now:
         raise CodeError(5301, "The join ticket has expired: call checkroom again")
     return Identity(**data)
+
+
+def live_token(secret: bytes, serial: str) -> str:
+    """The path token of a room's live stream (``/live/<serial>/<token>/``): every node of the
+    cluster derives the same one, and the stream cannot be found from the room number alone."""
+    return hmac.new(secret, b"live\0" + serial.encode(), hashlib.sha256).hexdigest()[:32]

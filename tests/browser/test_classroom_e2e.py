@@ -479,7 +479,10 @@ def test_teacher_controls_and_roles(class_node: ClassNode, browser_ns, request):
         people.append(live)
         live.join("Viewer", "watch1234")
         assert live.eval("tkroomPage.room.getMySelf().properties.role") == 3
-        live.decodes(t_id)
+        # it watches the live composite (HLS), not a WebRTC subscription per camera
+        wait_until(lambda: live.eval("document.getElementById('live-video').currentTime") > 0.5,
+                   60, "the live stream plays")
+        assert not live.stats(t_id)
         assert live.page.locator('#controls [data-action="hand"]').count() == 0
         live.page.fill("#chat-input", "watching from home")
         live.page.click("#chat-form button")

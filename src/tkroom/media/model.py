@@ -40,6 +40,7 @@ class Publication:
     flowing: bool = False
     completed: bool = False
     record_base: str = ""
+    sdp: str = ""  # the media server's SDP answer: its mids and codecs (live forwarding)
     watchdog: asyncio.Task[None] | None = None
     simulcast: bool = False
 

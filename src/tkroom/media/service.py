@@ -191,6 +191,7 @@ class MediaService:
             await self._drop_pub(room, pub, announce=False)
             raise CodeError(E.ERR_PUBLISH_FAILED, f"the media server refused the offer: "
                             f"{e.reason}", namespace="error_notice", **_fields(key)) from None
+        pub.sdp = str(answer.get("sdp", ""))
         handle.on_event = lambda m: self._pub_event(room, pub, m)
         pub.watchdog = spawn(self._publish_watchdog(room, pub))
         return {"streamId": key.stream_id, "publicationId": pub.id, "jsep": answer}

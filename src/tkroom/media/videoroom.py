@@ -28,6 +28,16 @@ class RoomSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class Forward:
+    """One stream of a publisher to forward as plain RTP: its ``mid`` in the publisher's
+    SDP, the local UDP ``port`` and the payload type ``pt`` the receiver's SDP names."""
+
+    mid: str
+    port: int
+    pt: int
+
+
+@dataclass(frozen=True, slots=True)
 class Listed:
     """One room as Janus's ``list`` answers it."""
 
@@ -163,9 +173,38 @@ class VideoRoom:
         await handle.message(body)
 
     @staticmethod
+    async def keyframe(handle: JanusHandle) -> None:
+        """Ask a publication for a key frame now (Janus sends it a PLI): a new receiver of its
+        forwarded RTP decodes nothing before one."""
+        await handle.message({"request": "configure", "keyframe": True}, within=5)
+
+    @staticmethod
     async def trickle(handle: JanusHandle, candidate: Json | None) -> None:
         """Forward one ICE candidate of the client (``None``: end of candidates)."""
         await handle.trickle(candidate)
+
+    async def rtp_forward(self, feed: str, host: str, streams: list[Forward], *,
+                          within: float = 10.0) -> list[int]:
+        """Forward publisher ``feed``'s streams as plain RTP to ``host`` (the live
+        compositor); Janus's forwarder ids, one per stream. Janus drops them itself when the
+        publisher goes."""
+        if self.server.control is None:
+            raise JanusError(0, f"media server {self.server.id} is not connected")
+        data, _ = await self.server.control.message({
+            "request": "rtp_forward", "room": self.id, "publisher_id": feed, "host": host,
+            "host_family": "ipv4",
+            "streams": [{"mid": f.mid, "port": f.port, "pt": f.pt} for f in streams],
+        }, within=within)
+        return [int(f["stream_id"]) for f in data.get("forwarders", [])]
+
+    async def stop_rtp_forward(self, feed: str, stream_id: int) -> None:
+        """Stop one forwarder (a publisher that already left took it with it: no error)."""
+        if self.server.control is None or not self.server.healthy:
+            return
+        with contextlib.suppress(JanusError, TimeoutError):
+            await self.server.control.message({
+                "request": "stop_rtp_forward", "room": self.id, "publisher_id": feed,
+                "stream_id": stream_id}, within=5)
 
     @staticmethod
     async def rooms(server: MediaServer) -> list[Listed]:

@@ -222,6 +222,14 @@ class SqlRoomDirectory:
             "duration_ms": row["duration_ms"], "size": row["size"], "recordpath": path,
             "identify": secrets.token_hex(8)})
 
+    async def live_push_url(self, serial: str) -> str:
+        """The enterprise's ``livertmpurl`` (``companyattribute``), or empty."""
+        async with self.sessions() as s:
+            room = await s.get(Room, serial)
+            company = await s.get(Company, room.companyid) if room else None
+        url = (company.attributes or {}).get("livertmpurl") if company else None
+        return url if isinstance(url, str) else ""
+
     async def page_image(self, serial: str, fileid: int, page: int) -> str | None:
         """A converted page of a file of the room's enterprise, if on this node's disk."""
         async with self.sessions() as s:

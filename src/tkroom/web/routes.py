@@ -35,23 +35,33 @@ async def _sdk(request: Request) -> Response:
     return FileResponse(SDK_FILE, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
 
 
-async def _page(request: Request) -> Response:
-    serial = request.path_params["serial"]
-    if not _SERIAL.match(serial):
-        code = codes.WebAPI.ROOM_NOT_EXIST
-        return JSONResponse(
-            {"result": int(code), "msg": codes.describe("webapi", int(code))}, status_code=404
+def _csp(live_origin: str) -> str:
+    """The page's policy; a live stream served from elsewhere (a CDN) may be fetched too."""
+    if not live_origin:
+        return _CSP
+    return _CSP.replace("connect-src 'self'", f"connect-src 'self' {live_origin}")
+
+
+def web_routes(live_origin: str = "") -> list[BaseRoute]:
+    """``/sdk/tkroom.js``, ``/room/<serial>`` (the classroom page) and its static files.
+    ``live_origin``: where live viewers fetch the HLS stream when not from this node (the
+    origin of the ``live_public_url`` setting)."""
+    csp = _csp(live_origin)
+
+    async def page(request: Request) -> Response:
+        serial = request.path_params["serial"]
+        if not _SERIAL.match(serial):
+            code = codes.WebAPI.ROOM_NOT_EXIST
+            return JSONResponse(
+                {"result": int(code), "msg": codes.describe("webapi", int(code))},
+                status_code=404)
+        return HTMLResponse(
+            PAGE_FILE.read_text(encoding="utf-8"),
+            headers={"Content-Security-Policy": csp, "Cache-Control": "no-cache"},
         )
-    return HTMLResponse(
-        PAGE_FILE.read_text(encoding="utf-8"),
-        headers={"Content-Security-Policy": _CSP, "Cache-Control": "no-cache"},
-    )
 
-
-def web_routes() -> list[BaseRoute]:
-    """``/sdk/tkroom.js``, ``/room/<serial>`` (the classroom page) and its static files."""
     return [
         Route("/sdk/tkroom.js", _sdk, methods=["GET", "HEAD"]),
-        Route("/room/{serial}", _page, methods=["GET", "HEAD"]),
+        Route("/room/{serial}", page, methods=["GET", "HEAD"]),
         Mount("/classroom", StaticFiles(directory=STATIC_DIR / "classroom"), name="classroom"),
     ]

@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 
 from tkroom import tickets
 from tkroom.errors import CodeError
+from tkroom.roles import VIEWER
 from tkroom.store.loginkeys import check_login_key
 from tkroom.store.models import Group, MediaServer, Room
 from tkroom.store.rooms import room_dict
@@ -85,8 +86,19 @@ async def checkroom(call: Call) -> dict[str, Any]:
     ident = tickets.Identity(serial=room.serial, userid=userid, role=role, nickname=nickname,
                              companyid=company.id)
     ticket = tickets.issue(call.state.secret, ident, call.now, call.state.settings.ticket_ttl_s)
-    return {"room": room_dict(room), "roomrole": role, "nickname": nickname, "thirdid": thirdid,
-            "userid": userid, "ticket": ticket, "iceServers": ice_servers(call, userid)}
+    answer = {"room": room_dict(room), "roomrole": role, "nickname": nickname, "thirdid": thirdid,
+              "userid": userid, "ticket": ticket,
+              "iceServers": ice_servers(call, userid)}
+    if role == VIEWER and call.state.settings.live_enabled:
+        answer["pullinfo"] = {"hls": live_url(call, room.serial)}
+    return answer
+
+
+def live_url(call: Call, serial: str) -> str:
+    """The room's live HLS playlist: under the configured public (CDN) URL, else the address
+    the viewer reached this node by."""
+    base = call.state.settings.live_public_url.rstrip("/") or str(call.request.base_url).rstrip("/")
+    return f"{base}/live/{serial}/{tickets.live_token(call.state.secret, serial)}/index.m3u8"
 
 
 def ice_servers(call: Call, userid: str) -> list[dict[str, Any]]:

@@ -75,8 +75,12 @@ URL_ATTRS = ("roomstartcallbackurl", "roomendcallbackurl", "roomloginouturl", "c
         (Param("roomstartcallbackurl", doc="POSTed when a class begins"),
          Param("roomendcallbackurl", doc="POSTed when a class ends"),
          Param("roomloginouturl"), Param("companyname"), Param("companyico", doc="logo URL"),
+         Param("livertmpurl", doc="RTMP URL (`rtmp://` or `rtmps://`) every live stream of the "
+               "enterprise's rooms is also pushed to, `{serial}` replaced by the room number; "
+               "empty: none (the node's `live_rtmp_url` then)"),
          Param("updateflag", "integer", doc="accepted for compatibility")),
-        ((6001, "a URL that is not http(s)"), (4003, "companyname too long")))
+        ((6001, "a URL that is not http(s), or a livertmpurl that is not rtmp(s)"),
+         (4003, "companyname too long")))
 async def companyattribute(call: Call) -> dict[str, Any]:
     c = await call.company()
     attrs = dict(c.attributes or {})
@@ -88,6 +92,12 @@ async def companyattribute(call: Call) -> dict[str, Any]:
         if u.scheme not in ("http", "https") or not u.hostname or len(v) > 500:
             raise CodeError(6001, f"{name} must be an http(s) URL")
         attrs[name] = v
+    rtmp = call.p.get("livertmpurl")
+    if rtmp is not None:
+        u = urlsplit(rtmp)
+        if rtmp and (u.scheme not in ("rtmp", "rtmps") or not u.hostname or len(rtmp) > 500):
+            raise CodeError(6001, "livertmpurl must be an rtmp:// or rtmps:// URL")
+        attrs["livertmpurl"] = rtmp
     companyname = call.p.get("companyname")
     if companyname:
         if len(companyname) > 200:
@@ -95,7 +105,7 @@ async def companyattribute(call: Call) -> dict[str, Any]:
         c.name = companyname
     c.attributes = attrs
     call.uncache()
-    return {"companyname": c.name, **{k: attrs.get(k, "") for k in URL_ATTRS}}
+    return {"companyname": c.name, **{k: attrs.get(k, "") for k in (*URL_ATTRS, "livertmpurl")}}
 
 
 @method("WebAPI", "useradd", "Register an enterprise user (for rooms with registeredonly=1).",

@@ -5,6 +5,7 @@
 // own that the room does not also have, so a late joiner or a reconnect sees the same class.
 
 import TK from "/sdk/tkroom.js";
+import Hls from "/classroom/vendor/hls.js";
 import { createBoard } from "/classroom/board.js";
 import { createCourseware } from "/classroom/courseware.js";
 import { el } from "/classroom/dom.js";
@@ -121,6 +122,56 @@ function showError(err, ns = "room") {
 room.on("room-error-notice", (ev) => showNotice("error", ev.code, ev.source === "sdk" ? "sdk" : "room", ev.message, ev));
 room.on("room-warn-notice", (ev) => showNotice("warn", ev.code, "warn", ev.message));
 
+// ---- the live stream (role 3) -------------------------------------------------------------
+
+// A live viewer whose checkroom answer has pullinfo.hls watches the class as one composed
+// stream (the board, the cameras, the sound) instead of subscribing to every camera.
+room.on("room-checkroom", (ev) => {
+  const hls = ev.message && ev.message.pullinfo && ev.message.pullinfo.hls;
+  page.live = typeof hls === "string" ? hls : null;
+  if (page.live) room.options.autoSubscribeAV = false;
+});
+
+const LIVE_RETRY_MS = 2000;
+
+function startLive() {
+  const video = $("live-video");
+  $("live").hidden = false;
+  $("board").hidden = true;
+  $("stage").hidden = true;
+  $("stage-empty").hidden = true;
+  if (page.hls || video.src) return;
+  $("live-status").textContent = t("live.waiting");
+  video.addEventListener("playing", () => ($("live-status").textContent = ""));
+  if (Hls.isSupported()) {
+    // 1 s segments, listed about 1 s after their last frame: play 1.5 s behind the live edge
+    // (bench/egress/live.py measures it), and catch up when more than 6 s behind.
+    const hls = new Hls({ lowLatencyMode: true, liveSyncDuration: 1.5, liveMaxLatencyDuration: 6,
+                          maxLiveSyncPlaybackRate: 1.2, enableWorker: false });
+    page.hls = hls;
+    hls.on(Hls.Events.ERROR, (_e, data) => {
+      if (!data.fatal || page.hls !== hls) return;
+      // The stream starts a few seconds after the first viewer joins, and comes back after a
+      // restart: load it again.
+      setTimeout(() => page.hls === hls && hls.loadSource(page.live), LIVE_RETRY_MS);
+    });
+    hls.loadSource(page.live);
+    hls.attachMedia(video);
+  } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
+    video.src = page.live; // Safari plays HLS itself
+  } else {
+    $("live-status").textContent = t("live.unsupported");
+    return;
+  }
+  video.play().catch(() => {});
+}
+
+function stopLive() {
+  if (page.hls) page.hls.destroy();
+  page.hls = null;
+  $("live-video").removeAttribute("src");
+}
+
 // ---- joining -----------------------------------------------------------------------------
 
 function setConn(text) {
@@ -200,6 +251,7 @@ room.on("room-connected", (ev) => {
   courseware.load();
   loadGroups();
   restoreMedia();
+  if (page.live) startLive();
 });
 
 /** After a reload (or a rejoin): the chosen devices again and, where the role may turn them
@@ -242,6 +294,7 @@ room.on("room-leaveroom", () => {
 });
 
 function endClass(text) {
+  stopLive();
   closeDevicePanel();
   $("class-timer").hidden = true;
   $("rec-indicator").hidden = true;
@@ -479,6 +532,7 @@ function stageUsers() {
 }
 
 function renderStage() {
+  if (page.live) return; // the live stream shows the stage
   const stage = $("stage");
   const users = stageUsers();
   const keep = new Set(users.map((u) => u.id));
