@@ -97,6 +97,8 @@ def build_node(settings: Settings, *, state: RoomState | None = None, media: boo
         install_courseware(node)
     if web:
         from tkroom.web import web_routes
+        from tkroom.webapi.playback import playback_code
 
-        node.routes.extend(web_routes())
+        sessions = node.sessions
+        node.routes.extend(web_routes(lambda ident, token: playback_code(sessions, ident, token)))
     return node

@@ -34,6 +34,7 @@ from tkroom.store.models import File, Record
 from tkroom.webapi import clientapi, companies, files, groups, history, login, rooms, servers  # noqa: F401
 from tkroom.webapi.openapi import openapi_document
 from tkroom.webapi.params import MAX_ID, parse
+from tkroom.webapi.playback import playback_info
 from tkroom.webapi.registry import METHODS, Call
 from tkroom.webapi.state import ApiState
 
@@ -232,6 +233,7 @@ def routes() -> list[BaseRoute]:
         Route("/download/file/{ident}/{token}/{part}", download_page, methods=["GET"]),
         Route("/download/record/{ident}/{token}", download_record, methods=["GET"]),
         Route("/download/{rest:anypath}", no_such_file, methods=["GET"]),
+        Route("/playback/{ident}/{token}/info", playback_info, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
     ]
 
