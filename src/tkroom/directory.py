@@ -73,6 +73,19 @@ class RoomDirectory(Protocol):
 
     async def add_record(self, *, serial: str, path: str, starttime: int, duration_ms: int = 0,
                          size: int = 0, title: str = "", kind: str = "mixed", userid: str = "",
-                         recordid: str | None = None) -> str:
-        """Register a finished recording for ``getrecordlist`` (kind 'publisher' or 'mixed');
-        answers its ``recordid`` (media plane)."""
+                         recordid: str | None = None, state: int = 1, recording: str = "",
+                         files: list[str] | None = None) -> str:
+        """Register an output of a recording for ``getrecordlist`` (kind 'events',
+        'publisher' or 'mixed'; ``state`` 0 processing, 1 ready, 2 failed); answers its
+        ``recordid`` (media and egress planes)."""
+
+    async def update_record(self, recordid: str, **fields: Any) -> dict[str, Any] | None:
+        """Change an output's ``state``, ``reason``, ``size``, ``duration_ms`` or ``files``;
+        a change to ready (1) sends the enterprise's ``recordready`` webhook (egress plane)."""
+
+    async def records_of(self, recording: str) -> list[dict[str, Any]]:
+        """The outputs registered for one recording (egress plane)."""
+
+    async def page_image(self, serial: str, fileid: int, page: int) -> str | None:
+        """The image of a converted courseware page on this node's disk, when the file is the
+        room's enterprise's (egress plane: a recording keeps the pages it showed)."""

@@ -14,9 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from tkroom.directory import RoomInfo
+from tkroom.rooms.courseware import DONE, is_output, output_dir, page_name
 from tkroom.rooms.entry import check_entry
 from tkroom.store.loginkeys import check_login_key
-from tkroom.store.models import ChatMessage, ClassEvent, Company, Group, MediaServer, Room
+from tkroom.store.models import ChatMessage, ClassEvent, Company, File, Group, MediaServer, Room
 from tkroom.store.records import RecordRepo
 from tkroom.store.roomcache import RoomCache
 from tkroom.store.rooms import entry, room_info
@@ -111,5 +112,40 @@ class SqlRoomDirectory:
                  "maxusers": m.maxusers} for m in rows]
 
     async def add_record(self, **kw: Any) -> str:
-        """See RecordRepo.add: the media plane registers a finished recording."""
+        """See RecordRepo.add: the media and egress planes register outputs."""
         return await self.records.add(**kw)
+
+    async def update_record(self, recordid: str, **fields: Any) -> dict[str, Any] | None:
+        """See RecordRepo.update; an output that becomes ready is announced to the
+        enterprise's ``roomendcallbackurl`` as ``recordready`` (through the webhook worker)."""
+        row = await self.records.update(recordid, **fields)
+        if row is not None and fields.get("state") == 1:
+            await self._record_ready(row)
+        return row
+
+    async def records_of(self, recording: str) -> list[dict[str, Any]]:
+        return await self.records.of_recording(recording)
+
+    async def _record_ready(self, row: dict[str, Any]) -> None:
+        async with self.sessions() as s:
+            room = await s.get(Room, row["serial"])
+            company = await s.get(Company, room.companyid) if room else None
+        url = (company.attributes or {}).get("roomendcallbackurl") if company else None
+        if company is None or not url:
+            return
+        path = f"/download/record/{row['recordid']}/{row['token']}"
+        await self.webhooks.enqueue(company.id, url, {
+            "event": "recordready", "serial": row["serial"], "recordid": row["recordid"],
+            "recordtype": row["recordtype"], "userid": row["userid"],
+            "duration_ms": row["duration_ms"], "size": row["size"], "recordpath": path,
+            "identify": secrets.token_hex(8)})
+
+    async def page_image(self, serial: str, fileid: int, page: int) -> str | None:
+        """A converted page of a file of the room's enterprise, if on this node's disk."""
+        async with self.sessions() as s:
+            room = await s.get(Room, serial)
+            f = await s.get(File, fileid) if room is not None and 0 < fileid < 2**31 else None
+        if f is None or room is None or f.companyid != room.companyid or \
+                not (f.conversion and f.status == DONE and is_output(page_name(page), f.pagenum)):
+            return None
+        return str(output_dir(f.path) / page_name(page))

@@ -215,7 +215,11 @@ class WebhookDelivery(Base):
 
 
 class Record(Base):
-    """A finished recording registered by the media plane, listed by ``getrecordlist``."""
+    """One output of a recording, listed by ``getrecordlist``: ``recordtype`` 0 (event
+    playback), 1 (one user's MP4) or 8 (the merged MP4); ``state`` 0 processing, 1 ready,
+    2 failed (``reason``). The outputs of one recording share ``recording`` and its folder;
+    ``files`` are the names in that folder the row's token downloads
+    (``/download/record/<recordid>/<token>/<file>``)."""
 
     __tablename__ = "records"
     recordid: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -228,6 +232,12 @@ class Record(Base):
     kind: Mapped[str] = mapped_column(String(20), default="mixed")  # 'publisher' | 'mixed'
     userid: Mapped[str] = mapped_column(String(100), default="")
     token: Mapped[str] = mapped_column(String(64))
+    recordtype: Mapped[int] = mapped_column(Integer, default=8, server_default="8")
+    state: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    recording: Mapped[str] = mapped_column(String(64), default="", server_default="",
+                                           index=True)
+    files: Mapped[list[str] | None] = mapped_column(JSON, nullable=True, default=None)
 
 
 class ServerSecret(Base):

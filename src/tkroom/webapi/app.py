@@ -129,6 +129,20 @@ async def download_record(request: Request) -> Response:
     return await _download(request, Record, _record_id)
 
 
+async def download_record_file(request: Request) -> Response:
+    """One file of a recording (``events.jsonl``, ``composite.mp4``, ``audio.m4a``, a page
+    image...), under the record's token: only the names the egress plane listed for that
+    record (``Record.files``), from the recording's folder."""
+    part = request.path_params["part"]
+
+    def pick(row: Record) -> tuple[str, str] | None:
+        if part not in (row.files or []) or "/" in part or part.startswith("."):
+            return None
+        return str(Path(row.path).parent / part), part
+
+    return await _download(request, Record, _record_id, pick, RECORD_HEADERS)
+
+
 def _file_id(raw: str) -> int | None:
     """A file id as the store keeps it (a 32-bit integer column), else None."""
     if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
@@ -148,6 +162,7 @@ INLINE_TYPES = {
     "gif": "image/gif", "webp": "image/webp", "bmp": "image/bmp", "mp3": "audio/mpeg",
     "m4a": "audio/mp4", "wav": "audio/wav", "ogg": "audio/ogg", "mp4": "video/mp4",
     "webm": "video/webm", "txt": "text/plain; charset=utf-8",
+    "jsonl": "application/x-ndjson; charset=utf-8",
 }
 # Whatever a user file holds, it gets no script, no plugin, no origin of its own to act from.
 USER_FILE_HEADERS = {
@@ -157,6 +172,10 @@ USER_FILE_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 
+
+# A recording's outputs never change under their URL once listed; a media player reads them in
+# ranges (FileResponse answers Range requests).
+RECORD_HEADERS = {**USER_FILE_HEADERS, "Cache-Control": "private, max-age=3600"}
 
 # A converted page never changes under its URL (a new upload gets a new token): every student's
 # browser keeps it rather than asking again at each page turn.
@@ -232,6 +251,7 @@ def routes() -> list[BaseRoute]:
         Route("/download/file/{ident}/{token}", download_file, methods=["GET"]),
         Route("/download/file/{ident}/{token}/{part}", download_page, methods=["GET"]),
         Route("/download/record/{ident}/{token}", download_record, methods=["GET"]),
+        Route("/download/record/{ident}/{token}/{part}", download_record_file, methods=["GET"]),
         Route("/download/{rest:anypath}", no_such_file, methods=["GET"]),
         Route("/playback/{ident}/{token}/info", playback_info, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
