@@ -1,14 +1,16 @@
 """What the playback page (``/playback/<recordid>/<token>``, docs/recordings.md) needs to play
 a recorded lesson: the record's title and times, the download URLs of its event log and of the
-media that exist (``composite.mp4``, else ``audio.m4a``), and the room's courseware with its
-page images (the log names files by id only). The record's random token grants all of it, as
-it grants the downloads."""
+media that exist (``composite.mp4``, else ``audio.m4a``), the courseware pages the recording
+kept (``page-<fileid>_<page>.jpg``, linked in by the egress plane's event log) and, for pages it
+did not keep, the room's courseware with its page images (the log names files by id only). The
+record's random token grants all of it, as it grants the downloads."""
 
 from __future__ import annotations
 
 import asyncio
 import hmac
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +33,17 @@ DB_ERROR = int(codes.WebAPI.DATABASE_ERROR)
 _HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
+PAGE_RE = re.compile(r"^page-(\d+_\d+)\.jpg$")
+
+
 def record_folder(row: Record) -> Path:
-    """The folder holding a recording's files: ``path`` itself, or the folder of the file
-    it names (a record registered with its main file)."""
-    path = Path(row.path)
-    return path if path.is_dir() else path.parent
+    """The folder holding a recording's files (the download route's: beside ``path``)."""
+    return Path(row.path).parent
+
+
+def _listed(row: Record, folder: Path) -> set[str]:
+    """The names of the record's files that its token downloads and that exist now."""
+    return {n for n in row.files or [] if "/" not in n and (folder / n).is_file()}
 
 
 async def find_record(sessions: async_sessionmaker, ident: str, token: str) -> Record | None:
@@ -81,7 +89,7 @@ async def playback_info(request: Request) -> Response:
         log.exception("playback: database failure")
         return _answer(DB_ERROR, 500)
     folder = record_folder(row)
-    present = await asyncio.to_thread(lambda: {n for n in (EVENTS, VIDEO, AUDIO) if (folder / n).is_file()})
+    present = await asyncio.to_thread(_listed, row, folder)
     base = str(request.base_url).rstrip("/")
     url = f"/download/record/{row.recordid}/{row.token}/"
 
@@ -92,6 +100,7 @@ async def playback_info(request: Request) -> Response:
         "result": 0, "recordid": row.recordid, "serial": row.serial, "title": row.title,
         "starttime": row.starttime, "duration_ms": row.duration_ms,
         "events": where(EVENTS), "video": where(VIDEO), "audio": where(AUDIO),
+        "pages": {m.group(1): url + n for n in sorted(present) if (m := PAGE_RE.match(n))},
         "files": [file_entry(base, f, rf) for f, rf in pairs],
     }
     return JSONResponse(body, headers=_HEADERS)

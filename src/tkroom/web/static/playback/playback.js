@@ -124,7 +124,8 @@ function layout() {
 
 function showPage(p) {
   const f = p.fileid ? fileOf(p.fileid) : null;
-  const url = p.fileid ? pageImageOf(f, p.currpage) : "";
+  // The page the recording kept, else the room's file as it is now (deleted since: none).
+  const url = p.fileid ? (view.info.pages || {})[p.key] || pageImageOf(f, p.currpage) : "";
   const name = p.fileid ? (f && f.filename) || p.filename || String(p.fileid) : t("board.blank");
   $("board-title").textContent = name;
   $("board-pageno").textContent = t("board.pageOf", { n: p.currpage, total: p.pagenum });

@@ -1,0 +1,345 @@
+"""The playback page in Debian's Chromium: a recorded lesson (the event log of
+recording_fixture.py and media made by ffmpeg, registered as the egress plane registers a
+recording) played on a real node. Seeking anywhere shows the board as it was then
+(screenshot pixels where a stroke is and is not yet), the page number, the chat and who was
+present; seeking back takes a later stroke away; the video, the sound alone or a clock drives
+the time; a wrong link gets a readable page in the reader's language.
+
+Screenshots go to test-output/browser/<test name>/.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from browser import recording_fixture as fx
+from browser.classnode import ClassNode
+from browser.conftest import OUTPUT
+from browser.test_classroom_e2e import wait_until
+from conftest import need_binary
+from tkroom.store.records import RecordRepo
+
+pytestmark = [pytest.mark.browser]
+
+
+@dataclass
+class Rec:
+    recordid: str
+    token: str
+    folder: Path
+
+    def path(self, node: ClassNode) -> str:
+        return f"{node.url}/playback/{self.recordid}/{self.token}"
+
+
+def register(node: ClassNode, serial: str, folder: Path, files: list[str], state: int = 1) -> Rec:
+    """A recording's event-playback output, as the egress plane registers it."""
+    repo = RecordRepo(node.node.sessions)
+
+    async def go() -> tuple[str, str]:
+        rid = await repo.add(serial=serial, path=str(folder / "events.jsonl"), starttime=1_767_000_000,
+                             duration_ms=fx.DURATION, title="Geometry, lesson 3", kind="events",
+                             state=state, recording=folder.name, files=files)
+        row = await repo.update(rid, state=state)
+        assert row is not None
+        return rid, row["token"]
+
+    rid, token = node.call(go())
+    return Rec(rid, token, folder)
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory) -> Iterator[ClassNode]:
+    need_binary("ffmpeg")
+    with ClassNode(None, None, tmp_path_factory.mktemp("playbacknode")) as n:
+        yield n
+
+
+@pytest.fixture(scope="module")
+def serial(node: ClassNode) -> str:
+    return node.create_room("Geometry")
+
+
+@pytest.fixture(scope="module")
+def with_video(node: ClassNode, serial: str, tmp_path_factory) -> Rec:
+    folder = tmp_path_factory.mktemp("rec-video")
+    fx.write_log(folder)
+    fx.write_media(folder, video=True)
+    fx.write_media(folder, video=False)
+    return register(node, serial, folder, ["events.jsonl", "composite.mp4", "audio.m4a"])
+
+
+@pytest.fixture(scope="module")
+def chromium(playwright_instance, chromium_path):
+    from browser.conftest import launch
+
+    b = launch(playwright_instance, chromium_path, ["--autoplay-policy=no-user-gesture-required"])
+    yield b
+    b.close()
+
+
+class Viewer:
+    """One browser context on the playback page."""
+
+    def __init__(self, browser, url: str, locale: str = "en-US", ready: bool = True) -> None:
+        self.context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 860})
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.response = self.page.goto(url)
+        if ready:
+            # Polled from here: the page's CSP (kept on) forbids the eval wait_for_function uses.
+            wait_until(lambda: self.eval("window.tkroomPlayback && window.tkroomPlayback.ready === true"),
+                       within=20, what="the playback page to load")
+
+    def eval(self, js: str, arg=None):
+        return self.page.evaluate(js, arg)
+
+    def seek(self, ms: int) -> None:
+        """Drags the seek bar to ``ms`` (its input and change events, as a drag sends them)."""
+        self.page.locator("#pb-seek").evaluate(
+            """(bar, ms) => { bar.value = String(ms); bar.dispatchEvent(new Event('input'));
+                               bar.dispatchEvent(new Event('change')); }""", ms)
+        self.at(ms)
+
+    def at(self, ms: int) -> None:
+        wait_until(lambda: abs(self.eval("window.tkroomPlayback.time") - ms) < 1, within=10,
+                   what=f"the page to show {ms} ms")
+
+    def board(self, out: Path | None = None, name: str = "") -> Image.Image:
+        shot = self.page.locator("#board-page").screenshot()
+        if out:
+            (out / f"{name}.png").write_bytes(shot)
+        return Image.open(io.BytesIO(shot)).convert("RGB")
+
+    def texts(self, selector: str) -> list[str]:
+        return self.page.locator(selector).all_inner_texts()
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def color_near(img: Image.Image, point: tuple[float, float], rgb: tuple[int, int, int], r: int = 4) -> bool:
+    """Is there a pixel of about this colour within ``r`` pixels of a page point (fractions)?"""
+    x, y = round(point[0] * (img.width - 1)), round(point[1] * (img.height - 1))
+    for dx in range(-r, r + 1):
+        for dy in range(-r, r + 1):
+            px = img.getpixel((min(img.width - 1, max(0, x + dx)), min(img.height - 1, max(0, y + dy))))
+            if all(abs(a - b) < 45 for a, b in zip(px, rgb, strict=True)):
+                return True
+    return False
+
+
+def blank_at(img: Image.Image, point: tuple[float, float]) -> bool:
+    """Nothing drawn around a page point: the blank page's white."""
+    return color_near(img, point, (255, 255, 255), r=0) and not any(
+        color_near(img, point, c) for c in (fx.RED, fx.BLUE, fx.GREEN))
+
+
+def out_dir(request) -> Path:
+    d = OUTPUT / request.node.name
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def test_seeking_shows_the_lesson_as_it_was(node: ClassNode, with_video: Rec, chromium, request):
+    out = out_dir(request)
+    v = Viewer(chromium, with_video.path(node))
+    try:
+        # The composite video is the clock; the timeline is the lesson's length.
+        assert v.page.locator("#pb-video").is_visible()
+        assert v.eval("tkroomPlayback.player.media.id") == "pb-video"
+        assert abs(v.eval("tkroomPlayback.duration") - fx.DURATION) < 1000
+        assert v.page.locator("#pb-name").inner_text() == "Geometry, lesson 3"
+
+        # Before the red stroke: the stroke saved before the recording began, nothing else.
+        v.seek(fx.T_RED - 500)
+        img = v.board(out, "1-before-red")
+        assert color_near(img, fx.SAVED_STROKE.middle, fx.SAVED_STROKE.color)
+        assert blank_at(img, fx.RED_STROKE.middle)
+        assert v.page.locator("#board-pageno").inner_text() == "Page 1 / 1"
+        assert v.texts("#people .name") == ["Ms Li", "Wang Wei"]
+        assert v.texts("#chat-log li") == []
+
+        # Just after it.
+        v.seek(fx.T_RED + 300)
+        img = v.board(out, "2-red")
+        assert color_near(img, fx.RED_STROKE.middle, fx.RED)
+        assert blank_at(img, fx.GREEN_STROKE.middle)
+
+        # On page 2: its own stroke, none of page 1's; a late student has joined.
+        v.seek(fx.T_BLUE + 200)
+        img = v.board(out, "3-page2")
+        assert v.page.locator("#board-pageno").inner_text() == "Page 2 / 2"
+        assert color_near(img, fx.BLUE_STROKE.middle, fx.BLUE)
+        assert blank_at(img, fx.RED_STROKE.middle)
+        assert v.texts("#people .name") == ["Ms Li", "Late Lucy", "Wang Wei"]
+        assert v.texts("#chat-log .body") == []
+
+        # Back on page 1 with the green stroke; the chat so far, the private word left out;
+        # the first student has left.
+        v.seek(fx.T_CHAT2 + 100)
+        img = v.board(out, "4-green")
+        assert v.page.locator("#board-pageno").inner_text() == "Page 1 / 2"
+        assert color_near(img, fx.RED_STROKE.middle, fx.RED)
+        assert color_near(img, fx.GREEN_STROKE.middle, fx.GREEN)
+        assert v.texts("#chat-log .body") == [fx.CHAT1, fx.CHAT2]
+        assert v.texts("#chat-log .from") == ["Ms Li", "Late Lucy"]
+        assert v.texts("#people .name") == ["Ms Li", "Late Lucy"]
+        v.page.screenshot(path=str(out / "page.png"), full_page=True)
+
+        # Seeking back: the later stroke and the later chat are gone again.
+        v.seek(fx.T_RED + 300)
+        img = v.board(out, "5-back")
+        assert color_near(img, fx.RED_STROKE.middle, fx.RED)
+        assert blank_at(img, fx.GREEN_STROKE.middle)
+        assert v.texts("#chat-log .body") == []
+        assert v.page.locator("#board-pageno").inner_text() == "Page 1 / 1"
+
+        # The erase and the clear.
+        v.seek(fx.T_ERASE + 200)
+        img = v.board(out, "6-erased")
+        assert blank_at(img, fx.RED_STROKE.middle)
+        assert color_near(img, fx.GREEN_STROKE.middle, fx.GREEN)
+        v.seek(fx.T_CLEAR + 200)
+        img = v.board(out, "7-cleared")
+        for s in (fx.SAVED_STROKE, fx.RED_STROKE, fx.GREEN_STROKE):
+            assert blank_at(img, s.middle), s
+        assert v.page.get_attribute("#board-page", "data-shapes") == "0"
+
+        # The video element follows the seek bar.
+        assert abs(v.eval("document.getElementById('pb-video').currentTime") * 1000 - (fx.T_CLEAR + 200)) < 50
+        assert v.errors == []
+    finally:
+        v.close()
+
+
+def test_page_turn_markers_seek(node: ClassNode, with_video: Rec, chromium):
+    v = Viewer(chromium, with_video.path(node))
+    try:
+        markers = v.page.locator("#pb-markers button")
+        assert [int(x) for x in markers.evaluate_all("bs => bs.map(b => b.dataset.t)")] == [fx.T_PAGE2, fx.T_BACK]
+        assert markers.nth(0).get_attribute("aria-label") == "0:04: Whiteboard, page 2"
+        markers.nth(0).click()
+        v.at(fx.T_PAGE2)
+        assert v.page.locator("#board-pageno").inner_text() == "Page 2 / 2"
+        markers.nth(1).click()
+        v.at(fx.T_BACK)
+        assert v.page.locator("#board-pageno").inner_text() == "Page 1 / 2"
+    finally:
+        v.close()
+
+
+def test_playing_moves_the_board_with_the_video(node: ClassNode, with_video: Rec, chromium, request):
+    v = Viewer(chromium, with_video.path(node))
+    try:
+        if not v.eval("document.createElement('video').canPlayType('video/mp4; codecs=\"avc1.42E01E, mp4a.40.2\"')"):
+            pytest.skip("this Chromium plays no H.264")
+        v.seek(fx.T_RED - 800)
+        v.page.select_option("#pb-speed", "2")
+        v.page.click("#pb-play")
+        assert v.page.locator("#pb-play").get_attribute("data-state") == "playing"
+        # No seek: the video's own time passes the red stroke and the board draws it.
+        wait_until(lambda: v.eval("document.getElementById('pb-video').currentTime") * 1000 > fx.T_RED + 200,
+                   within=30, what="the video to play past the red stroke")
+        wait_until(lambda: color_near(v.board(), fx.RED_STROKE.middle, fx.RED), within=10,
+                   what="the red stroke while playing")
+        assert v.eval("document.getElementById('pb-video').playbackRate") == 2
+        v.page.click("#pb-play")
+        assert v.page.locator("#pb-play").get_attribute("data-state") == "paused"
+        v.board(out_dir(request), "playing")
+    finally:
+        v.close()
+
+
+def test_sound_alone_while_the_video_is_not_ready(node: ClassNode, serial: str, chromium, tmp_path):
+    fx.write_log(tmp_path)
+    fx.write_media(tmp_path, video=False)
+    rec = register(node, serial, tmp_path, ["events.jsonl", "audio.m4a"], state=0)
+    v = Viewer(chromium, rec.path(node))
+    try:
+        assert v.eval("tkroomPlayback.player.media.id") == "pb-audio"
+        assert v.page.locator("#pb-video").is_hidden()
+        assert "not ready yet" in v.page.locator("#pb-media-note").inner_text()
+        v.seek(fx.T_BLUE + 200)
+        assert color_near(v.board(), fx.BLUE_STROKE.middle, fx.BLUE)
+    finally:
+        v.close()
+
+
+def test_a_board_only_lesson_plays_on_a_clock(node: ClassNode, serial: str, chromium, tmp_path):
+    fx.write_log(tmp_path)
+    rec = register(node, serial, tmp_path, ["events.jsonl"])
+    v = Viewer(chromium, rec.path(node))
+    try:
+        assert v.eval("tkroomPlayback.player.media") is None
+        assert v.page.locator("#pb-nomedia").is_visible()
+        assert v.eval("tkroomPlayback.duration") == fx.DURATION
+        v.seek(fx.T_RED - 600)
+        v.page.select_option("#pb-speed", "3")
+        v.page.click("#pb-play")
+        wait_until(lambda: color_near(v.board(), fx.RED_STROKE.middle, fx.RED), within=20,
+                   what="the clock to pass the red stroke")
+        # It stops by itself at the end.
+        wait_until(lambda: v.eval("tkroomPlayback.time") >= fx.DURATION, within=30, what="the end")
+        assert v.page.locator("#pb-play").get_attribute("data-state") == "paused"
+    finally:
+        v.close()
+
+
+def test_chinese_labels(node: ClassNode, with_video: Rec, chromium):
+    v = Viewer(chromium, with_video.path(node), locale="zh-CN")
+    try:
+        assert v.eval("document.documentElement.lang") == "zh-CN"
+        assert v.page.locator("#pb-play").inner_text() == "播放"
+        assert v.page.locator("#chat-heading").inner_text() == "聊天"
+        v.seek(fx.T_BLUE + 200)
+        assert v.page.locator("#board-pageno").inner_text() == "第 2 / 2 页"
+        assert v.page.locator("#people .role").all_inner_texts() == ["老师", "学生", "学生"]
+        # The language switch is the classroom's, and is kept for both pages.
+        v.page.select_option("#lang-select", "en")
+        assert v.page.locator("#pb-play").inner_text() == "Play"
+        assert v.page.locator("#board-pageno").inner_text() == "Page 2 / 2"
+        assert v.eval("localStorage.getItem('tkroom.lang')") == '"en"'
+    finally:
+        v.close()
+
+
+@pytest.mark.parametrize("locale, words", [("en-US", "no such recording"), ("zh-CN", "没有这个录制")])
+def test_a_wrong_link_gets_a_readable_page(node: ClassNode, with_video: Rec, chromium, locale, words):
+    for url in (f"{node.url}/playback/{with_video.recordid}/{'0' * 32}",
+                f"{node.url}/playback/nosuchrecord/{with_video.token}"):
+        v = Viewer(chromium, url, locale=locale, ready=False)
+        try:
+            assert v.response is not None and v.response.status == 404
+            v.page.wait_for_selector("#pb-error:not([hidden])")
+            assert words in v.page.locator("#pb-error-text").inner_text().lower()
+            assert "4105" in v.page.locator("#pb-error-code").inner_text()
+            assert v.page.locator("#pb-view").is_hidden()
+        finally:
+            v.close()
+    # The page's data answers the same, and nothing of the record leaks.
+    r = httpx.get(f"{node.url}/playback/{with_video.recordid}/{'0' * 32}/info")
+    assert r.status_code == 404 and r.json()["result"] == 4105 and "events" not in r.json()
+
+
+def test_the_info_lists_only_what_the_token_downloads(node: ClassNode, with_video: Rec):
+    base = f"{node.url}/playback/{with_video.recordid}/{with_video.token}"
+    info = httpx.get(f"{base}/info").json()
+    assert info["result"] == 0
+    dl = f"/download/record/{with_video.recordid}/{with_video.token}/"
+    assert (info["events"], info["video"], info["audio"]) == (
+        dl + "events.jsonl", dl + "composite.mp4", dl + "audio.m4a")
+    for url in (info["events"], info["video"]):
+        assert httpx.get(node.url + url).status_code == 200
+    # The page's own files come from their own prefix; the page itself sends a CSP.
+    page = httpx.get(base)
+    assert page.status_code == 200 and "default-src 'self'" in page.headers["content-security-policy"]
+    assert httpx.get(f"{node.url}/playback-page/timeline.js").status_code == 200
