@@ -110,8 +110,12 @@ class Viewer:
         self.at(ms)
 
     def at(self, ms: int) -> None:
-        wait_until(lambda: abs(self.eval("window.tkroomPlayback.time") - ms) < 1, within=10,
-                   what=f"the page to show {ms} ms")
+        try:
+            wait_until(lambda: abs(self.eval("window.tkroomPlayback.time") - ms) < 1, within=10,
+                       what=f"the page to show {ms} ms")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; it shows {self.eval('window.tkroomPlayback.time')} ms, "
+                                 f"errors {self.errors}") from None
 
     def board(self, out: Path | None = None, name: str = "") -> Image.Image:
         shot = self.page.locator("#board-page").screenshot()
@@ -343,3 +347,90 @@ def test_the_info_lists_only_what_the_token_downloads(node: ClassNode, with_vide
     page = httpx.get(base)
     assert page.status_code == 200 and "default-src 'self'" in page.headers["content-security-policy"]
     assert httpx.get(f"{node.url}/playback-page/timeline.js").status_code == 200
+
+
+def test_a_real_class_recorded_and_watched_again(node: ClassNode, serial: str, chromium, tmp_path, request):
+    """A teacher's class in the classroom page, its event log written by the egress plane's
+    writer as the class runs; then the playback page shows each moment of it."""
+    import json
+    import time
+
+    from browser.classnode import PASSWORDS
+    from browser.test_board_e2e import drag_to, press, release, shapes
+    from browser.test_classroom_e2e import Person
+    from tkroom.egress.eventlog import EventLog
+
+    out = out_dir(request)
+    room_serial = node.create_room("Live geometry")
+    url = f"{node.url}/room/{room_serial}"
+    teacher = Person(chromium, url)
+    student = Person(chromium, url)
+    folder = tmp_path / "recording"
+    try:
+        teacher.join("Ms Euclid", PASSWORDS["chairmanpwd"])
+        student.join("Ann", PASSWORDS["confuserpwd"])
+        log = EventLog(node.signal.state, room_serial, folder, time.time(), {"roomname": "Live geometry"})
+        node.call(log.start())
+
+        def stroke(y: float, x0: float, x1: float, n: int) -> None:
+            time.sleep(0.8)
+            press(teacher, x0, y)
+            drag_to(teacher, (x0 + x1) / 2, y)
+            drag_to(teacher, x1, y)
+            release(teacher)
+            wait_until(lambda: shapes(student) == n, 15, "the stroke saved")
+
+        stroke(0.3, 0.1, 0.4, 1)  # A, page 1
+        time.sleep(0.8)
+        teacher.page.fill("#chat-input", "hello from class")
+        teacher.page.click("#chat-form button")
+        wait_until(lambda: "hello from class" in student.page.inner_text("#chat-log"), 15, "the chat")
+        time.sleep(0.8)
+        teacher.page.click('#board-nav [data-action="page-add"]')
+        wait_until(lambda: student.page.get_attribute("#board-page", "data-page") == "0_2", 15, "page 2")
+        stroke(0.5, 0.5, 0.9, 1)  # B, page 2
+        time.sleep(0.8)
+        teacher.page.click('#board-nav [data-action="page-prev"]')
+        wait_until(lambda: student.page.get_attribute("#board-page", "data-page") == "0_1", 15, "page 1")
+        stroke(0.7, 0.5, 0.9, 2)  # C, page 1
+        time.sleep(0.5)
+        node.call(log.close())
+    finally:
+        teacher.context.close()
+        student.context.close()
+
+    lines = [json.loads(x) for x in (folder / "events.jsonl").read_text().splitlines()]
+    strokes = [x["t"] for x in lines if x.get("name") == "pubMsg" and "###_SharpsChange_" in x["data"]["id"]]
+    assert len(strokes) == 3, strokes
+    t_a, t_b, t_c = strokes
+    t_chat = next(x["t"] for x in lines if x.get("name") == "sendMessage")
+    t_back = [x["t"] for x in lines if x.get("name") == "pubMsg" and x["data"]["id"] == "DocumentFilePage_ShowPage"][-1]
+    assert t_b < t_back < t_c
+    rec = register(node, room_serial, folder, ["events.jsonl"])
+    v = Viewer(chromium, rec.path(node))
+    red = fx.RED  # the pen's default colour
+    try:
+        v.seek((t_a + t_chat) // 2)
+        img = v.board(out, "after-A")
+        assert color_near(img, (0.25, 0.3), red) and blank_at(img, (0.7, 0.7))
+        assert v.page.locator("#board-pageno").inner_text() == "Page 1 / 1"
+        assert v.texts("#chat-log .body") == []
+        assert sorted(v.texts("#people .name")) == ["Ann", "Ms Euclid"]
+
+        v.seek((t_b + t_back) // 2)
+        img = v.board(out, "page-2")
+        assert v.page.locator("#board-pageno").inner_text() == "Page 2 / 2"
+        assert color_near(img, (0.7, 0.5), red) and blank_at(img, (0.25, 0.3))
+        assert v.texts("#chat-log .body") == ["hello from class"]
+
+        v.seek(t_c + 100)
+        img = v.board(out, "after-C")
+        assert color_near(img, (0.25, 0.3), red) and color_near(img, (0.7, 0.7), red)
+        assert v.page.locator("#board-pageno").inner_text() == "Page 1 / 2"
+
+        v.seek((t_a + t_chat) // 2)
+        img = v.board(out, "back-to-A")
+        assert color_near(img, (0.25, 0.3), red) and blank_at(img, (0.7, 0.7))
+        assert v.errors == []
+    finally:
+        v.close()

@@ -356,6 +356,15 @@ function wire() {
     view.seeking = true;
     seek(Number(seekBar.value));
   });
+  // step="any" keeps the bar's time exact; the keys move it by 5 s (PageUp/PageDown: a minute).
+  const keySteps = { ArrowRight: 5000, ArrowUp: 5000, ArrowLeft: -5000, ArrowDown: -5000, PageUp: 60000, PageDown: -60000 };
+  seekBar.addEventListener("keydown", (e) => {
+    if (e.key in keySteps) seek(view.player.now() + keySteps[e.key]);
+    else if (e.key === "Home") seek(0);
+    else if (e.key === "End") seek(view.duration);
+    else return;
+    e.preventDefault();
+  });
   seekBar.addEventListener("change", () => {
     view.seeking = false;
     seek(Number(seekBar.value));
