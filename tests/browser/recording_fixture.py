@@ -43,7 +43,7 @@ class Stroke:
                 "toID": "__all", "save": True, "fromID": TEACHER["id"], "seq": seq,
                 "associatedMsgID": f"Page_{self.page}",
                 "data": {"eventType": "shapeSaveEvent", "shapeId": self.shape_id, "className": "Pen",
-                         "data": {"points": pts, "color": "#%02x%02x%02x" % self.color, "width": 0.012}}}
+                         "data": {"points": pts, "color": "#" + bytes(self.color).hex(), "width": 0.012}}}
 
 
 # The lesson, in ms since its start.

@@ -21,8 +21,9 @@ from PIL import Image
 
 from browser import recording_fixture as fx
 from browser.classnode import ClassNode
-from browser.conftest import OUTPUT
+from browser.conftest import OUTPUT, need_node_modules
 from browser.test_classroom_e2e import wait_until
+from browser.test_page import run_axe
 from conftest import need_binary
 from tkroom.store.records import RecordRepo
 
@@ -88,8 +89,8 @@ def chromium(playwright_instance, chromium_path):
 class Viewer:
     """One browser context on the playback page."""
 
-    def __init__(self, browser, url: str, locale: str = "en-US", ready: bool = True) -> None:
-        self.context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 860})
+    def __init__(self, browser, url: str, locale: str = "en-US", ready: bool = True, **ctx) -> None:
+        self.context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 860}, **ctx)
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
@@ -332,6 +333,25 @@ def test_a_wrong_link_gets_a_readable_page(node: ClassNode, with_video: Rec, chr
     # The page's data answers the same, and nothing of the record leaks.
     r = httpx.get(f"{node.url}/playback/{with_video.recordid}/{'0' * 32}/info")
     assert r.status_code == 404 and r.json()["result"] == 4105 and "events" not in r.json()
+
+
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+def test_accessibility(node: ClassNode, with_video: Rec, chromium, locale):
+    need_node_modules()
+    # bypass_csp: axe is injected as a script of the test's own
+    v = Viewer(chromium, with_video.path(node), locale=locale, bypass_csp=True)
+    try:
+        v.seek(fx.T_CHAT2 + 100)
+        assert run_axe(v.page) == []
+    finally:
+        v.close()
+    bad = Viewer(chromium, f"{node.url}/playback/{with_video.recordid}/x", locale=locale, ready=False,
+                 bypass_csp=True)
+    try:
+        bad.page.wait_for_selector("#pb-error:not([hidden])")
+        assert run_axe(bad.page) == []
+    finally:
+        bad.close()
 
 
 def test_the_info_lists_only_what_the_token_downloads(node: ClassNode, with_video: Rec):
