@@ -454,3 +454,54 @@ def test_a_real_class_recorded_and_watched_again(node: ClassNode, serial: str, c
         assert v.errors == []
     finally:
         v.close()
+
+
+def test_courseware_pages_kept_and_shown(node: ClassNode, serial: str, chromium, tmp_path, request):
+    """A page the recording kept in its folder plays from there; a page it did not keep comes
+    from the enterprise's file the lesson showed; a file the lesson never showed stays hidden."""
+    import json
+
+    from browser.test_classroom_e2e import png_bytes
+
+    shown = node.webapi("uploadfile", {"conversion": "0"},
+                        files={"filedata": ("atom.png", png_bytes(64, 48), "image/png")})["fileid"]
+    never = node.webapi("uploadfile", {"conversion": "0", "serial": serial},
+                        files={"filedata": ("secret.png", png_bytes(), "image/png")})["fileid"]
+    kept = 999_999  # the document is gone from the store: only the recording's copy is left
+    Image.new("RGB", (200, 100), fx.GREEN).save(tmp_path / f"page-{kept}_1.jpg", quality=95)
+
+    def page(fileid: int, name: str) -> dict:
+        return {"name": "ShowPage", "id": "DocumentFilePage_ShowPage", "toID": "__all", "save": True,
+                "data": {"fileid": fileid, "currpage": 1, "pagenum": 1, "filename": name, "filetype": "png"}}
+
+    lines = [{"v": 1, "kind": "start", "t": 0, "at_ms": 1_767_000_000_000, "serial": serial, "room": {},
+              "members": [fx.TEACHER], "saved": [page(shown, "atom.png")]},
+             {"t": 1000, "kind": "event", "name": "pubMsg", "data": page(kept, "old.pdf")},
+             {"t": 2000, "kind": "end"}]
+    (tmp_path / "events.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    rec = register(node, serial, tmp_path, ["events.jsonl", f"page-{kept}_1.jpg"])
+
+    info = httpx.get(f"{rec.path(node)}/info").json()
+    assert [f["fileid"] for f in info["files"]] == [shown]  # not `never`, though it is the room's
+    assert never != shown
+    assert list(info["pages"]) == [f"{kept}_1"]
+
+    v = Viewer(chromium, rec.path(node))
+    try:
+        v.seek(500)
+        wait_until(lambda: v.eval("document.getElementById('board-image').naturalWidth") == 64, 10, "atom.png")
+        assert v.page.locator("#board-title").inner_text() == "atom.png"
+        box = v.page.locator("#board-page").bounding_box()
+        assert box and abs(box["width"] / box["height"] - 64 / 48) < 0.02
+        assert color_near(v.board(out_dir(request), "atom"), (0.5, 0.5), (0x20, 0x60, 0xC0))
+
+        v.seek(1500)
+        wait_until(lambda: v.eval("document.getElementById('board-image').naturalWidth") == 200, 10, "the kept page")
+        assert v.page.locator("#board-title").inner_text() == "old.pdf"
+        assert v.eval("document.getElementById('board-image').src").endswith(f"/page-{kept}_1.jpg")
+        box = v.page.locator("#board-page").bounding_box()
+        assert box and abs(box["width"] / box["height"] - 2) < 0.02
+        assert color_near(v.board(out_dir(request), "kept"), (0.5, 0.5), fx.GREEN)
+        assert v.errors == []
+    finally:
+        v.close()

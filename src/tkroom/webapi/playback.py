@@ -2,8 +2,9 @@
 a recorded lesson: the record's title and times, the download URLs of its event log and of the
 media that exist (``composite.mp4``, else ``audio.m4a``), the courseware pages the recording
 kept (``page-<fileid>_<page>.jpg``, linked in by the egress plane's event log) and, for pages it
-did not keep, the room's courseware with its page images (the log names files by id only). The
-record's random token grants all of it, as it grants the downloads."""
+did not keep, the courseware files the lesson showed, with their page images (the log names
+files by id only). The record's random token grants all of it, as it grants the downloads, and
+nothing more: a file the lesson never showed is not listed."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from tkroom import codes
-from tkroom.store.models import File, Record, RoomFile
+from tkroom.rooms.playback import shown_files
+from tkroom.store.models import File, Record, Room
 from tkroom.webapi.files import file_entry
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,8 @@ AUDIO = "audio.m4a"
 NO_DATA = int(codes.WebAPI.NO_MATCHING_DATA)
 DB_ERROR = int(codes.WebAPI.DATABASE_ERROR)
 _HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+_SHOWN_CACHE = 256  # event logs whose shown files are remembered (by path, size and time)
+_shown: dict[tuple[str, int, int], frozenset[int]] = {}
 
 
 PAGE_RE = re.compile(r"^page-(\d+_\d+)\.jpg$")
@@ -44,6 +48,20 @@ def record_folder(row: Record) -> Path:
 def _listed(row: Record, folder: Path) -> set[str]:
     """The names of the record's files that its token downloads and that exist now."""
     return {n for n in row.files or [] if "/" not in n and (folder / n).is_file()}
+
+
+def _shown_in(path: Path) -> frozenset[int]:
+    """``shown_files`` of a log, read once per version of the file (a long lesson's log is
+    tens of megabytes; the page asks at each opening)."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _shown:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            ids = frozenset(shown_files(f))
+        if len(_shown) >= _SHOWN_CACHE:
+            _shown.pop(next(iter(_shown)))
+        _shown[key] = ids
+    return _shown[key]
 
 
 async def find_record(sessions: async_sessionmaker, ident: str, token: str) -> Record | None:
@@ -79,17 +97,30 @@ async def playback_info(request: Request) -> Response:
     ident, token = request.path_params["ident"], request.path_params["token"]
     try:
         row = await find_record(state.sessions, ident, token)
-        if row is None:
-            return _answer(NO_DATA, 404)
-        async with state.sessions() as s:
-            q = (select(File, RoomFile).join(RoomFile, RoomFile.fileid == File.id)
-                 .where(RoomFile.serial == row.serial).order_by(RoomFile.sort, File.id))
-            pairs = (await s.execute(q)).all()
     except Exception:
         log.exception("playback: database failure")
         return _answer(DB_ERROR, 500)
+    if row is None:
+        return _answer(NO_DATA, 404)
     folder = record_folder(row)
     present = await asyncio.to_thread(_listed, row, folder)
+    shown: frozenset[int] = frozenset()
+    if EVENTS in present:
+        try:
+            shown = await asyncio.to_thread(_shown_in, folder / EVENTS)
+        except OSError:
+            log.warning("playback %s: the event log cannot be read", row.recordid)
+    files: list[File] = []
+    if shown:
+        try:
+            async with state.sessions() as s:
+                # The room's enterprise's files the lesson showed, even if unbound from the room since.
+                q = (select(File).join(Room, Room.companyid == File.companyid)
+                     .where(Room.serial == row.serial, File.id.in_(sorted(shown))).order_by(File.id))
+                files = list((await s.execute(q)).scalars().all())
+        except Exception:
+            log.exception("playback: database failure")
+            return _answer(DB_ERROR, 500)
     base = str(request.base_url).rstrip("/")
     url = f"/download/record/{row.recordid}/{row.token}/"
 
@@ -101,6 +132,6 @@ async def playback_info(request: Request) -> Response:
         "starttime": row.starttime, "duration_ms": row.duration_ms,
         "events": where(EVENTS), "video": where(VIDEO), "audio": where(AUDIO),
         "pages": {m.group(1): url + n for n in sorted(present) if (m := PAGE_RE.match(n))},
-        "files": [file_entry(base, f, rf) for f, rf in pairs],
+        "files": [file_entry(base, f) for f in files],
     }
     return JSONResponse(body, headers=_HEADERS)
