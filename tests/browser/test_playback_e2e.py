@@ -11,6 +11,7 @@ Screenshots go to test-output/browser/<test name>/.
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -505,3 +506,19 @@ def test_courseware_pages_kept_and_shown(node: ClassNode, serial: str, chromium,
         assert v.errors == []
     finally:
         v.close()
+
+
+def test_the_benchmark_runs_and_its_index_agrees_with_a_replay(tmp_path):
+    """bench.playback at a small size: it throws when the index's state at a moment differs
+    from replaying the log up to that moment, so this also checks the index."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "results.json"
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-m", "bench.playback", "--minutes", "36", "--shapes", "600",
+                    "--seeks", "40", "--out", str(out)], cwd=root, check=True, timeout=300,
+                   env={**os.environ, "PYTHONPATH": f"{root / 'src'}:{root}"})
+    rows = json.loads(out.read_text())["rows"]
+    assert any(r["measure"].startswith("seek, p95") for r in rows)
