@@ -131,6 +131,26 @@ class Settings(BaseSettings):
                         "port range", pattern=r"^\d{1,5}-\d{1,5}$")
     media_sync_s: float = _s(10.0, "TKROOM_MEDIA_SYNC", "seconds between two readings of the "
                              "media servers registered through the Web API (`serveradd`)", gt=0)
+    # recordings' outputs (docs/recordings.md)
+    egress_width: int = _s(1280, "TKROOM_EGRESS_WIDTH", "width of a recording's merged MP4 "
+                           "(even)", ge=160, le=3840, multiple_of=2)
+    egress_height: int = _s(720, "TKROOM_EGRESS_HEIGHT", "height of a recording's merged MP4 "
+                            "(even)", ge=90, le=2160, multiple_of=2)
+    egress_fps: int = _s(15, "TKROOM_EGRESS_FPS", "frames a second of the MP4 outputs", ge=1,
+                         le=60)
+    egress_preset: str = _s("veryfast", "TKROOM_EGRESS_PRESET", "libx264 preset of the MP4 "
+                            "outputs (faster: less CPU, bigger files)",
+                            pattern=r"^(ultrafast|superfast|veryfast|faster|fast|medium|slow)$")
+    egress_crf: int = _s(26, "TKROOM_EGRESS_CRF", "libx264 quality of the MP4 outputs "
+                         "(lower: better and bigger)", ge=0, le=51)
+    egress_per_user: bool = _s(True, "TKROOM_EGRESS_PER_USER", "also make one MP4 per user "
+                               "with a camera (`recordtype` 1)")
+    egress_workers: int = _s(1, "TKROOM_EGRESS_WORKERS", "recordings processed at once (each "
+                             "an ffmpeg process using the cores it can)", ge=1, le=64)
+    egress_attempts: int = _s(3, "TKROOM_EGRESS_ATTEMPTS", "runs of a recording's job before "
+                              "it fails (a node restart counts one)", ge=1, le=20)
+    egress_keep_sources: bool = _s(False, "TKROOM_EGRESS_KEEP_SOURCES", "keep Janus's .mjr "
+                                   "files after the outputs are made")
     # joining and the Web API
     ticket_ttl_s: float = _s(120.0, "TKROOM_TICKET_TTL", "seconds a join ticket from "
                              "`checkroom` stays valid", gt=0)

@@ -89,6 +89,7 @@ class Node:
         self.services: list[Service] = [self.tls] if self.tls else []
         self.signal: Any = None  # the signalling server, when tkroom.planes wired one
         self.media: Any = None   # the media plane, likewise
+        self.egress: Any = None  # the egress plane (recordings' outputs), likewise
         self.routes: list[BaseRoute] = []
         self.app: Starlette | None = None
         self.port: int = settings.port

@@ -4,7 +4,7 @@
 Redis), the signalling server, the media plane, the courseware conversion queue and the
 classroom pages, so that the command, the tests and the benchmarks all build the same node.
 Each plane also gives the node its readiness check (``node.readiness.add``: ``redis``,
-``media``, ``converters``; the TURN plane of issue 10 adds ``turn`` the same way) and its
+``media``, ``converters``; the egress plane (recordings' outputs) comes with the media plane; the TURN plane of issue 10 adds ``turn`` the same way) and its
 metrics (``node.metrics``, names in ``tkroom.metrics``).
 """
 
@@ -91,6 +91,9 @@ def build_node(settings: Settings, *, state: RoomState | None = None, media: boo
         from tkroom.media.plane import install_media
 
         node.media = install_media(node, signal)
+        from tkroom.egress.plane import install_egress
+
+        node.egress = install_egress(node, state, node.media)
     if courseware:
         from tkroom.courseware import install_courseware
 

@@ -104,8 +104,11 @@ def log_end(records: list[dict[str, Any]]) -> int:
     return int(records[-1].get("t", 0)) if records else 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Shape:
+    """A saved shape; compared by identity (a changed shape is a new object), so a scene's
+    ``board_key`` is cheap to compare and hash."""
+
     id: str
     cls: str
     data: dict[str, Any]

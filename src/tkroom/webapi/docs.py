@@ -154,8 +154,11 @@ ANSWERS = {
     "getserverlist": '`{"result": 0, "serverlist": [{serverid, name, ip, url, maxusers, maxsidelineusers}]}`',
     "getroomchat": '`{"result": 0, "chatlist": [{fromid, nickname, toid, message, ts, chattype}]}` (ts: Unix seconds)',
     "getrecordlist": '`{"result": 0, "recordlist": [{recordid, serial, recordtitle, starttime, duration_ms, '
-                     'duration, size, kind, userid, webhost, recordpath, playpath, https_playpath}]}`; '
-                     '`playpath` downloads the file from the node',
+                     'duration, size, recordtype, kind, userid, webhost, recordpath, playpath, https_playpath, '
+                     'playpath_mp4, https_playpath_mp4, playpath_m4a, https_playpath_m4a, state, reason?}]}`: '
+                     'one entry per output (`recordtype` 0 event playback: `playpath` is the playback page; '
+                     '1 a user\'s MP4, 8 the merged MP4: `playpath` is the MP4). `state` 0 processing (the '
+                     'media paths are empty until made), 1 ready, 2 failed (`reason`). See docs/recordings.md',
     "checkroom": '`{"result": 0, "room": <room as in getroom>, "roomrole": 0-4, "nickname", "thirdid" (the '
                  'userid given, or ""), "userid" (given or generated), "ticket": <join ticket>}`',
     "getconfig": '`{"result": 0, "signal": {"url": "ws://<host>:<signal port>/signal" (wss:// with --tls-cert; or the first --signal-url), "urls": [every --signal-url]}, "mediaservers": '

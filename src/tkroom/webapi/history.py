@@ -44,10 +44,42 @@ async def getroomchat(call: Call) -> dict[str, Any]:
                           "message": m.message, "ts": m.ts, "chattype": m.chattype} for m in rows]}
 
 
-@method("WebAPI", "getrecordlist", "A room's recordings, with download URLs served by the node.",
+RECORDTYPES = {0: "event playback", 1: "per-user MP4", 8: "merged MP4"}
+
+
+def record_entry(base: str, r: Record) -> dict[str, Any]:
+    """One output as the original platform lists it. ``playpath`` is what plays it: the
+    playback page for event playback (0), the MP4 itself for 1 and 8; ``playpath_mp4`` the
+    merged (or the user's) MP4, ``playpath_m4a`` the audio mix, each empty until made."""
+    path = f"/download/record/{r.recordid}/{r.token}"
+    files = r.files
+    if files is None:  # a row from before the egress plane: its one file is the record
+        play = mp4 = base + path
+        m4a = ""
+    else:
+        mp4_name = next((f for f in files if f.endswith(".mp4")), "")
+        mp4 = f"{base}{path}/{mp4_name}" if mp4_name else ""
+        m4a = f"{base}{path}/audio.m4a" if "audio.m4a" in files else ""
+        play = f"{base}/playback/{r.recordid}/{r.token}" if r.recordtype == 0 else mp4
+    entry: dict[str, Any] = {
+        "recordid": r.recordid, "serial": r.serial, "recordtitle": r.title,
+        "starttime": r.starttime, "duration_ms": r.duration_ms, "duration": r.duration_ms // 1000,
+        "size": r.size, "recordtype": r.recordtype, "kind": r.kind, "userid": r.userid,
+        "webhost": base, "recordpath": path, "playpath": play, "https_playpath": play,
+        "playpath_mp4": mp4, "https_playpath_mp4": mp4, "playpath_m4a": m4a,
+        "https_playpath_m4a": m4a, "state": r.state}
+    if r.reason:
+        entry["reason"] = r.reason
+    return entry
+
+
+@method("WebAPI", "getrecordlist", "A room's recordings, one entry per output, with URLs served "
+        "by the node (`state`: 0 processing, 1 ready, 2 failed with `reason`).",
         (Param("serial", doc="room number (or thirdroomid)"), Param("thirdroomid"), *TIME_PARAMS,
-         Param("recordtype", "integer", doc="0/1 all, 8 merged (mixed) recordings only")),
-        SERIAL_CODES + ((4004, "a time malformed"), (4005, "endtime before starttime"), (4105, "no recording")))
+         Param("recordtype", "integer", doc="0 event playback, 1 per-user MP4, 8 merged MP4; "
+               "absent: all")),
+        SERIAL_CODES + ((4004, "a time or recordtype malformed"),
+                        (4005, "endtime before starttime"), (4105, "no recording")))
 async def getrecordlist(call: Call) -> dict[str, Any]:
     c = await call.company()
     if not call.p.get("serial") and call.p.get("thirdroomid"):
@@ -58,19 +90,15 @@ async def getrecordlist(call: Call) -> dict[str, Any]:
     else:
         room = await call.own_room()
     start, end = _window(call)
-    rtype = call.p.int("recordtype", default=0, bad=4004)
+    rtype = call.p.int("recordtype", default=None, bad=4004)
+    if rtype is not None and rtype not in RECORDTYPES:
+        raise CodeError(4004, "recordtype is 0 (event playback), 1 (per-user MP4) or 8 (merged MP4)")
     rq = select(Record).where(Record.serial == room.serial, Record.starttime >= start, Record.starttime <= end)
-    if rtype == 8:
-        rq = rq.where(Record.kind == "mixed")
-    rows = (await call.s.execute(rq.order_by(Record.starttime))).scalars().all()
+    if rtype is not None:
+        rq = rq.where(Record.recordtype == rtype)
+    rows = (await call.s.execute(rq.order_by(Record.starttime, Record.recordtype,
+                                             Record.userid))).scalars().all()
     if not rows:
         raise CodeError(4105, "No recording")
     base = str(call.request.base_url).rstrip("/")
-    out = []
-    for r in rows:
-        path = f"/download/record/{r.recordid}/{r.token}"
-        out.append({"recordid": r.recordid, "serial": r.serial, "recordtitle": r.title,
-                    "starttime": r.starttime, "duration_ms": r.duration_ms, "duration": r.duration_ms // 1000,
-                    "size": r.size, "kind": r.kind, "userid": r.userid, "webhost": base,
-                    "recordpath": path, "playpath": base + path, "https_playpath": base + path})
-    return {"recordlist": out}
+    return {"recordlist": [record_entry(base, r) for r in rows]}

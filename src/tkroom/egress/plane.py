@@ -1,0 +1,219 @@
+"""The egress plane as a node service: event logs while classes are recorded, the compositor's
+jobs after, their outputs registered for ``getrecordlist`` (docs/recordings.md).
+
+It listens to the media plane's recorder (``RecordingListener``): a recording that starts
+gets an ``EventLog``; one that stops gets its outputs registered as processing (``state`` 0)
+and a job queued. When the job ends the outputs become ready (1, which sends the enterprise's
+``recordready`` webhook through the directory) or failed (2, with the reason). A recording the
+node died in the middle of (an event log without ``job.json``) is queued at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tkroom.directory import RoomDirectory
+from tkroom.egress.compose import AUDIO, COMPOSITE
+from tkroom.egress.eventlog import EVENTS, EventLog
+from tkroom.egress.jobs import DONE, JOB, Job, JobPool, PoolSettings, read_job, write_job
+from tkroom.media.recording import RecordingJob
+from tkroom.rooms.scene import log_end, parse_log
+from tkroom.state.base import RoomState
+
+log = logging.getLogger("tkroom.egress")
+
+PROCESSING, READY, FAILED_STATE = 0, 1, 2
+
+
+@dataclass
+class EgressSettings:
+    record_dir: Path
+    width: int = 1280
+    height: int = 720
+    fps: int = 15
+    preset: str = "veryfast"
+    crf: int = 26
+    per_user: bool = True
+    workers: int = 1
+    attempts: int = 3
+    retry_s: float = 5.0
+    keep_sources: bool = False
+
+    @classmethod
+    def from_settings(cls, s: Any, record_dir: Path) -> EgressSettings:
+        return cls(record_dir=record_dir, width=s.egress_width, height=s.egress_height,
+                   fps=s.egress_fps, preset=s.egress_preset, crf=s.egress_crf,
+                   per_user=s.egress_per_user, workers=s.egress_workers,
+                   attempts=s.egress_attempts, keep_sources=s.egress_keep_sources)
+
+    def compose_args(self) -> list[str]:
+        args = ["--width", str(self.width), "--height", str(self.height), "--fps",
+                str(self.fps), "--preset", self.preset, "--crf", str(self.crf)]
+        return args + ([] if self.per_user else ["--no-per-user"])
+
+
+def _pages(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.glob("page-*.jpg"))
+
+
+class EgressPlane:
+    """Event logs and compositor jobs for the recordings of this node."""
+
+    def __init__(self, settings: EgressSettings, directory: RoomDirectory,
+                 state: RoomState) -> None:
+        self.settings = settings
+        self.directory = directory
+        self.state = state
+        self.logs: dict[str, EventLog] = {}
+        self.pool = JobPool(settings.record_dir, PoolSettings(
+            workers=settings.workers, attempts=settings.attempts, retry_s=settings.retry_s,
+            compose_args=settings.compose_args()), self._finished)
+
+    # ---- the recorder's listener ----------------------------------------------------------
+
+    async def recording_started(self, job: RecordingJob) -> None:
+        info = await self.directory.room(job.serial)
+        ev = EventLog(self.state, job.serial, job.folder, job.started,
+                      info.public() if info is not None else {}, pages=self.directory)
+        await ev.start()
+        self.logs[job.id] = ev
+
+    def track(self, job: RecordingJob, userid: str, stream_id: str, kind: str, base: str,
+              on: bool) -> None:
+        ev = self.logs.get(job.id)
+        if ev is not None:
+            ev.track(userid, stream_id, kind, base, on)
+
+    async def recording_stopped(self, job: RecordingJob) -> None:
+        ev = self.logs.pop(job.id, None)
+        if ev is not None:
+            await ev.close()
+        await self.queue(job.folder, job.serial, job.id, int(job.started * 1000))
+
+    # ---- jobs -----------------------------------------------------------------------------
+
+    async def queue(self, folder: Path, serial: str, recording: str, started_ms: int) -> Job:
+        """Register the recording's outputs as processing and queue its job."""
+        info = await self.directory.room(serial)
+        title = (info.roomname if info is not None else "") or serial
+        job = Job(recording, serial, started_ms)
+        for kind, name, rtype, files in (("events", EVENTS, 0, [EVENTS, *_pages(folder)]),
+                                         ("mixed", COMPOSITE, 8, [])):
+            job.records[kind] = await self.directory.add_record(
+                serial=serial, path=str(folder / name), starttime=started_ms // 1000,
+                title=title, kind=kind, recordid=f"{recording}-{rtype}", state=PROCESSING,
+                recording=recording, files=files)
+        await asyncio.to_thread(write_job, folder, job)
+        self.pool.submit(folder)
+        return job
+
+    async def _finished(self, folder: Path, job: Job) -> None:
+        """Register the job's outcome (idempotent: a restart may do it again)."""
+        known = {r["recordid"]: r for r in await self.directory.records_of(job.recording)}
+        pages = _pages(folder)
+        ev_rid, mixed_rid = job.records.get("events", ""), job.records.get("mixed", "")
+        if job.state == DONE:
+            outputs: dict[str, Any] = job.result.get("outputs", {})
+            duration = int(job.result.get("duration_ms", 0))
+            media = [n for n in (COMPOSITE, AUDIO) if n in outputs]
+            for name, out in sorted(outputs.items()):
+                uid = out.get("userid")
+                if not uid:
+                    continue
+                rid = f"{job.recording}-1-{len(known)}-{name}"[:64]
+                if any(r["path"] == str(folder / name) for r in known.values()):
+                    continue
+                rid = await self.directory.add_record(
+                    serial=job.serial, path=str(folder / name), starttime=job.starttime_ms // 1000,
+                    duration_ms=duration, size=int(out.get("size", 0)), title=uid,
+                    kind="publisher", userid=uid, recordid=rid, state=PROCESSING,
+                    recording=job.recording,
+                    files=[name, *([AUDIO] if AUDIO in outputs else [])])
+                known[rid] = {"recordid": rid, "path": str(folder / name)}
+                await self.directory.update_record(rid, state=READY)
+            if mixed_rid:
+                await self.directory.update_record(
+                    mixed_rid, state=READY, size=int(outputs.get(COMPOSITE, {}).get("size", 0)),
+                    duration_ms=duration, files=media)
+            if ev_rid:
+                size = (folder / EVENTS).stat().st_size if (folder / EVENTS).exists() else 0
+                await self.directory.update_record(ev_rid, state=READY, duration_ms=duration,
+                                                   size=size, files=[EVENTS, *media, *pages])
+            if not self.settings.keep_sources:
+                await asyncio.to_thread(_drop_sources, folder)
+        else:
+            if mixed_rid:
+                await self.directory.update_record(mixed_rid, state=FAILED_STATE,
+                                                   reason=job.reason)
+            if ev_rid:  # the board and the chat still play
+                duration = await asyncio.to_thread(_log_length, folder)
+                await self.directory.update_record(ev_rid, state=READY, reason=job.reason,
+                                                   duration_ms=duration,
+                                                   files=[EVENTS, *pages])
+
+    # ---- service --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.settings.record_dir.mkdir(parents=True, exist_ok=True)
+        for folder in await asyncio.to_thread(self._orphans):
+            try:
+                first = parse_log([await asyncio.to_thread(_first_line, folder / EVENTS)])
+                at_ms = int(first[0].get("at_ms", 0)) if first else int(time.time() * 1000)
+                await self.queue(folder, folder.parent.name, folder.name, at_ms)
+            except Exception:
+                log.exception("recording %s left by a stopped node not queued", folder)
+        await self.pool.start()
+
+    def _orphans(self) -> list[Path]:
+        """Recordings with an event log but no job: the node stopped while they ran."""
+        live = {ev.folder for ev in self.logs.values()}
+        return [p.parent for p in sorted(self.settings.record_dir.glob(f"*/*/{EVENTS}"))
+                if not (p.parent / JOB).exists() and p.parent not in live]
+
+    async def stop(self) -> None:
+        for ev in list(self.logs.values()):
+            await ev.close()
+        self.logs.clear()
+        await self.pool.stop()
+
+    def progress(self, recording_folder: Path) -> float | None:
+        job = read_job(recording_folder)
+        return job.progress if job is not None else None
+
+
+def _drop_sources(folder: Path) -> None:
+    """After success: Janus's files and what janus-pp-rec made of them."""
+    for mjr in folder.glob("*.mjr"):
+        for derived in (mjr.with_suffix(".webm"), mjr.with_suffix(".opus")):
+            derived.unlink(missing_ok=True)
+        mjr.unlink(missing_ok=True)
+
+
+def _first_line(path: Path) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.readline()
+
+
+def _log_length(folder: Path) -> int:
+    try:
+        with open(folder / EVENTS, encoding="utf-8") as f:
+            return log_end(parse_log(f))
+    except OSError:
+        return 0
+
+
+def install_egress(node: Any, state: RoomState, media: Any) -> EgressPlane:
+    """Make the outputs of the recordings of ``media`` (a ``MediaPlane``) on this
+    ``tkroom.node.Node`` whose room state is ``state``. Call before ``node.start()``, after
+    ``install_media``."""
+    settings = EgressSettings.from_settings(node.settings, media.service.recorder.record_dir)
+    plane = EgressPlane(settings, node.directory, state)
+    media.service.recorder.listeners.append(plane)
+    media.service.recorder.legacy = False
+    node.services.append(plane)
+    return plane
