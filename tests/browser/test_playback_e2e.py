@@ -300,6 +300,25 @@ def test_a_board_only_lesson_plays_on_a_clock(node: ClassNode, serial: str, chro
         v.close()
 
 
+@pytest.mark.parametrize("state, reason, words", [
+    (0, "", "still being made"), (1, "ffmpeg: rec-t.webm: Invalid data", "could not be made")])
+def test_without_media_the_page_says_why(node: ClassNode, serial: str, chromium, tmp_path, state, reason, words):
+    fx.write_log(tmp_path)
+    rec = register(node, serial, tmp_path, ["events.jsonl"], state=state)
+    if reason:
+        node.call(RecordRepo(node.node.sessions).update(rec.recordid, reason=reason))
+    v = Viewer(chromium, rec.path(node))
+    try:
+        assert v.eval("tkroomPlayback.player.media") is None
+        assert words in v.page.locator("#pb-media-note").inner_text()
+        assert "ffmpeg" not in v.page.inner_text("body")  # the operator's reason stays in getrecordlist
+        assert v.page.locator("#pb-nomedia").is_hidden()
+        v.seek(fx.T_RED + 300)
+        assert color_near(v.board(), fx.RED_STROKE.middle, fx.RED)
+    finally:
+        v.close()
+
+
 def test_chinese_labels(node: ClassNode, with_video: Rec, chromium):
     v = Viewer(chromium, with_video.path(node), locale="zh-CN")
     try:
@@ -522,3 +541,60 @@ def test_the_benchmark_runs_and_its_index_agrees_with_a_replay(tmp_path):
                    env={**os.environ, "PYTHONPATH": f"{root / 'src'}:{root}"})
     rows = json.loads(out.read_text())["rows"]
     assert any(r["measure"].startswith("seek, p95") for r in rows)
+
+
+def test_a_lesson_made_by_the_egress_plane_plays(node: ClassNode, chromium, tmp_path, request):
+    """The whole chain: a recording's folder as the recorder leaves it (bench.egress.lesson:
+    camera files, the event log, the kept pages), the egress plane's compositor makes its
+    outputs, getrecordlist's event-playback ``playpath`` opens the page, which plays the
+    composite video with the board in step."""
+    from bench.egress.lesson import Lesson, Publisher, make, page_color
+    from tkroom.egress.plane import EgressPlane, EgressSettings
+    from tkroom.state.memory import MemoryState
+
+    room = node.create_room("Composited")
+    records = tmp_path / "records"
+    red = [0.1, 0.3, 0.25, 0.3, 0.4, 0.3]
+    blue = [0.5, 0.7, 0.7, 0.7, 0.9, 0.7]
+    make(records / room / "rec1", Lesson(
+        5000, [Publisher("t", 0)], pages=2, page_turns=[(2500, 2)],
+        strokes=[(1000, 1, red, "#e53935"), (3500, 2, blue, "#1e88e5")], chat=[(3000, "page two now")]))
+    plane = EgressPlane(EgressSettings(records, width=640, height=360, preset="ultrafast"),
+                        node.node.directory, MemoryState())
+    node.call(plane.start())
+    try:
+        def ready() -> list | None:
+            rows = node.webapi("getrecordlist", {"serial": room})["recordlist"]
+            return rows if rows and all(r["state"] == 1 for r in rows) and len(rows) >= 2 else None
+
+        rows = wait_until(ready, within=300, what="the recording's outputs")
+    finally:
+        node.call(plane.stop())
+    playback = next(r for r in rows if r["recordtype"] == 0)["playpath"]
+    assert playback.startswith(f"{node.url}/playback/")
+    v = Viewer(chromium, playback)
+    out = out_dir(request)
+    try:
+        assert v.eval("tkroomPlayback.player.media.id") == "pb-video"
+        assert abs(v.eval("tkroomPlayback.duration") - 5000) <= 1000
+        v.seek(1500)
+        wait_until(lambda: v.eval("document.getElementById('board-image').naturalWidth") == 1600, 10, "page 1")
+        img = v.board(out, "page1")
+        assert color_near(img, (0.25, 0.3), fx.RED)
+        assert color_near(img, (0.5, 0.9), page_color(1), r=0)
+        assert v.page.locator("#board-pageno").inner_text() == "Page 1 / 2"
+        v.seek(4000)
+        wait_until(lambda: v.eval("document.getElementById('board-image').src").endswith("page-7_2.jpg"), 10, "page 2")
+        wait_until(lambda: color_near(v.board(), (0.5, 0.9), page_color(2), r=0), 10, "page 2's image")
+        img = v.board(out, "page2")
+        assert color_near(img, (0.7, 0.7), fx.BLUE) and not color_near(img, (0.25, 0.3), fx.RED)
+        assert v.texts("#chat-log .body") == ["page two now"]
+        v.seek(1500)
+        wait_until(lambda: color_near(v.board(), (0.5, 0.9), page_color(1), r=0), 10, "page 1 again")
+        img = v.board(out, "page1-again")
+        assert color_near(img, (0.25, 0.3), fx.RED) and not color_near(img, (0.7, 0.7), fx.BLUE)
+        assert v.texts("#chat-log .body") == []
+        assert abs(v.eval("document.getElementById('pb-video').currentTime") - 1.5) < 0.05
+        assert v.errors == []
+    finally:
+        v.close()

@@ -130,6 +130,8 @@ async def playback_info(request: Request) -> Response:
     body: dict[str, Any] = {
         "result": 0, "recordid": row.recordid, "serial": row.serial, "title": row.title,
         "starttime": row.starttime, "duration_ms": row.duration_ms,
+        # 0: the outputs are still being made; a reason: making them failed (not said why here)
+        "state": row.state, "video_failed": bool(row.reason),
         "events": where(EVENTS), "video": where(VIDEO), "audio": where(AUDIO),
         "pages": {m.group(1): url + n for n in sorted(present) if (m := PAGE_RE.match(n))},
         "files": [file_entry(base, f) for f in files],

@@ -172,6 +172,8 @@ export const en = {
   "pb.media": "Video",
   "pb.noMedia": "This lesson has no sound or video: the board and the chat play on their own.",
   "pb.audioOnly": "The lesson's video is not ready yet: you hear its sound with the board.",
+  "pb.processing": "The lesson's video is still being made: the board and the chat play now. Reload the page later for the video.",
+  "pb.videoFailed": "The lesson's video could not be made: the board and the chat still play.",
   "pb.noChat": "Nothing said yet.",
   "pb.canvas": "The board at this moment of the lesson",
 };
@@ -347,6 +349,8 @@ export const zh = {
   "pb.media": "视频",
   "pb.noMedia": "此课堂没有声音和视频：白板和聊天会自行播放。",
   "pb.audioOnly": "课堂视频尚未生成：现在播放声音和白板。",
+  "pb.processing": "课堂视频仍在生成中：现在可以播放白板和聊天。稍后刷新页面即可观看视频。",
+  "pb.videoFailed": "课堂视频未能生成：白板和聊天仍可播放。",
   "pb.noChat": "还没有聊天内容。",
   "pb.canvas": "课堂此刻的白板",
 };

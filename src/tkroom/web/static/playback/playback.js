@@ -307,7 +307,15 @@ function choosePlayer() {
       note.textContent = t("pb.audioOnly");
       return mediaPlayer(audio);
     }
-    $("pb-nomedia").hidden = false;
+    // No sound or video: still being made, failed, or a lesson without any.
+    const why = info.video_failed ? "videoFailed" : info.state === 0 ? "processing" : "";
+    if (why) {
+      note.hidden = false;
+      note.dataset.why = why;
+      note.textContent = t(`pb.${why}`);
+    } else {
+      $("pb-nomedia").hidden = false;
+    }
     return clockPlayer(Math.max(view.tl.duration, info.duration_ms || 0));
   })();
 }
@@ -426,7 +434,8 @@ function setLanguage(lang) {
     view.chatN = -1;
     view.peopleKey = "";
     renderMarkers();
-    if ($("pb-media-note").dataset.why === "audio") $("pb-media-note").textContent = t("pb.audioOnly");
+    const why = $("pb-media-note").dataset.why;
+    if (why) $("pb-media-note").textContent = t(why === "audio" ? "pb.audioOnly" : `pb.${why}`);
     render(view.player.now(), true);
   }
 }
