@@ -549,6 +549,7 @@ def test_a_lesson_made_by_the_egress_plane_plays(node: ClassNode, chromium, tmp_
     outputs, getrecordlist's event-playback ``playpath`` opens the page, which plays the
     composite video with the board in step."""
     from bench.egress.lesson import Lesson, Publisher, make, page_color
+
     from tkroom.egress.plane import EgressPlane, EgressSettings
     from tkroom.state.memory import MemoryState
 
