@@ -599,3 +599,25 @@ def test_a_lesson_made_by_the_egress_plane_plays(node: ClassNode, chromium, tmp_
         assert v.errors == []
     finally:
         v.close()
+
+
+def test_a_database_failure_is_4107_and_readable(chromium, tmp_path, request):
+    """The store gone under a running node (its tables with it): the page and its data say
+    the server cannot read its records (4107), not that the recording does not exist."""
+    with ClassNode(None, None, tmp_path / "node") as n:
+        url = f"{n.url}/playback/somerecord/{'1' * 32}"
+        assert httpx.get(url).status_code == 404  # the store works: no such record
+        db = tmp_path / "node" / "data" / "tkroom.db"
+        assert db.is_file()
+        n.call(n.node.engine.dispose())
+        db.unlink()  # the next connection opens an empty database: no table at all
+        r = httpx.get(f"{url}/info")
+        assert r.status_code == 500 and r.json()["result"] == 4107
+        v = Viewer(chromium, url, ready=False)
+        try:
+            assert v.response is not None and v.response.status == 500
+            v.page.wait_for_selector("#pb-error:not([hidden])")
+            assert "try again" in v.page.locator("#pb-error-text").inner_text().lower()
+            assert "4107" in v.page.locator("#pb-error-code").inner_text()
+        finally:
+            v.close()
