@@ -319,7 +319,7 @@ def test_without_media_the_page_says_why(node: ClassNode, serial: str, chromium,
         v.close()
 
 
-def test_chinese_labels(node: ClassNode, with_video: Rec, chromium):
+def test_chinese_labels(node: ClassNode, with_video: Rec, chromium, request):
     v = Viewer(chromium, with_video.path(node), locale="zh-CN")
     try:
         assert v.eval("document.documentElement.lang") == "zh-CN"
@@ -333,6 +333,12 @@ def test_chinese_labels(node: ClassNode, with_video: Rec, chromium):
         assert v.page.locator("#pb-play").inner_text() == "Play"
         assert v.page.locator("#board-pageno").inner_text() == "Page 2 / 2"
         assert v.eval("localStorage.getItem('tkroom.lang')") == '"en"'
+        # On a phone: everything in one column, nothing wider than the screen, the board redrawn.
+        v.page.set_viewport_size({"width": 390, "height": 844})
+        wait_until(lambda: v.eval("document.documentElement.scrollWidth <= window.innerWidth"), 10,
+                   "the page to fit a phone")
+        assert color_near(v.board(), fx.BLUE_STROKE.middle, fx.BLUE)
+        v.page.screenshot(path=str(out_dir(request) / "phone.png"), full_page=True)
     finally:
         v.close()
 

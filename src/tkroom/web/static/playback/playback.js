@@ -202,6 +202,7 @@ function renderChat(ms) {
   else log.replaceChildren(...tl.chat.slice(0, n).map(chatItem));
   view.chatN = n;
   $("chat-empty").hidden = n > 0;
+  log.hidden = n === 0;
   log.scrollTop = log.scrollHeight;
 }
 
@@ -257,11 +258,18 @@ function renderMarkers() {
       const f = m.page.fileid ? fileOf(m.page.fileid) : null;
       const name = m.page.fileid ? (f && f.filename) || m.page.filename || String(m.page.fileid) : t("board.blank");
       const label = t("pb.marker", { time: clock(m.t), name, n: m.page.currpage });
-      const b = el("button", { type: "button", class: "pb-marker", role: "listitem", "data-t": String(m.t), "aria-label": label, title: label, onclick: () => seek(m.t) });
+      const b = el("button", { type: "button", class: "pb-marker", "data-t": String(m.t), "aria-label": label, title: label, onclick: () => seek(m.t) });
       b.style.left = `${view.duration ? (m.t / view.duration) * 100 : 0}%`;
       return b;
     }),
   );
+}
+
+function renderHeader() {
+  const info = view.info;
+  if (!info) return;
+  $("pb-name").textContent = info.title || info.serial || "";
+  if (info.starttime) $("pb-started").textContent = new Date(info.starttime * 1000).toLocaleString(t.lang === "zh" ? "zh-CN" : "en");
 }
 
 // ---- loading -----------------------------------------------------------------------------------
@@ -332,8 +340,7 @@ async function load() {
     return showError("load", String(err));
   }
   view.info = info;
-  $("pb-name").textContent = info.title || info.serial || "";
-  if (info.starttime) $("pb-started").textContent = new Date(info.starttime * 1000).toLocaleString(t.lang === "zh" ? "zh-CN" : "en");
+  renderHeader();
   if (!info.events) return showError("noLog");
   try {
     const resp = await fetch(info.events, { cache: "no-store" });
@@ -428,6 +435,7 @@ function setLanguage(lang) {
   document.title = t("pb.title");
   $("lang-select").value = lang;
   if (page.error !== null) showError(page.error);
+  renderHeader();
   if (page.ready) {
     view.board.key = "";
     view.board.imageUrl = "";
