@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from bench.egress.lesson import Lesson, Publisher, make, page_color
+
 from conftest import need_binary
 from egress_media import beep_time, close, duration, flash_time, frame_at, mean_color, streams
 from tkroom.egress.board import BACKGROUND

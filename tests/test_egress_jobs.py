@@ -9,8 +9,8 @@ import signal
 from pathlib import Path
 
 import pytest
-
 from bench.egress.lesson import Lesson, Publisher, make
+
 from conftest import need_binary
 from egress_media import duration, streams
 from tkroom.egress.jobs import (

@@ -3,10 +3,9 @@ ready, the download of each file under the record's token, the ``recordready`` w
 
 from __future__ import annotations
 
-
 import httpx
-
 from bench.egress.lesson import Lesson, Publisher, make
+
 from conftest import need_binary
 from tkroom.egress.plane import EgressPlane, EgressSettings
 from tkroom.state.memory import MemoryState
@@ -20,7 +19,7 @@ def test_outputs_are_listed_downloadable_and_announced(api: Api, node, tmp_path)
     assert api("companyattribute", roomendcallbackurl=hook.url)["result"] == 0
     records = tmp_path / "records"
     # what a node that stopped mid-class leaves: an event log without a job (queued at start)
-    folder = make(records / serial / "rec42",
+    make(records / serial / "rec42",
                   Lesson(4000, [Publisher("t", 0), Publisher("s1", 2, hz=550)], pages=2,
                          page_turns=[(2000, 2)]))
     plane = EgressPlane(EgressSettings(records, width=640, height=360, preset="ultrafast",

@@ -312,8 +312,11 @@ def ffmpeg_args(folder: Path, p: Plan, settings: ComposeSettings) -> tuple[list[
     graph.append(f"[{bg}]null[vout]")
     base_a = 1 + len(p.videos)
     for j, m in enumerate(p.audios):
-        graph.append(f"[{base_a + j}:a]aresample=48000,aformat=channel_layouts=stereo,"
-                     f"asetpts=PTS-STARTPTS,adelay={m.start_ms}:all=1[a{j}]")
+        # janus-pp-rec leaves lost packets as gaps in the timestamps: aresample fills each gap
+        # with silence (hard compensation from 15 ms), so what follows a loss stays in place
+        graph.append(f"[{base_a + j}:a]asetpts=PTS-STARTPTS,"
+                     f"aresample=48000:async=1:min_hard_comp=0.015:first_pts=0,"
+                     f"aformat=channel_layouts=stereo,adelay={m.start_ms}:all=1[a{j}]")
     n_a = len(p.audios)
     user_audio: dict[str, list[int]] = {}
     for j, m in enumerate(p.audios):
