@@ -127,7 +127,11 @@ def build_node(settings: Settings, *, state: RoomState | None = None, media: boo
         install_courseware(node)
     if web:
         from tkroom.web import web_routes
+        from tkroom.webapi.playback import playback_code
 
         live = urlsplit(settings.live_public_url)
-        node.routes.extend(web_routes(f"{live.scheme}://{live.netloc}" if live.netloc else ""))
+        sessions = node.sessions
+        node.routes.extend(web_routes(
+            lambda ident, token: playback_code(sessions, ident, token),
+            f"{live.scheme}://{live.netloc}" if live.netloc else ""))
     return node

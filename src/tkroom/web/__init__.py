@@ -1,4 +1,5 @@
-"""The browser side of tkroom: the tkroom.js SDK bundle and the classroom page, as routes."""
+"""The browser side of tkroom: the tkroom.js SDK bundle, the classroom page and the playback
+page of recorded lessons, as routes."""
 
 from tkroom.web.routes import STATIC_DIR, web_routes
 

@@ -1,4 +1,5 @@
-"""Starlette routes that serve tkroom.js and the classroom page; the node mounts them.
+"""Starlette routes that serve tkroom.js, the classroom page and the playback page; the node
+mounts them.
 
 The SDK bundle is built from web/sdk/ and shipped inside the package, so a ``pip install``
 is enough to serve it: nothing here runs Node.
@@ -6,7 +7,9 @@ is enough to serve it: nothing here runs Node.
 
 from __future__ import annotations
 
+import html
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from starlette.requests import Request
@@ -19,6 +22,10 @@ from tkroom import codes
 STATIC_DIR = Path(__file__).parent / "static"
 SDK_FILE = STATIC_DIR / "sdk" / "tkroom.js"
 PAGE_FILE = STATIC_DIR / "classroom" / "index.html"
+PLAYBACK_FILE = STATIC_DIR / "playback" / "index.html"
+
+# (recordid, token) -> 0 when that record may be played, else its code (4105, 4107).
+PlaybackCheck = Callable[[str, str], Awaitable[int]]
 
 # Room serials are digits in the original; allow the letters a store might use, nothing else.
 _SERIAL = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -42,10 +49,30 @@ def _csp(live_origin: str) -> str:
     return _CSP.replace("connect-src 'self'", f"connect-src 'self' {live_origin}")
 
 
-def web_routes(live_origin: str = "") -> list[BaseRoute]:
-    """``/sdk/tkroom.js``, ``/room/<serial>`` (the classroom page) and its static files.
-    ``live_origin``: where live viewers fetch the HLS stream when not from this node (the
-    origin of the ``live_public_url`` setting)."""
+def _playback(check: PlaybackCheck | None) -> Callable[[Request], Awaitable[Response]]:
+    async def page(request: Request) -> Response:
+        """The page, or the same page saying why it cannot play (it reads ``data-error`` and
+        explains the code in the reader's language), with a 404 or 500 status."""
+        code = await check(request.path_params["ident"], request.path_params["token"]) if check else 0
+        text = PLAYBACK_FILE.read_text(encoding="utf-8")
+        status = 200
+        if code:
+            status = 500 if code == int(codes.WebAPI.DATABASE_ERROR) else 404
+            text = text.replace("<body>", f'<body data-error="{html.escape(str(code))}">', 1)
+        headers = {"Content-Security-Policy": _CSP, "Cache-Control": "no-cache",
+                   "Referrer-Policy": "no-referrer"}  # the token is in the URL
+        return HTMLResponse(text, status_code=status, headers=headers)
+
+    return page
+
+
+def web_routes(playback: PlaybackCheck | None = None, live_origin: str = "") -> list[BaseRoute]:
+    """``/sdk/tkroom.js``, ``/room/<serial>`` (the classroom page), ``/playback/<recordid>/
+    <token>`` (a recorded lesson; ``playback`` checks the record) and their static files
+    (``/classroom/``, ``/playback-page/``: a prefix of its own, so that the Web API's
+    ``/playback/<recordid>/<token>/info`` is not shadowed). ``live_origin``: where live viewers
+    fetch the HLS stream when not from this node (the origin of the ``live_public_url``
+    setting)."""
     csp = _csp(live_origin)
 
     async def page(request: Request) -> Response:
@@ -63,5 +90,7 @@ def web_routes(live_origin: str = "") -> list[BaseRoute]:
     return [
         Route("/sdk/tkroom.js", _sdk, methods=["GET", "HEAD"]),
         Route("/room/{serial}", page, methods=["GET", "HEAD"]),
+        Route("/playback/{ident}/{token}", _playback(playback), methods=["GET", "HEAD"]),
         Mount("/classroom", StaticFiles(directory=STATIC_DIR / "classroom"), name="classroom"),
+        Mount("/playback-page", StaticFiles(directory=STATIC_DIR / "playback"), name="playback"),
     ]

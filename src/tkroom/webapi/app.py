@@ -44,6 +44,7 @@ from tkroom.webapi import (  # noqa: F401 - registers every method
 )
 from tkroom.webapi.openapi import openapi_document
 from tkroom.webapi.params import MAX_ID, parse
+from tkroom.webapi.playback import playback_info
 from tkroom.webapi.registry import METHODS, Call
 from tkroom.webapi.state import ApiState
 
@@ -262,6 +263,7 @@ def routes() -> list[BaseRoute]:
         Route("/download/record/{ident}/{token}", download_record, methods=["GET"]),
         Route("/download/record/{ident}/{token}/{part}", download_record_file, methods=["GET"]),
         Route("/download/{rest:anypath}", no_such_file, methods=["GET"]),
+        Route("/playback/{ident}/{token}/info", playback_info, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
     ]
 

@@ -42,7 +42,11 @@ CHUNK = 1 << 20
 
 
 def file_dict(call: Call, f: File, rf: RoomFile | None = None) -> dict[str, Any]:
-    base = str(call.request.base_url).rstrip("/")
+    return file_entry(str(call.request.base_url).rstrip("/"), f, rf)
+
+
+def file_entry(base: str, f: File, rf: RoomFile | None = None) -> dict[str, Any]:
+    """A file as getroomfile lists it, its URLs under ``base`` (the playback page reuses it)."""
     path = f"/download/file/{f.id}/{f.token}"
     pages = range(1, f.pagenum + 1) if f.conversion and f.status == DONE else range(0)
     return {
