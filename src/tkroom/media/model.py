@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -25,6 +24,12 @@ class RoomSink(Protocol):
         """Send one event to every member of the room."""
 
 
+def publication_id(feed: str) -> str:
+    """A publication attempt's id (``publicationId``) from its Janus feed, so that every node
+    of a cluster names an attempt alike and clients can tell a stale notice from a live one."""
+    return f"pub-{feed}"
+
+
 @dataclass(eq=False)
 class Publication:
     """One stream a user sends, on its own Janus handle (``feed`` is its VideoRoom id).
@@ -36,13 +41,18 @@ class Publication:
     handle: JanusHandle
     feed: str
     session: str = ""  # the publisher's signalling session: a same-id re-join releases it
-    id: str = field(default_factory=lambda: f"pub-{secrets.token_hex(8)}")
     flowing: bool = False
     completed: bool = False
     record_base: str = ""
     sdp: str = ""  # the media server's SDP answer: its mids and codecs (live forwarding)
     watchdog: asyncio.Task[None] | None = None
     simulcast: bool = False
+
+    @property
+    def id(self) -> str:
+        """The attempt's name, the same on every node: each attempt joins Janus as a new feed,
+        which the other nodes of the cluster see too (``RemoteFeed.id``)."""
+        return publication_id(self.feed)
 
     def describe(self) -> dict[str, Any]:
         """The stream as ``onAddStream`` / ``getStreams`` tell it."""
@@ -64,8 +74,8 @@ class RemoteFeed:
 
     @property
     def id(self) -> str:
-        """This node's name for the attempt: each publication joins Janus as a new feed."""
-        return f"feed-{self.feed}"
+        """As ``Publication.id``: the publishing node names the attempt after its feed too."""
+        return publication_id(self.feed)
 
     def describe(self) -> dict[str, Any]:
         """As ``Publication.describe``."""
