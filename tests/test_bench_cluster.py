@@ -38,7 +38,13 @@ def test_bench_cluster_runs_every_message_arrives_and_every_member_resumes(tmp_p
         assert isinstance(p99["ok"], bool)
         dps = by[f"two nodes, 40 members: deliveries/s on node {name} (baseline: one node)"]
         assert dps["received"] == dps["expected"] == 20 * 6 and dps["value"] > 0
-    assert [n["node"] for n in result["raw"]["two_nodes"]["per_node"]] == [0, 1]
+    per_node = result["raw"]["two_nodes"]["per_node"]
+    assert [n["node"] for n in per_node] == [0, 1]
+    both = by["two nodes, 40 members: deliveries/s of both nodes together (baseline: one node)"]
+    assert both["value"] == sum(n["deliveries_per_s"] for n in per_node)
+    for name in "AB":
+        cpu = by[f"two nodes, 40 members: node {name} CPU per delivery (baseline: one node)"]
+        assert cpu["value"] >= 0 and cpu["baseline"] >= 0
 
     everyone = by["failover, 12 members: resumed (not joined afresh) / counted by the teacher "
                   "/ reached by a chat after"]

@@ -59,6 +59,7 @@ def scale_rows(one: dict[str, Any], two: dict[str, Any]) -> list[dict[str, Any]]
             received=base["chat_received"], expected=base["chat_expected"]),
         row(f"one node, {m} members: deliveries/s", base["deliveries_per_s"], "/s",
             received=base["pub_delivered"], expected=base["pub_expected"]),
+        row(f"one node, {m} members: node CPU per delivery", base["cpu_us_per_delivery"], "µs"),
     ]
     for node in two["per_node"]:
         name = "AB"[node["node"]]
@@ -75,6 +76,17 @@ def scale_rows(one: dict[str, Any], two: dict[str, Any]) -> list[dict[str, Any]]
             dps, "/s", baseline=base["deliveries_per_s"], floor="≥ 0.8× one node's",
             ok=complete and dps >= 0.8 * base["deliveries_per_s"],
             received=node["pub_delivered"], expected=node["pub_expected"]))
+        rows.append(row(
+            f"two nodes, {2 * m} members: node {name} CPU per delivery (baseline: one node)",
+            node["cpu_us_per_delivery"], "µs", baseline=base["cpu_us_per_delivery"]))
+    rows.append(row(
+        f"two nodes, {2 * m} members: deliveries/s of both nodes together (baseline: one node)",
+        sum(n["deliveries_per_s"] for n in two["per_node"]), "/s",
+        baseline=base["deliveries_per_s"]))
+    if "redis_cpu_us_per_delivery" in two:
+        rows.append(row(f"two nodes, {2 * m} members: Redis CPU per delivery (baseline: one "
+                        "node)", two["redis_cpu_us_per_delivery"], "µs",
+                        baseline=one.get("redis_cpu_us_per_delivery")))
     return rows
 
 
@@ -91,7 +103,7 @@ def failover_rows(f: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-async def amain(args: argparse.Namespace, redis_url: str) -> tuple[list[dict[str, Any]],
+async def amain(args: argparse.Namespace, redis_url: str, redis_pid: int | None) -> tuple[list[dict[str, Any]],
                                                                    dict[str, Any], bool]:
     rows: list[dict[str, Any]] = []
     raw: dict[str, Any] = {}
@@ -99,7 +111,7 @@ async def amain(args: argparse.Namespace, redis_url: str) -> tuple[list[dict[str
     if "scale" in args.only:
         try:
             opts = dict(chats=args.chats, rate=args.rate, pubs=args.pubs, window=args.window,
-                        workers=args.workers, parallel=args.parallel)
+                        workers=args.workers, parallel=args.parallel, redis_pid=redis_pid)
             raw["one_node"] = await scale.phase(redis_url, 1, args.members, **opts)
             raw["two_nodes"] = await scale.phase(redis_url, 2, args.members, **opts)
             rows += scale_rows(raw["one_node"], raw["two_nodes"])
@@ -141,7 +153,7 @@ def main() -> int:
     async def go() -> tuple[list[dict[str, Any]], dict[str, Any], bool]:
         await redis.start()
         try:
-            return await amain(args, redis.url)
+            return await amain(args, redis.url, redis.proc.pid if redis.proc else None)
         finally:
             await redis.kill()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 from bench.cluster.nodes import Cluster
@@ -22,9 +23,20 @@ from bench.signal.dialects import Counters, Tkroom
 from bench.signal.rawws import RawWS
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far, from ``/proc``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def phase(redis_url: str, nodes: int, members: int, *, chats: int, rate: float, pubs: int,
-                window: int, workers: int, parallel: int) -> dict[str, Any]:
-    """One class of ``members`` per node over ``nodes`` nodes, node i pinned to core i."""
+                window: int, workers: int, parallel: int, redis_pid: int | None = None,
+                ) -> dict[str, Any]:
+    """One class of ``members`` per node over ``nodes`` nodes, node i pinned to core i.
+
+    Besides the latencies and rates, the CPU time each node (and Redis) spent during the
+    pubMsg part per delivery it made: on a machine where the load generators share the nodes'
+    cores, that is the figure that says whether the cluster costs more per message."""
     cpus = os.cpu_count() or 1
     cluster = Cluster(redis_url)
     out: dict[str, Any] = {"nodes": nodes, "members_per_node": members,
@@ -66,6 +78,9 @@ async def phase(redis_url: str, nodes: int, members: int, *, chats: int, rate: f
 
         await asyncio.gather(*(g.ask([("arm", ("pub", len(s) * pubs)) for s in sh])
                                for g, sh in zip(groups, shares, strict=True)))
+        pids = [p.pid for p in cluster.procs]
+        cpu0 = [cpu_s(p) for p in pids]
+        redis0 = cpu_s(redis_pid) if redis_pid else 0.0
         t_start = time.monotonic()
         inflight: list[asyncio.Future[Any]] = []
         for k in range(pubs):
@@ -76,11 +91,18 @@ async def phase(redis_url: str, nodes: int, members: int, *, chats: int, rate: f
                 await asyncio.wait_for(inflight.pop(0), 60)
         await asyncio.wait_for(asyncio.gather(*inflight), 60)
         got = await asyncio.gather(*(g.all("wait", 60) for g in groups))
+        cpu1 = [cpu_s(p) for p in pids]
+        total = 0
         for i, g in enumerate(got):
             delivered = sum(w["pub"] for w in g)
+            total += delivered
             last = max(w["last"] for w in g)
             per_node[i].update(pub_expected=members * pubs, pub_delivered=delivered,
-                               deliveries_per_s=delivered / max(1e-9, last - t_start))
+                               deliveries_per_s=delivered / max(1e-9, last - t_start),
+                               pub_cpu_s=cpu1[i] - cpu0[i],
+                               cpu_us_per_delivery=1e6 * (cpu1[i] - cpu0[i]) / max(1, delivered))
+        if redis_pid:
+            out["redis_cpu_us_per_delivery"] = 1e6 * (cpu_s(redis_pid) - redis0) / max(1, total)
         sender.close()
         out["per_node"] = per_node
         out["loadavg_after"] = os.getloadavg()[0]
