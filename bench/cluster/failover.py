@@ -12,11 +12,12 @@ import contextlib
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from bench.cluster.nodes import Cluster
 from bench.signal.__main__ import percentile
-from tkroom.client import Room
+from tkroom.client import Event, Room
 
 
 async def _join(cluster: Cluster, node: int, userid: str, role: int, others: tuple[str, ...],
@@ -55,8 +56,8 @@ async def run(redis_url: str, members: int, wait: float = 120.0) -> dict[str, An
         everyone = asyncio.Event()
         left = [members]
 
-        def on_back(i: int) -> Any:
-            def cb(ev: dict[str, Any]) -> None:
+        def on_back(i: int) -> Callable[[Event], None]:
+            def cb(ev: Event) -> None:
                 if back[i]:
                     return
                 back[i] = time.monotonic()
@@ -80,7 +81,7 @@ async def run(redis_url: str, members: int, wait: float = 120.0) -> dict[str, An
         reached = asyncio.Event()
         count = [0]
 
-        def on_chat(ev: dict[str, Any]) -> None:
+        def on_chat(ev: Event) -> None:
             if ev["message"] == "after failover":
                 count[0] += 1
                 if count[0] == members:

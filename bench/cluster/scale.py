@@ -108,7 +108,7 @@ async def phase(redis_url: str, nodes: int, members: int, *, chats: int, rate: f
         out["loadavg_after"] = os.getloadavg()[0]
         return out
     finally:
-        for g in groups:
-            await g.all("close")
-            g.close()
+        for group in groups:
+            await group.all("close")
+            group.close()
         cluster.stop()
