@@ -7,7 +7,7 @@
 import { TKError } from "./errors.js";
 
 const REQUEST_TIMEOUT_MS = 15000;
-const FAILOVER_ATTEMPTS = 30; // about two minutes of no node answering, with the 4 s backoff cap
+export const FAILOVER_ATTEMPTS = 30; // about two minutes of no node answering, with the 4 s backoff cap
 
 /** The URLs to resume on: the one in use first, then the others in the order given, once each. */
 export function failoverUrls(current, others) {
@@ -151,7 +151,8 @@ export class Connection {
     try {
       await this.open();
     } catch {
-      this.unanswered += 1;
+      // An offline page is not "no node answers": it waits for the network without a bound.
+      if (typeof navigator === "undefined" || navigator.onLine !== false) this.unanswered += 1;
       this._scheduleResume();
       return;
     }

@@ -6,7 +6,7 @@
 
 import { DESCRIPTIONS, MESSAGES } from "./codes.js";
 import { TKError, autoplayCode, screenErrorCode, trackLostCode } from "./errors.js";
-import { Connection } from "./connection.js";
+import { Connection, FAILOVER_ATTEMPTS } from "./connection.js";
 import { Board, expandBoard, parseShapeMsgId } from "./board.js";
 import { Emitter } from "./emitter.js";
 import { baseUrl, clientApi, clientApiForm, signalUrl, signalUrls } from "./http.js";
@@ -86,7 +86,7 @@ export class Room extends Emitter {
 
   // ---- set-up ----------------------------------------------------------------------------
 
-  /** init(appKey, onOk, onFail, isCheckDevice, {autoSubscribeAV, maxReconnectCount, iceServers, simulcast, dtlsPassive}) */
+  /** init(appKey, onOk, onFail, isCheckDevice, {autoSubscribeAV, maxReconnectCount, iceServers, simulcast, dtlsPassive, signalUrls, failoverAttempts}) */
   init(appKey, onOk, onFail, isCheckDevice, options = {}) {
     this.appKey = appKey;
     Object.assign(this.options, options || {});
@@ -229,8 +229,9 @@ export class Room extends Emitter {
         await this._doJoin(true);
         return;
       } catch (err) {
-        const max = this.options.maxReconnectCount;
-        if ((max > 0 && attempt >= max) || (err.code && err.code < 2500 && err.code !== 111)) {
+        // bounded even without maxReconnectCount: the page's own node may be gone for good
+        const max = this.options.maxReconnectCount || this.options.failoverAttempts || FAILOVER_ATTEMPTS;
+        if (attempt >= max || (err.code && err.code < 2500 && err.code !== 111)) {
           this._onLost(err);
           return;
         }
@@ -694,9 +695,10 @@ export class Room extends Emitter {
       pub.stop(false);
       const code = err.code && err.code !== 2510 && err.code !== 2508 ? err.code : 131;
       this._notice("error", code, err.message, { type });
-      // Just after a move the dead node's copy of this stream may still be listed (2601) until
-      // the media server notices it hung up: try again shortly.
-      const justMoved = code === 2601 && this._movedAt && Date.now() - this._movedAt < 30000;
+      // Just after a move the dead node's copy of this stream may still be listed (2601): a
+      // node whose machine vanished (no socket closed) holds it until Janus's session timeout,
+      // 60 s by default. Try again meanwhile.
+      const justMoved = code === 2601 && this._movedAt && Date.now() - this._movedAt < 90000;
       if (code === 131 || code === 132 || justMoved) this._retryPublish(type);
     }
   }

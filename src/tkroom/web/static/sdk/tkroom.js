@@ -1472,7 +1472,7 @@ var Connection = class {
     try {
       await this.open();
     } catch {
-      this.unanswered += 1;
+      if (typeof navigator === "undefined" || navigator.onLine !== false) this.unanswered += 1;
       this._scheduleResume();
       return;
     }
@@ -1666,7 +1666,7 @@ var Room = class extends Emitter {
     this.tools = new Tools(this);
   }
   // ---- set-up ----------------------------------------------------------------------------
-  /** init(appKey, onOk, onFail, isCheckDevice, {autoSubscribeAV, maxReconnectCount, iceServers, simulcast, dtlsPassive}) */
+  /** init(appKey, onOk, onFail, isCheckDevice, {autoSubscribeAV, maxReconnectCount, iceServers, simulcast, dtlsPassive, signalUrls, failoverAttempts}) */
   init(appKey, onOk, onFail, isCheckDevice, options = {}) {
     this.appKey = appKey;
     Object.assign(this.options, options || {});
@@ -1800,8 +1800,8 @@ var Room = class extends Emitter {
         await this._doJoin(true);
         return;
       } catch (err) {
-        const max = this.options.maxReconnectCount;
-        if (max > 0 && attempt >= max || err.code && err.code < 2500 && err.code !== 111) {
+        const max = this.options.maxReconnectCount || this.options.failoverAttempts || FAILOVER_ATTEMPTS;
+        if (attempt >= max || err.code && err.code < 2500 && err.code !== 111) {
           this._onLost(err);
           return;
         }
@@ -2198,7 +2198,7 @@ var Room = class extends Emitter {
       pub.stop(false);
       const code = err.code && err.code !== 2510 && err.code !== 2508 ? err.code : 131;
       this._notice("error", code, err.message, { type });
-      const justMoved = code === 2601 && this._movedAt && Date.now() - this._movedAt < 3e4;
+      const justMoved = code === 2601 && this._movedAt && Date.now() - this._movedAt < 9e4;
       if (code === 131 || code === 132 || justMoved) this._retryPublish(type);
     }
   }
