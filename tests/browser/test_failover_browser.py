@@ -97,13 +97,19 @@ def video_sub(person: Person, userid: str) -> str | None:
 
 
 def plays_again(person: Person, userid: str, old_sub: str | None, within: float = 60.0) -> None:
-    """A new subscription to ``userid``'s camera decodes frames and its tile's clock runs."""
+    """A new subscription to ``userid``'s camera and microphone: frames decoded, sound played,
+    the tile showing the new track and its clock running."""
     wait_until(lambda: (s := video_sub(person, userid)) and s != old_sub, within,
                f"a new subscription to {userid}")
     frames = person.decodes(userid, 15, within)["framesDecoded"]
     wait_until(lambda: person.stats(userid).get("framesDecoded", 0) > frames + 15, 30,
                f"frames of {userid} advancing")
+    person.hears(userid, within)
     tile = f'.tile[data-userid="{userid}"] video'
+    assert person.eval(f"""() => {{ const v = document.querySelector('{tile}');
+        const sub = [...tkroomPage.room.subs.values()].find((x) => x.subscriptionId === '{video_sub(person, userid)}');
+        return sub.pc.getReceivers().some((r) => r.track === v.srcObject.getVideoTracks()[0]); }}"""), \
+        "the tile shows the new subscription's track"
     t0 = person.eval(f"document.querySelector('{tile}').currentTime")
     wait_until(lambda: person.eval(f"document.querySelector('{tile}').currentTime") > t0 + 0.5, 30,
                f"{userid}'s video playing")
@@ -125,6 +131,8 @@ def test_teacher_fails_over_to_the_other_node(two_nodes, browser_ns):  # noqa: F
         teacher.click("stage-on", s_id)
         student.decodes(t_id)
         teacher.decodes(s_id)
+        student.hears(t_id)
+        teacher.hears(s_id)
         saved = sorted(teacher.eval("tkroomPage.room.getSavedMessages().map((m) => m.id)"))
         assert "ClassBegin" in saved
         old = {"teacher": video_sub(student, t_id), "student": video_sub(teacher, s_id)}
@@ -165,7 +173,7 @@ def test_teacher_fails_over_to_the_other_node(two_nodes, browser_ns):  # noqa: F
             sorted([t_id, s_id])
 
         # No node left: a bounded walk, then a clear error.
-        teacher.eval("tkroomPage.room.conn.hooks.failoverAttempts = 4")
+        teacher.eval("tkroomPage.room.init('app', null, null, false, {failoverAttempts: 4})")
         b.stop(signal.SIGKILL)
         gone = wait_until(lambda: [e for t, e in teacher.eval("window.__ev")
                                    if t == "room-disconnected" and e.get("willReconnect") is False], 60,

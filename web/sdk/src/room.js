@@ -143,11 +143,14 @@ export class Room extends Emitter {
     if (Array.isArray(config.iceServers)) this.options.iceServers = config.iceServers;
     const url = signalUrl(base, config);
     this.signalUrl = url; // the page explains a refused wss:// (a certificate problem) with it
+    const options = this.options;
     const conn = new Connection(url, (ev, data) => this._onEvent(ev, data), {
       maxAttempts: this.options.maxReconnectCount,
       // a cluster: the nodes getconfig lists (and init's signalUrls) when ours goes away
       urls: [...signalUrls(base, config), ...(this.options.signalUrls || [])],
-      failoverAttempts: this.options.failoverAttempts,
+      get failoverAttempts() {
+        return options.failoverAttempts; // read when needed: init() may change it mid-class
+      },
       onDrop: () => this.dispatchEvent("room-disconnected", { willReconnect: true }),
       onReconnecting: (n) => this.dispatchEvent("room-reconnecting", { number: n }),
       onResumed: (ack, sentAt, receivedAt, where) => this._onResumed(ack, sentAt, receivedAt, where),
@@ -892,7 +895,10 @@ export class Room extends Emitter {
     const stream = this._streamFor(userId, type);
     const tracks = !stream ? [] : type === "audio" ? stream.getAudioTracks() : stream.getVideoTracks();
     const ids = tracks.map((t) => t.id).join(",");
-    if (el.dataset.tracks === ids && (el.srcObject || !tracks.length)) return;
+    // Compared by object, not id: a new subscription's tracks may carry the old ones' ids
+    // (Janus names them by mid), and the element must not keep playing the dead ones.
+    const shown = el.srcObject ? el.srcObject.getTracks() : [];
+    if (shown.length === tracks.length && tracks.every((t) => shown.includes(t)) && (el.srcObject || !tracks.length)) return;
     el.dataset.tracks = ids;
     el.srcObject = tracks.length ? new MediaStream(tracks) : null;
     if (!tracks.length) return;

@@ -1719,11 +1719,14 @@ var Room = class extends Emitter {
     if (Array.isArray(config.iceServers)) this.options.iceServers = config.iceServers;
     const url = signalUrl(base, config);
     this.signalUrl = url;
+    const options = this.options;
     const conn = new Connection(url, (ev, data) => this._onEvent(ev, data), {
       maxAttempts: this.options.maxReconnectCount,
       // a cluster: the nodes getconfig lists (and init's signalUrls) when ours goes away
       urls: [...signalUrls(base, config), ...this.options.signalUrls || []],
-      failoverAttempts: this.options.failoverAttempts,
+      get failoverAttempts() {
+        return options.failoverAttempts;
+      },
       onDrop: () => this.dispatchEvent("room-disconnected", { willReconnect: true }),
       onReconnecting: (n) => this.dispatchEvent("room-reconnecting", { number: n }),
       onResumed: (ack2, sentAt2, receivedAt, where) => this._onResumed(ack2, sentAt2, receivedAt, where),
@@ -2377,7 +2380,8 @@ var Room = class extends Emitter {
     const stream = this._streamFor(userId, type);
     const tracks = !stream ? [] : type === "audio" ? stream.getAudioTracks() : stream.getVideoTracks();
     const ids = tracks.map((t) => t.id).join(",");
-    if (el.dataset.tracks === ids && (el.srcObject || !tracks.length)) return;
+    const shown = el.srcObject ? el.srcObject.getTracks() : [];
+    if (shown.length === tracks.length && tracks.every((t) => shown.includes(t)) && (el.srcObject || !tracks.length)) return;
     el.dataset.tracks = ids;
     el.srcObject = tracks.length ? new MediaStream(tracks) : null;
     if (!tracks.length) return;
