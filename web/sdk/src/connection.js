@@ -1,19 +1,33 @@
 // One signalling session over plain WebSocket (docs/protocol.md): requests with ids and one
 // acknowledgement each, events with the room sequence `s`, and resuming after a dropped socket
-// so that the room never sees the user leave and no event is handled twice.
+// so that the room never sees the user leave and no event is handled twice. In a cluster the
+// resume walks the signalling URLs getconfig lists (its node may be gone), the session being in
+// the shared state.
 
 import { TKError } from "./errors.js";
 
 const REQUEST_TIMEOUT_MS = 15000;
+export const FAILOVER_ATTEMPTS = 30; // about two minutes of no node answering, with the 4 s backoff cap
+
+/** The URLs to resume on: the one in use first, then the others in the order given, once each. */
+export function failoverUrls(current, others) {
+  const out = [current];
+  for (const u of others || []) if (typeof u === "string" && u && !out.includes(u)) out.push(u);
+  return out;
+}
 
 export class Connection {
   /**
    * @param {string} url signal URL from getconfig
    * @param {(ev: string, data: object, s: number|undefined) => void} onEvent
-   * @param {{onDrop: Function, onResumed: Function, onLost: Function, maxAttempts: number}} hooks
+   * @param {{onDrop: Function, onResumed: Function, onLost: Function, maxAttempts: number,
+   *   urls?: string[], failoverAttempts?: number}} hooks urls: the other nodes' signal URLs
    */
   constructor(url, onEvent, hooks) {
     this.url = url;
+    this.urls = failoverUrls(url, hooks.urls);
+    this.unanswered = 0; // attempts in a row on which no node opened a socket
+    this.sessionUrl = url; // where the session last lived: resuming elsewhere moves the media too
     this.onEvent = onEvent;
     this.hooks = hooks;
     this.ws = null;
@@ -117,6 +131,13 @@ export class Connection {
       this.hooks.onLost(new TKError(2602));
       return;
     }
+    const bound = max > 0 ? max : this.hooks.failoverAttempts || FAILOVER_ATTEMPTS;
+    if (this.unanswered >= bound) {
+      this.hooks.onLost(
+        new TKError(2600, `Room link failed: no signalling server answered in ${this.unanswered} attempts (tried ${this.urls.join(", ")})`),
+      );
+      return;
+    }
     this.attempt += 1;
     const delay = Math.min(250 * 2 ** (this.attempt - 1), 4000);
     this.hooks.onReconnecting(this.attempt);
@@ -125,12 +146,17 @@ export class Connection {
 
   async _resume() {
     if (this.closedByUs) return;
+    // The node we were on first (a dropped socket is often only the network), then the others.
+    this.url = this.urls[(this.attempt - 1) % this.urls.length];
     try {
       await this.open();
     } catch {
+      // An offline page is not "no node answers": it waits for the network without a bound.
+      if (typeof navigator === "undefined" || navigator.onLine !== false) this.unanswered += 1;
       this._scheduleResume();
       return;
     }
+    this.unanswered = 0;
     try {
       const sentAt = Date.now();
       const ack = await this.request("resume", {
@@ -139,7 +165,9 @@ export class Connection {
         last: this.last,
       });
       this.attempt = 0;
-      this.hooks.onResumed(ack, sentAt, Date.now());
+      const moved = this.url !== this.sessionUrl;
+      this.sessionUrl = this.url;
+      this.hooks.onResumed(ack, sentAt, Date.now(), { url: this.url, moved });
     } catch (err) {
       if (err.code === 102) {
         // The session is gone: the room must be joined again from scratch.

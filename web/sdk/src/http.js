@@ -57,3 +57,9 @@ export function signalUrl(base, config) {
   u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
   return u.toString();
 }
+
+/** Every node's signal URL getconfig lists (signal.urls), absolute: where to fail over to. */
+export function signalUrls(base, config) {
+  const urls = (config.signal && Array.isArray(config.signal.urls) && config.signal.urls) || [];
+  return urls.filter((u) => typeof u === "string" && u).map((u) => signalUrl(base, { signal: { url: u } }));
+}

@@ -6,10 +6,10 @@
 
 import { DESCRIPTIONS, MESSAGES } from "./codes.js";
 import { TKError, autoplayCode, screenErrorCode, trackLostCode } from "./errors.js";
-import { Connection } from "./connection.js";
+import { Connection, FAILOVER_ATTEMPTS } from "./connection.js";
 import { Board, expandBoard, parseShapeMsgId } from "./board.js";
 import { Emitter } from "./emitter.js";
-import { baseUrl, clientApi, clientApiForm, signalUrl } from "./http.js";
+import { baseUrl, clientApi, clientApiForm, signalUrl, signalUrls } from "./http.js";
 import { LAYERS, Publisher, Subscriber, acquireTrack } from "./media.js";
 import { Tools } from "./tools.js";
 
@@ -86,7 +86,7 @@ export class Room extends Emitter {
 
   // ---- set-up ----------------------------------------------------------------------------
 
-  /** init(appKey, onOk, onFail, isCheckDevice, {autoSubscribeAV, maxReconnectCount, iceServers, simulcast, dtlsPassive}) */
+  /** init(appKey, onOk, onFail, isCheckDevice, {autoSubscribeAV, maxReconnectCount, iceServers, simulcast, dtlsPassive, signalUrls, failoverAttempts}) */
   init(appKey, onOk, onFail, isCheckDevice, options = {}) {
     this.appKey = appKey;
     Object.assign(this.options, options || {});
@@ -143,11 +143,17 @@ export class Room extends Emitter {
     if (Array.isArray(config.iceServers)) this.options.iceServers = config.iceServers;
     const url = signalUrl(base, config);
     this.signalUrl = url; // the page explains a refused wss:// (a certificate problem) with it
+    const options = this.options;
     const conn = new Connection(url, (ev, data) => this._onEvent(ev, data), {
       maxAttempts: this.options.maxReconnectCount,
+      // a cluster: the nodes getconfig lists (and init's signalUrls) when ours goes away
+      urls: [...signalUrls(base, config), ...(this.options.signalUrls || [])],
+      get failoverAttempts() {
+        return options.failoverAttempts; // read when needed: init() may change it mid-class
+      },
       onDrop: () => this.dispatchEvent("room-disconnected", { willReconnect: true }),
       onReconnecting: (n) => this.dispatchEvent("room-reconnecting", { number: n }),
-      onResumed: (ack, sentAt, receivedAt) => this._onResumed(ack, sentAt, receivedAt),
+      onResumed: (ack, sentAt, receivedAt, where) => this._onResumed(ack, sentAt, receivedAt, where),
       onExpired: () => this._rejoin(),
       onLost: (err) => this._onLost(err),
     });
@@ -226,8 +232,9 @@ export class Room extends Emitter {
         await this._doJoin(true);
         return;
       } catch (err) {
-        const max = this.options.maxReconnectCount;
-        if ((max > 0 && attempt >= max) || (err.code && err.code < 2500 && err.code !== 111)) {
+        // bounded even without maxReconnectCount: the page's own node may be gone for good
+        const max = this.options.maxReconnectCount || this.options.failoverAttempts || FAILOVER_ATTEMPTS;
+        if (attempt >= max || (err.code && err.code < 2500 && err.code !== 111)) {
           this._onLost(err);
           return;
         }
@@ -237,10 +244,15 @@ export class Room extends Emitter {
     }
   }
 
-  _onResumed(ack, sentAt, receivedAt) {
+  _onResumed(ack, sentAt, receivedAt, where = {}) {
     // The server's clock again: the computer may have slept meanwhile.
     if (ack) this.tools.setServerTime(ack.serverTime, sentAt, receivedAt);
-    this.dispatchEvent("room-reconnected", { rejoined: false });
+    this.signalUrl = where.url || this.signalUrl;
+    this.dispatchEvent("room-reconnected", { rejoined: false, moved: !!where.moved, url: this.signalUrl });
+    if (where.moved) {
+      this._mediaMoved();
+      return;
+    }
     // ICE may have failed while the network was down: bring broken media back.
     for (const pub of [...this.pubs.values()]) {
       if (["failed", "closed"].includes(pub.pc.connectionState)) this._restartPublisher(pub);
@@ -248,6 +260,23 @@ export class Room extends Emitter {
     for (const sub of [...this.subs.values()]) {
       if (["failed", "closed"].includes(sub.pc.connectionState)) this._restartSubscriber(sub);
     }
+  }
+
+  /**
+   * The session resumed on another node: the old node brokered our streams, so they die with
+   * it. Publish and subscribe again through the new node (one Janus room for the class, so the
+   * others see the same streams come back).
+   */
+  _mediaMoved() {
+    this._movedAt = Date.now();
+    for (const pub of this.pubs.values()) pub.stop(false);
+    this.pubs.clear();
+    for (const sub of this.subs.values()) sub.stop(false);
+    this.subs.clear();
+    for (const streamId of [...this.remote.keys()]) this._onRemoveStream({ streamId });
+    this._roomSimulcast = this._loadStreams();
+    this._syncPublishing();
+    if (this.screenStream) this._queue(() => this._publish("screen", new MediaStream(this.screenStream.getVideoTracks())));
   }
 
   _onLost(err) {
@@ -669,7 +698,11 @@ export class Room extends Emitter {
       pub.stop(false);
       const code = err.code && err.code !== 2510 && err.code !== 2508 ? err.code : 131;
       this._notice("error", code, err.message, { type });
-      if (code === 131 || code === 132) this._retryPublish(type);
+      // Just after a move the dead node's copy of this stream may still be listed (2601): a
+      // node whose machine vanished (no socket closed) holds it until Janus's session timeout,
+      // 60 s by default. Try again meanwhile.
+      const justMoved = code === 2601 && this._movedAt && Date.now() - this._movedAt < 90000;
+      if (code === 131 || code === 132 || justMoved) this._retryPublish(type);
     }
   }
 
@@ -862,7 +895,10 @@ export class Room extends Emitter {
     const stream = this._streamFor(userId, type);
     const tracks = !stream ? [] : type === "audio" ? stream.getAudioTracks() : stream.getVideoTracks();
     const ids = tracks.map((t) => t.id).join(",");
-    if (el.dataset.tracks === ids && (el.srcObject || !tracks.length)) return;
+    // Compared by object, not id: a new subscription's tracks may carry the old ones' ids
+    // (Janus names them by mid), and the element must not keep playing the dead ones.
+    const shown = el.srcObject ? el.srcObject.getTracks() : [];
+    if (shown.length === tracks.length && tracks.every((t) => shown.includes(t)) && (el.srcObject || !tracks.length)) return;
     el.dataset.tracks = ids;
     el.srcObject = tracks.length ? new MediaStream(tracks) : null;
     if (!tracks.length) return;
@@ -970,8 +1006,16 @@ export class Room extends Emitter {
     const streamId = info.streamId;
     if (!streamId) return;
     const entry = { ...info, userId: info.userId || info.userid, type: info.type || "video" };
+    const replaced = this.remote.has(streamId);
     this.remote.set(streamId, entry);
     if (this.self && entry.userId === this.self.id) return;
+    // Announced again while we play it: it was published anew (its owner moved to another
+    // node), so the old subscription plays a dead feed: subscribe to the new one.
+    const old = replaced && this.subs.get(streamId);
+    if (old) {
+      this.subs.delete(streamId);
+      old.stop(true);
+    }
     this.dispatchEvent("room-remote-stream-added", { stream: entry, userId: entry.userId });
     if (this.options.autoSubscribeAV) this._subscribe(entry);
   }

@@ -1343,14 +1343,24 @@ var Subscriber = class {
 
 // src/connection.js
 var REQUEST_TIMEOUT_MS = 15e3;
+var FAILOVER_ATTEMPTS = 30;
+function failoverUrls(current, others) {
+  const out = [current];
+  for (const u of others || []) if (typeof u === "string" && u && !out.includes(u)) out.push(u);
+  return out;
+}
 var Connection = class {
   /**
    * @param {string} url signal URL from getconfig
    * @param {(ev: string, data: object, s: number|undefined) => void} onEvent
-   * @param {{onDrop: Function, onResumed: Function, onLost: Function, maxAttempts: number}} hooks
+   * @param {{onDrop: Function, onResumed: Function, onLost: Function, maxAttempts: number,
+   *   urls?: string[], failoverAttempts?: number}} hooks urls: the other nodes' signal URLs
    */
   constructor(url, onEvent, hooks) {
     this.url = url;
+    this.urls = failoverUrls(url, hooks.urls);
+    this.unanswered = 0;
+    this.sessionUrl = url;
     this.onEvent = onEvent;
     this.hooks = hooks;
     this.ws = null;
@@ -1447,6 +1457,13 @@ var Connection = class {
       this.hooks.onLost(new TKError(2602));
       return;
     }
+    const bound = max > 0 ? max : this.hooks.failoverAttempts || FAILOVER_ATTEMPTS;
+    if (this.unanswered >= bound) {
+      this.hooks.onLost(
+        new TKError(2600, `Room link failed: no signalling server answered in ${this.unanswered} attempts (tried ${this.urls.join(", ")})`)
+      );
+      return;
+    }
     this.attempt += 1;
     const delay = Math.min(250 * 2 ** (this.attempt - 1), 4e3);
     this.hooks.onReconnecting(this.attempt);
@@ -1454,12 +1471,15 @@ var Connection = class {
   }
   async _resume() {
     if (this.closedByUs) return;
+    this.url = this.urls[(this.attempt - 1) % this.urls.length];
     try {
       await this.open();
     } catch {
+      if (typeof navigator === "undefined" || navigator.onLine !== false) this.unanswered += 1;
       this._scheduleResume();
       return;
     }
+    this.unanswered = 0;
     try {
       const sentAt = Date.now();
       const ack = await this.request("resume", {
@@ -1468,7 +1488,9 @@ var Connection = class {
         last: this.last
       });
       this.attempt = 0;
-      this.hooks.onResumed(ack, sentAt, Date.now());
+      const moved = this.url !== this.sessionUrl;
+      this.sessionUrl = this.url;
+      this.hooks.onResumed(ack, sentAt, Date.now(), { url: this.url, moved });
     } catch (err) {
       if (err.code === 102) {
         this.session = null;
@@ -1581,6 +1603,10 @@ function signalUrl(base, config) {
   u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
   return u.toString();
 }
+function signalUrls(base, config) {
+  const urls = config.signal && Array.isArray(config.signal.urls) && config.signal.urls || [];
+  return urls.filter((u) => typeof u === "string" && u).map((u) => signalUrl(base, { signal: { url: u } }));
+}
 
 // src/room.js
 var NOTICE_NS = { error: "error_notice", warn: "warning_notice", info: "info_notice" };
@@ -1643,7 +1669,7 @@ var Room = class extends Emitter {
     this.tools = new Tools(this);
   }
   // ---- set-up ----------------------------------------------------------------------------
-  /** init(appKey, onOk, onFail, isCheckDevice, {autoSubscribeAV, maxReconnectCount, iceServers, simulcast, dtlsPassive}) */
+  /** init(appKey, onOk, onFail, isCheckDevice, {autoSubscribeAV, maxReconnectCount, iceServers, simulcast, dtlsPassive, signalUrls, failoverAttempts}) */
   init(appKey, onOk, onFail, isCheckDevice, options = {}) {
     this.appKey = appKey;
     Object.assign(this.options, options || {});
@@ -1696,11 +1722,17 @@ var Room = class extends Emitter {
     if (Array.isArray(config.iceServers)) this.options.iceServers = config.iceServers;
     const url = signalUrl(base, config);
     this.signalUrl = url;
+    const options = this.options;
     const conn = new Connection(url, (ev, data) => this._onEvent(ev, data), {
       maxAttempts: this.options.maxReconnectCount,
+      // a cluster: the nodes getconfig lists (and init's signalUrls) when ours goes away
+      urls: [...signalUrls(base, config), ...this.options.signalUrls || []],
+      get failoverAttempts() {
+        return options.failoverAttempts;
+      },
       onDrop: () => this.dispatchEvent("room-disconnected", { willReconnect: true }),
       onReconnecting: (n) => this.dispatchEvent("room-reconnecting", { number: n }),
-      onResumed: (ack2, sentAt2, receivedAt) => this._onResumed(ack2, sentAt2, receivedAt),
+      onResumed: (ack2, sentAt2, receivedAt, where) => this._onResumed(ack2, sentAt2, receivedAt, where),
       onExpired: () => this._rejoin(),
       onLost: (err) => this._onLost(err)
     });
@@ -1774,8 +1806,8 @@ var Room = class extends Emitter {
         await this._doJoin(true);
         return;
       } catch (err) {
-        const max = this.options.maxReconnectCount;
-        if (max > 0 && attempt >= max || err.code && err.code < 2500 && err.code !== 111) {
+        const max = this.options.maxReconnectCount || this.options.failoverAttempts || FAILOVER_ATTEMPTS;
+        if (attempt >= max || err.code && err.code < 2500 && err.code !== 111) {
           this._onLost(err);
           return;
         }
@@ -1784,15 +1816,36 @@ var Room = class extends Emitter {
       }
     }
   }
-  _onResumed(ack, sentAt, receivedAt) {
+  _onResumed(ack, sentAt, receivedAt, where = {}) {
     if (ack) this.tools.setServerTime(ack.serverTime, sentAt, receivedAt);
-    this.dispatchEvent("room-reconnected", { rejoined: false });
+    this.signalUrl = where.url || this.signalUrl;
+    this.dispatchEvent("room-reconnected", { rejoined: false, moved: !!where.moved, url: this.signalUrl });
+    if (where.moved) {
+      this._mediaMoved();
+      return;
+    }
     for (const pub of [...this.pubs.values()]) {
       if (["failed", "closed"].includes(pub.pc.connectionState)) this._restartPublisher(pub);
     }
     for (const sub of [...this.subs.values()]) {
       if (["failed", "closed"].includes(sub.pc.connectionState)) this._restartSubscriber(sub);
     }
+  }
+  /**
+   * The session resumed on another node: the old node brokered our streams, so they die with
+   * it. Publish and subscribe again through the new node (one Janus room for the class, so the
+   * others see the same streams come back).
+   */
+  _mediaMoved() {
+    this._movedAt = Date.now();
+    for (const pub of this.pubs.values()) pub.stop(false);
+    this.pubs.clear();
+    for (const sub of this.subs.values()) sub.stop(false);
+    this.subs.clear();
+    for (const streamId of [...this.remote.keys()]) this._onRemoveStream({ streamId });
+    this._roomSimulcast = this._loadStreams();
+    this._syncPublishing();
+    if (this.screenStream) this._queue(() => this._publish("screen", new MediaStream(this.screenStream.getVideoTracks())));
   }
   _onLost(err) {
     this._notice("error", err.code, err.message);
@@ -2151,7 +2204,8 @@ var Room = class extends Emitter {
       pub.stop(false);
       const code = err.code && err.code !== 2510 && err.code !== 2508 ? err.code : 131;
       this._notice("error", code, err.message, { type });
-      if (code === 131 || code === 132) this._retryPublish(type);
+      const justMoved = code === 2601 && this._movedAt && Date.now() - this._movedAt < 9e4;
+      if (code === 131 || code === 132 || justMoved) this._retryPublish(type);
     }
   }
   _retryPublish(type) {
@@ -2329,7 +2383,8 @@ var Room = class extends Emitter {
     const stream = this._streamFor(userId, type);
     const tracks = !stream ? [] : type === "audio" ? stream.getAudioTracks() : stream.getVideoTracks();
     const ids = tracks.map((t) => t.id).join(",");
-    if (el.dataset.tracks === ids && (el.srcObject || !tracks.length)) return;
+    const shown = el.srcObject ? el.srcObject.getTracks() : [];
+    if (shown.length === tracks.length && tracks.every((t) => shown.includes(t)) && (el.srcObject || !tracks.length)) return;
     el.dataset.tracks = ids;
     el.srcObject = tracks.length ? new MediaStream(tracks) : null;
     if (!tracks.length) return;
@@ -2426,8 +2481,14 @@ var Room = class extends Emitter {
     const streamId = info.streamId;
     if (!streamId) return;
     const entry = { ...info, userId: info.userId || info.userid, type: info.type || "video" };
+    const replaced = this.remote.has(streamId);
     this.remote.set(streamId, entry);
     if (this.self && entry.userId === this.self.id) return;
+    const old = replaced && this.subs.get(streamId);
+    if (old) {
+      this.subs.delete(streamId);
+      old.stop(true);
+    }
     this.dispatchEvent("room-remote-stream-added", { stream: entry, userId: entry.userId });
     if (this.options.autoSubscribeAV) this._subscribe(entry);
   }
