@@ -1,4 +1,4 @@
-"""Background tasks that are neither lost nor silent.
+"""Background tasks that are neither lost nor silent, and child processes that end.
 
 The event loop keeps only a weak reference to a task, so a task nobody holds may be collected
 before it ends, and an exception in a task nobody awaits is reported (if at all) only when
@@ -8,6 +8,7 @@ it is collected. ``spawn`` keeps each task until it ends and logs its failure at
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -33,3 +34,18 @@ def _done(task: asyncio.Task[Any]) -> None:
     _running.discard(task)
     if not task.cancelled() and task.exception() is not None:
         log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+
+async def end_process(proc: asyncio.subprocess.Process, within: float) -> None:
+    """Ask a supervised child (Janus, coturn, ffmpeg) to finish, so it can flush what it
+    writes; kill it when it has not ended ``within`` seconds. A child already gone is fine."""
+    if proc.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.terminate()
+    try:
+        await asyncio.wait_for(proc.wait(), within)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()

@@ -46,7 +46,7 @@ from tkroom.roles import VIEWER
 from tkroom.rooms.model import Event
 from tkroom.rooms.scene import Scene, SceneBuilder, start_line
 from tkroom.state.base import RoomState
-from tkroom.tasks import spawn
+from tkroom.tasks import end_process, spawn
 from tkroom.tickets import live_token
 
 log = logging.getLogger(__name__)
@@ -332,7 +332,7 @@ class LiveService:
             finally:
                 changed.cancel()
                 if not ended.done():
-                    await _end(proc)
+                    await end_process(proc, 5)
                 await ended
                 await drain
             if lr.stopping or lr.changed.is_set():
@@ -379,7 +379,7 @@ class LiveService:
                 await proc.wait()
             finally:
                 if proc.returncode is None:
-                    await _end(proc)
+                    await end_process(proc, 5)
                 await drain
             if lr.stopping:
                 return
@@ -396,7 +396,7 @@ class LiveService:
         lr.changed.set()
         for proc in (lr.proc, lr.rtmp):
             if proc is not None and proc.returncode is None:
-                await _end(proc)
+                await end_process(proc, 5)
         for task in lr.tasks:
             task.cancel()
         await asyncio.gather(*lr.tasks, return_exceptions=True)
@@ -476,18 +476,6 @@ async def _drain(proc: asyncio.subprocess.Process, tail: collections.deque[str])
     assert proc.stderr is not None
     while line := await proc.stderr.readline():
         tail.append(line.decode("utf-8", "replace").rstrip()[:300])
-
-
-async def _end(proc: asyncio.subprocess.Process) -> None:
-    """Ask ffmpeg to finish (it writes its last segment), then insist."""
-    with contextlib.suppress(ProcessLookupError):
-        proc.terminate()
-    try:
-        await asyncio.wait_for(proc.wait(), 5)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        await proc.wait()
 
 
 def token_ok(secret: bytes, serial: str, token: str) -> bool:

@@ -21,6 +21,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tkroom.tasks import end_process
+
 log = logging.getLogger(__name__)
 
 JANUS_LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
@@ -246,13 +248,8 @@ class JanusProcess:
     async def stop(self) -> None:
         """Stop supervising and terminate Janus."""
         self._stopping = True
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 10)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
+        if self.proc is not None:
+            await end_process(self.proc, 10)
         if self._supervisor is not None:
             self._supervisor.cancel()
             await asyncio.wait({self._supervisor})

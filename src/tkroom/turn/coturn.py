@@ -20,6 +20,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tkroom.tasks import end_process
+
 log = logging.getLogger(__name__)
 coturn_log = logging.getLogger("tkroom.turn.coturn")
 
@@ -185,13 +187,8 @@ class TurnProcess:
     async def stop(self) -> None:
         """Stop supervising and terminate coturn."""
         self._stopping = True
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 10)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
+        if self.proc is not None:
+            await end_process(self.proc, 10)
         for task in (self._supervisor, self._reader):
             if task is not None:
                 task.cancel()
