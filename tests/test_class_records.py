@@ -573,6 +573,12 @@ async def test_a_quiz_and_trophies_in_a_real_class_reach_the_web_api(tmp_path):
                                 "data": {"qid": "q1"}})
         await tea.ok("pubMsg", {"name": "sendgift", "data": {"receivers": ["ann"]}})
 
+        async def entered() -> bool:   # answers take their nicknames from the attendance
+            got = await webapi(node, env.key, "getlogininfo", serial=serial)
+            return {e["userid"] for e in got.get("logininfo", [])} >= {"ann", "bob"}
+
+        await poll(entered, what="the students' entries (written in the background)")
+
         async def cards() -> list[dict[str, Any]] | None:
             got = await webapi(node, env.key, "getanswerlist", serial=serial)
             return got.get("answerlist") if got["result"] == 0 else None
