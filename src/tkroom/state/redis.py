@@ -46,6 +46,9 @@ from tkroom.state.base import Session, Subscriber
 
 log = logging.getLogger(__name__)
 
+# How often a node on Redis Sentinel asks where the primary is (three small queries).
+FOLLOW_S = 0.25
+
 _LIMIT_CODES = {0: t.ERR_WRONG_PARAM, 2: t.ERR_STUDENT_LIMIT, 3: t.ERR_VIEWER_LIMIT}
 
 
@@ -196,6 +199,8 @@ class RedisState:
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._read()), loop.create_task(self._write()),
                        loop.create_task(self._heartbeats())]
+        if redis_conn.is_sentinel(self.redis):
+            self._tasks.append(loop.create_task(self._follow()))
 
     async def stop(self) -> None:
         self._closing = True
@@ -655,8 +660,6 @@ class RedisState:
         while not self._closing:
             await asyncio.sleep(self.heartbeat)
             try:
-                if await redis_conn.follow_primary(self.redis):
-                    log.warning("Redis Sentinel names a new primary: reconnecting to it")
                 await self.check_restart()
                 await self._beat()
             except asyncio.CancelledError:
@@ -667,6 +670,21 @@ class RedisState:
                 if self._down:
                     self._down = False
                     log.warning("Redis is reachable again")
+
+    async def _follow(self) -> None:
+        """With Sentinel: ask the sentinels often where the primary is, so that every node
+        moves to a new one (and restores what it lost) together, within ``FOLLOW_S``: a node
+        still on the demoted primary neither sees the others' events nor they its own."""
+        while not self._closing:
+            await asyncio.sleep(FOLLOW_S)
+            try:
+                if await redis_conn.follow_primary(self.redis):
+                    log.warning("Redis Sentinel names a new primary: reconnecting to it")
+                    await self.check_restart()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._unreachable("asking Redis Sentinel for the primary failed", exc)
 
     def _unreachable(self, what: str, exc: Exception) -> None:
         """Log a failure; while Redis is away only its first, without the traceback."""

@@ -11,13 +11,20 @@ here, so they all follow the primary together.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.connection import BlockingConnectionPool, ConnectionPool
-from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.asyncio.sentinel import (
+    MasterNotFoundError,
+    Sentinel,
+    SentinelConnectionPool,
+    SentinelManagedConnection,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 SCHEMES = ("redis+sentinel", "rediss+sentinel")
 # How long a sentinel may take to answer before the next one is asked.
@@ -64,6 +71,43 @@ def parse_sentinel(url: str) -> SentinelURL | None:
         query.get("sentinel_password", [None])[0], parts.scheme.startswith("rediss"))
 
 
+class NewestSentinel(Sentinel):
+    """A Sentinel client that asks every sentinel and believes the one with the newest
+    configuration epoch. redis-py's takes the first sentinel's word, and right after a
+    failover a sentinel that has not heard of it yet names the old primary: connections would
+    go back to it (still taking writes until it is demoted, writes the new primary never gets)."""
+
+    async def discover_master(self, service_name: str) -> tuple[str, int]:
+        answers = await asyncio.gather(*(s.sentinel_masters() for s in self.sentinels),
+                                       return_exceptions=True)
+        best: dict[str, Any] | None = None
+        errors = []
+        for sentinel, masters in zip(self.sentinels, answers, strict=True):
+            if isinstance(masters, BaseException):
+                errors.append(f"{sentinel} - {masters!r}")
+                continue
+            state = masters.get(service_name)
+            if state and self.check_master_state(state, service_name) and (
+                    best is None or int(state["config-epoch"]) > int(best["config-epoch"])):
+                best = state
+        if best is None:
+            raise MasterNotFoundError(f"No master found for {service_name!r}: {errors}")
+        return best["ip"], int(best["port"])
+
+
+class PrimaryConnection(SentinelManagedConnection):
+    """A connection to the primary that gives up (and is retried) when the pool learnt of a
+    newer primary while it was connecting: otherwise it would stay on the old one, which takes
+    writes until Sentinel demotes it."""
+
+    async def connect_to(self, address: tuple[str, int]) -> None:
+        await super().connect_to(address)
+        newest = self.connection_pool.master_address
+        if newest is not None and tuple(newest) != tuple(address):
+            await self.disconnect()
+            raise RedisConnectionError("the primary changed while connecting")
+
+
 class BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):  # type: ignore[misc]
     """A Sentinel pool that, like ``BlockingConnectionPool``, makes a burst wait for a free
     connection instead of failing."""
@@ -78,12 +122,14 @@ def client(url: str, *, blocking: bool = False, **options: Any) -> aioredis.Redi
         pool_class = BlockingConnectionPool if blocking else ConnectionPool
         return aioredis.Redis.from_pool(pool_class.from_url(url, **options))
     timeouts = {k: v for k, v in options.items() if k in ("socket_keepalive",)}
-    sentinel = Sentinel(list(s.sentinels), sentinel_kwargs={
+    sentinel = NewestSentinel(list(s.sentinels), sentinel_kwargs={
         "socket_timeout": SENTINEL_TIMEOUT_S, "socket_connect_timeout": SENTINEL_TIMEOUT_S,
         "password": s.sentinel_password, **timeouts})
-    login = {"username": s.username, "password": s.password, "db": s.db}
+    login: dict[str, Any] = {"username": s.username, "password": s.password, "db": s.db}
     if s.ssl:
         login["ssl"] = True
+    else:
+        login["connection_class"] = PrimaryConnection
     pool_class = BlockingSentinelPool if blocking else SentinelConnectionPool
     return sentinel.master_for(s.service, connection_pool_class=pool_class, **login, **options)
 
@@ -95,6 +141,11 @@ async def close(redis: aioredis.Redis) -> None:
     if isinstance(pool, SentinelConnectionPool):
         await pool.sentinel_manager.aclose()
 
+
+
+def is_sentinel(redis: aioredis.Redis) -> bool:
+    """Whether ``redis`` finds its primary through Sentinel."""
+    return isinstance(redis.connection_pool, SentinelConnectionPool)
 
 
 async def follow_primary(redis: aioredis.Redis) -> bool:
