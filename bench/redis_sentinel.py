@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
@@ -22,10 +23,10 @@ import shutil
 import statistics
 import time
 from pathlib import Path
-from typing import Any
+
+from tests.redis_sentinel_proc import SentinelSet
 
 from bench.redis_restart import SECRET, SERIAL, Directory
-from tests.redis_sentinel_proc import SentinelSet
 from tkroom import tickets
 from tkroom.client import Room
 from tkroom.directory import RoomInfo
@@ -100,10 +101,8 @@ async def run(mode: str) -> float:
         return _longest_silence(start, heard, start + WINDOW_S)
     finally:
         for room in rooms:
-            try:
+            with contextlib.suppress(Exception):
                 await asyncio.wait_for(room.leaveroom(), 10)
-            except Exception:
-                pass
         for node in nodes:
             await node.stop()
             await node.state.stop()

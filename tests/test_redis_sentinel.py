@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import secrets
 import time
-from typing import Any
 
 import pytest
 
@@ -36,7 +35,7 @@ SERIAL = "sentinel-room"
 SLOW = {"request_timeout": 30.0}
 
 
-async def _keep_sending(t: Watched, stop: asyncio.Event,
+async def _keep_sending(t: Watched, stop: asyncio.Event, going: asyncio.Event,
                         saved: list[str], chats: list[str], failed: list[str]) -> None:
     """Save messages and chat (the teacher: no chat gap) one after another until ``stop``;
     keep what was acknowledged."""
@@ -46,6 +45,8 @@ async def _keep_sending(t: Watched, stop: asyncio.Event,
         try:
             await t.room.pubMsg(name="note", id=f"n{i}", save=True, data={"i": i})
             saved.append(f"n{i}")
+            if len(saved) >= 5:
+                going.set()
         except ClientError as exc:
             failed.append(f"n{i}: {exc.code}")
         try:
@@ -83,9 +84,9 @@ async def _class_through_failover(redis: SentinelSet, crash: bool) -> None:
         chats: list[str] = []
         failed: list[str] = []
         stop = asyncio.Event()
-        sender = asyncio.create_task(_keep_sending(t, stop, saved, chats, failed))
-        while len(saved) < 5:
-            await asyncio.sleep(0.05)
+        going = asyncio.Event()
+        sender = asyncio.create_task(_keep_sending(t, stop, going, saved, chats, failed))
+        await asyncio.wait_for(going.wait(), 60)
         before = len(saved)
         old = await asyncio.to_thread(redis.kill_primary if crash else redis.failover)
         new = await asyncio.to_thread(redis.wait_promoted, old)

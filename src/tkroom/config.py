@@ -504,13 +504,13 @@ def _masked(value: Any) -> Any:
     if not value:
         return value
     if isinstance(value, str) and "://" in value:
+        # by hand, not ``.hostname``/``.port``: a Sentinel URL lists several hosts
         parts = urlsplit(value)
-        if parts.password is None:
-            return value
-        netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
-        if parts.port:
-            netloc += f":{parts.port}"
-        return urlunsplit(parts._replace(netloc=netloc))
+        creds, at, hosts = parts.netloc.rpartition("@")
+        netloc = f"{creds.partition(':')[0]}:***@{hosts}" if at and ":" in creds else parts.netloc
+        query = "&".join(f"{k}=***" if "password" in k else f"{k}{eq}{v}"
+                         for k, eq, v in (p.partition("=") for p in parts.query.split("&") if p))
+        return urlunsplit(parts._replace(netloc=netloc, query=query))
     return "***"
 
 

@@ -106,7 +106,7 @@ async def check_redis(s: Settings) -> list[Check]:
     if not s.redis_url:
         return [Check("redis", OFF, "not configured: room state in memory, one node only"),
                 Check("clock skew", OFF, "no Redis to compare with")]
-    from tkroom.state import redis_conn
+    from tkroom import redisconn as redis_conn
 
     client = redis_conn.client(s.redis_url, socket_timeout=TIMEOUT_S,
                                socket_connect_timeout=TIMEOUT_S)

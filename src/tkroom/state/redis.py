@@ -37,10 +37,10 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from tkroom import redisconn as redis_conn
 from tkroom.rooms import tools
 from tkroom.rooms import transitions as t
 from tkroom.rooms.model import SUPER_ROLES, Event, Member, Target
-from tkroom.state import redis_conn
 from tkroom.state import redis_lua as lua
 from tkroom.state.base import Session, Subscriber
 
@@ -678,6 +678,7 @@ class RedisState:
         while not self._closing:
             await asyncio.sleep(FOLLOW_S)
             try:
+                assert self.redis is not None
                 if await redis_conn.follow_primary(self.redis):
                     log.warning("Redis Sentinel names a new primary: reconnecting to it")
                     await self.check_restart()

@@ -21,7 +21,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from tkroom.state import redis_conn
+from tkroom import redisconn as redis_conn
 from tkroom.webapi.throttle import Throttle
 
 log = logging.getLogger("tkroom.webapi.shared")

@@ -96,9 +96,15 @@ class NewestSentinel(Sentinel):
 
 
 class PrimaryConnection(SentinelManagedConnection):
-    """A connection to the primary that gives up (and is retried) when the pool learnt of a
-    newer primary while it was connecting: otherwise it would stay on the old one, which takes
-    writes until Sentinel demotes it."""
+    """A connection to the primary that never reconnects to an old one, which takes writes
+    until Sentinel demotes it. redis-py's reconnects a dropped connection on its next command
+    to the address it had; this one asks the sentinels again. It also gives up (and is
+    retried) when the pool learnt of a newer primary while it was connecting."""
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        if not self.is_connected:
+            await self.connect()
+        await super().send_packed_command(command, check_health)
 
     async def connect_to(self, address: tuple[str, int]) -> None:
         await super().connect_to(address)
@@ -108,7 +114,7 @@ class PrimaryConnection(SentinelManagedConnection):
             raise RedisConnectionError("the primary changed while connecting")
 
 
-class BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):  # type: ignore[misc]
+class BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
     """A Sentinel pool that, like ``BlockingConnectionPool``, makes a burst wait for a free
     connection instead of failing."""
 
@@ -119,8 +125,8 @@ def client(url: str, *, blocking: bool = False, **options: Any) -> aioredis.Redi
     ``max_connections`` and ``timeout``); ``options`` go to every connection."""
     s = parse_sentinel(url)
     if s is None:
-        pool_class = BlockingConnectionPool if blocking else ConnectionPool
-        return aioredis.Redis.from_pool(pool_class.from_url(url, **options))
+        plain = BlockingConnectionPool if blocking else ConnectionPool
+        return aioredis.Redis.from_pool(plain.from_url(url, **options))
     timeouts = {k: v for k, v in options.items() if k in ("socket_keepalive",)}
     sentinel = NewestSentinel(list(s.sentinels), sentinel_kwargs={
         "socket_timeout": SENTINEL_TIMEOUT_S, "socket_connect_timeout": SENTINEL_TIMEOUT_S,
@@ -130,8 +136,8 @@ def client(url: str, *, blocking: bool = False, **options: Any) -> aioredis.Redi
         login["ssl"] = True
     else:
         login["connection_class"] = PrimaryConnection
-    pool_class = BlockingSentinelPool if blocking else SentinelConnectionPool
-    return sentinel.master_for(s.service, connection_pool_class=pool_class, **login, **options)
+    pool = BlockingSentinelPool if blocking else SentinelConnectionPool
+    return sentinel.master_for(s.service, connection_pool_class=pool, **login, **options)
 
 
 async def close(redis: aioredis.Redis) -> None:
