@@ -7,7 +7,8 @@ A primary, a replica and three sentinels on 127.0.0.1 (``tests/redis_sentinel_pr
 A chats without pause (each chat after the previous one's answer); a student on node B records
 when each chat arrives. Measured per try, from the failover's start: ``pause_s``, the longest
 time in the next 20 s during which no chat arrived at B. The baseline is the same longest
-silence over 20 s without a failover, in the same run. Modes: ``SENTINEL FAILOVER`` and SIGKILL
+silence over 20 s without a failover, in the same run. ``no_save_s``: the same for saved
+messages the teacher saves every 50 ms (acknowledged only once the replica has them). Modes: ``SENTINEL FAILOVER`` and SIGKILL
 of the primary.
 """
 
@@ -54,8 +55,9 @@ def _longest_silence(start: float, arrivals: list[float], end: float) -> float:
     return max(b - a for a, b in zip(points, points[1:], strict=False))
 
 
-async def run(mode: str) -> float:
-    """One try: the longest silence at B in the window after ``mode`` (or none: baseline)."""
+async def run(mode: str) -> tuple[float, float]:
+    """One try: the longest time without a chat arriving at B, and without a save
+    acknowledged, in the window after ``mode`` (or none: baseline)."""
     redis = SentinelSet(shutil.which("redis-server") or "redis-server",
                         shutil.which("redis-sentinel") or "redis-sentinel")
     await asyncio.to_thread(redis.start)
@@ -84,7 +86,20 @@ async def run(mode: str) -> float:
                 except Exception:
                     await asyncio.sleep(0.05)
 
-        sender = asyncio.create_task(chat())
+        saved: list[float] = []
+
+        async def save() -> None:
+            i = 0
+            while not stop.is_set() and i < 100000:
+                i += 1
+                try:
+                    await teacher.pubMsg(name="note", id=f"n{i % 50}", save=True, data={})
+                    saved.append(time.monotonic())
+                except Exception:
+                    pass
+                await asyncio.sleep(0.05)
+
+        sender = asyncio.gather(chat(), save())
         await asyncio.sleep(1.0)
         start = time.monotonic()
         if mode == "failover":
@@ -98,7 +113,8 @@ async def run(mode: str) -> float:
         await asyncio.sleep(max(0.0, start + WINDOW_S - time.monotonic()))
         stop.set()
         await asyncio.wait_for(sender, 60)
-        return _longest_silence(start, heard, start + WINDOW_S)
+        return (_longest_silence(start, heard, start + WINDOW_S),
+                _longest_silence(start, saved, start + WINDOW_S))
     finally:
         for room in rooms:
             with contextlib.suppress(Exception):
@@ -114,16 +130,24 @@ def main() -> None:
     ap.add_argument("--tries", type=int, default=3)
     args = ap.parse_args()
     logging.basicConfig(level=logging.CRITICAL)
-    base = max(asyncio.run(run("baseline")) for _ in range(max(1, args.tries // 2)))
+    bases = [asyncio.run(run("baseline")) for _ in range(max(1, args.tries // 2))]
+    base = max(b[0] for b in bases)
+    base_save = max(b[1] for b in bases)
     rows = []
     for mode in ("failover", "kill"):
-        pauses = [asyncio.run(run(mode)) for _ in range(args.tries)]
+        tries = [asyncio.run(run(mode)) for _ in range(args.tries)]
+        pauses = [p for p, _ in tries]
+        saves = [q for _, q in tries]
         rows.append({"mode": "SENTINEL FAILOVER" if mode == "failover" else "kill -9 primary",
                      "tries": args.tries, "pause_p50_s": round(statistics.median(pauses), 3),
                      "pause_max_s": round(max(pauses), 3), "baseline_silence_s": round(base, 3),
                      "ratio_max_to_baseline": round(max(pauses) / base, 1) if base else None,
-                     "pauses_s": [round(p, 3) for p in pauses]})
-    keys = [k for k in rows[0] if k != "pauses_s"]
+                     "no_save_p50_s": round(statistics.median(saves), 3),
+                     "no_save_max_s": round(max(saves), 3),
+                     "baseline_no_save_s": round(base_save, 3),
+                     "pauses_s": [round(p, 3) for p in pauses],
+                     "no_save_s": [round(q, 3) for q in saves]})
+    keys = [k for k in rows[0] if k not in ("pauses_s", "no_save_s")]
     print(" | ".join(keys))
     for row in rows:
         print(" | ".join(str(row[k]) for k in keys))
