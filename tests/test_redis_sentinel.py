@@ -8,7 +8,8 @@ is replaced: by ``SENTINEL FAILOVER`` (the old primary is demoted) or by SIGKILL
 killed process is started again as the new replica: until then no save can be acknowledged).
 Afterwards: every saved message whose request was acknowledged is still there for a newcomer,
 every acknowledged chat reached the chat log, nobody left the class, and events flow between
-the nodes again. How long the pause lasts is measured in ``bench/redis_sentinel.py``.
+the nodes again. The shared password throttle and cache (``tkroom.webapi.shared``) write to the
+new primary after a failover too. How long the pause lasts is measured in ``bench/redis_sentinel.py``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import secrets
 import time
 
 import pytest
+import redis.asyncio as aioredis
 
 from client_helpers import Watched, join
 from conftest import need_binary
@@ -28,6 +30,7 @@ from tkroom.client import ClientError
 from tkroom.directory import RoomInfo
 from tkroom.signal.server import SignalServer
 from tkroom.state import open_state
+from tkroom.webapi.shared import PREFIX, Shared
 
 pytestmark = pytest.mark.redis
 
@@ -142,5 +145,34 @@ def test_class_survives_sentinel_failover(crash: bool) -> None:
     redis.start()
     try:
         asyncio.run(_class_through_failover(redis, crash))
+    finally:
+        redis.stop()
+
+
+async def _shared_follows(redis: SentinelSet) -> None:
+    shared = Shared(redis.url)
+    try:
+        await shared.vouch(b"before", 1)
+        assert await shared.known(b"before") == 1
+        old = await asyncio.to_thread(redis.failover)
+        new = await asyncio.to_thread(redis.wait_promoted, old)
+        direct = aioredis.Redis(port=new)
+        deadline = time.monotonic() + 60
+        # the throttle and cache write to the new primary again (after their fallback pause)
+        while await direct.get(PREFIX + "ok:" + b"after".hex()) != b"2":
+            assert time.monotonic() < deadline, "the shared cache never reached the new primary"
+            await shared.vouch(b"after", 2)
+            await asyncio.sleep(0.2)
+        assert await shared.known(b"after") == 2
+        await direct.aclose()
+    finally:
+        await shared.close()
+
+
+def test_shared_throttle_and_cache_follow_the_primary() -> None:
+    redis = SentinelSet(need_binary("redis-server"), need_binary("redis-sentinel"))
+    redis.start()
+    try:
+        asyncio.run(_shared_follows(redis))
     finally:
         redis.stop()
