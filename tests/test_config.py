@@ -98,7 +98,7 @@ EVERY = {
     "tls_reload_s": 60.0,
     "data_dir": "/var/lib/tkroom", "database_url": "postgresql://tk:dbpass@db.internal:5433/tk",
     "redis_url": "redis://:redispass@redis.internal:6380/2", "secret_hex": "cd" * 32,
-    "log_level": "warning", "janus_urls": ["ws://10.0.0.5:8188"], "janus_secret": "janus-pw",
+    "redis_wait_replicas": 1, "log_level": "warning", "janus_urls": ["ws://10.0.0.5:8188"], "janus_secret": "janus-pw",
     "embedded_janus": False, "janus_ice": "eth1", "rtp_ports": "30000-30999",
     "media_sync_s": 30.0, "simulcast": "off", "egress_width": 1920, "egress_height": 1080, "egress_fps": 25,
     "egress_preset": "faster", "egress_crf": 23, "egress_per_user": False, "egress_workers": 2,

@@ -96,10 +96,18 @@ class Settings(BaseSettings):
                                   "`postgres://` are taken as asyncpg); unset: SQLite "
                                   "`<data>/tkroom.db`", flag="--database", secret=True)
     redis_url: str | None = _s(None, "TKROOM_REDIS_URL", "Redis for a cluster: "
-                               "`redis://host:6379/0`, `rediss://...`, `unix:///path`; run it "
+                               "`redis://host:6379/0`, `rediss://...`, `unix:///path`, or the "
+                               "primary Redis Sentinel names: `redis+sentinel://host:26379,"
+                               "host2:26379/service[/db]` ([cluster.md](cluster.md#redis-"
+                               "sentinel)); run it "
                                "with `appendonly yes` so a restart keeps the saved messages "
                                "([cluster.md](cluster.md#when-redis-restarts)); unset: room state "
                                "in memory", flag="--redis", secret=True)
+    redis_wait_replicas: int = _s(0, "TKROOM_REDIS_WAIT_REPLICAS", "replicas a saved "
+                                  "message must reach (`WAIT`, 1 s) before it is acknowledged, "
+                                  "so a Sentinel failover keeps it; else the request fails "
+                                  "([cluster.md](cluster.md#redis-sentinel)); 0: acknowledged "
+                                  "once the primary has it", ge=0)
     secret_hex: str | None = _s(None, "TKROOM_SECRET", "server secret, 64 hex characters; unset: "
                                 "`<data>/secret` (or the cluster's, on PostgreSQL), see "
                                 "[scaling.md](scaling.md#the-shared-secret)", secret=True,
@@ -547,13 +555,13 @@ def _masked(value: Any) -> Any:
     if not value:
         return value
     if isinstance(value, str) and "://" in value:
+        # by hand, not ``.hostname``/``.port``: a Sentinel URL lists several hosts
         parts = urlsplit(value)
-        if parts.password is None:
-            return value
-        netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
-        if parts.port:
-            netloc += f":{parts.port}"
-        return urlunsplit(parts._replace(netloc=netloc))
+        creds, at, hosts = parts.netloc.rpartition("@")
+        netloc = f"{creds.partition(':')[0]}:***@{hosts}" if at and ":" in creds else parts.netloc
+        query = "&".join(f"{k}=***" if "password" in k else f"{k}{eq}{v}"
+                         for k, eq, v in (p.partition("=") for p in parts.query.split("&") if p))
+        return urlunsplit(parts._replace(netloc=netloc, query=query))
     return "***"
 
 

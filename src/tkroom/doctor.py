@@ -106,9 +106,10 @@ async def check_redis(s: Settings) -> list[Check]:
     if not s.redis_url:
         return [Check("redis", OFF, "not configured: room state in memory, one node only"),
                 Check("clock skew", OFF, "no Redis to compare with")]
-    import redis.asyncio as aioredis
+    from tkroom import redisconn as redis_conn
 
-    client = aioredis.Redis.from_url(s.redis_url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S)
+    client = redis_conn.client(s.redis_url, socket_timeout=TIMEOUT_S,
+                               socket_connect_timeout=TIMEOUT_S)
     try:
         async with asyncio.timeout(TIMEOUT_S):
             t0 = time.time()
@@ -124,7 +125,7 @@ async def check_redis(s: Settings) -> list[Check]:
         return [Check("redis", FAIL, f"{_hide(s.redis_url)}: {_reason(exc)}", fix),
                 Check("clock skew", OFF, "Redis unreachable")]
     finally:
-        await client.aclose()
+        await redis_conn.close(client)
     out = []
     if aof == "no":
         out.append(Check("redis", WARN, f"{_hide(s.redis_url)} (Redis {info.get('redis_version')}), "

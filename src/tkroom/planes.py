@@ -79,7 +79,9 @@ def build_node(settings: Settings, *, state: RoomState | None = None, media: boo
     node = Node(settings)
     grace = settings.session_grace_s if grace is None else grace
     if state is None:
-        state = open_state(settings.redis_url, window=settings.resume_window, grace=grace)
+        extra = {"wait_replicas": settings.redis_wait_replicas} if settings.redis_url else {}
+        state = open_state(settings.redis_url, window=settings.resume_window, grace=grace,
+                           **extra)
     saved = SavePolicy(settings.max_saved_messages, settings.max_saved_per_user)
     board = BoardLimits(settings.board_max_shapes, settings.board_max_shape_bytes,
                         settings.board_rate)

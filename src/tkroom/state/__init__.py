@@ -11,7 +11,8 @@ __all__ = ["RoomState", "Session", "open_state"]
 
 def open_state(url: str | None = None, **options: Any) -> RoomState:
     """The state a node runs on: in memory without ``url``, else shared in Redis at ``url``
-    (``redis://host:port/db``, ``rediss://`` or ``unix:///path``). ``options`` go to the
+    (``redis://host:port/db``, ``rediss://``, ``unix:///path``, or
+    ``redis+sentinel://host:port[,host:port]/service[/db]`` for the primary Sentinel names). ``options`` go to the
     backend (``window``; for Redis also ``prefix``, ``node``, ``grace``, ``heartbeat``).
     The caller still awaits ``start()``."""
     if url is None:

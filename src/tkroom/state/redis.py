@@ -37,6 +37,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from tkroom import redisconn as redis_conn
 from tkroom.rooms import tools
 from tkroom.rooms import transitions as t
 from tkroom.rooms.model import SUPER_ROLES, Event, Member, Target
@@ -45,7 +46,15 @@ from tkroom.state.base import Session, Subscriber
 
 log = logging.getLogger(__name__)
 
+# How often a node on Redis Sentinel asks where the primary is (three small queries).
+FOLLOW_S = 0.25
+
 _LIMIT_CODES = {0: t.ERR_WRONG_PARAM, 2: t.ERR_STUDENT_LIMIT, 3: t.ERR_VIEWER_LIMIT}
+
+
+class NotReplicated(RuntimeError):
+    """A write reached fewer replicas than ``wait_replicas`` in time: it is not acknowledged
+    (it may or may not survive a failover)."""
 
 
 def _dumps(obj: Any) -> str:
@@ -119,12 +128,17 @@ class RedisState:
     checks that Redis did not restart, ``idle_ttl`` how long an emptied room without saved
     messages keeps its counters, ``retries`` how often a command is retried on a new connection
     (with jittered backoff, at most about 3.5 s in all) before its request fails.
+    ``wait_replicas``: a saved message (or its deletion) is answered only once that many
+    replicas have it (``WAIT``, at most ``wait_timeout`` s, else the request fails with
+    ``NotReplicated``), so that a Sentinel failover, which promotes the replica with the most
+    data, keeps every saved message a client was told is saved.
     """
 
     def __init__(self, url: str, *, prefix: str = "tkroom", window: int = 4096,
                  node: str | None = None, grace: float = 15.0, heartbeat: float = 1.0,
                  subscribe_timeout: float = 10.0, max_connections: int = 32,
-                 idle_ttl: float = 86400.0, retries: int = 6) -> None:
+                 idle_ttl: float = 86400.0, retries: int = 6, wait_replicas: int = 0,
+                 wait_timeout: float = 1.0) -> None:
         self.url = url
         self.g = f"{prefix}:"
         self.window = window
@@ -135,6 +149,8 @@ class RedisState:
         self.max_connections = max_connections
         self.idle_ttl = idle_ttl
         self.retries = retries
+        self.wait_replicas = wait_replicas
+        self.wait_timeout = wait_timeout
         self.redis: aioredis.Redis | None = None
         self._pubsub: Any = None
         self._scripts: dict[str, AsyncScript] = {}
@@ -159,12 +175,11 @@ class RedisState:
         # a bounded pool that makes a burst of requests wait for a connection, not fail; a
         # connection Redis dropped (it restarted) is replaced and the command sent again
         tcp = {"socket_keepalive": True} if not self.url.startswith("unix:") else {}
-        pool = aioredis.BlockingConnectionPool.from_url(
-            self.url, decode_responses=True, max_connections=self.max_connections, timeout=30,
-            retry=Retry(ExponentialWithJitterBackoff(cap=1.0, base=0.05), self.retries),
+        self.redis = redis_conn.client(
+            self.url, blocking=True, decode_responses=True, max_connections=self.max_connections,
+            timeout=30, retry=Retry(ExponentialWithJitterBackoff(cap=1.0, base=0.05), self.retries),
             retry_on_error=[RedisConnectionError, RedisTimeoutError], health_check_interval=30,
             socket_connect_timeout=5, **tcp)
-        self.redis = aioredis.Redis(connection_pool=pool)
         for name in ("ADD_MEMBER", "REMOVE_MEMBER", "UPDATE_PROPERTIES", "GET_MEMBERS",
                      "SNAPSHOT", "MESSAGES", "SAVE_MESSAGE", "DELETE_MESSAGE", "DELETE_CHILDREN",
                      "GET_MESSAGE", "CHAT_GATE",
@@ -184,6 +199,8 @@ class RedisState:
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._read()), loop.create_task(self._write()),
                        loop.create_task(self._heartbeats())]
+        if redis_conn.is_sentinel(self.redis):
+            self._tasks.append(loop.create_task(self._follow()))
 
     async def stop(self) -> None:
         self._closing = True
@@ -205,7 +222,7 @@ class RedisState:
             with contextlib.suppress(Exception):
                 # sessions still attached here are handed to the other nodes' sweepers
                 await self.redis.delete(f"{self.g}hb:{self.node}")
-            await self.redis.aclose(close_connection_pool=True)
+            await redis_conn.close(self.redis)
             self.redis = None
 
     def _room(self, serial: str) -> str:
@@ -217,6 +234,24 @@ class RedisState:
 
     async def _run(self, name: str, *args: Any) -> Any:
         return _recancel(await self._scripts[name](args=list(args)))
+
+    async def _run_replicated(self, name: str, *args: Any) -> Any:
+        """``_run``, then (with ``wait_replicas``) ``WAIT`` on the same connection: Redis
+        replicates asynchronously, and only WAIT tells that this write reached the replicas."""
+        if not self.wait_replicas:
+            return await self._run(name, *args)
+        assert self.redis is not None
+        async with self.redis.pipeline(transaction=False) as pipe:
+            await self._scripts[name](args=list(args), client=pipe)
+            pipe.wait(self.wait_replicas, max(1, int(self.wait_timeout * 1000)))
+            res, acked = _recancel(await pipe.execute())
+        if int(acked) < self.wait_replicas:
+            await redis_conn.follow_primary(self.redis)     # a primary already replaced?
+            # not answered as done: a failover now (or a primary already replaced, still
+            # taking writes until Sentinel demotes it) may lose it
+            raise NotReplicated(f"{name} reached {acked} of {self.wait_replicas} replicas in "
+                                f"{self.wait_timeout:.1f} s")
+        return res
 
     # members -----------------------------------------------------------------------------
     async def add_member(self, serial: str, member: Member, policy: t.JoinPolicy) -> t.JoinOutcome:
@@ -293,7 +328,7 @@ class RedisState:
                            policy: t.SavePolicy = t.NO_LIMITS, *,
                            author: str = "") -> t.SaveOutcome:
         am, au = msg.get("associatedMsgID"), msg.get("associatedUserID")
-        seq, old, refused = await self._run(
+        seq, old, refused = await self._run_replicated(
             "SAVE_MESSAGE", self._room(serial), msg["id"], _dumps(msg),
             am if isinstance(am, str) else "", au if isinstance(au, str) else "",
             policy.max_room, policy.max_user, author, policy.max_children)
@@ -305,11 +340,11 @@ class RedisState:
 
     async def delete_message(self, serial: str, msgid: str,
                              author: str = "") -> list[dict[str, Any]] | None:
-        rows = await self._run("DELETE_MESSAGE", self._room(serial), msgid, author)
+        rows = await self._run_replicated("DELETE_MESSAGE", self._room(serial), msgid, author)
         return None if rows is None else _messages(rows)
 
     async def delete_children(self, serial: str, parent: str) -> t.ClearOutcome:
-        count, cascaded = await self._run("DELETE_CHILDREN", self._room(serial), parent)
+        count, cascaded = await self._run_replicated("DELETE_CHILDREN", self._room(serial), parent)
         return t.ClearOutcome(int(count), _messages(cascaded))
 
     async def messages(self, serial: str) -> list[dict[str, Any]]:
@@ -636,6 +671,22 @@ class RedisState:
                     self._down = False
                     log.warning("Redis is reachable again")
 
+    async def _follow(self) -> None:
+        """With Sentinel: ask the sentinels often where the primary is, so that every node
+        moves to a new one (and restores what it lost) together, within ``FOLLOW_S``: a node
+        still on the demoted primary neither sees the others' events nor they its own."""
+        while not self._closing:
+            await asyncio.sleep(FOLLOW_S)
+            try:
+                assert self.redis is not None
+                if await redis_conn.follow_primary(self.redis):
+                    log.warning("Redis Sentinel names a new primary: reconnecting to it")
+                    await self.check_restart()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._unreachable("asking Redis Sentinel for the primary failed", exc)
+
     def _unreachable(self, what: str, exc: Exception) -> None:
         """Log a failure; while Redis is away only its first, without the traceback."""
         if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError):
@@ -658,12 +709,12 @@ class RedisState:
     async def ping(self) -> dict[str, Any]:
         """PING on a connection of its own without retries (the pool's would hide an outage
         behind seconds of backoff), so /readyz tells at once whether Redis answers."""
-        probe = aioredis.Redis.from_url(self.url, socket_connect_timeout=1.0, socket_timeout=1.0,
-                                        retry=Retry(NoBackoff(), 0))
+        probe = redis_conn.client(self.url, socket_connect_timeout=1.0, socket_timeout=1.0,
+                                  retry=Retry(NoBackoff(), 0))
         try:
             await probe.ping()
         finally:
-            await probe.aclose()
+            await redis_conn.close(probe)
         return {"ok": True, "backend": "redis", "heartbeat_ok": not self._down}
 
     async def check_restart(self) -> bool:

@@ -19,9 +19,9 @@ import logging
 import time
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from tkroom import redisconn as redis_conn
 from tkroom.webapi.throttle import Throttle
 
 log = logging.getLogger("tkroom.webapi.shared")
@@ -56,7 +56,9 @@ class Shared:
     failure Redis is left alone for ``RETRY_S`` and callers use their fallback."""
 
     def __init__(self, url: str):
-        self.client: Any = aioredis.Redis.from_url(
+        # a Sentinel URL follows the primary: a failed command drops its connection and the
+        # next one (after ``RETRY_S``) asks the sentinels where the primary is now
+        self.client: Any = redis_conn.client(
             url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S)
         self._down_until = 0.0
         self._out = False  # an outage was logged and has not ended yet
@@ -79,7 +81,7 @@ class Shared:
             self._out = False
 
     async def close(self) -> None:
-        await self.client.aclose()
+        await redis_conn.close(self.client)
 
     async def known(self, key: bytes) -> int | None:
         """A vouched outcome (a role, or 1), or None: unknown or Redis away."""
