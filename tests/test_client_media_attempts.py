@@ -80,3 +80,21 @@ async def test_the_servers_timeout_of_the_first_attempt_starts_no_second_loop() 
         ("unpublish", {"streamId": "alice:video:default", "publicationId": "pub-1"}),
         ("publish", {"type": "video", "deviceId": "default"})]
     await client.close()
+
+
+async def test_a_late_failure_of_an_abandoned_attempt_is_not_the_streams_error() -> None:
+    """Janus hangs up a connection the SDK closed to publish again; its 131 may come while the
+    next attempt has no id yet: the application is not told the stream failed."""
+    server = Server()
+    client = MediaClient(server.request, "alice", retry_delay=0.01)
+    ls = LocalStream("video", "default", [], stream_id="alice:video:default")
+    ls.publication_id = "pub-1"
+    client.local[ls.key] = ls
+    ls.abandon()                      # publishing again: the next attempt is in progress
+    await client.dispatch("notice", notice(131, "pub-1"))
+    await asyncio.sleep(0.05)
+    assert client.notices == [] and ls.task is None and server.calls == []
+    ls.publication_id = "pub-2"
+    await client.dispatch("notice", notice(131, "pub-2"))   # the current one did fail
+    assert [n["code"] for n in client.notices] == [131] and ls.task is not None
+    await client.close()

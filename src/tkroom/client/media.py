@@ -179,8 +179,9 @@ class LocalStream:
     """One of our publications: its source survives re-publishing (through a relay).
 
     ``publication_id`` is the server's id of the current attempt: notices and events about
-    earlier attempts of the same stream id (ones we withdrew or closed ourselves) are stale.
-    ``looping``: a publish loop runs (the first one included), the only one for this
+    earlier attempts of the same stream id (ones we withdrew or closed ourselves) are stale;
+    ``abandoned`` keeps those ids, so that their late failure notices (Janus hanging up a
+    connection we closed) are not shown as errors of the stream. ``looping``: a publish loop runs (the first one included), the only one for this
     stream; ``attempt_failed``: the server said the attempt in progress failed."""
 
     type: str
@@ -196,6 +197,7 @@ class LocalStream:
     task: asyncio.Task[None] | None = None
     announced: asyncio.Event = field(default_factory=asyncio.Event)
     publication_id: str = ""
+    abandoned: set[str] = field(default_factory=set)
     looping: bool = False
     attempt_failed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -205,6 +207,16 @@ class LocalStream:
 
     def fields(self, userid: str) -> dict[str, str]:
         return {"userId": userid, "type": self.type, "deviceId": self.device_id}
+
+    def abandon(self) -> None:
+        """Give up the current attempt (publishing again, or withdrawing it)."""
+        if self.publication_id:
+            self.abandoned.add(self.publication_id)
+        self.publication_id = ""
+
+    def stale(self, notice: dict[str, Any]) -> bool:
+        """Whether a notice is about an attempt given up: not the stream's news any more."""
+        return notice.get("publicationId") in self.abandoned
 
     def stop_source(self) -> None:
         for t in self.tracks:
@@ -384,6 +396,11 @@ class MediaClient:
             if rs is not None and _same_attempt(data, rs.publication_id):
                 await rs._close_pc()
         elif ev == "notice":
+            ls = self.local.get((data.get("type", ""), data.get("deviceId", "default")))
+            if data.get("userId") == self.userid and ls is not None and ls.stale(data):
+                log.debug("notice %s about the abandoned attempt %s of %s", data.get("code"),
+                          data.get("publicationId"), ls.stream_id)
+                return
             self._notice(data)
             self._on_server_notice(data)
         elif ev == "onVideoLayer":
@@ -559,7 +576,7 @@ class MediaClient:
         await self._close_local_pc(ls)
         ls.announced.clear()
         ls.attempt_failed.clear()
-        ls.publication_id = ""
+        ls.abandon()
         await self._choose_turn()
         pc = self._new_peer()
         ls.pc = pc
@@ -613,7 +630,7 @@ class MediaClient:
         req = {"streamId": ls.stream_id}
         if ls.publication_id:
             req["publicationId"] = ls.publication_id
-        ls.publication_id = ""
+        ls.abandon()
         with contextlib.suppress(CodeError, TimeoutError):
             await self.request("unpublish", req)
 
