@@ -49,3 +49,28 @@ async def end_process(proc: asyncio.subprocess.Process, within: float) -> None:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         await proc.wait()
+
+
+async def tcp_open(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something accepts TCP connections on ``host:port`` now (a child's readiness)."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 2)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    return True
+
+
+async def wait_listening(port: int, within: float = 15.0, host: str = "127.0.0.1", *,
+                         proc: asyncio.subprocess.Process | None = None,
+                         what: str = "the child") -> None:
+    """Poll until ``host:port`` accepts connections; ``TimeoutError`` after ``within`` seconds,
+    ``RuntimeError`` at once when ``proc`` (the child that should listen) has exited."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not await tcp_open(port, host):
+        if proc is not None and proc.returncode is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode} at start")
+        if loop.time() > deadline:
+            raise TimeoutError(f"{what} did not listen on {host}:{port} in {within} s")
+        await asyncio.sleep(0.05)

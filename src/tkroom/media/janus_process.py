@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tkroom.tasks import end_process
+from tkroom.tasks import end_process, wait_listening
 
 log = logging.getLogger(__name__)
 
@@ -160,21 +160,6 @@ def janus_argv(s: JanusSettings, binary: str = "janus") -> list[str]:
             str(s.workdir / "janus.log"), "-N"]
 
 
-async def wait_listening(port: int, within: float = 15.0, host: str = "127.0.0.1") -> None:
-    """Poll until something accepts TCP connections on ``host:port``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        try:
-            _, w = await asyncio.open_connection(host, port)
-            w.close()
-            return
-        except OSError:
-            if loop.time() > deadline:
-                raise TimeoutError(f"Janus did not listen on {host}:{port} in {within} s") from None
-            await asyncio.sleep(0.05)
-
-
 class JanusProcess:
     """A Janus child process that is restarted when it dies.
 
@@ -217,7 +202,7 @@ class JanusProcess:
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         finally:
             os.close(out)
-        await wait_listening(self.settings.ws_port)
+        await wait_listening(self.settings.ws_port, what="Janus")
 
     async def _supervise(self) -> None:
         while not self._stopping:

@@ -20,7 +20,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tkroom.tasks import end_process
+from tkroom.tasks import end_process, wait_listening
 
 log = logging.getLogger(__name__)
 coturn_log = logging.getLogger("tkroom.turn.coturn")
@@ -102,16 +102,6 @@ def turnserver_binary() -> str | None:
                                           if os.path.exists("/usr/bin/turnserver") else None)
 
 
-async def tcp_open(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether something accepts TCP connections on ``host:port`` now."""
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 2)
-    except (OSError, TimeoutError):
-        return False
-    writer.close()
-    return True
-
-
 class TurnProcess:
     """A ``turnserver`` child that is restarted when it dies."""
 
@@ -136,16 +126,13 @@ class TurnProcess:
             self.binary, "-c", str(conf), stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         self._reader = asyncio.create_task(self._forward(self.proc))
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        while not await tcp_open(self.settings.port, self.settings.listen or "127.0.0.1"):
-            if self.proc.returncode is not None:
-                raise RuntimeError(f"turnserver exited with {self.proc.returncode} at start "
-                                   "(its lines are in the node's log, logger tkroom.turn.coturn)")
-            if loop.time() > deadline:
-                raise TimeoutError(f"turnserver did not listen on port {self.settings.port} "
-                                   f"in {within} s")
-            await asyncio.sleep(0.05)
+        try:
+            await wait_listening(self.settings.port, within,
+                                 self.settings.listen or "127.0.0.1", proc=self.proc,
+                                 what="turnserver")
+        except RuntimeError as e:
+            raise RuntimeError(f"{e} (its lines are in the node's log, logger "
+                               "tkroom.turn.coturn)") from None
 
     @staticmethod
     async def _forward(proc: asyncio.subprocess.Process) -> None:

@@ -20,7 +20,8 @@ from typing import Any
 
 from tkroom.config import Settings
 from tkroom.iceservers import TurnOffer, turn_secret_from
-from tkroom.turn.coturn import TurnProcess, TurnSettings, tcp_open, turnserver_binary
+from tkroom.tasks import tcp_open
+from tkroom.turn.coturn import TurnProcess, TurnSettings, turnserver_binary
 
 log = logging.getLogger(__name__)
 
