@@ -127,7 +127,7 @@ class Person:
         self.errors: list[str] = []
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.goto(url)
-        self.page.wait_for_function("() => window.tkroomPage && window.tkroomPage.ready === true", timeout=15000)
+        self.page.wait_for_function("() => window.tkroomPage && window.tkroomPage.ready === true", timeout=60000)
 
     def join(self, nickname: str, password: str) -> str:
         self.page.fill("#nickname", nickname)

@@ -18,7 +18,7 @@ def _open(browser, url: str, **ctx):
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(url)
-    page.wait_for_function("() => window.tkroomPage && window.tkroomPage.ready === true", timeout=15000)
+    page.wait_for_function("() => window.tkroomPage && window.tkroomPage.ready === true", timeout=60000)
     return context, page, errors
 
 
@@ -156,7 +156,7 @@ def test_language_switch_is_kept_across_reloads(browser, web_server):
         expect(page.get_by_role("button", name="进入")).to_be_visible()
         assert page.evaluate("document.documentElement.lang") == "zh-CN"
         page.reload()
-        page.wait_for_function("() => window.tkroomPage && window.tkroomPage.ready === true", timeout=15000)
+        page.wait_for_function("() => window.tkroomPage && window.tkroomPage.ready === true", timeout=60000)
         expect(page.get_by_label("你的名字")).to_be_visible()
         page.get_by_label("语言").select_option("en")
         expect(page.get_by_role("button", name="Join")).to_be_visible()
@@ -182,7 +182,7 @@ def test_notices_clear_by_themselves_and_on_dismiss(browser, web_server):
     try:
         page.clock.install()
         page.goto(f"{web_server.url}/room/5551234")
-        page.wait_for_function("() => window.tkroomPage && window.tkroomPage.ready === true", timeout=15000)
+        page.wait_for_function("() => window.tkroomPage && window.tkroomPage.ready === true", timeout=60000)
         page.get_by_label("Your name").fill("Ann")
         page.get_by_role("button", name="Join").click()
         notice = page.locator('.notice.error[data-code="111"]')
