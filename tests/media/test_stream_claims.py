@@ -1,9 +1,10 @@
 """The room-wide stream limits of a class on two nodes, through real Janus (issue 12).
 
-Two ``MediaService`` nodes share one Redis room state (their own ``RedisState`` each, one key
-prefix) and one Janus: the class has one VideoRoom, and ``maxvideo`` holds for both nodes
-together even when two students publish at the same moment. And every way a stream goes
-gives its place back.
+Two nodes share one Redis room state and one Janus: the class has one VideoRoom, and
+``maxvideo`` holds for both nodes together even when two students publish at the same moment
+(two ``MediaService`` nodes, each with its own ``RedisState`` on one key prefix; and two whole
+nodes as ``tkroom serve`` builds them, students joining through the SDK). And every way a
+stream goes gives its place back.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from client_node import PASSWORDS
+from media.conftest import stop_process
 from media.harness import Node
+from media.rtc import until
+from media.test_cluster_media import cluster, enter, janus_in
 from tkroom.directory import RoomInfo
 from tkroom.errors import CodeError
 from tkroom.media.janus_process import JanusSettings
@@ -153,3 +158,52 @@ async def test_every_way_a_stream_goes_gives_its_place_back(node: Node) -> None:
     state.streams["r"]["ghost:video:default"] = state.streams["r"].pop("a:video:default")
     await svc.release("r")                              # the class ended: nothing stays
     assert await state.stream_claims("r") == {}
+
+
+async def test_students_on_two_whole_nodes_share_one_stage(in_netns, netns, tmp_path,
+                                                           redis_url) -> None:
+    """The SDK against two nodes built as ``tkroom serve`` builds them: maxvideo=1 holds for
+    two students of different nodes publishing at once, round after round; a student who
+    leaves gives the place back."""
+    proc, janus = janus_in(netns, tmp_path / "j1")
+    members = []
+    try:
+        async with cluster(tmp_path / "data", redis_url, [janus.url]) as c:
+            serial = await c.envs[0].create_room(maxusers=10, maxvideo=1)
+            a, b = c.nodes
+            teacher = await enter(a, serial, "t1", PASSWORDS["chairmanpwd"])
+            s1 = await enter(a, serial, "s1", PASSWORDS["confuserpwd"])
+            s2 = await enter(b, serial, "s2", PASSWORDS["confuserpwd"])
+            members += [teacher, s1, s2]
+            for uid in ("s1", "s2"):
+                await teacher.room.changeUserPublish(uid, 3)
+            await until(lambda: all((m.room.getMySelf() or {}).get("properties", {})
+                                    .get("publishstate") == 3 for m in (s1, s2)), 20,
+                        "both on stage")
+            for rnd in range(4):
+                out = await asyncio.gather(s1.media.publishVideo(), s2.media.publishVideo(),
+                                           return_exceptions=True)
+                won = [m for m, o in zip((s1, s2), out, strict=True) if isinstance(o, str)]
+                lost = [o for o in out if isinstance(o, CodeError)]
+                assert len(won) == 1 and len(lost) == 1, f"round {rnd}: {out}"
+                assert lost[0].extra["reason"] == 133
+                other = s2 if won[0] is s1 else s1
+                await won[0].media.unpublishVideo()
+                await other.media.publishVideo()
+                await other.media.unpublishVideo()
+            await s1.media.publishVideo()
+            with pytest.raises(CodeError) as e:
+                await s2.media.publishVideo()
+            assert e.value.extra["reason"] == 133
+            await s1.close()                  # leaves the class: its place is free
+            members.remove(s1)
+            state = b.signal.state
+            deadline = asyncio.get_running_loop().time() + 20
+            while await state.stream_claims(serial):
+                assert asyncio.get_running_loop().time() < deadline, "s1's claim stayed"
+                await asyncio.sleep(0.05)
+            assert await s2.media.publishVideo() == "s2:video:default"
+    finally:
+        for m in members:
+            await m.media.close()
+        stop_process(proc)
