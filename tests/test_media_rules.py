@@ -9,6 +9,7 @@ from tkroom.errors import CodeError
 from tkroom.media.janus_process import JanusSettings, write_config
 from tkroom.media.rules import (
     StreamKey,
+    check_claim,
     check_publish,
     check_super,
     check_unpublish,
@@ -17,6 +18,7 @@ from tkroom.media.rules import (
     stage_allows,
 )
 from tkroom.media.servers import MediaServer, ServerRegistry, from_row
+from tkroom.rooms import streams
 
 ROOM = RoomInfo("r", 1, maxvideo=2, maxaudio=1)
 
@@ -40,9 +42,7 @@ def test_publish_rules() -> None:
     assert code(lambda: check_publish(big, 2, StreamKey("a", "video", "c9"), cams,
                                       audio_only=False)) == 2601
     others = [StreamKey("b", "video"), StreamKey("c", "screen")]
-    assert code(lambda: check_publish(ROOM, 2, v, others, audio_only=False)) == 133
-    assert code(lambda: check_publish(ROOM, 2, StreamKey("a", "audio"), [StreamKey("b", "media")],
-                                      audio_only=False)) == 133
+    check_publish(ROOM, 2, v, others, audio_only=False)  # room-wide: the claims' (below)
     check_publish(ROOM, 2, StreamKey("a", "audio"), others, audio_only=True)
     assert code(lambda: check_publish(ROOM, 2, v, [], audio_only=False, publishstate=0)) == 4108
     check_publish(ROOM, 0, v, [], audio_only=False, publishstate=0)  # teachers are on stage
@@ -101,3 +101,18 @@ def test_least_loaded_placement_and_registry_rows() -> None:
     assert code(lambda: reg.pick(need=60)) == 151
     row = from_row({"serverid": 7, "name": "cn", "ip": "10.0.0.7", "url": "", "maxusers": 300})
     assert (row.id, row.url, row.capacity) == ("cn", "ws://10.0.0.7:8188", 300)
+
+
+
+def test_a_refused_claim_answers_as_the_room_limits_always_did() -> None:
+    room = RoomInfo("r", 1, maxvideo=2, maxaudio=3)
+    v = StreamKey("a", "video")
+    check_claim(room, v, None)
+    with pytest.raises(CodeError) as e:
+        check_claim(room, v, streams.VIDEO_FULL)
+    assert e.value.code == 133
+    assert "at most 2 video streams" in str(e.value)
+    with pytest.raises(CodeError) as e:
+        check_claim(room, StreamKey("a", "audio"), streams.AUDIO_FULL)
+    assert e.value.code == 133 and "at most 3 audio streams" in str(e.value)
+    assert code(lambda: check_claim(room, v, streams.TAKEN)) == 2601

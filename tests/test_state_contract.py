@@ -386,3 +386,48 @@ async def test_clearing_the_tools_hands_back_the_open_card(state):
     assert await state.gift_totals("r", ["s"]) == {}
     assert await state.arm_buzzer("r") == (1, "")                       # the rounds start afresh
     assert await state.open_card("r", question("q")) == (0, None)
+
+
+# ---- stream claims (tkroom.rooms.streams) ----------------------------------------------------
+
+async def test_concurrent_stream_claims_never_pass_the_room_limits(state):
+    cams = [state.claim_stream("r", f"u{i}:video:default", f"u{i}", True, False, 2, 0)
+            for i in range(12)]
+    mics = [state.claim_stream("r", f"u{i}:audio:default", f"u{i}", False, True, 2, 3)
+            for i in range(12)]
+    out = await asyncio.gather(*cams, *mics)
+    assert out[:12].count(None) == 2 and out[:12].count("video") == 10
+    assert out[12:].count(None) == 3 and out[12:].count("audio") == 9
+    claims = await state.stream_claims("r")
+    assert sum(c.has_video for c in claims.values()) == 2
+    assert sum(c.has_audio for c in claims.values()) == 3
+    # a shared media file carries both, and counts against both limits
+    assert await state.claim_stream("r", "t:media:default", "t", True, True, 3, 3) == "audio"
+    assert await state.claim_stream("r", "t:media:default", "t", True, True, 3, 4) is None
+    assert await state.claim_stream("r", "x:video:default", "x", True, False, 3, 0) == "video"
+    assert await state.claim_stream("r", "x:audio:default", "x", False, True, -1, 0) is None
+    # no limit at all: maxvideo negative, maxaudio 0
+    assert await state.claim_stream("r", "x:screen:default", "x", True, False, -1, 0) is None
+
+
+async def test_a_released_claim_frees_its_place_and_a_stream_is_claimed_once(state):
+    assert await state.claim_stream("r", "a:video:default", "a", True, False, 1, 0) is None
+    assert await state.claim_stream("r", "a:video:default", "a", True, False, 5, 0) == "taken"
+    assert await state.claim_stream("r", "b:video:default", "b", True, False, 1, 0) == "video"
+    assert await state.release_stream("r", "a:video:default")
+    assert not await state.release_stream("r", "a:video:default")
+    assert await state.claim_stream("r", "b:video:default", "b", True, False, 1, 0) is None
+    assert set(await state.stream_claims("r")) == {"b:video:default"}
+    # other rooms count on their own
+    assert await state.claim_stream("r2", "a:video:default", "a", True, False, 1, 0) is None
+
+
+async def test_the_room_claims_go_only_once_nobody_is_left(state):
+    await state.add_member("r", member("t", 0), JoinPolicy())
+    assert await state.claim_stream("r", "t:video:default", "t", True, False, 1, 0) is None
+    assert await state.release_streams("r") == 0
+    assert "t:video:default" in await state.stream_claims("r")
+    await state.remove_member("r", "t", "", False)
+    assert await state.release_streams("r") == 1
+    assert await state.stream_claims("r") == {}
+    assert await state.claim_stream("r", "u:video:default", "u", True, False, 1, 0) is None

@@ -415,3 +415,77 @@ async def test_a_restart_runs_the_restore_once(two_nodes):
     assert await asyncio.gather(a.check_restart(), a.check_restart()) == [True, True]
     assert calls == [1]
     assert await a.check_restart() is False
+
+
+# ---- stream claims ---------------------------------------------------------------------------
+
+async def test_stream_claims_on_two_nodes_hold_the_limit_together(two_nodes):
+    a, b = two_nodes
+    out = await asyncio.gather(*(n.claim_stream("r", f"u{i}{n.node}:video:default", f"u{i}",
+                                                True, False, 3, 0)
+                                 for i in range(10) for n in (a, b)))
+    assert out.count(None) == 3
+    claims = await a.stream_claims("r")
+    assert len(claims) == 3 and {c.node for c in claims.values()} <= {"node0", "node1"}
+    # a node never releases another's claim
+    theirs = next(sid for sid, c in claims.items() if c.node == "node1")
+    assert not await a.release_stream("r", theirs)
+    assert await b.release_stream("r", theirs)
+
+
+async def test_a_dead_nodes_claims_go_in_the_sweep_of_its_sessions(redis_url):
+    prefix = f"c{secrets.token_hex(4)}"
+    dead = RedisState(redis_url, prefix=prefix, node="dead", heartbeat=0.05)
+    alive = RedisState(redis_url, prefix=prefix, node="alive", grace=5.0, heartbeat=0.05)
+    await dead.start()
+    await alive.start()
+    try:
+        assert await dead.claim_stream("r", "s:video:default", "s", True, False, 1, 0) is None
+        assert await dead.claim_stream("r2", "s:audio:default", "s", False, True, -1, 1) is None
+        assert await alive.claim_stream("r2", "t:video:default", "t", True, False, 1, 0) is None
+        assert await alive.claim_stream("r", "t:video:default", "t", True, False, 1, 0) == \
+            "video"
+        for task in dead._tasks:     # the node crashes: its heartbeat stops
+            task.cancel()
+        await alive.expired_sessions(time.time())
+        assert "s:video:default" in await alive.stream_claims("r")  # still alive then
+        deadline = time.monotonic() + 10
+        while await alive.redis.exists(f"{prefix}:hb:dead"):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+        await alive.expired_sessions(time.time())
+        assert await alive.stream_claims("r") == {}
+        assert set(await alive.stream_claims("r2")) == {"t:video:default"}
+        assert await alive.claim_stream("r", "t:video:default", "t", True, False, 1, 0) is None
+        assert not await alive.redis.exists(f"{prefix}:sn:dead")
+        assert not await alive.redis.sismember(f"{prefix}:snodes", "dead")
+    finally:
+        await alive.stop()
+        await dead.stop()
+
+
+async def test_a_wrongly_reaped_node_puts_back_its_claims(two_nodes):
+    a, b = two_nodes
+    assert await a.claim_stream("r", "u:video:default", "u", True, False, 1, 0) is None
+    for task in a._tasks[-1:]:      # a long pause: only the heartbeat stops
+        task.cancel()
+    deadline = time.monotonic() + 10
+    while await b.stream_claims("r"):
+        await b.expired_sessions(time.time())
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.02)
+    await a._beat()                 # the pause ends: the stream it still brokers counts again
+    assert set(await b.stream_claims("r")) == {"u:video:default"}
+    assert await b.claim_stream("r", "v:video:default", "v", True, False, 1, 0) == "video"
+    assert await a.release_stream("r", "u:video:default")
+    assert await b.claim_stream("r", "v:video:default", "v", True, False, 1, 0) is None
+
+
+async def test_a_node_puts_back_its_claims_redis_lost(two_nodes):
+    a, b = two_nodes
+    assert await a.claim_stream("r", "u:video:default", "u", True, False, 1, 0) is None
+    await _lose_everything(a)
+    assert await b.claim_stream("r", "v:video:default", "v", True, False, 1, 0) is None
+    await b.release_stream("r", "v:video:default")
+    await a.restore([], time.time())
+    assert await b.claim_stream("r", "v:video:default", "v", True, False, 1, 0) == "video"

@@ -38,7 +38,8 @@ DropStreams = Callable[[MediaRoom], Awaitable[None]]
 
 
 class MediaRecords(Protocol):
-    """The shared record of each class's media room (``tkroom.state.base.RoomState``)."""
+    """The shared record of each class's media room and of its streams' claims
+    (``tkroom.state.base.RoomState``)."""
 
     async def claim_media_room(self, serial: str, record: dict[str, str],
                                replaces: int = 0) -> tuple[dict[str, Any] | None, bool]: ...
@@ -46,6 +47,14 @@ class MediaRecords(Protocol):
     async def media_room(self, serial: str) -> dict[str, Any] | None: ...
 
     async def release_media_room(self, serial: str) -> dict[str, Any] | None: ...
+
+    # the stream claims of the room-wide limits (``MediaService``'s, kept here: one record)
+    async def claim_stream(self, serial: str, stream_id: str, userid: str, has_video: bool,
+                           has_audio: bool, maxvideo: int, maxaudio: int) -> str | None: ...
+
+    async def release_stream(self, serial: str, stream_id: str) -> bool: ...
+
+    async def release_streams(self, serial: str) -> int: ...
 
 
 class Failover:

@@ -14,6 +14,7 @@ from typing import Any
 
 from tkroom.directory import RoomInfo
 from tkroom.errors import CodeError
+from tkroom.rooms import streams
 from tkroom.rooms.model import INSPECTOR, STUDENT, SUPER_ROLES, VIEWER
 
 TYPES = ("video", "audio", "screen", "media")
@@ -79,7 +80,9 @@ def stage_allows(role: int, publishstate: int | None, key: StreamKey) -> bool:
 def check_publish(room: RoomInfo, role: int, key: StreamKey, existing: Iterable[StreamKey],
                   *, audio_only: bool, max_cameras: int = 3,
                   publishstate: int | None = None) -> None:
-    """Raise the code the specification gives when ``key`` may not be published now."""
+    """Raise the code the specification gives when ``key`` may not be published now by this
+    user (``existing``: the room's streams this node knows). The room-wide limits are the
+    stream claims' (``check_claim``): only the shared room state counts every node's."""
     if key.type not in TYPES:
         raise CodeError(ERR_BAD_PARAMETERS, f"unknown stream type {key.type!r}",
                         namespace="error_notice")
@@ -98,16 +101,23 @@ def check_publish(room: RoomInfo, role: int, key: StreamKey, existing: Iterable[
     if key.type == "video" and sum(k.type == "video" for k in mine) >= max_cameras:
         raise CodeError(PUBLICATIONS_EXCEED_LIMIT,
                         f"at most {max_cameras} cameras per user", namespace="sdk")
-    if key.has_video and room.maxvideo >= 0 and \
-            sum(k.has_video for k in existing) >= room.maxvideo:
+
+
+def check_claim(room: RoomInfo, key: StreamKey, refused: streams.Refusal | None) -> None:
+    """Raise the code for the room state's answer to the stream's claim
+    (``RoomState.claim_stream``: the room-wide limits, counted over every node)."""
+    if refused is None:
+        return
+    if refused == streams.TAKEN:
+        raise CodeError(PUBLICATIONS_EXCEED_LIMIT, f"{key.stream_id} is already published",
+                        namespace="sdk")
+    if refused == streams.VIDEO_FULL:
         raise CodeError(ERR_PUBLISH_ROOMMAXVIDEOLIMITED,
                         f"the room carries at most {room.maxvideo} video streams",
                         namespace="error_notice")
-    if key.has_audio and room.maxaudio > 0 and \
-            sum(k.has_audio for k in existing) >= room.maxaudio:
-        raise CodeError(ERR_PUBLISH_ROOMMAXVIDEOLIMITED,
-                        f"the room carries at most {room.maxaudio} audio streams",
-                        namespace="error_notice")
+    raise CodeError(ERR_PUBLISH_ROOMMAXVIDEOLIMITED,
+                    f"the room carries at most {room.maxaudio} audio streams",
+                    namespace="error_notice")
 
 
 def room_bitrate(room: RoomInfo) -> int:

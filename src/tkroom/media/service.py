@@ -39,6 +39,7 @@ from tkroom.media.recorder import Recorder
 from tkroom.media.recording import RecordingJob, RecordSink
 from tkroom.media.rules import (
     StreamKey,
+    check_claim,
     check_publish,
     check_super,
     check_unpublish,
@@ -169,9 +170,16 @@ class MediaService:
             if videoroom is None:
                 raise CodeError(E.ERR_PUBLISH_FAILED, "the room lost its media server",
                                 namespace="error_notice", **_fields(key))
+            # the room-wide limits, counted over every node of the class in one step
+            check_claim(info, key, await self.shared.claim_stream(
+                r.serial, key.stream_id, key.userid, key.has_video, key.has_audio,
+                info.maxvideo, info.maxaudio))
             try:
                 handle = await videoroom.attach()
-            except (JanusError, TimeoutError) as e:
+            except BaseException as e:
+                await self._release_claim(r.serial, key)
+                if not isinstance(e, JanusError | TimeoutError):
+                    raise
                 raise CodeError(E.ERR_PUBLISH_FAILED, f"media server unavailable: {e}",
                                 namespace="error_notice", **_fields(key)) from e
             pub = Publication(key, handle, feed=secrets.token_hex(8), simulcast=layered,
@@ -228,7 +236,11 @@ class MediaService:
                            publicationId=pub.id, **_fields(pub.key))
 
     async def _drop_pub(self, room: MediaRoom, pub: Publication, *, announce: bool) -> None:
-        """Forget a publication, close it in Janus, drop its subscribers, tell the room."""
+        """Forget a publication (and its claim), close it in Janus, drop its subscribers, tell
+        the room."""
+        if room.pubs.get(pub.key.stream_id) is pub:
+            # released before the stream leaves ``pubs``: whoever sees it gone may claim it
+            await self._release_claim(room.serial, pub.key)
         if room.pubs.get(pub.key.stream_id) is pub:
             del room.pubs[pub.key.stream_id]
             if room.server is not None:
@@ -603,6 +615,8 @@ class MediaService:
                     await self.recorder.stop(room)
                 await self._teardown(room)
         rec = await self.shared.release_media_room(serial)
+        if rec is not None:
+            await self.shared.release_streams(serial)     # nobody left: no claim may stay
         server = self.registry.servers.get(str(rec["server"])) if rec is not None else None
         if rec is not None and server is not None:
             await VideoRoom.destroy_room(server, str(rec["room"]))
@@ -679,6 +693,17 @@ class MediaService:
     }
 
     # ---- helpers --------------------------------------------------------------------------
+
+    async def _release_claim(self, serial: str, key: StreamKey) -> None:
+        """Give the stream's place back to the room; a failure (the state unreachable for
+        longer than its retries) is logged, and the claim goes with this node, or with the
+        room once nobody is left."""
+        try:
+            await self.shared.release_stream(serial, key.stream_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("could not release the claim of %s in %s", key.stream_id, serial)
 
     async def _notice(self, serial: str, userid: str, kind: str, code: int, msg: str = "",
                       **extra: Any) -> None:

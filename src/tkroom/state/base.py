@@ -31,6 +31,11 @@ Contract for implementers (memory now, Redis for clusters):
   is one record per room naming the media server and the VideoRoom every node brokers into:
   the first claim wins, a move is a compare-and-set on the record's ``epoch``, and the record
   is released by exactly one node once the room has no member left on any node.
+* **Stream claims** (``claim_stream``, ``release_stream``, ``release_streams``): one per
+  published stream, the room-wide ``maxvideo``/``maxaudio`` counts of a class on any number
+  of nodes (``tkroom.rooms.streams.claim``). A claim names the node it was made through (the
+  state's own node); a node taken for dead loses its claims in the sweep that detaches its
+  sessions, and one that was only paused (or whose Redis restarted) puts its claims back.
 * Members, messages and events are the dataclasses/dicts of ``tkroom.rooms.model``;
   ``Member.to_dict``/``from_dict`` and ``Event.to_dict``/``from_dict`` give JSON forms.
 """
@@ -42,6 +47,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tkroom.rooms.model import Event, Member
+from tkroom.rooms.streams import Refusal, StreamClaim
 from tkroom.rooms.tools import ClosedCard, Press, Tally
 from tkroom.rooms.transitions import (
     NO_LIMITS,
@@ -244,3 +250,20 @@ class RoomState(Protocol):
         as the node knows them, unless the state has a newer session of the user; other
         sessions the state records on this node get their grace period from ``now``. How many
         are attached here."""
+
+    # stream claims (tkroom.rooms.streams) --------------------------------------------------
+    async def claim_stream(self, serial: str, stream_id: str, userid: str, has_video: bool,
+                           has_audio: bool, maxvideo: int, maxaudio: int) -> Refusal | None:
+        """``streams.claim`` through this node: None when admitted, else why not (``TAKEN``,
+        ``VIDEO_FULL``, ``AUDIO_FULL``); concurrent claims on any nodes never pass the
+        limits."""
+
+    async def release_stream(self, serial: str, stream_id: str) -> bool:
+        """``streams.release``: forget the claim if this node holds it."""
+
+    async def release_streams(self, serial: str) -> int:
+        """Forget every claim of the room, only when it has no member on any node (the class
+        ended; a backstop behind each publication's own release). How many went."""
+
+    async def stream_claims(self, serial: str) -> dict[str, StreamClaim]:
+        """The room's claims by stream id."""

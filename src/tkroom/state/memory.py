@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tkroom.rooms import tools
+from tkroom.rooms import streams, tools
 from tkroom.rooms import transitions as t
 from tkroom.rooms.model import Event, Member
 from tkroom.state.base import Session, Subscriber
@@ -21,6 +21,7 @@ class MemoryState:
         self.subscribers: dict[str, list[Subscriber]] = {}
         self.tools: dict[str, tools.ToolData] = {}
         self.media: dict[str, dict[str, Any]] = {}
+        self.streams: dict[str, dict[str, streams.StreamClaim]] = {}
 
     def _room(self, serial: str) -> t.RoomData:
         room = self.rooms.get(serial)
@@ -217,3 +218,33 @@ class MemoryState:
 
     async def restore(self, held: list[tuple[Session, Member]], now: float) -> int:
         return 0
+
+    # stream claims: one process is one node, which never dies under its own claims ----------
+    NODE = ""
+
+    async def claim_stream(self, serial: str, stream_id: str, userid: str, has_video: bool,
+                           has_audio: bool, maxvideo: int, maxaudio: int
+                           ) -> streams.Refusal | None:
+        claims = self.streams.setdefault(serial, {})
+        refused = streams.claim(claims, stream_id,
+                                streams.StreamClaim(userid, self.NODE, has_video, has_audio),
+                                maxvideo, maxaudio)
+        if not claims:
+            del self.streams[serial]
+        return refused
+
+    async def release_stream(self, serial: str, stream_id: str) -> bool:
+        claims = self.streams.get(serial, {})
+        done = streams.release(claims, stream_id, self.NODE)
+        if not claims:
+            self.streams.pop(serial, None)
+        return done
+
+    async def release_streams(self, serial: str) -> int:
+        room = self.rooms.get(serial)
+        if room is not None and room.members:
+            return 0
+        return len(self.streams.pop(serial, {}))
+
+    async def stream_claims(self, serial: str) -> dict[str, streams.StreamClaim]:
+        return dict(self.streams.get(serial, {}))

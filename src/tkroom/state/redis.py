@@ -41,6 +41,7 @@ from tkroom import redisconn as redis_conn
 from tkroom.rooms import tools
 from tkroom.rooms import transitions as t
 from tkroom.rooms.model import SUPER_ROLES, Event, Member, Target
+from tkroom.rooms.streams import Refusal, StreamClaim
 from tkroom.state import redis_lua as lua
 from tkroom.state.base import Session, Subscriber
 
@@ -168,6 +169,8 @@ class RedisState:
         self._restarting = asyncio.Lock()
         self._restarts = 0                 # how many restarts were handled
         self._down = False                 # Redis unreachable: said once in the log
+        # the stream claims made through this node: (serial, stream id) -> (userid, video, audio)
+        self._claims: dict[tuple[str, str], tuple[str, bool, bool]] = {}
 
     # life cycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -190,6 +193,8 @@ class RedisState:
                      "DISARM_BUZZER", "GIVE_GIFTS", "CLEAR_TOOLS",
                      "CLAIM_MEDIA_ROOM", "RELEASE_MEDIA_ROOM"):
             # a Script sends EVALSHA and loads itself again when Redis answers NOSCRIPT
+            self._scripts[name] = self.redis.register_script(getattr(lua, name))
+        for name in _STREAM_SCRIPTS:
             self._scripts[name] = self.redis.register_script(getattr(lua, name))
         self._run_id = await self._server_run_id()
         await self._beat()
@@ -641,7 +646,9 @@ class RedisState:
         await self._run("CLOSE_SESSION", self.g, sid)
 
     async def expired_sessions(self, now: float) -> list[str]:
-        return list(await self._run("EXPIRED_SESSIONS", self.g, repr(now), repr(self.grace)))
+        # the same sweep releases the stream claims of the nodes found dead
+        return list(await self._run("SWEEP_SESSIONS_AND_STREAMS", self.g, repr(now),
+                                    repr(self.grace)))
 
     # node liveness -------------------------------------------------------------------------
     async def _beat(self) -> None:
@@ -650,6 +657,8 @@ class RedisState:
             log.warning("node %s was taken for dead; reclaiming %d sessions", self.node,
                         len(self._mine))
             await self._run("RECLAIM", self.g, self.node, *self._mine)
+        if not alive:
+            await self._reclaim_streams()
 
     @property
     def _ttl_ms(self) -> int:
@@ -757,9 +766,55 @@ class RedisState:
         self._mine = (self._mine | {s.sid for s, _ in held}) - lost
         await self._run("RELEASE_UNHELD", self.g, self.node, repr(now + self.grace), *self._mine)
         await self._run("HEARTBEAT", self.g, self.node, self._ttl_ms)   # known alive again
+        await self._reclaim_streams()
         log.warning("node %s: %d of the %d sessions it holds attached again", self.node,
                     len(held) - len(lost), len(held))
         return len(held) - len(lost)
+
+
+    # stream claims (tkroom.rooms.streams) ------------------------------------------------------
+    async def claim_stream(self, serial: str, stream_id: str, userid: str, has_video: bool,
+                           has_audio: bool, maxvideo: int, maxaudio: int) -> Refusal | None:
+        refused = await self._run("CLAIM_STREAM", self.g, self._room(serial), stream_id, userid,
+                                  self.node, "1" if has_video else "0",
+                                  "1" if has_audio else "0", maxvideo, maxaudio)
+        if refused:
+            return str(refused)
+        self._claims[(serial, stream_id)] = (userid, has_video, has_audio)
+        return None
+
+    async def release_stream(self, serial: str, stream_id: str) -> bool:
+        self._claims.pop((serial, stream_id), None)
+        return bool(await self._run("RELEASE_STREAM", self.g, self._room(serial), stream_id,
+                                    self.node))
+
+    async def release_streams(self, serial: str) -> int:
+        n = int(await self._run("RELEASE_STREAMS", self.g, self._room(serial)))
+        if n:
+            for key in [k for k in self._claims if k[0] == serial]:
+                del self._claims[key]
+        return n
+
+    async def stream_claims(self, serial: str) -> dict[str, StreamClaim]:
+        assert self.redis is not None
+        flat = _recancel(await self.redis.hgetall(self._room(serial) + "sc"))
+        out = {}
+        for sid, c in flat.items():
+            node, flags, userid = c.split("\t", 2)
+            out[sid] = StreamClaim(userid, node, flags[0] == "1", flags[1] == "1")
+        return out
+
+    async def _reclaim_streams(self) -> None:
+        """This node was taken for dead (a pause) or Redis lost data: put back the claims of
+        the streams it still brokers, beyond the limits if need be (they are live), unless
+        their stream id was claimed anew elsewhere meanwhile."""
+        for (serial, stream_id), (userid, v, a) in list(self._claims.items()):
+            await self._run("CLAIM_STREAM", self.g, self._room(serial), stream_id, userid,
+                            self.node, "1" if v else "0", "1" if a else "0", -1, 0)
+
+
+_STREAM_SCRIPTS = ("CLAIM_STREAM", "RELEASE_STREAM", "RELEASE_STREAMS",
+                   "SWEEP_SESSIONS_AND_STREAMS")
 
 
 def _serial_of(channel: str, g_len: int) -> str:

@@ -701,3 +701,83 @@ if not cur[3] then return {} end
 redis.call('DEL', R .. 'media')
 return {cur[1], cur[2], tonumber(cur[3])}
 """
+
+
+# ---- stream claims (``tkroom.rooms.streams``) --------------------------------------------
+# ``R .. 'sc'`` hash stream id -> "<node>\t<v><a>\t<userid>" (v, a: 0 or 1); each node's index
+# ``G .. 'sn:' .. node`` hash R -> how many claims it holds there, and ``G .. 'snodes'`` the
+# set of nodes holding some, so the claims of a node found dead are found without a scan.
+_STREAMS = """
+local function claim_of(c)
+  local node, v, a, uid = string.match(c, '^([^\\t]*)\\t([01])([01])\\t(.*)$')
+  return node, v == '1', a == '1', uid
+end
+local function unindex(G, R, node)
+  if redis.call('HINCRBY', G .. 'sn:' .. node, R, -1) <= 0 then
+    redis.call('HDEL', G .. 'sn:' .. node, R)
+  end
+end
+"""
+
+# ARGV: G, R, stream id, userid, node, has_video, has_audio, maxvideo, maxaudio
+# -> nil when admitted, else 'taken', 'video' or 'audio' (``streams.claim``)
+CLAIM_STREAM = _STREAMS + """
+local G, R, sid, node = ARGV[1], ARGV[2], ARGV[3], ARGV[5]
+local v, a = ARGV[6] == '1', ARGV[7] == '1'
+local maxvideo, maxaudio = tonumber(ARGV[8]), tonumber(ARGV[9])
+if redis.call('HEXISTS', R .. 'sc', sid) == 1 then return 'taken' end
+local nv, na = 0, 0
+for _, c in ipairs(redis.call('HVALS', R .. 'sc')) do
+  local _, cv, ca = claim_of(c)
+  if cv then nv = nv + 1 end
+  if ca then na = na + 1 end
+end
+if v and maxvideo >= 0 and nv >= maxvideo then return 'video' end
+if a and maxaudio > 0 and na >= maxaudio then return 'audio' end
+redis.call('HSET', R .. 'sc', sid, node .. '\\t' .. (v and '1' or '0') .. (a and '1' or '0') ..
+           '\\t' .. ARGV[4])
+redis.call('HINCRBY', G .. 'sn:' .. node, R, 1)
+redis.call('SADD', G .. 'snodes', node)
+return false
+"""
+
+# ARGV: G, R, stream id, node -> 1 when the node's claim went (``streams.release``)
+RELEASE_STREAM = _STREAMS + """
+local G, R, sid, node = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local c = redis.call('HGET', R .. 'sc', sid)
+if not c or claim_of(c) ~= node then return 0 end
+redis.call('HDEL', R .. 'sc', sid)
+unindex(G, R, node)
+return 1
+"""
+
+# ARGV: G, R -> how many claims went; only when the room has no member on any node
+RELEASE_STREAMS = _STREAMS + """
+local G, R = ARGV[1], ARGV[2]
+if redis.call('ZCARD', R .. 'order') > 0 then return 0 end
+local all = redis.call('HGETALL', R .. 'sc')
+for i = 1, #all, 2 do unindex(G, R, (claim_of(all[i + 1]))) end
+redis.call('DEL', R .. 'sc')
+return #all / 2
+"""
+
+# The sweep of ``EXPIRED_SESSIONS`` (ARGV[1] = G) releases, in the same step, the claims of
+# every node whose heartbeat key expired: a dead node never holds the stage.
+_DEAD_NODES_STREAMS = _STREAMS + """
+do
+  local G = ARGV[1]
+  for _, node in ipairs(redis.call('SMEMBERS', G .. 'snodes')) do
+    if redis.call('EXISTS', G .. 'hb:' .. node) == 0 then
+      for _, R in ipairs(redis.call('HKEYS', G .. 'sn:' .. node)) do
+        local all = redis.call('HGETALL', R .. 'sc')
+        for i = 1, #all, 2 do
+          if claim_of(all[i + 1]) == node then redis.call('HDEL', R .. 'sc', all[i]) end
+        end
+      end
+      redis.call('DEL', G .. 'sn:' .. node)
+      redis.call('SREM', G .. 'snodes', node)
+    end
+  end
+end
+"""
+SWEEP_SESSIONS_AND_STREAMS = _DEAD_NODES_STREAMS + EXPIRED_SESSIONS
