@@ -9,7 +9,7 @@ import runpy
 from pathlib import Path
 
 HERE = Path(__file__).parent
-MODULES = ("guessing", "redis_restart", "media_cluster")
+MODULES = ("guessing", "redis_restart")  # bench.media_cluster: part of bench.cluster
 
 for mod in pkgutil.iter_modules([str(HERE)]):
     if mod.ispkg and (HERE / mod.name / "__main__.py").exists():

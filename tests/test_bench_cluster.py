@@ -1,5 +1,7 @@
-"""The cluster benchmark still runs end to end (tiny sizes; no timing is asserted here:
-speed is what ``python -m bench.cluster`` reports, not what a test checks)."""
+"""The cluster benchmark still runs end to end, every part of it (tiny sizes; no timing is
+asserted here: speed is what ``python -m bench.cluster`` reports, not what a test checks). Its
+Janus part adds about 10 s where it can run (root, Janus); elsewhere the table must say it
+did not run and why."""
 
 from __future__ import annotations
 
@@ -9,7 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import need_binary
+import pytest
+from bench.cluster import janus
+
+from conftest import REQUIRE_ALL, need_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,7 +25,8 @@ def test_bench_cluster_runs_every_message_arrives_and_every_member_resumes(tmp_p
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     done = subprocess.run(
         [sys.executable, "-m", "bench.cluster", "--members", "20", "--failover-members", "12",
-         "--chats", "4", "--pubs", "6", "--out", str(out)],
+         "--chats", "4", "--pubs", "6", "--janus-tries", "1", "--janus-subscribers", "2",
+         "--out", str(out)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(out.read_text())
@@ -56,3 +62,23 @@ def test_bench_cluster_runs_every_message_arrives_and_every_member_resumes(tmp_p
 
     assert "| measure | value | baseline | ratio | floor | ok |" in done.stdout
     assert all(f"| {m} |" in done.stdout for m in by)
+
+    reason = janus.missing()
+    if reason:  # the default run goes on without it, and says so
+        assert by[f"Janus kill: not run ({reason})"]["value"] is None
+        if REQUIRE_ALL:
+            pytest.fail(f"the Janus part did not run: {reason}")
+        return
+    runs = result["raw"]["janus"]["runs"]
+    assert len(runs["one node"]) == len(runs["two nodes"]) == 1
+    head = "Janus kill, 2 subscribers, 1 try"
+    for stat in ("p50", "max"):
+        agreed = by[f"{head}, two nodes: kill to every node on the other Janus, {stat} "
+                    "(baseline: one node)"]
+        flowing = by[f"{head}, two nodes: kill to frames flowing again at every subscriber, "
+                     f"{stat} (baseline: one node)"]
+        assert 0 < agreed["value"] <= flowing["value"]
+        assert agreed["baseline"] == by[f"{head}, one node: kill to every node on the other "
+                                        f"Janus, {stat}"]["value"] > 0
+        assert flowing["baseline"] == by[f"{head}, one node: kill to frames flowing again at "
+                                         f"every subscriber, {stat}"]["value"] > 0

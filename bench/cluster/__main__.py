@@ -1,4 +1,4 @@
-"""``python -m bench.cluster``: one class over a cluster of nodes on one private Redis (issue 12).
+"""``python -m bench.cluster``: one class over a cluster of nodes (issue 12's benchmark row).
 
 * **scale** — the same class size per node on one node, then split over two nodes (each
   pinned to its own core): chat p99 and deliveries/s of each node of the two beside the single
@@ -6,11 +6,19 @@
   ``--members`` is the class size *per node* (the issue: 3000, i.e. 6000 over two nodes).
 * **failover** — ``--failover-members`` SDK clients on node A, kill -9 of A, seconds until
   every one has resumed on node B through the SDK's URL walking, p50/p99 (floor: p99 ≤ 5 s).
+* **janus** — a class's Janus is killed under a teacher's camera and
+  ``--janus-subscribers`` players, ``--janus-tries`` times on one node (the baseline) and on
+  two nodes over Redis: seconds until every node is on the other Janus (``agreed``) and until
+  every subscriber decodes frames again (``flowing``), p50 and max (``bench/cluster/janus.py``).
+  It needs root (a network namespace), Janus and aiortc: the default run includes it when they
+  are there and otherwise prints a "not run" row saying what is missing.
 
-Redis is a private ``redis-server`` on a Unix socket in a temp dir, no persistence; the nodes
-are ``tkroom`` processes (``bench/cluster/nodes.py``). Prints one table (measure, value,
-baseline, ratio, floor, ok) and writes JSON (``bench/results/cluster-<time>.json`` unless
-``--out``). Exit status 1 when a part failed to run, not when a floor is missed.
+Scale and failover run on a private ``redis-server`` on a Unix socket in a temp dir, no
+persistence; their nodes are ``tkroom`` processes (``bench/cluster/nodes.py``). The Janus part
+has its own Redis and runs its nodes in this process, inside the namespace. Prints one table
+(measure, value, baseline, ratio, floor, ok) and writes JSON
+(``bench/results/cluster-<time>.json`` unless ``--out``). Exit status 1 when a part failed to
+run (or was asked for with ``--only`` and cannot run here), not when a floor is missed.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from bench.signal import worker
 from bench.whiteboard.common import row, table
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
+PARTS = ("scale", "failover", "janus")
 
 
 def _clean(v: Any) -> Any:
@@ -103,6 +112,25 @@ def failover_rows(f: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def janus_rows(j: dict[str, Any]) -> list[dict[str, Any]]:
+    """Agreed and flowing, p50 and max, one node then two nodes (baseline: one node)."""
+    tries = j["tries"]
+    head = f"Janus kill, {j['subscribers']} subscribers, {tries} tr{'y' if tries == 1 else 'ies'}"
+    rows = []
+    for key, what in (("agreed", "every node on the other Janus"),
+                      ("flowing", "frames flowing again at every subscriber")):
+        for stat in ("p50", "max"):
+            one, two = j["one node"][f"{key}_{stat}_s"], j["two nodes"][f"{key}_{stat}_s"]
+            rows.append(row(f"{head}, one node: kill to {what}, {stat}", one, "s"))
+            rows.append(row(f"{head}, two nodes: kill to {what}, {stat} (baseline: one node)",
+                            two, "s", baseline=one))
+    return rows
+
+
+def janus_skipped(reason: str) -> dict[str, Any]:
+    return row(f"Janus kill: not run ({reason})", math.nan, "", skipped=reason)
+
+
 async def amain(args: argparse.Namespace, redis_url: str, redis_pid: int | None) -> tuple[list[dict[str, Any]],
                                                                    dict[str, Any], bool]:
     rows: list[dict[str, Any]] = []
@@ -128,7 +156,7 @@ async def amain(args: argparse.Namespace, redis_url: str, redis_pid: int | None)
     return rows, raw, failed
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.cluster", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--members", type=int, default=3000,
@@ -140,29 +168,58 @@ def main() -> int:
     p.add_argument("--window", type=int, default=16, help="pubMsgs in flight")
     p.add_argument("--workers", type=int, default=1, help="load-generator processes per node")
     p.add_argument("--parallel", type=int, default=200, help="connections opening at once")
-    p.add_argument("--only", nargs="+", choices=["scale", "failover"],
-                   default=["scale", "failover"])
+    p.add_argument("--janus-tries", type=int, default=3,
+                   help="janus: Janus kills per configuration (one node, two nodes)")
+    p.add_argument("--janus-subscribers", type=int, default=4,
+                   help="janus: members playing the teacher's camera (at most 20: they all "
+                   "decode in this process)")
+    p.add_argument("--only", nargs="+", choices=PARTS,
+                   help="the parts to run (default: all; janus only where it can run)")
     p.add_argument("--out", type=Path, help="the JSON file (default bench/results/cluster-*)")
-    args = p.parse_args()
+    args = p.parse_args(argv)
+    if not 1 <= args.janus_subscribers <= 20 or args.janus_tries < 1:
+        p.error("--janus-subscribers must be 1 to 20 and --janus-tries at least 1")
+    asked = args.only is not None
+    args.only = args.only or list(PARTS)
     if shutil.which("redis-server") is None:
         sys.exit("needs redis-server (scripts/install-system-deps)")
     started = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    tmp = Path(tempfile.mkdtemp(prefix="tkroom-bench-cluster-redis-"))
-    redis = RedisServer(tmp, appendonly=False)
+    rows: list[dict[str, Any]] = []
+    raw: dict[str, Any] = {}
+    failed = False
+    if {"scale", "failover"} & set(args.only):
+        tmp = Path(tempfile.mkdtemp(prefix="tkroom-bench-cluster-redis-"))
+        redis = RedisServer(tmp, appendonly=False)
 
-    async def go() -> tuple[list[dict[str, Any]], dict[str, Any], bool]:
-        await redis.start()
+        async def go() -> tuple[list[dict[str, Any]], dict[str, Any], bool]:
+            await redis.start()
+            try:
+                return await amain(args, redis.url, redis.proc.pid if redis.proc else None)
+            finally:
+                await redis.kill()
+
         try:
-            return await amain(args, redis.url, redis.proc.pid if redis.proc else None)
+            rows, raw, failed = worker.run(go())
         finally:
-            await redis.kill()
+            shutil.rmtree(tmp, ignore_errors=True)
+    if "janus" in args.only:
+        from bench.cluster import janus  # its media imports only when it runs
 
-    try:
-        rows, raw, failed = worker.run(go())
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print(f"cores: {os.cpu_count()} (nodes pinned to cores 0 and 1; the load generators, this "
-          f"process and Redis share them); load avg now {os.getloadavg()[0]:.1f}")
+        reason = janus.missing()
+        if reason:
+            rows.append(janus_skipped(reason))
+            failed = failed or asked
+        else:
+            try:
+                raw["janus"] = janus.measure(args.janus_tries, args.janus_subscribers)
+                rows += janus_rows(raw["janus"])
+            except Exception:
+                traceback.print_exc()
+                failed = True
+    where = ("nodes pinned to cores 0 and 1; the load generators, this process and Redis share "
+             "them" if {"scale", "failover"} & set(args.only) else "the Janus part's nodes, "
+             "clients and Janus servers share them")
+    print(f"cores: {os.cpu_count()} ({where}); load avg now {os.getloadavg()[0]:.1f}")
     print(table(rows))
     out = args.out or RESULTS / f"cluster-{started}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,7 @@ from bench.signal.targets import PYTHON, _wait_line, pin_prefix, python_env
 from tkroom import tickets
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -63,7 +63,7 @@ class Cluster:
         for cpu in cpus:
             proc = subprocess.Popen(
                 [*pin_prefix(cpu), PYTHON, "-m", "bench.signal.ours", "--data", str(self.tmp),
-                 "--signal-port", str(_free_port())], env=env, stdout=subprocess.PIPE, text=True)
+                 "--signal-port", str(free_port())], env=env, stdout=subprocess.PIPE, text=True)
             self.procs.append(proc)
             _, http, sig = _wait_line(proc, "listening", 60).split()
             http_port = http_port or int(http)
