@@ -299,7 +299,8 @@ class S3Storage:
         return None
 
     async def _get(self, key: str, **extra: Any) -> dict[str, Any] | None:
-        """GetObject's answer (its body open), None when there is no such object."""
+        """GetObject's answer (its body open), None when there is no such object;
+        ``_Unsatisfiable`` when the ``Range`` given starts past its end."""
         name = self._read_key(key)
         if name is None:
             return None
@@ -308,6 +309,8 @@ class S3Storage:
         except ClientError as exc:
             if _code(exc) in MISSING:
                 return None
+            if _code(exc) == "InvalidRange":
+                raise _Unsatisfiable from None
             raise self._error(exc, f"cannot read {key}") from None
         except (BotoCoreError, OSError) as exc:
             raise self._error(exc, f"cannot read {key}") from None
@@ -372,10 +375,10 @@ class S3Storage:
             return Response(b"", media_type=media_type, headers=out)
         try:
             got = await self._get(key, **({"Range": wanted} if wanted else {}))
-        except StorageError as exc:
-            head = await self._head(key) if "InvalidRange" in str(exc) else None
+        except _Unsatisfiable:
+            head = await self._head(key)
             if head is None:
-                raise
+                return None
             return Response(b"", status_code=416, headers={
                 **headers, "Content-Range": f"bytes */{head['ContentLength']}",
                 "Accept-Ranges": "bytes"})
@@ -398,6 +401,10 @@ class S3Storage:
                     yield chunk
         finally:
             stream.close()
+
+
+class _Unsatisfiable(Exception):
+    """S3 refused a range beyond the object's end (the download answers 416)."""
 
 
 def _code(exc: ClientError) -> str:
