@@ -36,3 +36,19 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory):
         pytest.fail("redis-server did not start")
     yield proc.url
     proc.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A moto S3 server for this test session (``s3_server.MotoS3``): ``.values(**over)`` (a
+    dict) and ``.settings(**over)`` are those of an ``s3`` storage in its bucket, under a
+    prefix of the caller's own."""
+    from s3_server import MotoS3
+
+    server = MotoS3()
+    try:
+        server.start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield server
+    server.stop()

@@ -123,10 +123,14 @@ EVERY = {
     "live_video_kbps": 1200, "live_segment_s": 2.0, "live_list_size": 8,
     "live_ports": "41000-41999", "live_rtp_host": "10.0.0.9",
     "live_public_url": "https://cdn.example.org", "live_rtmp_url": "rtmp://live.example.org/app/key",
+    "storage": "s3", "storage_dir": "/mnt/tkroom", "s3_endpoint": "http://minio.internal:9000",
+    "s3_bucket": "tkroom", "s3_prefix": "node-files/", "s3_region": "eu-west-3",
+    "s3_access_key": "AKIDEXAMPLE", "s3_secret_key": "s3-pw", "s3_downloads": "redirect",
+    "s3_url_ttl_s": 60.0, "s3_create_bucket": True,
 }
 MASKED = {"database_url": "postgresql://tk:***@db.internal:5433/tk",
           "redis_url": "redis://:***@redis.internal:6380/2", "secret_hex": "***",
-          "janus_secret": "***", "turn_secret": "***"}
+          "janus_secret": "***", "turn_secret": "***", "s3_secret_key": "***"}
 
 
 def _toml(values: dict) -> str:
@@ -160,7 +164,7 @@ def test_a_file_with_every_setting_round_trips_through_config_show(tmp_path):
     assert got == {**EVERY, **MASKED}, "every setting as the file gave it, secrets masked"
     for line in shown.stdout.splitlines():
         assert line.endswith(f"# {conf}: {line.split(' = ')[0]}"), line
-    for secret in ("dbpass", "redispass", "cd" * 32, "janus-pw", "turn-pw"):
+    for secret in ("dbpass", "redispass", "cd" * 32, "janus-pw", "turn-pw", "s3-pw"):
         assert secret not in shown.stdout
 
     # what show printed, secrets filled in again, is a config file giving the same settings

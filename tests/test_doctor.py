@@ -42,7 +42,7 @@ def test_this_machine_has_everything(tmp_path, pg_url, tools):
     assert rc == 0, checks
     states = {name: c["state"] for name, c in checks.items()}
     assert states == {
-        "data folder": "ok", "free disk": "ok", "database": "ok", "redis": "ok", "clock skew": "ok",
+        "data folder": "ok", "free disk": "ok", "storage": "ok", "database": "ok", "redis": "ok", "clock skew": "ok",
         "janus": "ok", "rtp ports": "ok", "http port": "ok", "signal port": "ok",
         **dict.fromkeys(PROGRAMS, "ok"), "turn": "off"}
     assert checks["database"]["detail"].startswith(pg_url) and "postgresql" in checks["database"]["detail"]
@@ -117,3 +117,29 @@ def test_rtp_range_data_folder_and_clock_skew(tmp_path):
     ro.mkdir(mode=0o500)
     if os.geteuid() != 0:  # root writes anywhere
         assert check_data(Settings(data_dir=ro))[0].state == "fail"
+
+
+async def test_storage_check(tmp_path, s3_server):
+    """The folder it would write, or the S3 bucket it would use, answering; nothing created."""
+    from tkroom.config import Settings
+    from tkroom.doctor import check_storage
+
+    got = await check_storage(Settings(data_dir=tmp_path))
+    assert got.state == "ok" and "this node's only" in got.detail
+    assert (await check_storage(Settings(storage_dir=tmp_path / "shared"))).state == "ok"
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if not os.access(ro, os.W_OK):  # root writes anywhere
+            got = await check_storage(Settings(storage_dir=ro / "files"))
+            assert got.state == "fail" and "not writable" in got.detail
+    finally:
+        ro.chmod(0o700)
+
+    got = await check_storage(s3_server.settings())
+    assert got.state == "ok" and s3_server.bucket in got.detail
+    got = await check_storage(s3_server.settings(s3_bucket="absent", s3_create_bucket=True))
+    assert got.state == "fail" and "'absent'" in got.detail and "does not exist" in got.detail
+    assert "TKROOM_S3_BUCKET" in got.fix
+    assert (await check_storage(Settings(storage="s3"))).state == "fail"

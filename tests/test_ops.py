@@ -81,6 +81,30 @@ async def test_healthz_and_readyz_of_a_healthy_node(tmp_path):
         assert conv["ok"] is True and conv["workers"] == 2
         assert isinstance(conv["missing_tools"], list)
         assert "redis" not in body["checks"]      # memory state: nothing to check
+        assert body["checks"]["storage"] == {"ok": True, "kind": "folder", "shared": False,
+                                             "root": str(tmp_path)}
+
+
+async def test_readyz_follows_s3_and_a_node_without_it_does_not_start(tmp_path):
+    from s3_server import MotoS3
+    from tkroom.storage import StorageError
+
+    server = MotoS3(bucket="ops")
+    await asyncio.to_thread(server.start)
+    try:
+        async with _node(_settings(tmp_path, **server.values())) as node:
+            ok = await _until("ready", lambda: _ready_is(node, 200))
+            assert ok["checks"]["storage"] == {"ok": True, "kind": "s3", "bucket": "ops"}
+            await asyncio.to_thread(server.kill)
+            down = await _until("not ready without S3", lambda: _ready_is(node, 503))
+            assert down["checks"]["storage"]["ok"] is False
+            assert "StorageError" in down["checks"]["storage"]["error"]
+            assert down["checks"]["database"]["ok"] is True
+        with pytest.raises(StorageError, match="ops"):
+            await build_node(_settings(tmp_path / "b", **server.values()),
+                             media=False, web=False).start()
+    finally:
+        server.stop()
 
 
 @pytest.mark.postgres

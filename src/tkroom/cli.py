@@ -72,13 +72,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     from tkroom import logs
     from tkroom.planes import build_node
+    from tkroom.storage import StorageError
 
     settings = _settings(args)
     logs.setup(settings.log_level, settings.log_format)
     try:
         build_node(settings).run()
-    except (OSError, RedisConnectionError) as exc:  # a port in use, an unreachable database or
-        print(f"tkroom serve: {exc}", file=sys.stderr)  # Redis: say so in one line
+    except (OSError, RedisConnectionError, StorageError) as exc:  # a port in use, an unreachable
+        print(f"tkroom serve: {exc}", file=sys.stderr)  # database, Redis or S3: in one line
         return 2
     return 0
 

@@ -128,6 +128,34 @@ class Settings(BaseSettings):
                                   "new password hashes, in KiB", ge=8)
     password_parallelism: int = _s(1, "TKROOM_PASSWORD_PARALLELISM", "Argon2id lanes of new "
                                    "password hashes", ge=1)
+    # files and recordings' outputs (docs/storage.md)
+    storage: Literal["folder", "s3"] = _s(
+        "folder", "TKROOM_STORAGE", "where uploads, their pages and recordings' outputs live: "
+        "`folder` (`storage_dir`, else the data folder) or `s3` (an S3-compatible bucket, "
+        "`s3_*`); a cluster needs a shared folder or S3 ([storage.md](storage.md))")
+    storage_dir: Path | None = _s(None, "TKROOM_STORAGE_DIR", "the folder of the `folder` "
+                                  "storage, one every node mounts (NFS, CephFS...); unset: the "
+                                  "data folder, this node's only")
+    s3_endpoint: str = _s("", "TKROOM_S3_ENDPOINT", "the S3 server's URL, e.g. "
+                          "`http://minio:9000`; empty: AWS S3 of `s3_region`",
+                          pattern=r"^(https?://[^/\s]+(/\S*)?)?$")
+    s3_bucket: str = _s("", "TKROOM_S3_BUCKET", "the bucket of the `s3` storage (required "
+                        "with it)")
+    s3_prefix: str = _s("", "TKROOM_S3_PREFIX", "put before every key, e.g. `tkroom/` to share "
+                        "a bucket", pattern=r"^([^/].*/)?$")
+    s3_region: str = _s("us-east-1", "TKROOM_S3_REGION", "the bucket's region")
+    s3_access_key: str = _s("", "TKROOM_S3_ACCESS_KEY", "S3 access key id; empty (with "
+                            "`s3_secret_key`): botocore's default chain (`AWS_ACCESS_KEY_ID`, "
+                            "`~/.aws`, an instance role)")
+    s3_secret_key: str = _s("", "TKROOM_S3_SECRET_KEY", "S3 secret access key", secret=True)
+    s3_downloads: Literal["stream", "redirect"] = _s(
+        "stream", "TKROOM_S3_DOWNLOADS", "how a download from S3 reaches the browser: `stream` "
+        "(through the node, ranges passed on) or `redirect` (302 to a signed S3 URL: browsers "
+        "must reach `s3_endpoint`)")
+    s3_url_ttl_s: float = _s(300.0, "TKROOM_S3_URL_TTL", "seconds a signed download URL of "
+                             "`s3_downloads = redirect` stays valid", gt=0, le=7 * 86400)
+    s3_create_bucket: bool = _s(False, "TKROOM_S3_CREATE_BUCKET", "create `s3_bucket` at "
+                                "start when it does not exist")
     # media (docs/media.md)
     janus_urls: list[str] = _s(list, "TKROOM_JANUS", "external Janus WebSocket API URLs; with "
                                "any, no own Janus is started", flag="--janus", repeat=True)

@@ -76,6 +76,40 @@ def check_data(s: Settings) -> list[Check]:
     return out
 
 
+async def check_storage(s: Settings) -> Check:
+    """Where files and recordings go: a folder this user may write, or an S3 bucket that
+    answers (not created here, even with ``s3_create_bucket``)."""
+    if s.storage == "folder":
+        if s.storage_dir is None:
+            return Check("storage", OK, "the data folder (this node's only: a cluster needs "
+                         "TKROOM_STORAGE_DIR on a shared mount or TKROOM_STORAGE=s3)")
+        where = _free(s.storage_dir)
+        if not os.access(where, os.W_OK):
+            return Check("storage", FAIL, f"{s.storage_dir.resolve()}: not writable",
+                         "mount the shared folder there, writable by this user, or correct "
+                         "TKROOM_STORAGE_DIR")
+        return Check("storage", OK, f"{s.storage_dir.resolve()} (shared folder)")
+    from tkroom.storage import StorageError, open_storage
+
+    fix = ("start the S3 server or correct TKROOM_S3_ENDPOINT, TKROOM_S3_BUCKET and the "
+           "credentials (docs/storage.md)")
+    try:
+        storage = open_storage(s.model_copy(update={"s3_create_bucket": False}))
+    except ValueError as exc:  # SettingsError: no bucket
+        return Check("storage", FAIL, str(exc), fix)
+    try:
+        async with asyncio.timeout(TIMEOUT_S * 3):
+            await storage.start()
+            await storage.check()
+    except (StorageError, TimeoutError) as exc:
+        return Check("storage", FAIL, f"s3 {s.s3_endpoint or 'AWS'} bucket {s.s3_bucket}: "
+                     f"{_reason(exc)}", fix)
+    finally:
+        await storage.stop()
+    return Check("storage", OK, f"s3 {s.s3_endpoint or 'AWS'} bucket {s.s3_bucket} "
+                 f"(downloads: {s.s3_downloads})")
+
+
 async def check_database(s: Settings) -> Check:
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
@@ -251,6 +285,7 @@ async def run_checks(s: Settings) -> list[Check]:
 
     m = MediaSettings.from_settings(s)
     out = check_data(s)
+    out.append(await check_storage(s))
     out.append(await check_database(s))
     out += await check_redis(s)
     out += await check_janus(s)

@@ -1,7 +1,8 @@
 """``/healthz``, ``/readyz`` and ``/metrics``: what a load balancer and Prometheus ask a node.
 
 ``/healthz`` answers 200 while the process serves HTTP at all. ``/readyz`` runs the node's
-readiness checks, each a plane's (``database``, ``redis``, ``media``, ``turn``, ``converters``),
+readiness checks, each a plane's (``database``, ``storage``, ``redis``, ``media``, ``turn``,
+``converters``),
 and answers 503 when any fails or
 the node is draining (being stopped): the node should not be given new classes. Every check
 has a deadline, and one answer is shared by the requests arriving within ``CACHE_S``, so an

@@ -30,6 +30,7 @@ from tkroom.edge import ConnectionCap, edge_protocol
 from tkroom.health import Readiness, ops_routes
 from tkroom.metrics import NodeMetrics
 from tkroom.passwords import HashParams, PasswordChecker
+from tkroom.storage import Storage, open_storage
 from tkroom.store.directory import SqlRoomDirectory
 from tkroom.store.engine import make_engine, migrate, sessionmaker
 from tkroom.store.roomcache import RoomCache
@@ -63,6 +64,8 @@ class Node:
         # before anything else: half a TLS pair or unreadable files stop start-up in one line
         self.tls = TlsFiles.from_settings(settings)
         self.secret: bytes = settings.secret()
+        # before the store, for the same reason: an S3 storage without a bucket stops start-up
+        self.storage: Storage = open_storage(settings)
         self.engine: AsyncEngine = make_engine(settings.db_url)
         self.sessions = sessionmaker(self.engine)
         self.webhooks = WebhookWorker(self.sessions, settings.callback_delays_s, settings.callback_timeout_s)
@@ -78,11 +81,13 @@ class Node:
             rooms=self.rooms,
             node_id=settings.node_id(),
             shared=self._shared,
+            storage=self.storage,
         )
         self.metrics = NodeMetrics()
         self.api.metrics = self.metrics
         self.readiness = Readiness()
         self.readiness.add("database", self._database_check)
+        self.readiness.add("storage", self.storage.check)
         self.metrics.probe("webhooks", self._webhook_probe)
         self.on_drain: list[Callable[[], Awaitable[None]]] = []
         self._drain_cut = asyncio.Event()
@@ -118,7 +123,8 @@ class Node:
         return f"{scheme}://{self.settings.host}:{self.port}"
 
     async def start(self) -> None:
-        """Migrate the store, start the webhook worker and every service, then serve HTTP.
+        """Migrate the store, start the storage, the webhook worker and every service, then
+        serve HTTP (the storage first and stopped last: every plane may read or write files).
 
         HTTP comes last so that an open port means the whole node is ready (what a load balancer
         and a client's first ``checkroom`` + ``joinRoom`` rely on); if anything fails to start,
@@ -130,7 +136,8 @@ class Node:
             self.api.secret = self.secret
             self.api.checker = self._checker()
         try:
-            for svc in (self.webhooks, *self.services):
+            first: list[Service] = [self.storage, self.webhooks]
+            for svc in (*first, *self.services):
                 await svc.start()
                 self._started.append(svc)
             await self._serve_http()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,6 +27,25 @@ class StorageError(Exception):
 
 class TooLarge(StorageError):
     """An upload went over its limit; nothing of it is kept."""
+
+
+class BadKey(StorageError, ValueError):
+    """A key that is not a plain relative path (``..``, an empty segment, a leading ``/`` where
+    no legacy path is allowed, a NUL or a backslash): refused before it reaches a disk or a
+    bucket, so a hostile name never escapes the storage."""
+
+
+def check_key(key: str, *, prefix: bool = False, absolute: bool = False) -> str:
+    """``key`` itself when it is a valid key (``prefix``: it may end with ``/``; ``absolute``:
+    it may be a legacy absolute path, still without ``..``), else ``BadKey``."""
+    body = key[1:] if absolute and key.startswith("/") else key
+    if prefix and body.endswith("/"):
+        body = body[:-1]
+    parts = body.split("/")
+    if (not body or "\\" in key or "\0" in key
+            or any(p in ("", ".", "..") for p in parts)):
+        raise BadKey(f"not a storage key: {key!r}")
+    return key
 
 
 def files_key(companyid: int, token: str, name: str) -> str:
@@ -46,7 +65,11 @@ def record_key(serial: str, recording: str, name: str) -> str:
 
 class Storage(Protocol):
     """What every backend does. All methods are coroutines safe to call from the event loop;
-    none holds a whole object in memory."""
+    none holds a whole object in memory.
+
+    The folder backend hard-links where it can (``put_file``, ``fetch``, ``copy``): a local
+    file given to or got from the storage is replaced (write another, rename it over), never
+    rewritten in place, or the stored object changes with it."""
 
     kind: str     # "folder" | "s3"
     shared: bool  # every node of the cluster sees the same objects (s3; a folder given as shared)
@@ -55,6 +78,11 @@ class Storage(Protocol):
         """Connect (S3: create the client; the bucket must exist or is created when allowed)."""
 
     async def stop(self) -> None: ...
+
+    async def check(self) -> dict[str, Any]:
+        """The readiness check ``storage``: ``{"ok": True, ...}`` when the storage can be
+        written (folder: the folder is writable; S3: HeadBucket answers); ``StorageError``
+        when not."""
 
     async def put_stream(self, key: str, chunks: AsyncIterator[bytes], *, limit: int) -> int:
         """Write an object from chunks as they arrive; answers its size. Over ``limit`` bytes:

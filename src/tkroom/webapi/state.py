@@ -15,6 +15,7 @@ from tkroom.config import Settings
 from tkroom.iceservers import TurnOffer
 from tkroom.metrics import NodeMetrics
 from tkroom.passwords import PasswordChecker
+from tkroom.storage import Storage, open_storage
 from tkroom.store.roomcache import RoomCache
 from tkroom.webapi.throttle import Throttle
 
@@ -47,6 +48,13 @@ class ApiState:
     # TURN servers and the secret to sign their credentials (the TURN plane sets it); None:
     # no ``iceServers`` are handed out.
     turn: TurnOffer | None = None
+    # Where files and recordings' outputs live (the node's, started with it); unset: the
+    # settings' storage, built here (what tests that make an ApiState alone get).
+    storage: Storage = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.storage is None:
+            self.storage = open_storage(self.settings)
 
     @property
     def files_dir(self) -> Path:
