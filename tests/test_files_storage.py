@@ -224,11 +224,14 @@ def test_an_upload_while_s3_is_down_answers_5206_and_leaves_nothing(own_pg_url, 
         api = Api(a, a.enterprise())
         serial = api.room()
         assert upload(api, "before.txt", b"stored", serial=serial)["result"] == 0
+        url = next(iter(room_files(api, serial).values()))["downloadpath"]
         own_s3.kill()
+        down = get(url)
+        assert down.status_code == 503, down.text
+        assert down.json() == {"result": 4105, "msg": "The file storage is unavailable; try again later"}
         r = upload(api, "during.txt", os.urandom(200_000), serial=serial)
         assert r["result"] == 5206, r
-        assert r["msg"].startswith("The file could not be stored: "), r
-        assert len(r["msg"]) > len("The file could not be stored: ") + 10, r
+        assert r["msg"] == "The file could not be stored: the file storage is unreachable or refused it"
         assert [f["filename"] for f in room_files(api, serial).values()] == ["before.txt"]
         own_s3.proc = None
         own_s3.start()  # a fresh, empty server: the bucket holds only what is written now

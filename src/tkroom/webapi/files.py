@@ -43,6 +43,7 @@ log = logging.getLogger("tkroom.webapi")
 
 FILEIDARR = Param("fileidarr", "array", doc="file ids, PHP style: fileidarr[]=1&fileidarr[]=2")
 CHUNK = 1 << 20
+STORE_FAILED = "The file could not be stored: the file storage is unreachable or refused it"
 
 
 def file_dict(call: Call, f: File, rf: RoomFile | None = None) -> dict[str, Any]:
@@ -207,14 +208,9 @@ async def _save(call: Call, up: Any, key: str) -> int:
     except TooLarge as exc:
         raise CodeError(5206, f"Files are limited to {limit} bytes") from exc
     except (StorageError, OSError) as exc:
+        # the backend's message names the endpoint, bucket and key: the log's, not the caller's
         log.warning("upload %s: the storage refused it: %s", key, exc)
-        raise CodeError(5206, f"The file could not be stored: {_reason(exc)}") from exc
-
-
-def _reason(exc: BaseException) -> str:
-    """What a user may read of a storage failure (the backend's message, else its kind)."""
-    text = str(exc).strip() if isinstance(exc, StorageError) else ""
-    return text[:200] or "the file storage is unavailable"
+        raise CodeError(5206, STORE_FAILED) from exc
 
 
 @method("WebAPI", "getcompanyfiles", "The enterprise's files.", (), ((4105, "no file"),))
