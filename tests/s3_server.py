@@ -3,6 +3,7 @@ with one bucket: what the storage tests (and any test of the ``s3`` storage) tal
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
 import subprocess
@@ -28,8 +29,9 @@ def free_port() -> int:
 class MotoS3:
     """``start()`` a server with ``bucket`` in it, ``kill()`` it (an outage), ``stop()``."""
 
-    def __init__(self, bucket: str = "tkroom-test") -> None:
+    def __init__(self, bucket: str = "tkroom-test", *, enforce_auth: bool = False) -> None:
         self.bucket = bucket
+        self.enforce_auth = enforce_auth  # check signatures and keys, as a real server does
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -40,16 +42,19 @@ class MotoS3:
     def start(self, wait: float = 60.0) -> None:
         if not MOTO.exists():
             raise RuntimeError(f"{MOTO} is missing (the dev extra installs moto[server])")
+        # moto checks credentials after this many requests (the bucket's creation comes first)
+        env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "1"} if self.enforce_auth else None
         self.proc = subprocess.Popen([str(MOTO), "-H", "127.0.0.1", "-p", str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env=env)
         deadline = time.monotonic() + wait
         while True:  # a child's readiness: nothing to await but its port answering
             if self.proc.poll() is not None:
                 raise RuntimeError(f"moto_server exited with {self.proc.returncode} at start")
-            try:
-                httpx.get(self.endpoint, timeout=2).raise_for_status()
+            try:  # a connection, not a request: with enforce_auth, requests are counted
+                socket.create_connection(("127.0.0.1", self.port), timeout=2).close()
                 break
-            except httpx.HTTPError:
+            except OSError:
                 if time.monotonic() > deadline:
                     self.stop()
                     raise RuntimeError(f"moto_server did not answer within {wait:g} s") from None

@@ -400,3 +400,20 @@ async def test_wrong_bucket_is_a_readable_error(request: pytest.FixtureRequest) 
         assert (await created.check())["ok"]
     finally:
         await created.stop()
+
+
+async def test_refused_credentials_are_a_readable_error(request: pytest.FixtureRequest) -> None:
+    """A server that checks signatures, given keys it does not know: start-up says so."""
+    from s3_server import MotoS3
+    from tkroom.storage import StorageError
+
+    server = MotoS3(bucket="locked", enforce_auth=True)
+    await asyncio.to_thread(server.start)
+    try:
+        storage = open_storage(server.settings(s3_secret_key="wrong-secret"))
+        with pytest.raises(StorageError, match="403 access denied") as caught:
+            await storage.start()
+        assert "wrong-secret" not in str(caught.value) and "locked" in str(caught.value)
+        await storage.stop()
+    finally:
+        server.stop()

@@ -137,7 +137,8 @@ class Settings(BaseSettings):
                                   "storage, one every node mounts (NFS, CephFS...); unset: the "
                                   "data folder, this node's only")
     s3_endpoint: str = _s("", "TKROOM_S3_ENDPOINT", "the S3 server's URL, e.g. "
-                          "`http://minio:9000`; empty: AWS S3 of `s3_region`")
+                          "`http://minio:9000`; empty: AWS S3 of `s3_region`",
+                          pattern=r"^(https?://[^/\s]+(/\S*)?)?$")
     s3_bucket: str = _s("", "TKROOM_S3_BUCKET", "the bucket of the `s3` storage (required "
                         "with it)")
     s3_prefix: str = _s("", "TKROOM_S3_PREFIX", "put before every key, e.g. `tkroom/` to share "

@@ -37,6 +37,11 @@ READ_TIMEOUT_S = 60.0
 ATTEMPTS = 2                  # a dead server is reported within seconds, not minutes
 CHECK_S = 1.5                 # the readiness check's own deadline (the node's is 2 s)
 MISSING = {"404", "NoSuchKey", "NotFound"}
+HEAD_ERRORS = {  # what a bare status of HeadBucket / HeadObject means
+    "400": "bad request (the region, s3_region, may be wrong)",
+    "301": "the bucket is in another region (set s3_region)",
+    "403": "access denied (check the credentials and the bucket's policy)",
+}
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
@@ -84,9 +89,12 @@ class S3Storage:
             creds = {"aws_access_key_id": self.access_key,
                      "aws_secret_access_key": self.secret_key}
         stack = contextlib.AsyncExitStack()
-        self._client = await stack.enter_async_context(get_session().create_client(
-            "s3", endpoint_url=self.endpoint or None, region_name=self.region, config=config,
-            **creds))
+        try:
+            self._client = await stack.enter_async_context(get_session().create_client(
+                "s3", endpoint_url=self.endpoint or None, region_name=self.region,
+                config=config, **creds))
+        except (BotoCoreError, ValueError) as exc:  # a malformed endpoint or region
+            raise self._error(exc, "cannot make a client") from None
         self._stack = stack
         try:
             await self._bucket()
@@ -95,15 +103,14 @@ class S3Storage:
             raise
 
     async def _bucket(self) -> None:
-        try:
-            await self._client.head_bucket(Bucket=self.bucket)
-            return
-        except ClientError as exc:
-            if _code(exc) not in MISSING or not self.create_bucket:
-                raise self._error(exc, "cannot use the bucket", missing="it does not exist "
-                                  "(create it, or set s3_create_bucket)") from None
-        except BotoCoreError as exc:
-            raise self._error(exc, "cannot use the bucket") from None
+        async with self._errors("cannot use the bucket"):
+            try:
+                await self._client.head_bucket(Bucket=self.bucket)
+                return
+            except ClientError as exc:
+                if _code(exc) not in MISSING or not self.create_bucket:
+                    raise self._error(exc, "cannot use the bucket", missing="it does not "
+                                      "exist (create it, or set s3_create_bucket)") from None
         where: dict[str, Any] = {}
         if self.region != "us-east-1":
             where = {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
@@ -148,7 +155,12 @@ class S3Storage:
             code = _code(exc)
             msg = exc.response.get("Error", {}).get("Message") or ""
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            detail = missing if missing and code in MISSING else f"{code} ({status}) {msg}".strip()
+            if missing and code in MISSING:
+                detail = missing
+            elif code in HEAD_ERRORS:  # a HEAD answer has no body: botocore gives its status
+                detail = f"{code} {HEAD_ERRORS[code]}"
+            else:
+                detail = f"{code} ({status}) {msg}".strip()
             return StorageError(f"{self.where}: {what}: {detail}")
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return StorageError(f"{self.where}: {what}: {text}")
