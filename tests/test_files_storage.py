@@ -242,3 +242,37 @@ def test_an_upload_while_s3_is_down_answers_5206_and_leaves_nothing(own_pg_url, 
         assert [f["filename"] for f in room_files(api, serial).values()] == ["before.txt", "after.txt"]
     finally:
         a.stop()
+
+
+def test_a_row_from_before_storage_still_downloads_and_deletes(tmp_path):
+    """Rows written before storage existed hold the upload's absolute path: the folder backend
+    serves and deletes them as they are, pages included."""
+    from sqlalchemy import update
+
+    from tkroom.store.models import File
+
+    n = NodeThread(node_settings(tmp_path / "old"))
+    try:
+        api = Api(n, n.enterprise())
+        serial = api.room()
+        fid = upload(api, "old.txt", b"written by an old node", serial=serial)["fileid"]
+        old = tmp_path / "legacy" / "old.txt"
+        old.parent.mkdir()
+        old.write_bytes(b"written by an old node")
+        pages = tmp_path / "legacy" / "old.txt.pages"
+        pages.mkdir()
+        (pages / "page-1.jpg").write_bytes(b"jpeg")
+
+        async def legacy() -> None:
+            async with n.node.sessions() as s:
+                await s.execute(update(File).where(File.id == fid).values(path=str(old)))
+                await s.commit()
+
+        n.run(legacy())
+        url = room_files(api, serial)[fid]["downloadpath"]
+        assert get(url).content == b"written by an old node"
+        assert api("delroomfile", serial=serial, fileid=fid)["result"] == 0
+        assert not old.exists() and not pages.exists()
+        assert get(url).status_code == 404
+    finally:
+        n.stop()
