@@ -15,15 +15,19 @@ from typing import Any
 
 import httpx
 import pytest
-from bench.egress.lesson import AT_MS, Lesson, Publisher, make, make_page
+from bench.egress.lesson import AT_MS, Lesson, Publisher, make, make_page, page_color
+from PIL import Image
 
 from conftest import need_binary
+from egress_media import close, mean_color
 from tkroom.egress.eventlog import EventLog
 from tkroom.egress.jobs import read_job
+from tkroom.egress.live import LiveRoom, LiveService, LiveSettings
 from tkroom.egress.plane import EgressPlane, EgressSettings
 from tkroom.rooms.courseware import DONE, page_name
 from tkroom.rooms.model import ALL, Event
 from tkroom.rooms.playback import SHOW_PAGE_ID
+from tkroom.rooms.scene import start_line
 from tkroom.state.memory import MemoryState
 from tkroom.storage import files_key, pages_prefix, record_key
 from tkroom.store.models import File
@@ -132,7 +136,8 @@ def test_a_recording_made_on_one_node_plays_and_downloads_on_another(cluster: Cl
 def test_the_pages_a_class_shows_come_from_the_storage(kind: str, request, tmp_path: Path,
                                                        own_pg_url: str):
     """A converted document's pages are in the storage (not on the recording node's disk):
-    the event log fetches each page shown into the recording's folder."""
+    the event log fetches each page shown into the recording's folder, and the live stream
+    draws it behind the videos."""
     node = NodeThread(node_settings(tmp_path / "n", own_pg_url,
                                     **(_s3(request) if kind == "s3" else {})))
     try:
@@ -166,8 +171,24 @@ def test_the_pages_a_class_shows_come_from_the_storage(kind: str, request, tmp_p
                 "data": {"fileid": fileid, "currpage": 2}}, ALL))
             await log.close()  # waits for the pages
 
+        async def live_still() -> Path:
+            service = LiveService(LiveSettings(workdir=tmp_path / "live"), MemoryState(),
+                                  node.node.directory, None, storage=node.node.storage)
+            lr = LiveRoom(serial, tmp_path / "live" / serial)
+            lr.dir.mkdir(parents=True)
+            show = {"name": "ShowPage", "id": SHOW_PAGE_ID,
+                    "data": {"fileid": fileid, "currpage": 2}}
+            lr.scene.apply(start_line(AT_MS, serial, {"roomlayout": 3}, [], [show]))
+            await service._plan(lr)
+            return lr.dir / "layer.png"
+
         node.run(record())
+        still = node.run(live_still())
     finally:
         node.stop()
     kept = folder / f"page-{fileid}_2.jpg"
     assert kept.is_file() and kept.read_bytes() == image.read_bytes()
+    with Image.open(still) as img:
+        w, h = img.size
+        assert close(mean_color(img.convert("RGB"), (w // 3, h // 3, w // 6, h // 6)),
+                     page_color(2))
