@@ -21,7 +21,7 @@ from PIL import Image
 from conftest import need_binary
 from egress_media import close, mean_color
 from tkroom.egress.eventlog import EventLog
-from tkroom.egress.jobs import read_job
+from tkroom.egress.jobs import read_job, write_job
 from tkroom.egress.live import LiveRoom, LiveService, LiveSettings
 from tkroom.egress.plane import EgressPlane, EgressSettings
 from tkroom.rooms.courseware import DONE, page_name
@@ -110,6 +110,20 @@ def test_a_recording_made_on_one_node_plays_and_downloads_on_another(cluster: Cl
         assert local == set(OUTPUTS)
     stored = b.run(b.node.storage.size(keys["composite.mp4"]))
 
+    # a node that died before noting the outcome registered registers it again at its restart
+    # (on S3 without the local copies): the same records
+    before = b.run(b.node.directory.records_of("rec1"))
+    job = read_job(folder)
+    job.registered = False
+    write_job(folder, job)
+    again = EgressPlane(EgressSettings(records), a.node.directory, MemoryState(), a.node.storage)
+    a.run(again.start())
+    try:
+        wait_for(lambda: read_job(folder).registered, 60, what="the outcome registered again")
+    finally:
+        a.run(again.stop())
+    assert b.run(b.node.directory.records_of("rec1")) == before
+
     # node b serves the downloads and the playback page's data
     by = {(r["recordtype"], r["userid"]): r for r in rows}
     merged, events = by[(8, "")], by[(0, "")]
@@ -130,6 +144,37 @@ def test_a_recording_made_on_one_node_plays_and_downloads_on_another(cluster: Cl
     assert log.status_code == 200 and log.text.startswith('{"v":1,"kind":"start"')
     page = httpx.get(b.url + info["pages"]["7_1"], follow_redirects=True, timeout=60)
     assert page.status_code == 200 and page.content[:2] == b"\xff\xd8"
+
+
+def test_a_failed_recording_stores_its_event_playback(cluster: Cluster):
+    need_binary("ffmpeg")
+    a, b = cluster.a, cluster.b
+    api_a = Api(a, a.enterprise())
+    serial = api_a.room()
+    records = a.node.settings.data_dir / "media" / "records"
+    folder = make(records / serial / "broken", Lesson(3000, [Publisher("t", 0)], pages=1))
+    (folder / "rec-t_video_default-0-video.webm").write_bytes(b"garbage" * 100)
+    plane = EgressPlane(EgressSettings(records, width=640, height=360, preset="ultrafast"),
+                        a.node.directory, MemoryState(), a.node.storage)
+    a.run(plane.start())
+    try:
+        def settled() -> list | None:
+            rows = Api(b, api_a.company)("getrecordlist", serial=serial)["recordlist"]
+            return rows if rows and all(r["state"] != 0 for r in rows) else None
+
+        rows = wait_for(settled, 300, what="the job's end, as node b lists it")
+        wait_for(lambda: read_job(folder).registered, 60, what="the outcome registered")
+    finally:
+        a.run(plane.stop())
+    by = {r["recordtype"]: r for r in rows}
+    assert (by[0]["state"], by[8]["state"]) == (1, 2)
+    for name in ("events.jsonl", "page-7_1.jpg"):
+        assert b.run(b.node.storage.exists(record_key(serial, "broken", name))), name
+        assert (folder / name).exists() == (cluster.kind == "folder"), name
+    assert (folder / "rec-t_video_default-0-video.webm").exists()  # the sources stay
+    info = httpx.get(by[0]["playpath"] + "/info", timeout=60).json()
+    assert info["video_failed"] and info["video"] is None and info["audio"] is None
+    assert info["events"].endswith("/events.jsonl") and list(info["pages"]) == ["7_1"]
 
 
 @pytest.mark.parametrize("kind", ["folder", "s3"])
