@@ -118,6 +118,7 @@ async def test_a_document_cut_off_three_times_fails(tmp_path):
     tried forever: the fourth claim fails it with a reason."""
     from tkroom.courseware import ConversionQueue, QueueSettings
     from tkroom.rooms.courseware import FAILED
+    from tkroom.storage import FolderStorage
 
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'q.db'}")
     sessions = sessionmaker(engine)
@@ -129,7 +130,8 @@ async def test_a_document_cut_off_three_times_fails(tmp_path):
             f.status, f.attempts, f.heartbeat, f.worker = CONVERTING, 3, 0.0, "n1:dead"
             await s.commit()
         queue = ConversionQueue(sessions, QueueSettings(workdir=tmp_path / "scratch", node="n1",
-                                                        workers=1, poll_s=0.05))
+                                                        workers=1, poll_s=0.05),
+                                FolderStorage(tmp_path))
         await queue.start()
         try:
             for _ in range(400):

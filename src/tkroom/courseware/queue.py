@@ -2,13 +2,16 @@
 
 The queue is the ``files`` table itself (status 0 queued, 3 converting;
 ``tkroom.store.conversions``), so it survives a restart. Each of ``workers`` tasks claims one
-document at a time, converts it (``tkroom.courseware.convert``) and records the outcome. Only
-the node holding the source on its disk converts it. A converting document's worker writes a
-heartbeat; one whose heartbeat stopped (its node was killed) is claimed again ``STALE_S``
-later, and one that was cut off ``MAX_ATTEMPTS`` times fails. A node that stops cleanly puts
-its documents back in the queue at once. (A killed node's documents are not simply taken back
-when it starts: nodes on one machine may share a data folder, and so a node id, and the other
-node may be converting them right now.)
+document at a time, fetches its source from the storage (``tkroom.storage``) into a scratch
+folder, converts it there (``tkroom.courseware.convert``), stores the pages, thumbnails and PDF
+under the source's ``pages_prefix`` and records the outcome. On a storage of this node's own
+only the node that received a document converts it; on a shared one (S3, a shared folder) any
+node does, so a document received by a node that died is converted by another. A converting
+document's worker writes a heartbeat; one whose heartbeat stopped (its node was killed) is
+claimed again ``STALE_S`` later, and one that was cut off ``MAX_ATTEMPTS`` times fails. A node
+that stops cleanly puts its documents back in the queue at once. (A killed node's documents
+are not simply taken back when it starts: nodes on one machine may share a data folder, and so
+a node id, and the other node may be converting them right now.)
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ from tkroom.rooms.courseware import (
     MAX_ATTEMPTS,
     QUEUED,
     conversion_kind,
-    output_dir,
 )
+from tkroom.storage.base import Storage, StorageError, pages_prefix
 from tkroom.store.conversions import ConversionRows
 from tkroom.store.models import File
 
@@ -42,11 +45,12 @@ log = logging.getLogger("tkroom.courseware")
 
 HEARTBEAT_S = 3.0
 STALE_S = 15.0  # a converting document whose heartbeat is this old has lost its worker
+STORE_AT_ONCE = 8  # outputs stored side by side (S3 round trips overlap)
 
 
 @dataclass
 class QueueSettings:
-    workdir: Path        # scratch folders, on the same file system as the files
+    workdir: Path        # scratch folders of this node
     node: str            # this node's id (File.node of the documents it received)
     workers: int = 2
     timeout_s: float = 300.0
@@ -60,11 +64,15 @@ class _Gone(Exception):
 
 
 class ConversionQueue:
-    """``start()``/``stop()`` as a node service; ``wake()`` when a document was queued."""
+    """``start()``/``stop()`` as a node service; ``wake()`` when a document was queued. The
+    documents' sources and outputs are in ``storage``."""
 
-    def __init__(self, sessions: async_sessionmaker, settings: QueueSettings) -> None:
+    def __init__(self, sessions: async_sessionmaker, settings: QueueSettings,
+                 storage: Storage) -> None:
         self.settings = settings
-        self.rows = ConversionRows(sessions, settings.node, f"{settings.node}:{secrets.token_hex(4)}")
+        self.storage = storage
+        self.rows = ConversionRows(sessions, settings.node, f"{settings.node}:{secrets.token_hex(4)}",
+                                   any_node=storage.shared)
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -134,29 +142,37 @@ class ConversionQueue:
         if f.attempts > MAX_ATTEMPTS:
             await self._finish(f.id, FAILED, f"The conversion was cut off {MAX_ATTEMPTS} times")
             return
-        source = await asyncio.to_thread(Path(f.path).absolute)
         work = self.scratch / f"{f.id}-{secrets.token_hex(4)}"
-        out = Path(output_dir(str(source)))
+        prefix = pages_prefix(f.path)
+        stored = False  # outputs may be in the storage: they go unless the document is done
         beat = asyncio.create_task(self._heartbeat(f.id))
         try:
             await asyncio.to_thread(work.mkdir, parents=True)
             kind = conversion_kind(f.filetype)
             if kind is None:
                 raise ConversionError(f"Files of type {f.filetype!r} are not converted")
-            if not await asyncio.to_thread(source.is_file):
-                raise ConversionError("The uploaded file is missing on this node")
+            source = work / f"upload.{f.filetype}"
+            await self._fetch(f.path, source)
+            out = work / "pages"
             pages = await convert(source, kind, out, work, seconds=self.settings.timeout_s,
                                   max_pages=self.settings.max_pages,
                                   report=lambda p: self._progress(f.id, p),
                                   hide=self.settings.hide)
-            if not await self._finish(f.id, DONE, "", pagenum=pages):
-                await asyncio.to_thread(shutil.rmtree, out, True)  # deleted meanwhile
-            log.info("converted file %s: %d pages", f.id, pages)
+            stored = True
+            await self._store(f.id, out, prefix)
+            if await self._finish(f.id, DONE, "", pagenum=pages):
+                stored = False
+                log.info("converted file %s: %d pages", f.id, pages)
+            else:
+                log.info("file %s was deleted while it was converted", f.id)
         except _Gone:
             log.info("file %s was deleted while it was converted", f.id)
         except ConversionError as e:
             log.info("file %s not converted: %s", f.id, e)
             await self._finish(f.id, FAILED, str(e)[:300])
+        except StorageError as e:
+            log.warning("file %s not converted: the storage failed: %s", f.id, e)
+            await self._finish(f.id, FAILED, "The file storage failed during the conversion")
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -164,7 +180,35 @@ class ConversionQueue:
             await self._finish(f.id, FAILED, "The conversion failed on the server")
         finally:
             beat.cancel()
+            if stored:
+                await self._discard(f.id, prefix)
             await asyncio.to_thread(shutil.rmtree, work, True)
+
+    async def _fetch(self, key: str, dest: Path) -> None:
+        try:
+            await self.storage.fetch(key, dest)
+        except FileNotFoundError as exc:
+            raise ConversionError("The uploaded file is missing from the file storage") from exc
+
+    async def _store(self, fid: int, out: Path, prefix: str) -> None:
+        """The outputs into the storage, over whatever an earlier attempt left; stops as soon
+        as the document is no longer this worker's (deleted meanwhile)."""
+        names = sorted(p.name for p in await asyncio.to_thread(lambda: list(out.iterdir())))
+        await self.storage.delete_prefix(prefix)
+        for i in range(0, len(names), STORE_AT_ONCE):
+            await asyncio.gather(*(self.storage.put_file(prefix + n, out / n)
+                                   for n in names[i:i + STORE_AT_ONCE]))
+            if not await self.rows.update(fid, heartbeat=time.time()):
+                raise _Gone
+
+    async def _discard(self, fid: int, prefix: str) -> None:
+        """Remove what a conversion that did not end done stored (a deleted document leaves
+        nothing behind), unless another worker took the document over meanwhile."""
+        try:
+            if not await self.rows.taken(fid):
+                await asyncio.shield(self.storage.delete_prefix(prefix))
+        except Exception:
+            log.exception("file %s: its unfinished pages could not be removed", fid)
 
     async def _heartbeat(self, fid: int) -> None:
         while True:

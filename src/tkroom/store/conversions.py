@@ -2,9 +2,11 @@
 conversion into pages (statuses in ``tkroom.rooms.courseware``).
 
 Claims are conditional UPDATEs, so of several workers (of one node, or of nodes sharing a
-PostgreSQL database) exactly one wins a document. Only the node holding a document's source
-(``File.node``) claims it; every later write names the claiming ``worker``, so a worker whose
-document was deleted or taken over meanwhile changes nothing.
+PostgreSQL database) exactly one wins a document. When the storage is one node's own
+(``any_node`` False), only the node that received a document (``File.node``) claims it; on a
+shared storage any node does, so a document received by a node that died is still converted.
+Every later write names the claiming ``worker``, so a worker whose document was deleted or
+taken over meanwhile changes nothing.
 """
 
 from __future__ import annotations
@@ -12,20 +14,28 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from tkroom.rooms.courseware import CONVERTING, QUEUED
+from tkroom.rooms.courseware import CONVERTING, DONE, QUEUED
 from tkroom.store.models import File
 
 
 class ConversionRows:
-    """The queue as one worker process (``worker``) of one node (``node``) sees it."""
+    """The queue as one worker process (``worker``) of one node (``node``) sees it;
+    ``any_node``: it converts every node's documents (the storage is shared)."""
 
-    def __init__(self, sessions: async_sessionmaker, node: str, worker: str) -> None:
+    def __init__(self, sessions: async_sessionmaker, node: str, worker: str, *,
+                 any_node: bool = False) -> None:
         self.sessions = sessions
         self.node = node
         self.worker = worker
+        self.any_node = any_node
+
+    def _mine(self) -> ColumnElement[bool]:
+        """The documents this node may convert, whatever their status."""
+        return File.conversion.is_(True) if self.any_node else and_(
+            File.node == self.node, File.conversion.is_(True))
 
     def _claimable(self, now: float, stale_s: float) -> ColumnElement[bool]:
-        return and_(File.node == self.node, File.conversion.is_(True), or_(
+        return and_(self._mine(), or_(
             File.status == QUEUED,
             and_(File.status == CONVERTING, File.heartbeat < now - stale_s)))
 
@@ -47,12 +57,11 @@ class ConversionRows:
         return None
 
     async def backlog(self) -> dict[int, int]:
-        """This node's documents by status, of those queued or converting."""
+        """The documents this node may convert by status, of those queued or converting."""
         async with self.sessions() as s:
             rows = (await s.execute(
                 select(File.status, func.count())
-                .where(File.node == self.node, File.conversion.is_(True),
-                       File.status.in_((QUEUED, CONVERTING)))
+                .where(self._mine(), File.status.in_((QUEUED, CONVERTING)))
                 .group_by(File.status))).all()
         return {int(status): int(n) for status, n in rows}
 
@@ -63,6 +72,14 @@ class ConversionRows:
                 File.id == fid, File.worker == self.worker, File.status == CONVERTING).values(**values))
             await s.commit()
             return bool(res.rowcount)
+
+    async def taken(self, fid: int) -> bool:
+        """Whether a document this worker lost is done or being converted by another worker
+        (whose outputs this one must not remove)."""
+        async with self.sessions() as s:
+            row = (await s.execute(select(File.status, File.worker).where(File.id == fid))).one_or_none()
+        return row is not None and (row.status == DONE or (
+            row.status == CONVERTING and row.worker != self.worker))
 
     async def release(self) -> None:
         """This worker's documents go back in the queue, their attempt not counted (a clean

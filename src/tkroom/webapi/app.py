@@ -7,7 +7,6 @@ unexpected is logged with its stack trace and answered 2510 (server exception) -
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 import os
@@ -21,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from tkroom.config import Settings
@@ -29,7 +28,8 @@ from tkroom.edge import BodyLimit
 from tkroom.errors import CodeError
 from tkroom.logs import AccessLog
 from tkroom.metrics import UNKNOWN
-from tkroom.rooms.courseware import DONE, PDF_NAME, is_output, output_dir
+from tkroom.rooms.courseware import DONE, PDF_NAME, is_output
+from tkroom.storage.base import StorageError, pages_prefix
 from tkroom.store.models import File, Record
 from tkroom.webapi import (  # noqa: F401 - registers every method
     classrecords,
@@ -130,7 +130,7 @@ async def download_page(request: Request) -> Response:
         if not (row.conversion and row.status == DONE and is_output(part, row.pagenum)):
             return None
         name = Path(row.filename).stem + ".pdf" if part == PDF_NAME else part
-        return str(output_dir(row.path) / part), name
+        return pages_prefix(row.path) + part, name
 
     return await _download(request, File, _file_id, pick, PAGE_HEADERS)
 
@@ -142,13 +142,14 @@ async def download_record(request: Request) -> Response:
 async def download_record_file(request: Request) -> Response:
     """One file of a recording (``events.jsonl``, ``composite.mp4``, ``audio.m4a``, a page
     image...), under the record's token: only the names the egress plane listed for that
-    record (``Record.files``), from the recording's folder."""
+    record (``Record.files``), beside its main output (``Record.path``, whose key they share
+    the prefix of)."""
     part = request.path_params["part"]
 
     def pick(row: Record) -> tuple[str, str] | None:
         if part not in (row.files or []) or "/" in part or part.startswith("."):
             return None
-        return str(Path(row.path).parent / part), part
+        return row.path.rsplit("/", 1)[0] + "/" + part, part
 
     return await _download(request, Record, _record_id, pick, RECORD_HEADERS)
 
@@ -220,11 +221,18 @@ def _whole(row: Any) -> tuple[str, str]:
     return row.path, getattr(row, "filename", None) or os.path.basename(row.path)
 
 
+async def storage_unavailable(request: Request) -> Response:
+    """The storage failed (not the file missing): the same shape as a missing file's answer,
+    but 503, so that neither a browser nor a cache takes the file for gone."""
+    return JSONResponse({"result": 4105, "msg": "The file storage is unavailable; try again later"},
+                        status_code=503)
+
+
 async def _download(request: Request, model: type, conv: Callable[[str], Any],
                     pick: Callable[[Any], tuple[str, str] | None] = _whole,
                     headers: dict[str, str] = USER_FILE_HEADERS) -> Response:
-    """A user file or recording (or, by ``pick``, one of its parts: path and download name),
-    served so that nothing in it runs on the node's origin."""
+    """A user file or recording (or, by ``pick``, one of its parts: storage key and download
+    name), served from the node's storage so that nothing in it runs on the node's origin."""
     state: ApiState = request.app.state.api
     ident = conv(request.path_params["ident"])
     row = None
@@ -239,12 +247,17 @@ async def _download(request: Request, model: type, conv: Callable[[str], Any],
     if row is None or not hmac.compare_digest(row.token.encode(), token):
         return await no_such_file(request)
     target = pick(row)
-    if target is None or not await asyncio.to_thread(os.path.isfile, target[0]):
+    if target is None:
         return await no_such_file(request)
-    path, name = target
+    key, name = target
     media_type, disposition = user_file_type(name)
-    return FileResponse(path, filename=name, media_type=media_type, headers=headers,
-                        content_disposition_type=disposition)
+    try:
+        served = await state.storage.response(request, key, filename=name, media_type=media_type,
+                                              disposition=disposition, headers=dict(headers))
+    except (StorageError, OSError):
+        log.exception("download of %s: the storage failed", key)
+        return await storage_unavailable(request)
+    return served if served is not None else await no_such_file(request)
 
 
 async def openapi_json(request: Request) -> Response:

@@ -109,9 +109,12 @@ image for conversion into pages ([courseware.md](courseware.md)). Every file ent
 (`getroomfile`, `getcompanyfiles`) carries: `status` 0 queued, 3 converting, 1 done, 2 failed;
 `statusmsg` (why, when 2; else ""); `progress` 0-100; `pagenum` (the page count once done, 0
 while queued or failed); `pdfpath` (the PDF's URL once done, else ""); `pageimages` and
-`thumbnails` (URLs of page n at index n-1: PNG, 1600 and 240 pixels wide). A file uploaded
+`thumbnails` (URLs of page n at index n-1: JPEG, 1600 and 240 pixels wide). A file uploaded
 without conversion (or of another format) has `status` 1, `pagenum` 1 and empty lists. The
-URLs carry the file's random token, like `downloadpath`.
+URLs carry the file's random token, like `downloadpath`. Files live in the node's storage
+([storage.md](storage.md)): with a shared one, every node of a cluster serves every file and
+page. A download whose storage fails answers HTTP 503 with `{"result": 4105}` and a `msg`
+saying so (a missing file: 404, 4105).
 
 ## Class-state callbacks
 

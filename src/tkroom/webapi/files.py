@@ -1,17 +1,19 @@
 """Courseware files: uploadfile, getcompanyfiles, roombindfile, roomdeletefile, deletefile,
 getroomfile, delroomfile, and the ClientAPI's uploadfile and delroomfile for the classroom
-page. Files live under ``<data>/files/<companyid>/`` on the node that received them, a
-converted document's pages beside them (``tkroom.rooms.courseware.output_dir``); a random
-token in the download path is what lets a client fetch one. Conversion itself is the
-courseware plane's (``tkroom.courseware``): here a document is only queued."""
+page. Files live in the node's storage (``tkroom.storage``: a folder or S3, reached by every
+node of a cluster when shared) under ``files_key``, a converted document's pages under
+``pages_prefix`` of that key; ``File.path`` holds the key (an absolute path for rows written
+before storage existed, which the folder backend still opens). A random token in the download
+path is what lets a client fetch one. Conversion itself is the courseware plane's
+(``tkroom.courseware``): here a document is only queued."""
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import os
 import re
 import secrets
-import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +28,18 @@ from tkroom.rooms.courseware import (
     PDF_NAME,
     QUEUED,
     conversion_kind,
-    output_dir,
     page_name,
     source_problem,
     thumb_name,
 )
+from tkroom.storage.base import StorageError, TooLarge, files_key, pages_prefix
 from tkroom.store.models import File, Room, RoomFile
 from tkroom.webapi.access import enterable_room
 from tkroom.webapi.params import MAX_ID
 from tkroom.webapi.registry import Call, Param, method
 from tkroom.webapi.rooms import SERIAL, SERIAL_CODES
+
+log = logging.getLogger("tkroom.webapi")
 
 FILEIDARR = Param("fileidarr", "array", doc="file ids, PHP style: fileidarr[]=1&fileidarr[]=2")
 CHUNK = 1 << 20
@@ -125,7 +129,7 @@ CONVERSION_DOC = ("1: convert a PDF, Office document (ppt/pptx/doc/docx/xls/xlsx
          Param("dynamicppt", "integer", doc="0/1"),
          Param("conversion", "integer", doc=CONVERSION_DOC + " (default 0)")),
         ((4202, "filedata missing"), (5017, "a flag not 0/1"), (4106, "the room's file limit"),
-         (5206, "the file could not be written"), *SERIAL_CODES[1:]),
+         (5206, "over the upload limit, or the file storage could not store it"), *SERIAL_CODES[1:]),
         multipart=True)
 async def uploadfile(call: Call) -> dict[str, Any]:
     c = await call.company()
@@ -151,15 +155,14 @@ def _upload(call: Call) -> Any:
 
 async def _store(call: Call, companyid: int, up: Any, *, conversion: bool, isopen: bool = False,
                  dynamic: bool = False, userid: str = "", username: str = "") -> File:
-    """Write the upload to the node's disk and add its row; a document to convert is queued
+    """Stream the upload into the storage and add its row; a document to convert is queued
     (or failed at once when it is empty or too large to convert)."""
-    folder = call.state.files_dir / str(companyid)
     name = _safe_name(up.filename)
     token = secrets.token_hex(16)
-    dest = folder / f"{token}_{name}"
-    size = await _save(up, dest, call.state.settings.max_upload_bytes)
+    key = files_key(companyid, token, name)
+    size = await _save(call, up, key)
     filetype = Path(name).suffix.lstrip(".").lower()[:20]
-    f = File(companyid=companyid, filename=name, size=size, path=str(dest), token=token,
+    f = File(companyid=companyid, filename=name, size=size, path=key, token=token,
              filetype=filetype, isopen=isopen, dynamicppt=dynamic, uploadtime=int(call.now),
              uploaduserid=userid[:100], uploadusername=username[:200])
     if conversion and conversion_kind(filetype):
@@ -170,7 +173,7 @@ async def _store(call: Call, companyid: int, up: Any, *, conversion: bool, isope
     try:
         await call.s.flush()
     except BaseException:
-        await asyncio.to_thread(dest.unlink, missing_ok=True)
+        await _remove(call, key)
         raise
     return f
 
@@ -180,7 +183,7 @@ async def _bind_new(call: Call, f: File, serial: str, default: int | None) -> No
     try:
         await _bind(call, serial, [f.id], default)
     except BaseException:
-        await asyncio.to_thread(Path(f.path).unlink, missing_ok=True)
+        await _remove(call, f.path)
         raise
 
 
@@ -191,26 +194,27 @@ async def _queued(call: Call, f: File) -> None:
         call.state.wake_converter()
 
 
-async def _save(up: Any, dest: Path, limit: int) -> int:
-    def _mk() -> None:
-        dest.parent.mkdir(parents=True, exist_ok=True)
+async def _save(call: Call, up: Any, key: str) -> int:
+    """The upload's bytes into the storage, a chunk at a time; its size."""
+    limit = call.state.settings.max_upload_bytes
 
-    await asyncio.to_thread(_mk)
-    size = 0
+    async def chunks() -> AsyncIterator[bytes]:
+        while chunk := await up.read(CHUNK):
+            yield chunk
+
     try:
-        with open(dest, "wb") as out:  # noqa: ASYNC230 - chunks are small; writes go to local disk
-            while chunk := await up.read(CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise CodeError(5206, f"Files are limited to {limit} bytes")
-                out.write(chunk)
-    except OSError as exc:
-        await asyncio.to_thread(dest.unlink, missing_ok=True)
-        raise CodeError(5206, "The file could not be written") from exc
-    except CodeError:
-        await asyncio.to_thread(dest.unlink, missing_ok=True)
-        raise
-    return size
+        return await call.state.storage.put_stream(key, chunks(), limit=limit)
+    except TooLarge as exc:
+        raise CodeError(5206, f"Files are limited to {limit} bytes") from exc
+    except (StorageError, OSError) as exc:
+        log.warning("upload %s: the storage refused it: %s", key, exc)
+        raise CodeError(5206, f"The file could not be stored: {_reason(exc)}") from exc
+
+
+def _reason(exc: BaseException) -> str:
+    """What a user may read of a storage failure (the backend's message, else its kind)."""
+    text = str(exc).strip() if isinstance(exc, StorageError) else ""
+    return text[:200] or "the file storage is unavailable"
 
 
 @method("WebAPI", "getcompanyfiles", "The enterprise's files.", (), ((4105, "no file"),))
@@ -251,16 +255,21 @@ async def deletefile(call: Call) -> dict[str, Any]:
     ids = [f.id for f in files]
     await call.s.execute(delete(RoomFile).where(RoomFile.fileid.in_(ids)))
     await call.s.execute(delete(File).where(File.id.in_(ids)))
-    await call.s.flush()
+    await call.s.commit()
     for f in files:
-        await _remove(f)
+        await _remove(call, f.path)
     return {}
 
 
-async def _remove(f: File) -> None:
-    """A file's bytes on this node's disk: the upload and its pages."""
-    await asyncio.to_thread(Path(f.path).unlink, missing_ok=True)
-    await asyncio.to_thread(shutil.rmtree, Path(output_dir(f.path)), True)
+async def _remove(call: Call, key: str) -> None:
+    """A file's objects: the upload and its pages. Called once its row is gone, so a storage
+    failure here leaves only unreachable bytes behind: logged, not the caller's error."""
+    storage = call.state.storage
+    try:
+        await storage.delete(key)
+        await storage.delete_prefix(pages_prefix(key))
+    except (StorageError, OSError):
+        log.exception("file %s: its objects could not be removed from the storage", key)
 
 
 FILEID = Param("fileid", "integer", True, "the file")
@@ -282,7 +291,7 @@ async def _delete_from_room(call: Call, room: Room) -> None:
     if not others:
         await call.s.delete(f)
         await call.s.commit()
-        await _remove(f)
+        await _remove(call, f.path)
 
 
 @method("WebAPI", "delroomfile",
@@ -327,7 +336,7 @@ async def _teacher(call: Call) -> tuple[Room, tickets.Identity]:
          Param("filedata", "file", True, "the file"),
          Param("conversion", "integer", doc=CONVERSION_DOC + " (default 1)")),
         TICKET_CODES + ((4202, "filedata missing"), (5017, "conversion not 0/1"),
-                        (4106, "the room's file limit"), (5206, "the file could not be written")),
+                        (4106, "the room's file limit"), (5206, "over the upload limit, or the file storage could not store it")),
         key=False, multipart=True)
 async def client_uploadfile(call: Call) -> dict[str, Any]:
     room, ident = await _teacher(call)

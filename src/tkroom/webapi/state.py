@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -34,7 +33,8 @@ class ApiState:
     throttle: Throttle
     rooms: RoomCache = field(default_factory=RoomCache)
     extra: dict[str, Any] = field(default_factory=dict)
-    # The node's id (``Settings.node_id``): uploads record it, since the file is on its disk.
+    # The node's id (``Settings.node_id``): uploads record it (on a storage of the node's own,
+    # only that node converts them).
     node_id: str = ""
     # Called once a document was queued for conversion (the courseware plane sets it).
     wake_converter: Callable[[], None] = lambda: None
@@ -55,7 +55,3 @@ class ApiState:
     def __post_init__(self) -> None:
         if self.storage is None:
             self.storage = open_storage(self.settings)
-
-    @property
-    def files_dir(self) -> Path:
-        return self.settings.data_dir / "files"
