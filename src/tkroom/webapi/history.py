@@ -16,6 +16,7 @@ from tkroom.store.models import ChatMessage, Record, Room
 from tkroom.webapi.registry import Call, Param, method
 from tkroom.webapi.rooms import SERIAL, SERIAL_CODES
 
+JOB = "job.json"  # the compositor's job in a recording's folder (tkroom.egress.jobs.JOB)
 TIME_PARAMS = (Param("starttime", "integer", doc="from, Unix seconds"),
                Param("endtime", "integer", doc="to, Unix seconds"))
 
@@ -109,14 +110,13 @@ async def getrecordlist(call: Call) -> dict[str, Any]:
     data = call.state.settings.data_dir
     for entry, r in zip(out, rows, strict=True):
         if r.state == 0 and r.files is not None and r.recording:
+            # the recording's folder on the node making it: <data>/media/records/<serial>/<id>/
             job = data / record_key(r.serial, r.recording, JOB)
             progress = await asyncio.to_thread(_progress, job)
             if progress is not None:
                 entry["progress"] = progress
     return {"recordlist": out}
 
-
-JOB = "job.json"
 
 
 def _progress(job: Path) -> float | None:
