@@ -49,12 +49,15 @@ def _s3(request: pytest.FixtureRequest) -> dict[str, Any]:
     return {k: getattr(base, k) for k in S3_FIELDS}
 
 
-@pytest.fixture(params=["folder", "s3"])
+@pytest.fixture(params=["folder", "shared", "s3"])
 def cluster(request: pytest.FixtureRequest, tmp_path: Path, own_pg_url: str) -> Iterator[Cluster]:
     """Two nodes on one PostgreSQL database and one storage: on ``folder``, node a's data
-    folder (its default storage) is the folder node b mounts; on ``s3``, one bucket prefix."""
+    folder (its default storage) is the folder node b mounts; on ``shared``, a folder both
+    mount (``storage_dir``); on ``s3``, one bucket prefix."""
     if request.param == "s3":
         kw_a = kw_b = _s3(request)
+    elif request.param == "shared":
+        kw_a = kw_b = {"storage_dir": tmp_path / "shared"}
     else:
         kw_a, kw_b = {}, {"storage_dir": tmp_path / "a"}
     a = NodeThread(node_settings(tmp_path / "a", own_pg_url, **kw_a))
@@ -104,10 +107,10 @@ def test_a_recording_made_on_one_node_plays_and_downloads_on_another(cluster: Cl
     paths = {r["recordtype"]: r["path"] for r in b.run(b.node.directory.records_of("rec1"))}
     assert paths == {0: keys["events.jsonl"], 8: keys["composite.mp4"], 1: keys["user-t.mp4"]}
     local = {n for n in OUTPUTS if (folder / n).exists()}
-    if cluster.kind == "s3":
-        assert local == set() and (folder / "job.json").is_file()
-    else:  # the default folder storage's object is the file the compositor wrote
+    if cluster.kind == "folder":  # the default folder storage's object is the file written
         assert local == set(OUTPUTS)
+    else:  # stored elsewhere: the recording's folder keeps its job
+        assert local == set() and (folder / "job.json").is_file()
     stored = b.run(b.node.storage.size(keys["composite.mp4"]))
 
     # a node that died before noting the outcome registered registers it again at its restart
