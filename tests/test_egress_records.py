@@ -13,12 +13,12 @@ from tkroom.state.memory import MemoryState
 from webapi_nodes import Api, Receiver, wait_for
 
 
-def test_outputs_are_listed_downloadable_and_announced(api: Api, node, tmp_path):
+def test_outputs_are_listed_downloadable_and_announced(api: Api, node):
     need_binary("ffmpeg")
     serial = api.room()
     hook = Receiver(failures=0)
     assert api("companyattribute", roomendcallbackurl=hook.url)["result"] == 0
-    records = tmp_path / "records"
+    records = node.node.settings.data_dir / "media" / "records"  # where the node records
     # what a node that stopped mid-class leaves: an event log without a job (queued at start),
     # here with the rows it had registered just before it died
     node.run(node.node.directory.add_record(
@@ -29,7 +29,8 @@ def test_outputs_are_listed_downloadable_and_announced(api: Api, node, tmp_path)
                   Lesson(4000, [Publisher("t", 0), Publisher("s1", 2, hz=550)], pages=2,
                          page_turns=[(2000, 2)]))
     plane = EgressPlane(EgressSettings(records, width=640, height=360, preset="ultrafast",
-                                       retry_s=0.2), node.node.directory, MemoryState())
+                                       retry_s=0.2), node.node.directory, MemoryState(),
+                        node.node.storage)
     node.run(plane.start())
     try:
         first = api("getrecordlist", serial=serial)
@@ -93,14 +94,14 @@ def test_outputs_are_listed_downloadable_and_announced(api: Api, node, tmp_path)
     assert api("getrecordlist", serial=serial, recordtype=5)["result"] == 4004
 
 
-def test_a_failed_recording_keeps_its_event_playback(api: Api, node, tmp_path):
+def test_a_failed_recording_keeps_its_event_playback(api: Api, node):
     need_binary("ffmpeg")
     serial = api.room()
-    records = tmp_path / "records"
+    records = node.node.settings.data_dir / "media" / "records"
     folder = make(records / serial / "broken", Lesson(3000, [Publisher("t", 0)], pages=1))
     (folder / "rec-t_video_default-0-video.webm").write_bytes(b"garbage" * 100)
     plane = EgressPlane(EgressSettings(records, width=640, height=360, preset="ultrafast"),
-                        node.node.directory, MemoryState())
+                        node.node.directory, MemoryState(), node.node.storage)
     node.run(plane.start())
     try:
         def settled() -> list | None:

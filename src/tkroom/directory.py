@@ -81,8 +81,9 @@ class RoomDirectory(Protocol):
         ``recordid`` (media and egress planes)."""
 
     async def update_record(self, recordid: str, **fields: Any) -> dict[str, Any] | None:
-        """Change an output's ``state``, ``reason``, ``size``, ``duration_ms`` or ``files``;
-        a change to ready (1) sends the enterprise's ``recordready`` webhook (egress plane)."""
+        """Change an output's ``state``, ``reason``, ``size``, ``duration_ms``, ``files`` or
+        ``path`` (its storage key once stored); a change to ready (1) sends the enterprise's
+        ``recordready`` webhook (egress plane)."""
 
     async def records_of(self, recording: str) -> list[dict[str, Any]]:
         """The outputs registered for one recording (egress plane)."""
@@ -92,8 +93,9 @@ class RoomDirectory(Protocol):
         ``companyattribute``); empty: none (egress plane)."""
 
     async def page_image(self, serial: str, fileid: int, page: int) -> str | None:
-        """The image of a converted courseware page on this node's disk, when the file is the
-        room's enterprise's (egress plane: a recording keeps the pages it showed)."""
+        """The storage key of a converted courseware page's image, when the file is the room's
+        enterprise's and converted (egress plane: a recording keeps the pages it showed, the
+        live stream draws them)."""
 
     async def save_answers(self, serial: str, qid: str, question: dict[str, Any], answers: dict[str, list[int]], closed_ms: int) -> None:
         """Keep a closed answer card (the question, each user's answer) for ``getanswerlist``."""

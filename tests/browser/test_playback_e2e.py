@@ -567,7 +567,7 @@ def test_a_lesson_made_by_the_egress_plane_plays(node: ClassNode, chromium, tmp_
         5000, [Publisher("t", 0)], pages=2, page_turns=[(2500, 2)],
         strokes=[(1000, 1, red, "#e53935"), (3500, 2, blue, "#1e88e5")], chat=[(3000, "page two now")]))
     plane = EgressPlane(EgressSettings(records, width=640, height=360, preset="ultrafast"),
-                        node.node.directory, MemoryState())
+                        node.node.directory, MemoryState(), node.node.storage)
     node.call(plane.start())
     try:
         def ready() -> list | None:

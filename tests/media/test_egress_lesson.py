@@ -136,7 +136,7 @@ async def test_a_recorded_lesson_becomes_the_mp4_students_would_have_seen(
     async with media_node(tmp_path, janus) as (env, plane):
         egress = EgressPlane(EgressSettings(plane.service.recorder.record_dir, width=W, height=H,
                                             per_user=True, retry_s=0.5),
-                             env.node.directory, env.signal.state)
+                             env.node.directory, env.signal.state, env.node.storage)
         plane.service.recorder.listeners.append(egress)
         plane.service.recorder.legacy = False
         await egress.start()

@@ -4,8 +4,8 @@
 client receives, in ``s`` order), appends each one students could see as a line, plus a
 ``track`` line whenever Janus starts or stops recording a publication. The format is
 docs/recordings.md's; ``tkroom.rooms.scene`` reads it. The converted page images a class shows
-are linked into the recording's folder (``page-<fileid>_<page>.jpg``) so the recording stays
-whole when the document is deleted later.
+are fetched from the storage into the recording's folder (``page-<fileid>_<page>.jpg``; a hard
+link on a folder backend) so the recording stays whole when the document is deleted later.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import shutil
 import time
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -30,6 +28,7 @@ from tkroom.rooms.scene import (
     track_line,
 )
 from tkroom.state.base import RoomState
+from tkroom.storage.base import Storage
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,7 @@ _STUDENT_KINDS = frozenset(("all", "except_sender", "except_auditor"))
 
 class PageFiles(Protocol):
     async def page_image(self, serial: str, fileid: int, page: int) -> str | None:
-        """The converted page's image on disk, when the file belongs to the room's
+        """The storage key of the converted page's image, when the file belongs to the room's
         enterprise and is converted."""
 
 
@@ -60,13 +59,15 @@ class EventLog:
     records a media file; ``close`` writes the last line."""
 
     def __init__(self, state: RoomState, serial: str, folder: Path, started: float,
-                 room: dict[str, Any], pages: PageFiles | None = None) -> None:
+                 room: dict[str, Any], pages: PageFiles | None = None,
+                 storage: Storage | None = None) -> None:
         self.state = state
         self.serial = serial
         self.folder = folder
         self.at_ms = int(started * 1000)
         self.room = room
         self.pages = pages
+        self.storage = storage
         self.linked: set[str] = set()
         self._out: IO[str] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -116,8 +117,8 @@ class EventLog:
         self._write(track_line(self._now(), userid, stream_id, kind, Path(base).name, on))
 
     def _maybe_page(self, msg: dict[str, Any]) -> None:
-        """Link the image of a shown courseware page into the folder (in the background)."""
-        if self.pages is None or msg.get("id") != SHOW_PAGE_ID:
+        """Keep the image of a shown courseware page in the folder (in the background)."""
+        if self.pages is None or self.storage is None or msg.get("id") != SHOW_PAGE_ID:
             return
         data = msg.get("data") or {}
         fileid, page = data.get("fileid"), data.get("currpage")
@@ -132,11 +133,12 @@ class EventLog:
         task.add_done_callback(self._tasks.discard)
 
     async def _link(self, key: str, fileid: int, page: int) -> None:
-        assert self.pages is not None
+        assert self.pages is not None and self.storage is not None
+        dest = self.folder / page_file(key)
         try:
             src = await self.pages.page_image(self.serial, fileid, page)
-            if src:
-                await asyncio.to_thread(_link_or_copy, Path(src), self.folder / page_file(key))
+            if src and not await asyncio.to_thread(dest.exists):
+                await self.storage.fetch(src, dest)
         except Exception:
             log.exception("recording %s: page %s not kept", self.folder.name, key)
 
@@ -155,13 +157,3 @@ class EventLog:
 def _open(path: Path) -> IO[str]:
     path.parent.mkdir(parents=True, exist_ok=True)
     return open(path, "w", encoding="utf-8")  # noqa: SIM115 (kept open until close)
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    """A hard link costs no disk; across file systems, a copy."""
-    if dst.exists():
-        return
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)

@@ -28,6 +28,7 @@ from typing import Any
 
 from tkroom.directory import RoomDirectory
 from tkroom.egress.board import BoardRenderer
+from tkroom.egress.eventlog import page_file
 from tkroom.egress.live_plan import (
     Output,
     Stream,
@@ -46,6 +47,7 @@ from tkroom.roles import VIEWER
 from tkroom.rooms.model import Event
 from tkroom.rooms.scene import Scene, SceneBuilder, start_line
 from tkroom.state.base import RoomState
+from tkroom.storage.base import Storage, StorageError
 from tkroom.tasks import end_process, spawn
 from tkroom.tickets import live_token
 
@@ -129,10 +131,12 @@ class LiveService:
 
     def __init__(self, settings: LiveSettings, state: RoomState, directory: RoomDirectory,
                  media: MediaService | None, *,
-                 push_url: Callable[[str], Awaitable[str]] | None = None) -> None:
+                 push_url: Callable[[str], Awaitable[str]] | None = None,
+                 storage: Storage | None = None) -> None:
         self.settings = settings
         self.state = state
         self.directory = directory
+        self.storage = storage  # where courseware pages are (None: the board shows no page)
         self.media = media
         self.push_url = push_url
         self.ports = PortPool(*settings.ports)
@@ -300,8 +304,7 @@ class LiveService:
         key = scene.board_key()
         page = None
         if key != lr.board_key and not scene.page.startswith("0_"):
-            found = await self.directory.page_image(lr.serial, scene.fileid, scene.pagenum)
-            page = Path(found) if found else None
+            page = await self._page(lr, scene.page, scene.fileid, scene.pagenum)
         await asyncio.to_thread(_write_inputs, sdps, layer, out, scene,
                                 page if key != lr.board_key else None, key != lr.board_key)
         if key != lr.board_key:
@@ -309,6 +312,23 @@ class LiveService:
             lr.layers += 1
         return ffmpeg_argv(self.settings.ffmpeg, out, tiles(scene, streams, out), audio, files,
                            layer, lr.dir)
+
+    async def _page(self, lr: LiveRoom, name: str, fileid: int, pagenum: int) -> Path | None:
+        """The shown page's image in the room's folder, fetched from the storage once."""
+        if self.storage is None:
+            return None
+        dest = lr.dir / page_file(name)
+        if await asyncio.to_thread(dest.exists):
+            return dest
+        try:
+            key = await self.directory.page_image(lr.serial, fileid, pagenum)
+            if key is None:
+                return None
+            await self.storage.fetch(key, dest)
+        except (OSError, StorageError) as e:
+            log.warning("room %s: page %s not drawn: %s", lr.serial, name, e)
+            return None
+        return dest
 
     # ---- running --------------------------------------------------------------------------
 

@@ -44,7 +44,8 @@ def install_live(node: Any, signal: Any) -> LiveService | None:
         own = await node.directory.live_push_url(serial)
         return own or settings.rtmp_url
 
-    service = LiveService(settings, signal.state, node.directory, media, push_url=push_url)
+    service = LiveService(settings, signal.state, node.directory, media, push_url=push_url,
+                          storage=node.storage)
     signal.room_hooks.append(service.watch)
     node.services.append(service)
     node.metrics.add(service.metrics)

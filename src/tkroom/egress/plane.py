@@ -23,8 +23,10 @@ from tkroom.egress.eventlog import EVENTS, EventLog
 from tkroom.egress.jobs import DONE, JOB, Job, JobPool, PoolSettings, write_job
 from tkroom.media.recording import RecordingJob
 from tkroom.metrics import Metric, egress_families
+from tkroom.rooms.playback import KEPT_PAGE
 from tkroom.rooms.scene import log_end, parse_log
 from tkroom.state.base import RoomState
+from tkroom.storage.base import Storage, record_key
 
 log = logging.getLogger("tkroom.egress")
 
@@ -65,11 +67,12 @@ def _pages(folder: Path) -> list[str]:
 class EgressPlane:
     """Event logs and compositor jobs for the recordings of this node."""
 
-    def __init__(self, settings: EgressSettings, directory: RoomDirectory,
-                 state: RoomState) -> None:
+    def __init__(self, settings: EgressSettings, directory: RoomDirectory, state: RoomState,
+                 storage: Storage) -> None:
         self.settings = settings
         self.directory = directory
         self.state = state
+        self.storage = storage
         self.logs: dict[str, EventLog] = {}
         self.pool = JobPool(settings.record_dir, PoolSettings(
             workers=settings.workers, attempts=settings.attempts, retry_s=settings.retry_s,
@@ -80,7 +83,8 @@ class EgressPlane:
     async def recording_started(self, job: RecordingJob) -> None:
         info = await self.directory.room(job.serial)
         ev = EventLog(self.state, job.serial, job.folder, job.started,
-                      info.public() if info is not None else {}, pages=self.directory)
+                      info.public() if info is not None else {}, pages=self.directory,
+                      storage=self.storage)
         await ev.start()
         self.logs[job.id] = ev
 
@@ -111,56 +115,97 @@ class EgressPlane:
                 job.records[kind] = known[kind]
                 continue
             job.records[kind] = await self.directory.add_record(
-                serial=serial, path=str(folder / name), starttime=started_ms // 1000,
+                serial=serial, path=record_key(serial, recording, name),
+                starttime=started_ms // 1000,
                 title=title, kind=kind, recordid=f"{recording}-{rtype}", state=PROCESSING,
                 recording=recording, files=files)
         await asyncio.to_thread(write_job, folder, job)
         self.pool.submit(folder)
         return job
 
+    def _key(self, job: Job, name: str) -> str:
+        return record_key(job.serial, job.recording, name)
+
     async def _finished(self, folder: Path, job: Job) -> None:
-        """Register the job's outcome (idempotent: a restart may do it again)."""
+        """Store the job's outputs and register its outcome (idempotent: a restart may do it
+        again, after the local copies went)."""
         known = {r["recordid"]: r for r in await self.directory.records_of(job.recording)}
-        pages = _pages(folder)
         ev_rid, mixed_rid = job.records.get("events", ""), job.records.get("mixed", "")
+        listed = known.get(ev_rid, {}).get("files", [])
+        pages = sorted(set(_pages(folder)) | {n for n in listed if KEPT_PAGE.match(n)})
         if job.state == DONE:
             outputs: dict[str, Any] = job.result.get("outputs", {})
             duration = int(job.result.get("duration_ms", 0))
-            media = [n for n in (COMPOSITE, AUDIO) if n in outputs]
+            stored = await self._store(folder, job, [*sorted(outputs), EVENTS, *pages])
+            media = [n for n in (COMPOSITE, AUDIO) if n in stored]
             for name, out in sorted(outputs.items()):
                 uid = out.get("userid")
-                if not uid:
+                if not uid or name not in stored:
                     continue
-                rid = f"{job.recording}-1-{len(known)}-{name}"[:64]
-                if any(r["path"] == str(folder / name) for r in known.values()):
+                key = self._key(job, name)
+                if any(r["path"] in (key, str(folder / name)) for r in known.values()):
                     continue
                 rid = await self.directory.add_record(
-                    serial=job.serial, path=str(folder / name), starttime=job.starttime_ms // 1000,
-                    duration_ms=duration, size=int(out.get("size", 0)), title=uid,
-                    kind="publisher", userid=uid, recordid=rid, state=PROCESSING,
-                    recording=job.recording,
-                    files=[name, *([AUDIO] if AUDIO in outputs else [])])
-                known[rid] = {"recordid": rid, "path": str(folder / name)}
+                    serial=job.serial, path=key, starttime=job.starttime_ms // 1000,
+                    duration_ms=duration, size=stored[name], title=uid, kind="publisher",
+                    userid=uid, recordid=f"{job.recording}-1-{len(known)}-{name}"[:64],
+                    state=PROCESSING, recording=job.recording,
+                    files=[name, *([AUDIO] if AUDIO in stored else [])])
+                known[rid] = {"recordid": rid, "path": key}
                 await self.directory.update_record(rid, state=READY)
             if mixed_rid:
                 await self.directory.update_record(
-                    mixed_rid, state=READY, size=int(outputs.get(COMPOSITE, {}).get("size", 0)),
-                    duration_ms=duration, files=media)
+                    mixed_rid, state=READY, size=stored.get(COMPOSITE, 0), duration_ms=duration,
+                    files=media, path=self._key(job, COMPOSITE))
             if ev_rid:
-                size = (folder / EVENTS).stat().st_size if (folder / EVENTS).exists() else 0
-                await self.directory.update_record(ev_rid, state=READY, duration_ms=duration,
-                                                   size=size, files=[EVENTS, *media, *pages])
+                await self.directory.update_record(
+                    ev_rid, state=READY, duration_ms=duration, size=stored.get(EVENTS, 0),
+                    files=[n for n in (EVENTS, *media, *pages) if n in stored],
+                    path=self._key(job, EVENTS))
             if not self.settings.keep_sources:
                 await asyncio.to_thread(_drop_sources, folder)
         else:
+            duration = await asyncio.to_thread(_log_length, folder)
+            stored = await self._store(folder, job, [EVENTS, *pages])
             if mixed_rid:
                 await self.directory.update_record(mixed_rid, state=FAILED_STATE,
-                                                   reason=job.reason)
+                                                   reason=job.reason,
+                                                   path=self._key(job, COMPOSITE))
             if ev_rid:  # the board and the chat still play
-                duration = await asyncio.to_thread(_log_length, folder)
+                if duration == 0:  # a re-run after the local log went: what was registered
+                    duration = int(known.get(ev_rid, {}).get("duration_ms", 0))
                 await self.directory.update_record(ev_rid, state=READY, reason=job.reason,
                                                    duration_ms=duration,
-                                                   files=[EVENTS, *pages])
+                                                   size=stored.get(EVENTS, 0),
+                                                   files=[n for n in (EVENTS, *pages)
+                                                          if n in stored],
+                                                   path=self._key(job, EVENTS))
+        await self._drop_stored(folder, job, stored)
+
+    async def _store(self, folder: Path, job: Job, names: list[str]) -> dict[str, int]:
+        """Put each output into the storage (a no-op for a folder backend whose own file it
+        is); answers the size of each one stored. A name whose local copy is gone but whose
+        object exists was stored by an earlier run."""
+        sizes: dict[str, int] = {}
+        for name in dict.fromkeys(names):
+            key, local = self._key(job, name), folder / name
+            if await asyncio.to_thread(local.is_file):
+                sizes[name] = await self.storage.put_file(key, local)
+            elif (size := await self.storage.size(key)) is not None:
+                sizes[name] = size
+            else:
+                log.warning("recording %s: %s is neither here nor stored", folder.name, name)
+        return sizes
+
+    async def _drop_stored(self, folder: Path, job: Job, stored: dict[str, int]) -> None:
+        """The local copies of what went to another place (S3, a shared folder elsewhere):
+        the recording's folder keeps only its sources (``egress_keep_sources``) and
+        ``job.json``."""
+        for name in stored:
+            local = folder / name
+            there = await self.storage.local_path(self._key(job, name))
+            if there is None or not await asyncio.to_thread(_same_file, there, local):
+                await asyncio.to_thread(local.unlink, missing_ok=True)
 
     # ---- service --------------------------------------------------------------------------
 
@@ -203,6 +248,11 @@ def _drop_sources(folder: Path) -> None:
         mjr.unlink(missing_ok=True)
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """The same name (a hard link of the object is still a copy to drop)."""
+    return a.resolve() == b.resolve()
+
+
 def _first_line(path: Path) -> str:
     with open(path, encoding="utf-8") as f:
         return f.readline()
@@ -221,7 +271,7 @@ def install_egress(node: Any, state: RoomState, media: Any) -> EgressPlane:
     ``tkroom.node.Node`` whose room state is ``state``. Call before ``node.start()``, after
     ``install_media``."""
     settings = EgressSettings.from_settings(node.settings, media.service.recorder.record_dir)
-    plane = EgressPlane(settings, node.directory, state)
+    plane = EgressPlane(settings, node.directory, state, node.storage)
     media.service.recorder.listeners.append(plane)
     media.service.recorder.legacy = False
     node.services.append(plane)

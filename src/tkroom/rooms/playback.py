@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 
 SHOW_PAGE_ID = "DocumentFilePage_ShowPage"
 MAX_FILES = 1000  # courseware files one lesson can name (the room's file limit is far lower)
+# a courseware page a recording kept: ``page-<fileid>_<page>.jpg`` among its files
+KEPT_PAGE = re.compile(r"^page-(\d+_\d+)\.jpg$")
 
 
 def shown_files(lines: Iterable[str]) -> set[int]:

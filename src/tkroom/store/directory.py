@@ -17,8 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tkroom.directory import RoomInfo
-from tkroom.rooms.courseware import DONE, is_output, output_dir, page_name
+from tkroom.rooms.courseware import DONE, is_output, page_name
 from tkroom.rooms.entry import check_entry
+from tkroom.storage.base import pages_prefix
 from tkroom.store.loginkeys import check_login_key
 from tkroom.store.models import (
     AnswerCard,
@@ -231,14 +232,14 @@ class SqlRoomDirectory:
         return url if isinstance(url, str) else ""
 
     async def page_image(self, serial: str, fileid: int, page: int) -> str | None:
-        """A converted page of a file of the room's enterprise, if on this node's disk."""
+        """The storage key of a converted page of a file of the room's enterprise."""
         async with self.sessions() as s:
             room = await s.get(Room, serial)
             f = await s.get(File, fileid) if room is not None and 0 < fileid < 2**31 else None
         if f is None or room is None or f.companyid != room.companyid or \
                 not (f.conversion and f.status == DONE and is_output(page_name(page), f.pagenum)):
             return None
-        return str(output_dir(f.path) / page_name(page))
+        return pages_prefix(f.path) + page_name(page)
 
 
 async def _stay(s: AsyncSession, sid: str) -> LoginEvent | None:

@@ -25,7 +25,9 @@ class RecordRepo:
         state: int = 1, recording: str = "", files: list[str] | None = None,
     ) -> str:
         """Register an output (kind 'events' 0, 'publisher' 1 or 'mixed' 8); answers its
-        recordid. ``files``: the names beside ``path`` its token also downloads."""
+        recordid. ``path``: the storage key of its main file (``storage.record_key``; an
+        absolute path in rows written before storage); ``files``: the names beside it (same
+        key prefix) its token also downloads."""
         if kind not in KINDS:
             raise ValueError("kind is 'events', 'publisher' or 'mixed'")
         rid = recordid or secrets.token_hex(12)
@@ -39,9 +41,10 @@ class RecordRepo:
         return rid
 
     async def update(self, recordid: str, **fields: Any) -> dict[str, Any] | None:
-        """Change an output's ``state``, ``reason``, ``size``, ``duration_ms``, ``files``;
-        answers the row (as a dict) or None when it is gone."""
-        allowed = {"state", "reason", "size", "duration_ms", "files"}
+        """Change an output's ``state``, ``reason``, ``size``, ``duration_ms``, ``files``,
+        ``path`` (its storage key once stored); answers the row (as a dict) or None when it is
+        gone."""
+        allowed = {"state", "reason", "size", "duration_ms", "files", "path"}
         async with self.sessions() as s:
             row = await s.get(Record, recordid)
             if row is None:

@@ -204,7 +204,8 @@ ANSWERS = {
                      'playpath_mp4, https_playpath_mp4, playpath_m4a, https_playpath_m4a, state, reason?}]}`: '
                      'one entry per output (`recordtype` 0 event playback: `playpath` is the playback page; '
                      '1 a user\'s MP4, 8 the merged MP4: `playpath` is the MP4). `state` 0 processing (the '
-                     'media paths are empty until made; `progress` 0..1), 1 ready, 2 failed (`reason`). '
+                     'media paths are empty until made; `progress` 0..1 from the node making it), 1 ready, '
+                     '2 failed (`reason`). '
                      'See docs/recordings.md',
     "getlogininfo": '`{"result": 0, "logininfo": [{userid, nickname, userrole, entertime, outtime, duration, '
                     'entertime_ms, outtime_ms, online, clienttype, devicetype, ipaddress}]}` oldest first; '

@@ -11,10 +11,12 @@ from typing import Any
 from sqlalchemy import select
 
 from tkroom.errors import CodeError
+from tkroom.storage.base import record_key
 from tkroom.store.models import ChatMessage, Record, Room
 from tkroom.webapi.registry import Call, Param, method
 from tkroom.webapi.rooms import SERIAL, SERIAL_CODES
 
+JOB = "job.json"  # the compositor's job in a recording's folder (tkroom.egress.jobs.JOB)
 TIME_PARAMS = (Param("starttime", "integer", doc="from, Unix seconds"),
                Param("endtime", "integer", doc="to, Unix seconds"))
 
@@ -105,16 +107,25 @@ async def getrecordlist(call: Call) -> dict[str, Any]:
         raise CodeError(4105, "No recording")
     base = str(call.request.base_url).rstrip("/")
     out = [record_entry(base, r) for r in rows]
+    data = call.state.settings.data_dir
     for entry, r in zip(out, rows, strict=True):
-        if r.state == 0 and r.files is not None:
-            entry["progress"] = await asyncio.to_thread(_progress, Path(r.path).parent)
+        if r.state == 0 and r.files is not None and r.recording:
+            # the recording's folder on the node making it: <data>/media/records/<serial>/<id>/
+            job = data / record_key(r.serial, r.recording, JOB)
+            progress = await asyncio.to_thread(_progress, job)
+            if progress is not None:
+                entry["progress"] = progress
     return {"recordlist": out}
 
 
-def _progress(folder: Path) -> float:
-    """How far the compositor is (its ``job.json``, docs/recordings.md); 0 before it starts."""
+
+def _progress(job: Path) -> float | None:
+    """How far the compositor is (its ``job.json`` in the recording's folder, on the node
+    making it; docs/recordings.md); 0 before it starts; None on another node."""
     try:
-        p = json.loads((folder / "job.json").read_text(encoding="utf-8")).get("progress", 0)
-    except (OSError, ValueError, AttributeError):
+        p = json.loads(job.read_text(encoding="utf-8")).get("progress", 0)
+    except OSError:
+        return None
+    except (ValueError, AttributeError):
         return 0.0
     return float(p) if isinstance(p, int | float) and 0 <= p <= 1 else 0.0

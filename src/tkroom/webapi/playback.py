@@ -1,7 +1,7 @@
 """What the playback page (``/playback/<recordid>/<token>``, docs/recordings.md) needs to play
 a recorded lesson: the record's title and times, the download URLs of its event log and of the
-media that exist (``composite.mp4``, else ``audio.m4a``), the courseware pages the recording
-kept (``page-<fileid>_<page>.jpg``, linked in by the egress plane's event log) and, for pages it
+media its record lists (``composite.mp4``, else ``audio.m4a``; stored, so any node of a cluster
+answers alike), the courseware pages the recording kept (``page-<fileid>_<page>.jpg``) and, for pages it
 did not keep, the courseware files the lesson showed, with their page images (the log names
 files by id only). The record's random token grants all of it, as it grants the downloads, and
 nothing more: a file the lesson never showed is not listed."""
@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from tkroom import codes
-from tkroom.rooms.playback import shown_files
+from tkroom.rooms.playback import KEPT_PAGE, shown_files
+from tkroom.storage.base import Storage, StorageError
 from tkroom.store.models import File, Record, Room
 from tkroom.webapi.files import file_entry
 
@@ -33,35 +35,45 @@ AUDIO = "audio.m4a"
 NO_DATA = int(codes.WebAPI.NO_MATCHING_DATA)
 DB_ERROR = int(codes.WebAPI.DATABASE_ERROR)
 _HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-_SHOWN_CACHE = 256  # event logs whose shown files are remembered (by path, size and time)
-_shown: dict[tuple[str, int, int], frozenset[int]] = {}
+_SHOWN_CACHE = 256  # event logs whose shown files are remembered (by key and size)
+_shown: dict[tuple[str, int], frozenset[int]] = {}
 
 
-PAGE_RE = re.compile(r"^page-(\d+_\d+)\.jpg$")
+def record_file_key(row: Record, name: str) -> str:
+    """The storage key of one of a record's files: beside its main output (``Record.path``,
+    a key, or an absolute path in rows written before storage, which a folder opens as is)."""
+    return row.path.rsplit("/", 1)[0] + "/" + name
 
 
-def record_folder(row: Record) -> Path:
-    """The folder holding a recording's files (the download route's: beside ``path``)."""
-    return Path(row.path).parent
+def _read_shown(path: Path) -> frozenset[int]:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return frozenset(shown_files(f))
 
 
-def _listed(row: Record, folder: Path) -> set[str]:
-    """The names of the record's files that its token downloads and that exist now."""
-    return {n for n in row.files or [] if "/" not in n and (folder / n).is_file()}
-
-
-def _shown_in(path: Path) -> frozenset[int]:
-    """``shown_files`` of a log, read once per version of the file (a long lesson's log is
-    tens of megabytes; the page asks at each opening)."""
-    st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    if key not in _shown:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            ids = frozenset(shown_files(f))
-        if len(_shown) >= _SHOWN_CACHE:
-            _shown.pop(next(iter(_shown)))
-        _shown[key] = ids
-    return _shown[key]
+async def _shown_in(storage: Storage, key: str) -> frozenset[int] | None:
+    """``shown_files`` of a stored log, read once per version of it (a long lesson's log is
+    tens of megabytes; the page asks at each opening; a log only grows); None when there is
+    no log. On S3 the log is fetched into a temporary file to be read."""
+    size = await storage.size(key)
+    if size is None:
+        return None
+    cached = _shown.get((key, size))
+    if cached is not None:
+        return cached
+    local = await storage.local_path(key)
+    if local is not None:
+        ids = await asyncio.to_thread(_read_shown, local)
+    else:
+        tmp = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="tkroom-log-"))
+        try:
+            await storage.fetch(key, tmp / EVENTS)
+            ids = await asyncio.to_thread(_read_shown, tmp / EVENTS)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, tmp, True)
+    if len(_shown) >= _SHOWN_CACHE:
+        _shown.pop(next(iter(_shown)))
+    _shown[(key, size)] = ids
+    return ids
 
 
 async def find_record(sessions: async_sessionmaker, ident: str, token: str) -> Record | None:
@@ -102,14 +114,17 @@ async def playback_info(request: Request) -> Response:
         return _answer(DB_ERROR, 500)
     if row is None:
         return _answer(NO_DATA, 404)
-    folder = record_folder(row)
-    present = await asyncio.to_thread(_listed, row, folder)
-    shown: frozenset[int] = frozenset()
+    # what the record's token downloads, as the egress plane listed it (stored by then)
+    present = {n for n in row.files or [] if "/" not in n}
+    shown: frozenset[int] | None = None
     if EVENTS in present:
         try:
-            shown = await asyncio.to_thread(_shown_in, folder / EVENTS)
-        except OSError:
+            shown = await _shown_in(state.storage, record_file_key(row, EVENTS))
+        except (OSError, StorageError):
             log.warning("playback %s: the event log cannot be read", row.recordid)
+            shown = frozenset()
+        if shown is None:  # not made (yet) or not stored: no log to play
+            present.discard(EVENTS)
     files: list[File] = []
     if shown:
         try:
@@ -133,7 +148,7 @@ async def playback_info(request: Request) -> Response:
         # 0: the outputs are still being made; a reason: making them failed (not said why here)
         "state": row.state, "video_failed": bool(row.reason),
         "events": where(EVENTS), "video": where(VIDEO), "audio": where(AUDIO),
-        "pages": {m.group(1): url + n for n in sorted(present) if (m := PAGE_RE.match(n))},
+        "pages": {m.group(1): url + n for n in sorted(present) if (m := KEPT_PAGE.match(n))},
         "files": [file_entry(base, f) for f in files],
     }
     return JSONResponse(body, headers=_HEADERS)
