@@ -33,7 +33,6 @@ def test_progress_never_claims_done_before_the_end():
 
 
 def test_output_names():
-    assert str(cw.output_dir("/d/files/3/ab_deck.pptx")) == "/d/files/3/ab_deck.pptx.pages"
     assert cw.page_name(12) == "page-12.jpg" and cw.thumb_name(1) == "thumb-1.jpg"
     assert cw.is_output("page-3.jpg", 3) and cw.is_output("thumb-1.jpg", 3)
     assert cw.is_output(cw.PDF_NAME, 1)

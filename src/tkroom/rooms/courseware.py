@@ -8,7 +8,6 @@ it and the download route that serves its pages agree on every name and number.
 from __future__ import annotations
 
 import re
-from pathlib import PurePath
 
 # ``status`` of a file in getroomfile, as the original platform numbers them.
 QUEUED, DONE, FAILED, CONVERTING = 0, 1, 2, 3
@@ -62,12 +61,6 @@ def progress(done: int, total: int, start: int = 0) -> int:
     if total <= 0:
         return start
     return min(99, start + (99 - start) * done // total)
-
-
-def output_dir(source_path: str) -> PurePath:
-    """Where a document's pages and PDF live: beside its source, named after it."""
-    p = PurePath(source_path)
-    return p.with_name(p.name + ".pages")
 
 
 def page_name(n: int) -> str:

@@ -44,7 +44,7 @@ from tkroom.webapi import (  # noqa: F401 - registers every method
 )
 from tkroom.webapi.openapi import openapi_document
 from tkroom.webapi.params import MAX_ID, parse
-from tkroom.webapi.playback import playback_info
+from tkroom.webapi.playback import playback_info, record_file_key
 from tkroom.webapi.registry import METHODS, Call
 from tkroom.webapi.state import ApiState
 
@@ -149,7 +149,7 @@ async def download_record_file(request: Request) -> Response:
     def pick(row: Record) -> tuple[str, str] | None:
         if part not in (row.files or []) or "/" in part or part.startswith("."):
             return None
-        return row.path.rsplit("/", 1)[0] + "/" + part, part
+        return record_file_key(row, part), part
 
     return await _download(request, Record, _record_id, pick, RECORD_HEADERS)
 
