@@ -153,7 +153,7 @@ def test_a_class_across_two_nodes_survives_a_node_and_a_janus(cluster: Cluster, 
         teacher.click("av-on")
         teacher.click("stage-on", a_id)
 
-        # Who plays whom: the students the teacher (node A → node B), the teacher Ann on stage.
+        # Who plays whom: both students the teacher (node A → node B); the teacher and Bob Ann, on stage.
         pairs = [(ann, t_id), (bob, t_id), (bob, a_id), (teacher, a_id)]
         for p, uid in pairs:
             p.decodes(uid, 15, 60)
