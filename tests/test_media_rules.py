@@ -116,3 +116,18 @@ def test_a_refused_claim_answers_as_the_room_limits_always_did() -> None:
         check_claim(room, StreamKey("a", "audio"), streams.AUDIO_FULL)
     assert e.value.code == 133 and "at most 3 audio streams" in str(e.value)
     assert code(lambda: check_claim(room, v, streams.TAKEN)) == 2601
+
+
+def test_a_claim_of_ones_own_stream_on_another_node_is_taken_over() -> None:
+    """The rule the Redis script mirrors: the user's session moved to node B (A was killed)."""
+    claims = {"t:video:default": streams.StreamClaim("t", "A", True, False),
+              "u:video:default": streams.StreamClaim("u", "A", True, False)}
+    moved = streams.StreamClaim("t", "B", True, False)
+    assert streams.claim(claims, "t:video:default", moved, 2, 0) is None  # not "video": replaces
+    assert claims["t:video:default"] == moved
+    assert streams.claim(claims, "t:video:default", moved, 5, 0) == streams.TAKEN  # same node
+    other = streams.StreamClaim("x", "C", True, False)
+    assert streams.claim(claims, "t:video:default", other, 5, 0) == streams.TAKEN  # another user
+    back = streams.StreamClaim("t", "A", True, False)
+    assert streams.claim(claims, "t:video:default", back, -1, 0, take_over=False) == streams.TAKEN
+    assert claims["t:video:default"] == moved

@@ -433,6 +433,26 @@ async def test_stream_claims_on_two_nodes_hold_the_limit_together(two_nodes):
     assert await b.release_stream("r", theirs)
 
 
+async def test_a_member_who_moved_takes_over_the_claim_of_their_stream(two_nodes):
+    """The teacher's node is killed and her session resumes on the other node: her stream's
+    claim, still held by the dead node until the sweep, does not refuse her publishing again
+    there (2601); another user's stream, or a node putting back its claims, never takes one."""
+    a, b = two_nodes
+    assert await a.claim_stream("r", "t:video:default", "t", True, False, 1, 0) is None
+    assert await b.claim_stream("r", "t:video:default", "intruder", True, False, 5, 0) == "taken"
+    assert await a.claim_stream("r", "t:video:default", "t", True, False, 5, 0) == "taken"
+    assert await b.claim_stream("r", "t:video:default", "t", True, False, 1, 0) is None
+    claims = await b.stream_claims("r")
+    assert list(claims) == ["t:video:default"] and claims["t:video:default"].node == "node1"
+    assert not await a.release_stream("r", "t:video:default")   # the old node's late release
+    await a._reclaim_streams()                                   # or its pause ending
+    assert (await b.stream_claims("r"))["t:video:default"].node == "node1"
+    assert not await a.redis.hexists(f"{a.g}sn:node0", a._room("r"))
+    assert await b.claim_stream("r", "u:video:default", "u", True, False, 1, 0) == "video"
+    assert await b.release_stream("r", "t:video:default")
+    assert await b.stream_claims("r") == {}
+
+
 async def test_a_dead_nodes_claims_go_in_the_sweep_of_its_sessions(redis_url):
     prefix = f"c{secrets.token_hex(4)}"
     dead = RedisState(redis_url, prefix=prefix, node="dead", heartbeat=0.05)

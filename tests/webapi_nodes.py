@@ -9,6 +9,7 @@ database per session), otherwise one started from Debian's binaries in a temp fo
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import glob
 import os
 import secrets
@@ -116,6 +117,13 @@ async def _pg_admin(url: str, sql: str) -> None:
         await conn.close()
 
 
+def pg_admin(url: str, sql: str) -> None:
+    """``_pg_admin`` from synchronous code, even where an event loop runs in this thread
+    (sync Playwright keeps one in the main thread)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _pg_admin(url, sql)).result(60)
+
+
 class NodeThread:
     """A Node running on its own loop in a daemon thread."""
 
@@ -184,11 +192,11 @@ def own_pg_url(pg_url: str) -> Iterator[str]:
     """A database of its own (on the session's server), for tests whose node must be alone on it."""
     admin = pg_url.rsplit("/", 1)[0] + "/postgres"
     name = f"tkroom_t_{secrets.token_hex(4)}"
-    asyncio.run(_pg_admin(admin, f'CREATE DATABASE "{name}"'))
+    pg_admin(admin, f'CREATE DATABASE "{name}"')
     try:
         yield admin.rsplit("/", 1)[0] + "/" + name
     finally:
-        asyncio.run(_pg_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        pg_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -7,10 +7,7 @@ resumes her session on the other node, and publishes and subscribes again there.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -18,6 +15,7 @@ import httpx
 import pytest
 
 from browser.classnode import PASSWORDS
+from browser.servenodes import Serve, plays_again, video_sub
 from browser.test_classroom_e2e import (  # noqa: F401 - fixtures
     Person,
     browser_ns,
@@ -26,42 +24,9 @@ from browser.test_classroom_e2e import (  # noqa: F401 - fixtures
     ns_playwright,
     wait_until,
 )
-from tkroom.media.netns import NetNamespace
-from webapi_nodes import SRC, free_port, port_open, tkroom
-from webapi_nodes import wait_for as wait_port
+from webapi_nodes import free_port, tkroom
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
-
-
-class Serve:
-    """``tkroom serve`` started inside ``ns`` with the cluster's signal URLs, own first."""
-
-    def __init__(self, ns: NetNamespace, args: list[str], port: int, signal_port: int,
-                 signal_urls: list[str]) -> None:
-        self.port, self.signal_port = port, signal_port
-        urls = [a for u in signal_urls for a in ("--signal-url", u)]
-        with ns.entered():
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tkroom", "serve", "--host", "127.0.0.1", "--port", str(port),
-                 "--signal-port", str(signal_port), *urls, *args],
-                env={**os.environ, "PYTHONPATH": SRC}, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL)
-            wait_port(lambda: port_open("127.0.0.1", port) or self.proc.poll() is not None, 60,
-                      what="tkroom serve")
-        assert self.proc.poll() is None, "tkroom serve exited"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
 
 
 @pytest.fixture
@@ -87,32 +52,6 @@ def two_nodes(netns, janus_url, redis_url, tmp_path) -> Iterator[tuple[Serve, Se
     finally:
         a.stop()
         b.stop()
-
-
-def video_sub(person: Person, userid: str) -> str | None:
-    """The subscription id through which the page plays ``userid``'s camera."""
-    return person.eval("""(u) => { const s = [...tkroomPage.room.subs.values()]
-        .find((x) => x.info.userId === u && x.info.type === 'video'); return s ? s.subscriptionId : null; }""",
-                       userid)
-
-
-def plays_again(person: Person, userid: str, old_sub: str | None, within: float = 60.0) -> None:
-    """A new subscription to ``userid``'s camera and microphone: frames decoded, sound played,
-    the tile showing the new track and its clock running."""
-    wait_until(lambda: (s := video_sub(person, userid)) and s != old_sub, within,
-               f"a new subscription to {userid}")
-    frames = person.decodes(userid, 15, within)["framesDecoded"]
-    wait_until(lambda: person.stats(userid).get("framesDecoded", 0) > frames + 15, 30,
-               f"frames of {userid} advancing")
-    person.hears(userid, within)
-    tile = f'.tile[data-userid="{userid}"] video'
-    assert person.eval(f"""() => {{ const v = document.querySelector('{tile}');
-        const sub = [...tkroomPage.room.subs.values()].find((x) => x.subscriptionId === '{video_sub(person, userid)}');
-        return sub.pc.getReceivers().some((r) => r.track === v.srcObject.getVideoTracks()[0]); }}"""), \
-        "the tile shows the new subscription's track"
-    t0 = person.eval(f"document.querySelector('{tile}').currentTime")
-    wait_until(lambda: person.eval(f"document.querySelector('{tile}').currentTime") > t0 + 0.5, 30,
-               f"{userid}'s video playing")
 
 
 def test_teacher_fails_over_to_the_other_node(two_nodes, browser_ns):  # noqa: F811

@@ -30,16 +30,21 @@ class StreamClaim:
 
 
 def claim(claims: dict[str, StreamClaim], stream_id: str, new: StreamClaim,
-          maxvideo: int, maxaudio: int) -> Refusal | None:
+          maxvideo: int, maxaudio: int, *, take_over: bool = True) -> Refusal | None:
     """Record ``new`` under ``stream_id`` when the limits allow it (None), else say why not
-    (nothing changes)."""
-    if stream_id in claims:
+    (nothing changes). The same user's claim of the stream through another node is taken over
+    (``take_over``): a user has one session in a class, so that claim is the stale one of a
+    session that moved to ``new.node`` (its node killed: the claim would otherwise refuse the
+    stream, 2601, until that node is swept as dead). A node putting back its own claims
+    (``take_over=False``) never takes one from the node its member moved to."""
+    held = claims.get(stream_id)
+    if held is not None and not (take_over and held.userid == new.userid
+                                 and held.node != new.node):
         return TAKEN
-    if new.has_video and maxvideo >= 0 and \
-            sum(c.has_video for c in claims.values()) >= maxvideo:
+    others = [c for sid, c in claims.items() if sid != stream_id]
+    if new.has_video and maxvideo >= 0 and sum(c.has_video for c in others) >= maxvideo:
         return VIDEO_FULL
-    if new.has_audio and maxaudio > 0 and \
-            sum(c.has_audio for c in claims.values()) >= maxaudio:
+    if new.has_audio and maxaudio > 0 and sum(c.has_audio for c in others) >= maxaudio:
         return AUDIO_FULL
     claims[stream_id] = new
     return None

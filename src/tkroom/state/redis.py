@@ -777,7 +777,7 @@ class RedisState:
                            has_audio: bool, maxvideo: int, maxaudio: int) -> Refusal | None:
         refused = await self._run("CLAIM_STREAM", self.g, self._room(serial), stream_id, userid,
                                   self.node, "1" if has_video else "0",
-                                  "1" if has_audio else "0", maxvideo, maxaudio)
+                                  "1" if has_audio else "0", maxvideo, maxaudio, "1")
         if refused:
             return str(refused)
         self._claims[(serial, stream_id)] = (userid, has_video, has_audio)
@@ -810,7 +810,7 @@ class RedisState:
         their stream id was claimed anew elsewhere meanwhile."""
         for (serial, stream_id), (userid, v, a) in list(self._claims.items()):
             await self._run("CLAIM_STREAM", self.g, self._room(serial), stream_id, userid,
-                            self.node, "1" if v else "0", "1" if a else "0", -1, 0)
+                            self.node, "1" if v else "0", "1" if a else "0", -1, 0, "0")
 
 
 _STREAM_SCRIPTS = ("CLAIM_STREAM", "RELEASE_STREAM", "RELEASE_STREAMS",

@@ -719,23 +719,33 @@ local function unindex(G, R, node)
 end
 """
 
-# ARGV: G, R, stream id, userid, node, has_video, has_audio, maxvideo, maxaudio
+# ARGV: G, R, stream id, userid, node, has_video, has_audio, maxvideo, maxaudio, take_over
 # -> nil when admitted, else 'taken', 'video' or 'audio' (``streams.claim``)
 CLAIM_STREAM = _STREAMS + """
 local G, R, sid, node = ARGV[1], ARGV[2], ARGV[3], ARGV[5]
 local v, a = ARGV[6] == '1', ARGV[7] == '1'
 local maxvideo, maxaudio = tonumber(ARGV[8]), tonumber(ARGV[9])
-if redis.call('HEXISTS', R .. 'sc', sid) == 1 then return 'taken' end
+local held = redis.call('HGET', R .. 'sc', sid)
+local from = nil
+if held then
+  local hnode, _, _, huid = claim_of(held)
+  if ARGV[10] ~= '1' or huid ~= ARGV[4] or hnode == node then return 'taken' end
+  from = hnode
+end
 local nv, na = 0, 0
-for _, c in ipairs(redis.call('HVALS', R .. 'sc')) do
-  local _, cv, ca = claim_of(c)
-  if cv then nv = nv + 1 end
-  if ca then na = na + 1 end
+local all = redis.call('HGETALL', R .. 'sc')
+for i = 1, #all, 2 do
+  if all[i] ~= sid then
+    local _, cv, ca = claim_of(all[i + 1])
+    if cv then nv = nv + 1 end
+    if ca then na = na + 1 end
+  end
 end
 if v and maxvideo >= 0 and nv >= maxvideo then return 'video' end
 if a and maxaudio > 0 and na >= maxaudio then return 'audio' end
 redis.call('HSET', R .. 'sc', sid, node .. '\\t' .. (v and '1' or '0') .. (a and '1' or '0') ..
            '\\t' .. ARGV[4])
+if from then unindex(G, R, from) end
 redis.call('HINCRBY', G .. 'sn:' .. node, R, 1)
 redis.call('SADD', G .. 'snodes', node)
 return false
