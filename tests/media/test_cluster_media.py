@@ -7,8 +7,12 @@ enterprise: a class lands on its enterprise's own server, never on another's."""
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import signal
 import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,7 +31,9 @@ from tkroom.config import Settings
 from tkroom.errors import CodeError
 from tkroom.media.janus_process import JanusSettings, janus_argv, write_config
 from tkroom.media.netns import NetNamespace
+from tkroom.media.placement import node_of
 from tkroom.media.plane import MediaPlane
+from tkroom.media.servers import static_name
 from tkroom.media.videoroom import VideoRoom
 from tkroom.node import Node
 from tkroom.planes import build_node
@@ -71,17 +77,21 @@ class Cluster:
 
 @asynccontextmanager
 async def cluster(tmp: Path, redis_url: str, janus_urls: list[str], n: int = 2,
-                  enterprises: int = 1) -> AsyncIterator[Cluster]:
+                  enterprises: int = 1, prefix: str = "",
+                  heartbeat: float = 0.2) -> AsyncIterator[Cluster]:
     """``n`` nodes on one data folder (one SQLite store, one secret) and one Redis (a fresh
-    key prefix), each with a media plane on ``janus_urls``; ``enterprises`` enterprises."""
-    prefix = f"t{secrets.token_hex(4)}"
+    key prefix), each with a media plane on ``janus_urls``, each node listing them in another
+    order (the servers' names must not depend on it); ``enterprises`` enterprises."""
+    prefix = prefix or f"t{secrets.token_hex(4)}"
     nodes: list[Node] = []
     try:
-        for _ in range(n):
+        for i in range(n):
+            k = i % max(len(janus_urls), 1)
             settings = Settings(host="127.0.0.1", port=0, signal_port=free_port(), data_dir=tmp,
                                 throttle_base_s=0.001, throttle_max_s=0.01,
-                                janus_urls=janus_urls, embedded_janus=False, media_sync_s=0.2)
-            state = open_state(redis_url, prefix=prefix, grace=5.0, heartbeat=0.2)
+                                janus_urls=janus_urls[k:] + janus_urls[:k],
+                                embedded_janus=False, media_sync_s=0.2)
+            state = open_state(redis_url, prefix=prefix, grace=5.0, heartbeat=heartbeat)
             node = build_node(settings, state=state, web=False, courseware=False, grace=5.0,
                               sweep_interval=0.05)
             await node.start()
@@ -109,23 +119,43 @@ class Member:
         await self.room.leaveroom()
 
 
-async def enter(node: Node, serial: str, userid: str, password: str) -> Member:
+async def enter(node: Node | int, serial: str, userid: str, password: str) -> Member:
+    """A member joined through ``node`` (or the HTTP port of a node in another process)."""
     room = Room()
     room.init("app")
     media = attach(room)
     changed: list[dict[str, Any]] = []
     room.on_server_event(lambda ev, data, s: changed.append(data)
                          if ev == "mediaServerChanged" else None)
-    await room.joinroom("127.0.0.1", node.port, userid, userid,
-                        {"serial": serial, "password": password})
+    await room.joinroom("127.0.0.1", node if isinstance(node, int) else node.port, userid,
+                        userid, {"serial": serial, "password": password})
     return Member(room, media, changed)
+
+
+async def node_process(data: Path, redis_url: str, prefix: str, janus_url: str,
+                       heartbeat: float) -> tuple[asyncio.subprocess.Process, int, str]:
+    """A node of the cluster in a process of its own (to freeze or kill): the process, its
+    HTTP port and its name in the room state."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(Path(__file__).with_name("cluster_media_node.py")), str(data),
+        redis_url, prefix, janus_url, str(heartbeat),
+        stdout=subprocess.PIPE, stdin=subprocess.PIPE)
+    assert proc.stdout is not None
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), 60)
+        _, port, _, name = line.decode().split()
+    except BaseException:
+        proc.kill()
+        await proc.wait()
+        raise
+    return proc, int(port), name
 
 
 async def test_one_videoroom_for_a_class_on_two_nodes(in_netns, netns, tmp_path,
                                                      redis_url) -> None:
     p1, s1 = janus_in(netns, tmp_path / "j1")
     p2, s2 = janus_in(netns, tmp_path / "j2")
-    procs = {"janus-1": p1, "janus-2": p2}
+    procs = {static_name(s1.url): p1, static_name(s2.url): p2}
     members: list[Member] = []
     try:
         async with cluster(tmp_path / "data", redis_url, [s1.url, s2.url]) as c:
@@ -156,7 +186,7 @@ async def test_one_videoroom_for_a_class_on_two_nodes(in_netns, netns, tmp_path,
 
             # the class's Janus dies: the move is decided once and every node follows it
             procs[rec["server"]].kill()
-            other = "janus-2" if rec["server"] == "janus-1" else "janus-1"
+            other = next(name for name in procs if name != rec["server"])
             await until(lambda: all(r.server is not None and r.server.id == other
                                     for r in (c.plane(i).service.rooms[serial]
                                               for i in (0, 1))), 20, "both nodes moved")
@@ -239,6 +269,7 @@ async def test_media_servers_per_enterprise(in_netns, netns, tmp_path, redis_url
     p_own, s_own = janus_in(netns, tmp_path / "own", api_secret="own-s3cret",
                             rtp="35000-39999")
     members: list[Member] = []
+    op = static_name(s_op.url)
     try:
         async with cluster(tmp_path / "data", redis_url, [s_op.url], n=1, enterprises=2) as c:
             mine, theirs = c.envs
@@ -262,22 +293,22 @@ async def test_media_servers_per_enterprise(in_netns, netns, tmp_path, redis_url
             await t2.media.publishVideo()
             state = c.nodes[0].signal.state
             assert (await state.media_room(my_serial))["server"] == "own"
-            assert (await state.media_room(their_serial))["server"] == "janus-1"
+            assert (await state.media_room(their_serial))["server"] == op
             listing = await t2.media.requestServerList()
-            assert {s["serverName"] for s in listing["servers"]} == {"janus-1"}
+            assert {s["serverName"] for s in listing["servers"]} == {op}
             with pytest.raises(CodeError) as e:
                 await t2.media.switchServerByName("own")
             assert e.value.code == 151
             assert {s["serverName"] for s in (await t1.media.requestServerList())["servers"]} \
-                == {"janus-1", "own"}
+                == {op, "own"}
 
             # the operator's server dies: the other enterprise's class waits, it never moves
             # onto the enterprise's own server
             p_op.kill()
-            await until(lambda: not plane.registry.servers["janus-1"].healthy, 10, "down")
+            await until(lambda: not plane.registry.servers[op].healthy, 10, "down")
             await asyncio.sleep(1.5)
             rec = await state.media_room(their_serial)
-            assert rec is not None and rec["server"] == "janus-1"
+            assert rec is not None and rec["server"] == op
             assert plane.service.rooms[their_serial].videoroom is None
             with pytest.raises(CodeError) as e:
                 await t2.media.getStreams()
@@ -358,7 +389,8 @@ async def test_switch_server_by_name_moves_the_class_on_every_node(
             await until(lambda: v.frames_received > 10, 30, "frames before the switch")
             rec = await a.signal.state.media_room(serial)
             assert rec is not None
-            other = "janus-2" if rec["server"] == "janus-1" else "janus-1"
+            other = next(static_name(s.url) for s in (s1, s2)
+                         if static_name(s.url) != rec["server"])
             with pytest.raises(CodeError) as e:  # a student moves nothing
                 await student.media.switchServerByName(other)
             assert e.value.code == 4108
@@ -382,3 +414,67 @@ async def test_switch_server_by_name_moves_the_class_on_every_node(
             await m.media.close()
         stop_process(p1)
         stop_process(p2)
+
+
+@pytest.mark.parametrize("how", ["frozen", "killed"])
+async def test_a_dead_nodes_streams_leave_the_class(in_netns, netns, tmp_path, redis_url,
+                                                    how: str) -> None:
+    """The node of a publishing teacher dies: frozen (``SIGSTOP``, as a machine that hangs:
+    its Janus session stays open, Janus would keep its feed for its 60 s session_timeout) or
+    killed (``SIGKILL``: Janus drops its session at once, but nobody tells the class). The
+    surviving nodes take the teacher's stream out of the class within seconds: each student
+    gets ``onRemoveStream`` (once, when a frozen node's feed is kicked), getStreams no longer
+    lists it and the VideoRoom no longer has it."""
+    p1, s1 = janus_in(netns, tmp_path / "j1")
+    prefix = f"t{secrets.token_hex(4)}"
+    members: list[Member] = []
+    proc: asyncio.subprocess.Process | None = None
+    try:
+        async with cluster(tmp_path / "data", redis_url, [s1.url], prefix=prefix) as c:
+            serial = await c.envs[0].create_room(maxusers=10)
+            proc, port, node_a = await node_process(tmp_path / "data", redis_url, prefix,
+                                                    s1.url, heartbeat=1.0)
+            teacher = await enter(port, serial, "t1", PASSWORDS["chairmanpwd"])
+            members.append(teacher)
+            await teacher.media.publishVideo()
+            gone: dict[str, list[tuple[float, dict[str, Any]]]] = {"s0": [], "s1": []}
+            plays = []
+            for i in (0, 1):
+                m = await enter(c.nodes[i], serial, f"s{i}", PASSWORDS["confuserpwd"])
+                members.append(m)
+                m.room.on_server_event(
+                    lambda ev, d, s, uid=f"s{i}": gone[uid].append((time.monotonic(), d))
+                    if ev == "onRemoveStream" else None)
+                await m.media.waitForStream("t1", "video", within=30)
+                plays.append(await m.media.playVideo("t1"))
+            await until(lambda: all(v.frames_received > 10 for v in plays), 30, "frames")
+            room_b = c.plane(0).service.rooms[serial]
+            assert room_b.videoroom is not None
+            feeds = await room_b.videoroom.publishers()
+            assert [node_of(d) for _, d in feeds] == [node_a], "the feed names its node"
+
+            t0 = time.monotonic()
+            os.kill(proc.pid, signal.SIGSTOP if how == "frozen" else signal.SIGKILL)
+            await until(lambda: all(gone.values()), 30, "onRemoveStream at both students")
+            took = max(t for events in gone.values() for t, _ in events) - t0
+            print(f"\n{how} node: its stream left the class {took:.2f} s after the signal, "
+                  f"announcements per student: {[len(e) for e in gone.values()]}")
+            for events in gone.values():
+                assert {e["streamId"] for _, e in events} == {"t1:video:default"}
+                assert all(e["publicationId"] == f"pub-{feeds[0][0]}" for _, e in events)
+            assert not await room_b.videoroom.publishers(), "the feed is out of the VideoRoom"
+            for i in (0, 1):
+                assert not c.plane(i).service.rooms[serial].subs, "subscriptions dropped"
+            streams = await members[1].media.getStreams()
+            assert "t1:video:default" not in {s["streamId"] for s in streams}
+            if how == "frozen":  # one kick is accepted: one announcement for the class
+                await asyncio.sleep(2.0)  # a second announcement would come meanwhile
+                assert [len(events) for events in gone.values()] == [1, 1]
+                assert sum(c.plane(i).dead_feeds.removed for i in (0, 1)) == 1
+    finally:
+        if proc is not None and proc.returncode is None:
+            proc.kill()
+            await asyncio.wait_for(proc.wait(), 10)
+        for m in members:
+            await asyncio.wait_for(m.media.close(), 20)
+        stop_process(p1)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -55,6 +55,11 @@ class MediaRecords(Protocol):
     async def release_stream(self, serial: str, stream_id: str) -> bool: ...
 
     async def release_streams(self, serial: str) -> int: ...
+
+    # the nodes of the cluster: a dead node's feeds are the survivors' to remove
+    node: str
+
+    async def dead_nodes(self, nodes: Iterable[str]) -> set[str]: ...
 
 
 class Failover:

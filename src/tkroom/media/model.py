@@ -71,6 +71,7 @@ class RemoteFeed:
     feed: str
     flowing: bool = True
     simulcast: bool = False     # it sends simulcast layers (the feed's display says)
+    node: str = ""              # the node that brokers it (the display says; "": not said)
 
     @property
     def id(self) -> str:

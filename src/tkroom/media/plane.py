@@ -19,10 +19,11 @@ from typing import Any
 
 from tkroom.config import Settings
 from tkroom.directory import RoomDirectory
+from tkroom.media.deadfeeds import DeadNodeFeeds
 from tkroom.media.failover import MediaRecords
 from tkroom.media.janus_process import JanusProcess, JanusSettings, janus_available
 from tkroom.media.layers import SimulcastMode
-from tkroom.media.servers import MediaServer, ServerRegistry
+from tkroom.media.servers import MediaServer, ServerRegistry, static_name
 from tkroom.media.service import MediaService, RoomSink
 from tkroom.metrics import MediaServerState, Metric, media_families
 
@@ -83,13 +84,19 @@ class MediaPlane:
         self.sync_every = sync_every
         self.janus: JanusProcess | None = None
         self._sync: asyncio.Task[None] | None = None
+        self.dead_feeds = DeadNodeFeeds(self.service.rooms, self.service.shared, sink,
+                                        self.service.remote_gone)
+        self._dead: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         s = self.settings
         (s.workdir / "records").mkdir(parents=True, exist_ok=True)
-        for i, url in enumerate(s.janus_urls, 1):
-            await self.registry.add(MediaServer(f"janus-{i}", url, secret=s.janus_secret,
-                                                static=True))
+        for url in s.janus_urls:
+            name = static_name(url)
+            if name in self.registry.servers:
+                log.warning("--janus %s is listed twice (as %s): added once", url, name)
+                continue
+            await self.registry.add(MediaServer(name, url, secret=s.janus_secret, static=True))
         if not s.janus_urls and s.embedded and janus_available():
             self.janus = JanusProcess(JanusSettings(
                 workdir=s.workdir / "janus", ice_enforce_list=s.ice_enforce_list,
@@ -100,6 +107,7 @@ class MediaPlane:
         elif not s.janus_urls:
             log.warning("no Janus: media requests will answer 151")
         self.registry.start()
+        self._dead = asyncio.create_task(self.dead_feeds.run())
         if self.sync_servers:
             self._sync = asyncio.create_task(self._sync_loop())
 
@@ -136,9 +144,10 @@ class MediaPlane:
         return media_families(states, recordings, len(self.service.postprocessing))
 
     async def stop(self) -> None:
-        if self._sync is not None:
-            self._sync.cancel()
-            await asyncio.wait({self._sync})
+        for task in (self._sync, self._dead):
+            if task is not None:
+                task.cancel()
+                await asyncio.wait({task})
         await self.service.close()
         await self.registry.close()
         if self.janus is not None:
