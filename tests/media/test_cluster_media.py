@@ -478,3 +478,65 @@ async def test_a_dead_nodes_streams_leave_the_class(in_netns, netns, tmp_path, r
         for m in members:
             await asyncio.wait_for(m.media.close(), 20)
         stop_process(p1)
+
+
+async def test_a_nodes_own_janus_serves_the_whole_cluster(in_netns, netns, tmp_path,
+                                                          redis_url) -> None:
+    """Two nodes, each with its own Janus offered to the cluster (``janus_advertise``): both
+    know both servers, the class has one VideoRoom whichever Janus it is on, a student on the
+    other node decodes the teacher's camera; a node that stops withdraws its Janus."""
+    need_binary("janus")
+    prefix = f"t{secrets.token_hex(4)}"
+    nodes: list[Node] = []
+    members: list[Member] = []
+    try:
+        for i in range(2):
+            settings = Settings(host="127.0.0.1", port=0, signal_port=free_port(),
+                                data_dir=tmp_path / "data", throttle_base_s=0.001,
+                                throttle_max_s=0.01, janus_ice="v0",
+                                rtp_ports=f"{30000 + 5000 * i}-{34999 + 5000 * i}",
+                                janus_advertise=netns.addr0, media_sync_s=0.2)
+            state = open_state(redis_url, prefix=prefix, grace=5.0, heartbeat=0.2)
+            node = build_node(settings, state=state, web=False, courseware=False, grace=5.0,
+                              sweep_interval=0.05)
+            await node.start()
+            nodes.append(node)
+        planes = [n.media for n in nodes]
+        assert all(isinstance(p, MediaPlane) for p in planes)
+        urls = [p.janus.url for p in planes]
+        assert all(u.startswith(f"ws://{netns.addr0}:") for u in urls), "not on loopback"
+        names = set(map(static_name, urls))
+        await until(lambda: all(set(p.registry.servers) == names and
+                                all(s.healthy for s in p.registry.servers.values())
+                                for p in planes), 20, "each node knows both Janus servers")
+
+        async with nodes[0].sessions() as s:
+            c = await create_company(s, "School")
+            await s.commit()
+        env = NodeEnv(nodes[0], nodes[0].signal, c.authkey)
+        serial = await env.create_room(maxusers=10)
+        teacher = await enter(nodes[0], serial, "t1", PASSWORDS["chairmanpwd"])
+        student = await enter(nodes[1], serial, "s1", PASSWORDS["confuserpwd"])
+        members += [teacher, student]
+        await teacher.media.publishVideo()
+        await student.media.waitForStream("t1", "video", within=30)
+        v = await student.media.playVideo("t1")
+        await until(lambda: v.frames_received > 30, 30, "the teacher's frames at node B")
+        rec = await nodes[0].signal.state.media_room(serial)
+        assert rec is not None and rec["server"] in names
+        rooms = [p.service.rooms[serial] for p in planes]
+        assert {(r.server.id, r.videoroom.id) for r in rooms} == {(rec["server"], rec["room"])}
+
+        for m in members:
+            await m.close()
+        members.clear()
+        gone = static_name(urls[1])
+        await nodes[1].stop()
+        nodes.pop()
+        await until(lambda: gone not in planes[0].registry.servers, 20,
+                    "the stopped node's Janus withdrawn")
+    finally:
+        for m in members:
+            await m.media.close()
+        for node in reversed(nodes):
+            await asyncio.wait_for(node.stop(), 60)

@@ -61,6 +61,13 @@ class MediaRecords(Protocol):
 
     async def dead_nodes(self, nodes: Iterable[str]) -> set[str]: ...
 
+    # the nodes' own Janus servers offered to the cluster (``TKROOM_JANUS_ADVERTISE``)
+    async def share_media_server(self, record: dict[str, str] | None) -> None: ...
+
+    async def shared_media_servers(self) -> dict[str, dict[str, str]]: ...
+
+    async def forget_media_server(self, node: str) -> None: ...
+
 
 class Failover:
     """Places the rooms of ``rooms`` on the registry's servers, as the shared record says, and

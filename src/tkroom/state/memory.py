@@ -212,6 +212,15 @@ class MemoryState:
     async def dead_nodes(self, nodes: Iterable[str]) -> set[str]:
         return set()
 
+    async def share_media_server(self, record: dict[str, str] | None) -> None:
+        return None  # no other node to share it with
+
+    async def shared_media_servers(self) -> dict[str, dict[str, str]]:
+        return {}
+
+    async def forget_media_server(self, node: str) -> None:
+        return None
+
     # the process holding the state is the node: it never restarts under the node's sockets
     def on_restart(self, hook: Callable[[], Awaitable[None]]) -> None:
         return None

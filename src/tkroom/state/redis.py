@@ -684,6 +684,23 @@ class RedisState:
                 return set()
         return gone
 
+    async def share_media_server(self, record: dict[str, str] | None) -> None:
+        """The hash ``janus``: node -> its server as JSON (the API secret included)."""
+        assert self.redis is not None
+        if record is None:
+            await self.redis.hdel(f"{self.g}janus", self.node)
+        else:
+            await self.redis.hset(f"{self.g}janus", self.node, _dumps(record))
+
+    async def shared_media_servers(self) -> dict[str, dict[str, str]]:
+        assert self.redis is not None
+        rows = _recancel(await self.redis.hgetall(f"{self.g}janus"))
+        return {node: json.loads(raw) for node, raw in rows.items()}
+
+    async def forget_media_server(self, node: str) -> None:
+        assert self.redis is not None
+        await self.redis.hdel(f"{self.g}janus", node)
+
     async def _heartbeats(self) -> None:
         while not self._closing:
             await asyncio.sleep(self.heartbeat)

@@ -1,5 +1,6 @@
-"""``RoomState.dead_nodes``: which other nodes the state takes for dead (their heartbeat expired),
-asked by the media plane to remove what a dead node left in a class's VideoRoom."""
+"""What the room state says of the nodes of a cluster: which are dead (``dead_nodes``: their
+heartbeat expired; the media plane removes what a dead node left in a class's VideoRoom), and
+the Janus servers nodes offer to the others (``share_media_server``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ async def test_memory_state_has_no_other_node() -> None:
     st = MemoryState()
     assert st.node == ""
     assert await st.dead_nodes(["a", "b", ""]) == set()
+    await st.share_media_server({"url": "ws://10.0.0.5:8188", "secret": "s"})
+    assert await st.shared_media_servers() == {}, "no other node to offer it to"
 
 
 async def _silent(st: RedisState, other: RedisState) -> None:
@@ -64,3 +67,25 @@ async def test_after_a_redis_restart_no_node_is_taken_for_dead_at_once(tmp_path)
     finally:
         await a.stop()
         redis.stop()
+
+
+async def test_nodes_offer_their_janus_to_the_cluster(redis_url) -> None:
+    prefix = f"d{secrets.token_hex(4)}"
+    a = RedisState(redis_url, prefix=prefix, node="a", heartbeat=0.05)
+    b = RedisState(redis_url, prefix=prefix, node="b", heartbeat=0.05)
+    await a.start()
+    await b.start()
+    try:
+        assert await b.shared_media_servers() == {}
+        await a.share_media_server({"url": "ws://10.0.0.5:8188", "secret": "s3"})
+        await a.share_media_server({"url": "ws://10.0.0.5:8189", "secret": "s4"})  # replaced
+        await b.share_media_server({"url": "ws://10.0.0.6:8188", "secret": "s5"})
+        assert await b.shared_media_servers() == {
+            "a": {"url": "ws://10.0.0.5:8189", "secret": "s4"},
+            "b": {"url": "ws://10.0.0.6:8188", "secret": "s5"}}
+        await a.share_media_server(None)                       # withdrawn (a stops)
+        await b.forget_media_server("b")
+        assert await a.shared_media_servers() == {}
+    finally:
+        await a.stop()
+        await b.stop()
