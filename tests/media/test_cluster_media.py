@@ -38,6 +38,7 @@ from tkroom.media.videoroom import VideoRoom
 from tkroom.node import Node
 from tkroom.planes import build_node
 from tkroom.state import open_state
+from tkroom.state.redis import RedisState
 from tkroom.store.companies import create_company
 from webapi_nodes import free_port
 
@@ -535,6 +536,22 @@ async def test_a_nodes_own_janus_serves_the_whole_cluster(in_netns, netns, tmp_p
         nodes.pop()
         await until(lambda: gone not in planes[0].registry.servers, 20,
                     "the stopped node's Janus withdrawn")
+
+        # a node that dies with its Janus offered: forgotten once the state finds it dead
+        ghost = RedisState(redis_url, prefix=prefix, node="ghost", heartbeat=0.2)
+        await ghost.start()
+        try:
+            dead_url = f"ws://{netns.addr0}:{free_port()}"
+            await ghost.share_media_server({"url": dead_url, "secret": "x"})
+            await until(lambda: static_name(dead_url) in planes[0].registry.servers, 20,
+                        "the ghost's Janus offered")
+            for task in ghost._tasks:  # it crashes: no heartbeat, no withdrawal
+                task.cancel()
+            await until(lambda: static_name(dead_url) not in planes[0].registry.servers, 20,
+                        "a dead node's Janus dropped")
+            assert "ghost" not in await nodes[0].signal.state.shared_media_servers()
+        finally:
+            await ghost.stop()
     finally:
         for m in members:
             await m.media.close()
