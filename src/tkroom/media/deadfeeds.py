@@ -111,5 +111,4 @@ class DeadNodeFeeds:
         node drops its own on the event; a newer publication of the stream stays)."""
         await self.drop_remote(room.serial, feed.key.stream_id, feed.id)
         await self.sink.to_room(room.serial, "onRemoveStream",
-                                {**feed.describe(), "publicationId": feed.id,
-                                 "reason": "nodeDown"})
+                                {**feed.describe(), "reason": "nodeDown"})

@@ -82,7 +82,8 @@ class RemoteFeed:
         """As ``Publication.describe``."""
         return {"streamId": self.key.stream_id, "userId": self.key.userid, "type": self.key.type,
                 "deviceId": self.key.device_id, "audio": self.key.has_audio,
-                "video": self.key.has_video, "simulcast": self.simulcast}
+                "video": self.key.has_video, "simulcast": self.simulcast,
+                "publicationId": self.id}
 
 
 @dataclass(eq=False)
