@@ -557,3 +557,63 @@ async def test_a_nodes_own_janus_serves_the_whole_cluster(in_netns, netns, tmp_p
             await m.media.close()
         for node in reversed(nodes):
             await asyncio.wait_for(node.stop(), 60)
+
+
+async def test_a_teacher_whose_node_froze_publishes_again_through_another(
+        in_netns, netns, tmp_path, redis_url) -> None:
+    """The teacher's node freezes (its Janus session stays open): the teacher comes back
+    through node B and publishes the same camera again as soon as the survivors removed the
+    dead node's feed (until then it counts as published: 2601), within seconds, not after
+    Janus's 60 s session timeout; the student on node C plays the new publication."""
+    p1, s1 = janus_in(netns, tmp_path / "j1")
+    prefix = f"t{secrets.token_hex(4)}"
+    members: list[Member] = []
+    proc: asyncio.subprocess.Process | None = None
+    try:
+        async with cluster(tmp_path / "data", redis_url, [s1.url], prefix=prefix) as c:
+            serial = await c.envs[0].create_room(maxusers=10)
+            proc, port, _ = await node_process(tmp_path / "data", redis_url, prefix, s1.url,
+                                               heartbeat=1.0)
+            old = await enter(port, serial, "t1", PASSWORDS["chairmanpwd"])
+            members.append(old)
+            await old.media.publishVideo()
+            student = await enter(c.nodes[1], serial, "s1", PASSWORDS["confuserpwd"])
+            members.append(student)
+            removed: list[dict[str, Any]] = []
+            student.room.on_server_event(lambda ev, d, s: removed.append(d)
+                                         if ev == "onRemoveStream" else None)
+            await student.media.waitForStream("t1", "video", within=30)
+            await student.media.playVideo("t1")
+            first = c.plane(1).service.rooms[serial].remote["t1:video:default"].id
+
+            os.kill(proc.pid, signal.SIGSTOP)
+            t0 = time.monotonic()
+            new = await enter(c.nodes[0], serial, "t1", PASSWORDS["chairmanpwd"])
+            members.append(new)
+            refused: set[int] = set()
+            while True:
+                try:
+                    await new.media.publishVideo()
+                    break
+                except CodeError as e:
+                    refused.add(int(e.extra.get("reason", e.code)))
+                    assert time.monotonic() - t0 < 30, f"still refused: {e}"
+                    await asyncio.sleep(0.2)
+            took = time.monotonic() - t0
+            print(f"\npublished again through another node {took:.2f} s after the freeze")
+            assert refused <= {2601}, refused
+            second = c.plane(0).service.rooms[serial].pubs["t1:video:default"].id
+            assert [(d["publicationId"], d["reason"]) for d in removed] == [(first, "nodeDown")]
+            room_c = c.plane(1).service.rooms[serial]
+            await until(lambda: [s.pub.id for s in room_c.subs.values()] == [second], 30,
+                        "the student plays the new publication (the SDK resubscribes)")
+            v = await student.media.playVideo("t1")
+            before = v.frames_received
+            await until(lambda: v.frames_received > before + 30, 30, "its frames")
+    finally:
+        if proc is not None and proc.returncode is None:
+            proc.kill()
+            await asyncio.wait_for(proc.wait(), 10)
+        for m in members:
+            await asyncio.wait_for(m.media.close(), 20)
+        stop_process(p1)
