@@ -11,9 +11,11 @@ from tkroom.media.placement import (
     is_current,
     may_carry,
     must_move,
+    node_of,
     stream_of,
     usable,
 )
+from tkroom.media.servers import static_name
 
 
 @dataclass
@@ -70,3 +72,25 @@ def test_following_and_feed_names() -> None:
     assert stream_of(feed_display("a:b:video:cam2", True)) == ("a:b", "video", "cam2", True)
     assert stream_of("1|t1") is None and stream_of("1|::") is None
     assert stream_of("t1:video:default") is None, "an untagged display is no feed of ours"
+
+
+def test_a_feed_names_the_node_that_brokers_it() -> None:
+    """The survivors of a dead node find its feeds in the VideoRoom by their display."""
+    shown = feed_display("a|b:c:video:cam2", True, "0b57e0294877")
+    assert stream_of(shown) == ("a|b:c", "video", "cam2", True)
+    assert node_of(shown) == "0b57e0294877"
+    assert node_of(feed_display("t1:video:default", False)) == "", "memory state: no node"
+    assert stream_of(feed_display("t1:audio:default", False, "n1")) == \
+        ("t1", "audio", "default", False)
+    assert stream_of("s@|t1:video:default") is None and node_of("s@n1t1:video:x") == ""
+    assert node_of("x@n1|t1:video:default") == ""
+
+
+def test_static_servers_are_named_alike_on_every_node() -> None:
+    """``--janus`` servers are named from their URL, so two nodes listing them in another
+    order agree on the name the class's shared record holds; the name hides the URL."""
+    a, b = "ws://10.0.0.5:8188", "ws://10.0.0.6:8188/janus"
+    assert static_name(a) != static_name(b)
+    assert static_name(a) == static_name(" WS://10.0.0.5:8188/ ")
+    assert static_name("ws://h") == static_name("ws://h:80") != static_name("wss://h")
+    assert static_name(a).startswith("janus-") and "10.0.0.5" not in static_name(a)

@@ -20,6 +20,7 @@ from client_node import PASSWORDS
 from redis_proc import RedisProc
 from signal_helpers import Client
 from tkroom.config import Settings
+from tkroom.media.servers import static_name
 from tkroom.node import Node
 from tkroom.planes import build_node
 from tkroom.rooms.courseware import CONVERTING
@@ -349,12 +350,13 @@ async def test_readyz_and_metrics_show_each_media_server(tmp_path):
     await node.start()
     try:
         down = await _until("not ready", lambda: _ready_is(node, 503))
+        name = static_name(dead)
         assert down["checks"]["media"] == {
-            "ok": False, "servers": {"janus-1": {"healthy": False, "load": 0, "capacity": 500}}}
+            "ok": False, "servers": {name: {"healthy": False, "load": 0, "capacity": 500}}}
         assert "converters" not in down["checks"]
         m = await _scrape(node)
-        assert m.value("tkroom_media_server_up", server="janus-1") == 0
-        assert m.value("tkroom_media_server_capacity", server="janus-1") == 500
+        assert m.value("tkroom_media_server_up", server=name) == 0
+        assert m.value("tkroom_media_server_capacity", server=name) == 500
         assert m.value("tkroom_recordings_active") == 0
         assert dead not in m.text            # the URL is the operator's, never shown
     finally:

@@ -44,6 +44,7 @@ from tkroom.config import Settings
 from tkroom.media.janus_process import JanusSettings, janus_argv, janus_available, write_config
 from tkroom.media.netns import NetNamespace
 from tkroom.media.plane import MediaPlane
+from tkroom.media.servers import static_name
 from tkroom.node import Node
 from tkroom.planes import build_node
 from tkroom.state import open_state
@@ -154,10 +155,11 @@ async def one_try(tmp: Path, redis_url: str | None, n_nodes: int, subscribers: i
 
         dead = room_server(planes[0])
         assert dead is not None
-        other = "janus-2" if dead == "janus-1" else "janus-1"
+        names = [static_name(u) for u in urls]
+        other = names[1] if dead == names[0] else names[0]
         counts = [p.frames_received for p in plays]
         t0 = time.monotonic()
-        procs[int(dead[-1]) - 1][0].kill()
+        procs[names.index(dead)][0].kill()
         await until(lambda: all(room_server(p) == other for p in planes), 30, "agreed")
         agreed = time.monotonic() - t0
         await until(lambda: all(p.frames_received > c + 10 for p, c in zip(plays, counts,

@@ -166,6 +166,11 @@ class Settings(BaseSettings):
     janus_ice: str = _s("", "TKROOM_JANUS_ICE", "the embedded Janus's `ice_enforce_list`: "
                         "interfaces or addresses it offers as ICE candidates, e.g. `eth0`; "
                         "empty: all interfaces")
+    janus_advertise: str = _s("", "TKROOM_JANUS_ADVERTISE", "an address of this machine that "
+                              "the other nodes of the cluster reach: the embedded Janus's API "
+                              "listens there (with its API secret) and every node of the "
+                              "cluster may place classes on it; empty: on loopback, this "
+                              "node's alone")
     rtp_ports: str = _s("20000-40000", "TKROOM_RTP_PORTS", "the embedded Janus's UDP RTP/RTCP "
                         "port range", pattern=r"^\d{1,5}-\d{1,5}$")
     simulcast: Literal["auto", "on", "off"] = _s(

@@ -7,8 +7,12 @@ enterprise: a class lands on its enterprise's own server, never on another's."""
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import signal
 import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,11 +31,14 @@ from tkroom.config import Settings
 from tkroom.errors import CodeError
 from tkroom.media.janus_process import JanusSettings, janus_argv, write_config
 from tkroom.media.netns import NetNamespace
+from tkroom.media.placement import node_of
 from tkroom.media.plane import MediaPlane
+from tkroom.media.servers import static_name
 from tkroom.media.videoroom import VideoRoom
 from tkroom.node import Node
 from tkroom.planes import build_node
 from tkroom.state import open_state
+from tkroom.state.redis import RedisState
 from tkroom.store.companies import create_company
 from webapi_nodes import free_port
 
@@ -71,17 +78,21 @@ class Cluster:
 
 @asynccontextmanager
 async def cluster(tmp: Path, redis_url: str, janus_urls: list[str], n: int = 2,
-                  enterprises: int = 1) -> AsyncIterator[Cluster]:
+                  enterprises: int = 1, prefix: str = "",
+                  heartbeat: float = 0.2) -> AsyncIterator[Cluster]:
     """``n`` nodes on one data folder (one SQLite store, one secret) and one Redis (a fresh
-    key prefix), each with a media plane on ``janus_urls``; ``enterprises`` enterprises."""
-    prefix = f"t{secrets.token_hex(4)}"
+    key prefix), each with a media plane on ``janus_urls``, each node listing them in another
+    order (the servers' names must not depend on it); ``enterprises`` enterprises."""
+    prefix = prefix or f"t{secrets.token_hex(4)}"
     nodes: list[Node] = []
     try:
-        for _ in range(n):
+        for i in range(n):
+            k = i % max(len(janus_urls), 1)
             settings = Settings(host="127.0.0.1", port=0, signal_port=free_port(), data_dir=tmp,
                                 throttle_base_s=0.001, throttle_max_s=0.01,
-                                janus_urls=janus_urls, embedded_janus=False, media_sync_s=0.2)
-            state = open_state(redis_url, prefix=prefix, grace=5.0, heartbeat=0.2)
+                                janus_urls=janus_urls[k:] + janus_urls[:k],
+                                embedded_janus=False, media_sync_s=0.2)
+            state = open_state(redis_url, prefix=prefix, grace=5.0, heartbeat=heartbeat)
             node = build_node(settings, state=state, web=False, courseware=False, grace=5.0,
                               sweep_interval=0.05)
             await node.start()
@@ -109,23 +120,43 @@ class Member:
         await self.room.leaveroom()
 
 
-async def enter(node: Node, serial: str, userid: str, password: str) -> Member:
+async def enter(node: Node | int, serial: str, userid: str, password: str) -> Member:
+    """A member joined through ``node`` (or the HTTP port of a node in another process)."""
     room = Room()
     room.init("app")
     media = attach(room)
     changed: list[dict[str, Any]] = []
     room.on_server_event(lambda ev, data, s: changed.append(data)
                          if ev == "mediaServerChanged" else None)
-    await room.joinroom("127.0.0.1", node.port, userid, userid,
-                        {"serial": serial, "password": password})
+    await room.joinroom("127.0.0.1", node if isinstance(node, int) else node.port, userid,
+                        userid, {"serial": serial, "password": password})
     return Member(room, media, changed)
+
+
+async def node_process(data: Path, redis_url: str, prefix: str, janus_url: str,
+                       heartbeat: float) -> tuple[asyncio.subprocess.Process, int, str]:
+    """A node of the cluster in a process of its own (to freeze or kill): the process, its
+    HTTP port and its name in the room state."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(Path(__file__).with_name("cluster_media_node.py")), str(data),
+        redis_url, prefix, janus_url, str(heartbeat),
+        stdout=subprocess.PIPE, stdin=subprocess.PIPE)
+    assert proc.stdout is not None
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), 60)
+        _, port, _, name = line.decode().split()
+    except BaseException:
+        proc.kill()
+        await proc.wait()
+        raise
+    return proc, int(port), name
 
 
 async def test_one_videoroom_for_a_class_on_two_nodes(in_netns, netns, tmp_path,
                                                      redis_url) -> None:
     p1, s1 = janus_in(netns, tmp_path / "j1")
     p2, s2 = janus_in(netns, tmp_path / "j2")
-    procs = {"janus-1": p1, "janus-2": p2}
+    procs = {static_name(s1.url): p1, static_name(s2.url): p2}
     members: list[Member] = []
     try:
         async with cluster(tmp_path / "data", redis_url, [s1.url, s2.url]) as c:
@@ -156,7 +187,7 @@ async def test_one_videoroom_for_a_class_on_two_nodes(in_netns, netns, tmp_path,
 
             # the class's Janus dies: the move is decided once and every node follows it
             procs[rec["server"]].kill()
-            other = "janus-2" if rec["server"] == "janus-1" else "janus-1"
+            other = next(name for name in procs if name != rec["server"])
             await until(lambda: all(r.server is not None and r.server.id == other
                                     for r in (c.plane(i).service.rooms[serial]
                                               for i in (0, 1))), 20, "both nodes moved")
@@ -239,6 +270,7 @@ async def test_media_servers_per_enterprise(in_netns, netns, tmp_path, redis_url
     p_own, s_own = janus_in(netns, tmp_path / "own", api_secret="own-s3cret",
                             rtp="35000-39999")
     members: list[Member] = []
+    op = static_name(s_op.url)
     try:
         async with cluster(tmp_path / "data", redis_url, [s_op.url], n=1, enterprises=2) as c:
             mine, theirs = c.envs
@@ -262,22 +294,22 @@ async def test_media_servers_per_enterprise(in_netns, netns, tmp_path, redis_url
             await t2.media.publishVideo()
             state = c.nodes[0].signal.state
             assert (await state.media_room(my_serial))["server"] == "own"
-            assert (await state.media_room(their_serial))["server"] == "janus-1"
+            assert (await state.media_room(their_serial))["server"] == op
             listing = await t2.media.requestServerList()
-            assert {s["serverName"] for s in listing["servers"]} == {"janus-1"}
+            assert {s["serverName"] for s in listing["servers"]} == {op}
             with pytest.raises(CodeError) as e:
                 await t2.media.switchServerByName("own")
             assert e.value.code == 151
             assert {s["serverName"] for s in (await t1.media.requestServerList())["servers"]} \
-                == {"janus-1", "own"}
+                == {op, "own"}
 
             # the operator's server dies: the other enterprise's class waits, it never moves
             # onto the enterprise's own server
             p_op.kill()
-            await until(lambda: not plane.registry.servers["janus-1"].healthy, 10, "down")
+            await until(lambda: not plane.registry.servers[op].healthy, 10, "down")
             await asyncio.sleep(1.5)
             rec = await state.media_room(their_serial)
-            assert rec is not None and rec["server"] == "janus-1"
+            assert rec is not None and rec["server"] == op
             assert plane.service.rooms[their_serial].videoroom is None
             with pytest.raises(CodeError) as e:
                 await t2.media.getStreams()
@@ -358,7 +390,8 @@ async def test_switch_server_by_name_moves_the_class_on_every_node(
             await until(lambda: v.frames_received > 10, 30, "frames before the switch")
             rec = await a.signal.state.media_room(serial)
             assert rec is not None
-            other = "janus-2" if rec["server"] == "janus-1" else "janus-1"
+            other = next(static_name(s.url) for s in (s1, s2)
+                         if static_name(s.url) != rec["server"])
             with pytest.raises(CodeError) as e:  # a student moves nothing
                 await student.media.switchServerByName(other)
             assert e.value.code == 4108
@@ -382,3 +415,205 @@ async def test_switch_server_by_name_moves_the_class_on_every_node(
             await m.media.close()
         stop_process(p1)
         stop_process(p2)
+
+
+@pytest.mark.parametrize("how", ["frozen", "killed"])
+async def test_a_dead_nodes_streams_leave_the_class(in_netns, netns, tmp_path, redis_url,
+                                                    how: str) -> None:
+    """The node of a publishing teacher dies: frozen (``SIGSTOP``, as a machine that hangs:
+    its Janus session stays open, Janus would keep its feed for its 60 s session_timeout) or
+    killed (``SIGKILL``: Janus drops its session at once, but nobody tells the class). The
+    surviving nodes take the teacher's stream out of the class within seconds: each student
+    gets ``onRemoveStream`` (once, when a frozen node's feed is kicked), getStreams no longer
+    lists it and the VideoRoom no longer has it."""
+    p1, s1 = janus_in(netns, tmp_path / "j1")
+    prefix = f"t{secrets.token_hex(4)}"
+    members: list[Member] = []
+    proc: asyncio.subprocess.Process | None = None
+    try:
+        async with cluster(tmp_path / "data", redis_url, [s1.url], prefix=prefix) as c:
+            serial = await c.envs[0].create_room(maxusers=10)
+            proc, port, node_a = await node_process(tmp_path / "data", redis_url, prefix,
+                                                    s1.url, heartbeat=1.0)
+            teacher = await enter(port, serial, "t1", PASSWORDS["chairmanpwd"])
+            members.append(teacher)
+            await teacher.media.publishVideo()
+            gone: dict[str, list[tuple[float, dict[str, Any]]]] = {"s0": [], "s1": []}
+            plays = []
+            for i in (0, 1):
+                m = await enter(c.nodes[i], serial, f"s{i}", PASSWORDS["confuserpwd"])
+                members.append(m)
+                m.room.on_server_event(
+                    lambda ev, d, s, uid=f"s{i}": gone[uid].append((time.monotonic(), d))
+                    if ev == "onRemoveStream" else None)
+                await m.media.waitForStream("t1", "video", within=30)
+                plays.append(await m.media.playVideo("t1"))
+            await until(lambda: all(v.frames_received > 10 for v in plays), 30, "frames")
+            room_b = c.plane(0).service.rooms[serial]
+            assert room_b.videoroom is not None
+            feeds = await room_b.videoroom.publishers()
+            assert [node_of(d) for _, d in feeds] == [node_a], "the feed names its node"
+
+            t0 = time.monotonic()
+            os.kill(proc.pid, signal.SIGSTOP if how == "frozen" else signal.SIGKILL)
+            await until(lambda: all(gone.values()), 30, "onRemoveStream at both students")
+            took = max(t for events in gone.values() for t, _ in events) - t0
+            print(f"\n{how} node: its stream left the class {took:.2f} s after the signal, "
+                  f"announcements per student: {[len(e) for e in gone.values()]}")
+            for events in gone.values():
+                assert {e["streamId"] for _, e in events} == {"t1:video:default"}
+                assert all(e["publicationId"] == f"pub-{feeds[0][0]}" for _, e in events)
+            assert not await room_b.videoroom.publishers(), "the feed is out of the VideoRoom"
+            for i in (0, 1):
+                assert not c.plane(i).service.rooms[serial].subs, "subscriptions dropped"
+            streams = await members[1].media.getStreams()
+            assert "t1:video:default" not in {s["streamId"] for s in streams}
+            if how == "frozen":  # one kick is accepted: one announcement for the class
+                await asyncio.sleep(2.0)  # a second announcement would come meanwhile
+                assert [len(events) for events in gone.values()] == [1, 1]
+                assert sum(c.plane(i).dead_feeds.removed for i in (0, 1)) == 1
+    finally:
+        if proc is not None and proc.returncode is None:
+            proc.kill()
+            await asyncio.wait_for(proc.wait(), 10)
+        for m in members:
+            await asyncio.wait_for(m.media.close(), 20)
+        stop_process(p1)
+
+
+async def test_a_nodes_own_janus_serves_the_whole_cluster(in_netns, netns, tmp_path,
+                                                          redis_url) -> None:
+    """Two nodes, each with its own Janus offered to the cluster (``janus_advertise``): both
+    know both servers, the class has one VideoRoom whichever Janus it is on, a student on the
+    other node decodes the teacher's camera; a node that stops withdraws its Janus."""
+    need_binary("janus")
+    prefix = f"t{secrets.token_hex(4)}"
+    nodes: list[Node] = []
+    members: list[Member] = []
+    try:
+        for i in range(2):
+            settings = Settings(host="127.0.0.1", port=0, signal_port=free_port(),
+                                data_dir=tmp_path / "data", throttle_base_s=0.001,
+                                throttle_max_s=0.01, janus_ice="v0",
+                                rtp_ports=f"{30000 + 5000 * i}-{34999 + 5000 * i}",
+                                janus_advertise=netns.addr0, media_sync_s=0.2)
+            state = open_state(redis_url, prefix=prefix, grace=5.0, heartbeat=0.2)
+            node = build_node(settings, state=state, web=False, courseware=False, grace=5.0,
+                              sweep_interval=0.05)
+            await node.start()
+            nodes.append(node)
+        planes = [n.media for n in nodes]
+        assert all(isinstance(p, MediaPlane) for p in planes)
+        urls = [p.janus.url for p in planes]
+        assert all(u.startswith(f"ws://{netns.addr0}:") for u in urls), "not on loopback"
+        names = set(map(static_name, urls))
+        await until(lambda: all(set(p.registry.servers) == names and
+                                all(s.healthy for s in p.registry.servers.values())
+                                for p in planes), 20, "each node knows both Janus servers")
+
+        async with nodes[0].sessions() as s:
+            c = await create_company(s, "School")
+            await s.commit()
+        env = NodeEnv(nodes[0], nodes[0].signal, c.authkey)
+        serial = await env.create_room(maxusers=10)
+        teacher = await enter(nodes[0], serial, "t1", PASSWORDS["chairmanpwd"])
+        student = await enter(nodes[1], serial, "s1", PASSWORDS["confuserpwd"])
+        members += [teacher, student]
+        await teacher.media.publishVideo()
+        await student.media.waitForStream("t1", "video", within=30)
+        v = await student.media.playVideo("t1")
+        await until(lambda: v.frames_received > 30, 30, "the teacher's frames at node B")
+        rec = await nodes[0].signal.state.media_room(serial)
+        assert rec is not None and rec["server"] in names
+        rooms = [p.service.rooms[serial] for p in planes]
+        assert {(r.server.id, r.videoroom.id) for r in rooms} == {(rec["server"], rec["room"])}
+
+        for m in members:
+            await m.close()
+        members.clear()
+        gone = static_name(urls[1])
+        await nodes[1].stop()
+        nodes.pop()
+        await until(lambda: gone not in planes[0].registry.servers, 20,
+                    "the stopped node's Janus withdrawn")
+
+        # a node that dies with its Janus offered: forgotten once the state finds it dead
+        ghost = RedisState(redis_url, prefix=prefix, node="ghost", heartbeat=0.2)
+        await ghost.start()
+        try:
+            dead_url = f"ws://{netns.addr0}:{free_port()}"
+            await ghost.share_media_server({"url": dead_url, "secret": "x"})
+            await until(lambda: static_name(dead_url) in planes[0].registry.servers, 20,
+                        "the ghost's Janus offered")
+            for task in ghost._tasks:  # it crashes: no heartbeat, no withdrawal
+                task.cancel()
+            await until(lambda: static_name(dead_url) not in planes[0].registry.servers, 20,
+                        "a dead node's Janus dropped")
+            assert "ghost" not in await nodes[0].signal.state.shared_media_servers()
+        finally:
+            await ghost.stop()
+    finally:
+        for m in members:
+            await m.media.close()
+        for node in reversed(nodes):
+            await asyncio.wait_for(node.stop(), 60)
+
+
+async def test_a_teacher_whose_node_froze_publishes_again_through_another(
+        in_netns, netns, tmp_path, redis_url) -> None:
+    """The teacher's node freezes (its Janus session stays open): the teacher comes back
+    through node B and publishes the same camera again as soon as the survivors removed the
+    dead node's feed (until then it counts as published: 2601), within seconds, not after
+    Janus's 60 s session timeout; the student on node C plays the new publication."""
+    p1, s1 = janus_in(netns, tmp_path / "j1")
+    prefix = f"t{secrets.token_hex(4)}"
+    members: list[Member] = []
+    proc: asyncio.subprocess.Process | None = None
+    try:
+        async with cluster(tmp_path / "data", redis_url, [s1.url], prefix=prefix) as c:
+            serial = await c.envs[0].create_room(maxusers=10)
+            proc, port, _ = await node_process(tmp_path / "data", redis_url, prefix, s1.url,
+                                               heartbeat=1.0)
+            old = await enter(port, serial, "t1", PASSWORDS["chairmanpwd"])
+            members.append(old)
+            await old.media.publishVideo()
+            student = await enter(c.nodes[1], serial, "s1", PASSWORDS["confuserpwd"])
+            members.append(student)
+            removed: list[dict[str, Any]] = []
+            student.room.on_server_event(lambda ev, d, s: removed.append(d)
+                                         if ev == "onRemoveStream" else None)
+            await student.media.waitForStream("t1", "video", within=30)
+            await student.media.playVideo("t1")
+            first = c.plane(1).service.rooms[serial].remote["t1:video:default"].id
+
+            os.kill(proc.pid, signal.SIGSTOP)
+            t0 = time.monotonic()
+            new = await enter(c.nodes[0], serial, "t1", PASSWORDS["chairmanpwd"])
+            members.append(new)
+            refused: set[int] = set()
+            while True:
+                try:
+                    await new.media.publishVideo()
+                    break
+                except CodeError as e:
+                    refused.add(int(e.extra.get("reason", e.code)))
+                    assert time.monotonic() - t0 < 30, f"still refused: {e}"
+                    await asyncio.sleep(0.2)
+            took = time.monotonic() - t0
+            print(f"\npublished again through another node {took:.2f} s after the freeze")
+            assert refused <= {2601}, refused
+            second = c.plane(0).service.rooms[serial].pubs["t1:video:default"].id
+            assert [(d["publicationId"], d["reason"]) for d in removed] == [(first, "nodeDown")]
+            room_c = c.plane(1).service.rooms[serial]
+            await until(lambda: [s.pub.id for s in room_c.subs.values()] == [second], 30,
+                        "the student plays the new publication (the SDK resubscribes)")
+            v = await student.media.playVideo("t1")
+            before = v.frames_received
+            await until(lambda: v.frames_received > before + 30, 30, "its frames")
+    finally:
+        if proc is not None and proc.returncode is None:
+            proc.kill()
+            await asyncio.wait_for(proc.wait(), 10)
+        for m in members:
+            await asyncio.wait_for(m.media.close(), 20)
+        stop_process(p1)

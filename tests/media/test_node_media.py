@@ -19,6 +19,7 @@ from tkroom.media.janus_client import JanusError
 from tkroom.media.janus_process import JanusSettings
 from tkroom.media.plane import install_media
 from tkroom.media.recording import tools_available
+from tkroom.media.servers import static_name
 from tkroom.media.videoroom import VideoRoom
 from tkroom.node import Node
 from tkroom.signal.server import SignalServer
@@ -216,7 +217,7 @@ async def test_roommodify_maxvideo_reaches_media_and_rooms_are_released(
                 await amedia.publishVideo()
             assert e.value.extra["reason"] == 133
 
-            server = plane.registry.servers["janus-1"]
+            server = plane.registry.servers[static_name(janus.url)]
 
             async def janus_rooms() -> list[str]:
                 return [r.description for r in await VideoRoom.rooms(server)]

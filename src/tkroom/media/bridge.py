@@ -99,7 +99,7 @@ class MediaBridge:
         elif event.ev == "mediaServerChanged":  # a node moved the class: every node follows
             spawn(self.media.follow(serial))
         elif event.ev == "onRemoveStream" and isinstance(d.get("streamId"), str):
-            spawn(self.media.remote_gone(serial, d["streamId"]))
+            spawn(self.media.remote_gone(serial, d["streamId"], str(d.get("publicationId") or "")))
         elif event.ev == "pubMsg" and d.get("save"):
             spawn(self.media.on_saved_message(serial, d))
         elif event.ev == "delMsg":

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -55,6 +55,18 @@ class MediaRecords(Protocol):
     async def release_stream(self, serial: str, stream_id: str) -> bool: ...
 
     async def release_streams(self, serial: str) -> int: ...
+
+    # the nodes of the cluster: a dead node's feeds are the survivors' to remove
+    node: str
+
+    async def dead_nodes(self, nodes: Iterable[str]) -> set[str]: ...
+
+    # the nodes' own Janus servers offered to the cluster (``TKROOM_JANUS_ADVERTISE``)
+    async def share_media_server(self, record: dict[str, str] | None) -> None: ...
+
+    async def shared_media_servers(self) -> dict[str, dict[str, str]]: ...
+
+    async def forget_media_server(self, node: str) -> None: ...
 
 
 class Failover:

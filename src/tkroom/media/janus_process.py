@@ -2,7 +2,8 @@
 
 Only the core, the VideoRoom plugin and the WebSocket transport are loaded (the plugin and
 transport folders the node writes hold symlinks to just those two libraries), so Janus logs
-no errors about MQTT, SIP or event handlers. The WebSocket API listens on loopback only; the
+no errors about MQTT, SIP or event handlers. The WebSocket API listens on loopback, or on the
+address the other nodes of a cluster reach it at (``ws_ip``); it always has an API secret. The
 admin secret and the ICE interface list come from the node's settings.
 """
 
@@ -41,6 +42,7 @@ class JanusSettings:
 
     workdir: Path
     ws_port: int = 0
+    ws_ip: str = "127.0.0.1"  # where the API listens: another address shares it with the cluster
     ice_enforce_list: str = ""
     rtp_port_range: str = "20000-40000"
     admin_secret: str = field(default_factory=lambda: secrets.token_hex(16))
@@ -51,13 +53,14 @@ class JanusSettings:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.ws_port}"
+        host = f"[{self.ws_ip}]" if ":" in self.ws_ip else self.ws_ip
+        return f"ws://{host}:{self.ws_port}"
 
 
 def write_config(s: JanusSettings) -> Path:
     """Write the configuration folder for ``janus -F`` and return it."""
     if not s.ws_port:
-        s.ws_port = free_tcp_port()
+        s.ws_port = free_tcp_port(s.ws_ip)
     cfg = s.workdir / "etc"
     plugins = s.workdir / "plugins"
     transports = s.workdir / "transports"
@@ -107,7 +110,7 @@ def write_config(s: JanusSettings) -> Path:
         '\tjson = "compact"\n'
         "\tws = true\n"
         f"\tws_port = {s.ws_port}\n"
-        '\tws_ip = "127.0.0.1"\n'
+        f'\tws_ip = "{s.ws_ip}"\n'
         "\twss = false\n"
         "}\n"
         "admin: {\n\tadmin_ws = false\n\tadmin_wss = false\n}\n"
@@ -202,7 +205,7 @@ class JanusProcess:
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         finally:
             os.close(out)
-        await wait_listening(self.settings.ws_port, what="Janus")
+        await wait_listening(self.settings.ws_port, host=self.settings.ws_ip, what="Janus")
 
     async def _supervise(self) -> None:
         while not self._stopping:

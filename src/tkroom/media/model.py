@@ -71,6 +71,7 @@ class RemoteFeed:
     feed: str
     flowing: bool = True
     simulcast: bool = False     # it sends simulcast layers (the feed's display says)
+    node: str = ""              # the node that brokers it (the display says; "": not said)
 
     @property
     def id(self) -> str:
@@ -81,7 +82,8 @@ class RemoteFeed:
         """As ``Publication.describe``."""
         return {"streamId": self.key.stream_id, "userId": self.key.userid, "type": self.key.type,
                 "deviceId": self.key.device_id, "audio": self.key.has_audio,
-                "video": self.key.has_video, "simulcast": self.simulcast}
+                "video": self.key.has_video, "simulcast": self.simulcast,
+                "publicationId": self.id}
 
 
 @dataclass(eq=False)

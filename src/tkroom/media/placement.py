@@ -72,23 +72,46 @@ def is_current(record: dict[str, Any] | None, server_id: str | None, room_id: st
         record.get("room") == room_id
 
 
-SIMULCAST_TAG, SINGLE_TAG = "s|", "1|"
+SIMULCAST, SINGLE = "s", "1"
 
 
-def feed_display(stream_id: str, simulcast: bool) -> str:
+def feed_display(stream_id: str, simulcast: bool, node: str = "") -> str:
     """The ``display`` name the node gives a publisher's Janus feed: its stream id, tagged with
     whether it sends simulcast layers, so a node subscribing to another node's feed knows
-    whether it may choose a layer (Janus's participant list says neither)."""
-    return (SIMULCAST_TAG if simulcast else SINGLE_TAG) + stream_id
+    whether it may choose a layer (Janus's participant list says neither), and with the
+    ``node`` that brokers it (the room state's name of it), so that the survivors of a dead
+    node find its feeds: ``s|<stream>`` / ``1|<stream>`` without a node, ``s@<node>|<stream>``
+    with one."""
+    kind = SIMULCAST if simulcast else SINGLE
+    return f"{kind}@{node}|{stream_id}" if node else f"{kind}|{stream_id}"
+
+
+def _tagged(display: str) -> tuple[str, bool, str] | None:
+    """``(node, simulcast, stream id)`` of a ``feed_display``; None for a display not ours."""
+    kind, mark = display[:1], display[1:2]
+    if kind not in (SIMULCAST, SINGLE):
+        return None
+    if mark == "|":
+        return "", kind == SIMULCAST, display[2:]
+    node, sep, body = display[2:].partition("|")
+    if mark != "@" or not sep or not node:
+        return None
+    return node, kind == SIMULCAST, body
 
 
 def stream_of(display: str) -> tuple[str, str, str, bool] | None:
     """A publisher's stream (user id, type, device) and whether it sends simulcast layers,
     from the feed's ``display`` (``feed_display``; a user id may itself hold colons)."""
-    tag, body = display[:2], display[2:]
-    if tag not in (SIMULCAST_TAG, SINGLE_TAG):
+    tagged = _tagged(display)
+    if tagged is None:
         return None
-    parts = body.rsplit(":", 2)
+    parts = tagged[2].rsplit(":", 2)
     if len(parts) != 3 or not all(parts):
         return None
-    return parts[0], parts[1], parts[2], tag == SIMULCAST_TAG
+    return parts[0], parts[1], parts[2], tagged[1]
+
+
+def node_of(display: str) -> str:
+    """The node that brokers a feed, from its ``display`` ("" when it does not say)."""
+    tagged = _tagged(display)
+    return tagged[0] if tagged is not None else ""

@@ -5,8 +5,12 @@ configuration it writes under the data folder. With ``--janus ws://…`` (repeat
 those servers, plus every server registered through the Web API (``serveradd`` with a ``url``)
 which it re-reads every ``sync_every`` seconds. Without any server, media requests answer 151.
 
+With ``janus_advertise`` the node's own Janus listens on that address and is offered to the
+other nodes of the cluster through the room state (``share_media_server``): they add it to
+their servers at their next sync, and drop it when the node withdraws it or dies.
+
 Its settings (``janus_ice``, ``rtp_ports``, ``janus_secret``, ``embedded_janus``,
-``media_sync_s``) are the node's ``Settings`` (docs/configuration.md).
+``janus_advertise``, ``media_sync_s``) are the node's ``Settings`` (docs/configuration.md).
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from typing import Any
 
 from tkroom.config import Settings
 from tkroom.directory import RoomDirectory
+from tkroom.media.deadfeeds import DeadNodeFeeds
 from tkroom.media.failover import MediaRecords
 from tkroom.media.janus_process import JanusProcess, JanusSettings, janus_available
 from tkroom.media.layers import SimulcastMode
-from tkroom.media.servers import MediaServer, ServerRegistry
+from tkroom.media.servers import MediaServer, ServerRegistry, static_name
 from tkroom.media.service import MediaService, RoomSink
 from tkroom.metrics import MediaServerState, Metric, media_families
 
@@ -39,13 +44,14 @@ class MediaSettings:
     embedded: bool = True
     janus_secret: str = ""
     simulcast: SimulcastMode = "auto"
+    advertise: str = ""  # the embedded Janus listens there and is offered to the cluster
 
     @classmethod
     def from_settings(cls, s: Settings) -> MediaSettings:
         return cls(janus_urls=list(s.janus_urls), workdir=s.data_dir / "media",
                    ice_enforce_list=s.janus_ice, rtp_port_range=s.rtp_ports,
                    embedded=s.embedded_janus, janus_secret=s.janus_secret,
-                   simulcast=s.simulcast)
+                   simulcast=s.simulcast, advertise=s.janus_advertise)
 
 
 class DirectoryRecords:
@@ -83,23 +89,36 @@ class MediaPlane:
         self.sync_every = sync_every
         self.janus: JanusProcess | None = None
         self._sync: asyncio.Task[None] | None = None
+        self.dead_feeds = DeadNodeFeeds(self.service.rooms, self.service.shared, sink,
+                                        self.service.remote_gone)
+        self._dead: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         s = self.settings
         (s.workdir / "records").mkdir(parents=True, exist_ok=True)
-        for i, url in enumerate(s.janus_urls, 1):
-            await self.registry.add(MediaServer(f"janus-{i}", url, secret=s.janus_secret,
-                                                static=True))
+        for url in s.janus_urls:
+            name = static_name(url)
+            if name in self.registry.servers:
+                log.warning("--janus %s is listed twice (as %s): added once", url, name)
+                continue
+            await self.registry.add(MediaServer(name, url, secret=s.janus_secret, static=True))
         if not s.janus_urls and s.embedded and janus_available():
             self.janus = JanusProcess(JanusSettings(
                 workdir=s.workdir / "janus", ice_enforce_list=s.ice_enforce_list,
-                rtp_port_range=s.rtp_port_range))
+                rtp_port_range=s.rtp_port_range, ws_ip=s.advertise or "127.0.0.1"))
             await self.janus.start()
-            await self.registry.add(MediaServer("embedded", self.janus.url, embedded=True,
+            # offered to the cluster, it is named as every node will name it: from its URL
+            name = static_name(self.janus.url) if s.advertise else "embedded"
+            await self.registry.add(MediaServer(name, self.janus.url, embedded=True,
                                                 secret=self.janus.api_secret))
+            if not s.advertise and self.service.shared.node:
+                log.warning("this node's own Janus is on loopback but the node is in a cluster: "
+                            "set TKROOM_JANUS_ADVERTISE (or use --janus), or a class split "
+                            "over nodes runs in one VideoRoom per node")
         elif not s.janus_urls:
             log.warning("no Janus: media requests will answer 151")
         self.registry.start()
+        self._dead = asyncio.create_task(self.dead_feeds.run())
         if self.sync_servers:
             self._sync = asyncio.create_task(self._sync_loop())
 
@@ -107,10 +126,26 @@ class MediaPlane:
         while True:
             try:
                 rows = [r for r in await self.directory.media_servers() if r.get("url")]
-                await self.registry.sync(rows)
+                await self.registry.sync(rows + await self._shared_rows())
             except Exception:
                 log.exception("could not read the media-server registry")
             await asyncio.sleep(self.sync_every)
+
+    async def _shared_rows(self) -> list[dict[str, Any]]:
+        """The Janus servers the other live nodes of the cluster offer (``janus_advertise``),
+        as registry rows; this node offers its own again (a state that restarted lost it),
+        and forgets those of dead nodes."""
+        shared = self.service.shared
+        if self.janus is not None and self.settings.advertise:
+            await shared.share_media_server({"url": self.janus.url,
+                                             "secret": self.janus.api_secret})
+        offered = {n: r for n, r in (await shared.shared_media_servers()).items()
+                   if n != shared.node}
+        dead = await shared.dead_nodes(offered) if offered else set()
+        for node in dead:
+            await shared.forget_media_server(node)
+        return [{"name": static_name(r["url"]), "url": r["url"], "apisecret": r.get("secret", "")}
+                for n, r in offered.items() if n not in dead]
 
     async def readiness(self) -> dict[str, Any]:
         """Ready when some media server answers its health check, or when the node has none
@@ -136,9 +171,15 @@ class MediaPlane:
         return media_families(states, recordings, len(self.service.postprocessing))
 
     async def stop(self) -> None:
-        if self._sync is not None:
-            self._sync.cancel()
-            await asyncio.wait({self._sync})
+        for task in (self._sync, self._dead):
+            if task is not None:
+                task.cancel()
+                await asyncio.wait({task})
+        if self.janus is not None and self.settings.advertise:
+            try:
+                await self.service.shared.share_media_server(None)
+            except Exception:
+                log.exception("could not withdraw this node's Janus from the cluster")
         await self.service.close()
         await self.registry.close()
         if self.janus is not None:

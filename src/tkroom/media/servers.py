@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import websockets
 
@@ -65,6 +67,19 @@ def from_row(row: dict[str, Any]) -> MediaServer:
                        region=str(row.get("region") or row.get("name") or ""),
                        secret=str(row.get("apisecret") or ""),
                        owner=int(row["companyid"]) if row.get("companyid") is not None else None)
+
+
+def static_name(url: str) -> str:
+    """The name of a ``--janus`` server, from its URL alone: every node of a cluster names it
+    alike whatever the order of its list (the class's shared media record names the server),
+    and the name does not show the URL (clients see names, never a Janus API address).
+    ``ws://Host:8188/`` and ``ws://host:8188`` are one server; give every node the same
+    host (name or address) for it."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    port = parts.port or (443 if scheme == "wss" else 80)
+    canon = f"{scheme}://{(parts.hostname or '').lower()}:{port}{parts.path.rstrip('/')}"
+    return "janus-" + hashlib.sha256(canon.encode()).hexdigest()[:8]
 
 
 ServerCallback = Callable[[MediaServer], Awaitable[None]]

@@ -34,7 +34,7 @@ from tkroom.media.layers import (
     simulcast_for,
 )
 from tkroom.media.model import MediaRoom, Publication, RemoteFeed, RoomSink, Subscription
-from tkroom.media.placement import feed_display, may_carry, stream_of
+from tkroom.media.placement import feed_display, may_carry, node_of, stream_of
 from tkroom.media.recorder import Recorder
 from tkroom.media.recording import RecordingJob, RecordSink
 from tkroom.media.rules import (
@@ -188,7 +188,8 @@ class MediaService:
             videoroom.server.load += 1
         try:
             answer = await videoroom.publish(
-                handle, feed=pub.feed, display=feed_display(key.stream_id, layered), offer=offer,
+                handle, feed=pub.feed, display=feed_display(key.stream_id, layered, self.shared.node),
+                offer=offer,
                 audio=key.has_audio, video=key.has_video, record_file=self.recorder.file_for(room, pub),
                 within=self.publish_timeout)
         except TimeoutError:
@@ -310,18 +311,20 @@ class MediaService:
             key = StreamKey(*parts[:3])
             old = room.remote.get(key.stream_id)
             seen[key.stream_id] = old if old is not None and old.feed == feed else \
-                RemoteFeed(key, feed, simulcast=parts[3])
+                RemoteFeed(key, feed, simulcast=parts[3], node=node_of(display))
         played = {id(s.pub) for s in room.subs.values()}
         # a feed no longer listed but still played here stays until its onRemoveStream
         room.remote = {**{k: f for k, f in room.remote.items() if id(f) in played}, **seen}
         return list(seen.values())
 
-    async def remote_gone(self, serial: str, stream_id: str) -> None:
-        """Another node announced ``onRemoveStream``: drop this node's subscriptions to it."""
+    async def remote_gone(self, serial: str, stream_id: str, publication: str = "") -> None:
+        """Another node announced ``onRemoveStream``: drop this node's subscriptions to it
+        (only to that ``publication`` when named: a newer one of the stream stays)."""
         room = self.rooms.get(serial)
-        pub = room.remote.pop(stream_id, None) if room is not None else None
-        if room is None or pub is None:
+        pub = room.remote.get(stream_id) if room is not None else None
+        if room is None or pub is None or (publication and publication != pub.id):
             return
+        del room.remote[stream_id]
         for sub in [s for s in room.subs.values() if s.pub is pub]:
             await self._drop_sub(room, sub)
 

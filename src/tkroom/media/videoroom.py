@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from tkroom.media.janus_client import JanusError, JanusHandle, JanusSession, Json
 from tkroom.media.servers import MediaServer
 
-NO_SUCH_FEED = 428
+NO_SUCH_FEED = 428  # also what ``kick`` answers for a participant not (or no longer) there
 ROOM_EXISTS = 427
 
 
@@ -110,6 +110,21 @@ class VideoRoom:
                                                      "room": self.id})
         return [(str(p.get("id")), str(p.get("display", "")))
                 for p in data.get("participants", []) if p.get("publisher")]
+
+    async def kick(self, feed: str) -> bool:
+        """Remove participant ``feed`` from the room now (Janus tells its subscribers); False
+        when it is not there, e.g. another node kicked it first: one kick succeeds. The
+        room has no secret, so any session may."""
+        if self.server.control is None:
+            raise JanusError(0, f"media server {self.server.id} is not connected")
+        try:
+            await self.server.control.message({"request": "kick", "room": self.id, "id": feed},
+                                              within=5)
+        except JanusError as e:
+            if e.code == NO_SUCH_FEED:
+                return False
+            raise
+        return True
 
     async def attach(self) -> JanusHandle:
         """A new handle on the plugin: one publication or one subscription."""

@@ -31,6 +31,11 @@ Contract for implementers (memory now, Redis for clusters):
   is one record per room naming the media server and the VideoRoom every node brokers into:
   the first claim wins, a move is a compare-and-set on the record's ``epoch``, and the record
   is released by exactly one node once the room has no member left on any node.
+* **Dead nodes** (``dead_nodes``): the nodes whose heartbeat expired, asked by name (a
+  node's ``node``), so a survivor cleans what a dead node left outside the state (its feeds
+  in the class's VideoRoom). **Shared Janus servers** (``share_media_server``,
+  ``shared_media_servers``, ``forget_media_server``): the node's own Janus, offered to the
+  other nodes (its URL and API secret), one per node.
 * **Stream claims** (``claim_stream``, ``release_stream``, ``release_streams``): one per
   published stream, the room-wide ``maxvideo``/``maxaudio`` counts of a class on any number
   of nodes (``tkroom.rooms.streams.claim``). A claim names the node it was made through (the
@@ -42,7 +47,7 @@ Contract for implementers (memory now, Redis for clusters):
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -233,6 +238,27 @@ class RoomState(Protocol):
     async def release_media_room(self, serial: str) -> dict[str, Any] | None:
         """Forget the record and answer it, only if the room has no member on any node; None
         otherwise (or when there is none): one caller gets it, and destroys the VideoRoom."""
+
+    # the nodes of the cluster ---------------------------------------------------------------
+    node: str
+    """This node's name in the state ("" when the state has no other node: memory)."""
+
+    async def dead_nodes(self, nodes: Iterable[str]) -> set[str]:
+        """Which of ``nodes`` the state takes for dead now (their heartbeat expired, as the
+        sweep that detaches their sessions does): what they brokered elsewhere (their Janus
+        feeds) is theirs to clean no more. Never this node; none while the state cannot tell
+        (Redis just restarted)."""
+
+    async def share_media_server(self, record: dict[str, str] | None) -> None:
+        """Offer this node's own Janus to the cluster (``url``, ``secret``: its API secret), or
+        withdraw it (None)."""
+
+    async def shared_media_servers(self) -> dict[str, dict[str, str]]:
+        """The Janus servers nodes offer to the cluster, by node name (dead ones included:
+        ``dead_nodes`` tells)."""
+
+    async def forget_media_server(self, node: str) -> None:
+        """Forget the server a dead ``node`` offered."""
 
     async def ping(self) -> dict[str, Any]:
         """Whether the state answers now (for /readyz): ``{"ok": bool, ...}``; raises when it

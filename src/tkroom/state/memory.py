@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from tkroom.rooms import streams, tools
@@ -205,6 +205,21 @@ class MemoryState:
         if room is not None and room.members:
             return None
         return self.media.pop(serial, None)
+
+    # one process is the one node: nothing it brokers belongs to a dead node
+    node = ""
+
+    async def dead_nodes(self, nodes: Iterable[str]) -> set[str]:
+        return set()
+
+    async def share_media_server(self, record: dict[str, str] | None) -> None:
+        return None  # no other node to share it with
+
+    async def shared_media_servers(self) -> dict[str, dict[str, str]]:
+        return {}
+
+    async def forget_media_server(self, node: str) -> None:
+        return None
 
     # the process holding the state is the node: it never restarts under the node's sockets
     def on_restart(self, hook: Callable[[], Awaitable[None]]) -> None:

@@ -27,7 +27,7 @@ import json
 import logging
 import secrets
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -664,6 +664,42 @@ class RedisState:
     def _ttl_ms(self) -> int:
         """How long the heartbeat key outlives a beat: a node silent that long is dead."""
         return max(1, int(self.heartbeat * 5 * 1000))
+
+    async def dead_nodes(self, nodes: Iterable[str]) -> set[str]:
+        """Which of ``nodes`` (other nodes' names) are dead: their heartbeat key expired, the
+        sweep's criterion. None of them while Redis has been up for less than two heartbeat lives: a
+        Redis that restarted empty has no key until each node beats again."""
+        asked = sorted({n for n in nodes if n and n != self.node})
+        if not asked:
+            return set()
+        assert self.redis is not None
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for n in asked:
+                pipe.exists(f"{self.g}hb:{n}")
+            found = _recancel(await pipe.execute())
+        gone = {n for n, e in zip(asked, found, strict=True) if not e}
+        if gone:
+            info = _recancel(await self.redis.info("server"))
+            if int(info.get("uptime_in_seconds", 0)) * 1000 < 2 * self._ttl_ms:
+                return set()
+        return gone
+
+    async def share_media_server(self, record: dict[str, str] | None) -> None:
+        """The hash ``janus``: node -> its server as JSON (the API secret included)."""
+        assert self.redis is not None
+        if record is None:
+            await self.redis.hdel(f"{self.g}janus", self.node)
+        else:
+            await self.redis.hset(f"{self.g}janus", self.node, _dumps(record))
+
+    async def shared_media_servers(self) -> dict[str, dict[str, str]]:
+        assert self.redis is not None
+        rows = _recancel(await self.redis.hgetall(f"{self.g}janus"))
+        return {node: json.loads(raw) for node, raw in rows.items()}
+
+    async def forget_media_server(self, node: str) -> None:
+        assert self.redis is not None
+        await self.redis.hdel(f"{self.g}janus", node)
 
     async def _heartbeats(self) -> None:
         while not self._closing:

@@ -1023,6 +1023,10 @@ export class Room extends Emitter {
   _onRemoveStream(info) {
     const streamId = info.streamId;
     const entry = this.remote.get(streamId);
+    // a removal that names another publication of the stream is about an older one (its node
+    // died and the owner republished through another): the newer one stays
+    if (entry && info.publicationId && entry.publicationId &&
+        entry.publicationId !== info.publicationId) return;
     this.remote.delete(streamId);
     for (const [key, sub] of [...this.subs]) {
       if (sub.streamId !== streamId) continue;

@@ -2495,6 +2495,7 @@ var Room = class extends Emitter {
   _onRemoveStream(info) {
     const streamId = info.streamId;
     const entry = this.remote.get(streamId);
+    if (entry && info.publicationId && entry.publicationId && entry.publicationId !== info.publicationId) return;
     this.remote.delete(streamId);
     for (const [key, sub] of [...this.subs]) {
       if (sub.streamId !== streamId) continue;
