@@ -31,6 +31,10 @@ Contract for implementers (memory now, Redis for clusters):
   is one record per room naming the media server and the VideoRoom every node brokers into:
   the first claim wins, a move is a compare-and-set on the record's ``epoch``, and the record
   is released by exactly one node once the room has no member left on any node.
+* **The class's recording** (``claim_recording``, ``renew_recording``, ``recording``,
+  ``end_recording``) is one record per room with a lease: one node (the holder) writes the
+  event log and ends the recording; another takes the lease over when it lapses (the holder
+  died), as ``tkroom.rooms.recording.claim`` says.
 * Members, messages and events are the dataclasses/dicts of ``tkroom.rooms.model``;
   ``Member.to_dict``/``from_dict`` and ``Event.to_dict``/``from_dict`` give JSON forms.
 """
@@ -227,6 +231,25 @@ class RoomState(Protocol):
     async def release_media_room(self, serial: str) -> dict[str, Any] | None:
         """Forget the record and answer it, only if the room has no member on any node; None
         otherwise (or when there is none): one caller gets it, and destroys the VideoRoom."""
+
+    # the class's recording ------------------------------------------------------------------
+    async def claim_recording(self, serial: str, node: str, now_ms: int, ttl_ms: int,
+                              new_id: str) -> tuple[dict[str, Any], bool]:
+        """The room's recording record (``id``, ``started_ms``, ``holder``, ``segment``,
+        ``lease_until``), made with ``new_id`` when there is none, taken over by ``node`` (the
+        next ``segment``) when its lease lapsed before ``now_ms``, else unchanged; and whether
+        ``node`` became the holder by this call (``tkroom.rooms.recording.claim``)."""
+
+    async def renew_recording(self, serial: str, node: str, rec_id: str, now_ms: int,
+                              ttl_ms: int) -> bool:
+        """Extend the lease to ``now_ms + ttl_ms`` if ``node`` holds recording ``rec_id``."""
+
+    async def recording(self, serial: str) -> dict[str, Any] | None:
+        """The room's recording record, or None."""
+
+    async def end_recording(self, serial: str, rec_id: str) -> dict[str, Any] | None:
+        """Forget recording ``rec_id`` and answer it (None when it is not the room's: one
+        caller gets it, and queues its outputs)."""
 
     async def ping(self) -> dict[str, Any]:
         """Whether the state answers now (for /readyz): ``{"ok": bool, ...}``; raises when it
