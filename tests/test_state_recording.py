@@ -19,7 +19,7 @@ async def test_the_first_claim_makes_the_recording_and_everyone_gets_it(state): 
     assert len(takers) == 1
     first = takers[0]
     assert first["segment"] == 1 and first["started_ms"] <= NOW + 9
-    assert first["lease_until"] == first["started_ms"] + TTL
+    assert first["lease_until"] == first["started_ms"] + TTL and first["previous"] == ""
     assert all(rec == first for rec, _ in out)
     assert await state.recording("r") == first
     assert await state.recording("other") is None
@@ -42,7 +42,7 @@ async def test_a_lapsed_lease_is_taken_over_once_into_the_next_segment(state):  
     assert len(takers) == 1
     new = takers[0]
     assert new["id"] == "rec1" and new["started_ms"] == NOW and new["segment"] == 2
-    assert new["holder"] != "a" and new["lease_until"] == late + TTL
+    assert new["holder"] != "a" and new["lease_until"] == late + TTL and new["previous"] == "a"
     assert all(r == new for r, _ in out)
     # the old holder has lost it: it can no longer renew
     assert not await state.renew_recording("r", "a", "rec1", late, TTL)
@@ -65,3 +65,8 @@ async def test_ended_once(state):  # noqa: F811
     # the next claim starts a new recording
     new, taken = await state.claim_recording("r", "b", NOW + 10, TTL, "rec2")
     assert taken and new["id"] == "rec2" and new["segment"] == 1
+
+
+async def test_a_claim_to_take_over_makes_no_recording(state):  # noqa: F811
+    assert await state.claim_recording("r", "b", NOW, TTL, "") == (None, False)
+    assert await state.recording("r") is None

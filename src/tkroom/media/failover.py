@@ -38,7 +38,8 @@ DropStreams = Callable[[MediaRoom], Awaitable[None]]
 
 
 class MediaRecords(Protocol):
-    """The shared record of each class's media room (``tkroom.state.base.RoomState``)."""
+    """The shared record of each class's media room and recording
+    (``tkroom.state.base.RoomState``)."""
 
     async def claim_media_room(self, serial: str, record: dict[str, str],
                                replaces: int = 0) -> tuple[dict[str, Any] | None, bool]: ...
@@ -46,6 +47,16 @@ class MediaRecords(Protocol):
     async def media_room(self, serial: str) -> dict[str, Any] | None: ...
 
     async def release_media_room(self, serial: str) -> dict[str, Any] | None: ...
+
+    async def claim_recording(self, serial: str, node: str, now_ms: int, ttl_ms: int,
+                              new_id: str) -> tuple[dict[str, Any] | None, bool]: ...
+
+    async def renew_recording(self, serial: str, node: str, rec_id: str, now_ms: int,
+                              ttl_ms: int) -> bool: ...
+
+    async def recording(self, serial: str) -> dict[str, Any] | None: ...
+
+    async def end_recording(self, serial: str, rec_id: str) -> dict[str, Any] | None: ...
 
 
 class Failover:

@@ -234,11 +234,12 @@ class RoomState(Protocol):
 
     # the class's recording ------------------------------------------------------------------
     async def claim_recording(self, serial: str, node: str, now_ms: int, ttl_ms: int,
-                              new_id: str) -> tuple[dict[str, Any], bool]:
+                              new_id: str) -> tuple[dict[str, Any] | None, bool]:
         """The room's recording record (``id``, ``started_ms``, ``holder``, ``segment``,
-        ``lease_until``), made with ``new_id`` when there is none, taken over by ``node`` (the
-        next ``segment``) when its lease lapsed before ``now_ms``, else unchanged; and whether
-        ``node`` became the holder by this call (``tkroom.rooms.recording.claim``)."""
+        ``lease_until``, ``previous``), made with ``new_id`` when there is none (not when
+        ``new_id`` is empty: None), taken over by ``node`` (the next ``segment``) when its lease
+        lapsed before ``now_ms``, else unchanged; and whether ``node`` became the holder by this
+        call (``tkroom.rooms.recording.claim``)."""
 
     async def renew_recording(self, serial: str, node: str, rec_id: str, now_ms: int,
                               ttl_ms: int) -> bool:

@@ -208,8 +208,10 @@ class MemoryState:
         return self.media.pop(serial, None)
 
     async def claim_recording(self, serial: str, node: str, now_ms: int, ttl_ms: int,
-                              new_id: str) -> tuple[dict[str, Any], bool]:
+                              new_id: str) -> tuple[dict[str, Any] | None, bool]:
         rec, taken = claim(self.recordings.get(serial), node, now_ms, ttl_ms, new_id)
+        if rec is None:
+            return None, False
         self.recordings[serial] = rec
         return dict(rec), taken
 

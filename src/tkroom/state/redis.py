@@ -326,12 +326,11 @@ class RedisState:
 
     # the class's recording ---------------------------------------------------------------
     async def claim_recording(self, serial: str, node: str, now_ms: int, ttl_ms: int,
-                              new_id: str) -> tuple[dict[str, Any], bool]:
+                              new_id: str) -> tuple[dict[str, Any] | None, bool]:
         res = await self._run_replicated("CLAIM_RECORDING", self._room(serial), node,
                                          int(now_ms), int(ttl_ms), new_id)
         rec = _recording(res)
-        assert rec is not None
-        return rec, bool(int(res[5]))
+        return rec, rec is not None and bool(int(res[6]))
 
     async def renew_recording(self, serial: str, node: str, rec_id: str, now_ms: int,
                               ttl_ms: int) -> bool:
@@ -341,7 +340,8 @@ class RedisState:
     async def recording(self, serial: str) -> dict[str, Any] | None:
         assert self.redis is not None
         res = _recancel(await self.redis.hmget(
-            self._room(serial) + "rec", ["id", "started_ms", "holder", "segment", "lease_until"]))
+            self._room(serial) + "rec",
+            ["id", "started_ms", "holder", "segment", "lease_until", "previous"]))
         return _recording(res) if res[0] is not None else None
 
     async def end_recording(self, serial: str, rec_id: str) -> dict[str, Any] | None:
@@ -794,8 +794,8 @@ def _serial_of(channel: str, g_len: int) -> str:
 
 def _recording(res: list[Any]) -> dict[str, Any] | None:
     """A recording record from the scripts' reply (id, started_ms, holder, segment,
-    lease_until), None for an empty one."""
+    lease_until, previous), None for an empty one."""
     if not res:
         return None
     return {"id": res[0], "started_ms": int(res[1]), "holder": res[2], "segment": int(res[3]),
-            "lease_until": int(res[4])}
+            "lease_until": int(res[4]), "previous": res[5] or ""}

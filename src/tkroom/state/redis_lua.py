@@ -702,13 +702,14 @@ redis.call('DEL', R .. 'media')
 return {cur[1], cur[2], tonumber(cur[3])}
 """
 
-# The class's recording: ``R .. 'rec'`` hash id, started_ms, holder, segment, lease_until
-# (``tkroom.rooms.recording.claim``).
+# The class's recording: ``R .. 'rec'`` hash id, started_ms, holder, segment, lease_until,
+# previous (``tkroom.rooms.recording.claim``).
 _REC = """
 local function rec_reply(k, taken)
-  local c = redis.call('HMGET', k, 'id', 'started_ms', 'holder', 'segment', 'lease_until')
+  local c = redis.call('HMGET', k, 'id', 'started_ms', 'holder', 'segment', 'lease_until',
+                       'previous')
   if not c[1] then return {} end
-  return {c[1], c[2], c[3], c[4], c[5], taken}
+  return {c[1], c[2], c[3], c[4], c[5], c[6] or '', taken}
 end
 """
 
@@ -717,13 +718,14 @@ CLAIM_RECORDING = _REC + """
 local k, node, now, ttl = ARGV[1] .. 'rec', ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local c = redis.call('HMGET', k, 'holder', 'segment', 'lease_until')
 if not c[1] then
+  if ARGV[5] == '' then return {} end
   redis.call('HSET', k, 'id', ARGV[5], 'started_ms', ARGV[3], 'holder', node, 'segment', 1,
-             'lease_until', string.format('%.0f', now + ttl))
+             'lease_until', string.format('%.0f', now + ttl), 'previous', '')
   return rec_reply(k, 1)
 end
 if tonumber(c[3]) < now and c[1] ~= node then
   redis.call('HSET', k, 'holder', node, 'segment', tonumber(c[2]) + 1,
-             'lease_until', string.format('%.0f', now + ttl))
+             'lease_until', string.format('%.0f', now + ttl), 'previous', c[1])
   return rec_reply(k, 1)
 end
 return rec_reply(k, 0)
