@@ -7,10 +7,7 @@ resumes her session on the other node, and publishes and subscribes again there.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -26,42 +23,10 @@ from browser.test_classroom_e2e import (  # noqa: F401 - fixtures
     ns_playwright,
     wait_until,
 )
-from tkroom.media.netns import NetNamespace
-from webapi_nodes import SRC, free_port, port_open, tkroom
-from webapi_nodes import wait_for as wait_port
+from media.nodes import Serve
+from webapi_nodes import free_port, tkroom
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
-
-
-class Serve:
-    """``tkroom serve`` started inside ``ns`` with the cluster's signal URLs, own first."""
-
-    def __init__(self, ns: NetNamespace, args: list[str], port: int, signal_port: int,
-                 signal_urls: list[str]) -> None:
-        self.port, self.signal_port = port, signal_port
-        urls = [a for u in signal_urls for a in ("--signal-url", u)]
-        with ns.entered():
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tkroom", "serve", "--host", "127.0.0.1", "--port", str(port),
-                 "--signal-port", str(signal_port), *urls, *args],
-                env={**os.environ, "PYTHONPATH": SRC}, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL)
-            wait_port(lambda: port_open("127.0.0.1", port) or self.proc.poll() is not None, 60,
-                      what="tkroom serve")
-        assert self.proc.poll() is None, "tkroom serve exited"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
 
 
 @pytest.fixture
