@@ -28,6 +28,7 @@ from tkroom.client import Room
 from tkroom.client.media import MediaClient, attach
 from tkroom.egress.compose import media_files, probe
 from tkroom.egress.eventlog import EVENTS, read_log
+from tkroom.errors import CodeError
 from tkroom.media.janus_process import JanusSettings
 from tkroom.media.netns import NetNamespace
 from tkroom.media.recording import tools_available
@@ -104,6 +105,50 @@ def log_lines(folder: Path) -> list[dict[str, Any]]:
     return read_log(folder) if (folder / EVENTS).exists() else []
 
 
+async def finished(c: Cluster, node: Serve) -> list[dict[str, Any]]:
+    """The class's records once none is processing any more."""
+    deadline = time.monotonic() + 600
+    while True:
+        rows = await c.records(node)
+        if rows and all(r["state"] != 0 for r in rows):
+            return rows
+        assert time.monotonic() < deadline, rows
+        await asyncio.sleep(1)
+
+
+async def test_the_recording_is_started_and_stopped_once_for_the_class(in_netns,
+                                                                     two_nodes: Cluster) -> None:
+    """startServerRecord through node A; a second start through node B answers 153 (the class
+    is recorded); stopServerRecord through node B answers node A's recording id and ends it on
+    both nodes: one recording, with the publications of both nodes in it."""
+    c = two_nodes
+    t, tmedia = await enter(c.a, c.serial, "t1", PASSWORDS["chairmanpwd"])
+    a, amedia = await enter(c.b, c.serial, "a1", PASSWORDS["assistantpwd"])
+    await tmedia.publishVideo()
+    await amedia.publishVideo()
+    started = await tmedia.startServerRecord()
+    with pytest.raises(CodeError) as e:
+        await amedia.startServerRecord()
+    assert e.value.code == 153
+    folder = (await until(c.folders, 30, "the recording's folder"))[0]
+    assert folder.name == started["recordId"]
+    await until(lambda: list(folder.glob("tracks-*.jsonl")), 30, "node B recording into it")
+    await asyncio.sleep(2)
+    stopped = await amedia.stopServerRecord()
+    assert stopped["recordId"] == started["recordId"]
+    with pytest.raises(CodeError) as e:
+        await tmedia.stopServerRecord()
+    assert e.value.code == 154
+    rows = await finished(c, c.a)
+    assert c.folders() == [folder]
+    assert sorted(r["recordtype"] for r in rows) == [0, 8] and all(r["state"] == 1 for r in rows)
+    recs = read_log(folder)
+    files = await asyncio.to_thread(media_files, folder, recs, int(recs[0]["at_ms"]))
+    assert sorted(m.userid for m in files if m.kind == "video") == ["a1", "t1"]
+    for w in (a, t):
+        await w.room.leaveroom()
+
+
 async def test_the_recording_survives_its_node(in_netns, two_nodes: Cluster) -> None:
     c = two_nodes
     urls = [f"ws://127.0.0.1:{c.b.signal_port}/signal"]
@@ -145,13 +190,7 @@ async def test_the_recording_survives_its_node(in_netns, two_nodes: Cluster) -> 
     class_ended = time.time()
 
     # exactly one recording: one folder, one merged MP4 and one event playback
-    deadline = time.monotonic() + 600
-    while True:
-        rows = await c.records(c.b)
-        if rows and all(r["state"] != 0 for r in rows):
-            break
-        assert time.monotonic() < deadline, rows
-        await asyncio.sleep(1)
+    rows = await finished(c, c.b)
     assert c.folders() == [folder]
     by_type = {}
     for r in rows:

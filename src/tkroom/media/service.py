@@ -652,7 +652,18 @@ class MediaService:
             raise CodeError(E.ERR_SERVER_NOTRECORDED, namespace="error_notice")
         await self._leave(room)
         await self.sink.to_nodes(r.serial, RECORDING_EVENT, {"id": rec["id"], "on": False})
+        await self._ended(r.serial, rec["id"])
         return {"recordId": rec["id"]}
+
+    async def _ended(self, serial: str, rec_id: str) -> None:
+        """Wait until the recording's holder ended it (another node, told by an event: no
+        reply comes back), or this node did, taking over from a dead holder: a lease and
+        more."""
+        for _ in range((self.lease_ms + 2 * self.renew_ms) // 50):
+            rec = await self.shared.recording(serial)
+            if rec is None or rec["id"] != rec_id:
+                return
+            await asyncio.sleep(0.05)
 
     async def join_recording(self, serial: str) -> None:
         """Record this node's publications into the class's recording, if it has one."""
@@ -716,8 +727,12 @@ class MediaService:
         task.add_done_callback(self._finishers.discard)
 
     async def _keep(self, room: MediaRoom, job: RecordingJob) -> None:
-        """While this node records ``job``: its holder renews the lease; another node takes
-        the recording over when the lease lapsed, and stops when the recording ended."""
+        """While this node records ``job``: its holder renews the lease (and puts the record
+        back when the state lost it: a Redis restart); another node takes the recording over
+        when the lease lapsed. The recording's end reaches every node as an event
+        (``ClassBegin`` deleted, ``_recording``); a node that missed it stops once the record
+        has been gone for a whole lease."""
+        gone_since = 0
         while room.recording is job:
             await asyncio.sleep(self.renew_ms / 1000)
             try:
@@ -726,10 +741,20 @@ class MediaService:
                         room.serial, self.node, job.id, now, self.lease_ms):
                     continue
                 rec = await self.shared.recording(room.serial)
-                if rec is None or rec["id"] != job.id:  # ended by another node
-                    job.holder = False
-                    spawn(self.leave_recording(room.serial, job.id))
-                    return
+                if rec is None and job.holder:
+                    await self.shared.claim_recording(room.serial, self.node,
+                                                      int(job.started * 1000), 0, job.id)
+                    await self.shared.renew_recording(room.serial, self.node, job.id, now,
+                                                      self.lease_ms)
+                    continue
+                if rec is None or rec["id"] != job.id:
+                    gone_since = gone_since or now
+                    if now - gone_since >= self.lease_ms:
+                        job.holder = False
+                        spawn(self.leave_recording(room.serial, job.id))
+                        return
+                    continue
+                gone_since = 0
                 if job.holder:
                     log.warning("recording %s: the lease went to %s", job.id, rec["holder"])
                     job.holder = False
