@@ -232,3 +232,26 @@ async def test_the_recording_survives_its_node(in_netns, two_nodes: Cluster) -> 
     assert len(mics) == 1 and mics[0].start_ms < takeover_ms + (int(killed * 1000) - at_ms)
     for w in (s, t):
         await w.room.leaveroom()
+
+
+async def test_a_recording_stopped_while_its_holder_hangs_is_ended_by_another_node(
+        in_netns, two_nodes: Cluster) -> None:
+    """Node A holds the recording and stops answering (``SIGSTOP``); stopServerRecord through
+    node B stops B's recorders, and B, once A's lease lapsed, takes the recording over to end
+    it: the answer comes, and one recording is made."""
+    c = two_nodes
+    t, tmedia = await enter(c.a, c.serial, "t1", PASSWORDS["chairmanpwd"])
+    a, amedia = await enter(c.b, c.serial, "a1", PASSWORDS["assistantpwd"])
+    await amedia.publishVideo()
+    started = await tmedia.startServerRecord()
+    folder = (await until(c.folders, 30, "the recording's folder"))[0]
+    await until(lambda: list(folder.glob("tracks-*.jsonl")), 30, "node B recording into it")
+    c.a.proc.send_signal(signal.SIGSTOP)
+    stopped = await amedia.stopServerRecord()
+    assert stopped["recordId"] == started["recordId"]
+    rows = await finished(c, c.b)
+    assert c.folders() == [folder]
+    assert sorted(r["recordtype"] for r in rows) == [0, 8] and all(r["state"] == 1 for r in rows)
+    kinds = [r["kind"] for r in read_log(folder)]
+    assert kinds[0] == "start" and kinds.count("segment") == 1 and kinds[-1] == "end"
+    await a.room.leaveroom()

@@ -758,12 +758,13 @@ class MediaService:
                 if job.holder:
                     log.warning("recording %s: the lease went to %s", job.id, rec["holder"])
                     job.holder = False
-                elif rec["lease_until"] < now:
-                    await self._take_over(room.serial, job)
+                elif rec["lease_until"] < now and await self._take_over(room.serial, job):
+                    await self.recorder.held(job)
             except Exception:
                 log.exception("recording %s: the lease not kept", job.id)
 
     async def _take_over(self, serial: str, job: RecordingJob) -> bool:
+        """Claim ``job``'s lapsed lease: whether this node holds it now."""
         rec, taken = await self.shared.claim_recording(serial, self.node, _now_ms(),
                                                        self.lease_ms, "")
         if not taken or rec is None or rec["id"] != job.id:
@@ -771,7 +772,6 @@ class MediaService:
         log.info("recording %s taken over from %s (segment %d)", job.id, rec["previous"],
                  rec["segment"])
         job.holder, job.segment, job.previous = True, rec["segment"], rec["previous"]
-        await self.recorder.held(job)
         return True
 
     async def _finish(self, serial: str, job: RecordingJob) -> None:
