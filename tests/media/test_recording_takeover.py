@@ -241,7 +241,8 @@ async def test_a_recording_stopped_while_its_holder_hangs_is_ended_by_another_no
     it: the answer comes, and one recording is made."""
     c = two_nodes
     t, tmedia = await enter(c.a, c.serial, "t1", PASSWORDS["chairmanpwd"])
-    a, amedia = await enter(c.b, c.serial, "a1", PASSWORDS["assistantpwd"])
+    # the answer waits for A's lease to lapse (5 s) and B to end the recording
+    a, amedia = await enter(c.b, c.serial, "a1", PASSWORDS["assistantpwd"], request_timeout=60)
     await amedia.publishVideo()
     started = await tmedia.startServerRecord()
     folder = (await until(c.folders, 30, "the recording's folder"))[0]
