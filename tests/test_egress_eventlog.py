@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 
-from tkroom.egress.eventlog import EventLog
+from tkroom.egress.eventlog import EventLog, TrackLog, read_log
 from tkroom.rooms.model import ALL, Event, Target
 from tkroom.rooms.scene import parse_log, scene_at
 from tkroom.state.memory import MemoryState
@@ -77,3 +77,40 @@ def test_a_node_with_media_makes_its_recordings_through_egress(tmp_path):
     assert recorder.listeners == [node.egress] and recorder.legacy is False
     assert node.egress.settings.record_dir == recorder.record_dir
     assert (node.egress.settings.width, node.egress.settings.height) == (640, 360)
+
+
+async def test_a_takeover_appends_a_segment_after_a_torn_line(tmp_path):
+    """The holder died mid-line; the node taking over appends a ``segment`` line after it,
+    another node's tracks are in its own file: the reader gets one log on one timeline."""
+    state = MemoryState()
+    serial = "4242"
+    await state.subscribe(serial, lambda e: None)
+    folder = tmp_path / "rec"
+    started = time.time() - 5
+    first = EventLog(state, serial, folder, started, {}, node="A")
+    await first.start()
+    first.track("t", "t:video:default", "video", str(folder / "r-A-t-0"), True)
+    await first.close()
+    whole = (folder / "events.jsonl").read_text(encoding="utf-8").rstrip("\n")
+    (folder / "events.jsonl").write_text(whole[:whole.rindex("\n") + 1] + '{"t":4,"kind":"ev',
+                                         encoding="utf-8")  # no end line, a torn one
+    other = TrackLog(folder, started, "C")
+    await other.start()
+    other.track("s", "s:video:default", "video", str(folder / "r-C-s-0"), True)
+    await other.close()
+    await state.save_message(serial, pen("late"))
+    second = EventLog(state, serial, folder, started, {}, node="B", segment=(2, "A"))
+    await second.start()
+    await state.publish(serial, Event("pubMsg", pen("b"), ALL))
+    await second.close()
+    recs = read_log(folder)
+    kinds = [r["kind"] for r in recs]
+    main = [k for k in kinds if k != "track"]
+    assert main == ["start", "segment", "event", "end"] and kinds.count("track") == 2
+    assert [r["t"] for r in recs] == sorted(r["t"] for r in recs)
+    seg = recs[kinds.index("segment")]
+    assert seg["segment"] == 2 and seg["node"] == "B" and seg["previous"] == "A"
+    assert [m["id"] for m in seg["saved"]] == ["late###_SharpsChange_0_1"]
+    assert seg["t"] >= 5000  # on the recording's clock, not the new holder's
+    assert {r.get("node") for r in recs if r["kind"] == "track"} == {"A", "C"}
+    assert [x.id for x in scene_at(recs, 10**9).shapes] == ["late", "b"]

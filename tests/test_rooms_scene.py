@@ -16,10 +16,12 @@ from tkroom.rooms.scene import (
     layout_name,
     log_end,
     logged,
+    merge_logs,
     parse_log,
     place,
     scene_at,
     scenes,
+    segment_line,
     start_line,
     track_line,
 )
@@ -114,6 +116,39 @@ def test_a_torn_last_line_is_skipped():
     lines[-1] = lines[-1][:20]
     recs = parse_log([*lines, "", "[1,2]", "not json"])
     assert len(recs) == 3 and log_end(recs) == 100  # no end line: the last line's time
+
+
+def test_a_takeover_segment_resets_the_room_and_ends_the_dead_holders_tracks():
+    """Node A held the recording and died; node B took it over: the class is as B's segment
+    line says, A's tracks ended there, and B's tracks (from its own file) play on."""
+    main = [start_line(1_000, "123", {"roomlayout": 0}, MEMBERS, [show(12, 1)]),
+            track_line(100, "t", "t:video:default", "video", "r-A-t-0", True, "A"),
+            track_line(100, "s2", "s2:video:default", "video", "r-A-s2-1", True, "A"),
+            event_line(1000, "pubMsg", pen("b", "12_1")),
+            '{"t":1100,"kind":"event","name":"pubM',  # A died mid-write
+            segment_line(6000, 2, "B", "A", MEMBERS[:2], [show(12, 3), pen("z", "12_3")]),
+            end_line(9000)]
+    b_tracks = [track_line(50, "s1", "s1:video:default", "video", "r-B-s1-0", True, "B"),
+                track_line(4000, "t", "t:video:default", "video", "r-B-t-1", True, "B")]
+    log = merge_logs(parse_log(x if isinstance(x, str) else dumps(x) for x in main), [b_tracks])
+    assert [r["t"] for r in log] == sorted(r["t"] for r in log)
+    assert [(c.userid, c.file) for c in scene_at(log, 3000).cameras] == \
+        [("t", "r-A-t-0"), ("s2", "r-A-s2-1")]  # s1 publishes off stage
+    # the teacher republished through B before B took over: B's file replaces A's
+    assert [c.file for c in scene_at(log, 4500).cameras] == ["r-B-t-1", "r-A-s2-1"]
+    s = scene_at(log, 6000)
+    assert s.page == "12_3" and [x.id for x in s.shapes] == ["z"]
+    assert [c.file for c in s.cameras] == ["r-B-t-1"]  # A's s2 track ended with A
+    assert log_end(log) == 9000
+
+
+def test_merged_track_lines_come_after_the_log_lines_of_the_same_time():
+    main = [start_line(0, "1", {}, [], []), event_line(10, "pubMsg", show(1, 1)), end_line(30)]
+    other = [track_line(10, "t", "t:video:default", "video", "f", True, "B"),
+             event_line(20, "pubMsg", show(1, 2))]  # only track lines are taken from it
+    out = merge_logs(main, [other])
+    assert [r["kind"] for r in out] == ["start", "event", "track", "end"]
+    assert merge_logs(main, []) is main
 
 
 def test_drawing_segments_and_laser_marks_are_not_logged():

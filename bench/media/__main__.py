@@ -74,6 +74,9 @@ class Sink:
             if s == serial:
                 await c.dispatch(ev, data)
 
+    async def to_nodes(self, serial: str, ev: str, data: dict[str, Any]) -> None:
+        """One node: nobody else to tell."""
+
 
 class Directory:
     async def room(self, serial: str) -> RoomInfo | None:

@@ -1,56 +1,13 @@
-"""``tkroom serve`` processes in the test's network namespace, and what browser tests check
-when a class's media comes back after a failover (a node or a Janus killed)."""
+"""What browser tests check when a class's media comes back after a failover (a node or a
+Janus killed); ``Serve`` (a ``tkroom serve`` process in the test's network namespace) is
+``media.nodes``'s, re-exported for them."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
-
 from browser.test_classroom_e2e import Person, wait_until
-from tkroom.media.netns import NetNamespace
-from webapi_nodes import SRC, port_open
-from webapi_nodes import wait_for as wait_port
+from media.nodes import Serve
 
-
-class Serve:
-    """``tkroom serve`` started inside ``ns`` with the cluster's signal URLs, own first; its
-    output appended to ``log`` when given."""
-
-    def __init__(self, ns: NetNamespace, args: list[str], port: int, signal_port: int,
-                 signal_urls: list[str], log: Path | None = None) -> None:
-        self.ns, self.port, self.signal_port = ns, port, signal_port
-        urls = [a for u in signal_urls for a in ("--signal-url", u)]
-        out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - the child's
-        with ns.entered():
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tkroom", "serve", "--host", "127.0.0.1", "--port", str(port),
-                 "--signal-port", str(signal_port), *urls, *args],
-                env={**os.environ, "PYTHONPATH": SRC}, stdout=out, stderr=out)
-            wait_port(lambda: port_open("127.0.0.1", port) or self.proc.poll() is not None, 60,
-                      what="tkroom serve")
-        if log:
-            out.close()
-        assert self.proc.poll() is None, "tkroom serve exited"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def signal_url(self) -> str:
-        return f"ws://127.0.0.1:{self.signal_port}/signal"
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+__all__ = ["Serve", "decodes_anew", "plays_again", "video_sub"]
 
 
 def video_sub(person: Person, userid: str) -> str | None:

@@ -61,6 +61,9 @@ class Sink:
             if s == serial:
                 await self.to_user(serial, uid, ev, data)
 
+    async def to_nodes(self, serial: str, ev: str, data: dict[str, Any]) -> None:
+        """One node: nobody else to tell."""
+
 
 class Node:
     """The media side of one node: a registry, the service, the sink and the users."""

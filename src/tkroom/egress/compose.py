@@ -25,12 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from tkroom.egress.board import BoardRenderer
-from tkroom.egress.eventlog import EVENTS, page_file
+from tkroom.egress.eventlog import EVENTS, page_file, read_log
 from tkroom.rooms.scene import (
     SCREEN_TYPES,
     Rect,
     log_end,
-    parse_log,
     place,
     scenes,
 )
@@ -160,7 +159,14 @@ def media_files(folder: Path, records: list[dict[str, Any]], at_ms: int) -> list
     ``track`` line."""
     out: list[MediaFile] = []
     open_tracks: dict[str, MediaFile] = {}
+    nodes: dict[str, str] = {}  # open track -> the node that recorded it
     for rec in records:
+        if rec.get("kind") == "segment":  # the previous holder died: its tracks ended
+            for key in [k for k, n in nodes.items() if n and n == rec.get("previous")]:
+                if key in open_tracks:
+                    open_tracks.pop(key).end_ms = int(rec.get("t", 0))
+                del nodes[key]
+            continue
         if rec.get("kind") != "track" or not isinstance(rec.get("file"), str):
             continue
         base = Path(rec["file"]).name
@@ -178,11 +184,13 @@ def media_files(folder: Path, records: list[dict[str, Any]], at_ms: int) -> list
                                str(rec.get("type", "video")), base, start)
                 out.append(mf)
                 open_tracks[f"{base}|{f.name}"] = mf
+                nodes[f"{base}|{f.name}"] = str(rec.get("node") or "")
         else:
             for key, mf in list(open_tracks.items()):
                 if key.startswith(base + "|"):
                     mf.end_ms = int(rec.get("t", 0))
                     del open_tracks[key]
+                    nodes.pop(key, None)
     return out
 
 
@@ -204,8 +212,7 @@ def glob_escape(name: str) -> str:
 def plan(folder: Path, settings: ComposeSettings,
          check: Callable[[Path], Any] = probe) -> Plan:
     """Read the event log and the track files, render the stills; nothing is encoded yet."""
-    with open(folder / EVENTS, encoding="utf-8") as f:
-        records = parse_log(f)
+    records = read_log(folder)
     if not records or records[0].get("kind") != "start":
         raise CorruptInput(f"{EVENTS} has no start line")
     at_ms = int(records[0].get("at_ms", 0))

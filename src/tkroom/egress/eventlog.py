@@ -2,7 +2,10 @@
 
 ``EventLog`` follows the recorded room's events in the room state (the same events every
 client receives, in ``s`` order), appends each one students could see as a line, plus a
-``track`` line whenever Janus starts or stops recording a publication. The format is
+``track`` line whenever Janus starts or stops recording a publication. In a cluster only the
+node holding the recording's lease writes it (a node taking over appends a ``segment`` line);
+the others write their publications' ``track`` lines into their own ``tracks-<node>.jsonl``
+(``TrackLog``), and ``read_log`` merges them. The format is
 docs/recordings.md's; ``tkroom.rooms.scene`` reads it. The converted page images a class shows
 are fetched from the storage into the recording's folder (``page-<fileid>_<page>.jpg``; a hard
 link on a folder backend) so the recording stays whole when the document is deleted later.
@@ -13,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -24,6 +28,9 @@ from tkroom.rooms.scene import (
     end_line,
     event_line,
     logged,
+    merge_logs,
+    parse_log,
+    segment_line,
     start_line,
     track_line,
 )
@@ -33,6 +40,7 @@ from tkroom.storage.base import Storage
 log = logging.getLogger(__name__)
 
 EVENTS = "events.jsonl"
+TRACKS = "tracks-{node}.jsonl"
 # whom an event reaches: the log keeps what every student of the class saw (not what one
 # group, one user or the teachers alone did)
 _STUDENT_KINDS = frozenset(("all", "except_sender", "except_auditor"))
@@ -54,13 +62,56 @@ def _seen_by_students(event: Event) -> bool:
     return t.kind in _STUDENT_KINDS or (t.kind == "roles" and STUDENT in t.roles)
 
 
+def read_log(folder: Path) -> list[dict[str, Any]]:
+    """A recording's log as readers replay it: ``events.jsonl`` with the ``track`` lines of
+    every node's ``tracks-<node>.jsonl`` merged in by time."""
+    with open(folder / EVENTS, encoding="utf-8") as f:
+        main = parse_log(f)
+    others = []
+    for path in sorted(folder.glob(TRACKS.format(node="*"))):
+        with open(path, encoding="utf-8") as f:
+            others.append(parse_log(f))
+    return merge_logs(main, others)
+
+
+class TrackLog:
+    """A node's ``track`` lines for a recording whose event log another node writes."""
+
+    def __init__(self, folder: Path, started: float, node: str) -> None:
+        self.path = folder / TRACKS.format(node=node)
+        self.at_ms = int(started * 1000)
+        self.node = node
+        self._out: IO[str] | None = None
+
+    async def start(self) -> None:
+        self._out = await asyncio.to_thread(_open, self.path, "a")
+
+    def track(self, userid: str, stream_id: str, kind: str, base: str, on: bool) -> None:
+        if self._out is None:
+            return
+        t = max(0, int(time.time() * 1000) - self.at_ms)
+        self._out.write(dumps(track_line(t, userid, stream_id, kind, Path(base).name, on,
+                                         self.node)) + "\n")
+        self._out.flush()
+
+    async def close(self) -> None:
+        if self._out is not None:
+            with contextlib.suppress(OSError):
+                self._out.close()
+            self._out = None
+
+
 class EventLog:
-    """One recording's log. ``start`` writes the first line and follows the room; ``track``
+    """One recording's log. ``start`` writes the first line (a ``segment`` line, appended,
+    when ``segment`` says this node took the recording over) and follows the room; ``track``
     records a media file; ``close`` writes the last line."""
 
     def __init__(self, state: RoomState, serial: str, folder: Path, started: float,
                  room: dict[str, Any], pages: PageFiles | None = None,
-                 storage: Storage | None = None) -> None:
+                 storage: Storage | None = None, *, node: str = "",
+                 segment: tuple[int, str] | None = None) -> None:
+        self.node = node
+        self.segment = segment  # (segment number, the previous holder) of a takeover
         self.state = state
         self.serial = serial
         self.folder = folder
@@ -81,7 +132,7 @@ class EventLog:
         return max(0, int(time.time() * 1000) - self.at_ms)
 
     def _write(self, line: dict[str, Any]) -> None:
-        if self._early is not None and line.get("kind") != "start":
+        if self._early is not None and line.get("kind") not in ("start", "segment"):
             self._early.append(line)
             return
         if self._out is None:
@@ -92,13 +143,17 @@ class EventLog:
     async def start(self) -> None:
         """Subscribe first (live from then on), then write what the room holds now: a saved
         message changed in between shows twice, which readers tolerate (the later wins)."""
-        self._out = await asyncio.to_thread(_open, self.path)
+        self._out = await asyncio.to_thread(_open, self.path, "a" if self.segment else "w")
         await self.state.subscribe(self.serial, self._on_event)
         members = [m.public() for m in await self.state.get_members(self.serial)]
         for m in members:
             m["properties"].setdefault("role", STUDENT)
         saved = await self.state.messages(self.serial)
-        self._write(start_line(self.at_ms, self.serial, self.room, members, saved))
+        if self.segment:
+            n, previous = self.segment
+            self._write(segment_line(self._now(), n, self.node, previous, members, saved))
+        else:
+            self._write(start_line(self.at_ms, self.serial, self.room, members, saved))
         early, self._early = self._early or [], None
         for line in early:
             self._write(line)
@@ -114,7 +169,8 @@ class EventLog:
             self._maybe_page(event.data)
 
     def track(self, userid: str, stream_id: str, kind: str, base: str, on: bool) -> None:
-        self._write(track_line(self._now(), userid, stream_id, kind, Path(base).name, on))
+        self._write(track_line(self._now(), userid, stream_id, kind, Path(base).name, on,
+                               self.node))
 
     def _maybe_page(self, msg: dict[str, Any]) -> None:
         """Keep the image of a shown courseware page in the folder (in the background)."""
@@ -154,6 +210,16 @@ class EventLog:
             self._out = None
 
 
-def _open(path: Path) -> IO[str]:
+def _open(path: Path, mode: str = "w") -> IO[str]:
+    """The log opened for writing; appending after a writer that died mid-line first ends
+    that torn line, so it stays one line readers skip."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return open(path, "w", encoding="utf-8")  # noqa: SIM115 (kept open until close)
+    torn = False
+    if mode == "a" and path.exists() and path.stat().st_size:
+        with open(path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            torn = f.read(1) != b"\n"
+    out = open(path, mode, encoding="utf-8")  # noqa: SIM115 (kept open until close)
+    if torn:
+        out.write("\n")
+    return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +20,12 @@ from typing import Any
 
 from tkroom.directory import RoomDirectory
 from tkroom.egress.compose import AUDIO, COMPOSITE
-from tkroom.egress.eventlog import EVENTS, EventLog
+from tkroom.egress.eventlog import EVENTS, EventLog, TrackLog, read_log
 from tkroom.egress.jobs import DONE, JOB, Job, JobPool, PoolSettings, write_job
 from tkroom.media.recording import RecordingJob
 from tkroom.metrics import Metric, egress_families
 from tkroom.rooms.playback import KEPT_PAGE
+from tkroom.rooms.recording import LEASE_MS
 from tkroom.rooms.scene import log_end, parse_log
 from tkroom.state.base import RoomState
 from tkroom.storage.base import Storage, record_key
@@ -74,6 +76,7 @@ class EgressPlane:
         self.state = state
         self.storage = storage
         self.logs: dict[str, EventLog] = {}
+        self.tracks: dict[str, TrackLog] = {}  # recordings another node holds
         self.pool = JobPool(settings.record_dir, PoolSettings(
             workers=settings.workers, attempts=settings.attempts, retry_s=settings.retry_s,
             compose_args=settings.compose_args()), self._finished)
@@ -81,24 +84,44 @@ class EgressPlane:
     # ---- the recorder's listener ----------------------------------------------------------
 
     async def recording_started(self, job: RecordingJob) -> None:
+        """The holder writes the event log (appending a ``segment`` line when it took the
+        recording over); another node its own ``tracks-<node>.jsonl``."""
+        if not job.holder:
+            tl = TrackLog(job.folder, job.started, job.node)
+            await tl.start()
+            self.tracks[job.id] = tl
+            return
         info = await self.directory.room(job.serial)
         ev = EventLog(self.state, job.serial, job.folder, job.started,
                       info.public() if info is not None else {}, pages=self.directory,
-                      storage=self.storage)
+                      storage=self.storage, node=job.node,
+                      segment=(job.segment, job.previous) if job.segment > 1 else None)
         await ev.start()
         self.logs[job.id] = ev
 
+    async def recording_held(self, job: RecordingJob) -> None:
+        """This node took the recording over: from now on it writes the event log."""
+        tl = self.tracks.pop(job.id, None)
+        if tl is not None:
+            await tl.close()
+        await self.recording_started(job)
+
     def track(self, job: RecordingJob, userid: str, stream_id: str, kind: str, base: str,
               on: bool) -> None:
-        ev = self.logs.get(job.id)
-        if ev is not None:
-            ev.track(userid, stream_id, kind, base, on)
+        out = self.logs.get(job.id) or self.tracks.get(job.id)
+        if out is not None:
+            out.track(userid, stream_id, kind, base, on)
 
     async def recording_stopped(self, job: RecordingJob) -> None:
+        """Close what this node wrote; the holder (one node) queues the recording's job."""
+        tl = self.tracks.pop(job.id, None)
+        if tl is not None:
+            await tl.close()
         ev = self.logs.pop(job.id, None)
         if ev is not None:
             await ev.close()
-        await self.queue(job.folder, job.serial, job.id, int(job.started * 1000))
+        if job.holder:
+            await self.queue(job.folder, job.serial, job.id, int(job.started * 1000))
 
     # ---- jobs -----------------------------------------------------------------------------
 
@@ -212,6 +235,8 @@ class EgressPlane:
     async def start(self) -> None:
         self.settings.record_dir.mkdir(parents=True, exist_ok=True)
         for folder in await asyncio.to_thread(self._orphans):
+            if not await self._orphaned(folder.parent.name, folder.name):
+                continue
             try:
                 first = parse_log([await asyncio.to_thread(_first_line, folder / EVENTS)])
                 at_ms = int(first[0].get("at_ms", 0)) if first else int(time.time() * 1000)
@@ -220,6 +245,17 @@ class EgressPlane:
                 log.exception("recording %s left by a stopped node not queued", folder)
         await self.pool.start()
 
+    async def _orphaned(self, serial: str, recording: str) -> bool:
+        """Whether no node of the cluster records it any more: its shared record is gone, or
+        its lease lapsed and this node took it to end it (one node queues it)."""
+        rec = await self.state.recording(serial)
+        if rec is None or rec["id"] != recording:
+            return True
+        rec, taken = await self.state.claim_recording(serial, f"egress-{secrets.token_hex(4)}",
+                                                      int(time.time() * 1000), LEASE_MS, "")
+        return taken and rec is not None and \
+            await self.state.end_recording(serial, recording) is not None
+
     def _orphans(self) -> list[Path]:
         """Recordings with an event log but no job: the node stopped while they ran."""
         live = {ev.folder for ev in self.logs.values()}
@@ -227,9 +263,12 @@ class EgressPlane:
                 if not (p.parent / JOB).exists() and p.parent not in live]
 
     async def stop(self) -> None:
-        for ev in list(self.logs.values()):
+        for ev in self.logs.values():
             await ev.close()
+        for tl in self.tracks.values():
+            await tl.close()
         self.logs.clear()
+        self.tracks.clear()
         await self.pool.stop()
 
     def metrics(self) -> list[Metric]:
@@ -260,8 +299,7 @@ def _first_line(path: Path) -> str:
 
 def _log_length(folder: Path) -> int:
     try:
-        with open(folder / EVENTS, encoding="utf-8") as f:
-            return log_end(parse_log(f))
+        return log_end(read_log(folder))
     except OSError:
         return 0
 

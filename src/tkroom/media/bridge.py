@@ -12,8 +12,9 @@ longer followed and the service releases its media room, so nothing a class leav
 VideoRoom, cached switches) outlives it; the VideoRoom, shared by the nodes, is destroyed by
 the one node the room state hands the record to. A ``mediaServerChanged`` (a node moved the
 class) makes every node follow, and an ``onRemoveStream`` drops this node's subscriptions to
-a stream another node brokered. The service reaches clients through ``StateSink``:
-events published in the room state.
+a stream another node brokered. ``_recording`` (a node started or stopped the class's
+recording) makes every node record its own publications into it, or stop. The service reaches
+clients through ``StateSink``: events published in the room state.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tkroom.media.service import MEDIA_EVENTS, MediaService
+from tkroom.media.service import MEDIA_EVENTS, RECORDING_EVENT, MediaService
 from tkroom.rooms.model import ALL, Event, Member, Target
 from tkroom.signal.fanout import Conn
 from tkroom.signal.server import Handler, SignalServer
@@ -40,6 +41,9 @@ class StateSink:
 
     async def to_room(self, serial: str, ev: str, data: dict[str, Any]) -> None:
         await self.state.publish(serial, Event(ev, data, ALL))
+
+    async def to_nodes(self, serial: str, ev: str, data: dict[str, Any]) -> None:
+        await self.state.publish(serial, Event(ev, data, Target("none")))
 
 
 class MediaBridge:
@@ -86,6 +90,7 @@ class MediaBridge:
             raise
         for msg in saved:
             await self.media.on_saved_message(serial, msg)
+        await self.media.join_recording(serial)  # one another node started
 
     def _unfollow(self, serial: str) -> None:
         callback = self.following.pop(serial, None)
@@ -98,6 +103,9 @@ class MediaBridge:
             spawn(self._departed(serial, d["id"], str(d.get("session") or "")))
         elif event.ev == "mediaServerChanged":  # a node moved the class: every node follows
             spawn(self.media.follow(serial))
+        elif event.ev == RECORDING_EVENT:  # another node started or stopped the recording
+            spawn(self.media.join_recording(serial) if d.get("on") else
+                  self.media.leave_recording(serial, str(d.get("id", ""))))
         elif event.ev == "onRemoveStream" and isinstance(d.get("streamId"), str):
             spawn(self.media.remote_gone(serial, d["streamId"], str(d.get("publicationId") or "")))
         elif event.ev == "pubMsg" and d.get("save"):

@@ -38,7 +38,7 @@ DropStreams = Callable[[MediaRoom], Awaitable[None]]
 
 
 class MediaRecords(Protocol):
-    """The shared record of each class's media room and of its streams' claims
+    """The shared record of each class's media room, its streams' claims and its recording
     (``tkroom.state.base.RoomState``)."""
 
     async def claim_media_room(self, serial: str, record: dict[str, str],
@@ -67,6 +67,15 @@ class MediaRecords(Protocol):
     async def shared_media_servers(self) -> dict[str, dict[str, str]]: ...
 
     async def forget_media_server(self, node: str) -> None: ...
+    async def claim_recording(self, serial: str, node: str, now_ms: int, ttl_ms: int,
+                              new_id: str) -> tuple[dict[str, Any] | None, bool]: ...
+
+    async def renew_recording(self, serial: str, node: str, rec_id: str, now_ms: int,
+                              ttl_ms: int) -> bool: ...
+
+    async def recording(self, serial: str) -> dict[str, Any] | None: ...
+
+    async def end_recording(self, serial: str, rec_id: str) -> dict[str, Any] | None: ...
 
 
 class Failover:

@@ -23,6 +23,9 @@ class RoomSink(Protocol):
     async def to_room(self, serial: str, ev: str, data: dict[str, Any]) -> None:
         """Send one event to every member of the room."""
 
+    async def to_nodes(self, serial: str, ev: str, data: dict[str, Any]) -> None:
+        """Tell every node that serves the room (no client sees it)."""
+
 
 def publication_id(feed: str) -> str:
     """A publication attempt's id (``publicationId``) from its Janus feed, so that every node
@@ -122,6 +125,7 @@ class MediaRoom:
     link_caps: dict[str, int] = field(default_factory=dict)  # userid -> layer its link carried
     recording: RecordingJob | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    rec_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # joining, leaving a recording
 
     @property
     def server(self) -> MediaServer | None:

@@ -29,14 +29,19 @@ class RecordingListener(Protocol):
     """Told of a recording's life; ``track`` must not block (it is called inline)."""
 
     async def recording_started(self, job: RecordingJob) -> None:
-        """The recording's folder exists; nothing is recorded yet."""
+        """The recording's folder exists; nothing is recorded yet (on this node: in a cluster
+        ``job.holder`` says whether this node writes the recording's event log)."""
+
+    async def recording_held(self, job: RecordingJob) -> None:
+        """This node took the recording over from a holder that died (``job.segment``)."""
 
     def track(self, job: RecordingJob, userid: str, stream_id: str, kind: str, base: str,
               on: bool) -> None:
         """Janus starts (``on``) or stops recording a publication into ``<base>*.mjr``."""
 
     async def recording_stopped(self, job: RecordingJob) -> None:
-        """Every recorder of the recording is off: its files are complete."""
+        """Every recorder of the recording on this node is off: its files are complete (the
+        holder's outputs are made)."""
 
 
 class Recorder:
@@ -69,10 +74,12 @@ class Recorder:
         """Janus wants the file name relative to the room's ``rec_dir``."""
         return os.path.relpath(base, self.record_dir)
 
-    async def start(self, room: MediaRoom) -> RecordingJob:
-        """Record the room from now on, including what is already published."""
-        job = RecordingJob(room.serial, self.record_dir / room.serial, started=time.time())
-        job.folder = job.folder / job.id
+    async def start(self, room: MediaRoom, job: RecordingJob | None = None) -> RecordingJob:
+        """Record the room from now on, including what is already published (into ``job``:
+        the cluster's recording, or a new one)."""
+        if job is None:
+            job = RecordingJob(room.serial, self.record_dir / room.serial, started=time.time())
+            job.folder = job.folder / job.id
         job.folder.mkdir(parents=True, exist_ok=True)
         for listener in self.listeners:
             try:
@@ -85,6 +92,19 @@ class Recorder:
             with contextlib.suppress(JanusError, TimeoutError):
                 await VideoRoom.record(pub.handle, name)
         return job
+
+    async def held(self, job: RecordingJob) -> None:
+        """This node took ``job`` over (its fields say from whom)."""
+        for listener in self.listeners:
+            try:
+                await listener.recording_held(job)
+            except Exception:
+                log.exception("recording listener failed at a takeover")
+
+    async def finish(self, job: RecordingJob) -> None:
+        """End a recording this node no longer records but took over from a dead holder."""
+        await self.held(job)
+        await self._stopped(job)
 
     def dropped(self, room: MediaRoom, pub: Publication) -> None:
         """A publication of the room went away (its files are complete)."""
@@ -104,13 +124,17 @@ class Recorder:
                 job.stopped(pub.record_base)
                 self._track(job, pub, pub.record_base, False)
                 pub.record_base = ""
+        await self._stopped(job)
+        return job
+
+    async def _stopped(self, job: RecordingJob) -> RecordingJob:
         job.ended = time.time()
         for listener in self.listeners:
             try:
                 await listener.recording_stopped(job)
             except Exception:
                 log.exception("recording listener failed at the recording's end")
-        if not self.legacy:
+        if not self.legacy or not job.holder:
             job.done.set()
             return job
         task = asyncio.create_task(job.process(self.records))

@@ -74,13 +74,20 @@ async def mjr_to_media(mjr: Path) -> Path | None:
 
 @dataclass
 class RecordingJob:
-    """One recording of one room, from start to the files it produced."""
+    """One recording of one room, from start to the files it produced: this node's part of
+    it. In a cluster every node with the class's media records its own publications into the
+    one recording (the same ``id`` and folder); ``holder``: this node writes the event log and
+    ends it (the lease's ``segment``, taken over from ``previous`` when above 1)."""
 
     serial: str
     folder: Path
     started: float
     ended: float = 0.0
     id: str = field(default_factory=lambda: secrets.token_hex(8))
+    node: str = ""
+    holder: bool = True
+    segment: int = 1
+    previous: str = ""
     tracks: list[TrackFile] = field(default_factory=list)
     outputs: list[Path] = field(default_factory=list)
     done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -88,7 +95,8 @@ class RecordingJob:
     def base_for(self, stream_id: str) -> str:
         """The file name (without suffix) Janus records ``stream_id`` under."""
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in stream_id)
-        base = str(self.folder / f"{self.id}-{safe}-{len(self.tracks)}")
+        node = f"{self.node}-" if self.node else ""  # nodes share the folder
+        base = str(self.folder / f"{self.id}-{node}{safe}-{len(self.tracks)}")
         self.tracks.append(TrackFile(stream_id, base))
         return base
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,7 @@ from tkroom.media.rules import (
 )
 from tkroom.media.servers import ServerRegistry
 from tkroom.media.videoroom import NO_SUCH_FEED, VideoRoom
+from tkroom.rooms.recording import LEASE_MS, RENEW_MS
 from tkroom.state.memory import MemoryState
 from tkroom.tasks import spawn
 
@@ -57,7 +59,11 @@ E = codes.ErrorNotice
 W = codes.WarningNotice
 I = codes.InfoNotice  # noqa: E741
 
-__all__ = ["MEDIA_EVENTS", "MediaService", "RoomSink"]
+__all__ = ["MEDIA_EVENTS", "RECORDING_EVENT", "MediaService", "RoomSink"]
+
+# told to every node of the class (``RoomSink.to_nodes``): a node started (``on``) or stopped
+# the class's recording ``id``
+RECORDING_EVENT = "_recording"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +108,11 @@ class MediaService:
         self.shared: MediaRecords = shared if shared is not None else MemoryState()
         self.failover = Failover(registry, directory, sink, self.rooms, self._drop_streams,
                                  record_dir=record_dir, records=self.shared)
+        # this process's name as a recording's lease holder; the lease's timing
+        self.node = secrets.token_hex(6)
+        self.lease_ms, self.renew_ms = LEASE_MS, RENEW_MS
+        self._leases: dict[str, asyncio.Task[None]] = {}
+        self._finishers: set[asyncio.Task[None]] = set()
 
     @property
     def postprocessing(self) -> set[asyncio.Task[Any]]:
@@ -542,9 +553,7 @@ class MediaService:
             await self.set_audio_only(serial, True)
         elif name == "ClassBegin" and isinstance(msg.get("data"), dict) and \
                 msg["data"].get("recordchat", msg["data"].get("record")):
-            room = await self._known(serial)
-            if room.recording is None:
-                await self.recorder.start(room)
+            await self._join(await self._known(serial), new=True)
 
     async def on_deleted_message(self, serial: str, msg: dict[str, Any]) -> None:
         """A saved message went away: audio-only ends, the class ends (recording stops)."""
@@ -553,8 +562,8 @@ class MediaService:
             await self.set_audio_only(serial, False)
         elif name == "ClassBegin":
             room = self.rooms.get(serial)
-            if room is not None and room.recording is not None:
-                await self.recorder.stop(room)
+            if room is not None:
+                await self._leave(room)
 
     async def set_audio_only(self, serial: str, on: bool) -> None:
         """Withdraw video (warning 1011) or invite it back (warning 1012)."""
@@ -614,8 +623,7 @@ class MediaService:
         room = self.rooms.get(serial)
         if room is not None:
             async with room.lock:
-                if room.recording is not None:
-                    await self.recorder.stop(room)
+                await self._leave(room)
                 await self._teardown(room)
         rec = await self.shared.release_media_room(serial)
         if rec is not None:
@@ -638,21 +646,166 @@ class MediaService:
 
     # ---- recording ------------------------------------------------------------------------
 
+    # A class's recording is one record in the shared state (``claim_recording``): every node
+    # with the class's media records its own publications into it, and the node holding its
+    # lease writes the event log and ends it; another takes the lease over when it lapses.
+
     async def _start_record(self, r: MediaRequest) -> Json:
         check_super(r.role, "records the class")
         room = await self._room(r.serial)
-        if room.recording is not None:
+        if room.recording is not None or await self.shared.recording(r.serial) is not None:
             raise CodeError(E.ERR_SERVER_RECORDED, namespace="error_notice")
-        job = await self.recorder.start(room)
+        job, made = await self._join(room, new=True)
+        if job is None or not made:  # another node started it meanwhile
+            raise CodeError(E.ERR_SERVER_RECORDED, namespace="error_notice")
+        await self.sink.to_nodes(r.serial, RECORDING_EVENT, {"id": job.id, "on": True})
         return {"recordId": job.id, "starttime": int(job.started * 1000)}
 
     async def _stop_record(self, r: MediaRequest) -> Json:
         check_super(r.role, "records the class")
         room = await self._room(r.serial)
-        if room.recording is None:
+        rec = await self.shared.recording(r.serial)
+        if rec is None:
             raise CodeError(E.ERR_SERVER_NOTRECORDED, namespace="error_notice")
-        job: RecordingJob = await self.recorder.stop(room)
-        return {"recordId": job.id}
+        await self._leave(room)
+        await self.sink.to_nodes(r.serial, RECORDING_EVENT, {"id": rec["id"], "on": False})
+        await self._ended(r.serial, rec["id"])
+        return {"recordId": rec["id"]}
+
+    async def _ended(self, serial: str, rec_id: str) -> None:
+        """Wait until the recording's holder ended it (another node, told by an event: no
+        reply comes back), or this node did, taking over from a dead holder: a lease and
+        more."""
+        for _ in range((self.lease_ms + 2 * self.renew_ms) // 50):
+            rec = await self.shared.recording(serial)
+            if rec is None or rec["id"] != rec_id:
+                return
+            await asyncio.sleep(0.05)
+
+    async def join_recording(self, serial: str) -> None:
+        """Record this node's publications into the class's recording, if it has one."""
+        if await self.shared.recording(serial) is not None:
+            await self._join(await self._known(serial), new=False)
+
+    async def leave_recording(self, serial: str, rec_id: str) -> None:
+        """The class's recording ``rec_id`` stopped: stop this node's part of it."""
+        room = self.rooms.get(serial)
+        if room is not None and room.recording is not None and room.recording.id == rec_id:
+            await self._leave(room)
+
+    async def _join(self, room: MediaRoom, *, new: bool) -> tuple[RecordingJob | None, bool]:
+        """Join the class's recording (made now when there is none and ``new``): the job
+        and whether this call made the recording."""
+        async with room.rec_lock:
+            rec, taken = await self.shared.claim_recording(
+                room.serial, self.node, _now_ms(), self.lease_ms,
+                secrets.token_hex(8) if new else "")
+            if rec is None:
+                return None, False
+            job = room.recording
+            if job is not None and job.id == rec["id"]:
+                return job, False
+            if job is not None:  # an older recording that ended without this node knowing
+                await self._stop_here(room, job)
+            job = RecordingJob(room.serial, self.recorder.record_dir / room.serial / rec["id"],
+                               started=rec["started_ms"] / 1000, id=rec["id"], node=self.node,
+                               holder=rec["holder"] == self.node, segment=rec["segment"],
+                               previous=rec["previous"])
+            await self.recorder.start(room, job)
+            self._leases[room.serial] = spawn(self._keep(room, job),
+                                              name=f"recording-lease-{room.serial}")
+            return job, taken and rec["segment"] == 1
+
+    async def _leave(self, room: MediaRoom) -> None:
+        """The class's recording stops: this node's recorders stop; its holder ends the
+        shared record and queues the outputs; another node watches, to end it itself if the
+        holder died (``_finish``)."""
+        async with room.rec_lock:
+            job = room.recording
+            if job is not None:
+                await self._stop_here(room, job)
+
+    async def _stop_here(self, room: MediaRoom, job: RecordingJob) -> None:
+        task = self._leases.pop(room.serial, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+        if job.holder:
+            rec = await self.shared.recording(room.serial)
+            job.holder = rec is not None and rec["id"] == job.id and \
+                rec["holder"] == self.node and \
+                await self.shared.end_recording(room.serial, job.id) is not None
+        await self.recorder.stop(room)
+        if not job.holder:
+            self._watch(self._finish(room.serial, job))
+
+    def _watch(self, coro: Any) -> None:
+        task = spawn(coro)
+        self._finishers.add(task)
+        task.add_done_callback(self._finishers.discard)
+
+    async def _keep(self, room: MediaRoom, job: RecordingJob) -> None:
+        """While this node records ``job``: its holder renews the lease (and puts the record
+        back when the state lost it: a Redis restart); another node takes the recording over
+        when the lease lapsed. The recording's end reaches every node as an event
+        (``ClassBegin`` deleted, ``_recording``); a node that missed it stops once the record
+        has been gone for a whole lease."""
+        gone_since = 0
+        while room.recording is job:
+            await asyncio.sleep(self.renew_ms / 1000)
+            try:
+                now = _now_ms()
+                if job.holder and await self.shared.renew_recording(
+                        room.serial, self.node, job.id, now, self.lease_ms):
+                    continue
+                rec = await self.shared.recording(room.serial)
+                if rec is None and job.holder:
+                    await self.shared.claim_recording(room.serial, self.node,
+                                                      int(job.started * 1000), 0, job.id)
+                    await self.shared.renew_recording(room.serial, self.node, job.id, now,
+                                                      self.lease_ms)
+                    continue
+                if rec is None or rec["id"] != job.id:
+                    gone_since = gone_since or now
+                    if now - gone_since >= self.lease_ms:
+                        job.holder = False
+                        spawn(self.leave_recording(room.serial, job.id))
+                        return
+                    continue
+                gone_since = 0
+                if job.holder:
+                    log.warning("recording %s: the lease went to %s", job.id, rec["holder"])
+                    job.holder = False
+                elif rec["lease_until"] < now and await self._take_over(room.serial, job):
+                    await self.recorder.held(job)
+            except Exception:
+                log.exception("recording %s: the lease not kept", job.id)
+
+    async def _take_over(self, serial: str, job: RecordingJob) -> bool:
+        """Claim ``job``'s lapsed lease: whether this node holds it now."""
+        rec, taken = await self.shared.claim_recording(serial, self.node, _now_ms(),
+                                                       self.lease_ms, "")
+        if not taken or rec is None or rec["id"] != job.id:
+            return False
+        log.info("recording %s taken over from %s (segment %d)", job.id, rec["previous"],
+                 rec["segment"])
+        job.holder, job.segment, job.previous = True, rec["segment"], rec["previous"]
+        return True
+
+    async def _finish(self, serial: str, job: RecordingJob) -> None:
+        """This node stopped its part of ``job``, which another node holds: if that holder
+        dies before ending it, take it over to end it (one job queued)."""
+        while True:
+            await asyncio.sleep(self.renew_ms / 1000)
+            try:
+                rec = await self.shared.recording(serial)
+                if rec is None or rec["id"] != job.id:
+                    return
+                if rec["lease_until"] < _now_ms() and await self._take_over(serial, job):
+                    await self.shared.end_recording(serial, job.id)
+                    await self.recorder.finish(job)
+                    return
+            except Exception:
+                log.exception("recording %s: not ended", job.id)
 
     # ---- servers --------------------------------------------------------------------------
 
@@ -716,9 +869,16 @@ class MediaService:
 
     async def close(self) -> None:
         """Close every room's VideoRoom and wait for recordings being processed."""
+        for task in [*self._leases.values(), *self._finishers]:
+            task.cancel()
         for room in list(self.rooms.values()):
             await self._teardown(room)
         await self.recorder.close()
 
 
 MEDIA_EVENTS = frozenset(MediaService.HANDLERS)
+
+
+def _now_ms() -> int:
+    """The lease's clock: wall-clock ms, which the nodes of a cluster share (NTP)."""
+    return int(time.time() * 1000)

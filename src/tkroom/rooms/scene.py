@@ -18,6 +18,7 @@ Layouts (the room's ``roomlayout``, 0-99; numbers without a layout of their own 
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 from collections.abc import Iterable, Iterator
@@ -66,10 +67,19 @@ def event_line(t: int, ev: str, data: dict[str, Any]) -> dict[str, Any]:
     return {"t": t, "kind": "event", "name": ev, "data": data}
 
 
+def segment_line(t: int, segment: int, holder: str, previous: str,
+                 members: list[dict[str, Any]], saved: list[dict[str, Any]]) -> dict[str, Any]:
+    """Another node took the recording over at ``t`` (its previous holder died): the room as
+    it is now, as in the start line; the previous holder's tracks ended."""
+    return {"t": t, "kind": "segment", "segment": segment, "node": holder,
+            "previous": previous, "members": members, "saved": saved}
+
+
 def track_line(t: int, userid: str, stream_id: str, kind: str, file: str,
-               on: bool) -> dict[str, Any]:
-    return {"t": t, "kind": "track", "userid": userid, "stream_id": stream_id, "type": kind,
+               on: bool, node: str = "") -> dict[str, Any]:
+    line = {"t": t, "kind": "track", "userid": userid, "stream_id": stream_id, "type": kind,
             "file": file, "on": on}
+    return {**line, "node": node} if node else line
 
 
 def end_line(t: int) -> dict[str, Any]:
@@ -96,6 +106,20 @@ def parse_log(lines: Iterable[str]) -> list[dict[str, Any]]:
         if isinstance(rec, dict) and isinstance(rec.get("t", 0), int | float):
             out.append(rec)
     return out
+
+
+def merge_logs(main: list[dict[str, Any]],
+               others: Iterable[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The event log with the track lines other nodes of a cluster wrote beside it
+    (``tracks-<node>.jsonl``, times on the same clock), in time order; at equal times the event
+    log's lines come first."""
+    lists = [[r for r in other if r.get("kind") == "track"] for other in others]
+    if not any(lists):
+        return main
+    keyed = [((int(r.get("t", 0)), 0, i), r) for i, r in enumerate(main)]
+    keyed_others = [[((int(r.get("t", 0)), 1 + n, i), r) for i, r in enumerate(lst)]
+                    for n, lst in enumerate(lists)]
+    return [r for _, r in heapq.merge(keyed, *keyed_others, key=lambda kr: kr[0])]
 
 
 def log_end(records: list[dict[str, Any]]) -> int:
@@ -185,6 +209,7 @@ class SceneBuilder:
     stage: dict[str, int] = field(default_factory=dict)
     tracks: dict[str, Camera] = field(default_factory=dict)
     types: dict[str, str] = field(default_factory=dict)
+    nodes: dict[str, str] = field(default_factory=dict)  # track key -> the node recording it
     chat: list[ChatLine] = field(default_factory=list)
     _cache: Scene | None = None
 
@@ -200,10 +225,26 @@ class SceneBuilder:
                 self._member(m)
             for msg in rec.get("saved") or []:
                 self._pub(msg, t)
+        elif kind == "segment":
+            self._segment(rec, t)
         elif kind == "event":
             self._event(str(rec.get("name")), rec.get("data"), t)
         elif kind == "track":
             self._track(rec)
+
+    def _segment(self, rec: dict[str, Any], t: int) -> None:
+        """A takeover: the room is as the line says (what the dead holder did not log in
+        between is lost, what it logged stands replaced); its tracks ended."""
+        self.page, self.pages = BLANK_PAGE, {}
+        self.roles, self.names, self.stage = {}, {}, {}
+        for m in rec.get("members") or []:
+            self._member(m)
+        for msg in rec.get("saved") or []:
+            self._pub(msg, t)
+        previous = rec.get("previous")
+        if isinstance(previous, str) and previous:
+            for key in [k for k, n in self.nodes.items() if n == previous]:
+                self._end_track(key)
 
     def _member(self, m: Any) -> None:
         if not isinstance(m, dict):
@@ -295,9 +336,15 @@ class SceneBuilder:
             self.tracks[key] = Camera(uid, sid, self.roles.get(uid, STUDENT), f,
                                       self.names.get(uid, ""))
             self.types[key] = kind
-        else:
-            self.tracks.pop(key, None)
-            self.types.pop(key, None)
+            self.nodes[key] = str(rec.get("node") or "")
+        elif self.tracks.get(key) is not None and (not isinstance(f, str) or
+                                                   self.tracks[key].file == f):
+            self._end_track(key)
+
+    def _end_track(self, key: str) -> None:
+        self.tracks.pop(key, None)
+        self.types.pop(key, None)
+        self.nodes.pop(key, None)
 
     def scene(self, t: int) -> Scene:
         """The class now (cached until the next record)."""

@@ -41,6 +41,10 @@ Contract for implementers (memory now, Redis for clusters):
   of nodes (``tkroom.rooms.streams.claim``). A claim names the node it was made through (the
   state's own node); a node taken for dead loses its claims in the sweep that detaches its
   sessions, and one that was only paused (or whose Redis restarted) puts its claims back.
+* **The class's recording** (``claim_recording``, ``renew_recording``, ``recording``,
+  ``end_recording``) is one record per room with a lease: one node (the holder) writes the
+  event log and ends the recording; another takes the lease over when it lapses (the holder
+  died), as ``tkroom.rooms.recording.claim`` says.
 * Members, messages and events are the dataclasses/dicts of ``tkroom.rooms.model``;
   ``Member.to_dict``/``from_dict`` and ``Event.to_dict``/``from_dict`` give JSON forms.
 """
@@ -259,6 +263,25 @@ class RoomState(Protocol):
 
     async def forget_media_server(self, node: str) -> None:
         """Forget the server a dead ``node`` offered."""
+    # the class's recording ------------------------------------------------------------------
+    async def claim_recording(self, serial: str, node: str, now_ms: int, ttl_ms: int,
+                              new_id: str) -> tuple[dict[str, Any] | None, bool]:
+        """The room's recording record (``id``, ``started_ms``, ``holder``, ``segment``,
+        ``lease_until``, ``previous``), made with ``new_id`` when there is none (not when
+        ``new_id`` is empty: None), taken over by ``node`` (the next ``segment``) when its lease
+        lapsed before ``now_ms``, else unchanged; and whether ``node`` became the holder by this
+        call (``tkroom.rooms.recording.claim``)."""
+
+    async def renew_recording(self, serial: str, node: str, rec_id: str, now_ms: int,
+                              ttl_ms: int) -> bool:
+        """Extend the lease to ``now_ms + ttl_ms`` if ``node`` holds recording ``rec_id``."""
+
+    async def recording(self, serial: str) -> dict[str, Any] | None:
+        """The room's recording record, or None."""
+
+    async def end_recording(self, serial: str, rec_id: str) -> dict[str, Any] | None:
+        """Forget recording ``rec_id`` and answer it (None when it is not the room's: one
+        caller gets it, and queues its outputs)."""
 
     async def ping(self) -> dict[str, Any]:
         """Whether the state answers now (for /readyz): ``{"ok": bool, ...}``; raises when it

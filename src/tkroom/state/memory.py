@@ -8,6 +8,7 @@ from typing import Any
 from tkroom.rooms import streams, tools
 from tkroom.rooms import transitions as t
 from tkroom.rooms.model import Event, Member
+from tkroom.rooms.recording import claim
 from tkroom.state.base import Session, Subscriber
 
 
@@ -22,6 +23,7 @@ class MemoryState:
         self.tools: dict[str, tools.ToolData] = {}
         self.media: dict[str, dict[str, Any]] = {}
         self.streams: dict[str, dict[str, streams.StreamClaim]] = {}
+        self.recordings: dict[str, dict[str, Any]] = {}
 
     def _room(self, serial: str) -> t.RoomData:
         room = self.rooms.get(serial)
@@ -220,6 +222,31 @@ class MemoryState:
 
     async def forget_media_server(self, node: str) -> None:
         return None
+    async def claim_recording(self, serial: str, node: str, now_ms: int, ttl_ms: int,
+                              new_id: str) -> tuple[dict[str, Any] | None, bool]:
+        rec, taken = claim(self.recordings.get(serial), node, now_ms, ttl_ms, new_id)
+        if rec is None:
+            return None, False
+        self.recordings[serial] = rec
+        return dict(rec), taken
+
+    async def renew_recording(self, serial: str, node: str, rec_id: str, now_ms: int,
+                              ttl_ms: int) -> bool:
+        cur = self.recordings.get(serial)
+        if cur is None or cur["id"] != rec_id or cur["holder"] != node:
+            return False
+        cur["lease_until"] = now_ms + ttl_ms
+        return True
+
+    async def recording(self, serial: str) -> dict[str, Any] | None:
+        cur = self.recordings.get(serial)
+        return dict(cur) if cur is not None else None
+
+    async def end_recording(self, serial: str, rec_id: str) -> dict[str, Any] | None:
+        cur = self.recordings.get(serial)
+        if cur is None or cur["id"] != rec_id:
+            return None
+        return self.recordings.pop(serial)
 
     # the process holding the state is the node: it never restarts under the node's sockets
     def on_restart(self, hook: Callable[[], Awaitable[None]]) -> None:

@@ -191,7 +191,8 @@ class RedisState:
                      "RECLAIM", "BAR_MEMBER", "RESTORE_MEMBER", "RELEASE_UNHELD",
                      "OPEN_CARD", "ANSWER_CARD", "CLOSE_CARD", "ARM_BUZZER", "PRESS_BUZZER",
                      "DISARM_BUZZER", "GIVE_GIFTS", "CLEAR_TOOLS",
-                     "CLAIM_MEDIA_ROOM", "RELEASE_MEDIA_ROOM"):
+                     "CLAIM_MEDIA_ROOM", "RELEASE_MEDIA_ROOM",
+                     "CLAIM_RECORDING", "RENEW_RECORDING", "END_RECORDING"):
             # a Script sends EVALSHA and loads itself again when Redis answers NOSCRIPT
             self._scripts[name] = self.redis.register_script(getattr(lua, name))
         for name in _STREAM_SCRIPTS:
@@ -327,6 +328,30 @@ class RedisState:
     async def release_media_room(self, serial: str) -> dict[str, Any] | None:
         res = await self._run("RELEASE_MEDIA_ROOM", self._room(serial))
         return {"server": res[0], "room": res[1], "epoch": int(res[2])} if res else None
+
+    # the class's recording ---------------------------------------------------------------
+    async def claim_recording(self, serial: str, node: str, now_ms: int, ttl_ms: int,
+                              new_id: str) -> tuple[dict[str, Any] | None, bool]:
+        res = await self._run_replicated("CLAIM_RECORDING", self._room(serial), node,
+                                         int(now_ms), int(ttl_ms), new_id)
+        rec = _recording(res)
+        return rec, rec is not None and bool(int(res[6]))
+
+    async def renew_recording(self, serial: str, node: str, rec_id: str, now_ms: int,
+                              ttl_ms: int) -> bool:
+        return bool(await self._run("RENEW_RECORDING", self._room(serial), node, rec_id,
+                                    int(now_ms), int(ttl_ms)))
+
+    async def recording(self, serial: str) -> dict[str, Any] | None:
+        assert self.redis is not None
+        res = _recancel(await self.redis.hmget(
+            self._room(serial) + "rec",
+            ["id", "started_ms", "holder", "segment", "lease_until", "previous"]))
+        return _recording(res) if res[0] is not None else None
+
+    async def end_recording(self, serial: str, rec_id: str) -> dict[str, Any] | None:
+        return _recording(await self._run_replicated("END_RECORDING", self._room(serial),
+                                                     rec_id))
 
     # saved messages ----------------------------------------------------------------------
     async def save_message(self, serial: str, msg: dict[str, Any],
@@ -856,3 +881,12 @@ _STREAM_SCRIPTS = ("CLAIM_STREAM", "RELEASE_STREAM", "RELEASE_STREAMS",
 def _serial_of(channel: str, g_len: int) -> str:
     """The serial inside ``<prefix>:r:<len>:<serial>:ev``."""
     return channel[g_len + 2:].partition(":")[2][:-3]
+
+
+def _recording(res: list[Any]) -> dict[str, Any] | None:
+    """A recording record from the scripts' reply (id, started_ms, holder, segment,
+    lease_until, previous), None for an empty one."""
+    if not res:
+        return None
+    return {"id": res[0], "started_ms": int(res[1]), "holder": res[2], "segment": int(res[3]),
+            "lease_until": int(res[4]), "previous": res[5] or ""}

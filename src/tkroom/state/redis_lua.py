@@ -791,3 +791,49 @@ do
 end
 """
 SWEEP_SESSIONS_AND_STREAMS = _DEAD_NODES_STREAMS + EXPIRED_SESSIONS
+# The class's recording: ``R .. 'rec'`` hash id, started_ms, holder, segment, lease_until,
+# previous (``tkroom.rooms.recording.claim``).
+_REC = """
+local function rec_reply(k, taken)
+  local c = redis.call('HMGET', k, 'id', 'started_ms', 'holder', 'segment', 'lease_until',
+                       'previous')
+  if not c[1] then return {} end
+  return {c[1], c[2], c[3], c[4], c[5], c[6] or '', taken}
+end
+"""
+
+# ARGV: R, node, now_ms, ttl_ms, new_id
+CLAIM_RECORDING = _REC + """
+local k, node, now, ttl = ARGV[1] .. 'rec', ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local c = redis.call('HMGET', k, 'holder', 'segment', 'lease_until')
+if not c[1] then
+  if ARGV[5] == '' then return {} end
+  redis.call('HSET', k, 'id', ARGV[5], 'started_ms', ARGV[3], 'holder', node, 'segment', 1,
+             'lease_until', string.format('%.0f', now + ttl), 'previous', '')
+  return rec_reply(k, 1)
+end
+if tonumber(c[3]) < now and c[1] ~= node then
+  redis.call('HSET', k, 'holder', node, 'segment', tonumber(c[2]) + 1,
+             'lease_until', string.format('%.0f', now + ttl), 'previous', c[1])
+  return rec_reply(k, 1)
+end
+return rec_reply(k, 0)
+"""
+
+# ARGV: R, node, id, now_ms, ttl_ms -> 1 when renewed
+RENEW_RECORDING = """
+local k = ARGV[1] .. 'rec'
+local c = redis.call('HMGET', k, 'id', 'holder')
+if c[1] ~= ARGV[3] or c[2] ~= ARGV[2] then return 0 end
+redis.call('HSET', k, 'lease_until', string.format('%.0f', tonumber(ARGV[4]) + tonumber(ARGV[5])))
+return 1
+"""
+
+# ARGV: R, id -> the record, removed, when it is recording id
+END_RECORDING = _REC + """
+local k = ARGV[1] .. 'rec'
+if redis.call('HGET', k, 'id') ~= ARGV[2] then return {} end
+local out = rec_reply(k, 0)
+redis.call('DEL', k)
+return out
+"""
