@@ -33,6 +33,7 @@ from browser.test_classroom_e2e import (  # noqa: F401 - fixtures
 from media.conftest import start_janus, stop_process
 from redis_proc import RedisProc
 from tkroom.media.netns import NetNamespace
+from tkroom.media.servers import static_name
 from tkroom.state.redis import RedisState
 from webapi_nodes import PG_HOST, PG_PORT, free_port, own_pg_url, pg_url, tkroom  # noqa: F401 - fixtures
 
@@ -56,7 +57,7 @@ class Cluster:
     a: Serve
     b: Serve
     serial: str
-    janus: dict[str, subprocess.Popen[bytes]]  # by the name the nodes give it (--janus order)
+    janus: dict[str, subprocess.Popen[bytes]]  # by the name the nodes give it (from its URL)
     redis_url: str
 
     def media_record(self) -> dict[str, str]:
@@ -96,7 +97,7 @@ def cluster(netns: NetNamespace, own_pg_url: str, tmp_path: Path) -> Iterator[Cl
                 "endtime": now + 3600, "passwordrequired": 1, "maxvideo": 10, **PASSWORDS}).json()
         assert room["result"] == 0, room
         yield Cluster(nodes[0], nodes[1], str(room["serial"]),
-                      {f"janus-{i}": p for i, (p, _) in enumerate(janus, 1)}, rd.url)
+                      {static_name(s.url): p for p, s in janus}, rd.url)
     finally:
         for n in nodes:
             n.stop()
