@@ -67,7 +67,7 @@ class Directory:
     async def class_state(self, serial: str, classstate: int, ts: float) -> None:
         return None
 
-    async def login_event(self, serial: str, userid: str, **kw: Any) -> None:
+    async def login_events(self, records: list[dict[str, Any]]) -> None:
         return None
 
 

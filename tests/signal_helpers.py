@@ -37,7 +37,7 @@ class MemoryDirectory:
     classstates: list[tuple[str, int]] = field(default_factory=list)
     answers: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     gifts: list[tuple[str, str, str, int]] = field(default_factory=list)  # serial, sender, receiver, ms
-    logins: list[dict[str, Any]] = field(default_factory=list)  # login_event's arguments, in order
+    logins: list[dict[str, Any]] = field(default_factory=list)  # login_events' records, in order
     group_delay: float = 0.0
 
     async def room(self, serial: str) -> RoomInfo | None:
@@ -68,10 +68,8 @@ class MemoryDirectory:
     async def add_gift(self, serial: str, sender: str, receivers: list[str], ts_ms: int) -> None:
         self.gifts.extend((serial, sender, r, ts_ms) for r in receivers)
 
-    async def login_event(self, serial: str, userid: str, *, entering: bool, ts_ms: int, role: int, nickname: str, clienttype: str, address: str, sid: str) -> None:
-        self.logins.append({"serial": serial, "userid": userid, "entering": entering, "ts_ms": ts_ms,
-                            "role": role, "nickname": nickname, "clienttype": clienttype,
-                            "address": address, "sid": sid})
+    async def login_events(self, records: list[dict[str, Any]]) -> None:
+        self.logins.extend(dict(r) for r in records)
 
 
 def ticket(serial: str, userid: str, role: int = 2, nickname: str = "", secret: bytes = SECRET,

@@ -339,11 +339,11 @@ class _SlowDirectory(MemoryDirectory):
         self.release = asyncio.Event()
         self.fail = False
 
-    async def login_event(self, serial: str, userid: str, **kw: Any) -> None:
+    async def login_events(self, records: list[dict[str, Any]]) -> None:
         await self.release.wait()
         if self.fail:
             raise RuntimeError("the database is away")
-        await super().login_event(serial, userid, **kw)
+        await super().login_events(records)
 
 
 async def test_joining_never_waits_for_the_attendance_store_nor_fails_with_it(caplog):

@@ -103,8 +103,11 @@ class RoomDirectory(Protocol):
     async def add_gift(self, serial: str, sender: str, receivers: list[str], ts_ms: int) -> None:
         """Keep one trophy given to each receiver, for ``getgiftinfo``."""
 
-    async def login_event(self, serial: str, userid: str, *, entering: bool, ts_ms: int, role: int, nickname: str, clienttype: str, address: str, sid: str) -> None:
-        """A user entered (after admission) or left the room in session ``sid``: kept for
-        ``getlogininfo`` and sent to the enterprise's ``roomloginouturl``. An exit may be
-        recorded by another node than the entry, and before it; ``clienttype``/``address``
-        are "" when the recording node does not know them."""
+    async def login_events(self, records: list[dict[str, Any]]) -> None:
+        """Users entered (after admission) or left rooms, in order: each record has
+        ``serial``, ``userid``, ``entering``, ``ts_ms``, ``role``, ``nickname``,
+        ``clienttype``, ``address`` and ``sid`` (the session). Kept for ``getlogininfo`` and
+        sent to the enterprise's ``roomloginouturl``. An exit may be recorded by another node
+        than the entry, and before it; ``clienttype``/``address`` are "" when the recording
+        node does not know them. A batch, so that a class of thousands joining at once costs
+        the store a few transactions rather than one per member."""

@@ -58,6 +58,7 @@ ACK_WAIT = 5.0               # at most this long an ack waits for its own events
 PUBLISH_BATCH = 64           # a long cascade lets the loop run other work after this many events
 
 ATTENDANCE_QUEUE = 10_000   # entries/exits waiting to be written; beyond, one is dropped (logged)
+ATTENDANCE_BATCH = 500      # entries/exits written in one transaction at most
 ATTENDANCE_FLUSH = 5.0      # at stop, at most this long to write what is still queued
 
 CLOSE_JOIN_TIMEOUT = 4003    # neither joinRoom nor resume succeeded in time
@@ -88,8 +89,9 @@ class SignalServer:
     sockets (0: no cap; the next is closed, 4004).
     Each entry (after admission) and exit (leave, eviction, replacement by a same-id join,
     expiry of a dropped socket's grace period, dated when the socket dropped) is written to the
-    directory's ``login_event`` by a background task, so the join path never waits for the
-    store; a failed write is logged and changes nothing for the user.
+    directory's ``login_events`` by a background task, in batches of up to ``ATTENDANCE_BATCH``
+    (what queued meanwhile), so the join path never waits for the store and a join storm costs
+    it a few transactions; a failed write is logged and changes nothing for the user.
     """
 
     def __init__(self, host: str, port: int, directory: RoomDirectory, state: RoomState,
@@ -233,19 +235,24 @@ class SignalServer:
                       member.userid, serial, self._attendance_dropped)
 
     async def _record_attendance(self) -> None:
-        """Write queued entries and exits one at a time, in order (an exit after its entry)."""
+        """Write queued entries and exits in order (an exit after its entry), each time all
+        that queued meanwhile (up to ``ATTENDANCE_BATCH``) in one call."""
         while True:
-            record = await self._attendance.get()
+            batch = [await self._attendance.get()]
+            while len(batch) < ATTENDANCE_BATCH and not self._attendance.empty():
+                batch.append(self._attendance.get_nowait())
             try:
-                await self.directory.login_event(**record)
+                await self.directory.login_events(batch)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("could not record the %s of %s in %s",
-                              "entry" if record["entering"] else "exit", record["userid"],
-                              record["serial"])
+                first = batch[0]
+                log.exception("could not record the %s of %s in %s%s",
+                              "entry" if first["entering"] else "exit", first["userid"],
+                              first["serial"], f" and {len(batch) - 1} more" if batch[1:] else "")
             finally:
-                self._attendance.task_done()
+                for _ in batch:
+                    self._attendance.task_done()
 
     async def _state_ends(self) -> None:
         """The room state lives in this process and ends with it: nobody can resume, so every

@@ -3,7 +3,7 @@
 It also records class begin/end and queues the enterprise's class-state callbacks, and gives
 the media plane the registered media servers (``media_servers``) and ``add_record`` to register
 recordings.
-It keeps the class records: each user's entries and exits (``login_event``, which also queues
+It keeps the class records: each user's entries and exits (``login_events``, which also queue
 the enterprise's ``roomloginouturl`` callback), closed answer cards and trophies.
 """
 
@@ -134,46 +134,72 @@ class SqlRoomDirectory:
 
     async def login_event(self, serial: str, userid: str, *, entering: bool, ts_ms: int, role: int,
                           nickname: str, clienttype: str, address: str, sid: str) -> None:
-        """Record an entry or an exit on the session's row (whichever comes first creates it:
-        nodes record them independently), then queue the login/logout callback."""
+        """One entry or exit (``login_events`` of one record)."""
+        await self.login_events([{
+            "serial": serial, "userid": userid, "entering": entering, "ts_ms": ts_ms,
+            "role": role, "nickname": nickname, "clienttype": clienttype, "address": address,
+            "sid": sid}])
+
+    async def login_events(self, records: list[dict[str, Any]]) -> None:
+        """Record entries and exits on their sessions' rows (whichever comes first creates a
+        row: nodes record them independently) in one transaction, then queue the
+        login/logout callbacks. When another node inserted one of these sessions' rows
+        meanwhile, the batch is applied again: those rows are then found and updated."""
         for attempt in (1, 2):
             async with self.sessions() as s:
                 try:
-                    room = await s.get(Room, serial)
-                    company = await s.get(Company, room.companyid) if room else None
-                    row = await _stay(s, sid)
-                    if row is None:
-                        row = LoginEvent(sid=sid[:64], serial=serial[:20], userid=userid[:100],
-                                         nickname=nickname[:200], role=int(role), clienttype="",
-                                         address="")
-                        s.add(row)
-                    if entering:
-                        row.enter_ms = int(ts_ms)
-                        row.nickname, row.role = nickname[:200], int(role)
-                    else:
-                        row.out_ms = int(ts_ms)
-                    row.clienttype = row.clienttype or clienttype[:32]
-                    row.address = row.address or address[:64]
-                    enter_ms, clienttype, address = row.enter_ms, row.clienttype, row.address
+                    callbacks = await self._apply_logins(s, records)
                     await s.commit()
                     break
                 except IntegrityError:
-                    # another node inserted this session's row meanwhile: update it instead
                     await s.rollback()
                     if attempt == 2:
                         raise
-        url = (company.attributes or {}).get("roomloginouturl") if company else None
-        if not url or company is None:
-            return
-        body: dict[str, Any] = {
-            "serial": serial, "userid": userid, "username": nickname, "userrole": int(role),
-            "type": "login" if entering else "logout", "time": int(ts_ms) // 1000,
-            "time_ms": int(ts_ms), "clienttype": clienttype, "ipaddress": address,
-            "session": sid, "identify": secrets.token_hex(8)}
-        if not entering and enter_ms is not None:
-            body["entertime"] = enter_ms // 1000
-            body["duration"] = max(0, int(ts_ms) - enter_ms) // 1000
-        await self.webhooks.enqueue(company.id, url, body)
+        for companyid, url, body in callbacks:
+            await self.webhooks.enqueue(companyid, url, body)
+
+    async def _apply_logins(self, s: AsyncSession, records: list[dict[str, Any]]
+                            ) -> list[tuple[int, str, dict[str, Any]]]:
+        """The records applied in order to their rows in ``s``; the callbacks they call for
+        (enterprise, URL, body)."""
+        rooms = {serial: await s.get(Room, serial) for serial in {r["serial"] for r in records}}
+        companies = {cid: await s.get(Company, cid)
+                     for cid in {room.companyid for room in rooms.values() if room is not None}}
+        sids = {str(r["sid"])[:64] for r in records}
+        rows = {row.sid: row for row in (await s.execute(
+            select(LoginEvent).where(LoginEvent.sid.in_(sids)))).scalars()}
+        callbacks: list[tuple[int, str, dict[str, Any]]] = []
+        for r in records:
+            sid, entering, ts_ms = str(r["sid"])[:64], bool(r["entering"]), int(r["ts_ms"])
+            nickname, role = str(r["nickname"])[:200], int(r["role"])
+            row = rows.get(sid)
+            if row is None:
+                row = rows[sid] = LoginEvent(sid=sid, serial=r["serial"][:20],
+                                             userid=r["userid"][:100], nickname=nickname,
+                                             role=role, clienttype="", address="")
+                s.add(row)
+            if entering:
+                row.enter_ms = ts_ms
+                row.nickname, row.role = nickname, role
+            else:
+                row.out_ms = ts_ms
+            row.clienttype = row.clienttype or str(r["clienttype"])[:32]
+            row.address = row.address or str(r["address"])[:64]
+            room = rooms.get(r["serial"])
+            company = companies.get(room.companyid) if room is not None else None
+            url = (company.attributes or {}).get("roomloginouturl") if company else None
+            if not url or company is None:
+                continue
+            body: dict[str, Any] = {
+                "serial": r["serial"], "userid": r["userid"], "username": r["nickname"],
+                "userrole": role, "type": "login" if entering else "logout",
+                "time": ts_ms // 1000, "time_ms": ts_ms, "clienttype": row.clienttype,
+                "ipaddress": row.address, "session": sid, "identify": secrets.token_hex(8)}
+            if not entering and row.enter_ms is not None:
+                body["entertime"] = row.enter_ms // 1000
+                body["duration"] = max(0, ts_ms - row.enter_ms) // 1000
+            callbacks.append((company.id, url, body))
+        return callbacks
 
     async def save_answers(self, serial: str, qid: str, question: dict[str, Any],
                            answers: dict[str, list[int]], closed_ms: int) -> None:
@@ -240,7 +266,3 @@ class SqlRoomDirectory:
                 not (f.conversion and f.status == DONE and is_output(page_name(page), f.pagenum)):
             return None
         return pages_prefix(f.path) + page_name(page)
-
-
-async def _stay(s: AsyncSession, sid: str) -> LoginEvent | None:
-    return (await s.execute(select(LoginEvent).where(LoginEvent.sid == sid[:64]))).scalar_one_or_none()
