@@ -338,8 +338,10 @@ class _SlowDirectory(MemoryDirectory):
         super().__init__(**kw)
         self.release = asyncio.Event()
         self.fail = False
+        self.calls: list[int] = []   # how many records each write carried
 
     async def login_events(self, records: list[dict[str, Any]]) -> None:
+        self.calls.append(len(records))
         await self.release.wait()
         if self.fail:
             raise RuntimeError("the database is away")
@@ -372,6 +374,25 @@ async def test_joining_never_waits_for_the_attendance_store_nor_fails_with_it(ca
     finally:
         await stop_server(server)
     caplog.clear()      # the errors logged are the ones this test expects
+
+
+async def test_a_join_storm_is_written_in_a_few_batches_in_order():
+    """Thirty joins while the store is busy are not thirty transactions: the writer takes
+    everything that queued meanwhile in one call, and keeps the order."""
+    d = _SlowDirectory(rooms={"r": RoomInfo("r", 1, "Room", maxusers=100)})
+    server = await start_server(d)
+    try:
+        users = [f"u{i:02d}" for i in range(30)]
+        for u in users:
+            c = await Client.connect(server.url)
+            CLIENTS.append(c)
+            await c.join(ticket("r", u))
+        d.release.set()
+        await poll(lambda: _async(len(d.logins) == 30), what="the thirty entries")
+        assert [x["userid"] for x in d.logins] == users
+        assert sum(d.calls) == 30 and len(d.calls) <= 3, d.calls
+    finally:
+        await stop_server(server)
 
 
 async def test_a_full_attendance_queue_drops_and_says_so(caplog, monkeypatch):
