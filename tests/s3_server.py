@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from media.conftest import stop_process
 from tkroom.config import Settings
 
 MOTO = Path(sys.executable).parent / "moto_server"
@@ -79,10 +80,5 @@ class MotoS3:
             self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        if self.proc is not None:
+            stop_process(self.proc)
